@@ -1,0 +1,197 @@
+"""Analyses built on the model: break-even premiums and demand curves, frontiers, stress tests.
+
+Every number comes from re-solving `model.solve` with one input changed, so the analyses can never disagree
+with the optimiser. (The marginal cost of the requirement lives on the Solution itself.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .domain import ExchangeProfile, Incident, Quote, Regime
+from .model import recovery, solve
+from .regime import SWEEPABLE, with_parameter
+from .solution import Solution
+
+_ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"
+_ROL_REL_TOL = 1e-5     # break-even premiums are found to this relative precision
+
+
+# ------------------------------------------------------------------ break-even premiums (brokers)
+
+@dataclass(frozen=True)
+class BreakEven:
+    """Where a quote's premium stops (or starts) buying it.
+
+    break_even_rol: the highest ROL at which the quote is still bought (in the mix) or the ROL below which it
+    would enter (out of the mix). None when no price makes it enter (ineligible, not offered, no value) and
+    math.inf when it is bought at any ROL up to 1,000% (e.g. it reduces a shortfall).
+    """
+
+    quote_id: str
+    counterparty: str
+    rate_on_line: float
+    share: float
+    bought: bool
+    break_even_rol: float | None
+    eligible: bool
+    reason: str = ""
+
+    @property
+    def headroom(self) -> float | None:
+        """break-even ÷ current ROL − 1: how far the premium can rise (in) or must fall (out)."""
+        if self.break_even_rol is None or math.isinf(self.break_even_rol) or self.rate_on_line <= 0:
+            return None
+        return self.break_even_rol / self.rate_on_line - 1.0
+
+    def to_dict(self) -> dict:
+        be = self.break_even_rol
+        return {"quote_id": self.quote_id, "counterparty": self.counterparty, "rate_on_line": self.rate_on_line,
+                "bought": self.bought, "share": self.share,
+                "break_even_rol": None if be is None or math.isinf(be) else be,
+                "bought_at_any_rol": be is not None and math.isinf(be),
+                "headroom": self.headroom, "eligible": self.eligible, "reason": self.reason}
+
+
+def _with_rol(quotes: Sequence[Quote], quote_id: str, rol: float) -> list[Quote]:
+    return [dataclasses.replace(q, rate_on_line=rol) if q.quote_id == quote_id else q for q in quotes]
+
+
+def share_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
+             rol: float) -> float:
+    """The share of `quote_id` the optimal mix buys when its rate on line is `rol`."""
+    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False).share_of(quote_id)
+
+
+def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
+               base: Solution | None = None) -> BreakEven:
+    """The break-even rate on line of one quote, by bisection on re-solves (robust to degenerate duals)."""
+    quote = next(q for q in quotes if q.quote_id == quote_id)
+    base = base or solve(profile, quotes, regime, marginal=False)
+    share = base.share_of(quote_id)
+    common = dict(quote_id=quote_id, counterparty=quote.counterparty, rate_on_line=quote.rate_on_line,
+                  share=share, bought=share > 0)
+    if not quote.offered_to(profile.exchange_id):
+        return BreakEven(**common, break_even_rol=None, eligible=False, reason="not offered to this exchange")
+    if base.credit.get(quote_id, 0.0) <= 0:
+        return BreakEven(**common, break_even_rol=None, eligible=False, reason="earns no credit (rating below minimum)")
+
+    def bought(rol: float) -> bool:
+        return share_at(profile, quotes, regime, quote_id, rol) > 1e-9
+
+    lo = quote.rate_on_line if share > 0 else 0.0
+    if share <= 0 and not bought(0.0):
+        return BreakEven(**common, break_even_rol=None, eligible=True, reason="not bought even if free")
+    hi = max(2.0 * quote.rate_on_line, lo * 2.0, 1e-3)
+    while bought(hi):
+        lo, hi = hi, hi * 2.0
+        if hi > _ROL_CEILING:
+            return BreakEven(**common, break_even_rol=math.inf, eligible=True, reason="bought at any price")
+    while hi - lo > _ROL_REL_TOL * max(hi, 1e-6):
+        mid = 0.5 * (lo + hi)
+        if bought(mid):
+            lo = mid
+        else:
+            hi = mid
+    return BreakEven(**common, break_even_rol=0.5 * (lo + hi), eligible=True)
+
+
+def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
+                base: Solution | None = None) -> pd.DataFrame:
+    """Break-even premiums of every quote offered to the exchange, one row per quote."""
+    base = base or solve(profile, quotes, regime, marginal=False)
+    offered = [q for q in quotes if q.offered_to(profile.exchange_id)]
+    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base).to_dict() for q in offered],
+                        columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
+
+
+def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
+                 rols: Iterable[float] | None = None, points: int = 25) -> pd.DataFrame:
+    """Share of `quote_id` bought against its rate on line (the quote's demand curve).
+
+    Default grid: 0 to twice the larger of the current ROL and its break-even ROL.
+    """
+    quote = next(q for q in quotes if q.quote_id == quote_id)
+    if rols is None:
+        be = break_even(profile, quotes, regime, quote_id).break_even_rol
+        top = max(quote.rate_on_line, be if be is not None and math.isfinite(be) else 0.0, 0.005) * 2.0
+        rols = np.unique(np.concatenate([np.linspace(0.0, top, points), [quote.rate_on_line]]))
+    rows = [{"rate_on_line": float(r), "share": share_at(profile, quotes, regime, quote_id, float(r))} for r in rols]
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ frontier
+
+def default_values(regime: Regime, param: str, points: int = 21) -> np.ndarray:
+    """Fractions sweep 0..1; other parameters 0..2× their current value."""
+    section = getattr(regime, SWEEPABLE[param])
+    current = float(getattr(section, param))
+    if SWEEPABLE[param] == "eligibility":
+        return np.linspace(0.0, 1.0, points)
+    top = 2.0 * current if math.isfinite(current) and current > 0 else 1.0
+    return np.linspace(0.0, top, points)
+
+
+def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, param: str,
+             values: Iterable[float] | None = None) -> pd.DataFrame:
+    """Optimal cost as one regime parameter sweeps (e.g. max_insurance_share from 0 to 1).
+
+    One row per value: the parameter value, status, requirement, cost, all-cash cost, savings, cash, shortfall,
+    insurance and derivative credit (JPY). Raises KeyError for an unknown parameter (see regime.SWEEPABLE).
+    """
+    if param not in SWEEPABLE:
+        raise KeyError(f"unknown regime parameter {param!r}; expected one of {', '.join(SWEEPABLE)}")
+    values = default_values(regime, param) if values is None else values
+    rows = []
+    for v in values:
+        s = solve(profile, quotes, with_parameter(regime, param, float(v)), marginal=False)
+        rows.append({
+            param: float(v), "status": s.status, "required_coverage_jpy": s.requirement_jpy,
+            "annual_cost_jpy": s.annual_cost_jpy, "all_cash_cost_jpy": s.all_cash_cost_jpy,
+            "savings_jpy": s.savings_jpy, "cash_reserve_jpy": s.cash_reserve_jpy, "shortfall_jpy": s.shortfall_jpy,
+            "insurance_credit_jpy": sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
+            "derivative_credit_jpy": sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
+        })
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ stress test
+
+def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = "assets") -> pd.DataFrame:
+    """Replay historical hacks against the optimal mix: who pays each loss.
+
+    scale="assets": the loss is the incident's share of its victim's customer assets applied to this
+    exchange's customer assets; scale="absolute": the loss in JPY as reported. Layers pay what they would
+    pay in cash (share × recovery, if the peril is covered); cash pays the rest up to the reserve; the remainder
+    is uncovered. One row per incident; per-layer columns are named `paid_<quote_id>_jpy`.
+    """
+    if scale not in ("assets", "absolute"):
+        raise ValueError("scale must be 'assets' or 'absolute'")
+    R = solution.requirement_jpy
+    rows = []
+    for inc in incidents:
+        loss = inc.loss_share_of_assets * solution.profile.customer_assets_jpy if scale == "assets" else inc.loss_jpy
+        row = {"incident_id": inc.incident_id, "date": inc.date, "exchange": inc.exchange, "peril": inc.peril,
+               "loss_jpy": loss, "loss_vs_requirement": loss / R if R > 0 else math.inf}
+        owed = {line.quote.quote_id: line.share * recovery(loss, line.quote.attachment_jpy(R), line.quote.limit_jpy(R))
+                if line.quote.covers(inc.peril) else 0.0 for line in solution.lines}
+        # Overlapping layers never pay more than the loss between them: they contribute pro rata.
+        scale = min(1.0, loss / sum(owed.values())) if sum(owed.values()) > 0 else 0.0
+        for qid, amount in owed.items():
+            row[f"paid_{qid}_jpy"] = amount * scale
+        paid_layers = sum(owed.values()) * scale
+        retained = max(loss - paid_layers, 0.0)
+        row["paid_by_layers_jpy"] = paid_layers
+        row["paid_by_cash_jpy"] = min(retained, solution.cash_reserve_jpy)
+        row["uncovered_jpy"] = retained - row["paid_by_cash_jpy"]
+        rows.append(row)
+    front = ["incident_id", "date", "exchange", "peril", "loss_jpy", "loss_vs_requirement", "paid_by_cash_jpy",
+             "paid_by_layers_jpy", "uncovered_jpy"]
+    frame = pd.DataFrame(rows)
+    return frame[front + [c for c in frame.columns if c not in front]] if rows else pd.DataFrame(columns=front)

@@ -1,0 +1,167 @@
+"""The nouns of the problem: exchange profiles, quotes and regimes.
+
+Frozen dataclasses, always valid: `inputs.py` builds them from files and checks every field once;
+nothing downstream re-checks. Money is in JPY, rates are fractions (0.02 = 2%).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+PERILS: tuple[str, ...] = ("external_hack", "insider_theft", "vendor_compromise")
+KINDS: tuple[str, ...] = ("insurance", "derivative")
+LAYER_BASES: tuple[str, ...] = ("jpy", "requirement")
+
+# Best to worst; NR (not rated) ranks lowest.
+RATINGS: tuple[str, ...] = (
+    "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-",
+    "BB+", "BB", "BB-", "B+", "B", "B-", "CCC+", "CCC", "CCC-", "NR",
+)
+
+
+def rating_rank(rating: str) -> int:
+    """0 for AAA, larger is worse; NR is the worst."""
+    return RATINGS.index(rating)
+
+
+def rating_bucket(rating: str) -> str:
+    """The rating without its notch: `A-` → `A`, `BBB+` → `BBB`."""
+    return rating.rstrip("+-")
+
+
+@dataclass(frozen=True)
+class ExchangeProfile:
+    """One exchange. Money in JPY; rates are annual fractions."""
+
+    exchange_id: str
+    customer_assets_jpy: float
+    hot_wallet_share: float
+    annual_trading_volume_jpy: float
+    cost_of_capital: float
+    reserve_yield: float = 0.0
+    liquid_capital_jpy: float = math.inf
+    premium_multiplier: float = 1.0
+    name: str = ""
+
+    @property
+    def carry(self) -> float:
+        """Annual cost of one yen held as cash reserve: cost of capital less what the reserve earns."""
+        return self.cost_of_capital - self.reserve_yield
+
+    @property
+    def hot_assets_jpy(self) -> float:
+        return self.customer_assets_jpy * self.hot_wallet_share
+
+    @property
+    def cold_assets_jpy(self) -> float:
+        return self.customer_assets_jpy - self.hot_assets_jpy
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.exchange_id
+
+
+@dataclass(frozen=True)
+class Quote:
+    """An insurance layer or derivative-style cover: pays share × min(max(loss − attachment, 0), limit).
+
+    With `layer_basis == "requirement"`, attachment and limit are fractions of the requirement R.
+    """
+
+    quote_id: str
+    kind: str
+    counterparty: str
+    rating: str
+    attachment: float
+    limit: float
+    rate_on_line: float
+    layer_basis: str = "jpy"
+    max_share: float = 1.0
+    min_share: float = 0.0
+    fixed_fee_jpy: float = 0.0
+    perils: frozenset[str] = frozenset(PERILS)
+    collateralized: bool = False
+    exchange_id: str | None = None
+
+    def attachment_jpy(self, requirement: float) -> float:
+        return self.attachment * requirement if self.layer_basis == "requirement" else self.attachment
+
+    def limit_jpy(self, requirement: float) -> float:
+        return self.limit * requirement if self.layer_basis == "requirement" else self.limit
+
+    def covers(self, peril: str) -> bool:
+        return peril in self.perils
+
+    def offered_to(self, exchange_id: str) -> bool:
+        return self.exchange_id is None or self.exchange_id == exchange_id
+
+    @property
+    def needs_binary(self) -> bool:
+        """A minimum line or a flat fee makes taking the quote a yes/no decision (MILP)."""
+        return self.min_share > 0 or self.fixed_fee_jpy > 0
+
+    @property
+    def is_derivative(self) -> bool:
+        return self.kind == "derivative"
+
+
+@dataclass(frozen=True)
+class RequirementRule:
+    """R = min(cap, max(floor, volume_rate·volume, hot_rate·hot + cold_rate·cold))."""
+
+    volume_rate: float = 0.0
+    hot_wallet_rate: float = 0.0
+    cold_wallet_rate: float = 0.0
+    floor_jpy: float = 0.0
+    cap_jpy: float = math.inf
+    perils: tuple[str, ...] = PERILS
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Which cover earns regulatory credit, and how much of R each kind may supply (fractions of R)."""
+
+    min_cash_share: float = 0.0
+    max_insurance_share: float = 1.0
+    max_derivative_share: float = 0.0
+    max_counterparty_share: float = 1.0
+    min_rating: str = "BBB-"
+    derivative_credit_factor: float = 0.7
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The regulation being modelled."""
+
+    name: str
+    requirement: RequirementRule = RequirementRule()
+    eligibility: Eligibility = Eligibility()
+    rating_credit: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    description: str = ""
+
+    def __hash__(self) -> int:  # Mapping fields are not hashable; regimes are compared by value
+        return hash((self.name, self.requirement, self.eligibility, tuple(sorted(self.rating_credit.items()))))
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A historical exchange hack, for the stress test. Amounts as reported at the time."""
+
+    incident_id: str
+    date: str
+    exchange: str
+    peril: str
+    loss_jpy: float
+    loss_share_of_assets: float  # loss ÷ the victim's customer assets at the time
+    loss_usd: float | None = None
+    wallet: str = ""
+    vector: str = ""
+    country: str = ""
+    asset: str = ""
+    native_amount: str = ""
+    loss_share_basis: str = ""
+    source: str = ""
+    notes: str = ""

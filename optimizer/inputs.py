@@ -1,0 +1,469 @@
+"""Files → domain objects, validated once.
+
+Every problem becomes an `InputError` naming the file, the row and the column and saying what was expected.
+Rows are counted from 1 for the first data row; the file line is given too (the header is line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import pandas as pd
+
+from .domain import (
+    KINDS,
+    LAYER_BASES,
+    PERILS,
+    RATINGS,
+    Eligibility,
+    ExchangeProfile,
+    Incident,
+    Quote,
+    Regime,
+    RequirementRule,
+)
+
+
+class InputError(ValueError):
+    """Bad input: one line that names the file, the row and the column, and what was expected."""
+
+    def __init__(self, source: str, message: str, row: int | None = None, column: str | None = None,
+                 row_id: str | None = None):
+        self.source, self.message, self.row, self.column, self.row_id = source, message, row, column, row_id
+        where = [str(source)]
+        if row is not None:
+            where.append(f"row {row} (line {row + 1}{', ' + row_id if row_id else ''})")
+        if column is not None:
+            where.append(f"column '{column}'")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+# ---------------------------------------------------------------- cell parsers
+# Each takes the raw cell (str, number, bool or missing) and returns the value or raises ValueError(expected…).
+
+def _missing(raw: Any) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, float) and math.isnan(raw):
+        return True
+    return isinstance(raw, str) and raw.strip() == ""
+
+
+def _number(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError(f"expected a number, got {raw!r}")
+    try:
+        value = float(str(raw).strip().replace("_", "")) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {raw!r}")
+    return value
+
+
+def _non_negative(raw: Any) -> float:
+    value = _number(raw)
+    if value < 0:
+        raise ValueError(f"expected a number ≥ 0, got {raw!r}")
+    return value
+
+
+def _positive(raw: Any) -> float:
+    value = _number(raw)
+    if value <= 0:
+        raise ValueError(f"expected a number > 0, got {raw!r}")
+    return value
+
+
+def _fraction(raw: Any) -> float:
+    value = _number(raw)
+    if not 0 <= value <= 1:
+        raise ValueError(f"expected a fraction between 0 and 1 (0.02 = 2%), got {raw!r}")
+    return value
+
+
+def _text(raw: Any) -> str:
+    return str(raw).strip()
+
+
+def _choice(options: Iterable[str]) -> Callable[[Any], str]:
+    options = tuple(options)
+
+    def parse(raw: Any) -> str:
+        value = str(raw).strip()
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _rating(raw: Any) -> str:
+    value = str(raw).strip().upper()
+    if value not in RATINGS:
+        raise ValueError(f"expected a rating AAA … CCC (notches + or - allowed) or NR, got {raw!r}")
+    return value
+
+
+def _perils(raw: Any) -> frozenset[str]:
+    value = str(raw).strip()
+    if value.lower() == "all":
+        return frozenset(PERILS)
+    names = [p.strip() for p in value.split(";") if p.strip()]
+    unknown = [p for p in names if p not in PERILS]
+    if unknown or not names:
+        raise ValueError(f"expected 'all' or perils separated by ';' from {', '.join(PERILS)}; got {raw!r}")
+    return frozenset(names)
+
+
+_TRUE, _FALSE = {"true", "yes", "1", "y", "t"}, {"false", "no", "0", "n", "f"}
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in {"1.0"}:
+        return True
+    if value in {"0.0"}:
+        return False
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    parse: Callable[[Any], Any]
+    required: bool = True
+    default: Any = None
+
+
+PROFILE_COLUMNS: tuple[_Column, ...] = (
+    _Column("exchange_id", _text),
+    _Column("name", _text, False, ""),
+    _Column("customer_assets_jpy", _non_negative),
+    _Column("hot_wallet_share", _fraction),
+    _Column("annual_trading_volume_jpy", _non_negative),
+    _Column("cost_of_capital", _fraction),
+    _Column("reserve_yield", _fraction, False, 0.0),
+    _Column("liquid_capital_jpy", _non_negative, False, math.inf),
+    _Column("premium_multiplier", _non_negative, False, 1.0),
+)
+
+QUOTE_COLUMNS: tuple[_Column, ...] = (
+    _Column("quote_id", _text),
+    _Column("kind", _choice(KINDS)),
+    _Column("counterparty", _text),
+    _Column("rating", _rating),
+    _Column("attachment", _non_negative),
+    _Column("limit", _positive),
+    _Column("layer_basis", _choice(LAYER_BASES), False, "jpy"),
+    _Column("rate_on_line", _non_negative),
+    _Column("max_share", _fraction, False, 1.0),
+    _Column("min_share", _fraction, False, 0.0),
+    _Column("fixed_fee_jpy", _non_negative, False, 0.0),
+    _Column("perils", _perils, False, frozenset(PERILS)),
+    _Column("collateralized", _boolean, False, False),
+    _Column("exchange_id", _text, False, None),
+)
+
+_ID_COLUMN = {"profiles": "exchange_id", "quotes": "quote_id"}
+
+
+def _parse_row(row: Mapping[str, Any], columns: tuple[_Column, ...], source: str, row_no: int,
+               row_id: str | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for col in columns:
+        raw = row.get(col.name)
+        if _missing(raw):
+            if col.required:
+                raise InputError(source, "a value is required here", row_no, col.name, row_id)
+            values[col.name] = col.default
+            continue
+        try:
+            values[col.name] = col.parse(raw)
+        except ValueError as exc:
+            raise InputError(source, str(exc), row_no, col.name, row_id) from None
+    return values
+
+
+def _check_columns(header: Iterable[str], columns: tuple[_Column, ...], source: str) -> None:
+    header = [str(h) for h in header]
+    known = {c.name for c in columns}
+    for name in header:
+        if name not in known:
+            raise InputError(source, f"unknown column (expected some of: {', '.join(c.name for c in columns)})",
+                             column=name)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise InputError(source, "the column appears twice", column=name)
+        seen.add(name)
+    for col in columns:
+        if col.required and col.name not in header:
+            raise InputError(source, "required column is missing", column=col.name)
+
+
+def parse_profile(row: Mapping[str, Any], source: str = "profiles", row_no: int = 1) -> ExchangeProfile:
+    """One profile row (cells as text or numbers) → ExchangeProfile; raises InputError."""
+    row_id = None if _missing(row.get("exchange_id")) else str(row.get("exchange_id")).strip()
+    v = _parse_row(row, PROFILE_COLUMNS, source, row_no, row_id)
+    if v["reserve_yield"] > v["cost_of_capital"]:
+        raise InputError(source, f"reserve_yield {v['reserve_yield']} exceeds cost_of_capital "
+                         f"{v['cost_of_capital']}: holding cash would earn money; expected reserve_yield ≤ "
+                         "cost_of_capital", row_no, "reserve_yield", row_id)
+    return ExchangeProfile(**v)
+
+
+def parse_quote(row: Mapping[str, Any], source: str = "quotes", row_no: int = 1) -> Quote:
+    """One quote row → Quote; raises InputError."""
+    row_id = None if _missing(row.get("quote_id")) else str(row.get("quote_id")).strip()
+    v = _parse_row(row, QUOTE_COLUMNS, source, row_no, row_id)
+    if v["min_share"] > v["max_share"]:
+        raise InputError(source, f"min_share {v['min_share']} is above max_share {v['max_share']}; expected "
+                         "min_share ≤ max_share", row_no, "min_share", row_id)
+    v["exchange_id"] = v["exchange_id"] or None
+    return Quote(**v)
+
+
+def _rows_from_frame(frame: pd.DataFrame) -> Iterator[tuple[int, dict[str, Any]]]:
+    for i, record in enumerate(frame.to_dict("records"), start=1):
+        yield i, record
+
+
+def _parse_frame(frame: pd.DataFrame, columns: tuple[_Column, ...], parse: Callable, source: str,
+                 id_column: str, allow_empty: bool) -> list:
+    _check_columns(frame.columns, columns, source)
+    if frame.empty and not allow_empty:
+        raise InputError(source, "the file has a header but no rows; expected at least one row")
+    items, seen = [], {}
+    for row_no, record in _rows_from_frame(frame):
+        item = parse(record, source, row_no)
+        key = getattr(item, id_column)
+        if key in seen:
+            raise InputError(source, f"duplicate {id_column} {key!r} (first seen in row {seen[key]}); "
+                             "expected unique ids", row_no, id_column, key)
+        seen[key] = row_no
+        items.append(item)
+    return items
+
+
+def read_csv_text(path: str | Path) -> pd.DataFrame:
+    """A CSV file as a frame of strings (blank cells are ''); InputError for a missing or empty file."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise InputError(source, "file not found" if not path.exists() else "not a file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(source, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return csv_text_to_frame(text, source)
+
+
+def csv_text_to_frame(text: str, source: str) -> pd.DataFrame:
+    """CSV text → frame of strings; checks the shape of every row."""
+    if not text.strip():
+        raise InputError(source, "the file is empty; expected a header row and data rows")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = [r for r in reader if any(cell.strip() for cell in r)]
+    except csv.Error as exc:
+        raise InputError(source, f"not valid CSV ({exc})") from None
+    header = [h.strip() for h in rows[0]]
+    for i, r in enumerate(rows[1:], start=1):
+        if len(r) != len(header):
+            raise InputError(source, f"has {len(r)} cells but the header has {len(header)}; expected one cell per "
+                             "column", row=i)
+    return pd.DataFrame(rows[1:], columns=header, dtype=object)
+
+
+def profiles_from_frame(frame: pd.DataFrame, source: str = "profiles") -> list[ExchangeProfile]:
+    return _parse_frame(frame, PROFILE_COLUMNS, parse_profile, source, "exchange_id", allow_empty=False)
+
+
+def quotes_from_frame(frame: pd.DataFrame, source: str = "quotes") -> list[Quote]:
+    return _parse_frame(frame, QUOTE_COLUMNS, parse_quote, source, "quote_id", allow_empty=True)
+
+
+def load_profiles(path: str | Path) -> list[ExchangeProfile]:
+    """profiles.csv → profiles in file order."""
+    return profiles_from_frame(read_csv_text(path), str(path))
+
+
+def load_quotes(path: str | Path) -> list[Quote]:
+    """quotes.csv → quotes in file order (a header-only file means no quotes: all cash)."""
+    return quotes_from_frame(read_csv_text(path), str(path))
+
+
+def check_profile_columns(header: Iterable[str], source: str) -> None:
+    """Column check alone, for readers that stream rows (batch)."""
+    _check_columns(header, PROFILE_COLUMNS, source)
+
+
+def select_profile(profiles: list[ExchangeProfile], exchange_id: str | None, source: str) -> ExchangeProfile:
+    """The profile with that id, or the first one when no id is given."""
+    if exchange_id is None:
+        return profiles[0]
+    for p in profiles:
+        if p.exchange_id == exchange_id:
+            return p
+    ids = ", ".join(p.exchange_id for p in profiles[:10]) + (" …" if len(profiles) > 10 else "")
+    raise InputError(source, f"no exchange with exchange_id {exchange_id!r}; the file has: {ids}",
+                     column="exchange_id")
+
+
+# ---------------------------------------------------------------- regime TOML
+
+_REGIME_TOP = {"name", "description", "requirement", "eligibility", "rating_credit"}
+
+
+def _toml_number(section: str, key: str, raw: Any, source: str, *, low: float = 0.0, high: float | None = None,
+                 allow_inf: bool = False) -> float:
+    where = f"{section}.{key}" if section else key
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise InputError(source, f"expected a number, got {raw!r}", column=where)
+    value = float(raw)
+    if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)):
+        raise InputError(source, f"expected a finite number, got {raw!r}", column=where)
+    if value < low or (high is not None and value > high):
+        expected = f"between {low:g} and {high:g}" if high is not None else f"≥ {low:g}"
+        raise InputError(source, f"expected a number {expected}, got {raw!r}", column=where)
+    return value
+
+
+def _toml_table(data: dict, key: str, source: str) -> dict:
+    table = data.get(key, {})
+    if not isinstance(table, dict):
+        raise InputError(source, f"expected a table [{key}]", column=key)
+    return table
+
+
+def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
+    """A parsed regime TOML document → Regime. Unknown keys are errors (typos must not pass silently)."""
+    data = dict(data)
+    for key in data:
+        if key not in _REGIME_TOP:
+            raise InputError(source, f"unknown key (expected some of: {', '.join(sorted(_REGIME_TOP))})", column=key)
+
+    req = _toml_table(data, "requirement", source)
+    known_req = {"volume_rate", "hot_wallet_rate", "cold_wallet_rate", "floor_jpy", "cap_jpy", "perils"}
+    for key in req:
+        if key not in known_req:
+            raise InputError(source, f"unknown key in [requirement] (expected some of: {', '.join(sorted(known_req))})",
+                             column=f"requirement.{key}")
+    perils = req.get("perils", list(PERILS))
+    if not isinstance(perils, list) or not all(isinstance(p, str) for p in perils):
+        raise InputError(source, "expected a list of peril names", column="requirement.perils")
+    for p in perils:
+        if p not in PERILS:
+            raise InputError(source, f"unknown peril {p!r}; expected some of {', '.join(PERILS)}",
+                             column="requirement.perils")
+    rule = RequirementRule(
+        volume_rate=_toml_number("requirement", "volume_rate", req.get("volume_rate", 0.0), source),
+        hot_wallet_rate=_toml_number("requirement", "hot_wallet_rate", req.get("hot_wallet_rate", 0.0), source),
+        cold_wallet_rate=_toml_number("requirement", "cold_wallet_rate", req.get("cold_wallet_rate", 0.0), source),
+        floor_jpy=_toml_number("requirement", "floor_jpy", req.get("floor_jpy", 0.0), source),
+        cap_jpy=_toml_number("requirement", "cap_jpy", req.get("cap_jpy", math.inf), source, allow_inf=True),
+        perils=tuple(dict.fromkeys(perils)),
+    )
+
+    elig = _toml_table(data, "eligibility", source)
+    defaults = Eligibility()
+    fractions = ("min_cash_share", "max_insurance_share", "max_derivative_share", "max_counterparty_share",
+                 "derivative_credit_factor")
+    for key in elig:
+        if key not in (*fractions, "min_rating"):
+            raise InputError(source, "unknown key in [eligibility] (expected some of: "
+                             f"{', '.join(sorted((*fractions, 'min_rating')))})", column=f"eligibility.{key}")
+    values = {k: _toml_number("eligibility", k, elig.get(k, getattr(defaults, k)), source, high=1.0)
+              for k in fractions}
+    min_rating = elig.get("min_rating", defaults.min_rating)
+    if not isinstance(min_rating, str) or min_rating.strip().upper() not in RATINGS:
+        raise InputError(source, f"expected a rating AAA … CCC or NR, got {min_rating!r}",
+                         column="eligibility.min_rating")
+    eligibility = Eligibility(min_rating=min_rating.strip().upper(), **values)
+
+    credits = _toml_table(data, "rating_credit", source)
+    table: dict[str, float] = {}
+    for key, raw in credits.items():
+        rating = str(key).strip().upper()
+        if rating not in RATINGS:
+            raise InputError(source, f"unknown rating {key!r}; expected AAA … CCC (notches + or -) or NR",
+                             column=f"rating_credit.{key}")
+        table[rating] = _toml_number("rating_credit", str(key), raw, source, high=1.0)
+
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise InputError(source, "expected text", column=key)
+    name = data.get("name") or Path(str(source)).stem
+    return Regime(name=name, description=data.get("description", ""), requirement=rule,
+                  eligibility=eligibility, rating_credit=MappingProxyType(table))
+
+
+def regime_from_text(text: str, source: str = "regime") -> Regime:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(source, f"not valid TOML ({exc})") from None
+    return regime_from_dict(data, source)
+
+
+def load_regime(path: str | Path) -> Regime:
+    """A regime TOML file → Regime."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise InputError(str(path), "the file is empty; expected a regime (see data/regimes/)")
+    return regime_from_text(text, str(path))
+
+
+# ---------------------------------------------------------------- incidents.csv (stress test)
+
+INCIDENT_COLUMNS: tuple[_Column, ...] = (
+    _Column("incident_id", _text),
+    _Column("date", _text),
+    _Column("exchange", _text),
+    _Column("peril", _choice(PERILS)),
+    _Column("loss_jpy", _non_negative),
+    _Column("loss_share_of_assets", _fraction),
+    _Column("loss_usd", _non_negative, False, None),
+    _Column("wallet", _text, False, ""),
+    _Column("vector", _text, False, ""),
+    _Column("country", _text, False, ""),
+    _Column("asset", _text, False, ""),
+    _Column("native_amount", _text, False, ""),
+    _Column("loss_share_basis", _text, False, ""),
+    _Column("source", _text, False, ""),
+    _Column("notes", _text, False, ""),
+)
+
+
+def parse_incident(row: Mapping[str, Any], source: str = "incidents", row_no: int = 1) -> Incident:
+    row_id = None if _missing(row.get("incident_id")) else str(row.get("incident_id")).strip()
+    return Incident(**_parse_row(row, INCIDENT_COLUMNS, source, row_no, row_id))
+
+
+def incidents_from_frame(frame: pd.DataFrame, source: str = "incidents") -> list[Incident]:
+    return _parse_frame(frame, INCIDENT_COLUMNS, parse_incident, source, "incident_id", allow_empty=False)
+
+
+def load_incidents(path: str | Path) -> list[Incident]:
+    """incidents.csv → historical incidents in file order."""
+    return incidents_from_frame(read_csv_text(path), str(path))

@@ -1,0 +1,59 @@
+"""What the regime asks for: the requirement R and each quote's credit factor κ (DESIGN.md "The model")."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .domain import Eligibility, ExchangeProfile, Quote, Regime, RequirementRule, rating_bucket, rating_rank
+
+
+def requirement(profile: ExchangeProfile, regime: Regime) -> float:
+    """R in JPY: min(cap, max(floor, volume_rate·volume, hot_rate·hot + cold_rate·cold))."""
+    rule = regime.requirement
+    by_volume = rule.volume_rate * profile.annual_trading_volume_jpy
+    by_assets = rule.hot_wallet_rate * profile.hot_assets_jpy + rule.cold_wallet_rate * profile.cold_assets_jpy
+    return float(min(rule.cap_jpy, max(rule.floor_jpy, by_volume, by_assets)))
+
+
+def rating_credit(rating: str, regime: Regime) -> float:
+    """Credit for a counterparty's rating: 0 below min_rating, else the bucket's factor (1 when unlisted).
+
+    A notched key in `[rating_credit]` (e.g. "A-") takes precedence over its bucket ("A").
+    """
+    if rating_rank(rating) > rating_rank(regime.eligibility.min_rating):
+        return 0.0
+    table = regime.rating_credit
+    if rating in table:
+        return float(table[rating])
+    return float(table.get(rating_bucket(rating), 1.0))
+
+
+def credit_factor(quote: Quote, regime: Regime) -> float:
+    """κ: regulatory credit per yen of cover.
+
+    Insurance: the rating credit. Derivative: rating credit × derivative_credit_factor. A collateralized
+    derivative: derivative_credit_factor alone (the collateral pays, so the issuer's rating does not matter).
+    """
+    haircut = regime.eligibility.derivative_credit_factor
+    if quote.is_derivative and quote.collateralized:
+        return float(haircut)
+    credit = rating_credit(quote.rating, regime)
+    return credit * haircut if quote.is_derivative else credit
+
+
+def exempt_from_counterparty_cap(quote: Quote) -> bool:
+    return quote.is_derivative and quote.collateralized
+
+
+# Regime parameters a frontier may sweep: every number in [requirement] and [eligibility].
+SWEEPABLE: dict[str, str] = {
+    **{f.name: "requirement" for f in dataclasses.fields(RequirementRule) if f.name != "perils"},
+    **{f.name: "eligibility" for f in dataclasses.fields(Eligibility) if f.name != "min_rating"},
+}
+
+
+def with_parameter(regime: Regime, name: str, value: float) -> Regime:
+    """A copy of `regime` with one numeric parameter replaced (see SWEEPABLE)."""
+    section = SWEEPABLE[name]
+    part = dataclasses.replace(getattr(regime, section), **{name: float(value)})
+    return dataclasses.replace(regime, **{section: part})

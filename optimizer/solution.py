@@ -1,0 +1,237 @@
+"""Solution: the optimal mix in JPY, its views, and `verify()`, an independent check of the constraints."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .domain import ExchangeProfile, Quote, Regime
+
+
+class SolveError(RuntimeError):
+    """HiGHS failed, or its answer did not pass the independent check."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One quote in the mix. Amounts in JPY per year; share is a fraction of the layer."""
+
+    quote: Quote
+    share: float
+    cover_jpy: float        # share × limit
+    credit_jpy: float       # κ × share × r(R): regulatory credit
+    annual_cost_jpy: float  # premium × multiplier (+ fixed fee)
+    credit_factor: float
+
+
+@dataclass(frozen=True)
+class Solution:
+    profile: ExchangeProfile
+    regime: Regime
+    requirement_jpy: float
+    status: str  # "optimal" | "shortfall"
+    cash_reserve_jpy: float
+    shortfall_jpy: float
+    annual_cost_jpy: float
+    all_cash_cost_jpy: float | None
+    marginal_cost_per_jpy: float | None
+    lines: tuple[Line, ...]
+    offered: tuple[Quote, ...] = ()
+    credit: Mapping[str, float] = field(default_factory=dict)
+    binding: tuple[str, ...] = ()
+    solve_seconds: float = 0.0
+
+    @property
+    def savings_jpy(self) -> float | None:
+        """All-cash cost less the optimal cost; None when all cash is not an option (R > liquid capital)."""
+        return None if self.all_cash_cost_jpy is None else self.all_cash_cost_jpy - self.annual_cost_jpy
+
+    @property
+    def exchange_id(self) -> str:
+        return self.profile.exchange_id
+
+    @property
+    def ineligible(self) -> list[Quote]:
+        """Offered quotes that earn no credit (rating below the minimum): reported, never bought."""
+        return [q for q in self.offered if self.credit.get(q.quote_id, 0.0) <= 0]
+
+    def share_of(self, quote_id: str) -> float:
+        return next((line.share for line in self.lines if line.quote.quote_id == quote_id), 0.0)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def mix(self) -> pd.DataFrame:
+        """The funding mix, cash first: one row per source with share > 0 (JPY)."""
+        R = self.requirement_jpy
+        rows = [{
+            "source": "cash reserve", "quote_id": "", "kind": "cash", "counterparty": self.profile.display_name,
+            "rating": "", "attachment_jpy": 0.0, "limit_jpy": self.cash_reserve_jpy, "share": 1.0,
+            "cover_jpy": self.cash_reserve_jpy, "credit_factor": 1.0,
+            "credit_jpy": min(self.cash_reserve_jpy, R), "annual_cost_jpy": self.profile.carry * self.cash_reserve_jpy,
+        }]
+        for line in self.lines:
+            q = line.quote
+            rows.append({
+                "source": q.quote_id, "quote_id": q.quote_id, "kind": q.kind, "counterparty": q.counterparty,
+                "rating": q.rating, "attachment_jpy": q.attachment_jpy(R), "limit_jpy": q.limit_jpy(R),
+                "share": line.share, "cover_jpy": line.cover_jpy, "credit_factor": line.credit_factor,
+                "credit_jpy": line.credit_jpy, "annual_cost_jpy": line.annual_cost_jpy,
+            })
+        return pd.DataFrame(rows)
+
+    def tower(self, peril: str | None = None) -> pd.DataFrame:
+        """Who pays each slice of a loss from 0 to R, for one peril (default: the least covered one).
+
+        Rows: from_jpy, to_jpy, payer (quote_id, "cash" or "uncovered"), amount_jpy. Layers pay their
+        regulatory credit (κ × share) of each slice; cash pays the rest until it is used up.
+        """
+        R = self.requirement_jpy
+        perils = list(self.regime.requirement.perils) or [None]
+        if peril is None:
+            peril = min(perils, key=lambda p: sum(l.credit_jpy for l in self.lines
+                                                  if p is None or l.quote.covers(p)))
+        lines = [l for l in self.lines if peril is None or l.quote.covers(peril)]
+        cuts = {0.0, R}
+        for l in lines:
+            a, top = l.quote.attachment_jpy(R), l.quote.attachment_jpy(R) + l.quote.limit_jpy(R)
+            cuts.update(x for x in (a, top) if 0 < x < R)
+        cash_left = self.cash_reserve_jpy
+        rows = []
+        points = sorted(cuts)
+        # split slices where cash runs out, so every slice has one set of payers
+        for x0, x1 in zip(points[:-1], points[1:]):
+            width = x1 - x0
+            paying = [(l.quote.quote_id, l.credit_factor * l.share) for l in lines
+                      if l.quote.attachment_jpy(R) <= x0 and x1 <= l.quote.attachment_jpy(R) + l.quote.limit_jpy(R)]
+            layer_rate = sum(r for _, r in paying)
+            retained_rate = max(1.0 - layer_rate, 0.0)
+            retained = retained_rate * width
+            from_cash = min(retained, max(cash_left, 0.0))
+            if from_cash >= retained - 1e-9 * max(R, 1.0):
+                split = x1
+            else:
+                split = x0 + from_cash / retained_rate
+            for lo, hi in ((x0, split), (split, x1)):
+                if hi - lo <= 0:
+                    continue
+                for qid, rate in paying:
+                    rows.append({"from_jpy": lo, "to_jpy": hi, "payer": qid, "amount_jpy": rate * (hi - lo)})
+                part = retained_rate * (hi - lo)
+                payer = "cash" if lo < split else "uncovered"
+                if part > 0:
+                    rows.append({"from_jpy": lo, "to_jpy": hi, "payer": payer, "amount_jpy": part})
+            cash_left -= from_cash
+        return pd.DataFrame(rows, columns=["from_jpy", "to_jpy", "payer", "amount_jpy"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON result of DESIGN.md (contract keys first, then extensions)."""
+        return {
+            "exchange_id": self.profile.exchange_id,
+            "status": self.status,
+            "required_coverage_jpy": self.requirement_jpy,
+            "annual_cost_jpy": self.annual_cost_jpy,
+            "all_cash_cost_jpy": self.all_cash_cost_jpy,
+            "savings_jpy": self.savings_jpy,
+            "cash_reserve_jpy": self.cash_reserve_jpy,
+            "shortfall_jpy": self.shortfall_jpy,
+            "marginal_cost_per_jpy": self.marginal_cost_per_jpy,
+            "instruments": [
+                {"quote_id": l.quote.quote_id, "kind": l.quote.kind, "counterparty": l.quote.counterparty,
+                 "share": l.share, "cover_jpy": l.cover_jpy, "credit_jpy": l.credit_jpy,
+                 "annual_cost_jpy": l.annual_cost_jpy}
+                for l in self.lines
+            ],
+            "exchange_name": self.profile.name,
+            "regime": self.regime.name,
+            "binding": list(self.binding),
+            "ineligible_quotes": [q.quote_id for q in self.ineligible],
+        }
+
+
+SCALAR_KEYS: tuple[str, ...] = (
+    "exchange_id", "status", "required_coverage_jpy", "annual_cost_jpy", "all_cash_cost_jpy", "savings_jpy",
+    "cash_reserve_jpy", "shortfall_jpy", "marginal_cost_per_jpy",
+)
+
+
+def error_result(exchange_id: str, message: str) -> dict[str, Any]:
+    """The result row of a profile that could not be solved (status `error`)."""
+    out: dict[str, Any] = {k: None for k in SCALAR_KEYS}
+    out.update(exchange_id=exchange_id, status="error", error=message)
+    return out
+
+
+# ---------------------------------------------------------------------- independent check
+
+def verify(solution: Solution) -> list[str]:
+    """Re-check a mix against DESIGN.md's constraints with numpy, without the solver's model.
+
+    Retained loss is evaluated on a dense grid of losses plus every layer edge, for every peril.
+    Returns the violations found (empty when the mix is compliant up to its reported shortfall).
+    """
+    s = solution
+    R, C, z = s.requirement_jpy, s.cash_reserve_jpy, s.shortfall_jpy
+    elig = s.regime.eligibility
+    tol = 1e-6 * max(R, 1.0)
+    problems: list[str] = []
+
+    if not all(map(math.isfinite, (C, z, s.annual_cost_jpy))):
+        return ["non-finite amounts in the solution"]
+    if C < -tol:
+        problems.append(f"cash {C:.6g} is negative")
+    if C > s.profile.liquid_capital_jpy + tol:
+        problems.append(f"cash {C:.6g} exceeds liquid capital {s.profile.liquid_capital_jpy:.6g}")
+
+    offered_ids = {q.quote_id for q in s.offered}
+    n = len(s.lines)
+    share = np.array([l.share for l in s.lines])
+    kappa = np.array([s.credit.get(l.quote.quote_id, 0.0) for l in s.lines])
+    attach = np.array([l.quote.attachment_jpy(R) for l in s.lines])
+    limit = np.array([l.quote.limit_jpy(R) for l in s.lines])
+    for l in s.lines:
+        q = l.quote
+        if q.quote_id not in offered_ids:
+            problems.append(f"{q.quote_id} is not offered to {s.profile.exchange_id}")
+        if s.credit.get(q.quote_id, 0.0) <= 0:
+            problems.append(f"{q.quote_id} earns no credit but was bought")
+        if not (q.min_share - 1e-9 <= l.share <= q.max_share + 1e-9):
+            problems.append(f"{q.quote_id} share {l.share:.6g} outside [{q.min_share}, {q.max_share}]")
+
+    # 1. every loss up to R is funded, for every peril
+    grid = np.linspace(0.0, R, 2001)
+    edges = np.concatenate([attach, attach + limit]) if n else np.array([])
+    losses = np.unique(np.concatenate([grid, edges[(edges >= 0) & (edges <= R)]]))
+    paid_per_line = np.clip(losses[:, None] - attach[None, :], 0.0, limit[None, :]) if n else np.zeros((len(losses), 0))
+    for peril in s.regime.requirement.perils:
+        covers = np.array([l.quote.covers(peril) for l in s.lines], dtype=bool)
+        credit = paid_per_line @ (kappa * share * covers) if n else np.zeros(len(losses))
+        worst = float(np.max(losses - credit - C)) if len(losses) else 0.0
+        if worst > z + tol:
+            problems.append(f"a {peril} loss is short by {worst:.6g} JPY, more than the reported shortfall {z:.6g}")
+
+    # 2. caps on credit, credit of j = κ·s·r(R)
+    credit_R = kappa * share * np.clip(R - attach, 0.0, limit) if n else np.zeros(0)
+    is_der = np.array([l.quote.is_derivative for l in s.lines], dtype=bool)
+    if C + z < elig.min_cash_share * R - tol:
+        problems.append(f"cash {C:.6g} below min_cash_share × R")
+    if credit_R[~is_der].sum() > elig.max_insurance_share * R + tol:
+        problems.append("insurance credit above max_insurance_share × R")
+    if credit_R[is_der].sum() > elig.max_derivative_share * R + tol:
+        problems.append("derivative credit above max_derivative_share × R")
+    exempt = np.array([l.quote.is_derivative and l.quote.collateralized for l in s.lines], dtype=bool)
+    for name in {l.quote.counterparty for l in s.lines}:
+        mask = np.array([l.quote.counterparty == name for l in s.lines], dtype=bool) & ~exempt
+        if credit_R[mask].sum() > elig.max_counterparty_share * R + tol:
+            problems.append(f"credit from {name} above max_counterparty_share × R")
+
+    # reported amounts agree with the mix
+    premium = s.profile.premium_multiplier * np.array([l.quote.rate_on_line for l in s.lines]) * limit * share
+    fees = np.array([l.quote.fixed_fee_jpy for l in s.lines])
+    cost = s.profile.carry * C + float(premium.sum() + fees.sum())
+    if abs(cost - s.annual_cost_jpy) > 1e-9 * max(abs(cost), 1.0) + 1e-6:
+        problems.append(f"reported cost {s.annual_cost_jpy:.6g} differs from the mix's cost {cost:.6g}")
+    return problems

@@ -1,0 +1,152 @@
+"""Analyses: break-even premiums, demand curves, frontiers, stress tests (optimizer/analysis.py)."""
+
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from optimizer.analysis import break_even, break_evens, demand_curve, frontier, share_at, stress_test
+from optimizer.domain import Eligibility, ExchangeProfile, Incident, Quote, Regime, RequirementRule
+from optimizer.model import solve
+
+R = 1e10  # requirement in these cases: 0.002 × 5e12 volume
+
+
+def _profile(**kw):
+    base = dict(exchange_id="X", customer_assets_jpy=1e11, hot_wallet_share=0.05, annual_trading_volume_jpy=5e12,
+                cost_of_capital=0.10)
+    base.update(kw)
+    return ExchangeProfile(**base)
+
+
+def _regime(**elig):
+    return Regime("test", RequirementRule(volume_rate=0.002), Eligibility(**elig))
+
+
+def _layer(qid, attachment, limit, rol, **kw):
+    return Quote(qid, kw.pop("kind", "insurance"), kw.pop("counterparty", f"Insurer {qid}"), kw.pop("rating", "AA"),
+                 attachment, limit, rol, layer_basis="requirement", **kw)
+
+
+# ------------------------------------------------------------------ break-even premiums, hand-checked
+
+def test_single_layer_break_even_equals_the_carry_it_replaces():
+    # One 0–100% layer, κ = 1: each yen of limit replaces one yen of cash costing 10%, so it stays bought
+    # up to a 10% rate on line and not above.
+    quotes = [_layer("L", 0.0, 1.0, 0.03)]
+    be = break_even(_profile(), quotes, _regime(), "L")
+    assert be.bought and be.share == pytest.approx(1.0)
+    assert be.break_even_rol == pytest.approx(0.10, rel=1e-4)
+    assert be.headroom == pytest.approx(0.10 / 0.03 - 1, rel=1e-3)
+
+
+def test_out_of_mix_quote_reports_the_rate_at_which_it_enters():
+    # Priced at 15% it loses to cash at 10%; it enters below 10% × κ (A rating credit 0.9 here).
+    regime = Regime("t", RequirementRule(volume_rate=0.002), Eligibility(), rating_credit={"A": 0.9})
+    quotes = [_layer("L", 0.0, 1.0, 0.15, rating="A")]
+    be = break_even(_profile(), quotes, regime, "L")
+    assert not be.bought
+    assert be.break_even_rol == pytest.approx(0.09, rel=1e-4)
+    assert share_at(_profile(), quotes, regime, "L", 0.089) > 0
+    assert share_at(_profile(), quotes, regime, "L", 0.091) == 0
+
+
+def test_premium_multiplier_lowers_the_break_even_rate():
+    quotes = [_layer("L", 0.0, 1.0, 0.03)]
+    be = break_even(_profile(premium_multiplier=2.0), quotes, _regime(), "L")
+    assert be.break_even_rol == pytest.approx(0.05, rel=1e-4)
+
+
+def test_ineligible_quote_has_no_break_even():
+    quotes = [_layer("L", 0.0, 1.0, 0.01, rating="BB")]
+    be = break_even(_profile(), quotes, _regime(), "L")
+    assert not be.eligible and be.break_even_rol is None and "rating" in be.reason
+
+
+def test_quote_that_removes_a_shortfall_is_bought_at_any_price():
+    # Liquid capital covers half of R; the layer is the only way to fund the rest.
+    quotes = [_layer("L", 0.5, 0.5, 0.05)]
+    be = break_even(_profile(liquid_capital_jpy=0.5 * R), quotes, _regime(), "L")
+    assert be.bought and math.isinf(be.break_even_rol)
+    assert be.to_dict()["bought_at_any_rol"] is True
+
+
+def test_break_evens_lists_every_offered_quote_once():
+    quotes = [_layer("A", 0.0, 0.5, 0.03), _layer("B", 0.5, 0.5, 0.02),
+              _layer("C", 0.0, 1.0, 0.01, exchange_id="OTHER")]
+    table = break_evens(_profile(), quotes, _regime())
+    assert list(table["quote_id"]) == ["A", "B"]
+
+
+def test_demand_curve_is_full_below_break_even_and_zero_above():
+    quotes = [_layer("L", 0.0, 1.0, 0.03, max_share=0.8)]
+    curve = demand_curve(_profile(), quotes, _regime(), "L", rols=[0.0, 0.05, 0.099, 0.101, 0.2])
+    assert list(curve["share"].round(9)) == [0.8, 0.8, 0.8, 0.0, 0.0]
+
+
+@settings(max_examples=15, deadline=None)
+@given(rol=st.floats(0.001, 0.3), second=st.floats(0.001, 0.3))
+def test_demand_never_rises_with_the_premium(rol, second):
+    quotes = [_layer("A", 0.0, 0.6, 0.04), _layer("B", 0.3, 0.7, 0.03)]
+    lo, hi = sorted((rol, second))
+    assert share_at(_profile(), quotes, _regime(), "B", hi) <= share_at(_profile(), quotes, _regime(), "B", lo) + 1e-9
+
+
+# ------------------------------------------------------------------ frontier
+
+def test_frontier_over_insurance_cap_falls_from_all_cash_to_the_unconstrained_cost():
+    quotes = [_layer("L", 0.0, 1.0, 0.03)]
+    table = frontier(_profile(), quotes, _regime(), "max_insurance_share", [0.0, 0.5, 1.0])
+    # cap 0: all cash 0.10·R; cap 0.5: half cash, half layer; cap 1: all layer at 3%
+    assert list(table["annual_cost_jpy"]) == pytest.approx([0.10 * R, 0.05 * R + 0.015 * R, 0.03 * R], rel=1e-9)
+    assert (table["annual_cost_jpy"].diff().dropna() <= 1e-6).all()
+
+
+def test_frontier_rejects_an_unknown_parameter():
+    with pytest.raises(KeyError, match="unknown regime parameter"):
+        frontier(_profile(), [], _regime(), "max_insurance")
+
+
+# ------------------------------------------------------------------ stress test
+
+def _incident(share, peril="external_hack", loss_jpy=1e9):
+    return Incident("I", "2018-01-26", "Somewhere", peril, loss_jpy, share)
+
+
+def test_stress_layers_pay_then_cash_then_uncovered():
+    # Cash holds 0–40% of R; the layer pays 40–100% for hacks only.
+    quotes = [_layer("L", 0.4, 0.6, 0.03, perils=frozenset({"external_hack"}))]
+    regime = Regime("t", RequirementRule(volume_rate=0.002, perils=("external_hack",)), Eligibility())
+    s = solve(_profile(), quotes, regime)
+    assert s.cash_reserve_jpy == pytest.approx(0.4 * R)
+    # loss of 12% of 1e11 assets = 1.2e10 > R: layer pays 0.6R, cash 0.4R… of the remaining 0.6R, uncovered 0.2R
+    table = stress_test(s, [_incident(0.12)])
+    row = table.iloc[0]
+    assert row["loss_jpy"] == pytest.approx(1.2e10)
+    assert row["paid_L_jpy"] == pytest.approx(0.6 * R)
+    assert row["paid_by_cash_jpy"] == pytest.approx(0.4 * R)
+    assert row["uncovered_jpy"] == pytest.approx(1.2e10 - R)
+
+
+def test_stress_excluded_peril_falls_on_cash():
+    quotes = [_layer("L", 0.0, 1.0, 0.03, perils=frozenset({"external_hack"}))]
+    regime = Regime("t", RequirementRule(volume_rate=0.002, perils=("external_hack",)), Eligibility())
+    s = solve(_profile(liquid_capital_jpy=0.0), quotes, regime)
+    row = stress_test(s, [_incident(0.05, peril="vendor_compromise")]).iloc[0]
+    assert row["paid_by_layers_jpy"] == 0
+    assert row["uncovered_jpy"] == pytest.approx(5e9)
+
+
+def test_stress_overlapping_layers_never_pay_more_than_the_loss():
+    quotes = [_layer("A", 0.0, 1.0, 0.02, max_share=0.8, counterparty="P"),
+              _layer("B", 0.0, 1.0, 0.02, max_share=0.8, counterparty="Q")]
+    s = solve(_profile(), quotes, _regime(max_insurance_share=1.0))
+    row = stress_test(s, [_incident(0.01)]).iloc[0]
+    assert row["paid_by_layers_jpy"] == pytest.approx(row["loss_jpy"])
+    assert row["uncovered_jpy"] == 0
+
+
+def test_stress_absolute_scale_uses_the_reported_loss():
+    s = solve(_profile(), [], _regime())
+    row = stress_test(s, [_incident(0.5, loss_jpy=3e9)], scale="absolute").iloc[0]
+    assert row["loss_jpy"] == 3e9 and row["paid_by_cash_jpy"] == pytest.approx(3e9)

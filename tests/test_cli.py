@@ -1,0 +1,123 @@
+"""The command line, end to end: `python -m optimizer …` as a user runs it (optimizer/cli.py)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "optimizer", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_solve_on_bundled_data_beats_all_cash():
+    out = run("solve")
+    assert out.returncode == 0, out.stderr
+    assert "Funding mix" in out.stdout and "cash reserve" in out.stdout
+    data = json.loads(run("solve", "--format", "json").stdout)
+    assert data["status"] == "optimal"
+    assert data["annual_cost_jpy"] < data["all_cash_cost_jpy"]
+    assert data["savings_jpy"] == pytest.approx(data["all_cash_cost_jpy"] - data["annual_cost_jpy"])
+
+
+def test_solve_json_is_exactly_one_object_with_the_contract_keys():
+    out = run("solve", "--exchange", "EX05", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)  # fails if HiGHS's banner or anything else reached stdout
+    for key in ("exchange_id", "status", "required_coverage_jpy", "annual_cost_jpy", "all_cash_cost_jpy",
+                "savings_jpy", "cash_reserve_jpy", "shortfall_jpy", "marginal_cost_per_jpy", "instruments"):
+        assert key in data
+    assert data["exchange_id"] == "EX05"
+    for item in data["instruments"]:
+        assert set(item) == {"quote_id", "kind", "counterparty", "share", "cover_jpy", "credit_jpy", "annual_cost_jpy"}
+        assert item["share"] > 0
+
+
+@pytest.mark.parametrize("command", ["price", "frontier", "stress"])
+def test_every_command_runs_with_no_options(command):
+    out = run(command)
+    assert out.returncode in (0, 3), out.stderr
+    assert out.stdout.strip()
+    assert json.loads(run(command, "--format", "json").stdout)
+
+
+def test_shortfall_exits_3_and_still_prints_the_result(tmp_path):
+    profiles = tmp_path / "p.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital,"
+                        "liquid_capital_jpy\nTINY,1e9,0.05,1e12,0.1,1e8\n")
+    quotes = tmp_path / "q.csv"
+    quotes.write_text("quote_id,kind,counterparty,rating,attachment,limit,rate_on_line\n")
+    out = run("solve", "--profiles", str(profiles), "--quotes", str(quotes), "--format", "json")
+    assert out.returncode == 3
+    data = json.loads(out.stdout)
+    assert data["status"] == "shortfall"
+    assert data["shortfall_jpy"] == pytest.approx(data["required_coverage_jpy"] - 1e8)
+    assert data["all_cash_cost_jpy"] is None and data["savings_jpy"] is None
+    assert "liquid_capital" in data["binding"]
+
+
+def test_bad_input_exits_2_with_one_line_naming_file_row_and_column(tmp_path):
+    profiles = tmp_path / "profiles.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+                        "A,1e9,0.05,1e12,0.1\nB,1e9,0.05,lots,0.1\n")
+    out = run("solve", "--profiles", str(profiles))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert "profiles.csv" in lines[0] and "row 2" in lines[0] and "'annual_trading_volume_jpy'" in lines[0]
+    assert out.stdout == ""
+
+
+def test_unknown_exchange_and_missing_file_exit_2(tmp_path):
+    out = run("solve", "--exchange", "NOPE")
+    assert out.returncode == 2 and "NOPE" in out.stderr
+    out = run("solve", "--quotes", str(tmp_path / "missing.csv"))
+    assert out.returncode == 2 and "missing.csv" in out.stderr and "not found" in out.stderr
+
+
+def test_regime_with_unknown_key_exits_2(tmp_path):
+    regime = tmp_path / "r.toml"
+    regime.write_text('name = "x"\n[eligibility]\nmax_insurance_shar = 0.5\n')
+    out = run("solve", "--regime", str(regime))
+    assert out.returncode == 2 and "max_insurance_shar" in out.stderr and "r.toml" in out.stderr
+
+
+def test_solve_writes_json_csv_and_xlsx(tmp_path):
+    import pandas as pd
+
+    for name in ("r.json", "r.csv", "r.xlsx"):
+        out = run("solve", "--exchange", "EX05", "--out", str(tmp_path / name))
+        assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["exchange_id"] == "EX05"
+    mix = pd.read_csv(tmp_path / "r.csv")
+    assert mix["source"].iloc[0] == "cash reserve"
+    assert set(pd.read_excel(tmp_path / "r.xlsx", sheet_name=None)) == {"mix", "summary"}
+
+
+def test_price_with_quote_prints_its_demand_curve():
+    out = run("price", "--exchange", "EX05", "--quote", "Q01", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["demand_curve"]["quote_id"] == "Q01"
+    shares = [p["share"] for p in data["demand_curve"]["points"]]
+    assert shares == sorted(shares, reverse=True)  # demand falls as the premium rises
+
+
+def test_frontier_with_explicit_values_and_a_bare_preset_name():
+    out = run("frontier", "--regime", "asset-based", "--param", "min_cash_share", "--values", "0,0.5,1",
+              "--format", "json")
+    assert out.returncode == 0, out.stderr
+    costs = [p["annual_cost_jpy"] for p in json.loads(out.stdout)["points"]]
+    assert costs == sorted(costs)  # more cash required never costs less
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "reserve-optimizer"
+    out = subprocess.run([str(script), "solve", "--format", "json"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"] == "optimal"
