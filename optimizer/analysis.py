@@ -71,7 +71,13 @@ def share_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
 
 def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
                base: Solution | None = None) -> BreakEven:
-    """The break-even rate on line of one quote, by bisection on re-solves (robust to degenerate duals)."""
+    """The break-even rate on line of one quote: sup{ROL : the optimal mix buys some of it}.
+
+    The optimal cost V(ρ) is concave and non-decreasing in the quote's ROL ρ, with slope
+    premium_multiplier·limit·share(ρ), and it reaches V_out (the cost without the quote) exactly at the break-even.
+    Newton steps along the tangent never overshoot a concave function, so each lands on the next linear piece;
+    a bisection on the last bracket guards against solver noise. A handful of re-solves, no dual values.
+    """
     quote = next(q for q in quotes if q.quote_id == quote_id)
     base = base or solve(profile, quotes, regime, marginal=False)
     share = base.share_of(quote_id)
@@ -82,20 +88,35 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     if base.credit.get(quote_id, 0.0) <= 0:
         return BreakEven(**common, break_even_rol=None, eligible=False, reason="earns no credit (rating below minimum)")
 
-    def bought(rol: float) -> bool:
-        return share_at(profile, quotes, regime, quote_id, rol) > 1e-9
+    def probe(rol: float) -> Solution:
+        return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False)
 
-    lo = quote.rate_on_line if share > 0 else 0.0
-    if share <= 0 and not bought(0.0):
+    without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False)
+    rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
+    if at.share_of(quote_id) <= 0:
         return BreakEven(**common, break_even_rol=None, eligible=True, reason="not bought even if free")
-    hi = max(2.0 * quote.rate_on_line, lo * 2.0, 1e-3)
-    while bought(hi):
-        lo, hi = hi, hi * 2.0
-        if hi > _ROL_CEILING:
+    if at.shortfall_jpy < without.shortfall_jpy * (1 - 1e-9) - 1e-6 * max(base.requirement_jpy, 1.0):
+        return BreakEven(**common, break_even_rol=math.inf, eligible=True, reason="reduces the shortfall: bought at any price")
+    slope_per_share = profile.premium_multiplier * quote.limit_jpy(base.requirement_jpy)
+    lo, hi = rol, None
+    for _ in range(50):
+        s_k = at.share_of(quote_id)
+        if s_k <= 0:
+            hi = rol
+            break
+        lo = rol
+        gap = without.annual_cost_jpy - at.annual_cost_jpy
+        if gap <= 1e-10 * max(abs(without.annual_cost_jpy), 1.0):
+            return BreakEven(**common, break_even_rol=rol, eligible=True)
+        rol = rol + gap / (slope_per_share * s_k)
+        if rol > _ROL_CEILING:
             return BreakEven(**common, break_even_rol=math.inf, eligible=True, reason="bought at any price")
+        at = probe(rol)
+    if hi is None:
+        return BreakEven(**common, break_even_rol=lo, eligible=True)
     while hi - lo > _ROL_REL_TOL * max(hi, 1e-6):
         mid = 0.5 * (lo + hi)
-        if bought(mid):
+        if probe(mid).share_of(quote_id) > 0:
             lo = mid
         else:
             hi = mid

@@ -113,6 +113,7 @@ def _build(inst: Instance, *, with_shortfall: bool, fixed_take: Mapping[str, boo
     attach = {q.quote_id: q.attachment_jpy(R) / u for q in quotes}
     limit = {q.quote_id: q.limit_jpy(R) / u for q in quotes}
     fixed_take = fixed_take or {}
+    by_id = {q.quote_id: q for q in quotes}
 
     prob = pulp.LpProblem("reserve_tower", pulp.LpMinimize)
     # Variables: cash C ≥ 0 (3. C ≤ liquid_capital as its bound); share s_j ∈ [0, max_share_j]
@@ -138,10 +139,12 @@ def _build(inst: Instance, *, with_shortfall: bool, fixed_take: Mapping[str, boo
         return kappa[q.quote_id] * recovery(x, attach[q.quote_id], limit[q.quote_id]) * share[q.quote_id]
 
     # 1. Every loss up to R is funded, for every peril p: x − Σ_{j covers p} κ_j·s_j·r_j(x) ≤ C (+ z)
-    for p_i, peril in enumerate(inst.regime.requirement.perils):
-        covering = [q for q in quotes if q.covers(peril)]
+    #    (perils covered by the same quotes give the same rows: each distinct set is written once)
+    covering_sets = {tuple(q.quote_id for q in quotes if q.covers(p)) for p in inst.regime.requirement.perils}
+    for p_i, covering in enumerate(sorted(covering_sets)):
         for x_i, x in enumerate(breakpoints(inst)):
-            prob += x - pulp.lpSum(credit(q, x) for q in covering) <= cash + gap, f"funded_{p_i}_{x_i}"
+            prob += x - pulp.lpSum(credit(by_id[j], x) for j in covering
+                                   if x > attach[j]) <= cash + gap, f"funded_{p_i}_{x_i}"
 
     # 2. Regulatory caps on credit (credit of quote j = κ_j·s_j·r_j(R))
     prob += cash + gap >= elig.min_cash_share * top, "min_cash"

@@ -150,3 +150,24 @@ def test_stress_absolute_scale_uses_the_reported_loss():
     s = solve(_profile(), [], _regime())
     row = stress_test(s, [_incident(0.5, loss_jpy=3e9)], scale="absolute").iloc[0]
     assert row["loss_jpy"] == 3e9 and row["paid_by_cash_jpy"] == pytest.approx(3e9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_break_even_separates_bought_from_not_bought(data):
+    # Random small towers: just below the break-even the quote is bought, just above it is not.
+    n = data.draw(st.integers(2, 5))
+    quotes = [
+        _layer(f"L{i}", data.draw(st.sampled_from([0.0, 0.2, 0.4, 0.6])), data.draw(st.sampled_from([0.2, 0.4, 0.6])),
+               data.draw(st.floats(0.005, 0.12)), max_share=data.draw(st.sampled_from([0.5, 1.0])),
+               rating=data.draw(st.sampled_from(["AA", "A", "BBB"])))
+        for i in range(n)
+    ]
+    regime = Regime("t", RequirementRule(volume_rate=0.002), Eligibility(max_counterparty_share=0.6),
+                    rating_credit={"A": 0.95, "BBB": 0.85})
+    target = data.draw(st.sampled_from([q.quote_id for q in quotes]))
+    be = break_even(_profile(), quotes, regime, target)
+    if be.break_even_rol is None or math.isinf(be.break_even_rol):
+        return
+    assert share_at(_profile(), quotes, regime, target, be.break_even_rol * (1 - 1e-3)) > 0
+    assert share_at(_profile(), quotes, regime, target, be.break_even_rol * (1 + 1e-3) + 1e-9) == 0
