@@ -203,10 +203,10 @@ def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = 
         owed = {line.quote.quote_id: line.share * recovery(loss, line.quote.attachment_jpy(R), line.quote.limit_jpy(R))
                 if line.quote.covers(inc.peril) else 0.0 for line in solution.lines}
         # Overlapping layers never pay more than the loss between them: they contribute pro rata.
-        scale = min(1.0, loss / sum(owed.values())) if sum(owed.values()) > 0 else 0.0
+        pro_rata = min(1.0, loss / sum(owed.values())) if sum(owed.values()) > 0 else 0.0
         for qid, amount in owed.items():
-            row[f"paid_{qid}_jpy"] = amount * scale
-        paid_layers = sum(owed.values()) * scale
+            row[f"paid_{qid}_jpy"] = amount * pro_rata
+        paid_layers = sum(owed.values()) * pro_rata
         retained = max(loss - paid_layers, 0.0)
         row["paid_by_layers_jpy"] = paid_layers
         row["paid_by_cash_jpy"] = min(retained, solution.cash_reserve_jpy)

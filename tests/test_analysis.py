@@ -171,3 +171,9 @@ def test_break_even_separates_bought_from_not_bought(data):
         return
     assert share_at(_profile(), quotes, regime, target, be.break_even_rol * (1 - 1e-3)) > 0
     assert share_at(_profile(), quotes, regime, target, be.break_even_rol * (1 + 1e-3) + 1e-9) == 0
+
+
+def test_stress_scales_every_incident_by_its_own_share_of_assets():
+    s = solve(_profile(), [_layer("L", 0.0, 0.5, 0.02)], _regime())
+    table = stress_test(s, [_incident(0.01), Incident("J", "2019-07-11", "Other", "insider_theft", 3e9, 0.13)])
+    assert list(table["loss_jpy"]) == pytest.approx([1e9, 1.3e10])
