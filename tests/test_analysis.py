@@ -169,8 +169,10 @@ def test_break_even_separates_bought_from_not_bought(data):
     be = break_even(_profile(), quotes, regime, target)
     if be.break_even_rol is None or math.isinf(be.break_even_rol):
         return
-    assert share_at(_profile(), quotes, regime, target, be.break_even_rol * (1 - 1e-3)) > 0
-    assert share_at(_profile(), quotes, regime, target, be.break_even_rol * (1 + 1e-3) + 1e-9) == 0
+    # margins above HiGHS's optimality tolerance: a quote worth nothing is "bought" at a price of 1e-9 by a tie
+    if be.break_even_rol > 1e-4:
+        assert share_at(_profile(), quotes, regime, target, be.break_even_rol * (1 - 1e-3)) > 0
+    assert share_at(_profile(), quotes, regime, target, be.break_even_rol * (1 + 1e-3) + 1e-4) == 0
 
 
 def test_stress_scales_every_incident_by_its_own_share_of_assets():
