@@ -42,6 +42,7 @@ class BreakEven:
     break_even_rol: float | None
     eligible: bool
     reason: str = ""
+    competitors: tuple[str, ...] = ()  # what takes its place when it leaves the mix: quote ids and/or "cash"
 
     @property
     def headroom(self) -> float | None:
@@ -56,7 +57,8 @@ class BreakEven:
                 "bought": self.bought, "share": self.share,
                 "break_even_rol": None if be is None or math.isinf(be) else be,
                 "bought_at_any_rol": be is not None and math.isinf(be),
-                "headroom": self.headroom, "eligible": self.eligible, "reason": self.reason}
+                "headroom": self.headroom, "eligible": self.eligible, "reason": self.reason,
+                "competitors": ", ".join(self.competitors)}
 
 
 def _with_rol(quotes: Sequence[Quote], quote_id: str, rol: float) -> list[Quote]:
@@ -67,6 +69,16 @@ def share_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
              rol: float) -> float:
     """The share of `quote_id` the optimal mix buys when its rate on line is `rol`."""
     return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False).share_of(quote_id)
+
+
+def _competitors(with_it: Solution, without: Solution, quote_id: str) -> tuple[str, ...]:
+    """Sources the mix uses more of without the quote: the cover that competes with it, largest first."""
+    gains = {line.quote.quote_id: line.cover_jpy for line in without.lines}
+    for line in with_it.lines:
+        gains[line.quote.quote_id] = gains.get(line.quote.quote_id, 0.0) - line.cover_jpy
+    gains["cash"] = without.cash_reserve_jpy - with_it.cash_reserve_jpy
+    tol = 1e-6 * max(with_it.requirement_jpy, 1.0)
+    return tuple(k for k, v in sorted(gains.items(), key=lambda kv: -kv[1]) if k != quote_id and v > tol)
 
 
 def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
@@ -98,6 +110,7 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     if at.shortfall_jpy < without.shortfall_jpy * (1 - 1e-9) - 1e-6 * max(base.requirement_jpy, 1.0):
         return BreakEven(**common, break_even_rol=math.inf, eligible=True, reason="reduces the shortfall: bought at any price")
     slope_per_share = profile.premium_multiplier * quote.limit_jpy(base.requirement_jpy)
+    common["competitors"] = _competitors(at, without, quote_id)
     lo, hi = rol, None
     for _ in range(50):
         s_k = at.share_of(quote_id)

@@ -138,7 +138,7 @@ def cmd_price(args: argparse.Namespace) -> int:
             "quotes": table.to_dict("records")}
     text = [f"Break-even premiums for {profile.exchange_id} under {regime.name} (rate on line; in the mix: the "
             "highest ROL at which it stays; out of it: the ROL at which it enters)", "",
-            report.text_table(table[["quote_id", "counterparty", "rate_on_line", "bought", "share", "break_even_rol",
+            report.text_table(table[["quote_id", "rate_on_line", "bought", "share", "break_even_rol", "competitors",
                                      "reason"]],
                               {"rate_on_line": report.pct, "break_even_rol": report.pct,
                                "share": lambda v: report.pct(v, 1)})]

@@ -38,6 +38,7 @@ def test_single_layer_break_even_equals_the_carry_it_replaces():
     assert be.bought and be.share == pytest.approx(1.0)
     assert be.break_even_rol == pytest.approx(0.10, rel=1e-4)
     assert be.headroom == pytest.approx(0.10 / 0.03 - 1, rel=1e-3)
+    assert be.competitors == ("cash",)  # without it, cash funds the requirement
 
 
 def test_out_of_mix_quote_reports_the_rate_at_which_it_enters():
@@ -69,6 +70,16 @@ def test_quote_that_removes_a_shortfall_is_bought_at_any_price():
     be = break_even(_profile(liquid_capital_jpy=0.5 * R), quotes, _regime(), "L")
     assert be.bought and math.isinf(be.break_even_rol)
     assert be.to_dict()["bought_at_any_rol"] is True
+
+
+def test_competitors_are_the_layers_that_fill_in_when_a_quote_leaves():
+    # A at 3% and B at 5% cover the same 0–100% slice; A is bought; without A, B fills in.
+    quotes = [_layer("A", 0.0, 1.0, 0.03), _layer("B", 0.0, 1.0, 0.05)]
+    be = break_even(_profile(), quotes, _regime(), "A")
+    assert be.competitors == ("B",)
+    assert be.break_even_rol == pytest.approx(0.05, rel=1e-4)
+    out = break_even(_profile(), quotes, _regime(), "B")
+    assert not out.bought and out.competitors == ("A",) and out.break_even_rol == pytest.approx(0.03, rel=1e-4)
 
 
 def test_break_evens_lists_every_offered_quote_once():
