@@ -1,0 +1,23 @@
+"""Shared fixtures: paths to the bundled data and small CSV writers."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+
+PROFILE_HEADER = "exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital"
+QUOTE_HEADER = "quote_id,kind,counterparty,rating,attachment,limit,rate_on_line"
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write("name.csv", text) → the path of a file with that text."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write
