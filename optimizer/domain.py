@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Mapping
 
 PERILS: tuple[str, ...] = ("external_hack", "insider_theft", "vendor_compromise")
@@ -139,7 +138,7 @@ class Regime:
     name: str
     requirement: RequirementRule = RequirementRule()
     eligibility: Eligibility = Eligibility()
-    rating_credit: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    rating_credit: Mapping[str, float] = field(default_factory=dict)  # bucket or rating → credit; not mutated
     description: str = ""
 
     def __hash__(self) -> int:  # Mapping fields are not hashable; regimes are compared by value

@@ -12,7 +12,6 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
@@ -409,7 +408,7 @@ def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
             raise InputError(source, "expected text", column=key)
     name = data.get("name") or Path(str(source)).stem
     return Regime(name=name, description=data.get("description", ""), requirement=rule,
-                  eligibility=eligibility, rating_credit=MappingProxyType(table))
+                  eligibility=eligibility, rating_credit=dict(table))
 
 
 def regime_from_text(text: str, source: str = "regime") -> Regime:
