@@ -199,7 +199,7 @@ def _optimise(inst: Instance, fixed_take: Mapping[str, bool] | None = None) -> _
         if stats.status != pulp.LpSolveStatus.Optimal:
             raise SolveError(f"HiGHS stopped with status {stats.status_str} while minimising the shortfall")
         least = model.gap.value()
-        model.prob += model.gap <= least * (1 + 1e-9) + 1e-12, "least_shortfall"
+        model.prob += model.gap <= least + 1e-12, "least_shortfall"
         model.prob.setObjective(model.cost)
         stats = _run(model)
         if stats.status != pulp.LpSolveStatus.Optimal:
@@ -250,7 +250,12 @@ def solve_instance(inst: Instance, *, marginal: bool = True, check: bool = True)
     """Optimise one instance and return a verified Solution (amounts in JPY)."""
     raw = _optimise(inst)
     u, R = inst.unit, inst.requirement_jpy
-    shares = {k: (v if v > _ZERO else 0.0) for k, v in raw.share.items()}
+    # A yes/no quote is bought only if its binary is on (integrality is met to a tolerance, so a binary of 1e-8
+    # could otherwise let a sliver of share through below the minimum line).
+    shares = {k: (v if v > _ZERO and raw.take.get(k, True) else 0.0) for k, v in raw.share.items()}
+    for q in inst.eligible:  # snap solver noise (feasibility tolerance 1e-7) onto the bounds of the line
+        if shares[q.quote_id] > 0:
+            shares[q.quote_id] = min(max(shares[q.quote_id], q.min_share), q.max_share)
     cash, shortfall = raw.cash * u, raw.shortfall * u
     if shortfall <= 1e-9 * u:
         shortfall = 0.0

@@ -84,12 +84,14 @@ class Solution:
         return pd.DataFrame(rows)
 
     def tower(self, peril: str | None = None) -> pd.DataFrame:
-        """Who pays each slice of a loss from 0 to R, for one peril (default: the least covered one).
+        """Who pays a loss of R, slice by slice, for one peril (default: the least covered one).
 
-        Rows: from_jpy, to_jpy, payer (quote_id, "cash" or "uncovered"), amount_jpy. Layers pay their
-        regulatory credit (κ × share) of each slice; cash pays the rest until it is used up.
+        Rows: from_jpy, to_jpy, payer (quote_id, "cash" or "uncovered"), amount_jpy; the amounts add up to R.
+        Each layer pays its regulatory credit (κ × share × recovery) within its own band. Where overlapping layers
+        would pay more than a slice, the excess (pro rata by layer) fills the gaps between layers from the bottom
+        up; what is still open is paid by cash up to the reserve, and the rest is uncovered.
         """
-        R = self.requirement_jpy
+        R, C = self.requirement_jpy, self.cash_reserve_jpy
         perils = list(self.regime.requirement.perils) or [None]
         if peril is None:
             peril = min(perils, key=lambda p: sum(l.credit_jpy for l in self.lines
@@ -99,33 +101,42 @@ class Solution:
         for l in lines:
             a, top = l.quote.attachment_jpy(R), l.quote.attachment_jpy(R) + l.quote.limit_jpy(R)
             cuts.update(x for x in (a, top) if 0 < x < R)
-        cash_left = self.cash_reserve_jpy
-        rows = []
         points = sorted(cuts)
-        # split slices where cash runs out, so every slice has one set of payers
+        slices = []  # (x0, x1, {payer: amount}, open amount)
+        excess: dict[str, float] = {}
         for x0, x1 in zip(points[:-1], points[1:]):
             width = x1 - x0
-            paying = [(l.quote.quote_id, l.credit_factor * l.share) for l in lines
-                      if l.quote.attachment_jpy(R) <= x0 and x1 <= l.quote.attachment_jpy(R) + l.quote.limit_jpy(R)]
-            layer_rate = sum(r for _, r in paying)
-            retained_rate = max(1.0 - layer_rate, 0.0)
-            retained = retained_rate * width
-            from_cash = min(retained, max(cash_left, 0.0))
-            if from_cash >= retained - 1e-9 * max(R, 1.0):
-                split = x1
-            else:
-                split = x0 + from_cash / retained_rate
-            for lo, hi in ((x0, split), (split, x1)):
-                if hi - lo <= 0:
-                    continue
-                for qid, rate in paying:
-                    rows.append({"from_jpy": lo, "to_jpy": hi, "payer": qid, "amount_jpy": rate * (hi - lo)})
-                part = retained_rate * (hi - lo)
-                payer = "cash" if lo < split else "uncovered"
-                if part > 0:
-                    rows.append({"from_jpy": lo, "to_jpy": hi, "payer": payer, "amount_jpy": part})
+            paying = {l.quote.quote_id: l.credit_factor * l.share * width for l in lines
+                      if l.quote.attachment_jpy(R) <= x0 and x1 <= l.quote.attachment_jpy(R) + l.quote.limit_jpy(R)}
+            total = sum(paying.values())
+            if total > width:
+                for qid, amount in paying.items():
+                    excess[qid] = excess.get(qid, 0.0) + amount * (1 - width / total)
+                    paying[qid] = amount * width / total
+                total = width
+            slices.append((x0, x1, paying, width - total))
+        pool = sum(excess.values())
+        cash_left = C
+        rows = []
+        for x0, x1, paying, gap in slices:
+            for qid, amount in paying.items():
+                rows.append({"from_jpy": x0, "to_jpy": x1, "payer": qid, "amount_jpy": amount})
+            if gap <= 0:
+                continue
+            if pool > 0:
+                used = min(gap, pool)
+                for qid, amount in excess.items():
+                    rows.append({"from_jpy": x0, "to_jpy": x1, "payer": qid, "amount_jpy": used * amount / pool})
+                excess = {qid: amount * (1 - used / pool) for qid, amount in excess.items()}
+                pool -= used
+                gap -= used
+            from_cash = min(gap, cash_left)
             cash_left -= from_cash
-        return pd.DataFrame(rows, columns=["from_jpy", "to_jpy", "payer", "amount_jpy"])
+            for payer, amount in (("cash", from_cash), ("uncovered", gap - from_cash)):
+                if amount > 1e-9 * max(R, 1.0):
+                    rows.append({"from_jpy": x0, "to_jpy": x1, "payer": payer, "amount_jpy": amount})
+        frame = pd.DataFrame(rows, columns=["from_jpy", "to_jpy", "payer", "amount_jpy"])
+        return frame.groupby(["from_jpy", "to_jpy", "payer"], as_index=False, sort=False)["amount_jpy"].sum()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON result of DESIGN.md (contract keys first, then extensions)."""

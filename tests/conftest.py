@@ -21,3 +21,11 @@ def write(tmp_path):
         return path
 
     return _write
+
+from hypothesis import settings
+
+# CI replays the same examples every run (a red CI must mean a change broke something); locally, Hypothesis
+# explores new examples each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if __import__("os").environ.get("CI") else "dev")

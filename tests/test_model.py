@@ -312,7 +312,7 @@ def test_adding_a_quote_never_raises_cost(inst, extra):
     a, b = solve(p, quotes, reg, marginal=False), solve(p, quotes + extra, reg, marginal=False)
     assert b.shortfall_jpy <= a.shortfall_jpy + 1e-6 * a.requirement_jpy
     if a.shortfall_jpy == pytest.approx(b.shortfall_jpy, abs=1e-6 * a.requirement_jpy):
-        assert b.annual_cost_jpy <= a.annual_cost_jpy * (1 + 1e-9) + 1e-3
+        assert b.annual_cost_jpy <= a.annual_cost_jpy * (1 + 1e-8) + 1e-3  # up to solver tolerance
 
 
 @PROPS

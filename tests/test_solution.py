@@ -78,3 +78,15 @@ def test_error_result_row():
     row = error_result("EX9", "bad number")
     assert row["status"] == "error" and row["error"] == "bad number" and row["exchange_id"] == "EX9"
     assert set(SCALAR_KEYS) <= set(row)
+
+
+def test_tower_with_overlapping_layers_pays_each_layer_its_credit_and_cash_its_reserve():
+    # Two 0–60% layers at 60% share each overlap (1.2 of each slice); their excess fills 60–100% first.
+    quotes = [q("A", 0.0, 0.6, 0.02, max_share=0.6), q("B", 0.0, 0.6, 0.02, max_share=0.6),
+              q("C", 0.6, 0.4, 0.05, max_share=0.5)]
+    s = solve(P, quotes, Regime("t", RequirementRule(volume_rate=0.002), Eligibility()))
+    by_payer = s.tower().groupby("payer")["amount_jpy"].sum()
+    for line in s.lines:
+        assert by_payer[line.quote.quote_id] == pytest.approx(line.credit_jpy)
+    assert by_payer.get("cash", 0.0) == pytest.approx(R - sum(l.credit_jpy for l in s.lines), abs=1e-3)
+    assert by_payer.sum() == pytest.approx(R)
