@@ -28,7 +28,7 @@ import pandas as pd
 
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_quotes, load_regime, parse_profile
-from .model import solve
+from .warm_lp import WarmLP
 from .solution import SCALAR_KEYS, SolveError, error_result
 
 FORMAT_VERSION = "batch-1"
@@ -148,6 +148,8 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     """Solve every profile of one chunk; bad rows and solver failures become error rows."""
     rows: list[dict[str, Any]] = []
     by_quote: dict[str, list[float]] = {}
+    # One warm-started LP per chunk: the answer for a chunk never depends on which process solved what before.
+    lp = WarmLP(task.quotes, task.regime)
     for pos, raw in enumerate(task.rows):
         row_no = task.first_row + pos
         given_id = raw.exchange_id if isinstance(raw, ExchangeProfile) else str(raw.get("exchange_id") or "").strip()
@@ -158,7 +160,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
             if isinstance(raw, dict) and "__shape__" in raw:
                 raise InputError(task.source, raw["__shape__"] + "; expected one cell per column", row_no)
             profile = raw if isinstance(raw, ExchangeProfile) else parse_profile(raw, task.source, row_no)
-            solution = solve(profile, task.quotes, task.regime)
+            solution = lp.solve(profile)
         except (InputError, SolveError) as exc:
             row = error_result(given_id, str(exc))
         else:

@@ -7,6 +7,7 @@ exchange's size (HiGHS's tolerances are absolute). Results are converted back to
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -42,7 +43,7 @@ class Instance:
         r = requirement(profile, regime) if requirement_jpy is None else float(requirement_jpy)
         return cls(profile, offered, regime, r, {q.quote_id: credit_factor(q, regime) for q in offered})
 
-    @property
+    @functools.cached_property
     def eligible(self) -> tuple[Quote, ...]:
         """Quotes that earn credit (κ > 0); the others are reported, never bought."""
         return tuple(q for q in self.quotes if self.credit[q.quote_id] > 0)
@@ -249,6 +250,11 @@ def _binding(inst: Instance, cash: float, shares: Mapping[str, float], shortfall
 def solve_instance(inst: Instance, *, marginal: bool = True, check: bool = True) -> Solution:
     """Optimise one instance and return a verified Solution (amounts in JPY)."""
     raw = _optimise(inst)
+    return assemble(inst, raw, _marginal_cost(inst, raw) if marginal else None, check=check)
+
+
+def assemble(inst: Instance, raw: "_Raw", marginal_cost: float | None, *, check: bool = True) -> Solution:
+    """Solver values (scaled) → a Solution in JPY, re-checked by `verify` unless check=False."""
     u, R = inst.unit, inst.requirement_jpy
     # A yes/no quote is bought only if its binary is on (integrality is met to a tolerance, so a binary of 1e-8
     # could otherwise let a sliver of share through below the minimum line).
@@ -275,7 +281,6 @@ def solve_instance(inst: Instance, *, marginal: bool = True, check: bool = True)
         ))
     annual_cost = prof.carry * cash + sum(line.annual_cost_jpy for line in lines)
     all_cash = prof.carry * R if R <= prof.liquid_capital_jpy else None
-    marginal_cost = _marginal_cost(inst, raw) if marginal else None
     solution = Solution(
         profile=prof, regime=inst.regime, requirement_jpy=R,
         status="shortfall" if shortfall > 0 else "optimal",
