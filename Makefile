@@ -28,6 +28,8 @@ test: install browser
 
 bench: install
 	$(PY) benchmarks/bench_solve.py
+	$(PY) benchmarks/bench_app.py
+	$(PY) benchmarks/bench_batch.py
 
 demo: install
 	$(PY) -m optimizer solve

@@ -38,10 +38,12 @@ class Instance:
 
     @classmethod
     def build(cls, profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
-              requirement_jpy: float | None = None) -> "Instance":
+              requirement_jpy: float | None = None, credit: Mapping[str, float] | None = None) -> "Instance":
+        """`credit`: κ by quote_id when the caller has it already (it depends on the quote and regime only)."""
         offered = tuple(q for q in quotes if q.offered_to(profile.exchange_id))
         r = requirement(profile, regime) if requirement_jpy is None else float(requirement_jpy)
-        return cls(profile, offered, regime, r, {q.quote_id: credit_factor(q, regime) for q in offered})
+        kappa = {q.quote_id: credit[q.quote_id] if credit is not None else credit_factor(q, regime) for q in offered}
+        return cls(profile, offered, regime, r, kappa)
 
     @functools.cached_property
     def eligible(self) -> tuple[Quote, ...]:
@@ -228,23 +230,26 @@ def _binding(inst: Instance, cash: float, shares: Mapping[str, float], shortfall
         out.append("liquid_capital")
     if elig.min_cash_share > 0 and cash <= elig.min_cash_share * R + tol:
         out.append("min_cash_share")
-    by_quote = {q.quote_id: inst.credit[q.quote_id] * shares.get(q.quote_id, 0.0)
-                * recovery(R, q.attachment_jpy(R), q.limit_jpy(R)) for q in inst.eligible}
-    ins = sum(c for q in inst.eligible if not q.is_derivative for c in [by_quote[q.quote_id]])
-    der = sum(c for q in inst.eligible if q.is_derivative for c in [by_quote[q.quote_id]])
-    if ins >= elig.max_insurance_share * R - tol and any(not q.is_derivative for q in inst.eligible):
-        out.append("max_insurance_share")
-    if der >= elig.max_derivative_share * R - tol and any(q.is_derivative for q in inst.eligible):
-        out.append("max_derivative_share")
-    for name in sorted({q.counterparty for q in inst.eligible if not exempt_from_counterparty_cap(q)}):
-        total = sum(by_quote[q.quote_id] for q in inst.eligible
-                    if q.counterparty == name and not exempt_from_counterparty_cap(q))
-        if total >= elig.max_counterparty_share * R - tol and total > 0:
-            out.append(f"max_counterparty_share:{name}")
+    by_kind = {False: 0.0, True: 0.0}      # credit by "is derivative"
+    kinds_offered = set()
+    by_counterparty: dict[str, float] = {}
+    capacity = []
     for q in inst.eligible:
-        if q.max_share > 0 and shares.get(q.quote_id, 0.0) >= q.max_share - 1e-9:
-            out.append(f"capacity:{q.quote_id}")
-    return out
+        share = shares.get(q.quote_id, 0.0)
+        credit = inst.credit[q.quote_id] * share * recovery(R, q.attachment_jpy(R), q.limit_jpy(R))
+        by_kind[q.is_derivative] += credit
+        kinds_offered.add(q.is_derivative)
+        if not exempt_from_counterparty_cap(q):
+            by_counterparty[q.counterparty] = by_counterparty.get(q.counterparty, 0.0) + credit
+        if q.max_share > 0 and share >= q.max_share - 1e-9:
+            capacity.append(f"capacity:{q.quote_id}")
+    if False in kinds_offered and by_kind[False] >= elig.max_insurance_share * R - tol:
+        out.append("max_insurance_share")
+    if True in kinds_offered and by_kind[True] >= elig.max_derivative_share * R - tol:
+        out.append("max_derivative_share")
+    out += [f"max_counterparty_share:{name}" for name, total in sorted(by_counterparty.items())
+            if total > 0 and total >= elig.max_counterparty_share * R - tol]
+    return out + capacity
 
 
 def solve_instance(inst: Instance, *, marginal: bool = True, check: bool = True) -> Solution:

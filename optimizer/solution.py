@@ -178,6 +178,8 @@ def error_result(exchange_id: str, message: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- independent check
 
+_GRID = np.linspace(0.0, 1.0, 401)  # losses as fractions of R; the layer edges make the check exact, this is a second net
+
 def verify(solution: Solution) -> list[str]:
     """Re-check a mix against DESIGN.md's constraints with numpy, without the solver's model.
 
@@ -198,13 +200,14 @@ def verify(solution: Solution) -> list[str]:
         problems.append(f"cash {C:.6g} exceeds liquid capital {s.profile.liquid_capital_jpy:.6g}")
 
     offered_ids = {q.quote_id for q in s.offered}
-    n = len(s.lines)
-    share = np.array([l.share for l in s.lines])
-    kappa = np.array([s.credit.get(l.quote.quote_id, 0.0) for l in s.lines])
-    attach = np.array([l.quote.attachment_jpy(R) for l in s.lines])
-    limit = np.array([l.quote.limit_jpy(R) for l in s.lines])
-    for l in s.lines:
-        q = l.quote
+    lines = s.lines
+    n = len(lines)
+    quotes = [l.quote for l in lines]
+    share = np.fromiter((l.share for l in lines), float, n)
+    kappa = np.fromiter((s.credit.get(q.quote_id, 0.0) for q in quotes), float, n)
+    attach = np.fromiter((q.attachment_jpy(R) for q in quotes), float, n)
+    limit = np.fromiter((q.limit_jpy(R) for q in quotes), float, n)
+    for q, l in zip(quotes, lines):
         if q.quote_id not in offered_ids:
             problems.append(f"{q.quote_id} is not offered to {s.profile.exchange_id}")
         if s.credit.get(q.quote_id, 0.0) <= 0:
@@ -212,37 +215,39 @@ def verify(solution: Solution) -> list[str]:
         if not (q.min_share - 1e-9 <= l.share <= q.max_share + 1e-9):
             problems.append(f"{q.quote_id} share {l.share:.6g} outside [{q.min_share}, {q.max_share}]")
 
-    # 1. every loss up to R is funded, for every peril
-    grid = np.linspace(0.0, R, 401)  # the layer edges below make the check exact; the grid is a second net
-    edges = np.concatenate([attach, attach + limit]) if n else np.array([])
-    losses = np.unique(np.concatenate([grid, edges[(edges >= 0) & (edges <= R)]]))
-    paid_per_line = np.clip(losses[:, None] - attach[None, :], 0.0, limit[None, :]) if n else np.zeros((len(losses), 0))
+    # 1. every loss up to R is funded, for every peril: on a grid and at every layer edge
+    edges = np.concatenate([attach, attach + limit])
+    losses = np.concatenate([_GRID * R, edges[(edges >= 0) & (edges <= R)]])
+    paid_per_line = np.clip(losses[:, None] - attach[None, :], 0.0, limit[None, :])
+    weight = kappa * share
     for peril in s.regime.requirement.perils:
-        covers = np.array([l.quote.covers(peril) for l in s.lines], dtype=bool)
-        credit = paid_per_line @ (kappa * share * covers) if n else np.zeros(len(losses))
-        worst = float(np.max(losses - credit - C)) if len(losses) else 0.0
+        covers = np.fromiter((q.covers(peril) for q in quotes), bool, n)
+        credit = paid_per_line @ (weight * covers)
+        worst = float(np.max(losses - credit - C))
         if worst > z + tol:
             problems.append(f"a {peril} loss is short by {worst:.6g} JPY, more than the reported shortfall {z:.6g}")
 
     # 2. caps on credit, credit of j = κ·s·r(R)
-    credit_R = kappa * share * np.clip(R - attach, 0.0, limit) if n else np.zeros(0)
-    is_der = np.array([l.quote.is_derivative for l in s.lines], dtype=bool)
+    credit_R = weight * np.clip(R - attach, 0.0, limit)
     if C + z < elig.min_cash_share * R - tol:
         problems.append(f"cash {C:.6g} below min_cash_share × R")
-    if credit_R[~is_der].sum() > elig.max_insurance_share * R + tol:
+    by_kind = {"insurance": 0.0, "derivative": 0.0}
+    by_counterparty: dict[str, float] = {}
+    for q, c in zip(quotes, credit_R):
+        by_kind["derivative" if q.is_derivative else "insurance"] += c
+        if not (q.is_derivative and q.collateralized):
+            by_counterparty[q.counterparty] = by_counterparty.get(q.counterparty, 0.0) + c
+    if by_kind["insurance"] > elig.max_insurance_share * R + tol:
         problems.append("insurance credit above max_insurance_share × R")
-    if credit_R[is_der].sum() > elig.max_derivative_share * R + tol:
+    if by_kind["derivative"] > elig.max_derivative_share * R + tol:
         problems.append("derivative credit above max_derivative_share × R")
-    exempt = np.array([l.quote.is_derivative and l.quote.collateralized for l in s.lines], dtype=bool)
-    for name in {l.quote.counterparty for l in s.lines}:
-        mask = np.array([l.quote.counterparty == name for l in s.lines], dtype=bool) & ~exempt
-        if credit_R[mask].sum() > elig.max_counterparty_share * R + tol:
+    for name, total in by_counterparty.items():
+        if total > elig.max_counterparty_share * R + tol:
             problems.append(f"credit from {name} above max_counterparty_share × R")
 
     # reported amounts agree with the mix
-    premium = s.profile.premium_multiplier * np.array([l.quote.rate_on_line for l in s.lines]) * limit * share
-    fees = np.array([l.quote.fixed_fee_jpy for l in s.lines])
-    cost = s.profile.carry * C + float(premium.sum() + fees.sum())
+    premium = s.profile.premium_multiplier * np.fromiter((q.rate_on_line for q in quotes), float, n) * limit * share
+    cost = s.profile.carry * C + float(premium.sum()) + sum(q.fixed_fee_jpy for q in quotes)
     if abs(cost - s.annual_cost_jpy) > 1e-9 * max(abs(cost), 1.0) + 1e-6:
         problems.append(f"reported cost {s.annual_cost_jpy:.6g} differs from the mix's cost {cost:.6g}")
     return problems

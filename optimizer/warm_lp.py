@@ -18,7 +18,7 @@ import numpy as np
 
 from .domain import ExchangeProfile, Quote, Regime
 from .model import Instance, _Raw, _swallow_highs_banner, assemble, breakpoints, solve
-from .regime import exempt_from_counterparty_cap
+from .regime import credit_factor, exempt_from_counterparty_cap
 from .solution import Solution
 
 _STEP = 1e-6  # the forward difference of model._marginal_cost, in units of R
@@ -30,11 +30,12 @@ class WarmLP:
     def __init__(self, quotes: Sequence[Quote], regime: Regime):
         self.quotes, self.regime = tuple(quotes), regime
         self._models: dict[tuple[str, ...], tuple[highspy.Highs, list[Quote]]] = {}
+        self._credit = {q.quote_id: credit_factor(q, regime) for q in self.quotes}
         _swallow_highs_banner()
 
     def solve(self, profile: ExchangeProfile) -> Solution:
         """Same answer as model.solve(profile, quotes, regime) (cost to solver precision), faster when it can."""
-        inst = Instance.build(profile, self.quotes, self.regime)
+        inst = Instance.build(profile, self.quotes, self.regime, credit=self._credit)
         eligible = inst.eligible
         if inst.requirement_jpy <= 0 or any(q.layer_basis != "requirement" or q.needs_binary for q in eligible):
             return solve(profile, self.quotes, self.regime)
