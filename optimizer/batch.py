@@ -32,7 +32,7 @@ from .warm_lp import WarmLP
 from .solution import SCALAR_KEYS, SolveError, error_result
 
 FORMAT_VERSION = "batch-1"
-DEFAULT_CHUNK = 256
+DEFAULT_CHUNK = 512
 EXTRA_KEYS: tuple[str, ...] = ("error", "insurance_credit_jpy", "derivative_credit_jpy", "cash_share",
                                "n_instruments", "source_row")
 COLUMNS: tuple[str, ...] = SCALAR_KEYS + EXTRA_KEYS
@@ -249,22 +249,16 @@ class _Parts:
 
 
 class _Memory:
-    """In-memory stand-in for _Parts when there is no output file (the Python API returning a frame)."""
-
-    def __init__(self):
-        self.results: dict[int, ChunkResult] = {}
+    """Stand-in for _Parts when there is no output file: nothing to resume, so nothing is kept."""
 
     def done(self, index: int) -> bool:
-        return index in self.results
+        return False
 
     def save(self, result: ChunkResult) -> None:
-        self.results[result.index] = result
-
-    def load(self, index: int) -> ChunkResult:
-        return self.results[index]
+        pass
 
     def remove(self) -> None:
-        self.results.clear()
+        pass
 
 
 # ------------------------------------------------------------------ the summary
@@ -411,33 +405,106 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         if on_progress is not None:
             on_progress(done_rows, total)
 
-    n_chunks = 0
+    sink = _Sink(out_path, store)
     try:
         tasks = _tasks(chunks, store, quotes, regime, source, advance)
         for result in _execute(tasks, workers, scheduler):
             store.save(result)
+            sink.put(result)
             advance(len(result.frame))
-        n_chunks = _tasks.count  # type: ignore[attr-defined]
+        sink.finish(_tasks.count)  # type: ignore[attr-defined]
     finally:
+        sink.close()
         if bar is not None:
             bar.stop()
 
-    summary = _Summary()
-    frames: list[pd.DataFrame] = []
-    if out_path is not None:
-        _assemble(out_path, store, n_chunks, summary)
-    else:
-        for i in range(n_chunks):
-            result = store.load(i)
-            summary.add(result)
-            frames.append(result.frame)
-    info = summary.to_dict(quotes, time.perf_counter() - started)
+    info = sink.summary.to_dict(quotes, time.perf_counter() - started)
     if out_path is not None:
         _atomic_write_bytes(summary_path(out_path), (json.dumps(info, indent=2, allow_nan=False, default=float) + "\n").encode())
         store.remove()
         return BatchResult(info, out_path)
-    results = pd.concat(frames, ignore_index=True) if frames else _frame([])
+    results = pd.concat(sink.frames, ignore_index=True) if sink.frames else _frame([])
     return BatchResult(info, None, results)
+
+
+class _Sink:
+    """Chunk results, whatever order they finish in, written out in file order as soon as they can be.
+
+    With an output file they are appended to a hidden temporary file next to it, renamed over the output at the
+    end (atomic); chunks finished by an earlier, interrupted run are read back from their checkpoints in turn.
+    Without an output file the frames are kept for the caller. Every result is also added to the summary.
+    """
+
+    def __init__(self, out: Path | None, store):
+        self.out, self.store = out, store
+        self.tmp = out.with_name(f".{out.name}.tmp") if out is not None else None
+        self.next = 0
+        self.waiting: dict[int, ChunkResult] = {}
+        self.summary = _Summary()
+        self.frames: list[pd.DataFrame] = []
+        self._csv = None
+        self._parquet = None
+
+    def put(self, result: ChunkResult) -> None:
+        self.waiting[result.index] = result
+        self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            if self.next in self.waiting:
+                result = self.waiting.pop(self.next)
+            elif self.out is not None and self.store.done(self.next):  # finished by an earlier run
+                result = self.store.load(self.next)
+            else:
+                return
+            self._write(result)
+            self.next += 1
+
+    def _write(self, result: ChunkResult) -> None:
+        self.summary.add(result)
+        if self.out is None:
+            self.frames.append(result.frame)
+        elif self.out.suffix.lower() == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(result.frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+            self._parquet.write_table(table)
+        else:
+            if self._csv is None:
+                self._csv = open(self.tmp, "w", encoding="utf-8", newline="")
+                _frame([]).to_csv(self._csv, index=False)
+            result.frame.to_csv(self._csv, index=False, header=False)
+
+    def finish(self, n_chunks: int) -> None:
+        """All chunks are done: write what is left and put the output file in place."""
+        self._drain()
+        if self.next != n_chunks:
+            raise RuntimeError(f"batch ended with chunks {self.next}..{n_chunks - 1} missing")
+        if self.out is None:
+            return
+        if self.out.suffix.lower() == ".parquet" and self._parquet is None:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            self._parquet = pq.ParquetWriter(self.tmp, pa.Table.from_pandas(_frame([]), preserve_index=False).schema)
+        if self.out.suffix.lower() == ".csv" and self._csv is None:
+            self._csv = open(self.tmp, "w", encoding="utf-8", newline="")
+            _frame([]).to_csv(self._csv, index=False)
+        self.close()
+        os.replace(self.tmp, self.out)
+
+    def close(self) -> None:
+        if self._csv is not None:
+            self._csv.flush()
+            os.fsync(self._csv.fileno())
+            self._csv.close()
+            self._csv = None
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
 
 
 def summary_path(out: Path) -> Path:
@@ -497,39 +564,6 @@ def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | N
                     yield fut.result()
         for fut in pending:
             yield fut.result()
-
-
-def _assemble(out: Path, store: _Parts, n_chunks: int, summary: _Summary) -> None:
-    """Concatenate the parts in file order into the output, atomically, adding each to the summary."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    if out.suffix.lower() == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        writer = None
-        try:
-            for i in range(n_chunks):
-                result = store.load(i)
-                summary.add(result)
-                table = pa.Table.from_pandas(result.frame, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, pa.Table.from_pandas(_frame([]), preserve_index=False).schema)
-        finally:
-            if writer is not None:
-                writer.close()
-    else:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            _frame([]).to_csv(f, index=False)
-            for i in range(n_chunks):
-                result = store.load(i)
-                summary.add(result)
-                result.frame.to_csv(f, index=False, header=False)
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, out)
 
 
 def cli_batch(args) -> int:

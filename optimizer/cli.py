@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results.csv", help="RESULTS.csv or RESULTS.parquet (default results.csv)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler, e.g. tcp://127.0.0.1:8786")
-    p.add_argument("--chunk-size", type=int, default=None, help="profiles per task and per checkpoint (default 256)")
+    p.add_argument("--chunk-size", type=int, default=None, help="profiles per task and per checkpoint (default 512)")
     return parser
 
 
