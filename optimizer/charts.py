@@ -110,9 +110,9 @@ def stress_chart(table: pd.DataFrame, unit: Unit) -> alt.Chart:
                                    "uncovered_jpy": "uncovered"})
     long["amount"] = long["amount_jpy"] / unit.divisor
     return alt.Chart(long).mark_bar().encode(
-        y=alt.Y("incident_id:N", title=None, sort=None),
+        y=alt.Y("incident_id:N", title=None, sort=None, axis=alt.Axis(labelOverlap=False, labelLimit=200)),
         x=alt.X("amount:Q", title=f"loss ({unit.label})", stack="zero"),
         color=alt.Color("who:N", scale=alt.Scale(domain=["layers", "cash", "uncovered"],
                                                  range=["#54a24b", "#4c78a8", "#e45756"]), title="paid by"),
         tooltip=["incident_id", "who", alt.Tooltip("amount:Q", format=",.2f")],
-    ).properties(height=max(160, 26 * len(table)))
+    ).properties(height=max(160, 32 * len(table)))
