@@ -17,8 +17,8 @@ from optimizer import analysis, batch, report
 from optimizer.charts import Unit, cost_chart, demand_chart, frontier_chart, stress_chart, tower_chart
 from optimizer.domain import KINDS, LAYER_BASES, PERILS, RATINGS, ExchangeProfile
 from optimizer.inputs import (
-    InputError, csv_text_to_frame, load_incidents, load_profiles, load_quotes, load_regime, profiles_from_frame,
-    quotes_from_frame, regime_from_text,
+    InputError, csv_text_to_frame, load_incidents, load_profiles, load_quotes, load_regime, parse_profile,
+    profiles_from_frame, quotes_from_frame, regime_from_text,
 )
 from optimizer.model import solve
 from optimizer.regime import with_parameter
@@ -178,8 +178,6 @@ def profile_inputs() -> ExchangeProfile | None:
                                       step=1e9, format="%.0f", disabled=not limited, key="custom_liquid")
         row = {"exchange_id": base.exchange_id, "name": base.name, **values,
                "liquid_capital_jpy": liquid if limited else ""}
-        from optimizer.inputs import parse_profile
-
         try:
             profile = parse_profile(row, "your figures")
         except InputError as exc:

@@ -407,12 +407,12 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
 
     sink = _Sink(out_path, store)
     try:
-        tasks = _tasks(chunks, store, quotes, regime, source, advance)
-        for result in _execute(tasks, workers, scheduler):
+        tasks = _Tasks(chunks, store, quotes, regime, source, advance)
+        for result in _execute(iter(tasks), workers, scheduler):
             store.save(result)
             sink.put(result)
             advance(len(result.frame))
-        sink.finish(_tasks.count)  # type: ignore[attr-defined]
+        sink.finish(tasks.count)
     finally:
         sink.close()
         if bar is not None:
@@ -511,26 +511,35 @@ def summary_path(out: Path) -> Path:
     return out.with_name(out.stem + ".summary.json")
 
 
-def _tasks(chunks: Iterable[list], store, quotes, regime, source, advance) -> Iterator[ChunkTask]:
-    """Chunk tasks for the chunks not finished yet; exchange ids are checked for duplicates across the file."""
-    seen: dict[str, int] = {}
-    row = 1
-    _tasks.count = 0  # type: ignore[attr-defined]
-    for index, rows in enumerate(chunks):
-        duplicates = {}
-        for pos, raw in enumerate(rows):
-            key = raw.exchange_id if isinstance(raw, ExchangeProfile) else str(raw.get("exchange_id") or "").strip()
-            if key:
-                if key in seen:
-                    duplicates[pos] = seen[key]
-                else:
-                    seen[key] = row + pos
-        _tasks.count = index + 1  # type: ignore[attr-defined]
-        if store.done(index):
-            advance(len(rows))
-        else:
-            yield ChunkTask(index, row, rows, duplicates, quotes, regime, source)
-        row += len(rows)
+class _Tasks:
+    """Chunk tasks for the chunks not finished yet; exchange ids are checked for duplicates across the file.
+
+    Iterating reads the profiles lazily; `count` is the number of chunks seen so far (all of them at the end).
+    """
+
+    def __init__(self, chunks: Iterable[list], store, quotes, regime, source: str, advance):
+        self.chunks, self.store, self.quotes, self.regime, self.source = chunks, store, quotes, regime, source
+        self.advance = advance
+        self.count = 0
+
+    def __iter__(self) -> Iterator[ChunkTask]:
+        seen: dict[str, int] = {}
+        row = 1
+        for index, rows in enumerate(self.chunks):
+            duplicates = {}
+            for pos, raw in enumerate(rows):
+                key = raw.exchange_id if isinstance(raw, ExchangeProfile) else str(raw.get("exchange_id") or "").strip()
+                if key:
+                    if key in seen:
+                        duplicates[pos] = seen[key]
+                    else:
+                        seen[key] = row + pos
+            self.count = index + 1
+            if self.store.done(index):
+                self.advance(len(rows))
+            else:
+                yield ChunkTask(index, row, rows, duplicates, self.quotes, self.regime, self.source)
+            row += len(rows)
 
 
 def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | None) -> Iterator[ChunkResult]:

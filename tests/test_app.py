@@ -138,3 +138,20 @@ def test_batch_page_runs_the_bundled_profiles(at):
     at.button(key="batch_run").click().run()
     assert not at.exception and not at.error
     assert next(m.value for m in at.metric if m.label == "Exchanges") == "14"
+
+
+def test_a_cfo_can_enter_their_own_figures(at):
+    at.selectbox(key="exchange_choice").set_value("custom").run()
+    base = cost(at)
+    at.number_input(key="custom_annual_trading_volume_jpy").set_value(5e12).run()  # R = 0.2% × ¥5tn = ¥10bn
+    assert not at.exception and not at.error
+    assert cost(at) > base
+    assert "¥10,000.00m" in next(c.value for c in at.caption if c.value.startswith("Requirement R"))
+
+
+def test_overriding_the_insurance_cap_changes_the_mix(at):
+    base = cost(at)
+    at.number_input(key="ov_ins_securities-style").set_value(0.0).run()
+    assert not at.exception
+    assert cost(at) > base
+    assert "max_insurance_share" in next(c.value for c in at.caption if c.value.startswith("Requirement R"))
