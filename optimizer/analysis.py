@@ -65,10 +65,16 @@ def _with_rol(quotes: Sequence[Quote], quote_id: str, rol: float) -> list[Quote]
     return [dataclasses.replace(q, rate_on_line=rol) if q.quote_id == quote_id else q for q in quotes]
 
 
+def _solve_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
+              rol: float) -> Solution:
+    """A probe solve with one quote's rate on line changed (no marginal cost, no re-check: never reported)."""
+    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False)
+
+
 def share_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
              rol: float) -> float:
     """The share of `quote_id` the optimal mix buys when its rate on line is `rol`."""
-    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False).share_of(quote_id)
+    return _solve_at(profile, quotes, regime, quote_id, rol).share_of(quote_id)
 
 
 def _competitors(with_it: Solution, without: Solution, quote_id: str) -> tuple[str, ...]:
@@ -101,7 +107,7 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
         return BreakEven(**common, break_even_rol=None, eligible=False, reason="earns no credit (rating below minimum)")
 
     def probe(rol: float) -> Solution:
-        return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False)
+        return _solve_at(profile, quotes, regime, quote_id, rol)
 
     without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -25,6 +26,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_quotes, load_regime, parse_profile
@@ -44,8 +47,6 @@ _INT = {"n_instruments", "source_row"}
 
 def _count_rows(path: Path) -> int | None:
     if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
         return pq.ParquetFile(path).metadata.num_rows
     with path.open("rb") as f:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
@@ -79,8 +80,6 @@ def _csv_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
 
 
 def _parquet_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
-    import pyarrow.parquet as pq
-
     pf = pq.ParquetFile(path)
     check_profile_columns(pf.schema_arrow.names, str(path))
     for batch in pf.iter_batches(batch_size=size):
@@ -96,6 +95,11 @@ def _frame_chunks(frame: pd.DataFrame, size: int, source: str) -> Iterator[list[
 def _profile_chunks(profiles: Sequence[ExchangeProfile], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(profiles), size):
         yield list(profiles[start:start + size])
+
+
+def _given_id(raw: Any) -> str:
+    """The exchange_id of a raw row (dict of cells) or of a profile, as given."""
+    return raw.exchange_id if isinstance(raw, ExchangeProfile) else str(raw.get("exchange_id") or "").strip()
 
 
 # ------------------------------------------------------------------ the work of one chunk (runs in a worker)
@@ -152,7 +156,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     lp = WarmLP(task.quotes, task.regime)
     for pos, raw in enumerate(task.rows):
         row_no = task.first_row + pos
-        given_id = raw.exchange_id if isinstance(raw, ExchangeProfile) else str(raw.get("exchange_id") or "").strip()
+        given_id = _given_id(raw)
         try:
             if pos in task.duplicate_of:
                 raise InputError(task.source, f"duplicate exchange_id {given_id!r} (first seen in row "
@@ -236,7 +240,7 @@ class _Parts:
     def save(self, result: ChunkResult) -> None:
         table_path, quotes_path = self._paths(result.index)
         _atomic_write_bytes(quotes_path, json.dumps(result.by_quote).encode())
-        buffer = __import__("io").BytesIO()
+        buffer = io.BytesIO()
         result.frame.to_parquet(buffer, index=False)
         _atomic_write_bytes(table_path, buffer.getvalue())  # written last: marks the chunk finished
 
@@ -350,12 +354,13 @@ class BatchResult:
 def _progress_bar(enabled: bool, total: int | None):
     if not enabled:
         return None
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, \
         TimeElapsedColumn, TimeRemainingColumn
 
     bar = Progress(TextColumn("profiles"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                   transient=False, console=__import__("rich.console").console.Console(stderr=True))
+                   transient=False, console=Console(stderr=True))
     bar.start()
     bar.add_task("solve", total=total, rate="")
     return bar
@@ -460,22 +465,24 @@ class _Sink:
             self._write(result)
             self.next += 1
 
+    def _open(self, frame: pd.DataFrame) -> None:
+        """Open the temporary output on first use (CSV: with its header; Parquet: with the frame's schema)."""
+        if self.out.suffix.lower() == ".parquet":
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.tmp, pa.Table.from_pandas(frame, preserve_index=False).schema)
+        elif self._csv is None:
+            self._csv = open(self.tmp, "w", encoding="utf-8", newline="")
+            _frame([]).to_csv(self._csv, index=False)
+
     def _write(self, result: ChunkResult) -> None:
         self.summary.add(result)
         if self.out is None:
             self.frames.append(result.frame)
-        elif self.out.suffix.lower() == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pandas(result.frame, preserve_index=False)
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
-            self._parquet.write_table(table)
+            return
+        self._open(result.frame)
+        if self._parquet is not None:
+            self._parquet.write_table(pa.Table.from_pandas(result.frame, preserve_index=False))
         else:
-            if self._csv is None:
-                self._csv = open(self.tmp, "w", encoding="utf-8", newline="")
-                _frame([]).to_csv(self._csv, index=False)
             result.frame.to_csv(self._csv, index=False, header=False)
 
     def finish(self, n_chunks: int) -> None:
@@ -485,14 +492,7 @@ class _Sink:
             raise RuntimeError(f"batch ended with chunks {self.next}..{n_chunks - 1} missing")
         if self.out is None:
             return
-        if self.out.suffix.lower() == ".parquet" and self._parquet is None:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            self._parquet = pq.ParquetWriter(self.tmp, pa.Table.from_pandas(_frame([]), preserve_index=False).schema)
-        if self.out.suffix.lower() == ".csv" and self._csv is None:
-            self._csv = open(self.tmp, "w", encoding="utf-8", newline="")
-            _frame([]).to_csv(self._csv, index=False)
+        self._open(_frame([]))  # an output with no rows still gets its header
         self.close()
         os.replace(self.tmp, self.out)
 
@@ -528,7 +528,7 @@ class _Tasks:
         for index, rows in enumerate(self.chunks):
             duplicates = {}
             for pos, raw in enumerate(rows):
-                key = raw.exchange_id if isinstance(raw, ExchangeProfile) else str(raw.get("exchange_id") or "").strip()
+                key = _given_id(raw)
                 if key:
                     if key in seen:
                         duplicates[pos] = seen[key]

@@ -24,6 +24,7 @@ from .solution import Line, Solution, SolveError, verify
 
 _MIP_GAP_REL = 1e-9  # small problems: prove optimality, an independent solver must find the same cost
 _ZERO = 1e-9         # shares below this (in scaled units) are reported as not bought
+MARGINAL_STEP = 1e-6  # the marginal cost of R is a forward difference over R × this
 
 
 @dataclass(frozen=True)
@@ -305,7 +306,7 @@ def assemble(inst: Instance, raw: "_Raw", marginal_cost: float | None, *, check:
 def _marginal_cost(inst: Instance, raw: _Raw) -> float:
     """Cost of one more yen of R: a forward difference over a step of R·1e-6, with the yes/no choices of a
     MILP held at their optimum (the usual shadow price of a MILP). Exact for the LP away from kinks."""
-    step = inst.unit * 1e-6
+    step = inst.unit * MARGINAL_STEP
     bumped = replace(inst, requirement_jpy=inst.requirement_jpy + step)
     fixed = {k: bool(v) for k, v in raw.take.items()}
     again = _optimise(bumped, fixed_take=fixed)

@@ -17,11 +17,9 @@ import highspy
 import numpy as np
 
 from .domain import ExchangeProfile, Quote, Regime
-from .model import Instance, _Raw, _swallow_highs_banner, assemble, breakpoints, solve
+from .model import MARGINAL_STEP, Instance, _Raw, _swallow_highs_banner, assemble, breakpoints, solve
 from .regime import credit_factor, exempt_from_counterparty_cap
 from .solution import Solution
-
-_STEP = 1e-6  # the forward difference of model._marginal_cost, in units of R
 
 
 class WarmLP:
@@ -46,11 +44,11 @@ class WarmLP:
         raw = self._run(highs, inst, order, inst.requirement_jpy)
         if raw is None:  # no compliant mix: the lexicographic shortfall solve lives in model.py
             return solve(profile, self.quotes, self.regime)
-        bumped_R = inst.requirement_jpy * (1 + _STEP)
+        bumped_R = inst.requirement_jpy * (1 + MARGINAL_STEP)
         again = self._run(highs, inst, order, bumped_R)
         if again is None:
             return solve(profile, self.quotes, self.regime)
-        marginal = (again.objective * bumped_R - raw.objective * inst.requirement_jpy) / (inst.requirement_jpy * _STEP)
+        marginal = (again.objective * bumped_R - raw.objective * inst.requirement_jpy) / (inst.requirement_jpy * MARGINAL_STEP)
         return assemble(inst, raw, marginal)
 
     def _build(self, inst: Instance) -> highspy.Highs:

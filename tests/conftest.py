@@ -1,5 +1,6 @@
 """Shared fixtures: paths to the bundled data and small CSV writers."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -28,4 +29,4 @@ from hypothesis import settings
 # explores new examples each time.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
-settings.load_profile("ci" if __import__("os").environ.get("CI") else "dev")
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
