@@ -12,6 +12,7 @@ from typing import Mapping
 
 PERILS: tuple[str, ...] = ("external_hack", "insider_theft", "vendor_compromise")
 KINDS: tuple[str, ...] = ("insurance", "derivative")
+EXCLUSIONS: tuple[str, ...] = ("state_backed",)
 LAYER_BASES: tuple[str, ...] = ("jpy", "requirement")
 
 # Best to worst; NR (not rated) ranks lowest.
@@ -44,6 +45,9 @@ class ExchangeProfile:
     liquid_capital_jpy: float = math.inf
     premium_multiplier: float = 1.0
     name: str = ""
+    net_assets_jpy: float | None = None   # 純資産 at the statement date; None when unknown
+    statement_date: str = ""              # YYYY-MM-DD of the figures, carried into results
+    source: str = ""                      # where the figures come from (free text)
 
     @property
     def carry(self) -> float:
@@ -84,12 +88,30 @@ class Quote:
     perils: frozenset[str] = frozenset(PERILS)
     collateralized: bool = False
     exchange_id: str | None = None
+    max_limit_jpy: float = math.inf       # ceiling on the yen limit of a requirement-basis layer (finite capacity)
+    licensed_in_japan: bool = True        # may write Japanese risks (Insurance Business Act Art. 186)
+    fronting_fee_rate: float = 0.0        # a licensed fronting insurer's charge, as a fraction of the premium
+    exclusions: frozenset[str] = frozenset()  # from EXCLUSIONS, e.g. {"state_backed"}
+    reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements); risk view only
 
     def attachment_jpy(self, requirement: float) -> float:
         return self.attachment * requirement if self.layer_basis == "requirement" else self.attachment
 
     def limit_jpy(self, requirement: float) -> float:
-        return self.limit * requirement if self.layer_basis == "requirement" else self.limit
+        """The layer's limit in yen for a requirement R: requirement-basis limits are capped at max_limit_jpy.
+
+        >>> Quote("Q", "insurance", "X", "A", 0.0, 0.5, 0.01, layer_basis="requirement",
+        ...       max_limit_jpy=9e10).limit_jpy(3e11)
+        90000000000.0
+        """
+        if self.layer_basis == "requirement":
+            return min(self.limit * requirement, self.max_limit_jpy)
+        return self.limit
+
+    @property
+    def premium_rate(self) -> float:
+        """Annual premium per yen of limit at a 100% share, fronting fee included: ROL × (1 + fronting_fee_rate)."""
+        return self.rate_on_line * (1.0 + self.fronting_fee_rate)
 
     def covers(self, peril: str) -> bool:
         return peril in self.perils
@@ -117,6 +139,7 @@ class RequirementRule:
     floor_jpy: float = 0.0
     cap_jpy: float = math.inf
     perils: tuple[str, ...] = PERILS
+    max_share_of_customer_assets: float = math.inf  # R ≤ this × customer assets (inf: no such cap)
 
 
 @dataclass(frozen=True)
@@ -129,6 +152,8 @@ class Eligibility:
     max_counterparty_share: float = 1.0
     min_rating: str = "BBB-"
     derivative_credit_factor: float = 0.7
+    require_licensed: bool = False              # unlicensed quotes earn credit only when fronted
+    state_backed_exclusion_factor: float = 1.0  # κ × this for quotes that exclude state-backed attacks
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def _build(inst: Instance, *, with_shortfall: bool, fixed_take: Mapping[str, boo
 
     # Minimise carry·C + Σ premium_multiplier·ROL_j·limit_j·s_j + Σ fee_j·y_j
     cost = (prof.carry * cash
-            + pulp.lpSum(prof.premium_multiplier * q.rate_on_line * limit[q.quote_id] * share[q.quote_id]
+            + pulp.lpSum(prof.premium_multiplier * q.premium_rate * limit[q.quote_id] * share[q.quote_id]
                          for q in quotes)
             + pulp.lpSum((q.fixed_fee_jpy / u) * take[q.quote_id] for q in quotes if q.fixed_fee_jpy > 0))
     prob += cost
@@ -282,7 +282,7 @@ def assemble(inst: Instance, raw: "_Raw", marginal_cost: float | None, *, check:
         lines.append(Line(
             quote=q, share=s, cover_jpy=s * limit,
             credit_jpy=inst.credit[q.quote_id] * s * recovery(R, q.attachment_jpy(R), limit),
-            annual_cost_jpy=prof.premium_multiplier * q.rate_on_line * limit * s + taken_fee,
+            annual_cost_jpy=prof.premium_multiplier * q.premium_rate * limit * s + taken_fee,
             credit_factor=inst.credit[q.quote_id],
         ))
     annual_cost = prof.carry * cash + sum(line.annual_cost_jpy for line in lines)

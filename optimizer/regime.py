@@ -8,11 +8,17 @@ from .domain import Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
 
 
 def requirement(profile: ExchangeProfile, regime: Regime) -> float:
-    """R in JPY: min(cap, max(floor, volume_rate·volume, hot_rate·hot + cold_rate·cold))."""
+    """R in JPY: min(cap, share_cap·assets, max(floor, volume_rate·volume, hot_rate·hot + cold_rate·cold)).
+
+    `share_cap` is `max_share_of_customer_assets`: a floor must not make a small exchange hold many times its
+    customers' assets (¥2bn floor, ¥20m of customer crypto, share cap 0.5 → R = ¥10m).
+    """
     rule = regime.requirement
     by_volume = rule.volume_rate * profile.annual_trading_volume_jpy
     by_assets = rule.hot_wallet_rate * profile.hot_assets_jpy + rule.cold_wallet_rate * profile.cold_assets_jpy
-    return float(min(rule.cap_jpy, max(rule.floor_jpy, by_volume, by_assets)))
+    ceiling = min(rule.cap_jpy, rule.max_share_of_customer_assets * profile.customer_assets_jpy
+                  if rule.max_share_of_customer_assets < float("inf") else float("inf"))
+    return float(min(ceiling, max(rule.floor_jpy, by_volume, by_assets)))
 
 
 def rating_credit(rating: str, regime: Regime) -> float:
@@ -33,12 +39,22 @@ def credit_factor(quote: Quote, regime: Regime) -> float:
 
     Insurance: the rating credit. Derivative: rating credit × derivative_credit_factor. A collateralized
     derivative: derivative_credit_factor alone (the collateral pays, so the issuer's rating does not matter).
+    Then two regime rules: with `require_licensed`, a quote from a counterparty not licensed in Japan earns 0
+    unless it is fronted (`fronting_fee_rate > 0`); a quote that excludes state-backed attacks is multiplied by
+    `state_backed_exclusion_factor`.
     """
-    haircut = regime.eligibility.derivative_credit_factor
+    elig = regime.eligibility
+    if elig.require_licensed and not quote.licensed_in_japan and quote.fronting_fee_rate <= 0:
+        return 0.0
+    haircut = elig.derivative_credit_factor
     if quote.is_derivative and quote.collateralized:
-        return float(haircut)
-    credit = rating_credit(quote.rating, regime)
-    return credit * haircut if quote.is_derivative else credit
+        credit = float(haircut)
+    else:
+        credit = rating_credit(quote.rating, regime)
+        credit = credit * haircut if quote.is_derivative else credit
+    if "state_backed" in quote.exclusions:
+        credit *= elig.state_backed_exclusion_factor
+    return float(credit)
 
 
 def exempt_from_counterparty_cap(quote: Quote) -> bool:
@@ -48,7 +64,7 @@ def exempt_from_counterparty_cap(quote: Quote) -> bool:
 # Regime parameters a frontier may sweep: every number in [requirement] and [eligibility].
 SWEEPABLE: dict[str, str] = {
     **{f.name: "requirement" for f in dataclasses.fields(RequirementRule) if f.name != "perils"},
-    **{f.name: "eligibility" for f in dataclasses.fields(Eligibility) if f.name != "min_rating"},
+    **{f.name: "eligibility" for f in dataclasses.fields(Eligibility) if f.name not in ("min_rating", "require_licensed")},
 }
 
 

@@ -246,7 +246,7 @@ def verify(solution: Solution) -> list[str]:
             problems.append(f"credit from {name} above max_counterparty_share × R")
 
     # reported amounts agree with the mix
-    premium = s.profile.premium_multiplier * np.fromiter((q.rate_on_line for q in quotes), float, n) * limit * share
+    premium = s.profile.premium_multiplier * np.fromiter((q.premium_rate for q in quotes), float, n) * limit * share
     cost = s.profile.carry * C + float(premium.sum()) + sum(q.fixed_fee_jpy for q in quotes)
     if abs(cost - s.annual_cost_jpy) > 1e-9 * max(abs(cost), 1.0) + 1e-6:
         problems.append(f"reported cost {s.annual_cost_jpy:.6g} differs from the mix's cost {cost:.6g}")

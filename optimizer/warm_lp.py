@@ -35,7 +35,7 @@ class WarmLP:
         """Same answer as model.solve(profile, quotes, regime) (cost to solver precision), faster when it can."""
         inst = Instance.build(profile, self.quotes, self.regime, credit=self._credit)
         eligible = inst.eligible
-        if inst.requirement_jpy <= 0 or any(q.layer_basis != "requirement" or q.needs_binary for q in eligible):
+        if inst.requirement_jpy <= 0 or any(q.layer_basis != "requirement" or q.needs_binary or math.isfinite(q.max_limit_jpy) for q in eligible):
             return solve(profile, self.quotes, self.regime)
         key = tuple(q.quote_id for q in eligible)
         if key not in self._models:
@@ -101,7 +101,7 @@ class WarmLP:
     def _run(highs: highspy.Highs, inst: Instance, order: list[Quote], R: float) -> _Raw | None:
         prof = inst.profile
         n = len(order)
-        costs = np.concatenate([[prof.carry], [prof.premium_multiplier * q.rate_on_line * q.limit for q in order]])
+        costs = np.concatenate([[prof.carry], [prof.premium_multiplier * q.premium_rate * q.limit for q in order]])
         highs.changeColsCost(n + 1, np.arange(n + 1, dtype=np.int32), costs)
         liquid = prof.liquid_capital_jpy / R
         highs.changeColBounds(0, 0.0, highspy.kHighsInf if math.isinf(liquid) else liquid)
