@@ -1,0 +1,12 @@
+"""Solver settings and work bounds: the one place they live (model, batch, CLI and app read them from here)."""
+
+from __future__ import annotations
+
+# HiGHS, for every solve
+THREADS = 1                 # one thread per solve: batches parallelise across processes instead
+MIP_GAP_REL = 1e-9          # small problems: prove optimality, an independent solver must find the same cost
+MIP_GAP_ABS = 1e-12         # in units of R
+
+# Bounded work
+TIME_LIMIT_SECONDS = 60.0   # per solve; a solve stopped by it reports status `time_limit` with its best mix
+MAX_QUOTES = 300            # quotes in one sheet the app accepts (an upload above it is refused with a message)
