@@ -25,7 +25,7 @@ from bench_solve import REGIME, make_quotes  # noqa: E402
 
 from optimizer import batch  # noqa: E402
 from optimizer.inputs import parse_profile  # noqa: E402
-from optimizer.model import _swallow_highs_banner, solve  # noqa: E402
+from optimizer.model import quiet_highs as _swallow_highs_banner, solve  # noqa: E402
 
 
 def make_profiles(path: Path, n: int, seed: int = 1) -> None:

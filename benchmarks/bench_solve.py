@@ -18,7 +18,7 @@ import numpy as np
 import pulp
 
 from optimizer.domain import PERILS, Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
-from optimizer.model import Instance, _swallow_highs_banner, solve
+from optimizer.model import Instance, quiet_highs as _swallow_highs_banner, solve
 from optimizer.regime import requirement
 
 

@@ -31,7 +31,8 @@ import pyarrow.parquet as pq
 
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_quotes, load_regime, parse_profile
-from .warm_lp import WarmLP
+from .model import Instance, Resolver
+from .regime import credit_factor
 from .solution import SCALAR_KEYS, SolveError, error_result
 
 FORMAT_VERSION = "batch-1"
@@ -153,7 +154,8 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     rows: list[dict[str, Any]] = []
     by_quote: dict[str, list[float]] = {}
     # One warm-started LP per chunk: the answer for a chunk never depends on which process solved what before.
-    lp = WarmLP(task.quotes, task.regime)
+    resolver = Resolver()
+    kappa = {q.quote_id: credit_factor(q, task.regime) for q in task.quotes}
     for pos, raw in enumerate(task.rows):
         row_no = task.first_row + pos
         given_id = _given_id(raw)
@@ -164,7 +166,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
             if isinstance(raw, dict) and "__shape__" in raw:
                 raise InputError(task.source, raw["__shape__"] + "; expected one cell per column", row_no)
             profile = raw if isinstance(raw, ExchangeProfile) else parse_profile(raw, task.source, row_no)
-            solution = lp.solve(profile)
+            solution = resolver.solve(Instance.build(profile, task.quotes, task.regime, credit=kappa))
         except (InputError, SolveError) as exc:
             row = error_result(given_id, str(exc))
         else:

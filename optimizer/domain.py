@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import numpy as np
+
 PERILS: tuple[str, ...] = ("external_hack", "insider_theft", "vendor_compromise")
 KINDS: tuple[str, ...] = ("insurance", "derivative")
 EXCLUSIONS: tuple[str, ...] = ("state_backed",)
@@ -20,6 +22,15 @@ RATINGS: tuple[str, ...] = (
     "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-",
     "BB+", "BB", "BB-", "B+", "B", "B-", "CCC+", "CCC", "CCC-", "NR",
 )
+
+
+def recovery(x, attachment, limit):
+    """What a 100% line pays for a loss x: r(x) = min(max(x − attachment, 0), limit); numpy arrays broadcast.
+
+    >>> [float(recovery(x, 5e9, 1e9)) for x in (7e9, 5.5e9, 1e9)]
+    [1000000000.0, 500000000.0, 0.0]
+    """
+    return np.minimum(np.maximum(np.subtract(x, attachment), 0.0), limit)
 
 
 def rating_rank(rating: str) -> int:
@@ -107,6 +118,15 @@ class Quote:
         if self.layer_basis == "requirement":
             return min(self.limit * requirement, self.max_limit_jpy)
         return self.limit
+
+    def band_jpy(self, requirement: float) -> tuple[float, float]:
+        """(attachment, exhaustion point) in yen for a requirement R."""
+        a = self.attachment_jpy(requirement)
+        return a, a + self.limit_jpy(requirement)
+
+    def pays_jpy(self, loss: float, requirement: float) -> float:
+        """What a 100% line of this layer pays for a loss (yen), for a requirement R."""
+        return float(recovery(loss, self.attachment_jpy(requirement), self.limit_jpy(requirement)))
 
     @property
     def premium_rate(self) -> float:

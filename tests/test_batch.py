@@ -183,7 +183,7 @@ def test_warm_started_lp_gives_the_same_costs_as_a_fresh_model():
     # A requirement-basis, plain-LP quote sheet takes the warm-started path; yen-basis, MILP and shortfall fall
     # back to model.solve. Both must agree with a fresh PuLP model for every profile.
     from optimizer.domain import Eligibility, ExchangeProfile, Regime, RequirementRule
-    from optimizer.warm_lp import WarmLP
+    from optimizer.model import Instance, Resolver
 
     rng = np.random.default_rng(3)
     quotes = [Quote(f"L{i}", "derivative" if i % 5 == 4 else "insurance", f"C{i % 4}", ["AA", "A", "BBB"][i % 3],
@@ -192,12 +192,12 @@ def test_warm_started_lp_gives_the_same_costs_as_a_fresh_model():
                     collateralized=i % 10 == 9) for i in range(12)]
     regime = Regime("t", RequirementRule(volume_rate=0.002, floor_jpy=1e9),
                     Eligibility(max_derivative_share=0.25, max_counterparty_share=0.4), rating_credit={"A": 0.95})
-    lp = WarmLP(quotes, regime)
+    lp = Resolver()
     for i in range(120):
         p = ExchangeProfile(f"P{i}", float(rng.uniform(1e9, 1e12)), 0.05, float(rng.uniform(1e11, 2e13)),
                             float(rng.uniform(0.03, 0.15)), premium_multiplier=float(rng.uniform(0.8, 1.4)),
                             liquid_capital_jpy=float(rng.choice([np.inf, 2e9, 1e8])))
-        fast, fresh = lp.solve(p), solve(p, quotes, regime)
+        fast, fresh = lp.solve(Instance.build(p, quotes, regime)), solve(p, quotes, regime)
         assert fast.status == fresh.status
         assert fast.annual_cost_jpy == pytest.approx(fresh.annual_cost_jpy, rel=1e-7)
         assert fast.shortfall_jpy == pytest.approx(fresh.shortfall_jpy, rel=1e-7, abs=1e-3)
