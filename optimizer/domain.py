@@ -189,3 +189,4 @@ class Incident:
     loss_share_basis: str = ""
     source: str = ""
     notes: str = ""
+    state_backed: str = "unknown"  # attributed to a state actor: "true", "false" or "unknown"

@@ -64,7 +64,7 @@ def test_column_order_does_not_matter_and_bom_is_accepted(write):
 
 def test_perils_booleans_and_exchange_id_are_parsed(write):
     text = (f"{QUOTE_HEADER},perils,collateralized,exchange_id,layer_basis\n"
-            f"{GOOD_QUOTE},external_hack; insider_theft,TRUE,EX1,requirement\n")
+            "Q1,insurance,Ins,AA,0,0.5,0.02,external_hack; insider_theft,TRUE,EX1,requirement\n")
     [q] = load_quotes(write("q.csv", text))
     assert q.perils == {"external_hack", "insider_theft"} and q.collateralized and q.exchange_id == "EX1"
     assert q.layer_basis == "requirement"

@@ -26,7 +26,6 @@ def _quote(rating, kind="insurance", collateralized=False):
     (dict(volume_rate=0.002, floor_jpy=3e9), 3e9),                   # the floor lifts it
     (dict(volume_rate=0.002, cap_jpy=1e9), 1e9),                     # the cap bounds it
     (dict(volume_rate=0.002, hot_wallet_rate=1.0), 5e9),             # the larger of the two bases
-    (dict(), 0.0),
 ])
 def test_requirement_formula(rule, expected):
     assert requirement(PROFILE, _regime(**rule)) == pytest.approx(expected)
