@@ -612,6 +612,8 @@ INCIDENT_COLUMNS: tuple[_Column, ...] = (
     _Column("loss_share_basis", _text, False, ""),
     _Column("source", _text, False, ""),
     _Column("notes", _text, False, ""),
+    _Column("customer_loss_jpy", _yen, False, None),
+    _Column("repaid_jpy", _yen, False, None),
     _Column("state_backed", _attribution, False, "unknown"),
 )
 
@@ -628,3 +630,31 @@ def incidents_from_frame(frame: pd.DataFrame, source: str = "incidents") -> list
 def load_incidents(path: str | Path) -> list[Incident]:
     """incidents.csv → historical incidents in file order."""
     return incidents_from_frame(read_csv_text(path), str(path))
+
+
+# ---------------------------------------------------------------- capacity.csv (the market)
+
+CAPACITY_COLUMNS: tuple[_Column, ...] = (
+    _Column("counterparty", _text),
+    _Column("capacity_jpy", _yen),
+    _Column("source", _text, False, ""),
+)
+
+
+@dataclass(frozen=True)
+class _CapacityRow:
+    counterparty: str
+    capacity_jpy: float
+
+
+def _parse_capacity(row: Mapping[str, Any], source: str = "capacity", row_no: int = 1) -> "_CapacityRow":
+    row_id = None if _missing(row.get("counterparty")) else str(row.get("counterparty")).strip()
+    v = _parse_row(row, CAPACITY_COLUMNS, source, row_no, row_id)
+    return _CapacityRow(v["counterparty"], v["capacity_jpy"])
+
+
+def load_capacity(path: str | Path) -> dict[str, float]:
+    """capacity.csv → {counterparty: the most cover (Σ share × yen limit) it writes across all exchanges}."""
+    rows = _parse_frame(read_csv_text(path), CAPACITY_COLUMNS, _parse_capacity, str(path), "counterparty",
+                        allow_empty=False)
+    return {r.counterparty: r.capacity_jpy for r in rows}
