@@ -137,7 +137,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     profile, quotes, regime = _load(args)
     s = solve(profile, quotes, regime)
     missing = reasons.not_bought(s, quotes)
-    frames = {"mix": s.mix, "summary": report.summary_frame(s), "not_bought": pd.DataFrame(missing)}
+    frames = {"mix": s.mix, "summary": report.summary_frame(s)}
     text = report.solution_text(s)
     if s.requirement_to_net_assets is not None:
         text += (f"\n\nR ÷ net assets  {report.pct(s.requirement_to_net_assets, 1)} (net assets "
