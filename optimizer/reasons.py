@@ -96,32 +96,64 @@ def _bought(solution: Solution, quotes: list[Quote], regime: Regime, quote_id: s
     return probe.share_of(quote_id) > _BOUGHT
 
 
-def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str) -> str:
-    """The reason `quote_id` is not in `solution` (which must be the optimal mix for these quotes)."""
+def _gates(solution: Solution, quotes: list[Quote], quote_id: str) -> tuple[list[str], list[Quote], bool]:
+    """Obstacles that need no re-solve to see (offer, κ = 0, attachment, max_share), with the quotes as they
+    would be without them; the flag says whether the obstacles can be removed at all."""
     quote = next(q for q in quotes if q.quote_id == quote_id)
-    profile, regime, R = solution.profile, solution.regime, solution.requirement_jpy
-    if not quote.offered_to(profile.exchange_id):
-        return "not offered to this exchange"
+    regime, R = solution.regime, solution.requirement_jpy
+    found: list[str] = []
+    if not quote.offered_to(solution.profile.exchange_id):
+        found.append("not offered to this exchange")
+        quote = dataclasses.replace(quote, exchange_id=None)
     why = ineligibility(quote, regime)
-    if why:
-        return why
+    if why == "ineligible: not licensed in Japan":
+        found.append(why)
+        quote = dataclasses.replace(quote, licensed_in_japan=True)
+        why = ineligibility(quote, regime)
+    if why == "ineligible: rating below min_rating":
+        found.append(why)
+        quote = dataclasses.replace(quote, rating=regime.eligibility.min_rating)
+        why = ineligibility(quote, regime)
+    if why == "ineligible: credit factor 0 (state-backed exclusion)":
+        found.append(why)
+        quote = dataclasses.replace(quote, exclusions=quote.exclusions - {"state_backed"})
+        why = ineligibility(quote, regime)
+    if why:  # a rating credit or derivative factor of 0 in the regime: nothing about the quote can change that
+        return [*found, why], quotes, False
     if quote.attachment_jpy(R) >= R:
-        return "attaches above R"
+        found.append("attaches above R")
+        quote = dataclasses.replace(quote, attachment=0.0)
     if quote.max_share <= 0:
-        return "no share on offer (max_share 0)"
-    probes = _probes(solution, quote)
-    base = list(quotes)
+        return [*found, "no share on offer (max_share 0)"], quotes, False
+    return found, [quote if q.quote_id == quote_id else q for q in quotes], True
+
+
+def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str) -> str:
+    """The reason `quote_id` is not in `solution` (which must be the optimal mix for these quotes): every obstacle
+    that has to go before the optimal mix buys it, joined by "; ", in the order of the module docstring."""
+    quotes = list(quotes)
+    found, quotes, removable = _gates(solution, quotes, quote_id)
+    if not removable:
+        return "; ".join(found)
+    base, regime = solution, solution.regime
+    if found:
+        base = solve(solution.profile, quotes, regime, marginal=False, check=False)
+        if base.share_of(quote_id) > _BOUGHT:
+            return "; ".join(found)
+    quote = next(q for q in quotes if q.quote_id == quote_id)
+    probes = _probes(base, quote)
     for label, remove in probes:               # one obstacle at a time
-        qs, r = remove(base, regime)
+        qs, r = remove(quotes, regime)
         if _bought(solution, qs, r, quote_id):
-            return label
-    qs, r, removed = base, regime, []
+            return "; ".join([*found, label])
+    qs, r = quotes, regime
     for label, remove in probes:               # cumulatively, in order
         qs, r = remove(qs, r)
-        removed.append(label)
+        found.append(label)
         if _bought(solution, qs, r, quote_id):
-            return "; ".join(removed)
-    return "adds nothing the mix needs (not bought even free, covering every peril, with no cap)"
+            return "; ".join(found)
+    return "; ".join([*found[:len(found) - len(probes)], "adds nothing the mix needs (not bought even free, covering "
+                      "every peril, with no cap)"])
 
 
 def not_bought(solution: Solution, quotes: Sequence[Quote], *, break_even: bool = True) -> list[dict[str, Any]]:
