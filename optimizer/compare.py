@@ -27,7 +27,7 @@ def load_presets(folder: str | Path) -> list[tuple[str, Regime]]:
     Raises InputError for a folder without presets or for any preset that does not load.
     """
     folder = Path(folder)
-    paths = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    paths = sorted(folder.glob("*.toml"), key=lambda p: p.stem) if folder.is_dir() else []
     if not paths:
         raise InputError(str(folder), "no regime presets (*.toml) here; expected a folder such as data/regimes")
     return [(p.stem, load_regime(p)) for p in paths]
