@@ -164,6 +164,8 @@ def _perils(raw: Any) -> frozenset[str]:
 
 
 def _exclusions(raw: Any) -> frozenset[str]:
+    if isinstance(raw, (set, frozenset, list, tuple)):  # a sheet built in memory (the app's quote table)
+        raw = ";".join(str(p) for p in raw)
     names = [p.strip() for p in str(raw).split(";") if p.strip()]
     unknown = [p for p in names if p not in EXCLUSIONS]
     if unknown:
@@ -190,6 +192,13 @@ def _date(raw: Any) -> str:
     except ValueError:
         raise ValueError(f"expected a date YYYY-MM-DD (e.g. 2025-12-31), got {raw!r}") from None
     return value
+
+
+def _ceiling(raw: Any) -> float:
+    """max_limit_jpy: a positive yen amount, or inf for "no ceiling" (the same as a blank cell)."""
+    if (isinstance(raw, float) and raw == math.inf) or (isinstance(raw, str) and raw.strip().lower() == "inf"):
+        return math.inf
+    return _yen_positive(raw)
 
 
 _TRUE, _FALSE = {"true", "yes", "1", "y", "t"}, {"false", "no", "0", "n", "f"}
@@ -248,7 +257,7 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("perils", _perils, False, frozenset(PERILS)),
     _Column("collateralized", _boolean, False, False),
     _Column("exchange_id", _text, False, None),
-    _Column("max_limit_jpy", _yen_positive, False, math.inf),
+    _Column("max_limit_jpy", _ceiling, False, math.inf),
     _Column("licensed_in_japan", _boolean, False, True),
     _Column("fronting_fee_rate", _fraction, False, 0.0),
     _Column("exclusions", _exclusions, False, frozenset()),
