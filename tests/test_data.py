@@ -125,3 +125,24 @@ def test_bitflyer_under_the_cold_wallet_preset_beats_all_cash():
     assert s.requirement_jpy == pytest.approx(0.02 * bitflyer.cold_assets_jpy)
     assert s.to_dict()["requirement_to_net_assets"] == pytest.approx(s.requirement_jpy / 2.975e10)
     assert s.to_dict()["statement_date"] == "2025-12-31"
+
+
+@pytest.mark.parametrize("preset", ["past-outflows", "asset-based", "securities-style-japan"])
+def test_a_requirement_basis_layer_never_writes_more_than_its_ceiling(preset):
+    quotes = load_quotes(DATA / "quotes-japan.csv")
+    regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+    for p in REAL[:6]:                                   # the largest R: where the ceilings bite
+        s = solve(p, quotes, regime, marginal=False)
+        for line in s.lines:
+            assert line.cover_jpy <= line.quote.max_limit_jpy * line.share * (1 + 1e-9)
+            assert line.cover_jpy <= line.quote.limit * s.requirement_jpy * line.share * (1 + 1e-9)
+
+
+def test_an_exchange_whose_R_exceeds_what_the_market_writes_is_short():
+    bitflyer = next(p for p in REAL if p.exchange_id == "bitflyer")
+    s = solve(bitflyer, load_quotes(DATA / "quotes-japan.csv"), load_regime(DATA / "regimes" / "past-outflows.toml"))
+    # R = 100% of hot + 13% of cold ≈ ¥131bn against ¥29.75bn of net assets and finite layer ceilings
+    assert s.requirement_jpy == pytest.approx(bitflyer.hot_assets_jpy + 0.13 * bitflyer.cold_assets_jpy)
+    assert s.status == "shortfall" and s.shortfall_jpy > 0
+    assert "liquid_capital" in s.binding and any(b.startswith("capacity:") for b in s.binding)
+    assert s.to_dict()["requirement_to_net_assets"] > 4

@@ -137,3 +137,22 @@ def test_requirement_never_exceeds_its_share_of_customer_assets(assets, hot, vol
                 max_share_of_customer_assets=share)
     R = requirement(p, r)
     assert math.isfinite(R) and 1 <= R <= share * assets * (1 + 1e-12)
+
+
+def test_batch_turns_an_implausible_requirement_into_an_error_row(tmp_path):
+    import csv
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    profiles = tmp_path / "p.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+                        "A,1e10,0.05,1e12,0.1\nTINY,1e-320,0.05,1e12,0.1\nB,2e10,0.05,1e12,0.1\n")
+    out = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(profiles), "--regime", "asset-based",
+                          "--out", str(tmp_path / "r.csv"), "--workers", "1"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {r["exchange_id"]: r for r in csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8"))}
+    assert rows["A"]["status"] == rows["B"]["status"] == "optimal"
+    assert rows["TINY"]["status"] == "error" and "customer_assets_jpy" in rows["TINY"]["error"]
