@@ -81,3 +81,12 @@ def test_compare_bad_input_exits_2(tmp_path):
     (tmp_path / "bad.toml").write_text('name = "x"\n')
     out = run("--regimes", str(tmp_path))
     assert out.returncode == 2 and "bad.toml" in out.stderr and "[requirement]" in out.stderr
+
+
+def test_ratio_to_net_assets_is_blank_when_unknown_or_not_positive():
+    from optimizer.compare import ratio
+    assert ratio(2e9, 1e9) == 2.0
+    assert ratio(2e9, None) is None and ratio(2e9, 0.0) is None and ratio(2e9, -5e8) is None   # 債務超過
+    p = ExchangeProfile("N", 1e10, 0.05, 1e12, 0.1, net_assets_jpy=-5e8)
+    s = solve(p, [], regime_from_text("[requirement]\nvolume_rate = 0.001\n", "v.toml"), marginal=False)
+    assert s.to_dict()["requirement_to_net_assets"] is None and s.to_dict()["statement_date"] is None
