@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import analysis, report
+import pandas as pd
+
+from . import analysis, compare, reasons, report
 from .model import solve
 from .inputs import InputError, load_incidents, load_profiles, load_quotes, load_regime, select_profile
 from .regime import SWEEPABLE
@@ -75,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "absolute: the loss in JPY as reported")
     _add_output(p)
 
+    p = sub.add_parser("compare", help="one exchange under every regime preset, side by side")
+    p.add_argument("--profiles", default=str(data_dir() / "profiles-japan-2025.csv"),
+                   help="profiles CSV (default: bundled profiles-japan-2025.csv, Japan's exchanges)")
+    p.add_argument("--exchange", default=None, help="exchange_id (default: the first row)")
+    p.add_argument("--quotes", default=str(data_dir() / "quotes-japan.csv"),
+                   help="quotes CSV (default: bundled quotes-japan.csv)")
+    p.add_argument("--regimes", default=str(data_dir() / "regimes"),
+                   help="folder of regime presets (default: bundled data/regimes)")
+    _add_output(p)
+
     p = sub.add_parser("batch", help="solve many exchange profiles (CSV or Parquet) locally or on a Dask cluster")
     p.add_argument("profiles", nargs="?", default=str(data_dir() / "profiles.csv"), metavar="PROFILES")
     _add_inputs(p, profiles_option=False)
@@ -124,9 +136,38 @@ def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None)
 def cmd_solve(args: argparse.Namespace) -> int:
     profile, quotes, regime = _load(args)
     s = solve(profile, quotes, regime)
+    missing = reasons.not_bought(s, quotes)
     frames = {"mix": s.mix, "summary": report.summary_frame(s)}
-    _emit(args, report.solution_text(s), s.to_dict(), frames)
+    text = report.solution_text(s)
+    if s.requirement_to_net_assets is not None:
+        text += (f"\n\nR ÷ net assets  {report.pct(s.requirement_to_net_assets, 1)} (net assets "
+                 f"{report.yen(profile.net_assets_jpy)}{', ' + profile.statement_date if profile.statement_date else ''})")
+    if missing:
+        text += "\n\nNot bought, and why:\n" + report.text_table(pd.DataFrame(missing)[["quote_id", "reason"]])
+    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing}, frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    profile = select_profile(load_profiles(args.profiles), args.exchange, args.profiles)
+    quotes = load_quotes(args.quotes)
+    table = compare.compare_regimes(profile, quotes, compare.load_presets(args.regimes))
+    data = {"exchange_id": profile.exchange_id, "exchange_name": profile.name,
+            "customer_assets_jpy": profile.customer_assets_jpy, "net_assets_jpy": profile.net_assets_jpy,
+            "statement_date": profile.statement_date or None, "presets": table.to_dict("records")}
+    shown = table[["preset", "status", "required_coverage_jpy", "requirement_to_customer_assets",
+                   "requirement_to_net_assets", "annual_cost_jpy", "all_cash_cost_jpy", "savings_jpy",
+                   "cash_reserve_jpy", "insurance_credit_jpy", "shortfall_jpy"]]
+    shown = shown.rename(columns={"required_coverage_jpy": "R_jpy", "requirement_to_customer_assets": "R/assets",
+                                  "requirement_to_net_assets": "R/net_assets"})
+    text = (f"{profile.display_name} ({profile.exchange_id}) under every preset in {args.regimes}; quotes "
+            f"{args.quotes}\n\n" + report.text_table(shown, {"R/assets": lambda v: report.pct(v, 2),
+                                                              "R/net_assets": lambda v: report.pct(v, 1)}))
+    errors = table[table["status"] == "error"]
+    if not errors.empty:
+        text += "\n\n" + "\n".join(f"{r.preset}: {r.error}" for r in errors.itertuples())
+    _emit(args, text, data, {"compare": table})
+    return EXIT_OK
 
 
 def cmd_price(args: argparse.Namespace) -> int:
@@ -193,7 +234,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return cli_batch(args)
 
 
-COMMANDS = {"solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier, "stress": cmd_stress,
+COMMANDS = {"compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier, "stress": cmd_stress,
             "batch": cmd_batch}
 
 

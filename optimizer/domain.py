@@ -209,3 +209,6 @@ class Incident:
     loss_share_basis: str = ""
     source: str = ""
     notes: str = ""
+    customer_loss_jpy: float | None = None  # the customers' part of the loss, where reported
+    repaid_jpy: float | None = None         # what customers got back, in yen, where reported
+    state_backed: str = "unknown"  # attributed to a state actor: "true", "false" or "unknown"

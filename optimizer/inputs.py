@@ -7,8 +7,10 @@ Rows are counted from 1 for the first data row; the file line is given too (the 
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pandas as pd
 
 from .domain import (
+    EXCLUSIONS,
     KINDS,
     LAYER_BASES,
     PERILS,
@@ -42,6 +45,20 @@ class InputError(ValueError):
         if column is not None:
             where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {message}")
+
+
+# ---------------------------------------------------------------- bounds (docs/inputs.md, "Bounds")
+# Beyond these no real file goes; past them an input means nothing (or breaks the LP), so it is refused.
+MAX_JPY = 1e15              # any stock of yen (assets, capital, limits, floors, fees): ¥1,000tn, ~1.7× Japan's GDP;
+                            # the largest Japanese exchange holds ~¥1e12 of customer crypto
+MAX_VOLUME_JPY = 1e17       # annual trading volume, a flow: ~60× the largest exchange's worldwide annual volume
+MIN_REQUIREMENT_JPY = 1.0   # R below one yen means the profile has nothing the rule measures (or 1e-320 cells)
+MAX_RATE_ON_LINE = 10.0     # 1,000% of limit a year: the break-even search's ceiling; hot-wallet cover is 10–20%
+MAX_PREMIUM_MULTIPLIER = 10.0
+MAX_REINSTATEMENTS = 10
+MAX_CELL_CHARS = 4096       # the longest bundled cell (an incident's notes) is under 1,000 characters
+MAX_TOML_BYTES = 65_536     # the bundled presets are about 3 KB
+MAX_TOML_DEPTH = 3          # table → table → value (e.g. [requirement] perils = [...]); real presets use 3
 
 
 # ---------------------------------------------------------------- cell parsers
@@ -78,6 +95,30 @@ def _positive(raw: Any) -> float:
     value = _number(raw)
     if value <= 0:
         raise ValueError(f"expected a number > 0, got {raw!r}")
+    return value
+
+
+def _bounded(parse: Callable[[Any], float], high: float, what: str) -> Callable[[Any], float]:
+    """`parse`, then value ≤ high (what: the words for the bound in the message)."""
+
+    def check(raw: Any) -> float:
+        value = parse(raw)
+        if value > high:
+            raise ValueError(f"expected at most {high:g} ({what}), got {raw!r}")
+        return value
+
+    return check
+
+
+_yen = _bounded(_non_negative, MAX_JPY, "¥1,000tn: no real amount is larger")
+_yen_positive = _bounded(_positive, MAX_JPY, "¥1,000tn: no real amount is larger")
+_volume = _bounded(_non_negative, MAX_VOLUME_JPY, "¥100,000tn a year: no real volume is larger")
+
+
+def _signed_yen(raw: Any) -> float:
+    value = _number(raw)
+    if abs(value) > MAX_JPY:
+        raise ValueError(f"expected an amount between -{MAX_JPY:g} and {MAX_JPY:g} yen, got {raw!r}")
     return value
 
 
@@ -122,6 +163,44 @@ def _perils(raw: Any) -> frozenset[str]:
     return frozenset(names)
 
 
+def _exclusions(raw: Any) -> frozenset[str]:
+    if isinstance(raw, (set, frozenset, list, tuple)):  # a sheet built in memory (the app's quote table)
+        raw = ";".join(str(p) for p in raw)
+    names = [p.strip() for p in str(raw).split(";") if p.strip()]
+    unknown = [p for p in names if p not in EXCLUSIONS]
+    if unknown:
+        raise ValueError(f"expected blank or exclusions separated by ';' from {', '.join(EXCLUSIONS)}; got {raw!r}")
+    return frozenset(names)
+
+
+def _reinstatements(raw: Any) -> int:
+    value = _number(raw)
+    if value != int(value) or not 0 <= value <= MAX_REINSTATEMENTS:
+        raise ValueError(f"expected a whole number from 0 to {MAX_REINSTATEMENTS}, got {raw!r}")
+    return int(value)
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date(raw: Any) -> str:
+    value = str(raw).strip()
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expected a date YYYY-MM-DD (e.g. 2025-12-31), got {raw!r}") from None
+    return value
+
+
+def _ceiling(raw: Any) -> float:
+    """max_limit_jpy: a positive yen amount, or inf for "no ceiling" (the same as a blank cell)."""
+    if (isinstance(raw, float) and raw == math.inf) or (isinstance(raw, str) and raw.strip().lower() == "inf"):
+        return math.inf
+    return _yen_positive(raw)
+
+
 _TRUE, _FALSE = {"true", "yes", "1", "y", "t"}, {"false", "no", "0", "n", "f"}
 
 
@@ -151,13 +230,16 @@ class _Column:
 PROFILE_COLUMNS: tuple[_Column, ...] = (
     _Column("exchange_id", _text),
     _Column("name", _text, False, ""),
-    _Column("customer_assets_jpy", _non_negative),
+    _Column("customer_assets_jpy", _yen),
     _Column("hot_wallet_share", _fraction),
-    _Column("annual_trading_volume_jpy", _non_negative),
+    _Column("annual_trading_volume_jpy", _volume),
     _Column("cost_of_capital", _fraction),
     _Column("reserve_yield", _fraction, False, 0.0),
-    _Column("liquid_capital_jpy", _non_negative, False, math.inf),
-    _Column("premium_multiplier", _non_negative, False, 1.0),
+    _Column("liquid_capital_jpy", _yen, False, math.inf),
+    _Column("premium_multiplier", _bounded(_non_negative, MAX_PREMIUM_MULTIPLIER, "a tenfold loading"), False, 1.0),
+    _Column("net_assets_jpy", _signed_yen, False, None),   # negative: 債務超過 (liabilities exceed assets)
+    _Column("statement_date", _date, False, ""),
+    _Column("source", _text, False, ""),
 )
 
 QUOTE_COLUMNS: tuple[_Column, ...] = (
@@ -165,16 +247,21 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("kind", _choice(KINDS)),
     _Column("counterparty", _text),
     _Column("rating", _rating),
-    _Column("attachment", _non_negative),
-    _Column("limit", _positive),
+    _Column("attachment", _yen),          # fractions of R are checked against [0, 1) in parse_quote
+    _Column("limit", _yen_positive),      # fractions of R: (0, 1]
     _Column("layer_basis", _choice(LAYER_BASES), False, "jpy"),
-    _Column("rate_on_line", _non_negative),
+    _Column("rate_on_line", _bounded(_non_negative, MAX_RATE_ON_LINE, "1,000% of limit a year")),
     _Column("max_share", _fraction, False, 1.0),
     _Column("min_share", _fraction, False, 0.0),
-    _Column("fixed_fee_jpy", _non_negative, False, 0.0),
+    _Column("fixed_fee_jpy", _yen, False, 0.0),
     _Column("perils", _perils, False, frozenset(PERILS)),
     _Column("collateralized", _boolean, False, False),
     _Column("exchange_id", _text, False, None),
+    _Column("max_limit_jpy", _ceiling, False, math.inf),
+    _Column("licensed_in_japan", _boolean, False, True),
+    _Column("fronting_fee_rate", _fraction, False, 0.0),
+    _Column("exclusions", _exclusions, False, frozenset()),
+    _Column("reinstatements", _reinstatements, False, 0),
 )
 
 _ID_COLUMN = {"profiles": "exchange_id", "quotes": "quote_id"}
@@ -185,6 +272,9 @@ def _parse_row(row: Mapping[str, Any], columns: tuple[_Column, ...], source: str
     values: dict[str, Any] = {}
     for col in columns:
         raw = row.get(col.name)
+        if isinstance(raw, str) and len(raw) > MAX_CELL_CHARS:
+            raise InputError(source, f"the cell has {len(raw):,} characters; expected at most {MAX_CELL_CHARS:,}",
+                             row_no, col.name, row_id)
         if _missing(raw):
             if col.required:
                 raise InputError(source, "a value is required here", row_no, col.name, row_id)
@@ -232,6 +322,20 @@ def parse_quote(row: Mapping[str, Any], source: str = "quotes", row_no: int = 1)
     if v["min_share"] > v["max_share"]:
         raise InputError(source, f"min_share {v['min_share']} is above max_share {v['max_share']}; expected "
                          "min_share ≤ max_share", row_no, "min_share", row_id)
+    if v["layer_basis"] == "requirement":
+        # fractions of R: a layer starting at or above R never pays, a limit above R pays no more than R does
+        if v["attachment"] >= 1:
+            raise InputError(source, f"attachment {v['attachment']:g} is a fraction of R here (layer_basis "
+                             "requirement); expected 0 ≤ attachment < 1", row_no, "attachment", row_id)
+        if v["limit"] > 1:
+            raise InputError(source, f"limit {v['limit']:g} is a fraction of R here (layer_basis requirement); "
+                             "expected 0 < limit ≤ 1", row_no, "limit", row_id)
+    elif math.isfinite(v["max_limit_jpy"]):
+        raise InputError(source, "max_limit_jpy caps requirement-basis layers only; a jpy-basis layer's limit is "
+                         "already in yen: expected a blank cell", row_no, "max_limit_jpy", row_id)
+    if v["fronting_fee_rate"] > 0 and v["licensed_in_japan"]:
+        raise InputError(source, "a fronting fee is charged only for an unlicensed capacity provider; expected "
+                         "fronting_fee_rate 0 or licensed_in_japan false", row_no, "fronting_fee_rate", row_id)
     v["exchange_id"] = v["exchange_id"] or None
     return Quote(**v)
 
@@ -336,7 +440,7 @@ def _toml_number(section: str, key: str, raw: Any, source: str, *, low: float = 
     value = float(raw)
     if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)):
         raise InputError(source, f"expected a finite number, got {raw!r}", column=where)
-    if value < low or (high is not None and value > high):
+    if value < low or (high is not None and value > high and not (allow_inf and math.isinf(value))):
         expected = f"between {low:g} and {high:g}" if high is not None else f"≥ {low:g}"
         raise InputError(source, f"expected a number {expected}, got {raw!r}", column=where)
     return value
@@ -349,19 +453,45 @@ def _toml_table(data: dict, key: str, source: str) -> dict:
     return table
 
 
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed TOML value: a scalar is 0, a table or array one more than its deepest item."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _toml_flag(section: str, key: str, raw: Any, source: str) -> bool:
+    if not isinstance(raw, bool):
+        raise InputError(source, f"expected true or false, got {raw!r}", column=f"{section}.{key}")
+    return raw
+
+
+_REQUIREMENT_RATES = ("volume_rate", "hot_wallet_rate", "cold_wallet_rate")
+_REQUIREMENT_KEYS = (*_REQUIREMENT_RATES, "floor_jpy", "cap_jpy", "perils", "max_share_of_customer_assets")
+_ELIGIBILITY_FRACTIONS = ("min_cash_share", "max_insurance_share", "max_derivative_share", "max_counterparty_share",
+                          "derivative_credit_factor", "state_backed_exclusion_factor")
+_ELIGIBILITY_KEYS = (*_ELIGIBILITY_FRACTIONS, "min_rating", "require_licensed")
+
+
 def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
-    """A parsed regime TOML document → Regime. Unknown keys are errors (typos must not pass silently)."""
+    """A parsed regime TOML document → Regime. Unknown keys are errors (typos must not pass silently), and so is
+    a regime that asks for nothing: no [requirement] table, no peril, no positive rate or floor, a cap below the
+    floor (docs/inputs.md, "Regime TOML")."""
     data = dict(data)
     for key in data:
         if key not in _REGIME_TOP:
             raise InputError(source, f"unknown key (expected some of: {', '.join(sorted(_REGIME_TOP))})", column=key)
+    if _depth(data) > MAX_TOML_DEPTH:
+        raise InputError(source, f"nested {_depth(data)} levels deep; expected at most {MAX_TOML_DEPTH} (a table of "
+                         "keys whose values are numbers, text or a list of text)")
 
     req = _toml_table(data, "requirement", source)
-    known_req = {"volume_rate", "hot_wallet_rate", "cold_wallet_rate", "floor_jpy", "cap_jpy", "perils"}
     for key in req:
-        if key not in known_req:
-            raise InputError(source, f"unknown key in [requirement] (expected some of: {', '.join(sorted(known_req))})",
-                             column=f"requirement.{key}")
+        if key not in _REQUIREMENT_KEYS:
+            raise InputError(source, "unknown key in [requirement] (expected some of: "
+                             f"{', '.join(sorted(_REQUIREMENT_KEYS))})", column=f"requirement.{key}")
     perils = req.get("perils", list(PERILS))
     if not isinstance(perils, list) or not all(isinstance(p, str) for p in perils):
         raise InputError(source, "expected a list of peril names", column="requirement.perils")
@@ -369,30 +499,36 @@ def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
         if p not in PERILS:
             raise InputError(source, f"unknown peril {p!r}; expected some of {', '.join(PERILS)}",
                              column="requirement.perils")
+    rates = {k: _toml_number("requirement", k, req.get(k, 0.0), source, high=1.0) for k in _REQUIREMENT_RATES}
+    share_cap = _toml_number("requirement", "max_share_of_customer_assets",
+                             req.get("max_share_of_customer_assets", math.inf), source, allow_inf=True)
+    if math.isfinite(share_cap) and not 0 < share_cap <= 1:
+        raise InputError(source, f"expected a fraction of customer assets in (0, 1] (omit for no such cap), got "
+                         f"{share_cap!r}", column="requirement.max_share_of_customer_assets")
     rule = RequirementRule(
-        volume_rate=_toml_number("requirement", "volume_rate", req.get("volume_rate", 0.0), source),
-        hot_wallet_rate=_toml_number("requirement", "hot_wallet_rate", req.get("hot_wallet_rate", 0.0), source),
-        cold_wallet_rate=_toml_number("requirement", "cold_wallet_rate", req.get("cold_wallet_rate", 0.0), source),
-        floor_jpy=_toml_number("requirement", "floor_jpy", req.get("floor_jpy", 0.0), source),
-        cap_jpy=_toml_number("requirement", "cap_jpy", req.get("cap_jpy", math.inf), source, allow_inf=True),
+        **rates,
+        floor_jpy=_toml_number("requirement", "floor_jpy", req.get("floor_jpy", 0.0), source, high=MAX_JPY),
+        cap_jpy=_toml_number("requirement", "cap_jpy", req.get("cap_jpy", math.inf), source, high=MAX_JPY,
+                             allow_inf=True),
         perils=tuple(dict.fromkeys(perils)),
+        max_share_of_customer_assets=share_cap,
     )
 
     elig = _toml_table(data, "eligibility", source)
     defaults = Eligibility()
-    fractions = ("min_cash_share", "max_insurance_share", "max_derivative_share", "max_counterparty_share",
-                 "derivative_credit_factor")
     for key in elig:
-        if key not in (*fractions, "min_rating"):
+        if key not in _ELIGIBILITY_KEYS:
             raise InputError(source, "unknown key in [eligibility] (expected some of: "
-                             f"{', '.join(sorted((*fractions, 'min_rating')))})", column=f"eligibility.{key}")
+                             f"{', '.join(sorted(_ELIGIBILITY_KEYS))})", column=f"eligibility.{key}")
     values = {k: _toml_number("eligibility", k, elig.get(k, getattr(defaults, k)), source, high=1.0)
-              for k in fractions}
+              for k in _ELIGIBILITY_FRACTIONS}
     min_rating = elig.get("min_rating", defaults.min_rating)
     if not isinstance(min_rating, str) or min_rating.strip().upper() not in RATINGS:
         raise InputError(source, f"expected a rating AAA … CCC or NR, got {min_rating!r}",
                          column="eligibility.min_rating")
-    eligibility = Eligibility(min_rating=min_rating.strip().upper(), **values)
+    require_licensed = _toml_flag("eligibility", "require_licensed",
+                                  elig.get("require_licensed", defaults.require_licensed), source)
+    eligibility = Eligibility(min_rating=min_rating.strip().upper(), require_licensed=require_licensed, **values)
 
     credits = _toml_table(data, "rating_credit", source)
     table: dict[str, float] = {}
@@ -406,16 +542,42 @@ def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str):
             raise InputError(source, "expected text", column=key)
+        if len(data.get(key, "")) > MAX_CELL_CHARS:
+            raise InputError(source, f"expected at most {MAX_CELL_CHARS:,} characters", column=key)
+
+    # A regime that asks for nothing is refused: it would report "optimal, cost ¥0" for any exchange.
+    if "requirement" not in data:
+        raise InputError(source, "no [requirement] table: the regime would ask for nothing (R = 0); expected a "
+                         "[requirement] table with a positive rate or floor_jpy", column="requirement")
+    if not rule.perils:
+        raise InputError(source, "an empty peril list would check no loss at all; expected at least one of "
+                         f"{', '.join(PERILS)}", column="requirement.perils")
+    if rule.floor_jpy <= 0 and not any(r > 0 for r in rates.values()):
+        raise InputError(source, "no positive rate and no positive floor: R would be 0 for every exchange; "
+                         f"expected floor_jpy > 0 or one of {', '.join(_REQUIREMENT_RATES)} > 0",
+                         column="requirement")
+    if rule.cap_jpy <= 0:
+        raise InputError(source, f"cap_jpy {rule.cap_jpy:g} would make R = 0; expected cap_jpy > 0 (omit it for no "
+                         "cap)", column="requirement.cap_jpy")
+    if rule.cap_jpy < rule.floor_jpy:
+        raise InputError(source, f"cap_jpy {rule.cap_jpy:g} is below floor_jpy {rule.floor_jpy:g}: the floor would "
+                         "never apply; expected cap_jpy ≥ floor_jpy", column="requirement.cap_jpy")
+
     name = data.get("name") or Path(str(source)).stem
     return Regime(name=name, description=data.get("description", ""), requirement=rule,
                   eligibility=eligibility, rating_credit=dict(table))
 
 
 def regime_from_text(text: str, source: str = "regime") -> Regime:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TOML_BYTES:
+        raise InputError(source, f"the file is larger than {MAX_TOML_BYTES // 1024} KB; a regime is a few KB "
+                         "(see data/regimes/)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(source, f"not valid TOML ({exc})") from None
+    except RecursionError:
+        raise InputError(source, f"nested too deeply; expected at most {MAX_TOML_DEPTH} levels") from None
     return regime_from_dict(data, source)
 
 
@@ -435,6 +597,14 @@ def load_regime(path: str | Path) -> Regime:
 
 # ---------------------------------------------------------------- incidents.csv (stress test)
 
+def _attribution(raw: Any) -> str:
+    """Whether an incident was attributed to a state actor: `true`, `false` or `unknown`."""
+    value = str(raw).strip().lower()
+    if value not in ("true", "false", "unknown"):
+        raise ValueError(f"expected true, false or unknown, got {raw!r}")
+    return value
+
+
 INCIDENT_COLUMNS: tuple[_Column, ...] = (
     _Column("incident_id", _text),
     _Column("date", _text),
@@ -451,6 +621,9 @@ INCIDENT_COLUMNS: tuple[_Column, ...] = (
     _Column("loss_share_basis", _text, False, ""),
     _Column("source", _text, False, ""),
     _Column("notes", _text, False, ""),
+    _Column("customer_loss_jpy", _yen, False, None),
+    _Column("repaid_jpy", _yen, False, None),
+    _Column("state_backed", _attribution, False, "unknown"),
 )
 
 
@@ -466,3 +639,31 @@ def incidents_from_frame(frame: pd.DataFrame, source: str = "incidents") -> list
 def load_incidents(path: str | Path) -> list[Incident]:
     """incidents.csv → historical incidents in file order."""
     return incidents_from_frame(read_csv_text(path), str(path))
+
+
+# ---------------------------------------------------------------- capacity.csv (the market)
+
+CAPACITY_COLUMNS: tuple[_Column, ...] = (
+    _Column("counterparty", _text),
+    _Column("capacity_jpy", _yen),
+    _Column("source", _text, False, ""),
+)
+
+
+@dataclass(frozen=True)
+class _CapacityRow:
+    counterparty: str
+    capacity_jpy: float
+
+
+def _parse_capacity(row: Mapping[str, Any], source: str = "capacity", row_no: int = 1) -> "_CapacityRow":
+    row_id = None if _missing(row.get("counterparty")) else str(row.get("counterparty")).strip()
+    v = _parse_row(row, CAPACITY_COLUMNS, source, row_no, row_id)
+    return _CapacityRow(v["counterparty"], v["capacity_jpy"])
+
+
+def load_capacity(path: str | Path) -> dict[str, float]:
+    """capacity.csv → {counterparty: the most cover (Σ share × yen limit) it writes across all exchanges}."""
+    rows = _parse_frame(read_csv_text(path), CAPACITY_COLUMNS, _parse_capacity, str(path), "counterparty",
+                        allow_empty=False)
+    return {r.counterparty: r.capacity_jpy for r in rows}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
+from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .domain import Eligibility, ExchangeProfile, Quote, Regime, RequirementRule, rating_bucket, rating_rank
 
 
@@ -12,13 +14,31 @@ def requirement(profile: ExchangeProfile, regime: Regime) -> float:
 
     `share_cap` is `max_share_of_customer_assets`: a floor must not make a small exchange hold many times its
     customers' assets (¥2bn floor, ¥20m of customer crypto, share cap 0.5 → R = ¥10m).
+
+    Raises InputError (naming the exchange and the column that drives R) when R is not a finite number of yen
+    between MIN_REQUIREMENT_JPY and MAX_JPY: e.g. customer_assets_jpy = 1e-320 under an asset-based rule, or no
+    customer assets at all, would give an R that means nothing and an answer that looks right.
+
+    >>> from .domain import RequirementRule
+    >>> p = ExchangeProfile("S", 2e7, 0.05, 5e7, 0.12)
+    >>> requirement(p, Regime("r", RequirementRule(floor_jpy=2e9, max_share_of_customer_assets=0.5)))
+    10000000.0
     """
     rule = regime.requirement
     by_volume = rule.volume_rate * profile.annual_trading_volume_jpy
     by_assets = rule.hot_wallet_rate * profile.hot_assets_jpy + rule.cold_wallet_rate * profile.cold_assets_jpy
     ceiling = min(rule.cap_jpy, rule.max_share_of_customer_assets * profile.customer_assets_jpy
                   if rule.max_share_of_customer_assets < float("inf") else float("inf"))
-    return float(min(ceiling, max(rule.floor_jpy, by_volume, by_assets)))
+    R = float(min(ceiling, max(rule.floor_jpy, by_volume, by_assets)))
+    if not (math.isfinite(R) and MIN_REQUIREMENT_JPY <= R <= MAX_JPY):
+        if R < ceiling and by_volume >= by_assets and rule.volume_rate > 0:
+            column = "annual_trading_volume_jpy"
+        else:
+            column = "customer_assets_jpy"
+        raise InputError(f"exchange {profile.exchange_id!r}", f"the requirement R = {R:.6g} JPY under regime "
+                         f"{regime.name!r} is not a plausible amount; expected R between {MIN_REQUIREMENT_JPY:g} and "
+                         f"{MAX_JPY:g} yen (is the exchange's {column} right for this rule?)", column=column)
+    return R
 
 
 def rating_credit(rating: str, regime: Regime) -> float:

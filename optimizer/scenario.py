@@ -33,6 +33,7 @@ def quotes_to_frame(quotes: Sequence[Quote]) -> pd.DataFrame:
         row = dataclasses.asdict(q)
         row["perils"] = "all" if q.perils == frozenset(PERILS) else ";".join(p for p in PERILS if p in q.perils)
         row["exchange_id"] = q.exchange_id or ""
+        row["exclusions"] = ";".join(sorted(q.exclusions))  # as in quotes.csv (a frozenset would print as text)
         rows.append(row)
     return pd.DataFrame(rows, columns=[c.name for c in QUOTE_COLUMNS])
 

@@ -160,7 +160,15 @@ class Solution:
             "regime": self.regime.name,
             "binding": list(self.binding),
             "ineligible_quotes": [q.quote_id for q in self.ineligible],
+            "requirement_to_net_assets": self.requirement_to_net_assets,
+            "statement_date": self.profile.statement_date or None,
         }
+
+    @property
+    def requirement_to_net_assets(self) -> float | None:
+        """R ÷ the exchange's net assets; None when net assets are unknown or not positive (債務超過)."""
+        net = self.profile.net_assets_jpy
+        return self.requirement_jpy / net if net is not None and net > 0 else None
 
 
 SCALAR_KEYS: tuple[str, ...] = (

@@ -64,7 +64,7 @@ def test_column_order_does_not_matter_and_bom_is_accepted(write):
 
 def test_perils_booleans_and_exchange_id_are_parsed(write):
     text = (f"{QUOTE_HEADER},perils,collateralized,exchange_id,layer_basis\n"
-            f"{GOOD_QUOTE},external_hack; insider_theft,TRUE,EX1,requirement\n")
+            "Q1,insurance,Ins,AA,0,0.5,0.02,external_hack; insider_theft,TRUE,EX1,requirement\n")
     [q] = load_quotes(write("q.csv", text))
     assert q.perils == {"external_hack", "insider_theft"} and q.collateralized and q.exchange_id == "EX1"
     assert q.layer_basis == "requirement"
@@ -239,3 +239,171 @@ def test_regime_file_missing_or_empty(tmp_path):
     (tmp_path / "e.toml").write_text("")
     with pytest.raises(InputError, match="empty"):
         load_regime(tmp_path / "e.toml")
+
+
+# ------------------------------------------------------------------ round 2: inputs that mean nothing, new columns
+# Written from the user's side: `python -m optimizer solve …` (in process: same argv, exit code and stderr).
+
+from optimizer import cli  # noqa: E402
+
+NEW_QUOTE_HEADER = QUOTE_HEADER + ",layer_basis"
+ASSET_RULE = 'name = "a"\n[requirement]\nhot_wallet_rate = 1.0\ncold_wallet_rate = 0.02\n'
+
+
+def solve_cli(capsys, write, *, profiles=f"{PROFILE_HEADER}\n{GOOD_PROFILE}\n", quotes=f"{QUOTE_HEADER}\n{GOOD_QUOTE}\n",
+              regime='name = "v"\n[requirement]\nvolume_rate = 0.002\n', extra=()):
+    args = ["solve", "--profiles", str(write("p.csv", profiles)), "--quotes", str(write("q.csv", quotes)),
+            "--regime", str(write("r.toml", regime)), "--format", "json", *extra]
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def refused(capsys, write, **files):
+    code, err = solve_cli(capsys, write, **files)
+    assert code == 2, err
+    assert err.startswith("error: ") and "Traceback" not in err and err.count("\n") == 1
+    return err
+
+
+@pytest.mark.parametrize("regime,where,what", [
+    ('name = "x"\n[requirement]\nvolume_rate = 0.002\nperils = []\n', "'requirement.perils'", "at least one"),
+    ('name = "x"\n', "'requirement'", "no [requirement] table"),
+    ('name = "x"\n[eligibility]\nmax_insurance_share = 0.5\n', "'requirement'", "no [requirement] table"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 0\n', "'requirement'", "no positive rate and no positive floor"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 3e9\ncap_jpy = 2e9\n', "'requirement.cap_jpy'", "below floor_jpy"),
+    ('name = "x"\n[requirement]\nvolume_rate = 0.002\ncap_jpy = 0\n', "'requirement.cap_jpy'", "cap_jpy > 0"),
+    ('name = "x"\n[requirement]\nvolume_rate = 2\n', "'requirement.volume_rate'", "between 0 and 1"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 1e16\n', "'requirement.floor_jpy'", "between 0 and 1e+15"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 2e9\nmax_share_of_customer_assets = 1.5\n',
+     "'requirement.max_share_of_customer_assets'", "(0, 1]"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 2e9\nmax_share_of_customer_assets = 0\n',
+     "'requirement.max_share_of_customer_assets'", "(0, 1]"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 2e9\n[eligibility]\nrequire_licensed = "yes"\n',
+     "'eligibility.require_licensed'", "true or false"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 2e9\n[eligibility]\nstate_backed_exclusion_factor = 1.2\n',
+     "'eligibility.state_backed_exclusion_factor'", "between 0 and 1"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 2e9\nperils = [["external_hack"]]\n', "nested 4 levels", "at most 3"),
+])
+def test_a_regime_that_means_nothing_is_refused(capsys, write, regime, where, what):
+    err = refused(capsys, write, regime=regime)
+    assert "r.toml" in err and where in err and what in err
+
+
+def test_deeply_nested_or_huge_toml_is_refused(capsys, write):
+    err = refused(capsys, write, regime="a = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "r.toml" in err and "nested too deeply" in err
+    err = refused(capsys, write, regime='[requirement.volume.rate.x]\ny = 1\n')
+    assert "r.toml" in err and "nested 5 levels deep" in err
+    err = refused(capsys, write, regime='name = "x"\n' + "# padding\n" * 10_000)
+    assert "r.toml" in err and "larger than 64 KB" in err
+
+
+def test_the_new_regime_keys_are_read():
+    r = regime_from_text('[requirement]\nfloor_jpy = 2e9\nmax_share_of_customer_assets = 0.13\n'
+                         '[eligibility]\nrequire_licensed = true\nstate_backed_exclusion_factor = 0.24\n', "r.toml")
+    assert r.requirement.max_share_of_customer_assets == 0.13
+    assert r.eligibility.require_licensed is True and r.eligibility.state_backed_exclusion_factor == 0.24
+    old = regime_from_text('[requirement]\nfloor_jpy = 2e9\n', "r.toml")
+    assert math.isinf(old.requirement.max_share_of_customer_assets) and old.eligibility.require_licensed is False
+
+
+@pytest.mark.parametrize("row,column,what", [
+    ("Q1,insurance,Ins,AA,1,0.5,0.02,requirement", "'attachment'", "0 ≤ attachment < 1"),
+    ("Q1,insurance,Ins,AA,0,1.5,0.02,requirement", "'limit'", "0 < limit ≤ 1"),
+    ("Q1,insurance,Ins,AA,0,1e308,0.02,requirement", "'limit'", "at most 1e+15"),
+    ("Q1,insurance,Ins,AA,0,2e15,0.02,jpy", "'limit'", "at most 1e+15"),
+    ("Q1,insurance,Ins,AA,0,1e9,1e300,jpy", "'rate_on_line'", "at most 10"),
+])
+def test_implausible_layers_are_refused(capsys, write, row, column, what):
+    err = refused(capsys, write, quotes=f"{NEW_QUOTE_HEADER}\n{row}\n")
+    assert "q.csv" in err and "row 1" in err and column in err and what in err
+
+
+QUOTE_R2 = QUOTE_HEADER + ",layer_basis,max_limit_jpy,licensed_in_japan,fronting_fee_rate,exclusions,reinstatements"
+
+
+@pytest.mark.parametrize("cells,column,what", [
+    ("requirement,0,true,0,,0", "'max_limit_jpy'", "> 0"),
+    ("requirement,lots,true,0,,0", "'max_limit_jpy'", "expected a number"),
+    ("jpy,5e9,true,0,,0", "'max_limit_jpy'", "requirement-basis layers only"),
+    ("requirement,,perhaps,0,,0", "'licensed_in_japan'", "true or false"),
+    ("requirement,,false,1.5,,0", "'fronting_fee_rate'", "between 0 and 1"),
+    ("requirement,,true,0.1,,0", "'fronting_fee_rate'", "unlicensed"),
+    ("requirement,,true,0,war,0", "'exclusions'", "state_backed"),
+    ("requirement,,true,0,,1.5", "'reinstatements'", "whole number"),
+    ("requirement,,true,0,,11", "'reinstatements'", "whole number"),
+])
+def test_new_quote_columns_are_validated(capsys, write, cells, column, what):
+    err = refused(capsys, write, quotes=f"{QUOTE_R2}\nQ1,insurance,Ins,AA,0,0.5,0.02,{cells}\n")
+    assert "q.csv" in err and "row 1" in err and column in err and what in err
+
+
+def test_new_quote_columns_are_read_and_old_files_keep_their_defaults(write):
+    [q] = load_quotes(write("q.csv", f"{QUOTE_R2}\nQ1,insurance,Ins,AA,0,0.5,0.02,requirement,9e10,false,0.075,"
+                                     "state_backed,2\n"))
+    assert (q.max_limit_jpy, q.licensed_in_japan, q.fronting_fee_rate, q.reinstatements) == (9e10, False, 0.075, 2)
+    assert q.exclusions == {"state_backed"}
+    [old] = load_quotes(write("q.csv", f"{QUOTE_HEADER}\n{GOOD_QUOTE}\n"))
+    assert math.isinf(old.max_limit_jpy) and old.licensed_in_japan and old.fronting_fee_rate == 0
+    assert old.exclusions == frozenset() and old.reinstatements == 0
+
+
+PROFILE_R2 = PROFILE_HEADER + ",net_assets_jpy,statement_date,source"
+
+
+@pytest.mark.parametrize("cells,column,what", [
+    ("ten,2025-12-31,x", "'net_assets_jpy'", "expected a number"),
+    ("2e15,2025-12-31,x", "'net_assets_jpy'", "between"),
+    ("1e9,31/12/2025,x", "'statement_date'", "YYYY-MM-DD"),
+    ("1e9,2025-02-30,x", "'statement_date'", "YYYY-MM-DD"),
+])
+def test_new_profile_columns_are_validated(capsys, write, cells, column, what):
+    err = refused(capsys, write, profiles=f"{PROFILE_R2}\n{GOOD_PROFILE},{cells}\n")
+    assert "p.csv" in err and "row 1" in err and column in err and what in err
+
+
+def test_new_profile_columns_are_read(write):
+    [p] = load_profiles(write("p.csv", f'{PROFILE_R2}\n{GOOD_PROFILE},-5e8,2025-03-31,"statement, p. 3"\n'))
+    assert (p.net_assets_jpy, p.statement_date, p.source) == (-5e8, "2025-03-31", "statement, p. 3")
+    [old] = load_profiles(write("p.csv", f"{PROFILE_HEADER}\n{GOOD_PROFILE}\n"))
+    assert old.net_assets_jpy is None and old.statement_date == "" and old.source == ""
+
+
+@pytest.mark.parametrize("column,value", [("customer_assets_jpy", "2e15"), ("liquid_capital_jpy", "1e300"),
+                                          ("annual_trading_volume_jpy", "1e18"), ("premium_multiplier", "50")])
+def test_amounts_beyond_any_real_exchange_are_refused(capsys, write, column, value):
+    header = PROFILE_HEADER + ",liquid_capital_jpy,premium_multiplier"
+    row = dict(zip(header.split(","), (GOOD_PROFILE + ",,1").split(",")))
+    row[column] = value
+    err = refused(capsys, write, profiles=f"{header}\n{','.join(row.values())}\n")
+    assert "p.csv" in err and f"'{column}'" in err and "at most" in err
+
+
+def test_an_oversized_cell_is_refused_naming_row_and_column(capsys, write):
+    err = refused(capsys, write, profiles=f"{PROFILE_HEADER},name\n{GOOD_PROFILE},{'x' * 5000}\n")
+    assert "p.csv" in err and "row 1" in err and "'name'" in err and "at most 4,096" in err
+
+
+@pytest.mark.parametrize("assets", ["1e-320", "0"])
+def test_a_requirement_that_is_not_a_finite_positive_amount_is_refused(capsys, write, assets):
+    err = refused(capsys, write, profiles=f"{PROFILE_HEADER}\nTINY,{assets},0.05,1e12,0.1\n", regime=ASSET_RULE)
+    assert "exchange 'TINY'" in err and "'customer_assets_jpy'" in err and "between 1 and 1e+15" in err
+
+
+def test_a_bad_incident_attribution_is_refused(write):
+    header = "incident_id,date,exchange,peril,loss_jpy,loss_share_of_assets,state_backed"
+    with pytest.raises(InputError) as info:
+        load_incidents(write("i.csv", f"{header}\nX,2024-05-31,DMM,vendor_compromise,4.8e10,0.4,maybe\n"))
+    assert "'state_backed'" in str(info.value) and "true, false or unknown" in str(info.value)
+    [i] = load_incidents(write("i.csv", f"{header}\nX,2024-05-31,DMM,vendor_compromise,4.8e10,0.4,TRUE\n"))
+    assert i.state_backed == "true"
+
+
+def test_capacity_file_is_validated(write):
+    from optimizer.inputs import load_capacity
+    assert load_capacity(write("c.csv", "counterparty,capacity_jpy\nA,9e10\n")) == {"A": 9e10}
+    with pytest.raises(InputError, match="row 2.*duplicate"):
+        load_capacity(write("c.csv", "counterparty,capacity_jpy\nA,9e10\nA,1e9\n"))
+    with pytest.raises(InputError, match="'capacity_jpy'.*≥ 0"):
+        load_capacity(write("c.csv", "counterparty,capacity_jpy,source\nA,-1,x\n"))

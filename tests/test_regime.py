@@ -26,7 +26,6 @@ def _quote(rating, kind="insurance", collateralized=False):
     (dict(volume_rate=0.002, floor_jpy=3e9), 3e9),                   # the floor lifts it
     (dict(volume_rate=0.002, cap_jpy=1e9), 1e9),                     # the cap bounds it
     (dict(volume_rate=0.002, hot_wallet_rate=1.0), 5e9),             # the larger of the two bases
-    (dict(), 0.0),
 ])
 def test_requirement_formula(rule, expected):
     assert requirement(PROFILE, _regime(**rule)) == pytest.approx(expected)
@@ -70,3 +69,90 @@ def test_with_parameter_replaces_one_number():
     assert requirement(PROFILE, r) == pytest.approx(4e9)
     with pytest.raises(KeyError):
         with_parameter(r, "nope", 1.0)
+
+
+# ------------------------------------------------------------------ round 2: share cap on R, licensing, exclusions
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from optimizer.inputs import InputError  # noqa: E402
+
+
+def test_share_of_customer_assets_caps_a_floor():
+    small = ExchangeProfile("S", customer_assets_jpy=2e7, hot_wallet_share=0.05, annual_trading_volume_jpy=5e7,
+                            cost_of_capital=0.12)
+    assert requirement(small, _regime(floor_jpy=2e9)) == 2e9                      # 100× its customer assets
+    assert requirement(small, _regime(floor_jpy=2e9, max_share_of_customer_assets=0.5)) == pytest.approx(1e7)
+
+
+@pytest.mark.parametrize("assets,rule", [
+    (1e-320, dict(hot_wallet_rate=1.0, cold_wallet_rate=0.02)),   # subnormal: R would be ~1e-322
+    (0.0, dict(cold_wallet_rate=0.02)),                             # nothing the rule measures: R = 0
+    (1e9, dict(floor_jpy=2e9, max_share_of_customer_assets=1e-12)),  # R = 0.001 yen
+])
+def test_a_requirement_below_one_yen_is_an_input_error_naming_the_exchange(assets, rule):
+    p = ExchangeProfile("TINY", customer_assets_jpy=assets, hot_wallet_share=0.05, annual_trading_volume_jpy=0.0,
+                        cost_of_capital=0.1)
+    with pytest.raises(InputError) as info:
+        requirement(p, _regime(**rule))
+    assert "exchange 'TINY'" in str(info.value) and "'customer_assets_jpy'" in str(info.value)
+
+
+def test_a_requirement_above_1e15_is_an_input_error_naming_the_volume():
+    p = ExchangeProfile("BIG", customer_assets_jpy=1e9, hot_wallet_share=0.05, annual_trading_volume_jpy=1e17,
+                        cost_of_capital=0.1)
+    with pytest.raises(InputError, match="'annual_trading_volume_jpy'"):
+        requirement(p, _regime(volume_rate=0.5))
+
+
+def _elig(**kw):
+    return Regime("r", RequirementRule(floor_jpy=1e9), Eligibility(**kw), rating_credit={"A": 0.95})
+
+
+def test_unlicensed_quote_earns_credit_only_when_fronted_under_require_licensed():
+    bare = Quote("U", "insurance", "Bermuda", "A", 0, 0.5, 0.01, layer_basis="requirement", licensed_in_japan=False)
+    fronted = Quote("F", "insurance", "Bermuda", "A", 0, 0.5, 0.01, layer_basis="requirement",
+                    licensed_in_japan=False, fronting_fee_rate=0.1)
+    assert credit_factor(bare, _elig(require_licensed=True)) == 0.0
+    assert credit_factor(fronted, _elig(require_licensed=True)) == 0.95
+    assert fronted.premium_rate == pytest.approx(0.011)                     # premium × (1 + fronting fee)
+    assert credit_factor(bare, _elig(require_licensed=False)) == 0.95       # old regimes: no licensing rule
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.24, 0.0])
+def test_state_backed_exclusion_lowers_kappa_by_the_factor(factor):
+    plain = Quote("P", "insurance", "Lloyd's", "A", 0, 1e9, 0.01)
+    excl = Quote("E", "insurance", "Lloyd's", "A", 0, 1e9, 0.01, exclusions=frozenset({"state_backed"}))
+    r = _elig(state_backed_exclusion_factor=factor)
+    assert credit_factor(plain, r) == 0.95
+    assert credit_factor(excl, r) == pytest.approx(0.95 * factor)
+
+
+@given(assets=st.floats(1e3, 1e13), hot=st.floats(0, 1), volume=st.floats(0, 1e14),
+       rates=st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)), floor=st.floats(1, 4e10),
+       share=st.floats(1e-3, 1))
+def test_requirement_never_exceeds_its_share_of_customer_assets(assets, hot, volume, rates, floor, share):
+    p = ExchangeProfile("X", assets, hot, volume, 0.1)
+    r = _regime(volume_rate=rates[0], hot_wallet_rate=rates[1], cold_wallet_rate=rates[2], floor_jpy=floor,
+                max_share_of_customer_assets=share)
+    R = requirement(p, r)
+    assert math.isfinite(R) and 1 <= R <= share * assets * (1 + 1e-12)
+
+
+def test_batch_turns_an_implausible_requirement_into_an_error_row(tmp_path):
+    import csv
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    profiles = tmp_path / "p.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+                        "A,1e10,0.05,1e12,0.1\nTINY,1e-320,0.05,1e12,0.1\nB,2e10,0.05,1e12,0.1\n")
+    out = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(profiles), "--regime", "asset-based",
+                          "--out", str(tmp_path / "r.csv"), "--workers", "1"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {r["exchange_id"]: r for r in csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8"))}
+    assert rows["A"]["status"] == rows["B"]["status"] == "optimal"
+    assert rows["TINY"]["status"] == "error" and "customer_assets_jpy" in rows["TINY"]["error"]

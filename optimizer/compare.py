@@ -1,0 +1,69 @@
+"""The same exchange under every regime preset, side by side (the table a CFO brings to the FSA discussion).
+
+Every number comes from `model.solve`; nothing here computes cost or credit itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from .domain import ExchangeProfile, Quote, Regime
+from .inputs import InputError, load_regime
+from .model import solve
+
+COLUMNS: tuple[str, ...] = (
+    "preset", "regime", "status", "required_coverage_jpy", "requirement_to_customer_assets",
+    "requirement_to_net_assets", "annual_cost_jpy", "all_cash_cost_jpy", "savings_jpy", "cash_reserve_jpy",
+    "insurance_credit_jpy", "derivative_credit_jpy", "shortfall_jpy", "binding", "error",
+)
+
+
+def load_presets(folder: str | Path) -> list[tuple[str, Regime]]:
+    """Every `*.toml` in `folder`, by file name (the preset's name on the command line), in name order.
+
+    Raises InputError for a folder without presets or for any preset that does not load.
+    """
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.toml"), key=lambda p: p.stem) if folder.is_dir() else []
+    if not paths:
+        raise InputError(str(folder), "no regime presets (*.toml) here; expected a folder such as data/regimes")
+    return [(p.stem, load_regime(p)) for p in paths]
+
+
+def ratio(amount: float, base: float | None) -> float | None:
+    """amount ÷ base, or None when the base is unknown or not positive (a ratio to it would mislead)."""
+    return amount / base if base is not None and base > 0 else None
+
+
+def compare_regimes(profile: ExchangeProfile, quotes: Sequence[Quote],
+                    presets: Iterable[tuple[str, Regime]]) -> pd.DataFrame:
+    """One row per preset: R, R ÷ customer assets, R ÷ net assets, status, annual cost, all-cash cost, savings,
+    cash, insurance and derivative credit, shortfall (JPY), the limits that bind.
+
+    A preset under which this exchange's R is not a plausible amount gives a row with status `error` and the
+    message (the other presets still run).
+    """
+    rows = []
+    for stem, regime in presets:
+        row: dict = {"preset": stem, "regime": regime.name}
+        try:
+            s = solve(profile, quotes, regime, marginal=False)
+        except InputError as exc:
+            row.update(status="error", error=str(exc))
+        else:
+            R = s.requirement_jpy
+            row.update(
+                status=s.status, required_coverage_jpy=R,
+                requirement_to_customer_assets=ratio(R, profile.customer_assets_jpy),
+                requirement_to_net_assets=ratio(R, profile.net_assets_jpy),
+                annual_cost_jpy=s.annual_cost_jpy, all_cash_cost_jpy=s.all_cash_cost_jpy, savings_jpy=s.savings_jpy,
+                cash_reserve_jpy=s.cash_reserve_jpy,
+                insurance_credit_jpy=sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
+                derivative_credit_jpy=sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
+                shortfall_jpy=s.shortfall_jpy, binding=", ".join(s.binding), error="",
+            )
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -1,0 +1,148 @@
+"""The bundled data/: every file loads, every preset gives every real exchange a finite R within its share cap,
+and the sheets say what data/README.md says they say."""
+
+import csv
+import math
+
+import pytest
+from hypothesis import given, strategies as st
+
+from optimizer.domain import ExchangeProfile
+from optimizer.inputs import load_capacity, load_incidents, load_profiles, load_quotes, load_regime
+from optimizer.model import solve
+from optimizer.regime import credit_factor, requirement
+from conftest import DATA
+
+PRESETS = sorted((DATA / "regimes").glob("*.toml"))
+REAL = load_profiles(DATA / "profiles-japan-2025.csv")
+QUOTE_SHEETS = ["quotes.csv", "quotes-japan.csv", "quotes-japan-state-excl.csv"]
+USD_JPY = 150.0  # the rate data/README.md states for the capacity figures
+
+
+def test_every_bundled_file_loads():
+    assert len(load_profiles(DATA / "profiles.csv")) == 14
+    assert len(REAL) == 21
+    for name in QUOTE_SHEETS:
+        assert load_quotes(DATA / name)
+    assert len(load_incidents(DATA / "incidents.csv")) == 11
+    assert load_capacity(DATA / "capacity.csv")
+    assert len(PRESETS) >= 8 and all(load_regime(p).name for p in PRESETS)
+
+
+def test_real_profiles_carry_their_statement_date_source_and_net_assets():
+    for p in REAL:
+        assert p.statement_date.startswith("2025-") and "japan-crypto-information" in p.source
+        assert p.net_assets_jpy is not None and p.net_assets_jpy > 0
+        assert p.liquid_capital_jpy == p.net_assets_jpy          # fill rule: liquid capital = net assets (a bound)
+        assert p.hot_wallet_share <= 0.05                        # hot share = min(bound, legal 5% cap)
+    by_id = {p.exchange_id: p for p in REAL}
+    assert by_id["bitflyer"].customer_assets_jpy == 9.692e11 and by_id["bitflyer"].net_assets_jpy == 2.975e10
+    top5 = sorted((p.customer_assets_jpy for p in REAL), reverse=True)[:5]
+    assert sum(top5) / sum(p.customer_assets_jpy for p in REAL) == pytest.approx(0.87, abs=0.02)
+
+
+def test_every_row_of_the_real_profiles_is_in_the_provenance_table():
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for p in REAL:
+        assert f"| {p.exchange_id} |" in readme
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
+def test_every_preset_gives_every_real_exchange_a_finite_R_within_its_share_cap(preset):
+    regime = load_regime(preset)
+    cap = regime.requirement.max_share_of_customer_assets
+    for p in REAL:
+        R = requirement(p, regime)
+        assert math.isfinite(R) and R >= 1
+        assert R <= cap * p.customer_assets_jpy * (1 + 1e-12)
+
+
+def test_the_new_presets_follow_the_reported_shape():
+    cold = load_regime(DATA / "regimes" / "cold-wallet.toml")
+    assert cold.requirement.hot_wallet_rate == 0 and cold.requirement.cold_wallet_rate > 0
+    assert cold.requirement.max_share_of_customer_assets < 1 and cold.eligibility.max_insurance_share == 0.5
+    assert cold.eligibility.require_licensed and cold.eligibility.max_derivative_share == 0
+    for name in ("cold-wallet", "cold-wallet-state-backed-haircut", "securities-style-japan"):
+        text = (DATA / "regimes" / f"{name}.toml").read_text(encoding="utf-8")
+        for line in text.split("[requirement]")[1].splitlines():
+            if "=" in line:
+                assert "SOURCED" in line or "ASSUMPTION" in line, line     # every parameter says which it is
+    assert "STRUCTURE-ONLY" in (DATA / "regimes" / "securities-style.toml").read_text(encoding="utf-8")
+
+
+@given(st.sampled_from(REAL), st.floats(0.1, 10), st.floats(0, 1), st.sampled_from(PRESETS))
+def test_share_cap_holds_for_rescaled_real_exchanges(profile, scale, hot, preset):
+    regime = load_regime(preset)
+    p = ExchangeProfile(profile.exchange_id, profile.customer_assets_jpy * scale, hot,
+                        profile.annual_trading_volume_jpy * scale, profile.cost_of_capital)
+    assert requirement(p, regime) <= regime.requirement.max_share_of_customer_assets * p.customer_assets_jpy * (1 + 1e-12)
+
+
+def test_japanese_sheets_are_requirement_basis_with_finite_ceilings_inside_reported_capacity():
+    for name in ("quotes-japan.csv", "quotes-japan-state-excl.csv"):
+        for q in load_quotes(DATA / name):
+            assert q.layer_basis == "requirement" and math.isfinite(q.max_limit_jpy)
+            assert q.max_limit_jpy <= 600e6 * USD_JPY        # the largest crypto crime limit for one insured, ~$600m
+            if "Lloyd's" in q.counterparty:
+                assert q.max_limit_jpy <= 500e6 * USD_JPY    # Lloyd's specie: ~$500m per risk
+                assert q.licensed_in_japan                   # through Lloyd's Japan Inc.
+            if not q.licensed_in_japan and q.fronting_fee_rate == 0:
+                assert "not fronted" in q.counterparty
+
+
+def test_the_state_backed_variant_differs_only_by_exclusions():
+    base = {q.quote_id: q for q in load_quotes(DATA / "quotes-japan.csv")}
+    excl = {q.quote_id: q for q in load_quotes(DATA / "quotes-japan-state-excl.csv")}
+    assert base.keys() == excl.keys()
+    changed = [k for k in base if base[k] != excl[k]]
+    assert changed and all(excl[k].exclusions == {"state_backed"} and not base[k].exclusions for k in changed)
+    haircut = load_regime(DATA / "regimes" / "cold-wallet-state-backed-haircut.toml")
+    for k in changed:
+        assert credit_factor(excl[k], haircut) == pytest.approx(0.24 * credit_factor(base[k], haircut))
+
+
+def test_capacity_covers_the_japanese_counterparties_and_stays_under_the_world_total():
+    capacity = load_capacity(DATA / "capacity.csv")
+    counterparties = {q.counterparty for name in QUOTE_SHEETS[1:] for q in load_quotes(DATA / name)}
+    assert counterparties == set(capacity)
+    assert sum(capacity.values()) <= 6e9 * USD_JPY                  # world crypto crime capacity ~ $6bn
+    with open(DATA / "capacity.csv", encoding="utf-8") as f:
+        assert all(row["source"].strip() for row in csv.DictReader(f))
+
+
+def test_incidents_carry_attribution_and_repayment():
+    by_id = {i.incident_id: i for i in load_incidents(DATA / "incidents.csv")}
+    assert by_id["DMM-2024"].state_backed == "true" and by_id["BYBIT-2025"].state_backed == "true"
+    assert by_id["COINCHECK-2018"].repaid_jpy == pytest.approx(523e6 * 88.549, rel=0.01)   # ~¥46.3bn
+    assert by_id["BITPOINT-2019"].loss_share_of_assets == 0.13 and by_id["BITPOINT-2019"].loss_share_basis == "reported"
+    assert all(i.source for i in by_id.values())
+
+
+def test_bitflyer_under_the_cold_wallet_preset_beats_all_cash():
+    bitflyer = next(p for p in REAL if p.exchange_id == "bitflyer")
+    s = solve(bitflyer, load_quotes(DATA / "quotes-japan.csv"), load_regime(DATA / "regimes" / "cold-wallet.toml"))
+    assert s.status == "optimal" and s.annual_cost_jpy < s.all_cash_cost_jpy
+    assert s.requirement_jpy == pytest.approx(0.02 * bitflyer.cold_assets_jpy)
+    assert s.to_dict()["requirement_to_net_assets"] == pytest.approx(s.requirement_jpy / 2.975e10)
+    assert s.to_dict()["statement_date"] == "2025-12-31"
+
+
+@pytest.mark.parametrize("preset", ["past-outflows", "asset-based", "securities-style-japan"])
+def test_a_requirement_basis_layer_never_writes_more_than_its_ceiling(preset):
+    quotes = load_quotes(DATA / "quotes-japan.csv")
+    regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+    for p in REAL[:6]:                                   # the largest R: where the ceilings bite
+        s = solve(p, quotes, regime, marginal=False)
+        for line in s.lines:
+            assert line.cover_jpy <= line.quote.max_limit_jpy * line.share * (1 + 1e-9)
+            assert line.cover_jpy <= line.quote.limit * s.requirement_jpy * line.share * (1 + 1e-9)
+
+
+def test_an_exchange_whose_R_exceeds_what_the_market_writes_is_short():
+    bitflyer = next(p for p in REAL if p.exchange_id == "bitflyer")
+    s = solve(bitflyer, load_quotes(DATA / "quotes-japan.csv"), load_regime(DATA / "regimes" / "past-outflows.toml"))
+    # R = 100% of hot + 13% of cold ≈ ¥131bn against ¥29.75bn of net assets and finite layer ceilings
+    assert s.requirement_jpy == pytest.approx(bitflyer.hot_assets_jpy + 0.13 * bitflyer.cold_assets_jpy)
+    assert s.status == "shortfall" and s.shortfall_jpy > 0
+    assert "liquid_capital" in s.binding and any(b.startswith("capacity:") for b in s.binding)
+    assert s.to_dict()["requirement_to_net_assets"] > 4
