@@ -84,8 +84,8 @@ def _check_cells(names: Iterable[str], cells: Iterable[Any], source: str, row_no
                 cell.encode("utf-8")
             except UnicodeEncodeError as exc:  # surrogateescape kept the undecodable byte as U+DC80..U+DCFF
                 byte = ord(cell[exc.start]) - 0xDC00
-                hint = " (the file looks like UTF-16: save it as UTF-8)" if byte in (0xFF, 0xFE) else ""
-                raise InputError(source, f"{where} is not UTF-8 text (byte 0x{byte:02x}){hint}; expected UTF-8",
+                hint = "; the file looks like UTF-16: save it as UTF-8" if byte in (0xFF, 0xFE) else ""
+                raise InputError(source, f"{where} is not UTF-8 text (byte 0x{byte:02x}{hint}); expected UTF-8",
                                  row_no, None if row_no is None else name) from None
 
 

@@ -59,8 +59,8 @@ class OutputError(InputError):
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return cls(path, f"cannot write in {path.parent} ({exc.strerror or exc})")
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return cls(path, f"no space left on the device ({exc.strerror or exc}); finished chunks are kept, "
-                             "free some space and run the same command again")
+            return cls(path, f"{exc.strerror or 'no space left on the device'}; finished chunks are kept: free some "
+                             "space and run the same command again")
         return cls(path, exc.strerror or str(exc))
 
 
@@ -189,6 +189,9 @@ class OutputLock:
                 # O_NOFOLLOW: a link planted at the lock's name is refused, not followed
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise OutputError(self.out, f"the lock file {self.path.name} is a symbolic link; a lock is never "
+                                      "taken through a link: remove it") from None
                 raise OutputError.from_os(self.out, exc) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -386,13 +389,17 @@ class ResultsFile:
         self._sink: _FdSink | None = None
 
     def __enter__(self) -> "ResultsFile":
-        with _os_errors(self.out):
-            self.fd, self.tmp = _temp_for(self.out)
-            if self.parquet:
-                self._sink = _FdSink(self.fd)
-                self._writer = pq.ParquetWriter(pa.PythonFile(self._sink, mode="w"), self.schema)
-            else:
-                _write_all(self.fd, self.empty.to_csv(index=False).encode("utf-8"))
+        try:
+            with _os_errors(self.out):
+                self.fd, self.tmp = _temp_for(self.out)
+                if self.parquet:
+                    self._sink = _FdSink(self.fd)
+                    self._writer = pq.ParquetWriter(pa.PythonFile(self._sink, mode="w"), self.schema)
+                else:
+                    _write_all(self.fd, self.empty.to_csv(index=False).encode("utf-8"))
+        except BaseException:
+            self.abort()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

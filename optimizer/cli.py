@@ -267,6 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("terminated (SIGTERM)" + _resume_hint(args), file=sys.stderr)
         return EXIT_TERMINATED
+    except BrokenPipeError:  # `… | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as exc:  # reading or writing a file the user named: say which and why, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
