@@ -14,7 +14,7 @@ import pytest
 
 from optimizer import batch, cli
 from optimizer.batch_store import OutputError, OutputLock
-from conftest import DATA, ROOT
+from conftest import ROOT
 from test_batch import REGIME, lp_quotes, make_profiles
 
 N, CHUNK = 200, 20  # ten chunks
