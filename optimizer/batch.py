@@ -336,6 +336,8 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
     OutputError (an InputError) when the output is busy or cannot be written. Bad profile rows become error rows.
     """
     started = time.perf_counter()
+    if not (isinstance(chunk_size, int) and chunk_size >= 1):
+        raise InputError("--chunk-size", f"expected a whole number of profiles ≥ 1, got {chunk_size!r}")
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
     source, total, chunks = _open_profiles(profiles, chunk_size)

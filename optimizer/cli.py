@@ -225,7 +225,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         bar.start()
     try:
         result = batch.run(args.profiles, args.quotes, _regime_path(args.regime), out, workers=args.workers,
-                           scheduler=args.scheduler, chunk_size=args.chunk_size or batch.DEFAULT_CHUNK,
+                           scheduler=args.scheduler, chunk_size=batch.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size,
                            on_progress=on_progress if bar is not None else None)
     finally:
         if bar is not None:

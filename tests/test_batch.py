@@ -402,3 +402,8 @@ def test_two_runs_on_one_output_one_refuses_at_once_the_other_writes_only_its_ow
     other = batch.run(head, sheets[loser], REGIME, workers=1).results
     assert (other["annual_cost_jpy"] != frame["annual_cost_jpy"].head(100)).mean() > 0.5  # the sheets do differ
     assert json.loads(batch.summary_path(out).read_text())["profiles"] == n
+
+
+def test_a_chunk_size_below_one_is_bad_input(tmp_path):
+    out = cli("batch", "--out", tmp_path / "r.csv", "--chunk-size", "0")
+    assert out.returncode == 2 and out.stderr.strip() == "error: --chunk-size: expected a whole number of profiles ≥ 1, got 0"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from optimizer import batch, cli
 from optimizer.batch_store import OutputError, OutputLock
@@ -112,6 +113,30 @@ def test_a_damaged_part_is_recomputed_and_the_output_is_identical_to_a_clean_run
     summary = json.loads(batch.summary_path(out).read_text())
     assert summary["recomputed_chunks"] == 1 and summary["resumed_chunks"] == 5
     assert "1 damaged and recomputed" in proc.stdout
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(part=st.integers(0, 4), other=st.integers(0, 4), how=st.sampled_from(["truncate", "flip", "copy"]),
+       where=st.floats(0.0, 1.0))
+def test_any_one_damaged_part_is_recomputed_to_the_clean_output(tmp_path_factory, inputs, part, other, how, where):
+    profiles, quotes, clean = inputs
+    folder = tmp_path_factory.mktemp("run")
+    out = folder / "r.csv"
+    interrupted(profiles, quotes, out, after_rows=100)  # parts 0..4 finished
+    target = folder / ".r.csv.parts" / f"part-{part:07d}.parquet"
+    data = target.read_bytes()
+    cut = min(int(where * len(data)), len(data) - 1)
+    if how == "truncate":
+        target.write_bytes(data[:cut])
+    elif how == "flip":
+        target.write_bytes(data[:cut] + bytes([data[cut] ^ 0xFF]) + data[cut + 1:])
+    else:
+        if other == part:
+            other = (part + 1) % 5
+        shutil.copy(folder / ".r.csv.parts" / f"part-{other:07d}.parquet", target)
+    result = batch.run(profiles, quotes, REGIME, out, workers=1, chunk_size=CHUNK)
+    assert out.read_bytes() == clean
+    assert result.summary["recomputed_chunks"] == 1 and result.summary["resumed_chunks"] == 4
 
 
 def test_a_damaged_manifest_starts_the_run_afresh_instead_of_failing(tmp_path, inputs):
