@@ -150,8 +150,8 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
         lines.append("Cash share of R " + "  ".join(f"{k}={pct(v, 1)}" for k, v in q.items()))
     resumed, recomputed = summary.get("resumed_chunks", 0), summary.get("recomputed_chunks", 0)
     if resumed or recomputed:
-        lines.append(f"Checkpoints     {resumed:,} chunks taken from an earlier run; {recomputed:,} damaged and "
-                     "recomputed")
+        lines.append(f"Checkpoints     {resumed:,} chunk{'' if resumed == 1 else 's'} taken from an earlier run, "
+                     f"{recomputed:,} damaged and recomputed")
     if summary["insurance_by_counterparty"]:
         lines += ["", "Cover bought by counterparty:",
                   text_table(pd.DataFrame(summary["insurance_by_counterparty"]))]
