@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,8 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _count_rows(path: Path) -> int | None:
     if path.suffix.lower() == ".parquet":
-        return pq.ParquetFile(path).metadata.num_rows
+        with _parquet_errors(path):
+            return pq.ParquetFile(path).metadata.num_rows
     with path.open("rb") as f:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
     return max(lines - 1, 0)
@@ -141,12 +143,28 @@ def _checked(rows: list[dict[str, Any]], source: str, first_row: int) -> list[di
     return rows
 
 
+@contextmanager
+def _parquet_errors(path: Path):
+    """A file that is not (or no longer) valid Parquet is bad input, not a crash."""
+    try:
+        yield
+    except pa.ArrowException as exc:
+        raise InputError(str(path), f"not a readable Parquet file ({exc})") from None
+
+
 def _parquet_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
-    pf = pq.ParquetFile(path)
+    with _parquet_errors(path):
+        pf = pq.ParquetFile(path)
+        batches = pf.iter_batches(batch_size=size)
     check_profile_columns(pf.schema_arrow.names, str(path))
     row = 1
-    for batch in pf.iter_batches(batch_size=size):
-        rows = _checked(batch.to_pylist(), str(path), row)
+    while True:
+        with _parquet_errors(path):
+            batch = next(batches, None)
+            if batch is None:
+                return
+            rows = batch.to_pylist()
+        rows = _checked(rows, str(path), row)
         row += len(rows)
         yield rows
 

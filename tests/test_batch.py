@@ -407,3 +407,17 @@ def test_two_runs_on_one_output_one_refuses_at_once_the_other_writes_only_its_ow
 def test_a_chunk_size_below_one_is_bad_input(tmp_path):
     out = cli("batch", "--out", tmp_path / "r.csv", "--chunk-size", "0")
     assert out.returncode == 2 and out.stderr.strip() == "error: --chunk-size: expected a whole number of profiles ≥ 1, got 0"
+
+
+@pytest.mark.parametrize("damage", ["csv-renamed", "cut-in-half"])
+def test_a_profiles_file_that_is_not_readable_parquet_exits_2(tmp_path, damage):
+    good = make_profiles(tmp_path / "good.parquet", 50)
+    bad = tmp_path / "bad.parquet"
+    if damage == "csv-renamed":
+        bad.write_bytes(make_profiles(tmp_path / "p.csv", 50).read_bytes())
+    else:
+        data = good.read_bytes()
+        bad.write_bytes(data[: len(data) // 2] + data[-100:])
+    out = cli("batch", bad, "--out", tmp_path / "r.csv", "--workers", "1")
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {bad}: not a readable Parquet file") and len(out.stderr.splitlines()) == 1
