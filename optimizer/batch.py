@@ -383,7 +383,8 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
             summary = _pipeline(chunks, quotes, regime, source, store, results.write, workers, scheduler, advance)
             results.commit()
         info = summary.to_dict(quotes, time.perf_counter() - started)
-        write_atomic(summary_path(out_path), (json.dumps(info, indent=2, allow_nan=False, default=float) + "\n").encode())
+        text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
+        write_atomic(summary_path(out_path), text.encode())
         store.remove()
     return BatchResult(info, out_path)
 

@@ -9,6 +9,7 @@ chunks and the same command resumes.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import sys
@@ -224,8 +225,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.start()
     try:
+        chunk_size = batch.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size
         result = batch.run(args.profiles, args.quotes, _regime_path(args.regime), out, workers=args.workers,
-                           scheduler=args.scheduler, chunk_size=batch.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size,
+                           scheduler=args.scheduler, chunk_size=chunk_size,
                            on_progress=on_progress if bar is not None else None)
     finally:
         if bar is not None:
@@ -267,8 +269,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("terminated (SIGTERM)" + _resume_hint(args), file=sys.stderr)
         return EXIT_TERMINATED
-    except BrokenPipeError:  # `… | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:  # `… | head`: the reader left; say nothing more (not even at exit's final flush)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
         return 128 + signal.SIGPIPE
     except OSError as exc:  # reading or writing a file the user named: say which and why, no traceback
         where = f"{exc.filename}: " if exc.filename else ""

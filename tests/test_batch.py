@@ -292,7 +292,8 @@ def test_undecodable_or_oversized_profiles_exit_2_naming_file_row_and_column(tmp
         assert "not UTF-8" in lines[0] and "UTF-16" in lines[0]
     else:
         assert "row 2" in lines[0] and "column 'name'" in lines[0]
-        assert ("not UTF-8" in lines[0]) if case == "invalid-utf8" else ("characters; expected at most 65,536" in lines[0])
+        expected = "not UTF-8" if case == "invalid-utf8" else "characters; expected at most 65,536"
+        assert expected in lines[0]
     assert not (tmp_path / "r.csv").exists()
 
 
@@ -406,7 +407,8 @@ def test_two_runs_on_one_output_one_refuses_at_once_the_other_writes_only_its_ow
 
 def test_a_chunk_size_below_one_is_bad_input(tmp_path):
     out = cli("batch", "--out", tmp_path / "r.csv", "--chunk-size", "0")
-    assert out.returncode == 2 and out.stderr.strip() == "error: --chunk-size: expected a whole number of profiles ≥ 1, got 0"
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: --chunk-size: expected a whole number of profiles ≥ 1, got 0"
 
 
 @pytest.mark.parametrize("damage", ["csv-renamed", "cut-in-half"])
