@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import multiprocessing
 import os
@@ -359,6 +360,10 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
     source, total, chunks = _open_profiles(profiles, chunk_size)
+    # Read the header and the first chunk now: a file that is not a profiles file fails before anything is
+    # locked or written.
+    first = next(chunks, None)
+    chunks = itertools.chain([first] if first is not None else [], chunks)
     done_rows = 0
 
     def advance(n: int) -> None:

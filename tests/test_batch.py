@@ -294,7 +294,7 @@ def test_undecodable_or_oversized_profiles_exit_2_naming_file_row_and_column(tmp
         assert "row 2" in lines[0] and "column 'name'" in lines[0]
         expected = "not UTF-8" if case == "invalid-utf8" else "characters; expected at most 65,536"
         assert expected in lines[0]
-    assert not (tmp_path / "r.csv").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["profiles.csv"]  # refused before anything was written
 
 
 # ------------------------------------------------------------------ formula injection

@@ -309,3 +309,22 @@ def test_an_output_in_a_missing_folder_exits_2_naming_it(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {out}: the folder {out.parent} does not exist"
+
+
+def test_a_bad_cell_found_mid_file_stops_the_run_cleanly(tmp_path, inputs, capsys):
+    profiles, quotes, clean = inputs
+    lines = profiles.read_bytes().split(b"\n")
+    lines[150] = lines[150].replace(b"P000149", b"P\xff00149")  # row 150 is not UTF-8
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\n".join(lines))
+    out = tmp_path / "r.csv"
+    code, err = run_cli(capsys, "batch", bad, "--quotes", quotes, "--regime", REGIME, "--out", out, "--workers", "1",
+                        "--chunk-size", CHUNK)
+    assert code == 2 and len(err) == 1 and "row 150" in err[0] and "column 'exchange_id'" in err[0]
+    assert not out.exists() and not (tmp_path / ".r.csv.lock").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    # the user fixes the file and runs again: the old checkpoints belong to other inputs and are not used
+    bad.write_bytes(profiles.read_bytes())
+    code, _ = run_cli(capsys, "batch", bad, "--quotes", quotes, "--regime", REGIME, "--out", out, "--workers", "1",
+                      "--chunk-size", CHUNK)
+    assert code == 0 and out.read_bytes() == clean
