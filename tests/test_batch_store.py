@@ -323,7 +323,7 @@ def test_a_bad_cell_found_mid_file_stops_the_run_cleanly(tmp_path, inputs, capsy
     assert code == 2 and len(err) == 1 and "row 150" in err[0] and "column 'exchange_id'" in err[0]
     assert not out.exists() and not (tmp_path / ".r.csv.lock").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    # the user fixes the file and runs again: the old checkpoints belong to other inputs and are not used
+    # the user fixes the file and runs the same command again: it completes, as a clean run would
     bad.write_bytes(profiles.read_bytes())
     code, _ = run_cli(capsys, "batch", bad, "--quotes", quotes, "--regime", REGIME, "--out", out, "--workers", "1",
                       "--chunk-size", CHUNK)
