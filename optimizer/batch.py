@@ -1,24 +1,24 @@
-"""Many exchange profiles: chunks, resume, a local process pool or a Dask cluster (DESIGN.md "Batch semantics").
+"""Many exchange profiles, the engine (DESIGN.md "Batch semantics"): chunks in, rows out, summary data.
 
-- One bad profile never stops a batch: it becomes a row with status `error` and the message.
-- Finished chunks are checkpointed in a work folder next to the output (`.<name>.parts/`), each written
-  atomically; an interrupted run (even `kill -9`) resumes without redoing them, and the output file appears
-  atomically at the end, identical to an uninterrupted run's.
-- Profiles are read in chunks and results are streamed to the output: memory does not grow with the count.
+- One bad profile never stops a batch: anything raised while reading or solving one profile becomes that
+  profile's row, with status `error` and the message. A file that cannot be read as UTF-8 CSV, or a cell longer
+  than MAX_CELL_CHARS, is an InputError for the whole run (like `solve`).
+- Every row has one shape, ROW_SCHEMA (`rows_frame` makes it): solve_chunk, the checkpoints and the output
+  writers all use it.
+- Profiles are read in chunks and results are streamed in file order: memory does not grow with the count.
+- Where the rows go on disk (the lock, checkpoints, the atomic output) is batch_store.py; the text summary is
+  report.batch_summary_text; the command line and its progress bar are in cli.py.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
-import hashlib
-import io
+import itertools
 import json
 import multiprocessing
 import os
-import shutil
-import sys
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,73 +29,182 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .batch_store import Checkpoints, OutputLock, ResultsFile, fingerprint, remove_stale_temporaries, \
+    summary_path, write_atomic
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_quotes, load_regime, parse_profile
 from .model import Instance, Resolver
 from .regime import credit_factor
 from .solution import SCALAR_KEYS, SolveError, error_result
 
-FORMAT_VERSION = "batch-1"
+class ChunkSolver:
+    """One chunk's solver: a model.Resolver (one kept HiGHS model per structure) with κ computed once."""
+
+    def __init__(self, quotes: Sequence[Quote], regime: Regime):
+        self.quotes, self.regime = tuple(quotes), regime
+        self.resolver = Resolver()
+        self.credit = {q.quote_id: credit_factor(q, regime) for q in self.quotes}
+
+    def solve(self, profile: ExchangeProfile):
+        return self.resolver.solve(Instance.build(profile, self.quotes, self.regime, credit=self.credit))
+
+
+__all__ = ["run", "BatchResult", "solve_chunk", "summary_path", "rows_frame", "ROW_SCHEMA", "COLUMNS"]
+
 DEFAULT_CHUNK = 512
+MAX_CELL_CHARS = 65_536  # no profile cell is anywhere near this long; a longer one is a wrong file, refused
 EXTRA_KEYS: tuple[str, ...] = ("error", "insurance_credit_jpy", "derivative_credit_jpy", "cash_share",
                                "n_instruments", "source_row")
 COLUMNS: tuple[str, ...] = SCALAR_KEYS + EXTRA_KEYS
 _TEXT = {"exchange_id", "status", "error"}
 _INT = {"n_instruments", "source_row"}
+ROW_SCHEMA = pa.schema([(c, pa.string() if c in _TEXT else pa.int64() if c in _INT else pa.float64())
+                        for c in COLUMNS])
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Result rows (dicts keyed by COLUMNS) → a frame with exactly ROW_SCHEMA's columns and types."""
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for col in COLUMNS:
+        if col in _TEXT:
+            frame[col] = frame[col].fillna("").astype(str)
+        elif col in _INT:
+            frame[col] = frame[col].fillna(0).astype("int64")
+        else:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame
 
 
 # ------------------------------------------------------------------ reading profiles in chunks
 
 def _count_rows(path: Path) -> int | None:
     if path.suffix.lower() == ".parquet":
-        return pq.ParquetFile(path).metadata.num_rows
+        with _parquet_errors(path):
+            return pq.ParquetFile(path).metadata.num_rows
     with path.open("rb") as f:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
     return max(lines - 1, 0)
 
 
+def _check_cells(names: Iterable[str], cells: Iterable[Any], source: str, row_no: int | None) -> None:
+    """InputError for a cell that is not UTF-8 text or is longer than MAX_CELL_CHARS (row_no None: the header)."""
+    for name, cell in zip(names, cells):
+        if not isinstance(cell, str):
+            continue
+        where = "the header" if row_no is None else "this cell"
+        if len(cell) > MAX_CELL_CHARS:
+            raise InputError(source, f"{where} has {len(cell):,} characters; expected at most {MAX_CELL_CHARS:,}",
+                             row_no, None if row_no is None else name)
+        if not cell.isascii():
+            try:
+                cell.encode("utf-8")
+            except UnicodeEncodeError as exc:  # surrogateescape kept the undecodable byte as U+DC80..U+DCFF
+                byte = ord(cell[exc.start]) - 0xDC00
+                hint = "; the file looks like UTF-16: save it as UTF-8" if byte in (0xFF, 0xFE) else ""
+                raise InputError(source, f"{where} is not UTF-8 text (byte 0x{byte:02x}{hint}); expected UTF-8",
+                                 row_no, None if row_no is None else name) from None
+
+
 def _csv_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
     source = str(path)
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
+    # Undecodable bytes are kept (surrogateescape) so the row and column that hold them can be named.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        limit = csv.field_size_limit()
+        csv.field_size_limit(max(limit, 1 << 24))  # let cells up to 16 MB through, to name them by column
         try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise InputError(source, "the file is empty; expected a header row and data rows") from None
-        check_profile_columns(header, source)
-        chunk: list[dict[str, Any]] = []
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                # keep the row: it becomes an error row naming its shape problem
-                chunk.append({"__shape__": f"has {len(cells)} cells but the header has {len(header)}",
-                              "exchange_id": cells[header.index("exchange_id")] if len(cells) > header.index("exchange_id") else ""})
-            else:
-                chunk.append(dict(zip(header, cells)))
-            if len(chunk) == size:
+            reader = csv.reader(f)
+            try:
+                raw_header = next(reader)
+            except StopIteration:
+                raise InputError(source, "the file is empty; expected a header row and data rows") from None
+            except csv.Error as exc:
+                raise InputError(source, f"the header is not valid CSV ({exc})") from None
+            _check_cells(raw_header, raw_header, source, None)
+            header = [h.strip() for h in raw_header]
+            check_profile_columns(header, source)
+            id_at = header.index("exchange_id")
+            chunk: list[dict[str, Any]] = []
+            row_no = 0
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    raise InputError(source, f"not valid CSV ({exc})", row_no + 1) from None
+                if not any(c.strip() for c in cells):
+                    continue
+                row_no += 1
+                _check_cells(header + ["(extra cell)"] * (len(cells) - len(header)), cells, source, row_no)
+                if len(cells) != len(header):
+                    # keep the row: it becomes an error row naming its shape problem
+                    chunk.append({"__shape__": f"has {len(cells)} cells but the header has {len(header)}",
+                                  "exchange_id": cells[id_at] if len(cells) > id_at else ""})
+                else:
+                    chunk.append(dict(zip(header, cells)))
+                if len(chunk) == size:
+                    yield chunk
+                    chunk = []
+            if chunk:
                 yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+        finally:
+            csv.field_size_limit(limit)
+
+
+def _checked(rows: list[dict[str, Any]], source: str, first_row: int) -> list[dict[str, Any]]:
+    for pos, row in enumerate(rows):
+        _check_cells(row.keys(), row.values(), source, first_row + pos)
+    return rows
+
+
+@contextmanager
+def _parquet_errors(path: Path):
+    """A file that is not (or no longer) valid Parquet is bad input, not a crash."""
+    try:
+        yield
+    except pa.ArrowException as exc:
+        raise InputError(str(path), f"not a readable Parquet file ({exc})") from None
 
 
 def _parquet_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
-    pf = pq.ParquetFile(path)
+    with _parquet_errors(path):
+        pf = pq.ParquetFile(path)
+        batches = pf.iter_batches(batch_size=size)
     check_profile_columns(pf.schema_arrow.names, str(path))
-    for batch in pf.iter_batches(batch_size=size):
-        yield batch.to_pylist()
+    row = 1
+    while True:
+        with _parquet_errors(path):
+            batch = next(batches, None)
+            if batch is None:
+                return
+            rows = batch.to_pylist()
+        rows = _checked(rows, str(path), row)
+        row += len(rows)
+        yield rows
 
 
 def _frame_chunks(frame: pd.DataFrame, size: int, source: str) -> Iterator[list[dict[str, Any]]]:
     check_profile_columns(frame.columns, source)
     for start in range(0, len(frame), size):
-        yield frame.iloc[start:start + size].to_dict("records")
+        yield _checked(frame.iloc[start:start + size].to_dict("records"), source, start + 1)
 
 
 def _profile_chunks(profiles: Sequence[ExchangeProfile], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(profiles), size):
         yield list(profiles[start:start + size])
+
+
+def _open_profiles(profiles: Any, chunk_size: int) -> tuple[str, int | None, Iterator[list]]:
+    """(source name, row count if known, chunk iterator) for a path, a DataFrame or a list of profiles."""
+    if isinstance(profiles, (str, Path)):
+        path = Path(profiles)
+        if not path.is_file():
+            raise InputError(str(path), "file not found" if not path.exists() else "not a file")
+        reader = _parquet_chunks if path.suffix.lower() == ".parquet" else _csv_chunks
+        return str(path), _count_rows(path), reader(path, chunk_size)
+    if isinstance(profiles, pd.DataFrame):
+        return "profiles", len(profiles), _frame_chunks(profiles, chunk_size, "profiles")
+    return "profiles", len(profiles), _profile_chunks(profiles, chunk_size)
 
 
 def _given_id(raw: Any) -> str:
@@ -119,7 +228,8 @@ class ChunkTask:
 @dataclass
 class ChunkResult:
     index: int
-    frame: pd.DataFrame
+    first_row: int
+    frame: pd.DataFrame  # ROW_SCHEMA, one row per profile of the chunk, in file order
     by_quote: dict[str, list[float]] = field(default_factory=dict)  # quote_id → [cover, credit, premium, buyers]
 
 
@@ -137,28 +247,21 @@ def _row_for(solution) -> dict[str, Any]:
     return row
 
 
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    for col in COLUMNS:
-        if col in _TEXT:
-            frame[col] = frame[col].fillna("").astype(str)
-        elif col in _INT:
-            frame[col] = frame[col].fillna(0).astype("int64")
-        else:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    return frame
-
-
 def solve_chunk(task: ChunkTask) -> ChunkResult:
-    """Solve every profile of one chunk; bad rows and solver failures become error rows."""
+    """Solve every profile of one chunk. Whatever goes wrong with one profile becomes its `error` row.
+
+    Bad cells and duplicate ids give the InputError's message; a solver failure (SolveError) its message; any
+    other exception (PulpError, ValueError, OverflowError, … from inputs the LP cannot take) "could not be solved:
+    TYPE: message". The rest of the chunk runs on.
+    """
     rows: list[dict[str, Any]] = []
     by_quote: dict[str, list[float]] = {}
     # One warm-started LP per chunk: the answer for a chunk never depends on which process solved what before.
-    resolver = Resolver()
-    kappa = {q.quote_id: credit_factor(q, task.regime) for q in task.quotes}
+    lp: ChunkSolver | None = None
     for pos, raw in enumerate(task.rows):
         row_no = task.first_row + pos
         given_id = _given_id(raw)
+        lines: Sequence[Any] = ()
         try:
             if pos in task.duplicate_of:
                 raise InputError(task.source, f"duplicate exchange_id {given_id!r} (first seen in row "
@@ -166,111 +269,32 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
             if isinstance(raw, dict) and "__shape__" in raw:
                 raise InputError(task.source, raw["__shape__"] + "; expected one cell per column", row_no)
             profile = raw if isinstance(raw, ExchangeProfile) else parse_profile(raw, task.source, row_no)
-            solution = resolver.solve(Instance.build(profile, task.quotes, task.regime, credit=kappa))
+            if lp is None:
+                lp = ChunkSolver(task.quotes, task.regime)
+            solution = lp.solve(profile)
+            row, lines = _row_for(solution), solution.lines
         except (InputError, SolveError) as exc:
             row = error_result(given_id, str(exc))
-        else:
-            row = _row_for(solution)
-            for line in solution.lines:
-                agg = by_quote.setdefault(line.quote.quote_id, [0.0, 0.0, 0.0, 0.0])
-                agg[0] += line.cover_jpy
-                agg[1] += line.credit_jpy
-                agg[2] += line.annual_cost_jpy
-                agg[3] += 1
+        except Exception as exc:  # noqa: BLE001 — DESIGN: one bad profile never stops a batch
+            row = error_result(given_id, f"could not be solved: {type(exc).__name__}: {exc}")
+            lp = None  # its state after a failure is unknown: the next profile gets a fresh one
+        for line in lines:
+            agg = by_quote.setdefault(line.quote.quote_id, [0.0, 0.0, 0.0, 0.0])
+            agg[0] += line.cover_jpy
+            agg[1] += line.credit_jpy
+            agg[2] += line.annual_cost_jpy
+            agg[3] += 1
         row["source_row"] = row_no
         rows.append(row)
-    return ChunkResult(task.index, _frame(rows), by_quote)
+    return ChunkResult(task.index, task.first_row, rows_frame(rows), by_quote)
 
 
-# ------------------------------------------------------------------ checkpoints
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _fingerprint(profiles: Any, quotes: Sequence[Quote], regime: Regime, chunk_size: int) -> str:
-    def canonical(obj: Any) -> Any:  # frozensets print in a per-process order: sort them
-        if isinstance(obj, (frozenset, set)):
-            return sorted(obj)
-        if isinstance(obj, dict):
-            return {k: canonical(v) for k, v in sorted(obj.items())}
-        if isinstance(obj, (list, tuple)):
-            return [canonical(v) for v in obj]
-        return obj
-
-    described = canonical([dataclasses.asdict(q) for q in quotes] + [dataclasses.asdict(regime)])
-    h = hashlib.sha256(f"{FORMAT_VERSION}|{chunk_size}|{json.dumps(described, default=str)}".encode())
-    if isinstance(profiles, (str, Path)):
-        with open(profiles, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    elif isinstance(profiles, pd.DataFrame):
-        h.update(pd.util.hash_pandas_object(profiles.astype(str), index=False).values.tobytes())
-    else:
-        h.update(json.dumps(canonical([dataclasses.asdict(p) for p in profiles]), default=str).encode())
-    return h.hexdigest()
-
-
-class _Parts:
-    """The work folder of one output: one Parquet file (and a JSON of per-quote totals) per finished chunk."""
-
-    def __init__(self, out: Path, fingerprint: str):
-        self.dir = out.parent / f".{out.name}.parts"
-        manifest = self.dir / "manifest.json"
-        if self.dir.exists():
-            try:
-                same = json.loads(manifest.read_text())["fingerprint"] == fingerprint
-            except (OSError, ValueError, KeyError):
-                same = False
-            if not same:
-                shutil.rmtree(self.dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        if not manifest.exists():
-            _atomic_write_bytes(manifest, json.dumps({"fingerprint": fingerprint}).encode())
-
-    def _paths(self, index: int) -> tuple[Path, Path]:
-        return self.dir / f"part-{index:07d}.parquet", self.dir / f"part-{index:07d}.json"
-
-    def done(self, index: int) -> bool:
-        return self._paths(index)[0].exists()
-
-    def save(self, result: ChunkResult) -> None:
-        table_path, quotes_path = self._paths(result.index)
-        _atomic_write_bytes(quotes_path, json.dumps(result.by_quote).encode())
-        buffer = io.BytesIO()
-        result.frame.to_parquet(buffer, index=False)
-        _atomic_write_bytes(table_path, buffer.getvalue())  # written last: marks the chunk finished
-
-    def load(self, index: int) -> ChunkResult:
-        table_path, quotes_path = self._paths(index)
-        return ChunkResult(index, pd.read_parquet(table_path), json.loads(quotes_path.read_text()))
-
-    def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class _Memory:
-    """Stand-in for _Parts when there is no output file: nothing to resume, so nothing is kept."""
-
-    def done(self, index: int) -> bool:
-        return False
-
-    def save(self, result: ChunkResult) -> None:
-        pass
-
-    def remove(self) -> None:
-        pass
-
-
-# ------------------------------------------------------------------ the summary
+# ------------------------------------------------------------------ the summary (data; report.py draws it)
 
 @dataclass
-class _Summary:
+class Summary:
+    """Totals over the rows in file order; `to_dict` is what RESULTS.summary.json holds."""
+
     counts: dict[str, int] = field(default_factory=lambda: {"optimal": 0, "shortfall": 0, "error": 0})
     totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("required_coverage_jpy", "annual_cost_jpy", "all_cash_cost_jpy", "savings_jpy", "cash_reserve_jpy",
@@ -279,6 +303,8 @@ class _Summary:
     error_ids: list[str] = field(default_factory=list)
     cash_shares: list[np.ndarray] = field(default_factory=list)
     by_quote: dict[str, list[float]] = field(default_factory=dict)
+    resumed_chunks: int = 0     # taken from checkpoints of an earlier, interrupted run
+    recomputed_chunks: int = 0  # checkpoints found but not trusted (truncated, corrupt, misplaced): solved again
 
     def add(self, result: ChunkResult) -> None:
         f = result.frame
@@ -312,36 +338,9 @@ class _Summary:
             "shortfall_exchanges": self.shortfall_ids, "error_exchanges": self.error_ids,
             "cash_share_quantiles": quantiles, "insurance_by_quote": per_quote,
             "insurance_by_counterparty": sorted(per_cp.values(), key=lambda r: -r["credit_jpy"]),
+            "resumed_chunks": self.resumed_chunks, "recomputed_chunks": self.recomputed_chunks,
             "seconds": seconds,
         }
-
-
-def summary_text(summary: dict[str, Any]) -> str:
-    """The summary as a table for a terminal."""
-    from .report import pct, text_table, yen
-
-    t, c = summary["totals"], summary["status_counts"]
-    lines = [f"Profiles        {summary['profiles']:,}  (optimal {c.get('optimal', 0):,}, shortfall "
-             f"{c.get('shortfall', 0):,}, error {c.get('error', 0):,})",
-             f"Requirement     {yen(t['required_coverage_jpy'])}",
-             f"Annual cost     {yen(t['annual_cost_jpy'])}",
-             f"All cash        {yen(t['all_cash_cost_jpy'])}  (exchanges for which all cash is an option)",
-             f"Savings         {yen(t['savings_jpy'])}",
-             f"Cash reserves   {yen(t['cash_reserve_jpy'])}",
-             f"Insurance credit {yen(t['insurance_credit_jpy'])}; derivative credit {yen(t['derivative_credit_jpy'])}",
-             f"Shortfall       {yen(t['shortfall_jpy'])}"]
-    if summary["shortfall_exchanges"]:
-        lines.append("In shortfall    " + ", ".join(summary["shortfall_exchanges"][:20]))
-    if summary["error_exchanges"]:
-        lines.append("Errors          " + ", ".join(e or "(no id)" for e in summary["error_exchanges"][:20]))
-    q = summary["cash_share_quantiles"]
-    if q:
-        lines.append("Cash share of R " + "  ".join(f"{k}={pct(v, 1)}" for k, v in q.items()))
-    if summary["insurance_by_counterparty"]:
-        lines += ["", "Cover bought by counterparty:",
-                  text_table(pd.DataFrame(summary["insurance_by_counterparty"]))]
-    lines.append(f"\n{summary['profiles']:,} profiles in {summary['seconds']:.1f} s")
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ running
@@ -353,175 +352,119 @@ class BatchResult:
     results: pd.DataFrame | None = None  # only when no output file was asked for
 
 
-def _progress_bar(enabled: bool, total: int | None):
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, \
-        TimeElapsedColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("profiles"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                   transient=False, console=Console(stderr=True))
-    bar.start()
-    bar.add_task("solve", total=total, rate="")
-    return bar
-
-
 def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes: str | Path | Sequence[Quote],
         regime: str | Path | Regime, out: str | Path | None = None, *, workers: int | None = None,
-        scheduler: str | None = None, progress: bool = False, chunk_size: int = DEFAULT_CHUNK,
+        scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
         on_progress: Callable[[int, int | None], None] | None = None) -> BatchResult:
     """Solve every profile; write results (CSV or Parquet by extension) and a summary JSON next to them.
 
     profiles: a CSV/Parquet path, a DataFrame of profile columns, or ExchangeProfile objects. quotes, regime:
     paths or domain objects. workers: local processes (default: all cores; 1 runs in this process).
-    scheduler: a Dask scheduler address; the same chunks then run on that cluster. Raises InputError for a bad
-    quotes or regime file or a bad profiles header; bad profile rows become error rows.
+    scheduler: a Dask scheduler address; the same chunks then run on that cluster. on_progress(done, total)
+    is called as rows finish. With `out`, the run holds the output's lock throughout, resumes from proven
+    checkpoints and puts the file in place atomically at the end (batch_store.py).
+
+    Raises InputError for a bad quotes or regime file, a bad profiles header, an undecodable or oversized cell;
+    OutputError (an InputError) when the output is busy or cannot be written. Bad profile rows become error rows.
     """
     started = time.perf_counter()
+    if not (isinstance(chunk_size, int) and chunk_size >= 1):
+        raise InputError("--chunk-size", f"expected a whole number of profiles ≥ 1, got {chunk_size!r}")
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
-    if isinstance(profiles, (str, Path)):
-        path = Path(profiles)
-        if not path.is_file():
-            raise InputError(str(path), "file not found")
-        source, total = str(path), _count_rows(path)
-        chunks = (_parquet_chunks if path.suffix.lower() == ".parquet" else _csv_chunks)(path, chunk_size)
-    elif isinstance(profiles, pd.DataFrame):
-        source, total, chunks = "profiles", len(profiles), _frame_chunks(profiles, chunk_size, "profiles")
-    else:
-        profiles = list(profiles)
-        source, total, chunks = "profiles", len(profiles), _profile_chunks(profiles, chunk_size)
-
-    out_path = Path(out) if out is not None else None
-    if out_path is not None and out_path.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(str(out_path), "unknown output type; expected .csv or .parquet", column="--out")
-    store: _Parts | _Memory = _Parts(out_path, _fingerprint(profiles, quotes, regime, chunk_size)) \
-        if out_path is not None else _Memory()
-
-    bar = _progress_bar(progress and sys.stderr.isatty(), total)
+    source, total, chunks = _open_profiles(profiles, chunk_size)
+    # Read the header and the first chunk now: a file that is not a profiles file fails before anything is
+    # locked or written.
+    first = next(chunks, None)
+    chunks = itertools.chain([first] if first is not None else [], chunks)
     done_rows = 0
 
     def advance(n: int) -> None:
         nonlocal done_rows
         done_rows += n
-        if bar is not None:
-            rate = done_rows / max(time.perf_counter() - started, 1e-9)
-            bar.update(bar.task_ids[0], completed=done_rows, rate=f"{rate:,.0f}/s")
         if on_progress is not None:
             on_progress(done_rows, total)
 
-    sink = _Sink(out_path, store)
-    try:
-        tasks = _Tasks(chunks, store, quotes, regime, source, advance)
-        for result in _execute(iter(tasks), workers, scheduler):
-            store.save(result)
-            sink.put(result)
-            advance(len(result.frame))
-        sink.finish(tasks.count)
-    finally:
-        sink.close()
-        if bar is not None:
-            bar.stop()
+    if out is None:
+        frames: list[pd.DataFrame] = []
+        summary = _pipeline(chunks, quotes, regime, source, None, frames.append, workers, scheduler, advance)
+        results = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
+        return BatchResult(summary.to_dict(quotes, time.perf_counter() - started), None, results)
 
-    info = sink.summary.to_dict(quotes, time.perf_counter() - started)
-    if out_path is not None:
-        _atomic_write_bytes(summary_path(out_path), (json.dumps(info, indent=2, allow_nan=False, default=float) + "\n").encode())
+    out_path = Path(out)
+    if out_path.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(str(out_path), "unknown output type; expected .csv or .parquet", column="--out")
+    with OutputLock(out_path):
+        remove_stale_temporaries(out_path)
+        store = Checkpoints(out_path, fingerprint(profiles, quotes, regime, chunk_size, ROW_SCHEMA), ROW_SCHEMA)
+        with ResultsFile(out_path, ROW_SCHEMA, rows_frame([])) as results:
+            summary = _pipeline(chunks, quotes, regime, source, store, results.write, workers, scheduler, advance)
+            results.commit()
+        info = summary.to_dict(quotes, time.perf_counter() - started)
+        text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
+        write_atomic(summary_path(out_path), text.encode())
         store.remove()
-        return BatchResult(info, out_path)
-    results = pd.concat(sink.frames, ignore_index=True) if sink.frames else _frame([])
-    return BatchResult(info, None, results)
+    return BatchResult(info, out_path)
 
 
-class _Sink:
-    """Chunk results, whatever order they finish in, written out in file order as soon as they can be.
+def _pipeline(chunks: Iterable[list], quotes: tuple[Quote, ...], regime: Regime, source: str,
+              store: Checkpoints | None, write: Callable[[pd.DataFrame], None], workers: int | None,
+              scheduler: str | None, advance: Callable[[int], None]) -> Summary:
+    """Chunks → results in file order: proven checkpoints are reused, the rest solved, each one written once."""
+    summary = Summary()
 
-    With an output file they are appended to a hidden temporary file next to it, renamed over the output at the
-    end (atomic); chunks finished by an earlier, interrupted run are read back from their checkpoints in turn.
-    Without an output file the frames are kept for the caller. Every result is also added to the summary.
-    """
+    def emit(result: ChunkResult) -> None:
+        summary.add(result)
+        write(result.frame)
 
-    def __init__(self, out: Path | None, store):
-        self.out, self.store = out, store
-        self.tmp = out.with_name(f".{out.name}.tmp") if out is not None else None
+    ordered = _InOrder(emit)
+
+    def restored(result: ChunkResult) -> None:
+        summary.resumed_chunks += 1
+        ordered.put(result)
+        advance(len(result.frame))
+
+    tasks = _Tasks(chunks, store, quotes, regime, source, restored)
+    for result in _execute(iter(tasks), workers, scheduler):
+        if store is not None:
+            store.save(result.index, result.first_row, result.frame, result.by_quote)
+        ordered.put(result)
+        advance(len(result.frame))
+    ordered.finish(tasks.count)
+    summary.recomputed_chunks = store.damaged if store is not None else 0
+    return summary
+
+
+class _InOrder:
+    """Chunk results, whatever order they finish in, passed on in file order as soon as they can be."""
+
+    def __init__(self, emit: Callable[[ChunkResult], None]):
+        self.emit = emit
         self.next = 0
         self.waiting: dict[int, ChunkResult] = {}
-        self.summary = _Summary()
-        self.frames: list[pd.DataFrame] = []
-        self._csv = None
-        self._parquet = None
 
     def put(self, result: ChunkResult) -> None:
         self.waiting[result.index] = result
-        self._drain()
-
-    def _drain(self) -> None:
-        while True:
-            if self.next in self.waiting:
-                result = self.waiting.pop(self.next)
-            elif self.out is not None and self.store.done(self.next):  # finished by an earlier run
-                result = self.store.load(self.next)
-            else:
-                return
-            self._write(result)
+        while self.next in self.waiting:
+            self.emit(self.waiting.pop(self.next))
             self.next += 1
 
-    def _open(self, frame: pd.DataFrame) -> None:
-        """Open the temporary output on first use (CSV: with its header; Parquet: with the frame's schema)."""
-        if self.out.suffix.lower() == ".parquet":
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.tmp, pa.Table.from_pandas(frame, preserve_index=False).schema)
-        elif self._csv is None:
-            self._csv = open(self.tmp, "w", encoding="utf-8", newline="")
-            _frame([]).to_csv(self._csv, index=False)
-
-    def _write(self, result: ChunkResult) -> None:
-        self.summary.add(result)
-        if self.out is None:
-            self.frames.append(result.frame)
-            return
-        self._open(result.frame)
-        if self._parquet is not None:
-            self._parquet.write_table(pa.Table.from_pandas(result.frame, preserve_index=False))
-        else:
-            result.frame.to_csv(self._csv, index=False, header=False)
-
     def finish(self, n_chunks: int) -> None:
-        """All chunks are done: write what is left and put the output file in place."""
-        self._drain()
-        if self.next != n_chunks:
+        if self.next != n_chunks or self.waiting:
             raise RuntimeError(f"batch ended with chunks {self.next}..{n_chunks - 1} missing")
-        if self.out is None:
-            return
-        self._open(_frame([]))  # an output with no rows still gets its header
-        self.close()
-        os.replace(self.tmp, self.out)
-
-    def close(self) -> None:
-        if self._csv is not None:
-            self._csv.flush()
-            os.fsync(self._csv.fileno())
-            self._csv.close()
-            self._csv = None
-        if self._parquet is not None:
-            self._parquet.close()
-            self._parquet = None
-
-
-def summary_path(out: Path) -> Path:
-    return out.with_name(out.stem + ".summary.json")
 
 
 class _Tasks:
-    """Chunk tasks for the chunks not finished yet; exchange ids are checked for duplicates across the file.
+    """Chunk tasks for the chunks without a proven checkpoint; exchange ids are checked for duplicates across
+    the file. Proven checkpoints go to `restored` instead of becoming tasks.
 
     Iterating reads the profiles lazily; `count` is the number of chunks seen so far (all of them at the end).
     """
 
-    def __init__(self, chunks: Iterable[list], store, quotes, regime, source: str, advance):
+    def __init__(self, chunks: Iterable[list], store: Checkpoints | None, quotes, regime, source: str,
+                 restored: Callable[[ChunkResult], None]):
         self.chunks, self.store, self.quotes, self.regime, self.source = chunks, store, quotes, regime, source
-        self.advance = advance
+        self.restored = restored
         self.count = 0
 
     def __iter__(self) -> Iterator[ChunkTask]:
@@ -537,8 +480,9 @@ class _Tasks:
                     else:
                         seen[key] = row + pos
             self.count = index + 1
-            if self.store.done(index):
-                self.advance(len(rows))
+            saved = self.store.load(index, row, len(rows)) if self.store is not None else None
+            if saved is not None:
+                self.restored(ChunkResult(index, row, *saved))
             else:
                 yield ChunkTask(index, row, rows, duplicates, self.quotes, self.regime, self.source)
             row += len(rows)
@@ -565,7 +509,8 @@ def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | N
             yield solve_chunk(task)
         return
     # spawn, not fork: the caller may be multi-threaded (Streamlit, Dask), and fork would copy its locks
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
         pending = set()
         for task in tasks:
             pending.add(pool.submit(solve_chunk, task))
@@ -575,13 +520,28 @@ def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | N
                     yield fut.result()
         for fut in pending:
             yield fut.result()
+    except BaseException:  # Ctrl-C, SIGTERM (cli.py raises it as an exception), a bad row in the reader, …
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
-def cli_batch(args) -> int:
-    """`python -m optimizer batch …`: run, print the summary table; exit 2 on a bad quotes/regime/profiles file."""
-    out = Path(args.out)
-    result = run(args.profiles, args.quotes, args.regime, out, workers=args.workers, scheduler=args.scheduler,
-                 progress=True, chunk_size=getattr(args, "chunk_size", None) or DEFAULT_CHUNK)
-    print(summary_text(result.summary))
-    print(f"\nResults: {out}\nSummary: {summary_path(out)}")
-    return 0
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool now: queued chunks cancelled, worker processes ended (their chunks are redone on resume).
+
+    `shutdown` alone would wait for every queued chunk to finish. Python 3.14 has `terminate_workers()` for
+    this; before it, the executor's own table of its processes is the only handle on them.
+    """
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+    else:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    pool.shutdown(wait=True, cancel_futures=True)

@@ -1,26 +1,34 @@
 """The command line (DESIGN.md "Command line"): thin; parses options, calls the core, prints views.
 
-Exit codes: 0 solved; 2 bad input (one line on stderr naming file, row and column); 3 the requirement cannot be
-met (the result is still printed, status `shortfall`).
+Exit codes: 0 solved; 2 bad input (one line on stderr naming file, row and column) or an output that cannot be
+written or is busy (`error: PATH: reason`); 3 the requirement cannot be met (the result is still printed, status
+`shortfall`); 1 the solver failed; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): a batch keeps its finished
+chunks and the same command resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
 from . import analysis, compare, reasons, report
+from .batch_store import write_atomic
 from .model import solve
 from .inputs import InputError, load_incidents, load_profiles, load_quotes, load_regime, select_profile
 from .regime import SWEEPABLE
 from .solution import SolveError
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_SHORTFALL, EXIT_FAILED = 0, 2, 3, 1
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
 
 
 def data_dir() -> Path:
@@ -123,14 +131,14 @@ def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None)
         out = Path(args.out)
         suffix = out.suffix.lower()
         if suffix == ".json":
-            out.write_text(report.to_json(data) + "\n", encoding="utf-8")
+            content = (report.to_json(data) + "\n").encode("utf-8")
         elif suffix == ".xlsx":
-            out.write_bytes(report.xlsx_bytes(frames or {}))
+            content = report.xlsx_bytes(frames or {})
         elif suffix == ".csv":
-            first = next(iter((frames or {}).values()))
-            out.write_bytes(report.csv_bytes(first))
+            content = report.csv_bytes(next(iter((frames or {}).values())))
         else:
             raise InputError(str(out), "unknown output type; expected .json, .csv or .xlsx", column="--out")
+        write_atomic(out, content)  # an OS error here is `error: PATH: reason`, exit 2
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -227,35 +235,103 @@ def cmd_stress(args: argparse.Namespace) -> int:
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import cli_batch
+def _progress_bar():
+    """A rich progress bar on stderr (profiles done, rate, ETA), or None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, \
+        TimeElapsedColumn, TimeRemainingColumn
 
-    args.regime = _regime_path(args.regime)
-    return cli_batch(args)
+    bar = Progress(TextColumn("profiles"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                   transient=False, console=Console(stderr=True))
+    bar.add_task("solve", total=None, rate="")
+    return bar
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """`batch PROFILES --out F`: run, print the summary table; exit 2 on a bad input file or an unwritable/busy
+    output. A batch with shortfall or error rows still exits 0: they are rows of the result."""
+    from . import batch
+
+    out = Path(args.out)
+    started = time.perf_counter()
+    bar = _progress_bar()
+
+    def on_progress(done: int, total: int | None) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        bar.update(bar.task_ids[0], total=total, completed=done, rate=f"{rate:,.0f}/s")
+
+    if bar is not None:
+        bar.start()
+    try:
+        chunk_size = batch.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size
+        result = batch.run(args.profiles, args.quotes, _regime_path(args.regime), out, workers=args.workers,
+                           scheduler=args.scheduler, chunk_size=chunk_size,
+                           on_progress=on_progress if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.stop()
+    print(report.batch_summary_text(result.summary))
+    print(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
+    return EXIT_OK
 
 
 COMMANDS = {"compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier, "stress": cmd_stress,
             "batch": cmd_batch}
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C: pools stopped, temporary files removed,
+    locks released, checkpoints kept."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not interrupt the clean-up
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be handled
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         return COMMANDS[args.command](args)
-    except InputError as exc:
+    except InputError as exc:  # OutputError too: `error: PATH: reason`
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SolveError as exc:
         print(f"solver error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print("interrupted" + _resume_hint(args), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("terminated (SIGTERM)" + _resume_hint(args), file=sys.stderr)
+        return EXIT_TERMINATED
+    except BrokenPipeError:  # `… | head`: the reader left; say nothing more (not even at exit's final flush)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return 128 + signal.SIGPIPE
+    except OSError as exc:  # reading or writing a file the user named: say which and why, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("RESERVE_DEBUG"):
             raise
         print(f"internal error: {type(exc).__name__}: {exc} (set RESERVE_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    return "; finished chunks are kept: run the same command again to resume" if args.command == "batch" else ""
 
 
 if __name__ == "__main__":

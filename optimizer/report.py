@@ -127,3 +127,33 @@ def solution_text(s: Solution) -> str:
     if s.binding:
         lines += ["", "Binding limits: " + ", ".join(s.binding)]
     return "\n".join(lines)
+
+
+def batch_summary_text(summary: Mapping[str, Any]) -> str:
+    """A batch summary (batch.run's `summary`, the RESULTS.summary.json object) as a table for a terminal."""
+    t, c = summary["totals"], summary["status_counts"]
+    lines = [f"Profiles        {summary['profiles']:,}  (optimal {c.get('optimal', 0):,}, shortfall "
+             f"{c.get('shortfall', 0):,}, error {c.get('error', 0):,})",
+             f"Requirement     {yen(t['required_coverage_jpy'])}",
+             f"Annual cost     {yen(t['annual_cost_jpy'])}",
+             f"All cash        {yen(t['all_cash_cost_jpy'])}  (exchanges for which all cash is an option)",
+             f"Savings         {yen(t['savings_jpy'])}",
+             f"Cash reserves   {yen(t['cash_reserve_jpy'])}",
+             f"Insurance credit {yen(t['insurance_credit_jpy'])}; derivative credit {yen(t['derivative_credit_jpy'])}",
+             f"Shortfall       {yen(t['shortfall_jpy'])}"]
+    if summary["shortfall_exchanges"]:
+        lines.append("In shortfall    " + ", ".join(summary["shortfall_exchanges"][:20]))
+    if summary["error_exchanges"]:
+        lines.append("Errors          " + ", ".join(e or "(no id)" for e in summary["error_exchanges"][:20]))
+    q = summary["cash_share_quantiles"]
+    if q:
+        lines.append("Cash share of R " + "  ".join(f"{k}={pct(v, 1)}" for k, v in q.items()))
+    resumed, recomputed = summary.get("resumed_chunks", 0), summary.get("recomputed_chunks", 0)
+    if resumed or recomputed:
+        lines.append(f"Checkpoints     {resumed:,} chunk{'' if resumed == 1 else 's'} taken from an earlier run, "
+                     f"{recomputed:,} damaged and recomputed")
+    if summary["insurance_by_counterparty"]:
+        lines += ["", "Cover bought by counterparty:",
+                  text_table(pd.DataFrame(summary["insurance_by_counterparty"]))]
+    lines.append(f"\n{summary['profiles']:,} profiles in {summary['seconds']:.1f} s")
+    return "\n".join(lines)

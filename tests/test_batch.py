@@ -1,4 +1,5 @@
-"""Batch runs (optimizer/batch.py): error rows, formats, resume after kill -9, a real Dask cluster."""
+"""Batch runs (optimizer/batch.py): error rows, formats, resume after kill -9 and SIGTERM, a real Dask cluster,
+two runs on one output. Checkpoints, the lock and the output file itself: test_batch_store.py."""
 
 import json
 import os
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pulp
 import pandas as pd
 import pytest
 
@@ -21,6 +23,25 @@ from conftest import DATA, ROOT
 QUOTES = DATA / "quotes.csv"
 REGIME = DATA / "regimes" / "securities-style.toml"
 HEADER = "exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital,liquid_capital_jpy"
+# A requirement-basis, plain-LP sheet (the warm-started path): fast enough to make long runs in a test
+LP_QUOTES = """quote_id,kind,counterparty,rating,attachment,limit,layer_basis,rate_on_line,max_share
+L1,insurance,Insurer A,AA-,0,0.25,requirement,{r1},0.5
+L2,insurance,Insurer B,A+,0,0.25,requirement,0.045,0.5
+L3,insurance,Insurer C,A,0.25,0.25,requirement,{r3},1.0
+L4,insurance,Insurer D,A-,0.5,0.5,requirement,0.015,0.5
+L5,derivative,Issuer E,AA,0,0.3,requirement,0.02,1.0
+"""
+
+
+def lp_quotes(path: Path, r1: float = 0.04, r3: float = 0.025) -> Path:
+    """A small illustrative sheet of requirement-basis LP layers; r1, r3: the rates on line of L1 and L3."""
+    path.write_text(LP_QUOTES.format(r1=r1, r3=r3))
+    return path
+
+
+def cli(*args, cwd=ROOT, **kw):
+    return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, **kw)
 
 
 def make_profiles(path: Path, n: int, seed: int = 7) -> Path:
@@ -202,3 +223,203 @@ def test_warm_started_lp_gives_the_same_costs_as_a_fresh_model():
         assert fast.annual_cost_jpy == pytest.approx(fresh.annual_cost_jpy, rel=1e-7)
         assert fast.shortfall_jpy == pytest.approx(fresh.shortfall_jpy, rel=1e-7, abs=1e-3)
         assert fast.marginal_cost_per_jpy == pytest.approx(fresh.marginal_cost_per_jpy, rel=1e-6, abs=1e-9)
+
+
+# ------------------------------------------------------------------ every row error is an error row
+
+@pytest.mark.parametrize("error", [pulp.PulpError("Cannot multiply variables with NaN/inf values"),
+                                   ValueError("math domain error"), OverflowError("int too large to convert")],
+                         ids=["PulpError", "ValueError", "OverflowError"])
+def test_anything_raised_while_solving_one_profile_becomes_its_error_row(tmp_path, monkeypatch, error):
+    profiles = make_profiles(tmp_path / "p.csv", 120)
+    clean = tmp_path / "clean.csv"
+    batch.run(profiles, QUOTES, REGIME, clean, workers=1, chunk_size=50)
+
+    class Failing(batch.ChunkSolver):
+        def solve(self, profile):
+            if profile.exchange_id == "P000060":
+                raise error
+            return super().solve(profile)
+
+    monkeypatch.setattr(batch, "ChunkSolver", Failing)
+    result = batch.run(profiles, QUOTES, REGIME, tmp_path / "r.csv", workers=1, chunk_size=50)
+    frame = pd.read_csv(tmp_path / "r.csv", keep_default_na=False, na_values=[""])
+    good = pd.read_csv(clean, keep_default_na=False, na_values=[""])
+    bad = frame["exchange_id"] == "P000060"
+    assert list(frame.loc[bad, "status"]) == ["error"]
+    assert frame.loc[bad, "error"].item() == f"could not be solved: {type(error).__name__}: {error}"
+    assert frame.loc[bad, "source_row"].item() == 61 and frame.loc[bad, "annual_cost_jpy"].isna().all()
+    # every other profile, including the rest of the same chunk, is solved as in a clean run
+    pd.testing.assert_frame_equal(frame[~bad].drop(columns="error").reset_index(drop=True),
+                                  good[~bad].drop(columns="error").reset_index(drop=True))
+    assert (frame.loc[~bad, "error"].fillna("") == "").all()
+    assert result.summary["status_counts"]["error"] == 1 and result.summary["error_exchanges"] == ["P000060"]
+
+
+def test_a_profile_the_lp_cannot_take_is_an_error_row_and_the_batch_goes_on(tmp_path):
+    # customer assets of 1e-320 yen under an asset-based rule: a finite number that broke the LP (issue 7, item 5)
+    profiles = tmp_path / "p.csv"
+    profiles.write_text(f"{HEADER}\nA,1e10,0.05,1e12,0.1,\nTINY,1e-320,0.05,1e12,0.1,\nB,1e10,0.05,1e12,0.1,\n")
+    out = cli("batch", profiles, "--regime", "asset-based", "--out", tmp_path / "r.csv", "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(tmp_path / "r.csv", keep_default_na=False)
+    assert list(frame["status"]) == ["optimal", "error", "optimal"]
+    assert frame["error"][1]  # the message says what went wrong
+    assert "error 1" in out.stdout
+
+
+# ------------------------------------------------------------------ files that are not UTF-8 CSV, oversized cells
+
+@pytest.mark.parametrize("case", ["utf16", "invalid-utf8", "1MB-cell", "100KB-cell"])
+def test_undecodable_or_oversized_profiles_exit_2_naming_file_row_and_column(tmp_path, case):
+    path = tmp_path / "profiles.csv"
+    header = "exchange_id,name,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital"
+    rows = ["A,Alpha,1e10,0.05,1e12,0.1", "B,Beta,1e10,0.05,1e12,0.1", "C,Gamma,1e10,0.05,1e12,0.1"]
+    if case == "utf16":
+        path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-16")
+    elif case == "invalid-utf8":
+        path.write_bytes(("\n".join([header, *rows]) + "\n").replace("Beta", "B\udcffta").encode("utf-8",
+                                                                                               "surrogateescape"))
+    else:
+        big = "x" * (1_000_000 if case == "1MB-cell" else 100_000)
+        path.write_text("\n".join([header, rows[0], rows[1].replace("Beta", big), rows[2]]) + "\n")
+    out = cli("batch", path, "--out", tmp_path / "r.csv", "--workers", "1")
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr and "internal error" not in out.stderr
+    assert lines[0].startswith("error: ") and "profiles.csv" in lines[0]
+    if case == "utf16":
+        assert "not UTF-8" in lines[0] and "UTF-16" in lines[0]
+    else:
+        assert "row 2" in lines[0] and "column 'name'" in lines[0]
+        expected = "not UTF-8" if case == "invalid-utf8" else "characters; expected at most 65,536"
+        assert expected in lines[0]
+    assert [p.name for p in tmp_path.iterdir()] == ["profiles.csv"]  # refused before anything was written
+
+
+# ------------------------------------------------------------------ formula injection
+
+def test_results_csv_is_neutralised_like_every_export_and_parquet_keeps_raw_values(tmp_path):
+    ids = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "plain"]
+    body = "".join(f'"{i.replace(chr(34), chr(34) * 2)}",1e10,0.05,1e12,0.1,\n' for i in ids)
+    # a profiles file whose name starts with "=": error messages (which begin with the file name) must be inert too
+    (tmp_path / "=1+2.csv").write_text(f"{HEADER}\n{body}plain,1e10,0.05,1e12,0.1,\n")
+    for name in ("r.csv", "r.parquet"):
+        out = cli("batch", "=1+2.csv", "--quotes", QUOTES, "--regime", REGIME, "--out", name, "--workers", "1",
+                  cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+    text = pd.read_csv(tmp_path / "r.csv", keep_default_na=False, dtype=str)
+    assert list(text["exchange_id"]) == ["'" + i for i in ids[:4]] + ["plain", "plain"]
+    assert text["error"][5].startswith("'=1+2.csv, row 6") and "duplicate" in text["error"][5]
+    assert float(text["annual_cost_jpy"][2]) > 0  # numbers stay numbers
+    raw = pd.read_parquet(tmp_path / "r.parquet")
+    assert list(raw["exchange_id"]) == ids + ["plain"]
+    assert raw["error"][5].startswith("=1+2.csv, row 6")
+
+
+# ------------------------------------------------------------------ SIGTERM, two runs on one output
+
+def test_sigterm_during_a_two_worker_batch_stops_every_process_and_the_rerun_resumes(tmp_path, monkeypatch):
+    import psutil
+
+    profiles = make_profiles(tmp_path / "p.csv", 3000)
+    quotes = lp_quotes(tmp_path / "q.csv")
+    out, parts = tmp_path / "r.csv", tmp_path / ".r.csv.parts"
+    stderr = (tmp_path / "stderr.txt").open("w")  # a file, not a pipe: a surviving child could hold a pipe open
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes),
+                             "--regime", str(REGIME), "--out", str(out), "--workers", "2", "--chunk-size", "25"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
+                            start_new_session=True)  # SIGTERM goes to the batch alone, as from `kill` or systemd
+    family, alive = [], []
+    try:
+        deadline = time.monotonic() + 120
+        while not list(parts.glob("part-*.json")):  # the workers are solving
+            assert proc.poll() is None, "the run finished before it could be terminated"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        _, alive = psutil.wait_procs(family, timeout=15)
+    finally:
+        stderr.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for straggler in psutil.wait_procs(family, timeout=0)[1]:  # leave nothing running, even on failure
+            straggler.kill()
+    err = (tmp_path / "stderr.txt").read_text()
+    assert len(family) >= 2  # the two workers (and the resource tracker) were there
+    assert alive == []  # none of them is left behind
+    assert proc.returncode == 143, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("terminated") and "resume" in err
+    assert not out.exists() and not (tmp_path / ".r.csv.lock").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    finished = len(list(parts.glob("part-*.json")))
+
+    calls = []
+    real = batch.solve_chunk
+    monkeypatch.setattr(batch, "solve_chunk", lambda task: calls.append(task.index) or real(task))
+    result = batch.run(profiles, quotes, REGIME, out, workers=1, chunk_size=25)
+    assert len(calls) == 120 - finished and result.summary["resumed_chunks"] == finished > 0
+    monkeypatch.setattr(batch, "solve_chunk", real)
+    batch.run(profiles, quotes, REGIME, tmp_path / "clean.csv", workers=1, chunk_size=25)
+    assert out.read_bytes() == (tmp_path / "clean.csv").read_bytes()
+
+
+def test_two_runs_on_one_output_one_refuses_at_once_the_other_writes_only_its_own_rows(tmp_path):
+    n = 4000
+    profiles = make_profiles(tmp_path / "p.csv", n)
+    sheets = {"a": lp_quotes(tmp_path / "qa.csv"), "b": lp_quotes(tmp_path / "qb.csv", r1=0.03, r3=0.035)}
+    out = tmp_path / "r.csv"
+    procs, ended = {}, {}
+    for key, quotes in sheets.items():
+        procs[key] = subprocess.Popen([sys.executable, "-m", "optimizer", "batch", str(profiles), "--quotes",
+                                       str(quotes), "--regime", str(REGIME), "--out", str(out), "--workers", "1",
+                                       "--chunk-size", "100"], cwd=ROOT, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+    deadline = time.monotonic() + 300
+    while len(ended) < 2 and time.monotonic() < deadline:
+        for key, proc in procs.items():
+            if key not in ended and proc.poll() is not None:
+                ended[key] = time.monotonic()
+        time.sleep(0.01)
+    errs = {key: proc.communicate()[1] for key, proc in procs.items()}
+    codes = {key: proc.returncode for key, proc in procs.items()}
+    assert sorted(codes.values()) == [0, 2], errs
+    winner = next(k for k, c in codes.items() if c == 0)
+    loser = next(k for k, c in codes.items() if c == 2)
+    assert ended[loser] < ended[winner]  # refused at once, while the winner was still running
+    line = errs[loser].strip()
+    assert len(line.splitlines()) == 1 and line.startswith(f"error: {out}: another batch run is writing")
+    assert f"pid {procs[winner].pid} " in line and "started 20" in line
+
+    frame = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert len(frame) == n and frame["exchange_id"].is_unique and list(frame["source_row"]) == list(range(1, n + 1))
+    batch.run(profiles, sheets[winner], REGIME, tmp_path / "ref.csv", workers=1, chunk_size=100)
+    assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()  # every row priced with the winner's quotes
+    head = pd.read_csv(profiles).head(100)
+    other = batch.run(head, sheets[loser], REGIME, workers=1).results
+    assert (other["annual_cost_jpy"] != frame["annual_cost_jpy"].head(100)).mean() > 0.5  # the sheets do differ
+    assert json.loads(batch.summary_path(out).read_text())["profiles"] == n
+
+
+def test_a_chunk_size_below_one_is_bad_input(tmp_path):
+    out = cli("batch", "--out", tmp_path / "r.csv", "--chunk-size", "0")
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: --chunk-size: expected a whole number of profiles ≥ 1, got 0"
+
+
+@pytest.mark.parametrize("damage", ["csv-renamed", "cut-in-half"])
+def test_a_profiles_file_that_is_not_readable_parquet_exits_2(tmp_path, damage):
+    good = make_profiles(tmp_path / "good.parquet", 50)
+    bad = tmp_path / "bad.parquet"
+    if damage == "csv-renamed":
+        bad.write_bytes(make_profiles(tmp_path / "p.csv", 50).read_bytes())
+    else:
+        data = good.read_bytes()
+        bad.write_bytes(data[: len(data) // 2] + data[-100:])
+    out = cli("batch", bad, "--out", tmp_path / "r.csv", "--workers", "1")
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {bad}: not a readable Parquet file") and len(out.stderr.splitlines()) == 1

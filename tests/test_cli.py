@@ -121,3 +121,31 @@ def test_console_script_is_installed():
     out = subprocess.run([str(script), "solve", "--format", "json"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["status"] == "optimal"
+
+
+@pytest.mark.parametrize("name", ["r.json", "r.csv", "r.xlsx"])
+def test_solve_out_into_a_missing_folder_exits_2_naming_the_folder(tmp_path, name):
+    out = tmp_path / "missing" / name
+    result = run("solve", "--out", str(out))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {out}: the folder {out.parent} does not exist"
+    assert "Funding mix" in result.stdout  # the answer was still printed before the file failed
+
+
+def test_solve_out_replaces_the_file_atomically_and_leaves_no_temporary(tmp_path):
+    out = tmp_path / "r.json"
+    out.write_text("old")
+    assert run("solve", "--exchange", "EX05", "--out", str(out)).returncode == 0
+    assert json.loads(out.read_text())["exchange_id"] == "EX05"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly():
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # like `… | head` once head has exited
+    result = subprocess.run([sys.executable, "-m", "optimizer", "solve"], cwd=ROOT, stdout=write,
+                            stderr=subprocess.PIPE, text=True, timeout=300)
+    os.close(write)
+    assert result.returncode == 141 and result.stderr == ""  # 128 + SIGPIPE, as a shell reports it
