@@ -45,6 +45,22 @@ def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="also write the result to a file (.json, .csv or .xlsx)")
 
 
+DEFAULT_LOSS_MODEL = "japan.toml"
+
+
+def _add_risk_options(p: argparse.ArgumentParser) -> None:
+    from .simulation import DEFAULT_SCENARIOS, DEFAULT_SEED
+
+    p.add_argument("--loss-model", default=str(data_dir() / "loss-models" / DEFAULT_LOSS_MODEL),
+                   help=f"loss-model TOML (default: bundled {DEFAULT_LOSS_MODEL}); a bare preset name such as "
+                        "japan-stressed also works")
+    p.add_argument("--scenarios", type=int, default=DEFAULT_SCENARIOS, metavar="N",
+                   help=f"scenario-years to simulate (default {DEFAULT_SCENARIOS:,})")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED}): same "
+                   "seed, same numbers")
+    p.add_argument("--level", type=float, default=0.99, metavar="A", help="VaR/TVaR level α (default 0.99)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m optimizer", description=(
         "Cheapest mix of cash reserve, insurance layers and parametric cover that meets a liability-reserve "
@@ -73,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=("assets", "absolute"), default="assets",
                    help="assets: each loss as the same share of this exchange's customer assets (default); "
                         "absolute: the loss in JPY as reported")
+    _add_output(p)
+
+    p = sub.add_parser("risk", help="Monte Carlo hack losses: what a mix leaves the exchange to pay (VaR, TVaR, …)")
+    _add_inputs(p)
+    _add_risk_options(p)
+    p.add_argument("--mix", choices=("regulatory", "risk"), default="regulatory",
+                   help="regulatory: the cheapest compliant mix (default); risk: the mix minimising cost + expected "
+                        "retained loss (with --tvar-limit, TVaR at --level at most that)")
+    p.add_argument("--tvar-limit", type=float, default=None, metavar="X",
+                   help="JPY: TVaR of annual retained loss at --level at most X (with --mix risk)")
     _add_output(p)
 
     p = sub.add_parser("batch", help="solve many exchange profiles (CSV or Parquet) locally or on a Dask cluster")
@@ -186,6 +212,73 @@ def cmd_stress(args: argparse.Namespace) -> int:
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
 
 
+def _loss_model_path(value: str) -> str:
+    """A bare preset name (`japan-stressed`) means data/loss-models/<name>.toml."""
+    path = Path(value)
+    candidate = data_dir() / "loss-models" / f"{value}.toml"
+    return str(candidate) if not path.exists() and path.suffix == "" and candidate.exists() else value
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    from .loss_model import load_loss_model
+    from .risk import RiskBook, solution_metrics, solve_with_risk
+    from .simulation import simulate
+
+    if not 0 < args.level < 1:
+        raise InputError("--level", f"expected a level between 0 and 1 (0.99 = the worst 1%), got {args.level:g}")
+    if args.scenarios < 1:
+        raise InputError("--scenarios", f"expected a number of scenario-years ≥ 1, got {args.scenarios}")
+    if args.tvar_limit is not None and (args.mix != "risk" or args.tvar_limit < 0):
+        raise InputError("--tvar-limit", "expected a limit ≥ 0 in JPY, used with --mix risk")
+    loss_model = load_loss_model(_loss_model_path(args.loss_model))
+    profile, quotes, regime = _load(args)
+    scenarios = simulate(profile, loss_model, args.scenarios, args.seed)
+    if args.mix == "risk":
+        result = solve_with_risk(profile, quotes, regime, scenarios, tvar_limit=args.tvar_limit, level=args.level)
+        s, m = result.solution, result.metrics
+    else:
+        s = solve(profile, quotes, regime, marginal=False)
+        m = solution_metrics(s, RiskBook.build(scenarios, [line.quote for line in s.lines], s.requirement_jpy),
+                             level=args.level)
+    data = {**s.to_dict(), "mix": args.mix, "tvar_limit_jpy": args.tvar_limit, "risk": m.to_dict()}
+    _emit(args, report_risk_text(s, m, args.mix), data, {"risk": _risk_frame(m)})
+    return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def _risk_frame(m):
+    import pandas as pd
+
+    return pd.DataFrame([{"key": k, "value": v} for k, v in m.to_dict().items() if k != "instruments"])
+
+
+def report_risk_text(s, m, mix: str) -> str:
+    """The risk metrics for people: the scalar figures, then one line per instrument."""
+    import pandas as pd
+
+    pct = f"{m.level:.3g}"
+    lines = [f"Risk view of the {mix} mix for {s.exchange_id} ({m.loss_model}; {m.scenarios:,} scenario-years, "
+             f"seed {m.seed})", "",
+             f"  annual cost                 {report.yen(m.annual_cost_jpy)}",
+             f"  cash reserve                {report.yen(m.cash_reserve_jpy)}",
+             f"  expected loss               {report.yen(m.expected_loss_jpy)} ± {report.yen(m.expected_loss_se_jpy)}",
+             f"  expected recovery           {report.yen(m.expected_recovery_jpy)} ± "
+             f"{report.yen(m.expected_recovery_se_jpy)}",
+             f"  expected retained loss      {report.yen(m.expected_retained_jpy)} ± "
+             f"{report.yen(m.expected_retained_se_jpy)}",
+             f"  total cost of risk          {report.yen(m.total_cost_of_risk_jpy)} ± "
+             f"{report.yen(m.total_cost_of_risk_se_jpy)}",
+             f"  {'VaR ' + pct + ' (retained)':<28}{report.yen(m.var_jpy)}",
+             f"  {'TVaR ' + pct + ' (retained)':<28}{report.yen(m.tvar_jpy)}",
+             f"  P(year exhausts reserve)    {report.pct(m.prob_reserve_exhausted, 3)} ± "
+             f"{report.pct(m.prob_reserve_exhausted_se, 3)}"]
+    if m.instruments:
+        frame = pd.DataFrame([i.__dict__ for i in m.instruments])
+        lines += ["", report.text_table(frame[["quote_id", "share", "annual_premium_jpy", "expected_recovery_jpy",
+                                                "loss_ratio"]],
+                                         {"share": lambda v: report.pct(v, 1), "loss_ratio": lambda v: report.pct(v, 1)})]
+    return "\n".join(lines)
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import cli_batch
 
@@ -194,7 +287,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier, "stress": cmd_stress,
-            "batch": cmd_batch}
+            "batch": cmd_batch, "risk": cmd_risk}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

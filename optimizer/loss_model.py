@@ -44,7 +44,7 @@ class EventType:
         """Log-standard deviation of a lognormal severity: ln(p90 / median) / z₀.₉.
 
         >>> round(EventType("x", 1.0, "external_hack", "hot", "lognormal", median=0.1, p90=0.3).sigma, 4)
-        0.8572
+        0.8573
         """
         return math.log(self.p90 / self.median) / Z90 if self.severity == "lognormal" else 0.0
 

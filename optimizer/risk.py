@@ -94,22 +94,27 @@ def var_tvar(values: np.ndarray, n: int, level: float) -> tuple[float, float]:
 
     VaR is the smallest x with P(loss ≤ x) ≥ level (the ⌈level·n⌉-th smallest of n); TVaR is
     VaR + E[max(loss − VaR, 0)] / (1 − level) (Rockafellar–Uryasev), which is the mean of the worst (1 − level)·n
-    years when that is a whole number: values [5, 3] among n = 10 years, level 0.8 → VaR 3, TVaR 4.
+    years when that is a whole number: losses 5 and 3 in 2 of n = 10 years, level 0.8 → VaR 0 (8 years of 10
+    lose nothing), TVaR (5 + 3)/2 = 4; at level 0.85, VaR 3 and TVaR 3 + (5 − 3)/1.5.
 
-    >>> var_tvar(np.array([5.0, 3.0]), 10, 0.8)
-    (3.0, 4.0)
+    >>> [round(v, 6) for v in var_tvar(np.array([5.0, 3.0]), 10, 0.8)]
+    [0.0, 4.0]
+    >>> [round(v, 6) for v in var_tvar(np.array([5.0, 3.0]), 10, 0.85)]
+    [3.0, 4.333333]
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    rank = int(math.ceil(level * n - 1e-9))          # 1-based rank in ascending order
+    rank = int(math.ceil(level * n - 1e-9))          # 1-based rank in ascending order of all n years
     zeros = n - values.size
-    if rank <= zeros:
+    ordered = np.sort(values)
+    below = int(np.searchsorted(ordered, 0.0, side="left"))  # values below the implicit zeros (gains)
+    if rank <= below:
+        var = float(ordered[rank - 1])
+    elif rank <= below + zeros:
         var = 0.0
     else:
-        var = float(np.sort(values)[rank - zeros - 1])
-    tail = float(np.maximum(values - var, 0.0).sum())
-    if var < 0:  # the implicit zeros are above a negative VaR too
-        tail += zeros * (0.0 - var)
+        var = float(ordered[rank - zeros - 1])
+    tail = float(np.maximum(values - var, 0.0).sum()) + zeros * max(0.0 - var, 0.0)
     return var, var + tail / ((1.0 - level) * n)
 
 
