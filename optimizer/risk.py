@@ -294,7 +294,7 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
     def risk_model(with_shortfall: bool, limit: float | None):
         model = build_model(inst, with_shortfall=with_shortfall)
         retained = add_expected_retained(model.prob, book, model.share, u)
-        tvar = _tvar_family(model, book, u, level, limit) if limit is not None else None
+        tvar = tvar_family(model, book, u, level, limit) if limit is not None else None
         return model, retained, tvar
 
     _swallow_highs_banner()
@@ -315,7 +315,7 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
         if least <= 1e-9 and limit_units is not None:
             raise SolveError(_tvar_unreachable(inst, book, level, tvar_limit))
         model.prob += model.gap <= least + 1e-12, "least_shortfall"
-        tvar = _tvar_family(model, book, u, level, limit_units) if limit_units is not None else None
+        tvar = tvar_family(model, book, u, level, limit_units) if limit_units is not None else None
         model.prob.setObjective(model.cost + retained)
         stats = model.prob.solve(_solver())
         if stats.status != pulp.LpSolveStatus.Optimal:
@@ -340,7 +340,7 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
     return RiskSolution(solution, result, book, tvar_limit, level)
 
 
-def _tvar_family(model, book: RiskBook, unit: float, level: float, limit: float | None):
+def tvar_family(model, book: RiskBook, unit: float, level: float, limit: float | None):
     """TVaR rows on retained = L − P·s in units of R, measured as max(·, 0) (ζ ≥ 0: see tvar.py)."""
     variables = [model.share[q.quote_id] for q in book.quotes]
     return add_tvar_rows(model.prob, book.scenarios.annual_loss / unit, -book.payout / unit, variables,
@@ -348,13 +348,19 @@ def _tvar_family(model, book: RiskBook, unit: float, level: float, limit: float 
                          name="tvar")
 
 
-def _tvar_unreachable(inst: Instance, book: RiskBook, level: float, limit_jpy: float) -> str:
-    """The message when the TVaR limit is below what any compliant mix reaches: solve for the least TVaR."""
+def least_tvar(inst: Instance, book: RiskBook, level: float = DEFAULT_LEVEL) -> float | None:
+    """The smallest TVaR_level of annual retained loss (JPY) that a compliant mix reaches on the book's scenarios;
+    None when no mix is compliant or HiGHS fails."""
+    _swallow_highs_banner()
     model = build_model(inst, with_shortfall=False)
-    tvar, _ = _tvar_family(model, book, inst.unit, level, None)
+    tvar, _ = tvar_family(model, book, inst.unit, level, None)
     model.prob.setObjective(tvar)
     stats = model.prob.solve(_solver())
-    least = (f"{float(pulp.value(tvar)) * inst.unit:,.0f} JPY" if stats.status == pulp.LpSolveStatus.Optimal
-             else "unknown")
+    return float(pulp.value(tvar)) * inst.unit if stats.status == pulp.LpSolveStatus.Optimal else None
+
+
+def _tvar_unreachable(inst: Instance, book: RiskBook, level: float, limit_jpy: float) -> str:
+    """The message when the TVaR limit is below what any compliant mix reaches."""
+    least = least_tvar(inst, book, level)
     return (f"no compliant mix has TVaR at level {level:g} ≤ {limit_jpy:,.0f} JPY; the least a compliant mix "
-            f"reaches on these scenarios is {least}")
+            f"reaches on these scenarios is {'unknown' if least is None else f'{least:,.0f} JPY'}")
