@@ -7,14 +7,14 @@ import pulp
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from optimizer import settings
+from optimizer import settings as solver_settings
 from optimizer.risk import var_tvar
 from optimizer.tvar import add_tvar_rows
 
 
 def _solve(prob):
     # the project's thread setting: HiGHS refuses a solve whose thread count differs from the first one in the process
-    stats = prob.solve(pulp.HiGHS(msg=False, threads=settings.THREADS))
+    stats = prob.solve(pulp.HiGHS(msg=False, threads=solver_settings.THREADS))
     assert stats.status == pulp.LpSolveStatus.Optimal
     return stats
 
