@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="the cheapest compliant mix for one exchange")
     _add_inputs(p)
     _add_output(p)
+    p.add_argument("--objective", choices=("cost", "risk"), default="cost",
+                   help="cost: cheapest compliant mix (default); risk: minimise cost + expected retained hack loss "
+                        "(Monte Carlo, see the risk command), still compliant")
+    p.add_argument("--tvar-limit", type=float, default=None, metavar="X",
+                   help="JPY, with --objective risk: TVaR of annual retained loss at --level at most X")
+    _add_risk_options(p)
 
     p = sub.add_parser("price", help="break-even premium of every quote (brokers), or one quote's demand curve")
     _add_inputs(p)
@@ -148,6 +154,11 @@ def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None)
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    if getattr(args, "objective", "cost") == "risk":
+        args.mix = "risk"
+        return cmd_risk(args)
+    if getattr(args, "tvar_limit", None) is not None:
+        raise InputError("--tvar-limit", "expected --objective risk with a TVaR limit")
     profile, quotes, regime = _load(args)
     s = solve(profile, quotes, regime)
     frames = {"mix": s.mix, "summary": report.summary_frame(s)}

@@ -191,3 +191,12 @@ def test_cli_risk_mix_with_tvar_limit_meets_it():
 def test_cli_risk_bad_options_exit_2(args, what):
     out = run("risk", *args)
     assert out.returncode == 2 and what in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_solve_objective_risk_is_the_risk_mix():
+    a = run("solve", "--objective", "risk", "--scenarios", "20000", "--seed", "4", "--format", "json")
+    b = run("risk", "--mix", "risk", "--scenarios", "20000", "--seed", "4", "--format", "json")
+    assert a.returncode == 0, a.stderr
+    assert json.loads(a.stdout) == json.loads(b.stdout)
+    plain = run("solve", "--tvar-limit", "1e9")
+    assert plain.returncode == 2 and "--objective risk" in plain.stderr
