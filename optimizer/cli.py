@@ -55,6 +55,22 @@ def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="also write the result to a file (.json, .csv or .xlsx)")
 
 
+DEFAULT_LOSS_MODEL = "japan.toml"
+
+
+def _add_risk_options(p: argparse.ArgumentParser) -> None:
+    from .simulation import DEFAULT_SCENARIOS, DEFAULT_SEED
+
+    p.add_argument("--loss-model", default=str(data_dir() / "loss-models" / DEFAULT_LOSS_MODEL),
+                   help=f"loss-model TOML (default: bundled {DEFAULT_LOSS_MODEL}); a bare preset name such as "
+                        "japan-stressed also works")
+    p.add_argument("--scenarios", type=int, default=DEFAULT_SCENARIOS, metavar="N",
+                   help=f"scenario-years to simulate (default {DEFAULT_SCENARIOS:,})")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED}): same "
+                   "seed, same numbers")
+    p.add_argument("--level", type=float, default=0.99, metavar="A", help="VaR/TVaR level α (default 0.99)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m optimizer", description=(
         "Cheapest mix of cash reserve, insurance layers and parametric cover that meets a liability-reserve "
@@ -64,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="the cheapest compliant mix for one exchange")
     _add_inputs(p)
     _add_output(p)
+    p.add_argument("--objective", choices=("cost", "risk"), default="cost",
+                   help="cost: cheapest compliant mix (default); risk: minimise cost + expected retained hack loss "
+                        "(Monte Carlo, see the risk command), still compliant")
+    p.add_argument("--tvar-limit", type=float, default=None, metavar="X",
+                   help="JPY, with --objective risk: TVaR of annual retained loss at --level at most X")
+    _add_risk_options(p)
 
     p = sub.add_parser("price", help="break-even premium of every quote (brokers), or one quote's demand curve")
     _add_inputs(p)
@@ -93,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quotes CSV (default: bundled quotes-japan.csv)")
     p.add_argument("--regimes", default=str(data_dir() / "regimes"),
                    help="folder of regime presets (default: bundled data/regimes)")
+    _add_output(p)
+
+    p = sub.add_parser("risk", help="Monte Carlo hack losses: what a mix leaves the exchange to pay (VaR, TVaR, …)")
+    _add_inputs(p)
+    _add_risk_options(p)
+    p.add_argument("--mix", choices=("regulatory", "risk"), default="regulatory",
+                   help="regulatory: the cheapest compliant mix (default); risk: the mix minimising cost + expected "
+                        "retained loss (with --tvar-limit, TVaR at --level at most that)")
+    p.add_argument("--tvar-limit", type=float, default=None, metavar="X",
+                   help="JPY: TVaR of annual retained loss at --level at most X (with --mix risk)")
     _add_output(p)
 
     p = sub.add_parser("batch", help="solve many exchange profiles (CSV or Parquet) locally or on a Dask cluster")
@@ -142,6 +174,11 @@ def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None)
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    if getattr(args, "objective", "cost") == "risk":
+        args.mix = "risk"
+        return cmd_risk(args)
+    if getattr(args, "tvar_limit", None) is not None:
+        raise InputError("--tvar-limit", "expected --objective risk with a TVaR limit")
     profile, quotes, regime = _load(args)
     s = solve(profile, quotes, regime)
     missing = reasons.not_bought(s, quotes)
@@ -248,6 +285,71 @@ def _progress_bar():
                    transient=False, console=Console(stderr=True))
     bar.add_task("solve", total=None, rate="")
     return bar
+def _loss_model_path(value: str) -> str:
+    """A bare preset name (`japan-stressed`) means data/loss-models/<name>.toml."""
+    path = Path(value)
+    candidate = data_dir() / "loss-models" / f"{value}.toml"
+    return str(candidate) if not path.exists() and path.suffix == "" and candidate.exists() else value
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    from .loss_model import load_loss_model
+    from .risk import RiskBook, solution_metrics, solve_with_risk
+    from .simulation import simulate
+
+    if not 0 < args.level < 1:
+        raise InputError("--level", f"expected a level between 0 and 1 (0.99 = the worst 1%), got {args.level:g}")
+    if args.scenarios < 1:
+        raise InputError("--scenarios", f"expected a number of scenario-years ≥ 1, got {args.scenarios}")
+    if args.tvar_limit is not None and (args.mix != "risk" or args.tvar_limit < 0):
+        raise InputError("--tvar-limit", "expected a limit ≥ 0 in JPY, used with --mix risk")
+    loss_model = load_loss_model(_loss_model_path(args.loss_model))
+    profile, quotes, regime = _load(args)
+    scenarios = simulate(profile, loss_model, args.scenarios, args.seed)
+    if args.mix == "risk":
+        result = solve_with_risk(profile, quotes, regime, scenarios, tvar_limit=args.tvar_limit, level=args.level)
+        s, m = result.solution, result.metrics
+    else:
+        s = solve(profile, quotes, regime, marginal=False)
+        m = solution_metrics(s, RiskBook.build(scenarios, [line.quote for line in s.lines], s.requirement_jpy),
+                             level=args.level)
+    data = {**s.to_dict(), "mix": args.mix, "tvar_limit_jpy": args.tvar_limit, "risk": m.to_dict()}
+    _emit(args, report_risk_text(s, m, args.mix), data, {"risk": _risk_frame(m)})
+    return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def _risk_frame(m):
+    import pandas as pd
+
+    return pd.DataFrame([{"key": k, "value": v} for k, v in m.to_dict().items() if k != "instruments"])
+
+
+def report_risk_text(s, m, mix: str) -> str:
+    """The risk metrics for people: the scalar figures, then one line per instrument."""
+    import pandas as pd
+
+    pct = f"{m.level:.3g}"
+    lines = [f"Risk view of the {mix} mix for {s.exchange_id} ({m.loss_model}; {m.scenarios:,} scenario-years, "
+             f"seed {m.seed})", "",
+             f"  annual cost                 {report.yen(m.annual_cost_jpy)}",
+             f"  cash reserve                {report.yen(m.cash_reserve_jpy)}",
+             f"  expected loss               {report.yen(m.expected_loss_jpy)} ± {report.yen(m.expected_loss_se_jpy)}",
+             f"  expected recovery           {report.yen(m.expected_recovery_jpy)} ± "
+             f"{report.yen(m.expected_recovery_se_jpy)}",
+             f"  expected retained loss      {report.yen(m.expected_retained_jpy)} ± "
+             f"{report.yen(m.expected_retained_se_jpy)}",
+             f"  total cost of risk          {report.yen(m.total_cost_of_risk_jpy)} ± "
+             f"{report.yen(m.total_cost_of_risk_se_jpy)}",
+             f"  {'VaR ' + pct + ' (retained)':<28}{report.yen(m.var_jpy)}",
+             f"  {'TVaR ' + pct + ' (retained)':<28}{report.yen(m.tvar_jpy)}",
+             f"  P(year exhausts reserve)    {report.pct(m.prob_reserve_exhausted, 3)} ± "
+             f"{report.pct(m.prob_reserve_exhausted_se, 3)}"]
+    if m.instruments:
+        frame = pd.DataFrame([i.__dict__ for i in m.instruments])
+        lines += ["", report.text_table(frame[["quote_id", "share", "annual_premium_jpy", "expected_recovery_jpy",
+                                                "loss_ratio"]],
+                                         {"share": lambda v: report.pct(v, 1), "loss_ratio": lambda v: report.pct(v, 1)})]
+    return "\n".join(lines)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -278,8 +380,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier, "stress": cmd_stress,
-            "batch": cmd_batch}
+COMMANDS = {"compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
+            "stress": cmd_stress, "batch": cmd_batch, "risk": cmd_risk}
 
 
 class Terminated(BaseException):

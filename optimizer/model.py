@@ -702,3 +702,32 @@ def solve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, *, 
     does not pass the independent check. Pass a `Resolver` to re-use its models across many calls.
     """
     return solve_instance(Instance.build(profile, quotes, regime), marginal=marginal, check=check, resolver=resolver)
+
+
+@dataclass
+class ModelView:
+    """The PuLP model of one instance with its variables by meaning, for callers that add their own row families
+    on top (the risk view's TVaR rows): prob, cash C, shortfall z (None when fixed at 0), share and take by
+    quote_id, and the cost expression of DESIGN's objective."""
+
+    prob: pulp.LpProblem
+    cash: object
+    gap: object | None
+    share: dict
+    take: dict
+    cost: object
+    scaled: Scaled
+
+
+def build_view(inst: Instance, *, with_shortfall: bool = False) -> ModelView:
+    """`build`, with the variables named by meaning; `with_shortfall` frees z ≥ 0 (it is fixed at 0 otherwise)."""
+    m = build(inst)
+    d, cols = m.scaled, m.columns
+    n, bins = len(d.quotes), np.flatnonzero(d.binary)
+    gap = cols[1]
+    if with_shortfall:
+        gap.upBound = None
+    cost = pulp.lpSum(float(c) * v for c, v in zip(numbers(d).cost, cols) if c != 0)
+    return ModelView(m.prob, cols[0], gap if with_shortfall else None,
+                     {q.quote_id: cols[2 + j] for j, q in enumerate(d.quotes)},
+                     {d.quotes[j].quote_id: cols[2 + n + k] for k, j in enumerate(bins)}, cost, d)

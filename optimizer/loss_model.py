@@ -1,0 +1,239 @@
+"""The loss model of the risk view: how often an exchange is hacked, how badly, and who fails to pay.
+
+`LossModel` is a frozen domain object; `load_loss_model(path)` reads a TOML file (presets in
+data/loss-models/) and checks every key once. A bad file raises `InputError` naming the file and the key
+(`event_type[2].median`) and saying what was expected; the CLI turns it into exit 2.
+
+Severities are fractions of a base (the exchange's hot-wallet assets, or all its customer assets):
+`uniform(low, high)` or `lognormal(median, p90)`, each capped at `cap` (default 1).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from .domain import PERILS, RATINGS, rating_bucket
+from .inputs import InputError
+
+Z90 = 1.2815515655446004  # standard normal 90% quantile: a lognormal's p90 = median × exp(Z90·σ)
+PROBABILITY_SUM_TOL = 1e-9  # event-type probabilities must sum to 1 within this
+BUCKETS: tuple[str, ...] = tuple(dict.fromkeys(rating_bucket(r) for r in RATINGS))  # AAA, AA, A, …, CCC, NR
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One kind of major outflow. The loss is fraction × base, fraction ~ severity, capped at `cap`."""
+
+    name: str
+    probability: float               # share of events of this type; all types sum to 1
+    peril: str                       # from domain.PERILS
+    base: Literal["hot", "customer_assets"]
+    severity: Literal["uniform", "lognormal"]
+    low: float = 0.0                 # uniform
+    high: float = 0.0
+    median: float = 0.0              # lognormal
+    p90: float = 0.0
+    cap: float = 1.0
+
+    @property
+    def sigma(self) -> float:
+        """Log-standard deviation of a lognormal severity: ln(p90 / median) / z₀.₉.
+
+        >>> round(EventType("x", 1.0, "external_hack", "hot", "lognormal", median=0.1, p90=0.3).sigma, 4)
+        0.8573
+        """
+        return math.log(self.p90 / self.median) / Z90 if self.severity == "lognormal" else 0.0
+
+
+@dataclass(frozen=True)
+class LossModel:
+    """Frequency, severity, attribution, price move and counterparty default for the Monte Carlo."""
+
+    name: str
+    events_per_year: float           # Poisson rate of major outflows per exchange-year
+    state_backed_share: float        # share of events attributed to a state actor
+    price_volatility: float          # annual log-volatility of the stolen coins' yen price
+    payout_lag_days: float           # days between the loss and the payout
+    event_types: tuple[EventType, ...]
+    default_probability: Mapping[str, float] = field(default_factory=dict)  # rating bucket → annual probability
+    basis_volatility: float = 0.3    # log-volatility of a parametric index around the true loss
+    description: str = ""
+
+    def default_rate(self, rating: str) -> float:
+        """Annual probability that a counterparty rated `rating` fails to pay.
+
+        Looked up by the rating itself (a notched key such as "A-" wins), then by its bucket; a bucket the
+        model does not list takes the highest probability of the buckets listed below it, or if none, of all
+        listed buckets (conservative: an unknown credit is treated as the worst one known).
+        """
+        table = self.default_probability
+        if rating in table:
+            return float(table[rating])
+        bucket = rating_bucket(rating)
+        if bucket in table:
+            return float(table[bucket])
+        worse = [table[b] for b in BUCKETS[BUCKETS.index(bucket) + 1:] if b in table] if bucket in BUCKETS else []
+        pool = worse or list(table.values())
+        return float(max(pool)) if pool else 0.0
+
+    def __hash__(self) -> int:  # Mapping field is not hashable; compare by value
+        return hash((self.name, self.events_per_year, self.state_backed_share, self.price_volatility,
+                     self.payout_lag_days, self.event_types, tuple(sorted(self.default_probability.items())),
+                     self.basis_volatility))
+
+
+# ---------------------------------------------------------------- TOML → LossModel
+
+_TOP = {"name", "description", "events_per_year", "state_backed_share", "price_volatility", "payout_lag_days",
+        "basis_volatility", "event_type", "default_probability"}
+_EVENT_KEYS = {"name", "probability", "peril", "base", "severity", "low", "high", "median", "p90", "cap"}
+_SEVERITY_KEYS = {"uniform": ("low", "high"), "lognormal": ("median", "p90")}
+
+
+def _number(data: Mapping[str, Any], key: str, where: str, source: str, *, default: float | None = None,
+            low: float = 0.0, high: float | None = None, strictly_positive: bool = False) -> float:
+    if key not in data:
+        if default is None:
+            raise InputError(source, "a value is required here", column=where)
+        return float(default)
+    raw = data[key]
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise InputError(source, f"expected a number, got {raw!r}", column=where)
+    value = float(raw)
+    if not math.isfinite(value):
+        raise InputError(source, f"expected a finite number, got {raw!r}", column=where)
+    if strictly_positive and value <= 0:
+        raise InputError(source, f"expected a number > 0, got {raw!r}", column=where)
+    if value < low or (high is not None and value > high):
+        expected = f"between {low:g} and {high:g}" if high is not None else f"≥ {low:g}"
+        raise InputError(source, f"expected a number {expected}, got {raw!r}", column=where)
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, where: str, source: str, default: str | None = None) -> str:
+    if key not in data:
+        if default is None:
+            raise InputError(source, "a value is required here", column=where)
+        return default
+    if not isinstance(data[key], str):
+        raise InputError(source, f"expected text, got {data[key]!r}", column=where)
+    return data[key].strip()
+
+
+def _choice(data: Mapping[str, Any], key: str, where: str, source: str, options: tuple[str, ...]) -> str:
+    value = _text(data, key, where, source)
+    if value not in options:
+        raise InputError(source, f"unknown {key} {value!r}; expected one of {', '.join(options)}", column=where)
+    return value
+
+
+def _event_type(raw: Any, i: int, source: str) -> EventType:
+    where = f"event_type[{i}]"
+    if not isinstance(raw, dict):
+        raise InputError(source, "expected a table [[event_type]]", column=where)
+    for key in raw:
+        if key not in _EVENT_KEYS:
+            raise InputError(source, f"unknown key (expected some of: {', '.join(sorted(_EVENT_KEYS))})",
+                             column=f"{where}.{key}")
+    name = _text(raw, "name", f"{where}.name", source, default=f"event_type_{i}")
+    severity = _choice(raw, "severity", f"{where}.severity", source, tuple(_SEVERITY_KEYS))
+    for other, keys in _SEVERITY_KEYS.items():
+        for key in keys:
+            if other != severity and key in raw:
+                raise InputError(source, f"{key} belongs to a {other} severity; this one is {severity} (expected "
+                                 f"{' and '.join(_SEVERITY_KEYS[severity])})", column=f"{where}.{key}")
+    values: dict[str, float] = {}
+    if severity == "uniform":
+        values["low"] = _number(raw, "low", f"{where}.low", source)
+        values["high"] = _number(raw, "high", f"{where}.high", source)
+        if values["low"] > values["high"]:
+            raise InputError(source, f"low {values['low']:g} is above high {values['high']:g}; expected low ≤ high",
+                             column=f"{where}.low")
+    else:
+        values["median"] = _number(raw, "median", f"{where}.median", source, strictly_positive=True)
+        values["p90"] = _number(raw, "p90", f"{where}.p90", source, strictly_positive=True)
+        if values["median"] > values["p90"]:
+            raise InputError(source, f"median {values['median']:g} is above its p90 {values['p90']:g}; expected "
+                             "median ≤ p90", column=f"{where}.median")
+    return EventType(
+        name=name,
+        probability=_number(raw, "probability", f"{where}.probability", source, high=1.0),
+        peril=_choice(raw, "peril", f"{where}.peril", source, PERILS),
+        base=_choice(raw, "base", f"{where}.base", source, ("hot", "customer_assets")),  # type: ignore[arg-type]
+        severity=severity,  # type: ignore[arg-type]
+        cap=_number(raw, "cap", f"{where}.cap", source, default=1.0, strictly_positive=True),
+        **values,
+    )
+
+
+def loss_model_from_dict(data: Mapping[str, Any], source: str = "loss model") -> LossModel:
+    """A parsed loss-model TOML document → LossModel. Unknown keys are errors (typos must not pass silently).
+
+    Raises:
+        InputError: naming `source` and the key, e.g. `event_type[1].p90`.
+    """
+    for key in data:
+        if key not in _TOP:
+            raise InputError(source, f"unknown key (expected some of: {', '.join(sorted(_TOP))})", column=key)
+    types_raw = data.get("event_type")
+    if not isinstance(types_raw, list) or not types_raw:
+        raise InputError(source, "expected at least one [[event_type]] table", column="event_type")
+    types = tuple(_event_type(raw, i, source) for i, raw in enumerate(types_raw, start=1))
+    total = sum(t.probability for t in types)
+    if abs(total - 1.0) > PROBABILITY_SUM_TOL:
+        raise InputError(source, f"event-type probabilities sum to {total:g}; expected them to sum to 1",
+                         column="event_type.probability")
+
+    table_raw = data.get("default_probability", {})
+    if not isinstance(table_raw, dict):
+        raise InputError(source, "expected a table [default_probability]", column="default_probability")
+    table: dict[str, float] = {}
+    for key in table_raw:
+        rating = str(key).strip().upper()
+        if rating not in RATINGS and rating not in BUCKETS:
+            raise InputError(source, f"unknown rating {key!r}; expected AAA … CCC (notches + or -) or NR",
+                             column=f"default_probability.{key}")
+        table[rating] = _number(table_raw, key, f"default_probability.{key}", source, high=1.0)
+
+    return LossModel(
+        name=_text(data, "name", "name", source, default=Path(str(source)).stem),
+        description=_text(data, "description", "description", source, default=""),
+        events_per_year=_number(data, "events_per_year", "events_per_year", source),
+        state_backed_share=_number(data, "state_backed_share", "state_backed_share", source, high=1.0),
+        price_volatility=_number(data, "price_volatility", "price_volatility", source),
+        payout_lag_days=_number(data, "payout_lag_days", "payout_lag_days", source),
+        basis_volatility=_number(data, "basis_volatility", "basis_volatility", source, default=0.3),
+        event_types=types,
+        default_probability=table,
+    )
+
+
+def loss_model_from_text(text: str, source: str = "loss model") -> LossModel:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(source, f"not valid TOML ({exc})") from None
+    return loss_model_from_dict(data, source)
+
+
+def load_loss_model(path: str | Path) -> LossModel:
+    """A loss-model TOML file → LossModel, validated once.
+
+    Raises:
+        InputError: the file is missing, not UTF-8, not TOML, or a key is unknown, of the wrong type or out of
+            range (probabilities not summing to 1, a negative rate, a median above its p90, an unknown peril).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise InputError(str(path), "the file is empty; expected a loss model (see data/loss-models/)")
+    return loss_model_from_text(text, str(path))

@@ -1,0 +1,366 @@
+"""The risk view of a mix: what a year of hacks leaves the exchange to pay, and the cheapest mix within a risk
+appetite (DESIGN.md "The risk view").
+
+`RiskBook` holds one exchange's scenarios and the payout matrix of the quotes offered to it (per unit share);
+`metrics(book, shares, cash)` evaluates any mix on those same arrays (common random numbers) in a few numpy
+operations. `solve_with_risk` re-solves the regulatory model with the objective cost + E[retained loss] and,
+optionally, a TVaR limit written by `tvar.add_tvar_rows`; the reported mix is verified twice: compliance by
+`solution.verify` (through `assemble`), the TVaR limit recomputed from the scenarios.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pulp
+
+from . import settings
+from .domain import ExchangeProfile, Quote, Regime
+# The regulatory model: the one formulation this module re-solves (rename here when model.build is public).
+from .model import Instance, _Raw as RawSolution, assemble, build_view as build_model, quiet_highs as _swallow_highs_banner
+from .simulation import Scenarios
+from .solution import Solution, SolveError
+from .tvar import add_tvar_rows
+
+DEFAULT_LEVEL = 0.99
+# Tolerances, in units of R. HiGHS meets each row to 1e-7 (scaled); the TVaR expression sums the u_s rows
+# divided by (1 − α)·N, so its error is at most 1e-7/(1 − α), plus the snapping of shares onto their bounds
+# in `assemble` (≤ 1e-7 of a layer). TVAR_TOL / (1 − α) covers both with a margin of 10.
+TVAR_TOL = 1e-6
+OVER_INDEMNITY_TOL = 1e-12  # a year where full cover could pay more than the loss (relative), gets a clip row
+
+
+# ---------------------------------------------------------------- scenarios × quotes
+
+@dataclass(frozen=True)
+class RiskBook:
+    """One exchange's scenarios and the payout matrix of `quotes` on them. Money in JPY.
+
+    `payout[i, j]`: what quote j pays per unit share in the i-th year with a loss (`scenarios.loss_years[i]`).
+    """
+
+    scenarios: Scenarios
+    quotes: tuple[Quote, ...]
+    requirement_jpy: float
+    payout: np.ndarray
+
+    @classmethod
+    def build(cls, scenarios: Scenarios, quotes: Sequence[Quote], requirement_jpy: float) -> "RiskBook":
+        quotes = tuple(quotes)
+        return cls(scenarios, quotes, float(requirement_jpy), scenarios.payouts(quotes, requirement_jpy))
+
+    def column(self, quote_id: str) -> int:
+        return self._index[quote_id]
+
+    @property
+    def _index(self) -> dict[str, int]:
+        return {q.quote_id: j for j, q in enumerate(self.quotes)}
+
+    def share_vector(self, shares: Mapping[str, float]) -> np.ndarray:
+        """Shares by quote_id → a vector aligned with `quotes` (quotes not named: 0).
+
+        Raises:
+            KeyError: a quote_id with a positive share that this book does not hold.
+        """
+        index = self._index
+        s = np.zeros(len(self.quotes))
+        for k, v in shares.items():
+            if v == 0:
+                continue
+            s[index[k]] = float(v)
+        return s
+
+    def retained(self, shares: Mapping[str, float] | np.ndarray) -> np.ndarray:
+        """Retained loss in each year with a loss: clip(L − P·s, 0, L) (never negative, never above the loss)."""
+        s = shares if isinstance(shares, np.ndarray) else self.share_vector(shares)
+        L = self.scenarios.annual_loss
+        return np.clip(L - self.payout @ s, 0.0, L)
+
+
+def _mean_se(values: np.ndarray, n: int) -> tuple[float, float]:
+    """Mean and standard error over n scenario-years of which only `values` are non-zero (the rest are 0)."""
+    total, squares = float(values.sum()), float(np.dot(values, values))
+    mean = total / n
+    var = max(squares / n - mean * mean, 0.0) * n / max(n - 1, 1)
+    return mean, math.sqrt(var / n)
+
+
+def var_tvar(values: np.ndarray, n: int, level: float) -> tuple[float, float]:
+    """VaR and TVaR at `level` of a loss that is `values` in some years and 0 in the other n − len(values).
+
+    VaR is the smallest x with P(loss ≤ x) ≥ level (the ⌈level·n⌉-th smallest of n); TVaR is
+    VaR + E[max(loss − VaR, 0)] / (1 − level) (Rockafellar–Uryasev), which is the mean of the worst (1 − level)·n
+    years when that is a whole number: losses 5 and 3 in 2 of n = 10 years, level 0.8 → VaR 0 (8 years of 10
+    lose nothing), TVaR (5 + 3)/2 = 4; at level 0.85, VaR 3 and TVaR 3 + (5 − 3)/1.5.
+
+    >>> [round(v, 6) for v in var_tvar(np.array([5.0, 3.0]), 10, 0.8)]
+    [0.0, 4.0]
+    >>> [round(v, 6) for v in var_tvar(np.array([5.0, 3.0]), 10, 0.85)]
+    [3.0, 4.333333]
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    rank = int(math.ceil(level * n - 1e-9))          # 1-based rank in ascending order of all n years
+    zeros = n - values.size
+    ordered = np.sort(values)
+    below = int(np.searchsorted(ordered, 0.0, side="left"))  # values below the implicit zeros (gains)
+    if rank <= below:
+        var = float(ordered[rank - 1])
+    elif rank <= below + zeros:
+        var = 0.0
+    else:
+        var = float(ordered[rank - zeros - 1])
+    tail = float(np.maximum(values - var, 0.0).sum()) + zeros * max(0.0 - var, 0.0)
+    return var, var + tail / ((1.0 - level) * n)
+
+
+# ---------------------------------------------------------------- metrics
+
+@dataclass(frozen=True)
+class InstrumentRisk:
+    quote_id: str
+    share: float
+    annual_premium_jpy: float       # premium × multiplier (+ fixed fee) for this share
+    expected_recovery_jpy: float
+    expected_recovery_se_jpy: float
+    loss_ratio: float | None        # expected recovery ÷ annual premium (None when the premium is 0)
+
+
+@dataclass(frozen=True)
+class RiskMetrics:
+    """The risk view of one mix (JPY per year), with standard errors of the expectations."""
+
+    level: float
+    scenarios: int
+    seed: int
+    loss_model: str
+    cash_reserve_jpy: float
+    annual_cost_jpy: float
+    expected_loss_jpy: float
+    expected_loss_se_jpy: float
+    expected_retained_jpy: float
+    expected_retained_se_jpy: float
+    expected_recovery_jpy: float
+    expected_recovery_se_jpy: float
+    var_jpy: float
+    tvar_jpy: float
+    prob_reserve_exhausted: float
+    prob_reserve_exhausted_se: float
+    total_cost_of_risk_jpy: float
+    total_cost_of_risk_se_jpy: float
+    instruments: tuple[InstrumentRisk, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON `risk` object (DESIGN.md names)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "instruments"}
+        out["instruments"] = [dict(i.__dict__) for i in self.instruments]
+        return out
+
+
+def annual_cost(profile: ExchangeProfile, quotes: Sequence[Quote], requirement_jpy: float,
+                shares: Mapping[str, float], cash_jpy: float) -> tuple[float, dict[str, float]]:
+    """carry·C + Σ premium_multiplier·premium_rate·limit·s (+ fee if bought): the mix's annual cost, and by quote."""
+    by_quote = {}
+    for q in quotes:
+        s = float(shares.get(q.quote_id, 0.0))
+        if s > 0:
+            by_quote[q.quote_id] = (profile.premium_multiplier * q.premium_rate * q.limit_jpy(requirement_jpy) * s
+                                    + q.fixed_fee_jpy)
+    return profile.carry * cash_jpy + sum(by_quote.values()), by_quote
+
+
+def metrics(book: RiskBook, profile: ExchangeProfile, shares: Mapping[str, float], cash_jpy: float, *,
+            level: float = DEFAULT_LEVEL, annual_cost_jpy: float | None = None) -> RiskMetrics:
+    """The risk view of a mix (shares by quote_id, cash in JPY) on the book's scenarios.
+
+    Retained loss of a year = clip(L − P·s, 0, L). `annual_cost_jpy` defaults to the mix's premiums, fees and
+    carry (pass the Solution's figure to report exactly the regulatory answer).
+    """
+    sc = book.scenarios
+    n = sc.n_years
+    s = book.share_vector(shares)
+    L = sc.annual_loss
+    recovered = book.payout * s[None, :]                       # loss years × quotes, JPY
+    retained = np.clip(L - recovered.sum(axis=1), 0.0, L)
+    cost, by_quote = annual_cost(profile, book.quotes, book.requirement_jpy, shares, cash_jpy)
+    if annual_cost_jpy is not None:
+        cost = float(annual_cost_jpy)
+    e_loss, se_loss = _mean_se(L, n)
+    e_ret, se_ret = _mean_se(retained, n)
+    e_rec, se_rec = _mean_se(L - retained, n)
+    var, tvar = var_tvar(retained, n, level)
+    p_exhaust = float(np.count_nonzero(retained > cash_jpy)) / n
+    instruments = []
+    for j, q in enumerate(book.quotes):
+        if s[j] <= 0:
+            continue
+        mean, se = _mean_se(recovered[:, j], n)
+        premium = by_quote.get(q.quote_id, 0.0)
+        instruments.append(InstrumentRisk(q.quote_id, float(s[j]), premium, mean, se,
+                                          mean / premium if premium > 0 else None))
+    return RiskMetrics(
+        level=level, scenarios=n, seed=sc.seed, loss_model=sc.loss_model.name, cash_reserve_jpy=float(cash_jpy),
+        annual_cost_jpy=cost, expected_loss_jpy=e_loss, expected_loss_se_jpy=se_loss,
+        expected_retained_jpy=e_ret, expected_retained_se_jpy=se_ret,
+        expected_recovery_jpy=e_rec, expected_recovery_se_jpy=se_rec, var_jpy=var, tvar_jpy=tvar,
+        prob_reserve_exhausted=p_exhaust, prob_reserve_exhausted_se=math.sqrt(p_exhaust * (1 - p_exhaust) / n),
+        total_cost_of_risk_jpy=cost + e_ret, total_cost_of_risk_se_jpy=se_ret,
+        instruments=tuple(instruments),
+    )
+
+
+def solution_metrics(solution: Solution, book: RiskBook, *, level: float = DEFAULT_LEVEL) -> RiskMetrics:
+    """The risk view of a Solution's mix (its cash, shares and annual cost)."""
+    shares = {line.quote.quote_id: line.share for line in solution.lines}
+    return metrics(book, solution.profile, shares, solution.cash_reserve_jpy, level=level,
+                   annual_cost_jpy=solution.annual_cost_jpy)
+
+
+# ---------------------------------------------------------------- optimising with risk
+
+@dataclass(frozen=True)
+class RiskSolution:
+    """The risk-optimal mix: the verified Solution, its risk metrics, and the limit it was solved under."""
+
+    solution: Solution
+    metrics: RiskMetrics
+    book: RiskBook
+    tvar_limit_jpy: float | None
+    level: float
+
+
+def _solver() -> pulp.HiGHS:
+    return pulp.HiGHS(msg=False, gapRel=settings.MIP_GAP_REL, gapAbs=settings.MIP_GAP_ABS,
+                      threads=settings.THREADS, timeLimit=settings.TIME_LIMIT_SECONDS)
+
+
+def _val(v) -> float:
+    return float(v) if isinstance(v, (bool, int, float)) else float(v.value() or 0.0)
+
+
+def add_expected_retained(prob: pulp.LpProblem, book: RiskBook, share: Mapping[str, pulp.LpVariable], unit: float,
+                          name: str = "retained") -> pulp.LpAffineExpression:
+    """E[retained loss] in units of R as an LP expression: (1/N)·Σ_years max(L − P·s, 0).
+
+    In a year where even every quote at its largest share cannot pay more than the loss, retained = L − P·s is
+    already ≥ 0 and enters as that affine term. Only years where over-insurance is possible (overlapping layers, a
+    parametric index above the loss) get a variable r ≥ 0 and the row r ≥ L − P·s; minimising then makes
+    r = max(L − P·s, 0). So the objective never rewards paying more than the loss.
+    """
+    n = book.scenarios.n_years
+    L = book.scenarios.annual_loss / unit
+    P = book.payout / unit
+    ids = [q.quote_id for q in book.quotes]
+    max_share = np.array([q.max_share for q in book.quotes])
+    clipped = P @ max_share > L * (1 + OVER_INDEMNITY_TOL)
+    plain = ~clipped
+    coef = P[plain].sum(axis=0) / n
+    terms = [(share[k], -float(c)) for k, c in zip(ids, coef) if c != 0]
+    for i in np.flatnonzero(clipped):  # rows of the LP (one per year that needs one), not arithmetic
+        r = prob.add_variable(f"{name}_{i}", lowBound=0.0)
+        cols = np.flatnonzero(P[i])
+        prob.addConstraint(pulp.LpAffineExpression.from_list(
+            [(r, 1.0)] + [(share[ids[c]], float(P[i, c])) for c in cols]) >= float(L[i]), f"{name}_clip_{i}")
+        terms.append((r, 1.0 / n))
+    expr = pulp.LpAffineExpression.from_list(terms)
+    return expr + float(L[plain].sum()) / n
+
+
+def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, scenarios: Scenarios, *,
+                    tvar_limit: float | None = None, level: float = DEFAULT_LEVEL) -> RiskSolution:
+    """The cheapest compliant mix counting expected losses: minimise carry·C + premiums + fees + E[retained loss],
+    subject to the regulatory constraints 1–4 and, with `tvar_limit` (JPY), TVaR_level(retained) ≤ tvar_limit.
+
+    When no mix meets the requirement, the least shortfall is found first (as in `model.solve`) and the risk
+    objective is minimised at it.
+
+    Returns:
+        RiskSolution with a verified Solution (compliance re-checked by `verify`) and its metrics.
+
+    Raises:
+        SolveError: HiGHS fails; no compliant mix meets the TVaR limit (the message gives the least TVaR a
+            compliant mix reaches); or the reported mix fails the recomputed TVaR check.
+    """
+    started = time.perf_counter()
+    inst = Instance.build(profile, quotes, regime)
+    book = RiskBook.build(scenarios, inst.eligible, inst.requirement_jpy)
+    u = inst.unit
+    limit_units = None if tvar_limit is None else float(tvar_limit) / u
+
+    def risk_model(with_shortfall: bool, limit: float | None):
+        model = build_model(inst, with_shortfall=with_shortfall)
+        retained = add_expected_retained(model.prob, book, model.share, u)
+        tvar = tvar_family(model, book, u, level, limit) if limit is not None else None
+        return model, retained, tvar
+
+    _swallow_highs_banner()
+    model, retained, _ = risk_model(False, limit_units)
+    model.prob.setObjective(model.cost + retained)
+    stats = model.prob.solve(_solver())
+    shortfall = 0.0
+    if stats.status != pulp.LpSolveStatus.Optimal:
+        if stats.status != pulp.LpSolveStatus.Infeasible:
+            raise SolveError(f"HiGHS stopped with status {stats.status_str}")
+        # Regulatory rows infeasible, or the TVaR limit too tight? Minimise the shortfall first.
+        model, retained, _ = risk_model(True, None)
+        model.prob.setObjective(1 * model.gap)
+        stats = model.prob.solve(_solver())
+        if stats.status != pulp.LpSolveStatus.Optimal:
+            raise SolveError(f"HiGHS stopped with status {stats.status_str} while minimising the shortfall")
+        least = _val(model.gap)
+        if least <= 1e-9 and limit_units is not None:
+            raise SolveError(_tvar_unreachable(inst, book, level, tvar_limit))
+        model.prob += model.gap <= least + 1e-12, "least_shortfall"
+        tvar = tvar_family(model, book, u, level, limit_units) if limit_units is not None else None
+        model.prob.setObjective(model.cost + retained)
+        stats = model.prob.solve(_solver())
+        if stats.status != pulp.LpSolveStatus.Optimal:
+            if tvar is not None and stats.status == pulp.LpSolveStatus.Infeasible:
+                raise SolveError(_tvar_unreachable(inst, book, level, tvar_limit))
+            raise SolveError(f"HiGHS stopped with status {stats.status_str} while costing the shortfall")
+        shortfall = max(least, 0.0)
+
+    raw = RawSolution(
+        cash=max(_val(model.cash), 0.0),
+        share={k: _val(v) for k, v in model.share.items()},
+        take={k: _val(v) > 0.5 for k, v in model.take.items()},
+        shortfall=shortfall,
+        objective=float(pulp.value(model.cost)),
+        solve_seconds=time.perf_counter() - started,
+    )
+    solution = assemble(inst, raw, None)  # runs verify(): the mix is still compliant
+    result = solution_metrics(solution, book, level=level)
+    if tvar_limit is not None and result.tvar_jpy > tvar_limit + TVAR_TOL * u / (1.0 - level):
+        raise SolveError(f"the risk-optimal mix has TVaR {result.tvar_jpy:,.0f} JPY recomputed from the scenarios, "
+                         f"above the limit {tvar_limit:,.0f} JPY")
+    return RiskSolution(solution, result, book, tvar_limit, level)
+
+
+def tvar_family(model, book: RiskBook, unit: float, level: float, limit: float | None):
+    """TVaR rows on retained = L − P·s in units of R, measured as max(·, 0) (ζ ≥ 0: see tvar.py)."""
+    variables = [model.share[q.quote_id] for q in book.quotes]
+    return add_tvar_rows(model.prob, book.scenarios.annual_loss / unit, -book.payout / unit, variables,
+                         level=level, limit=limit, n_scenarios=book.scenarios.n_years, nonnegative=True,
+                         name="tvar")
+
+
+def least_tvar(inst: Instance, book: RiskBook, level: float = DEFAULT_LEVEL) -> float | None:
+    """The smallest TVaR_level of annual retained loss (JPY) that a compliant mix reaches on the book's scenarios;
+    None when no mix is compliant or HiGHS fails."""
+    _swallow_highs_banner()
+    model = build_model(inst, with_shortfall=False)
+    tvar, _ = tvar_family(model, book, inst.unit, level, None)
+    model.prob.setObjective(tvar)
+    stats = model.prob.solve(_solver())
+    return float(pulp.value(tvar)) * inst.unit if stats.status == pulp.LpSolveStatus.Optimal else None
+
+
+def _tvar_unreachable(inst: Instance, book: RiskBook, level: float, limit_jpy: float) -> str:
+    """The message when the TVaR limit is below what any compliant mix reaches."""
+    least = least_tvar(inst, book, level)
+    return (f"no compliant mix has TVaR at level {level:g} ≤ {limit_jpy:,.0f} JPY; the least a compliant mix "
+            f"reaches on these scenarios is {'unknown' if least is None else f'{least:,.0f} JPY'}")

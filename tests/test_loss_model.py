@@ -1,0 +1,137 @@
+"""Loss-model TOML (optimizer/loss_model.py): the presets load, every bad-input rule names the file and key, and
+the CLI turns each into exit 2 with one line on stderr."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from optimizer.inputs import InputError
+from optimizer.loss_model import load_loss_model, loss_model_from_text
+
+ROOT = Path(__file__).resolve().parent.parent
+PRESETS = sorted((ROOT / "data" / "loss-models").glob("*.toml"))
+
+GOOD = """
+name = "test"
+events_per_year = 0.025
+state_backed_share = 0.6
+price_volatility = 0.55
+payout_lag_days = 60
+[[event_type]]
+name = "hot_wallet"
+probability = 0.6
+peril = "external_hack"
+base = "hot"
+severity = "uniform"
+low = 0.2
+high = 1.0
+[[event_type]]
+name = "signing_or_vendor"
+probability = 0.4
+peril = "vendor_compromise"
+base = "customer_assets"
+severity = "lognormal"
+median = 0.10
+p90 = 0.45
+[default_probability]
+"AA" = 0.0002
+"A" = 0.0005
+"BBB" = 0.0015
+"""
+
+
+def test_design_example_loads_with_defaults():
+    m = loss_model_from_text(GOOD, "good.toml")
+    assert m.events_per_year == 0.025 and m.basis_volatility == 0.3
+    hot, vendor = m.event_types
+    assert (hot.low, hot.high, hot.cap) == (0.2, 1.0, 1.0)
+    assert vendor.sigma == pytest.approx(1.17364, abs=1e-5)  # ln(4.5) = 1.50408, / 1.28155
+    assert m.default_rate("A-") == 0.0005 and m.default_rate("AA+") == 0.0002
+    # an unlisted bucket takes the worst listed probability below it, else the worst listed
+    assert m.default_rate("BB") == 0.0015 and m.default_rate("AAA") == 0.0015
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
+def test_presets_load_and_every_number_has_a_comment(path):
+    m = load_loss_model(path)
+    assert sum(t.probability for t in m.event_types) == pytest.approx(1.0)
+    text = path.read_text(encoding="utf-8")
+    assert "S&P" in text and "ASSUMPTION" in text
+    assert {"AAA", "AA", "A", "BBB", "BB", "B", "CCC", "NR"} <= set(m.default_probability)
+
+
+BAD = [
+    # (replace this, with this, the key named, words in the message)
+    ("probability = 0.4", "probability = 0.3", "event_type.probability", "sum to 1"),
+    ("events_per_year = 0.025", "events_per_year = -0.1", "events_per_year", "≥ 0"),
+    ('"A" = 0.0005', '"A" = -0.0005', "default_probability.A", "between 0 and 1"),
+    ("p90 = 0.45", "p90 = 0.05", "event_type[2].median", "above its p90"),
+    ('peril = "vendor_compromise"', 'peril = "rug_pull"', "event_type[2].peril", "unknown peril"),
+    ("payout_lag_days = 60", "payout_lag_days = 60\npayout_lag = 3", "payout_lag", "unknown key"),
+    ('median = 0.10', 'median = 0.10\nmean = 0.2', "event_type[2].mean", "unknown key"),
+    ("price_volatility = 0.55", 'price_volatility = "high"', "price_volatility", "expected a number"),
+    ('base = "hot"', 'base = "cold"', "event_type[1].base", "unknown base"),
+    ('severity = "uniform"', 'severity = "pareto"', "event_type[1].severity", "unknown severity"),
+    ("low = 0.2", "low = 1.2", "event_type[1].low", "low ≤ high"),
+    ('"BBB" = 0.0015', '"ZZZ" = 0.0015', "default_probability.ZZZ", "unknown rating"),
+    ("state_backed_share = 0.6", "state_backed_share = 1.6", "state_backed_share", "between 0 and 1"),
+    ("low = 0.2\nhigh = 1.0", "median = 0.2\nhigh = 1.0", "event_type[1].median", "belongs to a lognormal"),
+]
+
+
+@pytest.mark.parametrize("old,new,key,words", BAD, ids=[b[2] + ":" + b[3] for b in BAD])
+def test_bad_loss_model_names_file_and_key(old, new, key, words):
+    assert old in GOOD
+    with pytest.raises(InputError) as err:
+        loss_model_from_text(GOOD.replace(old, new, 1), "bad.toml")
+    assert err.value.source == "bad.toml" and err.value.column == key
+    assert words in str(err.value)
+
+
+def test_missing_required_key_and_no_event_types():
+    with pytest.raises(InputError, match="required") as err:
+        loss_model_from_text(GOOD.replace("payout_lag_days = 60\n", ""), "bad.toml")
+    assert err.value.column == "payout_lag_days"
+    head = GOOD.split("[[event_type]]")[0]
+    with pytest.raises(InputError, match="at least one") as err:
+        loss_model_from_text(head, "bad.toml")
+
+
+def test_file_problems(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_loss_model(tmp_path / "nope.toml")
+    (tmp_path / "empty.toml").write_text("  \n", encoding="utf-8")
+    with pytest.raises(InputError, match="empty"):
+        load_loss_model(tmp_path / "empty.toml")
+    (tmp_path / "broken.toml").write_text("name = \n", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_loss_model(tmp_path / "broken.toml")
+
+
+# ---------------------------------------------------------------- from the user's side
+
+def _risk(*args):
+    return subprocess.run([sys.executable, "-m", "optimizer", "risk", "--scenarios", "2000", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("old,new,key,words", [BAD[0], BAD[1], BAD[3], BAD[4], BAD[5], BAD[7]],
+                         ids=["probabilities", "negative_rate", "median_above_p90", "unknown_peril", "unknown_key",
+                              "wrong_type"])
+def test_cli_risk_with_bad_loss_model_exits_2_naming_file_and_key(tmp_path, old, new, key, words):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
+    out = _risk("--loss-model", str(bad))
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == ""
+    err = out.stderr.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert str(bad) in err and f"'{key}'" in err and words in err
+
+
+def test_cli_risk_accepts_a_preset_name():
+    out = _risk("--loss-model", "japan-stressed", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert '"loss_model": "Japan (stressed)"' in out.stdout

@@ -1,0 +1,202 @@
+"""Risk metrics and the risk-objective solve (optimizer/risk.py): hand-checked metrics, properties, end to end."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from optimizer.domain import ExchangeProfile, Quote
+from optimizer.inputs import load_profiles, load_quotes, load_regime
+from optimizer.loss_model import load_loss_model
+from optimizer.model import Instance, solve
+from optimizer.risk import RiskBook, metrics, solution_metrics, solve_with_risk, var_tvar
+from optimizer.simulation import simulate
+from optimizer.solution import SolveError, verify
+
+from test_simulation import hand_scenarios, layer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+PROFILES = {p.exchange_id: p for p in load_profiles(DATA / "profiles.csv")}
+QUOTES = load_quotes(DATA / "quotes.csv")
+REGIME = load_regime(DATA / "regimes" / "securities-style.toml")
+JAPAN = load_loss_model(DATA / "loss-models" / "japan.toml")
+HAND = ExchangeProfile("H", 1e3, 0.05, 1e3, cost_of_capital=0.1)
+
+
+# ---------------------------------------------------------------- hand-checked metrics
+
+def test_metrics_of_a_hand_built_book():
+    # 10 years; losses 30 (year 0) and 100 (year 3); a 20 xs 10 layer at 50%: recovers 10 and 10
+    sc = hand_scenarios([0, 0, 3], [5, 25, 100], ["external_hack"] * 3, [False] * 3)
+    q = Quote("L", "insurance", "C", "AA", 10.0, 20.0, 0.1)  # premium 0.1 × 20 = 2 at 100%
+    book = RiskBook.build(sc, [q], 1.0)
+    m = metrics(book, HAND, {"L": 0.5}, cash_jpy=50.0, level=0.9)
+    assert m.expected_loss_jpy == pytest.approx(13.0)          # (30 + 100) / 10
+    assert m.expected_retained_jpy == pytest.approx(11.25)     # (22.5 + 90) / 10
+    assert m.expected_recovery_jpy == pytest.approx(1.75)      # (7.5 + 10) / 10
+    assert m.annual_cost_jpy == pytest.approx(0.1 * 50 + 1.0)  # carry × cash + premium × share
+    assert m.total_cost_of_risk_jpy == pytest.approx(6.0 + 11.25)
+    # VaR_0.9 is the 9th smallest of {0 ×8, 22.5, 90} = 22.5; TVaR = mean of the worst 1 = 90
+    assert (m.var_jpy, m.tvar_jpy) == pytest.approx((22.5, 90.0))
+    assert m.prob_reserve_exhausted == pytest.approx(0.1)      # only 90 > 50
+    (line,) = m.instruments
+    assert line.expected_recovery_jpy == pytest.approx(1.75) and line.loss_ratio == pytest.approx(1.75 / 1.0)
+    se = math.sqrt((np.var([30, 0, 0, 100] + [0] * 6) * 10 / 9) / 10)
+    assert m.expected_loss_se_jpy == pytest.approx(se)
+
+
+def test_overlapping_cover_never_makes_retained_negative():
+    sc = hand_scenarios([0], [10.0], ["external_hack"], [False])
+    qs = [Quote(f"Q{i}", "insurance", "C", "AA", 0.0, 10.0, 0.01) for i in range(3)]
+    book = RiskBook.build(sc, qs, 1.0)
+    m = metrics(book, HAND, {"Q0": 1.0, "Q1": 1.0, "Q2": 1.0}, 0.0)
+    assert m.expected_retained_jpy == 0.0 and m.tvar_jpy == 0.0
+    assert m.expected_recovery_jpy == pytest.approx(1.0)       # recovered = loss − retained, not 3× the loss
+
+
+# ---------------------------------------------------------------- properties
+
+BOOK_QUOTES = [q for q in QUOTES if q.offered_to("EX03")]
+SC = simulate(PROFILES["EX03"], JAPAN, 20_000, seed=7)
+R_EX03 = Instance.build(PROFILES["EX03"], QUOTES, REGIME).requirement_jpy
+BOOK = RiskBook.build(SC, BOOK_QUOTES, R_EX03)
+shares = st.lists(st.floats(0, 1), min_size=len(BOOK_QUOTES), max_size=len(BOOK_QUOTES))
+
+
+@settings(max_examples=60, deadline=None)
+@given(shares, shares, st.sampled_from([0.9, 0.95, 0.99, 0.995]))
+def test_retained_bounds_and_more_cover_never_raises_tvar(s, extra, level):
+    mix = {q.quote_id: v for q, v in zip(BOOK_QUOTES, s)}
+    more = {q.quote_id: v + e for q, v, e in zip(BOOK_QUOTES, s, extra)}
+    r = BOOK.retained(mix)
+    assert np.all(r >= 0) and np.all(r <= SC.annual_loss)
+    a, b = metrics(BOOK, PROFILES["EX03"], mix, 0.0, level=level), metrics(BOOK, PROFILES["EX03"], more, 0.0,
+                                                                           level=level)
+    assert b.tvar_jpy <= a.tvar_jpy + 1e-6 and b.var_jpy <= a.var_jpy + 1e-6
+    assert b.expected_retained_jpy <= a.expected_retained_jpy + 1e-6
+    assert a.tvar_jpy >= a.var_jpy >= 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 1e12), max_size=50), st.integers(0, 200), st.floats(0.5, 0.999))
+def test_tvar_at_least_var_at_least_zero_and_equals_tail_mean(values, zeros, level):
+    v = np.array(values, dtype=float)
+    n = v.size + zeros
+    if n == 0:
+        return
+    var, tvar = var_tvar(v, n, level)
+    assert tvar >= var - 1e-6 * max(1.0, var) and var >= 0
+    full = np.sort(np.r_[v, np.zeros(zeros)])
+    assert var == full[math.ceil(level * n - 1e-9) - 1]
+
+
+def test_same_seed_same_metrics():
+    a = simulate(PROFILES["EX02"], JAPAN, 5_000, seed=42)
+    b = simulate(PROFILES["EX02"], JAPAN, 5_000, seed=42)
+    s = solve(PROFILES["EX02"], QUOTES, REGIME, marginal=False)
+    ma = solution_metrics(s, RiskBook.build(a, [x.quote for x in s.lines], s.requirement_jpy))
+    mb = solution_metrics(s, RiskBook.build(b, [x.quote for x in s.lines], s.requirement_jpy))
+    assert ma == mb
+
+
+# ---------------------------------------------------------------- optimising with risk
+
+@pytest.fixture(scope="module")
+def ex01():
+    p = PROFILES["EX01"]
+    sc = simulate(p, JAPAN, 20_000, seed=1)
+    reg = solve(p, QUOTES, REGIME, marginal=False)
+    book = RiskBook.build(sc, Instance.build(p, QUOTES, REGIME).eligible, reg.requirement_jpy)
+    return p, sc, reg, solution_metrics(reg, book)
+
+
+def test_risk_optimal_mix_is_compliant_and_no_dearer_in_cost_of_risk(ex01):
+    p, sc, reg, reg_m = ex01
+    out = solve_with_risk(p, QUOTES, REGIME, sc)
+    assert verify(out.solution) == [] and out.solution.status == "optimal"
+    # the regulatory mix is feasible for the risk LP, so the risk optimum cannot cost more in total
+    assert out.metrics.total_cost_of_risk_jpy <= reg_m.total_cost_of_risk_jpy * (1 + 1e-7)
+    # and the regulatory optimum is the cheapest in premiums and carry
+    assert out.solution.annual_cost_jpy >= reg.annual_cost_jpy * (1 - 1e-7)
+
+
+@pytest.mark.parametrize("fraction", [0.9, 0.6])
+def test_tvar_limit_holds_when_recomputed_and_tighter_costs_more(ex01, fraction):
+    p, sc, reg, reg_m = ex01
+    free = solve_with_risk(p, QUOTES, REGIME, sc)
+    limit = fraction * free.metrics.tvar_jpy
+    out = solve_with_risk(p, QUOTES, REGIME, sc, tvar_limit=limit)
+    assert out.metrics.tvar_jpy <= limit * (1 + 1e-6)
+    assert verify(out.solution) == []
+    assert out.metrics.total_cost_of_risk_jpy >= free.metrics.total_cost_of_risk_jpy * (1 - 1e-9)
+
+
+def test_unreachable_tvar_limit_says_how_low_tvar_can_go(ex01):
+    p, sc, _, _ = ex01
+    with pytest.raises(SolveError, match="the least a compliant mix reaches"):
+        solve_with_risk(p, QUOTES, REGIME, sc, tvar_limit=1.0)
+
+
+def test_shortfall_is_a_status_not_an_error():
+    # under the cash-only preset EX03 cannot hold its ¥2bn requirement (liquid capital ¥1bn): least shortfall first
+    p = PROFILES["EX03"]
+    cash_only = load_regime(DATA / "regimes" / "cash-only.toml")
+    reg = solve(p, QUOTES, cash_only, marginal=False)
+    out = solve_with_risk(p, QUOTES, cash_only, simulate(p, JAPAN, 5_000, seed=2))
+    assert reg.status == out.solution.status == "shortfall"
+    assert out.solution.shortfall_jpy == pytest.approx(reg.shortfall_jpy, rel=1e-6, abs=1.0)
+
+
+# ---------------------------------------------------------------- end to end
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "optimizer", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_risk_json_is_one_object_with_the_design_names():
+    out = run("risk", "--scenarios", "20000", "--seed", "3", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    risk = data["risk"]
+    for key in ("expected_loss_jpy", "expected_retained_jpy", "expected_recovery_jpy", "var_jpy", "tvar_jpy",
+                "prob_reserve_exhausted", "total_cost_of_risk_jpy", "scenarios", "seed", "expected_loss_se_jpy",
+                "expected_retained_se_jpy"):
+        assert key in risk
+    assert risk["scenarios"] == 20000 and risk["seed"] == 3 and data["mix"] == "regulatory"
+    assert {i["quote_id"] for i in risk["instruments"]} == {i["quote_id"] for i in data["instruments"]}
+    assert all("loss_ratio" in i and "expected_recovery_jpy" in i for i in risk["instruments"])
+    again = json.loads(run("risk", "--scenarios", "20000", "--seed", "3", "--format", "json").stdout)
+    assert again == data
+
+
+def test_cli_risk_mix_with_tvar_limit_meets_it():
+    base = json.loads(run("risk", "--mix", "risk", "--scenarios", "20000", "--format", "json").stdout)["risk"]
+    limit = 0.8 * base["tvar_jpy"]
+    out = run("risk", "--mix", "risk", "--scenarios", "20000", "--tvar-limit", str(limit), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["risk"]["tvar_jpy"] <= limit * (1 + 1e-6)
+    text = run("risk", "--scenarios", "5000")
+    assert text.returncode == 0 and "TVaR 0.99" in text.stdout
+
+
+@pytest.mark.parametrize("args,what", [(["--level", "1.5"], "--level"), (["--scenarios", "0"], "--scenarios"),
+                                       (["--tvar-limit", "1e9"], "--tvar-limit")])
+def test_cli_risk_bad_options_exit_2(args, what):
+    out = run("risk", *args)
+    assert out.returncode == 2 and what in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_solve_objective_risk_is_the_risk_mix():
+    a = run("solve", "--objective", "risk", "--scenarios", "20000", "--seed", "4", "--format", "json")
+    b = run("risk", "--mix", "risk", "--scenarios", "20000", "--seed", "4", "--format", "json")
+    assert a.returncode == 0, a.stderr
+    assert json.loads(a.stdout) == json.loads(b.stdout)
+    plain = run("solve", "--tvar-limit", "1e9")
+    assert plain.returncode == 2 and "--objective risk" in plain.stderr
