@@ -14,7 +14,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from app_pages.common import LANG, UNIT, USD, _, absorb_grid_edits, context_bar, ws  # noqa: E402
+from app_pages.common import LANG, UNIT, USD, _, absorb_grid_edits, context_bar, tr, ws  # noqa: E402
 from app_pages import files  # noqa: E402
 from optimizer.i18n import LANGUAGES, UNITS  # noqa: E402
 
@@ -25,6 +25,7 @@ st.markdown("""<style>
 .st-key-headline {position: sticky; top: 3.75rem; z-index: 990; background: var(--background-color, white);
                   border-bottom: 1px solid rgba(49, 51, 63, 0.2); padding-bottom: 0.25rem;}
 [data-testid="stMetricValue"] {font-size: 1.55rem;}
+.block-container, [data-testid="stMainBlockContainer"] {padding-top: 2.5rem;}
 [data-testid="stMetricValue"] > div {overflow: visible; text-overflow: clip; white-space: nowrap;}
 </style>""", unsafe_allow_html=True)
 
@@ -35,7 +36,7 @@ def sidebar() -> None:
     st.sidebar.radio("Language / 言語", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG, horizontal=True)
     ss.setdefault(UNIT, "百万円" if ss[LANG] == "ja" else "¥m")
     st.sidebar.selectbox(_("Show amounts in"), list(UNITS), key=UNIT,
-                         format_func=lambda k: _("fitted to each amount") if k == "auto" else k)
+                         format_func=lambda k, t=tr(): t("fitted to each amount") if k == "auto" else k)
     if ss[UNIT] == "US$m":
         st.sidebar.number_input(_("Yen per US dollar"), min_value=1.0, value=150.0, step=1.0, key=USD)
     files.sidebar_files()
@@ -45,9 +46,9 @@ ws()
 absorb_grid_edits()  # wherever the user is, edits typed in the grid are in the scenario before anything reads it
 sidebar()
 pages = [
-    st.Page("app_pages/cfo.py", title=_("CFO: funding mix"), icon="🏦", url_path="cfo", default=True),
-    st.Page("app_pages/broker.py", title=_("Broker: pricing"), icon="📈", url_path="broker"),
-    st.Page("app_pages/batch.py", title=_("Batch: many exchanges"), icon="🗂️", url_path="batch"),
+    st.Page("app_pages/cfo.py", title=_("CFO: funding mix"), icon=":material/account_balance:", url_path="cfo", default=True),
+    st.Page("app_pages/broker.py", title=_("Broker: pricing"), icon=":material/sell:", url_path="broker"),
+    st.Page("app_pages/batch.py", title=_("Batch: many exchanges"), icon=":material/table_view:", url_path="batch"),
 ]
 page = st.navigation(pages)
 bar = st.container()  # filled after the page has read its inputs, so it says what the page used

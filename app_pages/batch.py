@@ -60,7 +60,7 @@ def main() -> None:
     up = st.file_uploader(_("Profiles (CSV or Parquet)"), type=["csv", "parquet"], key="batch_upload")
     sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
     st.caption(_("Regime: **{regime}**{over} · quote sheet: **{sheet}** ({n} quotes) · profiles: **{profiles}**").format(
-        regime=w.regime.name, over=(" + " + _("{n} overrides").format(n=len(w.overrides))) if w.overrides else "",
+        regime=_(w.regime.name), over=(" + " + _("{n} overrides").format(n=len(w.overrides))) if w.overrides else "",
         sheet=sheet, n=len(w.last_quotes), profiles=up.name if up is not None else _("bundled")))
     fingerprint = _fingerprint(up, w)
     if st.button(_("Run batch"), type="primary", key="batch_run"):
@@ -89,7 +89,7 @@ def main() -> None:
     old, result, names = stored
     if old != fingerprint:
         st.warning(_("Stale: the inputs changed since this run (profiles, regime or quote sheet). Run the batch "
-                     "again to update."), icon="⏳")
+                     "again to update."), icon=":material/history:")
     summary = result.summary
     t = summary["totals"]
     c = st.columns(4)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    N_, _, absorb_grid_edits, bundled, cached_break_evens, cached_frontier, cached_solve, grid_key, headline, lang,
+    N_, _, absorb_grid_edits, tr, bundled, cached_break_evens, cached_frontier, cached_solve, grid_key, headline, lang,
     not_bought_reasons, tr_error, unit, ws,
 )
 from app_pages import exports
@@ -51,14 +51,19 @@ VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Fro
 
 # ------------------------------------------------------------------ inputs
 
+def _lang_suffix() -> str:
+    """Widgets whose labels of options are translated are rebuilt when the language changes."""
+    return "" if lang() == "en" else f"_{lang()}"
+
+
 def exchange_inputs() -> None:
     w = ws()
     ids = [p.exchange_id for p in w.profiles] + [OWN]
-    labels = {p.exchange_id: f"{p.exchange_id} — {p.display_name}" for p in w.profiles}
+    labels = {p.exchange_id: f"{p.exchange_id} — {_(p.display_name)}" for p in w.profiles}
     current = OWN if w.exchange_id is None else w.exchange_id
     choice = st.selectbox(_("Exchange"), ids, index=ids.index(current) if current in ids else 0,
-                          format_func=lambda i: _("Enter my own figures") if i == OWN else labels.get(i, i),
-                          key=f"exchange_choice_{w.generation}")
+                          format_func=lambda i, t=tr(): t("Enter my own figures") if i == OWN else labels.get(i, i),
+                          key=f"exchange_choice_{w.generation}{_lang_suffix()}")
     if choice != OWN:
         w.exchange_id = choice
         return
@@ -72,7 +77,7 @@ def exchange_inputs() -> None:
                                                key=f"own_{field}_{w.generation}")
     profile, errors = parse_own(values)
     for field, exc in errors.items():
-        st.error(f"{_(OWN_LABELS.get(field, field))}: {tr_error(exc)}", icon="⚠️")
+        st.error(f"{_(OWN_LABELS.get(field, field))}: {tr_error(exc)}", icon=":material/warning:")
     if profile is not None:
         w.own = profile
     elif w.own is not None:
@@ -90,12 +95,12 @@ def _override_text(param: str, value: float, kind: str) -> str:
 def regime_inputs() -> None:
     w = ws()
     names = list(w.regimes)
-    name = st.selectbox(_("Regime"), names, index=names.index(w.regime_name), key=f"regime_select_{w.generation}",
-                        format_func=lambda n: w.regimes[n].name)
+    name = st.selectbox(_("Regime"), names, index=names.index(w.regime_name), key=f"regime_select_{w.generation}{_lang_suffix()}",
+                        format_func=lambda n, t=tr(): t(w.regimes[n].name))
     if name != w.regime_name:
         w.regime_name, w.overrides = name, {}
     base = w.base_regime
-    st.caption(base.description or "")
+    st.caption(_(base.description) if base.description else "")
     with st.expander(_("Override the regime's parameters") + (f" ({len(w.overrides)})" if w.overrides else "")):
         c = st.columns(2)
         for i, (param, (label, kind)) in enumerate(OVERRIDES.items()):
@@ -110,7 +115,7 @@ def regime_inputs() -> None:
                 else:
                     value = entry.parse_percent(typed, high=1.0 if kind == "share" else None)
             except entry.EntryError as exc:
-                c[i % 2].error(tr_error(exc), icon="⚠️")
+                c[i % 2].error(tr_error(exc), icon=":material/warning:")
                 continue
             if value == preset or (kind != "amount" and abs(value - preset) < 1e-15):
                 w.overrides.pop(param, None)
@@ -128,9 +133,9 @@ def _status_column(w) -> list[str]:
     changed = w.changed_rows()
     problems = {}
     for p in w.problems:
-        problems.setdefault(p.row, "❓ " + _("confirm") if p.confirm else "⚠️ " + _("fix"))
+        problems.setdefault(p.row, "? " + _("confirm") if p.confirm else "⚠ " + _("fix"))
         if not p.confirm:
-            problems[p.row] = "⚠️ " + _("fix")
+            problems[p.row] = "⚠ " + _("fix")
     out = []
     for i, qid in enumerate(w.quote_text["quote_id"], start=1):
         if i in problems:
@@ -156,7 +161,7 @@ def quote_grid() -> None:
     req = " ✱"
     config = {
         "status": st.column_config.TextColumn(_("status"), disabled=True, width=80,
-                                              help=_("✎ edited, ＋ new (against the bundled sheet); ⚠️ a cell to fix")),
+                                              help=_("✎ edited, ＋ new (against the bundled sheet); ⚠ a cell to fix")),
         "quote_id": st.column_config.TextColumn(_("quote") + req, width=70, required=True),
         "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=95, required=True),
         "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=150, required=True),
@@ -192,14 +197,14 @@ def quote_grid() -> None:
         if p.confirm:
             typed = str(w.quote_text.at[p.row - 1, p.column]).strip()
             c1, c2 = st.columns([4, 1])
-            c1.warning(f"{where}: {text}. " + _("Is that what you meant?"), icon="❓")
+            c1.warning(f"{where}: {text}. " + _("Is that what you meant?"), icon=":material/help:")
             if c2.button(_("Yes, use {v}").format(v=typed + ("" if typed.endswith("%") else "%")),
                          key=f"confirm_{p.quote_id}_{typed}"):
                 w.confirm(p.quote_id, typed)
                 w.version += 1
                 st.rerun()
         else:
-            st.error(f"{where}: {text}", icon="⚠️")
+            st.error(f"{where}: {text}", icon=":material/warning:")
     if w.problems:
         st.caption(_("Results above use the last valid quote sheet until these cells are fixed."))
 
@@ -212,7 +217,7 @@ def mix_table(s) -> pd.DataFrame:
     money = lambda col: mix[col].map(u.number)  # noqa: E731
     return pd.DataFrame({
         _("source"): mix["source"].replace({"cash reserve": _("cash reserve")}),
-        _("kind"): mix["kind"].map(lambda k: _(k)), _("counterparty"): mix["counterparty"],
+        _("kind"): mix["kind"].map(lambda k: _(k)), _("counterparty"): mix["counterparty"].map(_),
         _("rating"): mix["rating"],
         f"{_('attaches at')} ({u.label})": money("attachment_jpy"), f"{_('limit')} ({u.label})": money("limit_jpy"),
         _("share"): mix["share"], _("credit factor"): mix["credit_factor"],
@@ -232,7 +237,7 @@ def money_config(frame: pd.DataFrame) -> dict:
 def result_views(s, scenario) -> None:
     u = unit()
     profile, quotes, regime = scenario.profile, scenario.quotes, scenario.regime
-    view = st.segmented_control(_("Show"), VIEWS, default="Mix", format_func=_, key="cfo_view") or "Mix"
+    view = st.segmented_control(_("Show"), VIEWS, default="Mix", format_func=tr(), key=f"cfo_view{_lang_suffix()}") or "Mix"
     incidents = bundled()[3]
     if view == "Mix":
         table = mix_table(s)
@@ -250,8 +255,8 @@ def result_views(s, scenario) -> None:
                      hide_index=True, width="stretch")
     elif view == "Tower":
         perils = list(regime.requirement.perils)
-        peril = st.selectbox(_("Peril"), perils, index=perils.index(_least_covered(s, perils)), key="tower_peril",
-                             format_func=lambda p: _(p.replace("_", " ")))
+        peril = st.selectbox(_("Peril"), perils, index=perils.index(_least_covered(s, perils)), key=f"tower_peril{_lang_suffix()}",
+                             format_func=lambda p, t=tr(): t(p.replace("_", " ")))
         st.caption(_("Each layer drawn in its own band, from where it attaches to where it stops, as wide as the "
                      "share bought; cash pays from the bottom. The bar on the right is the regulatory credit "
                      "allocation of a loss of R."))
@@ -267,8 +272,8 @@ def result_views(s, scenario) -> None:
                                               u, _), width="stretch")
     elif view == "Stress test":
         scale = st.radio(_("Scale each historical loss by"), ["assets", "absolute"], horizontal=True,
-                         key="stress_scale", format_func=lambda k: _("share of customer assets") if k == "assets"
-                         else _("reported yen amount"))
+                         key=f"stress_scale{_lang_suffix()}", format_func=lambda k, t=tr(): t("share of customer assets") if k == "assets"
+                         else t("reported yen amount"))
         st.caption(_("Historical hacks replayed against this mix: layers pay first (if they cover the peril), then "
                      "cash up to the reserve; the rest is uncovered. The dashed line is R."))
         table = analysis.stress_test(s, incidents, scale)

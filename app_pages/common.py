@@ -87,6 +87,11 @@ def _(message: str) -> str:
     return translator(lang())(message)
 
 
+def tr():
+    """The translator of this session's language as a plain function (safe in format_func after the run)."""
+    return translator(lang())
+
+
 def ws() -> Workspace:
     ss = st.session_state
     if WS not in ss:
@@ -126,10 +131,14 @@ def binding_words(binding, regime) -> list[str]:
     """Binding limits in plain words: capacity:Q01 → "Q01 fully taken"."""
     e = regime.eligibility
     out = []
+    full = [b.partition(":")[2] for b in binding if b.startswith("capacity:")]
+    if full:
+        out.append((_("{q} fully taken (its largest share on offer)") if len(full) == 1 else
+                    _("{q} fully taken (their largest shares on offer)")).format(q=", ".join(full)))
     for b in binding:
         name, _sep, arg = b.partition(":")
         if name == "capacity":
-            out.append(_("{q} fully taken (its largest share on offer)").format(q=arg))
+            continue
         elif name == "liquid_capital":
             out.append(_("all the liquid capital the exchange can set aside"))
         elif name == "min_cash_share":
@@ -145,6 +154,10 @@ def binding_words(binding, regime) -> list[str]:
             out.append(b)
     return out
 
+
+# Words of the data shown in tables, marked for the catalogue (translated where shown)
+DATA_WORDS = (N_("insurance"), N_("derivative"), N_("cash"), N_("optimal"), N_("shortfall"), N_("error"),
+              N_("external hack"), N_("insider theft"), N_("vendor compromise"), N_("max insurance share"))
 
 PERIL_WORDS = {"external_hack": N_("external hack"), "insider_theft": N_("insider theft"),
                "vendor_compromise": N_("vendor compromise")}
@@ -243,7 +256,7 @@ def headline(s) -> None:
         mc = s.marginal_cost_per_jpy
         words = binding_words(s.binding, s.regime)
         st.caption(_("Requirement R = **{r}** under *{regime}*. Marginal cost of R: {mc} a year per yen.").format(
-            r=u(s.requirement_jpy), regime=s.regime.name, mc="—" if mc is None else f"{100 * mc:.2f}%")
+            r=u(s.requirement_jpy), regime=_(s.regime.name), mc="—" if mc is None else f"{100 * mc:.2f}%")
             + ((" " + _("What holds the answer where it is: {limits}.").format(limits="; ".join(words))) if words else ""))
 
 
@@ -252,7 +265,7 @@ def context_bar() -> None:
     w = ws()
     diff = w.differs()
     p = w.profile
-    exchange = _("own figures") if w.exchange_id is None else (p.display_name if p else w.exchange_id)
+    exchange = _("own figures") if w.exchange_id is None else (_(p.display_name) if p else w.exchange_id)
     mark = lambda changed: " ✎ " + _("changed") if changed else " · " + _("bundled")  # noqa: E731
     over = (" + " + _("{n} overrides").format(n=len(w.overrides))) if w.overrides else ""
     sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
@@ -261,10 +274,10 @@ def context_bar() -> None:
         ", " + _("{n} edited").format(n=n_changed) if n_changed else "")
     with st.container(key="context"):
         st.caption(" │ ".join([
-            f"🏦 {_('Exchange')}: **{exchange}**{mark(diff['exchange'])}",
-            f"⚖️ {_('Regime')}: **{w.base_regime.name}**{over}{mark(diff['regime'])}",
-            f"📄 {_('Quote sheet')}: **{quotes}**{mark(diff['quotes'])}",
+            f":material/account_balance: {_('Exchange')}: **{exchange}**{mark(diff['exchange'])}",
+            f":material/gavel: {_('Regime')}: **{_(w.base_regime.name)}**{over}{mark(diff['regime'])}",
+            f":material/request_quote: {_('Quote sheet')}: **{quotes}**{mark(diff['quotes'])}",
         ]))
         if w.problems:
-            st.caption("⚠️ " + _("{n} quote cells need attention: results use the last valid quote sheet.").format(
+            st.caption(":material/warning: " + _("{n} quote cells need attention: results use the last valid quote sheet.").format(
                 n=len(w.problems)))

@@ -75,7 +75,7 @@ def sidebar_files() -> None:
                 ss[f"upload_error_{kind}"] = apply_upload(kind, up.name, up.getvalue(), w, lang())
             error = ss.get(f"upload_error_{kind}") if up is not None else None
             if error:
-                st.error(_("Not loaded — {error}").format(error=error), icon="🚫")
+                st.error(_("Not loaded — {error}").format(error=error), icon=":material/block:")
         sc = w.scenario()
         if sc is not None:
             st.download_button(_("Save this scenario (JSON; opens here and in the command line)"), to_json(sc),

@@ -1,7 +1,11 @@
 """Languages and money units for people: gettext catalogues (optimizer/locale/<lang>/LC_MESSAGES/messages.po).
 
 The `.po` files are the source; they are compiled in memory by Babel when first used (no stale `.mo` to keep in
-step). English is the msgid itself. To add strings: `make i18n` extracts them and merges them into every catalogue.
+step). English is the msgid itself. To add strings, extract and merge with Babel:
+    pybabel extract -F optimizer/locale/babel.cfg -k N_ -k t -k EntryError -k Implausible -k bad:2 \
+        -o optimizer/locale/messages.pot app.py app_pages optimizer
+    pybabel update -i optimizer/locale/messages.pot -d optimizer/locale
+then translate the new entries in optimizer/locale/ja/LC_MESSAGES/messages.po.
 """
 
 from __future__ import annotations

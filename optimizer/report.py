@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from .i18n import N_
 from .solution import Solution
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -180,6 +181,18 @@ def workbook_sheets(s: Solution, *, quotes=None, stress: pd.DataFrame | None = N
             sheets[name] = sheets[name].copy()
             sheets[name].attrs["labels"] = {c: column_label(str(c), t) for c in sheets[name].columns}
     return sheets
+
+
+# Column words of the exported tables, marked for the catalogue (optimizer/locale): column_label translates them.
+COLUMN_WORDS = (N_("source"), N_("quote id"), N_("kind"), N_("counterparty"), N_("rating"), N_("attachment"),
+    N_("limit"), N_("share"), N_("cover"), N_("credit factor"), N_("credit"), N_("annual cost"),
+    N_("layer basis"), N_("rate on line"), N_("max share"), N_("min share"), N_("fixed fee"), N_("perils"),
+    N_("collateralized"), N_("exchange id"), N_("incident id"), N_("date"), N_("exchange"), N_("peril"),
+    N_("loss"), N_("loss vs requirement"), N_("paid by cash"), N_("paid by layers"), N_("uncovered"),
+    N_("status"), N_("required coverage"), N_("all cash cost"), N_("savings"), N_("cash reserve"),
+    N_("shortfall"), N_("marginal cost per"), N_("insurance credit"), N_("derivative credit"), N_("cash share"),
+    N_("n instruments"), N_("source row"), N_("error"), N_("regime"), N_("quote sheet"), N_("max limit"),
+    N_("licensed in japan"), N_("fronting fee rate"), N_("exclusions"), N_("reinstatements"))
 
 
 def column_label(name: str, t=_same) -> str:
