@@ -22,18 +22,27 @@ st.set_page_config(page_title="Reserve optimizer", layout="wide")
 
 # The headline stays in view while the quote sheet is edited; metrics never cut their numbers.
 st.markdown("""<style>
-.st-key-headline {position: sticky; top: 3.75rem; z-index: 990; background: var(--background-color, white);
-                  border-bottom: 1px solid rgba(49, 51, 63, 0.2); padding-bottom: 0.25rem;}
+[data-testid="stLayoutWrapper"]:has(> .st-key-headline) {position: sticky; top: 3.75rem; z-index: 990;}
+.st-key-headline {background: var(--background-color, white); border-bottom: 1px solid rgba(49, 51, 63, 0.2);
+                  padding-bottom: 0.25rem;}
 [data-testid="stMetricValue"] {font-size: 1.55rem;}
 .block-container, [data-testid="stMainBlockContainer"] {padding-top: 2.5rem;}
 [data-testid="stMetricValue"] > div {overflow: visible; text-overflow: clip; white-space: nowrap;}
 </style>""", unsafe_allow_html=True)
 
 
+def _follow_language() -> None:
+    """Millions of yen read ¥m in English and 百万円 in Japanese: the default unit follows the language."""
+    ss = st.session_state
+    swap = {("ja", "¥m"): "百万円", ("en", "百万円"): "¥m", ("ja", "¥bn"): "億円", ("en", "億円"): "¥bn"}
+    ss[UNIT] = swap.get((ss.get(LANG), ss.get(UNIT)), ss.get(UNIT, "¥m"))
+
+
 def sidebar() -> None:
     ss = st.session_state
     ss.setdefault(LANG, "en")
-    st.sidebar.radio("Language / 言語", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG, horizontal=True)
+    st.sidebar.radio("Language / 言語", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG, horizontal=True,
+                     on_change=_follow_language)
     ss.setdefault(UNIT, "百万円" if ss[LANG] == "ja" else "¥m")
     st.sidebar.selectbox(_("Show amounts in"), list(UNITS), key=UNIT,
                          format_func=lambda k, t=tr(): t("fitted to each amount") if k == "auto" else k)

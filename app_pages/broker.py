@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, fit, headline, lang, not_bought_reasons,
+    _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, fit, headline, headline_slot, lang, not_bought_reasons,
     unit, ws,
 )
 from optimizer import charts
@@ -63,7 +63,9 @@ def main() -> None:
         st.info(_("Enter your exchange's figures on the CFO page to see a result."))
         return
     s = cached_solve(sc.profile, sc.quotes, sc.regime)
-    headline(s)
+    slot, details = headline_slot(), st.container()
+    with slot:
+        headline(s, details)
     with st.spinner(_("Pricing every quote…")):
         table = cached_break_evens(sc.profile, sc.quotes, sc.regime)
         more = cached_more_limit(sc.profile, sc.quotes, sc.regime, EXTRA_LIMIT_JPY)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    N_, _, absorb_grid_edits, tr, bundled, cached_break_evens, cached_frontier, cached_solve, grid_key, headline, lang,
+    N_, _, absorb_grid_edits, tr, bundled, cached_break_evens, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
     not_bought_reasons, tr_error, unit, ws,
 )
 from app_pages import exports
@@ -96,11 +96,11 @@ def regime_inputs() -> None:
     w = ws()
     names = list(w.regimes)
     name = st.selectbox(_("Regime"), names, index=names.index(w.regime_name), key=f"regime_select_{w.generation}{_lang_suffix()}",
-                        format_func=lambda n, t=tr(): t(w.regimes[n].name))
+                        format_func=lambda n, t=tr(): t(w.regimes[n].name),
+                        help=_(w.base_regime.description) if w.base_regime.description else None)
     if name != w.regime_name:
         w.regime_name, w.overrides = name, {}
     base = w.base_regime
-    st.caption(_(base.description) if base.description else "")
     with st.expander(_("Override the regime's parameters") + (f" ({len(w.overrides)})" if w.overrides else "")):
         c = st.columns(2)
         for i, (param, (label, kind)) in enumerate(OVERRIDES.items()):
@@ -129,23 +129,20 @@ def regime_inputs() -> None:
 
 # ------------------------------------------------------------------ the quote grid
 
+STATUS_MARKS = {"fix": "⚠", "confirm": "?", "new": "＋", "changed": "✎"}
+
+
 def _status_column(w) -> list[str]:
+    """One mark per row: ⚠ a cell to fix, ? a value to confirm, ＋ new, ✎ edited against the bundled sheet."""
     changed = w.changed_rows()
-    problems = {}
+    problems: dict[int, str] = {}
     for p in w.problems:
-        problems.setdefault(p.row, "? " + _("confirm") if p.confirm else "⚠ " + _("fix"))
-        if not p.confirm:
-            problems[p.row] = "⚠ " + _("fix")
+        if not p.confirm or p.row not in problems:
+            problems[p.row] = "confirm" if p.confirm else "fix"
     out = []
     for i, qid in enumerate(w.quote_text["quote_id"], start=1):
-        if i in problems:
-            out.append(problems[i])
-        elif changed.get(str(qid).strip()) == "new":
-            out.append("＋ " + _("new"))
-        elif changed.get(str(qid).strip()) == "changed":
-            out.append("✎ " + _("edited"))
-        else:
-            out.append("")
+        state = problems.get(i) or changed.get(str(qid).strip())
+        out.append(STATUS_MARKS.get(state, ""))
     return out
 
 
@@ -160,24 +157,24 @@ def quote_grid() -> None:
     frame.insert(0, "status", _status_column(w))
     req = " ✱"
     config = {
-        "status": st.column_config.TextColumn(_("status"), disabled=True, width=80,
-                                              help=_("✎ edited, ＋ new (against the bundled sheet); ⚠ a cell to fix")),
-        "quote_id": st.column_config.TextColumn(_("quote") + req, width=70, required=True),
-        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=95, required=True),
-        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=150, required=True),
-        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=70, required=True),
-        "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=75,
+        "status": st.column_config.TextColumn(_("status"), disabled=True, width=40,
+                                              help=_("✎ edited, ＋ new (against the bundled sheet); ⚠ a cell to fix; ? a value to confirm")),
+        "quote_id": st.column_config.TextColumn(_("quote") + req, width=55, required=True),
+        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=85, required=True),
+        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=125, required=True),
+        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=55, required=True),
+        "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=65,
                                                         help=_("¥: attachment and limit in yen; % of R: in percent "
                                                                "of the requirement R")),
-        "attachment": st.column_config.TextColumn(_("attaches at") + req, width=95,
+        "attachment": st.column_config.TextColumn(_("attaches at") + req, width=75,
                                                   help=_("yen (5bn, 50億, 5,000,000,000) or, for basis % of R, "
                                                          "percent of R (25%)")),
-        "limit": st.column_config.TextColumn(_("limit") + req, width=85,
+        "limit": st.column_config.TextColumn(_("limit") + req, width=70,
                                              help=_("yen (5bn, 50億) or, for basis % of R, percent of R (25%)")),
-        "rate_on_line": st.column_config.TextColumn(_("rate on line, % a year") + req, width=105,
-                                                    help=_("annual premium ÷ limit, in percent: type 4 or 4% for "
+        "rate_on_line": st.column_config.TextColumn(_("ROL, %/yr") + req, width=90,
+                                                    help=_("rate on line: annual premium ÷ limit, in percent: type 4 or 4% for "
                                                            "4%; 0.5% for half a percent")),
-        "perils": st.column_config.TextColumn(_("perils"), width=110,
+        "perils": st.column_config.TextColumn(_("perils"), width=105,
                                               help=_("all, or ; separated: ") + ", ".join(PERILS)),
         "max_share": st.column_config.TextColumn(_("largest share, %"), width=110),
         "min_share": st.column_config.TextColumn(_("smallest share if taken, %"), width=140),
@@ -185,8 +182,9 @@ def quote_grid() -> None:
         "collateralized": st.column_config.CheckboxColumn(_("collateralized"), width=110),
         "exchange_id": st.column_config.TextColumn(_("only for exchange"), width=120),
     }
-    st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",
-                   column_order=MORE_COLUMNS if more else MAIN_COLUMNS, column_config=config)
+    with st.container(key="quote_grid"):
+        st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",
+                       column_order=MORE_COLUMNS if more else MAIN_COLUMNS, column_config=config)
     st.caption(_("✱ required. Rates and shares in percent; amounts in yen as 5bn, 500m, 5,000,000,000, 50億 or "
                  "300百万. Every valid change re-solves."))
     names = {c: config[c].get("label", c) if isinstance(config[c], dict) else c for c, _k in TEXT_COLUMNS}
@@ -291,7 +289,8 @@ def _least_covered(s, perils):
 
 def main() -> None:
     w = ws()
-    results = st.container()
+    results = headline_slot()
+    details = st.container()
     with st.expander(_("Exchange and regime"), expanded=True):
         left, right = st.columns(2)
         with left:
@@ -310,7 +309,7 @@ def main() -> None:
         except SolveError as exc:
             st.error(_("The solver failed: {e}").format(e=exc))
             return
-        headline(s)
+        headline(s, details)
     result_views(s, sc)
 
 

@@ -237,10 +237,16 @@ def answer_sentence(s) -> str:
     return text + "."
 
 
-def headline(s) -> None:
-    """The answer first: the sentence, then the numbers, in a container that stays in view (CSS in app.py)."""
+def headline_slot():
+    """A container at the top of a page that stays in view while scrolling (CSS .st-key-headline in app.py)."""
+    return st.container(key="headline")
+
+
+def headline(s, details=None) -> None:
+    """The answer first: the sentence and the numbers (drawn into headline_slot()); R and what binds go into
+    `details` (a container below the slot, so the part that stays in view is short)."""
     u = unit()
-    with st.container(key="headline"):
+    with st.container():
         st.markdown(f"**{answer_sentence(s)}**")
         c = st.columns(4)
         c[0].metric(_("Annual cost"), u(s.annual_cost_jpy), help=_("Cash carry plus premiums and fees, per year"))
@@ -253,8 +259,9 @@ def headline(s) -> None:
         c[2].metric(_("Cash reserve"), u(s.cash_reserve_jpy), help=_("Cash the exchange sets aside"))
         c[3].metric(_("Shortfall"), u(s.shortfall_jpy), help=_("Largest loss up to R that nothing funds"),
                     delta=None if s.shortfall_jpy == 0 else _("cannot comply"), delta_color="inverse")
-        mc = s.marginal_cost_per_jpy
-        words = binding_words(s.binding, s.regime)
+    mc = s.marginal_cost_per_jpy
+    words = binding_words(s.binding, s.regime)
+    with (details if details is not None else st.container()):
         st.caption(_("Requirement R = **{r}** under *{regime}*. Marginal cost of R: {mc} a year per yen.").format(
             r=u(s.requirement_jpy), regime=_(s.regime.name), mc="—" if mc is None else f"{100 * mc:.2f}%")
             + ((" " + _("What holds the answer where it is: {limits}.").format(limits="; ".join(words))) if words else ""))

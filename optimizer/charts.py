@@ -20,6 +20,8 @@ __all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart",
 
 Translate = Callable[[str], str]
 _same: Translate = lambda s: s  # noqa: E731
+# SVG: labels and legends are text in the page (selectable, readable by a browser test), not canvas pixels.
+SVG = {"embedOptions": {"renderer": "svg"}}
 _PALETTE = ["#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac", "#f58518", "#88d27a",
             "#439894", "#d6616b", "#8ca252"]
 
@@ -81,7 +83,7 @@ def tower_chart(solution: Solution, unit: Unit, peril: str | None = None, t: Tra
     tower = (rect + labels + rule + r_text).properties(
         height=360, width=440, title=t("Tower: each layer in its band, at the share bought"))
     alloc = allocation_chart(solution, unit, peril, t, colors)
-    return alt.hconcat(tower, alloc).resolve_scale(color="shared")
+    return alt.hconcat(tower, alloc, usermeta=SVG).resolve_scale(color="shared")
 
 
 def allocation_chart(solution: Solution, unit: Unit, peril: str | None, t: Translate, colors) -> alt.Chart:
@@ -121,8 +123,8 @@ def cost_chart(solution: Solution, unit: Unit, t: Translate = _same) -> alt.Laye
     )
     bars = base.mark_bar(color="#4c78a8")
     text = base.mark_text(align="left", dx=4, fontSize=12).encode(text="label:N")
-    return (bars + text).properties(height=max(140, 30 * len(data)),
-                                    title=t("Annual cost by source"))
+    return (bars + text).properties(height=max(140, 30 * len(data)), title=t("Annual cost by source"),
+                                    usermeta=SVG)
 
 
 def frontier_chart(frame: pd.DataFrame, param: str, current: float, unit: Unit, t: Translate = _same) -> alt.LayerChart:
@@ -167,7 +169,8 @@ def frontier_chart(frame: pd.DataFrame, param: str, current: float, unit: Unit, 
                       .encode(x="x0:Q", text="label:N"))
     rule = alt.Chart(pd.DataFrame({param: [current], "label": [t("current regime")]})).mark_rule(
         color="#e45756", strokeWidth=2).encode(x=f"{param}:Q", tooltip=[alt.Tooltip("label:N", title="")])
-    return alt.layer(*layers, rule).properties(height=320, title=t("Optimal cost as the insurance cap sweeps"))
+    return alt.layer(*layers, rule).properties(height=320, title=t("Optimal cost as the insurance cap sweeps"),
+                                               usermeta=SVG)
 
 
 def demand_chart(curve: pd.DataFrame, current_rol: float, t: Translate = _same) -> alt.LayerChart:
@@ -180,7 +183,8 @@ def demand_chart(curve: pd.DataFrame, current_rol: float, t: Translate = _same) 
     )
     rule = alt.Chart(pd.DataFrame({"rate_on_line": [current_rol], "label": [t("current premium")]})).mark_rule(
         color="#e45756", strokeWidth=2).encode(x="rate_on_line:Q", tooltip=[alt.Tooltip("label:N", title="")])
-    return (step + rule).properties(height=300, title=t("Demand curve: share bought at each rate on line"))
+    return (step + rule).properties(height=300, title=t("Demand curve: share bought at each rate on line"),
+                                    usermeta=SVG)
 
 
 def stress_chart(table: pd.DataFrame, unit: Unit, t: Translate = _same, requirement_jpy: float | None = None):
@@ -204,7 +208,8 @@ def stress_chart(table: pd.DataFrame, unit: Unit, t: Translate = _same, requirem
         layers.append(alt.Chart(r).mark_rule(color="black", strokeDash=[6, 3], strokeWidth=2).encode(
             x="x:Q", tooltip=[alt.Tooltip("label:N", title="")]))
         layers.append(alt.Chart(r).mark_text(align="left", dx=4, y=-6, color="black").encode(x="x:Q", text="label:N"))
-    return alt.layer(*layers).properties(height=max(160, 32 * len(table)), title=t("Historical hacks: who pays"))
+    return alt.layer(*layers).properties(height=max(160, 32 * len(table)), title=t("Historical hacks: who pays"),
+                                         usermeta=SVG)
 
 
 def stress_table(table: pd.DataFrame, unit: Unit, t: Translate = _same) -> tuple[pd.DataFrame, list[str]]:
