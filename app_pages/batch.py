@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, _, unit, ws
+from app_pages.common import DATA, _, styled, unit, ws
 from optimizer import batch, report
 from optimizer.inputs import InputError, csv_text_to_frame
 from optimizer.scenario import quotes_to_frame, regime_to_dict
@@ -77,6 +77,8 @@ def main() -> None:
 
             result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
                                on_progress=on_progress)
+            bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
+                done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,
                                                 "profiles_file": up.name if up is not None else "bundled"})
         except InputError as exc:
@@ -99,7 +101,7 @@ def main() -> None:
     c[3].metric(_("In shortfall / errors"), f"{summary['status_counts'].get('shortfall', 0)} / "
                                             f"{summary['status_counts'].get('error', 0)}")
     st.caption(_("Run with regime **{regime}**, quote sheet **{sheet}**, profiles **{profiles}**, in {sec:.1f} s.")
-               .format(regime=names["regime"], sheet=names["quote_sheet"], profiles=names["profiles_file"],
+               .format(regime=_(names["regime"]), sheet=names["quote_sheet"], profiles=_(names["profiles_file"]),
                        sec=summary.get("seconds", 0.0)))
     results = result.results.assign(regime=names["regime"], quote_sheet=names["quote_sheet"])
     errors = results[results["status"] == "error"]
@@ -111,11 +113,11 @@ def main() -> None:
     shown = results.copy()
     for col in MONEY:
         if col in shown:
-            shown[col] = shown[col].map(u.number)
+            shown[col] = shown[col].map(u.number).astype(float)
+    shown["status"] = shown["status"].map(lambda v: _(v) if isinstance(v, str) else v)
     shown = shown.rename(columns={c: report.column_label(c, _).replace("(¥)", f"({u.label})") for c in shown.columns})
-    money_fmt = "%,.0f" if u.divisor == 1 else "%,.2f"
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(c, format=money_fmt) for c in shown.columns if f"({u.label})" in c})
+    st.dataframe(styled(shown, money=[c for c in shown.columns if f"({u.label})" in c]), hide_index=True,
+                 width="stretch")
     if summary["insurance_by_counterparty"]:
         st.subheader(_("Insurance demand by counterparty"))
         st.dataframe(pd.DataFrame(summary["insurance_by_counterparty"]), hide_index=True, width="stretch")

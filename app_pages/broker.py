@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, fit, headline, headline_slot, lang, not_bought_reasons,
+    _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, fit, headline, headline_slot, lang, styled, not_bought_reasons,
     unit, ws,
 )
 from optimizer import charts
@@ -73,11 +73,11 @@ def main() -> None:
         st.info(_("No quote is offered to this exchange."))
         return
     shown = broker_table(s, sc.quotes, table, more)
-    u = unit()
-    money = "%,.0f" if u.divisor == 1 else "%,.2f"
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(c, format=money if "(" in c else "%.2f") for c in shown.columns
-        if pd.api.types.is_numeric_dtype(shown[c]) or shown[c].isna().all()})
+    numeric = [c for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c]) or shown[c].isna().all()]
+    for c in numeric:
+        shown[c] = shown[c].astype(float)
+    st.dataframe(styled(shown, money=[c for c in numeric if "(" in c], percent=[c for c in numeric if "(" not in c]),
+                 hide_index=True, width="stretch")
     pick = st.selectbox(_("Demand curve for"), list(table["quote_id"]), key="broker_quote")
     current = float(table.loc[table["quote_id"] == pick, "rate_on_line"].iloc[0])
     with st.spinner(_("Tracing the demand curve…")):

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages.common import (
     N_, _, absorb_grid_edits, tr, bundled, cached_break_evens, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
-    not_bought_reasons, tr_error, unit, ws,
+    not_bought_reasons, styled, tr_error, unit, ws,
 )
 from app_pages import exports
 from optimizer import analysis, charts, entry
@@ -188,6 +188,7 @@ def quote_grid() -> None:
     st.caption(_("✱ required. Rates and shares in percent; amounts in yen as 5bn, 500m, 5,000,000,000, 50億 or "
                  "300百万. Every valid change re-solves."))
     names = {c: config[c].get("label", c) if isinstance(config[c], dict) else c for c, _k in TEXT_COLUMNS}
+    names["rate_on_line"] = _("rate on line, % a year")  # messages use the long name of the short header
     for p in w.problems:
         where = _("Row {row} ({qid}) · {column}").format(row=p.row, qid=p.quote_id or "—",
                                                          column=_(names.get(p.column, p.column)).rstrip(" ✱"))
@@ -223,15 +224,6 @@ def mix_table(s) -> pd.DataFrame:
     })
 
 
-def money_config(frame: pd.DataFrame) -> dict:
-    u = unit()
-    fmt = "%,.0f" if u.divisor == 1 else "%,.2f"
-    cfg = {c: st.column_config.NumberColumn(c, format=fmt) for c in frame.columns if f"({u.label})" in c}
-    if _("share") in frame.columns:
-        cfg[_("share")] = st.column_config.NumberColumn(_("share"), format="percent")
-    return cfg
-
-
 def result_views(s, scenario) -> None:
     u = unit()
     profile, quotes, regime = scenario.profile, scenario.quotes, scenario.regime
@@ -239,7 +231,8 @@ def result_views(s, scenario) -> None:
     incidents = bundled()[3]
     if view == "Mix":
         table = mix_table(s)
-        st.dataframe(table, hide_index=True, width="stretch", column_config=money_config(table))
+        st.dataframe(styled(table, money=[c for c in table.columns if f"({u.label})" in c],
+                            percent=[_("credit factor")], fraction=[_("share")]), hide_index=True, width="stretch")
         reasons = not_bought_reasons(s, quotes)
         if len(reasons):
             st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(
@@ -255,9 +248,9 @@ def result_views(s, scenario) -> None:
         perils = list(regime.requirement.perils)
         peril = st.selectbox(_("Peril"), perils, index=perils.index(_least_covered(s, perils)), key=f"tower_peril{_lang_suffix()}",
                              format_func=lambda p, t=tr(): t(p.replace("_", " ")))
-        st.caption(_("Each layer drawn in its own band, from where it attaches to where it stops, as wide as the "
-                     "share bought; cash pays from the bottom. The bar on the right is the regulatory credit "
-                     "allocation of a loss of R."))
+        st.caption(_("One column per source: each layer drawn from where it attaches to where it stops, filled to "
+                     "the share bought (dashed: the whole layer); cash on the left. The bar on the right is the "
+                     "regulatory credit allocation of a loss of R."))
         st.altair_chart(charts.tower_chart(s, u, peril, _), width="stretch")
     elif view == "Cost breakdown":
         st.altair_chart(charts.cost_chart(s, u, _), width="stretch")
@@ -277,8 +270,7 @@ def result_views(s, scenario) -> None:
         table = analysis.stress_test(s, incidents, scale)
         st.altair_chart(charts.stress_chart(table, u, _, s.requirement_jpy), width="stretch")
         shown, config = charts.stress_table(table, u, _)
-        st.dataframe(shown, hide_index=True, width="stretch", column_config={
-            c: st.column_config.NumberColumn(c, format="%,.0f" if u.divisor == 1 else "%,.2f") for c in config})
+        st.dataframe(styled(shown, money=config), hide_index=True, width="stretch")
     else:
         exports.downloads(s, scenario, analysis.stress_test(s, incidents))
 

@@ -125,6 +125,19 @@ def tr_error(exc: Exception) -> str:
     return _(message) if message else str(exc)
 
 
+def styled(frame: pd.DataFrame, money=(), percent=(), fraction=()):
+    """A table for st.dataframe: numbers stay numbers (they sort as numbers), blanks read "—", money with separators
+    (whole yen in the ¥ unit, two decimals otherwise)."""
+    u = unit()
+    money_fmt = "{:,.0f}" if u.divisor == 1 else "{:,.2f}"
+    formats = {c: money_fmt for c in money if c in frame.columns}
+    formats.update({c: "{:.2f}" for c in percent if c in frame.columns})
+    formats.update({c: "{:.1%}" for c in fraction if c in frame.columns})
+    formats.update({c: "{:.4g}" for c in frame.columns if c not in formats
+                    and pd.api.types.is_float_dtype(frame[c])})
+    return frame.style.format(formats, na_rep="—")
+
+
 # ------------------------------------------------------------------ words for the model's identifiers
 
 def binding_words(binding, regime) -> list[str]:

@@ -27,23 +27,23 @@ _PALETTE = ["#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#
 
 
 def layer_bands(solution: Solution, peril: str | None = None) -> pd.DataFrame:
-    """The tower as rectangles: each layer from its attachment to attachment + limit (yen), as wide as the share
-    bought; overlapping layers sit side by side. Columns: payer, y0, y1 (yen), x0, x1 (share), share.
+    """The tower as rectangles, one column per source: cash first (from 0 to the cash reserve), then each layer in
+    order of attachment, from its attachment to attachment + limit (yen), filled to the share bought.
 
-    Cash is the first rectangle, from 0 to the cash reserve, full width.
+    Columns: payer, column (0, 1, …), y0, y1 (yen), x0, x1 (column + share), share.
     """
     R = solution.requirement_jpy
-    rows = [{"payer": "cash", "y0": 0.0, "y1": solution.cash_reserve_jpy, "x0": 0.0, "x1": 1.0, "share": 1.0}] \
+    rows = [{"payer": "cash", "y0": 0.0, "y1": solution.cash_reserve_jpy, "share": 1.0}] \
         if solution.cash_reserve_jpy > 0 else []
-    placed: list[dict] = []
     lines = [l for l in solution.lines if peril is None or l.quote.covers(peril)]
     for l in sorted(lines, key=lambda l: (l.quote.attachment_jpy(R), l.quote.quote_id)):
         a = l.quote.attachment_jpy(R)
-        top = a + l.quote.limit_jpy(R)
-        x0 = max([p["x1"] for p in placed if p["y0"] < top and a < p["y1"]], default=0.0)
-        rect = {"payer": l.quote.quote_id, "y0": a, "y1": top, "x0": x0, "x1": x0 + l.share, "share": l.share}
-        placed.append(rect)
-    return pd.DataFrame(rows + placed, columns=["payer", "y0", "y1", "x0", "x1", "share"])
+        rows.append({"payer": l.quote.quote_id, "y0": a, "y1": a + l.quote.limit_jpy(R), "share": l.share})
+    frame = pd.DataFrame(rows, columns=["payer", "y0", "y1", "share"])
+    frame.insert(1, "column", range(len(frame)))
+    frame["x0"] = frame["column"].astype(float)
+    frame["x1"] = frame["x0"] + 0.9 * frame["share"]
+    return frame
 
 
 def tower_chart(solution: Solution, unit: Unit, peril: str | None = None, t: Translate = _same) -> alt.HConcatChart:
@@ -62,9 +62,12 @@ def tower_chart(solution: Solution, unit: Unit, peril: str | None = None, t: Tra
     payers = ["cash"] + [p for p in bands["payer"] if p != "cash"]
     colors = alt.Scale(domain=payers + ["uncovered"],
                        range=["#4c78a8"] + (_PALETTE * 10)[:len(payers) - 1] + ["#e45756"])
+    columns = max(len(bands), 1)
+    outline = alt.Chart(bands).mark_rect(fill=None, stroke="#999", strokeDash=[2, 2]).encode(
+        x="x0:Q", x2="full:Q", y="lo:Q", y2="hi:Q").transform_calculate(full="datum.x0 + 0.9")
     rect = alt.Chart(bands).mark_rect(stroke="white", strokeWidth=1, opacity=0.9).encode(
-        x=alt.X("x0:Q", title=t("share of each layer bought"), scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%")),
+        x=alt.X("x0:Q", title=t("one column per source; filled width = share bought (dashed = the whole layer)"),
+                scale=alt.Scale(domain=[0, columns]), axis=alt.Axis(labels=False, ticks=False, grid=False)),
         x2="x1:Q",
         y=alt.Y("lo:Q", title=t("loss ({unit})").format(unit=unit.label), scale=alt.Scale(domain=[0, view_top / unit.divisor])),
         y2="hi:Q",
@@ -72,16 +75,16 @@ def tower_chart(solution: Solution, unit: Unit, peril: str | None = None, t: Tra
         tooltip=[alt.Tooltip("payer:N", title=t("who pays")), alt.Tooltip("from:N", title=t("from")),
                  alt.Tooltip("to:N", title=t("to")), alt.Tooltip("share_text:N", title=t("share"))],
     )
-    labels = alt.Chart(bands).mark_text(fontSize=11, color="black").encode(
+    labels = alt.Chart(bands).mark_text(fontSize=11, color="black", angle=270).encode(
         x=alt.X("mid_x:Q"), y=alt.Y("mid_y:Q"), text="label:N",
-    ).transform_calculate(mid_x="(datum.x0 + datum.x1) / 2", mid_y="(datum.lo + datum.hi) / 2",
+    ).transform_calculate(mid_x="datum.x0 + 0.45", mid_y="(datum.lo + datum.hi) / 2",
                           label="datum.payer + ' ' + datum.share_text")
     r_line = pd.DataFrame({"y": [R / unit.divisor], "label": [t("R = {r}").format(r=unit(R))]})
     rule = alt.Chart(r_line).mark_rule(color="#e45756", strokeDash=[6, 3], strokeWidth=2).encode(y="y:Q")
     r_text = alt.Chart(r_line).mark_text(align="right", baseline="bottom", dy=-3, x="width", color="#e45756").encode(
         y="y:Q", text="label:N")
-    tower = (rect + labels + rule + r_text).properties(
-        height=360, width=440, title=t("Tower: each layer in its band, at the share bought"))
+    tower = (outline + rect + labels + rule + r_text).properties(
+        height=360, width=430, title=t("Tower: each layer in its band, at the share bought"))
     alloc = allocation_chart(solution, unit, peril, t, colors)
     return alt.hconcat(tower, alloc, usermeta=SVG).resolve_scale(color="shared")
 
@@ -107,7 +110,7 @@ def allocation_chart(solution: Solution, unit: Unit, peril: str | None, t: Trans
         y=alt.Y("lo:Q", title=t("loss up to R ({unit})").format(unit=unit.label)), y2="hi:Q",
         color=alt.Color("payer:N", scale=colors, title=t("who pays")),
         tooltip=[alt.Tooltip("payer:N", title=t("who pays")), alt.Tooltip("pays:N", title=t("credited"))],
-    ).properties(height=360, width=200, title=t("Regulatory credit allocation of a loss of R"))
+    ).properties(height=360, width=150, title=t("Regulatory credit allocation of a loss of R"))
 
 
 def cost_chart(solution: Solution, unit: Unit, t: Translate = _same) -> alt.LayerChart:
@@ -137,15 +140,15 @@ def frontier_chart(frame: pd.DataFrame, param: str, current: float, unit: Unit, 
                         shortfall=frame["shortfall_jpy"].map(unit))
     axis = alt.Axis(format="%") if "share" in param else alt.Axis()
     x = alt.X(f"{param}:Q", title=t(param.replace("_", " ")), axis=axis)
-    long = pd.concat([
-        data[[param, "cost"]].assign(series=t("optimal annual cost")).rename(columns={"cost": "y"}),
-        data[[param, "all_cash"]].assign(series=t("all cash")).rename(columns={"all_cash": "y"}),
-    ])
-    lines = alt.Chart(long.dropna()).mark_line().encode(
-        x=x, y=alt.Y("y:Q", title=t("annual cost ({unit})").format(unit=unit.label)),
-        color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#4c78a8", "gray"])),
-        strokeDash=alt.StrokeDash("series:N", legend=None, scale=alt.Scale(range=[[1, 0], [4, 4]])),
-    )
+    y = alt.Y("cost:Q", title=t("annual cost ({unit})").format(unit=unit.label))
+    cost_line = alt.Chart(data).mark_line(color="#4c78a8").encode(x=x, y=y)
+    cash_line = alt.Chart(data.dropna(subset=["all_cash"])).mark_line(color="gray", strokeDash=[4, 4]).encode(
+        x=x, y="all_cash:Q")
+    last = data.iloc[[-1]]
+    ends = pd.concat([last.assign(label=t("optimal annual cost"), y=last["cost"]),
+                      last.dropna(subset=["all_cash"]).assign(label=t("all cash"), y=last["all_cash"])])
+    end_labels = alt.Chart(ends).mark_text(align="right", dy=-8, color="#444").encode(x=x, y="y:Q", text="label:N")
+    lines = cost_line + cash_line + end_labels
     points = alt.Chart(data).mark_point(filled=True, size=90).encode(
         x=x, y="cost:Q",
         shape=alt.Shape("status_text:N", title=t("status"),

@@ -366,3 +366,14 @@ def test_the_japanese_page_has_japanese_labels_and_units(at):
     assert metric(at, "年間コスト").endswith("億円")
     sentence = next(m.value for m in at.markdown if "最も安い" in m.value)
     assert "億" in sentence and "万円" in sentence
+
+
+# ------------------------------------------------------------------ bundled configuration
+
+def test_the_bundled_config_binds_to_localhost_and_shows_no_tracebacks():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["address"] == "127.0.0.1"  # plain `streamlit run app.py` and `make app` alike
+    # "none": generic messages only; `false` is read by Streamlit 1.67 as "stacktrace", which shows tracebacks
+    assert config["client"]["showErrorDetails"] == "none"

@@ -217,7 +217,7 @@ def test_typed_rates_give_the_right_value_or_a_visible_refusal(page):
         type_in_grid(page, 0, "rate_on_line", typed)
         wait_until(page, lambda p: f"'{typed}'" in messages(p))
         text = messages(page)
-        assert "Row 1 (Q01)" in text and words in text, (typed, text)
+        assert "Row 1 (Q01) · rate on line" in text and words in text, (typed, text)
         assert annual_cost(page) == before, f"{typed!r} changed the cost"
     type_in_grid(page, 0, "rate_on_line", "4%")  # the bundled rate, typed with its sign: accepted, same cost
     assert wait_until(page, lambda p: "Row 1 (Q01)" not in messages(p))
