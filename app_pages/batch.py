@@ -101,7 +101,7 @@ def main() -> None:
     c[3].metric(_("In shortfall / errors"), f"{summary['status_counts'].get('shortfall', 0)} / "
                                             f"{summary['status_counts'].get('error', 0)}")
     st.caption(_("Run with regime **{regime}**, quote sheet **{sheet}**, profiles **{profiles}**, in {sec:.1f} s.")
-               .format(regime=_(names["regime"]), sheet=names["quote_sheet"], profiles=_(names["profiles_file"]),
+               .format(regime=_(names["regime"]), sheet=names["quote_sheet"], profiles=_(names.get("profiles_file", "")),
                        sec=summary.get("seconds", 0.0)))
     results = result.results.assign(regime=names["regime"], quote_sheet=names["quote_sheet"])
     errors = results[results["status"] == "error"]

@@ -377,3 +377,22 @@ def test_the_bundled_config_binds_to_localhost_and_shows_no_tracebacks():
     assert config["server"]["address"] == "127.0.0.1"  # plain `streamlit run app.py` and `make app` alike
     # "none": generic messages only; `false` is read by Streamlit 1.67 as "stacktrace", which shows tracebacks
     assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_every_string_marked_in_the_code_has_a_japanese_translation():
+    from babel.messages.extract import extract_from_dir, extract_from_file
+
+    from optimizer.i18n import translations
+
+    keywords = {"_": None, "N_": None, "t": None, "EntryError": None, "Implausible": None, "bad": (2,)}
+    ja = translations("ja")
+    missing = []
+    for folder in (ROOT / "app_pages", ROOT / "optimizer"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+                str(folder), method_map=[("**.py", "python")], keywords=keywords):
+            if isinstance(message, str) and message and ja.gettext(message) == message and message != "R = {r}":
+                missing.append(message)
+    for _line, message, _comments, _context in extract_from_file("python", str(ROOT / "app.py"), keywords=keywords):
+        if isinstance(message, str) and message and ja.gettext(message) == message:
+            missing.append(message)
+    assert missing == []
