@@ -159,14 +159,14 @@ def quote_grid() -> None:
     config = {
         "status": st.column_config.TextColumn(_("status"), disabled=True, width=40,
                                               help=_("✎ edited, ＋ new (against the bundled sheet); ⚠ a cell to fix; ? a value to confirm")),
-        "quote_id": st.column_config.TextColumn(_("quote") + req, width=55, required=True),
+        "quote_id": st.column_config.TextColumn(_("quote") + req, width=62, required=True),
         "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=85, required=True),
-        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=125, required=True),
-        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=55, required=True),
+        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=111, required=True),
+        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=62, required=True),
         "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=65,
                                                         help=_("¥: attachment and limit in yen; % of R: in percent "
                                                                "of the requirement R")),
-        "attachment": st.column_config.TextColumn(_("attaches at") + req, width=75,
+        "attachment": st.column_config.TextColumn(_("attach.") + req, width=80,
                                                   help=_("yen (5bn, 50億, 5,000,000,000) or, for basis % of R, "
                                                          "percent of R (25%)")),
         "limit": st.column_config.TextColumn(_("limit") + req, width=70,
@@ -174,7 +174,7 @@ def quote_grid() -> None:
         "rate_on_line": st.column_config.TextColumn(_("ROL, %/yr") + req, width=90,
                                                     help=_("rate on line: annual premium ÷ limit, in percent: type 4 or 4% for "
                                                            "4%; 0.5% for half a percent")),
-        "perils": st.column_config.TextColumn(_("perils"), width=105,
+        "perils": st.column_config.TextColumn(_("perils"), width=100,
                                               help=_("all, or ; separated: ") + ", ".join(PERILS)),
         "max_share": st.column_config.TextColumn(_("largest share, %"), width=110),
         "min_share": st.column_config.TextColumn(_("smallest share if taken, %"), width=140),
@@ -188,7 +188,8 @@ def quote_grid() -> None:
     st.caption(_("✱ required. Rates and shares in percent; amounts in yen as 5bn, 500m, 5,000,000,000, 50億 or "
                  "300百万. Every valid change re-solves."))
     names = {c: config[c].get("label", c) if isinstance(config[c], dict) else c for c, _k in TEXT_COLUMNS}
-    names["rate_on_line"] = _("rate on line, % a year")  # messages use the long name of the short header
+    names["rate_on_line"] = _("rate on line, % a year")  # messages use the long names of the short headers
+    names["attachment"] = _("attaches at")
     for p in w.problems:
         where = _("Row {row} ({qid}) · {column}").format(row=p.row, qid=p.quote_id or "—",
                                                          column=_(names.get(p.column, p.column)).rstrip(" ✱"))

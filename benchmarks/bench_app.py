@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-ROL_X = 33 + 40 + 55 + 85 + 125 + 55 + 65 + 75 + 70 + 45   # centre of the rate-on-line column (app_pages/cfo.py)
+ROL_X = 33 + 40 + 62 + 85 + 111 + 62 + 65 + 80 + 70 + 45   # centre of the rate-on-line column (app_pages/cfo.py)
 EDITS = [f"{4 + 0.25 * i:g}" for i in range(1, 11)]          # Q01 from 4.25% to 6.5% a year: every one changes the cost
 
 

@@ -59,8 +59,9 @@ def tower_chart(solution: Solution, unit: Unit, peril: str | None = None, t: Tra
     bands["lo"] = bands["y0"] / unit.divisor
     bands["hi"] = bands["y1_shown"] / unit.divisor
     bands["share_text"] = bands["share"].map(lambda s: f"{100 * s:.0f}%")
-    payers = ["cash"] + [p for p in bands["payer"] if p != "cash"]
-    colors = alt.Scale(domain=payers + ["uncovered"],
+    bands["payer"] = bands["payer"].replace({"cash": t("cash")})
+    payers = [t("cash")] + [p for p in bands["payer"] if p != t("cash")]
+    colors = alt.Scale(domain=payers + [t("uncovered")],
                        range=["#4c78a8"] + (_PALETTE * 10)[:len(payers) - 1] + ["#e45756"])
     columns = max(len(bands), 1)
     outline = alt.Chart(bands).mark_rect(fill=None, stroke="#999", strokeDash=[2, 2]).encode(
@@ -103,6 +104,7 @@ def allocation_chart(solution: Solution, unit: Unit, peril: str | None, t: Trans
     a["x1"] = a["x0"] + a["fraction"]
     a["lo"], a["hi"] = a["from_jpy"] / unit.divisor, a["to_jpy"] / unit.divisor
     a["pays"] = a["amount_jpy"].map(unit)
+    a["payer"] = a["payer"].replace({"cash": t("cash"), "uncovered": t("uncovered")})
     return alt.Chart(a).mark_rect(stroke="white", strokeWidth=0.5).encode(
         x=alt.X("x0:Q", title=t("share of each slice credited"), scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%")),

@@ -26,8 +26,8 @@ VIEWPORT = {"width": 1280, "height": 720}
 
 # The quote grid's column widths (app_pages/cfo.py), left to right, after the row marker
 ROW_MARKER = 33
-GRID = [("status", 40), ("quote_id", 55), ("kind", 85), ("counterparty", 125), ("rating", 55), ("layer_basis", 65),
-        ("attachment", 75), ("limit", 70), ("rate_on_line", 90), ("perils", 105)]
+GRID = [("status", 40), ("quote_id", 62), ("kind", 85), ("counterparty", 111), ("rating", 62), ("layer_basis", 65),
+        ("attachment", 80), ("limit", 70), ("rate_on_line", 90), ("perils", 100)]
 ROW_HEIGHT = 35
 
 pytestmark = pytest.mark.browser
