@@ -247,7 +247,7 @@ def answer_sentence(s) -> str:
             if pct >= 0.5 else _(", the same as holding {cash} in cash").format(cash=fit(s.requirement_jpy, L))
     elif s.all_cash_cost_jpy is None:
         text += _(" (all cash is not an option: R exceeds the liquid capital)")
-    return text + "."
+    return text + ("。" if L == "ja" else ".")
 
 
 def headline_slot():

@@ -154,6 +154,15 @@ def parse_percent(text: str, *, high: float | None = None) -> float:
     return fraction
 
 
+def parse_number(text: str) -> float:
+    """A plain non-negative number (a multiplier such as 1.2); the same refusals as amounts. Raises EntryError."""
+    raw = str(text).strip()
+    t = _normalise(raw)
+    if not t:
+        raise EntryError("a value is required")
+    return _finite(float(_plain_number(_check_sign(t, raw), raw)), raw)
+
+
 def check_rate_on_line(fraction: float) -> Implausible | None:
     """A rate on line of 0 (free cover) or above 50% a year is possible but rare: ask for confirmation."""
     if fraction == 0:

@@ -335,8 +335,7 @@ def parse_own(values: Mapping[str, str]) -> tuple[ExchangeProfile | None, dict[s
             elif kind == "share":
                 row[name] = entry.parse_percent(raw, high=1.0)
             else:
-                row[name] = float(entry._plain_number(entry._check_sign(entry._normalise(raw), raw), raw)) \
-                    if raw.strip() else 1.0
+                row[name] = entry.parse_number(raw) if raw.strip() else 1.0
         except entry.EntryError as exc:
             errors[name] = exc
     if errors:

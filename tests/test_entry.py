@@ -80,6 +80,15 @@ def test_amounts_that_could_mislead_are_refused(typed, words):
     assert words in str(err.value)
 
 
+def test_plain_numbers_for_multipliers():
+    from optimizer.entry import parse_number
+
+    assert parse_number("1.2") == 1.2 and parse_number("１，２００") == 1200
+    for bad in ("-1", "x", "1,2"):
+        with pytest.raises(EntryError):
+            parse_number(bad)
+
+
 def test_format_amount_is_short_and_exact():
     assert format_amount(5e9) == "5bn" and format_amount(5e9, "ja") == "50億"
     assert format_amount(2.5e8) == "250m" and format_amount(1.5e8, "ja") == "1億5000万"
