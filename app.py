@@ -25,7 +25,7 @@ st.markdown("""<style>
 [data-testid="stLayoutWrapper"]:has(> .st-key-headline) {position: sticky; top: 3.75rem; z-index: 990;}
 .st-key-headline {background: var(--background-color, white); border-bottom: 1px solid rgba(49, 51, 63, 0.2);
                   padding-bottom: 0.25rem;}
-[data-testid="stMetricValue"] {font-size: 1.55rem;}
+[data-testid="stMetricValue"] {font-size: clamp(1.1rem, 1.9vw, 1.55rem);}
 .block-container, [data-testid="stMainBlockContainer"] {padding-top: 2.5rem;}
 [data-testid="stMetricValue"] > div {overflow: visible; text-overflow: clip; white-space: nowrap;}
 </style>""", unsafe_allow_html=True)

@@ -77,7 +77,9 @@ def main() -> None:
     for c in numeric:
         shown[c] = shown[c].astype(float)
     st.dataframe(styled(shown, money=[c for c in numeric if "(" in c], percent=[c for c in numeric if "(" not in c]),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch",
+                 column_config={_("counterparty"): st.column_config.TextColumn(width=150),
+                                _("note"): st.column_config.TextColumn(width="large")})
     pick = st.selectbox(_("Demand curve for"), list(table["quote_id"]), key="broker_quote")
     current = float(table.loc[table["quote_id"] == pick, "rate_on_line"].iloc[0])
     with st.spinner(_("Tracing the demand curve…")):

@@ -233,7 +233,9 @@ def result_views(s, scenario) -> None:
     if view == "Mix":
         table = mix_table(s)
         st.dataframe(styled(table, money=[c for c in table.columns if f"({u.label})" in c],
-                            percent=[_("credit factor")], fraction=[_("share")]), hide_index=True, width="stretch")
+                            percent=[_("credit factor")], fraction=[_("share")]), hide_index=True, width="stretch",
+                     column_config={_("counterparty"): st.column_config.TextColumn(width=150),
+                                    _("source"): st.column_config.TextColumn(width=90)})
         reasons = not_bought_reasons(s, quotes)
         if len(reasons):
             st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(

@@ -249,19 +249,30 @@ def test_the_quote_grid_shows_every_column_without_scrolling_at_1280(page):
 
 # ------------------------------------------------------------------ 3. the answer first, never truncated
 
-def test_no_headline_metric_is_truncated_in_yen_at_1280x720(page, screens):
-    choose(page, "Show amounts in", "¥")
+def assert_no_metric_is_cut(page) -> None:
     values = page.locator('[data-testid="stMetricValue"]')
     assert values.count() >= 4
-    assert re.fullmatch(r"¥[\d,]+", annual_cost(page)), annual_cost(page)
     sizes = values.evaluate_all("els => els.map(e => [e.innerText, e.scrollWidth, e.clientWidth,"
                                 " e.firstElementChild ? e.firstElementChild.scrollWidth : 0,"
                                 " e.firstElementChild ? e.firstElementChild.clientWidth : 0])")
     for text, sw, cw, inner_sw, inner_cw in sizes:
         assert sw <= cw and inner_sw <= inner_cw, f"{text} is cut: {sw} > {cw} or {inner_sw} > {inner_cw}"
+
+
+def test_no_headline_metric_is_truncated_in_yen_at_1280x720(page, screens):
+    choose(page, "Show amounts in", "¥")
+    assert re.fullmatch(r"¥[\d,]+", annual_cost(page)), annual_cost(page)
+    assert_no_metric_is_cut(page)
     sentence = page.get_by_text("Cheapest compliant mix").first.inner_text()
     assert "→" in sentence and "a year" in sentence
     page.screenshot(path=str(screens / "cfo_en_yen_unit.png"))
+
+
+def test_no_headline_metric_is_truncated_in_yen_at_1024x768(page):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    choose(page, "Show amounts in", "¥")
+    assert re.fullmatch(r"¥[\d,]+", annual_cost(page)), annual_cost(page)
+    assert_no_metric_is_cut(page)
 
 
 def test_the_headline_stays_in_view_while_the_grid_is_edited(page):
