@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, _, styled, unit, ws
+from app_pages.common import DATA, _, right_aligned, styled, unit, ws
 from optimizer import batch, report
 from optimizer.inputs import InputError, csv_text_to_frame
 from optimizer.scenario import quotes_to_frame, regime_to_dict
@@ -116,8 +116,8 @@ def main() -> None:
             shown[col] = shown[col].map(u.number).astype(float)
     shown["status"] = shown["status"].map(lambda v: _(v) if isinstance(v, str) else v)
     shown = shown.rename(columns={c: report.column_label(c, _).replace("(¥)", f"({u.label})") for c in shown.columns})
-    st.dataframe(styled(shown, money=[c for c in shown.columns if f"({u.label})" in c]), hide_index=True,
-                 width="stretch")
+    view = styled(shown, money=[c for c in shown.columns if f"({u.label})" in c])
+    st.dataframe(view, hide_index=True, width="stretch", column_config=right_aligned(view))
     if summary["insurance_by_counterparty"]:
         st.subheader(_("Insurance demand by counterparty"))
         st.dataframe(pd.DataFrame(summary["insurance_by_counterparty"]), hide_index=True, width="stretch")

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, fit, headline, headline_slot, lang, styled, not_bought_reasons,
+    _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, fit, headline, headline_slot, lang, right_aligned, styled, not_bought_reasons,
     unit, ws,
 )
 from optimizer import charts
@@ -76,9 +76,10 @@ def main() -> None:
     numeric = [c for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c]) or shown[c].isna().all()]
     for c in numeric:
         shown[c] = shown[c].astype(float)
-    st.dataframe(styled(shown, money=[c for c in numeric if "(" in c], percent=[c for c in numeric if "(" not in c]),
-                 hide_index=True, width="stretch",
-                 column_config={_("counterparty"): st.column_config.TextColumn(width=150),
+    table_view = styled(shown, money=[c for c in numeric if "(" in c], percent=[c for c in numeric if "(" not in c])
+    st.dataframe(table_view, hide_index=True, width="stretch",
+                 column_config={**right_aligned(table_view),
+                                _("counterparty"): st.column_config.TextColumn(width=150),
                                 _("note"): st.column_config.TextColumn(width="large")})
     pick = st.selectbox(_("Demand curve for"), list(table["quote_id"]), key="broker_quote")
     current = float(table.loc[table["quote_id"] == pick, "rate_on_line"].iloc[0])

@@ -126,8 +126,9 @@ def tr_error(exc: Exception) -> str:
 
 
 def styled(frame: pd.DataFrame, money=(), percent=(), fraction=()):
-    """A table for st.dataframe: numbers stay numbers (they sort as numbers), blanks read "—", money with separators
-    (whole yen in the ¥ unit, two decimals otherwise)."""
+    """A table for st.dataframe: money with separators (whole yen in the ¥ unit, two decimals otherwise), blanks as
+    "—" (never "None"). Columns without blanks stay numbers, so they sort as numbers; a column with blanks is shown
+    as right-aligned text (the grid would print "None" for a missing number)."""
     u = unit()
     money_fmt = "{:,.0f}" if u.divisor == 1 else "{:,.2f}"
     formats = {c: money_fmt for c in money if c in frame.columns}
@@ -135,7 +136,20 @@ def styled(frame: pd.DataFrame, money=(), percent=(), fraction=()):
     formats.update({c: "{:.1%}" for c in fraction if c in frame.columns})
     formats.update({c: "{:.4g}" for c in frame.columns if c not in formats
                     and pd.api.types.is_float_dtype(frame[c])})
+    frame = frame.copy()
+    for c, fmt in list(formats.items()):
+        if frame[c].isna().any():
+            frame[c] = frame[c].map(lambda v, f=fmt: "—" if pd.isna(v) else f.format(v + 0.0)).astype(object)
+            del formats[c]
     return frame.style.format(formats, na_rep="—")
+
+
+def right_aligned(frame) -> dict:
+    """column_config aligning the text columns that hold numbers (see styled) to the right."""
+    data = frame.data if hasattr(frame, "data") else frame
+    return {c: st.column_config.TextColumn(alignment="right") for c in data.columns
+            if data[c].dtype == object and data[c].map(lambda v: isinstance(v, str) and (v == "—" or
+                                                                                         v.lstrip("-")[:1].isdigit())).all()}
 
 
 # ------------------------------------------------------------------ words for the model's identifiers

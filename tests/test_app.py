@@ -309,9 +309,11 @@ def test_broker_page_lists_break_even_premiums_in_yen(at):
     table = frame_with(at, "bought")
     assert {"quote", "break-even rate, %", "break-even premium (¥m a year)", "competes with",
             "saving from ¥1bn more limit (¥m a year)"} <= set(table.columns)
-    bought = table[table["bought"] == "✔"]
-    assert (bought["break-even rate, %"] >= bought["rate on line, %"]).all()
-    assert not table.astype(str).isin(["None"]).any().any()
+    number = lambda col: pd.to_numeric(table[col].astype(str).str.replace(",", ""), errors="coerce")  # noqa: E731
+    bought = table["bought"] == "✔"
+    assert (number("break-even rate, %")[bought] >= number("rate on line, %")[bought]).all()
+    assert not table.astype(str).isin(["None", "nan"]).any().any()
+    assert (table.loc[table["quote"] == "Q08", "break-even rate, %"] == "—").all()  # ineligible: no price, a dash
 
 
 def test_batch_page_runs_the_bundled_profiles_and_names_its_inputs(at, files):
