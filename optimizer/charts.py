@@ -1,118 +1,232 @@
-"""Altair charts of results. Each takes core objects and a money unit; no Streamlit here."""
+"""Altair charts of results. Each takes core objects, a money unit and a translator `t`; no Streamlit here.
+
+Every chart is drawn so that it cannot be misread: the tower puts each layer in its own attachment–limit band,
+the frontier marks and shades the range with no compliant mix, bars carry their amounts, the stress test has a
+line at R.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Callable
 
 import altair as alt
 import pandas as pd
 
+from .i18n import Unit
 from .solution import Solution
 
+__all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart", "demand_chart", "stress_chart",
+           "stress_table"]
 
-@dataclass(frozen=True)
-class Unit:
-    """How money is shown: divide yen by `divisor`, label with `label` (e.g. ¥bn, $m)."""
-
-    label: str = "¥"
-    divisor: float = 1.0
-
-    def __call__(self, yen: float | None) -> str:
-        if yen is None or yen != yen:
-            return "—"
-        v = yen / self.divisor
-        symbol = "$" if self.label.startswith("$") else "¥"
-        suffix = self.label[1:]
-        digits = 0 if self.divisor == 1 else 2
-        return f"{'-' if v < 0 else ''}{symbol}{abs(v):,.{digits}f}{suffix}"
+Translate = Callable[[str], str]
+_same: Translate = lambda s: s  # noqa: E731
+# SVG: labels and legends are text in the page (selectable, readable by a browser test), not canvas pixels.
+SVG = {"embedOptions": {"renderer": "svg"}}
+_PALETTE = ["#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac", "#f58518", "#88d27a",
+            "#439894", "#d6616b", "#8ca252"]
 
 
-_PAYER_ORDER = {"cash": 0, "uncovered": 99}
+def layer_bands(solution: Solution, peril: str | None = None) -> pd.DataFrame:
+    """The tower as rectangles, one column per source: cash first (from 0 to the cash reserve), then each layer in
+    order of attachment, from its attachment to attachment + limit (yen), filled to the share bought.
+
+    Columns: payer, column (0, 1, …), y0, y1 (yen), x0, x1 (column + share), share.
+    """
+    R = solution.requirement_jpy
+    rows = [{"payer": "cash", "y0": 0.0, "y1": solution.cash_reserve_jpy, "share": 1.0}] \
+        if solution.cash_reserve_jpy > 0 else []
+    lines = [l for l in solution.lines if peril is None or l.quote.covers(peril)]
+    for l in sorted(lines, key=lambda l: (l.quote.attachment_jpy(R), l.quote.quote_id)):
+        a = l.quote.attachment_jpy(R)
+        rows.append({"payer": l.quote.quote_id, "y0": a, "y1": a + l.quote.limit_jpy(R), "share": l.share})
+    frame = pd.DataFrame(rows, columns=["payer", "y0", "y1", "share"])
+    frame.insert(1, "column", range(len(frame)))
+    frame["x0"] = frame["column"].astype(float)
+    frame["x1"] = frame["x0"] + 0.9 * frame["share"]
+    return frame
 
 
-def tower_chart(solution: Solution, unit: Unit, peril: str | None = None) -> alt.Chart:
-    """The tower: loss from 0 to R upwards; across, who pays each slice (cash, each layer by share, uncovered)."""
-    t = solution.tower(peril)
-    if t.empty:
-        t = pd.DataFrame([{"from_jpy": 0.0, "to_jpy": 0.0, "payer": "cash", "amount_jpy": 0.0}])
-    t = t.copy()
-    width = (t["to_jpy"] - t["from_jpy"]).where(lambda w: w > 0, 1.0)
-    t["fraction"] = t["amount_jpy"] / width
-    t["order"] = t["payer"].map(lambda p: _PAYER_ORDER.get(p, 1))
-    t = t.sort_values(["from_jpy", "order", "payer"])
-    t["x0"] = t.groupby("from_jpy")["fraction"].cumsum() - t["fraction"]
-    t["x1"] = t["x0"] + t["fraction"]
-    t["loss_from"] = t["from_jpy"] / unit.divisor
-    t["loss_to"] = t["to_jpy"] / unit.divisor
-    t["pays"] = t["amount_jpy"].map(unit)
-    t["share of slice"] = t["fraction"].map(lambda f: f"{100 * f:.1f}%")
-    colors = alt.Scale(domain=["cash", "uncovered"] + sorted(set(t["payer"]) - {"cash", "uncovered"}),
-                       range=["#4c78a8", "#e45756"] + ["#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6",
-                                                        "#9d755d", "#bab0ac", "#f58518", "#88d27a", "#439894"] * 5)
-    return alt.Chart(t).mark_rect(stroke="white", strokeWidth=0.5).encode(
-        x=alt.X("x0:Q", title="share of each slice of loss paid", scale=alt.Scale(domain=[0, 1]),
+def tower_chart(solution: Solution, unit: Unit, peril: str | None = None, t: Translate = _same) -> alt.HConcatChart:
+    """Left: the conventional tower (each layer in its band at its share; cash from the bottom; a line at R).
+    Right: the regulatory credit allocation of a loss of R (who is credited with each slice), labelled as such."""
+    R = solution.requirement_jpy
+    bands = layer_bands(solution, peril)
+    top = max([R] + list(bands["y1"])) if len(bands) else R
+    view_top = min(top, 1.5 * R) if R > 0 else top
+    bands = bands.assign(y1_shown=bands["y1"].clip(upper=view_top))
+    bands["from"] = bands["y0"].map(unit)
+    bands["to"] = bands["y1"].map(unit)
+    bands["lo"] = bands["y0"] / unit.divisor
+    bands["hi"] = bands["y1_shown"] / unit.divisor
+    bands["share_text"] = bands["share"].map(lambda s: f"{100 * s:.0f}%")
+    bands["payer"] = bands["payer"].replace({"cash": t("cash")})
+    payers = [t("cash")] + [p for p in bands["payer"] if p != t("cash")]
+    colors = alt.Scale(domain=payers + [t("uncovered")],
+                       range=["#4c78a8"] + (_PALETTE * 10)[:len(payers) - 1] + ["#e45756"])
+    columns = max(len(bands), 1)
+    outline = alt.Chart(bands).mark_rect(fill=None, stroke="#999", strokeDash=[2, 2]).encode(
+        x="x0:Q", x2="full:Q", y="lo:Q", y2="hi:Q").transform_calculate(full="datum.x0 + 0.9")
+    rect = alt.Chart(bands).mark_rect(stroke="white", strokeWidth=1, opacity=0.9).encode(
+        x=alt.X("x0:Q", title=t("one column per source; filled width = share bought (dashed = the whole layer)"),
+                scale=alt.Scale(domain=[0, columns]), axis=alt.Axis(labels=False, ticks=False, grid=False)),
+        x2="x1:Q",
+        y=alt.Y("lo:Q", title=t("loss ({unit})").format(unit=unit.label), scale=alt.Scale(domain=[0, view_top / unit.divisor])),
+        y2="hi:Q",
+        color=alt.Color("payer:N", scale=colors, title=t("who pays")),
+        tooltip=[alt.Tooltip("payer:N", title=t("who pays")), alt.Tooltip("from:N", title=t("from")),
+                 alt.Tooltip("to:N", title=t("to")), alt.Tooltip("share_text:N", title=t("share"))],
+    )
+    labels = alt.Chart(bands).mark_text(fontSize=11, color="black", angle=270).encode(
+        x=alt.X("mid_x:Q"), y=alt.Y("mid_y:Q"), text="label:N",
+    ).transform_calculate(mid_x="datum.x0 + 0.45", mid_y="(datum.lo + datum.hi) / 2",
+                          label="datum.payer + ' ' + datum.share_text")
+    r_line = pd.DataFrame({"y": [R / unit.divisor], "label": [t("R = {r}").format(r=unit(R))]})
+    rule = alt.Chart(r_line).mark_rule(color="#e45756", strokeDash=[6, 3], strokeWidth=2).encode(y="y:Q")
+    r_text = alt.Chart(r_line).mark_text(align="right", baseline="bottom", dy=-3, x="width", color="#e45756").encode(
+        y="y:Q", text="label:N")
+    tower = (outline + rect + labels + rule + r_text).properties(
+        height=360, width=430, title=t("Tower: each layer in its band, at the share bought"))
+    alloc = allocation_chart(solution, unit, peril, t, colors)
+    return alt.hconcat(tower, alloc, usermeta=SVG).resolve_scale(color="shared")
+
+
+def allocation_chart(solution: Solution, unit: Unit, peril: str | None, t: Translate, colors) -> alt.Chart:
+    """Who is credited with each slice of a loss of R (Solution.tower): the regulatory allocation."""
+    a = solution.tower(peril)
+    if a.empty:
+        a = pd.DataFrame([{"from_jpy": 0.0, "to_jpy": 0.0, "payer": "cash", "amount_jpy": 0.0}])
+    a = a.copy()
+    width = (a["to_jpy"] - a["from_jpy"]).where(lambda w: w > 0, 1.0)
+    a["fraction"] = a["amount_jpy"] / width
+    a["order"] = a["payer"].map(lambda p: {"cash": 0, "uncovered": 99}.get(p, 1))
+    a = a.sort_values(["from_jpy", "order", "payer"])
+    a["x0"] = a.groupby("from_jpy")["fraction"].cumsum() - a["fraction"]
+    a["x1"] = a["x0"] + a["fraction"]
+    a["lo"], a["hi"] = a["from_jpy"] / unit.divisor, a["to_jpy"] / unit.divisor
+    a["pays"] = a["amount_jpy"].map(unit)
+    a["payer"] = a["payer"].replace({"cash": t("cash"), "uncovered": t("uncovered")})
+    return alt.Chart(a).mark_rect(stroke="white", strokeWidth=0.5).encode(
+        x=alt.X("x0:Q", title=t("share of each slice credited"), scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%")),
         x2="x1:Q",
-        y=alt.Y("loss_from:Q", title=f"loss ({unit.label})"),
-        y2="loss_to:Q",
-        color=alt.Color("payer:N", scale=colors, title="who pays"),
-        tooltip=["payer", alt.Tooltip("loss_from:Q", title=f"from ({unit.label})", format=",.2f"),
-                 alt.Tooltip("loss_to:Q", title=f"to ({unit.label})", format=",.2f"), "share of slice", "pays"],
-    ).properties(height=380)
+        y=alt.Y("lo:Q", title=t("loss up to R ({unit})").format(unit=unit.label)), y2="hi:Q",
+        color=alt.Color("payer:N", scale=colors, title=t("who pays")),
+        tooltip=[alt.Tooltip("payer:N", title=t("who pays")), alt.Tooltip("pays:N", title=t("credited"))],
+    ).properties(height=360, width=150, title=t("Regulatory credit allocation of a loss of R"))
 
 
-def cost_chart(solution: Solution, unit: Unit) -> alt.Chart:
-    """Annual cost by source (cash carry, each premium and fee)."""
+def cost_chart(solution: Solution, unit: Unit, t: Translate = _same) -> alt.LayerChart:
+    """Annual cost by source (cash carry, each premium and fee), every bar labelled with its amount."""
     mix = solution.mix
-    data = pd.DataFrame({"source": mix["source"], "cost": mix["annual_cost_jpy"] / unit.divisor,
-                         "label": mix["annual_cost_jpy"].map(unit)})
-    return alt.Chart(data).mark_bar().encode(
-        y=alt.Y("source:N", sort="-x", title=None),
-        x=alt.X("cost:Q", title=f"annual cost ({unit.label})"),
-        color=alt.value("#4c78a8"),
-        tooltip=["source", alt.Tooltip("label:N", title="annual cost")],
-    ).properties(height=max(120, 28 * len(data)))
-
-
-def frontier_chart(frame: pd.DataFrame, param: str, current: float, unit: Unit) -> alt.Chart:
-    """Optimal cost as a regime parameter sweeps, with the current value marked."""
-    data = frame.assign(cost=frame["annual_cost_jpy"] / unit.divisor,
-                        all_cash=frame["all_cash_cost_jpy"] / unit.divisor)
-    line = alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X(f"{param}:Q", title=param.replace("_", " "), axis=alt.Axis(format="%") if "share" in param else
-                alt.Axis()),
-        y=alt.Y("cost:Q", title=f"optimal annual cost ({unit.label})"),
-        tooltip=[alt.Tooltip(f"{param}:Q", format=".2f"), alt.Tooltip("cost:Q", format=",.2f"), "status"],
+    data = pd.DataFrame({"source": mix["source"].replace({"cash reserve": t("cash reserve")}),
+                         "cost": mix["annual_cost_jpy"] / unit.divisor, "label": mix["annual_cost_jpy"].map(unit)})
+    base = alt.Chart(data).encode(
+        y=alt.Y("source:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240)),
+        x=alt.X("cost:Q", title=t("annual cost ({unit})").format(unit=unit.label),
+                scale=alt.Scale(domain=[0, float(data["cost"].max() or 1) * 1.25])),
+        tooltip=[alt.Tooltip("source:N", title=t("source")), alt.Tooltip("label:N", title=t("annual cost"))],
     )
-    cash = alt.Chart(data).mark_line(strokeDash=[4, 4], color="gray").encode(x=f"{param}:Q", y="all_cash:Q")
-    rule = alt.Chart(pd.DataFrame({param: [current], "label": ["current regime"]})).mark_rule(
-        color="#e45756", strokeWidth=2).encode(x=f"{param}:Q", tooltip=["label"])
-    return (line + cash + rule).properties(height=320)
+    bars = base.mark_bar(color="#4c78a8")
+    text = base.mark_text(align="left", dx=4, fontSize=12).encode(text="label:N")
+    return (bars + text).properties(height=max(140, 30 * len(data)), title=t("Annual cost by source"),
+                                    usermeta=SVG)
 
 
-def demand_chart(curve: pd.DataFrame, current_rol: float) -> alt.Chart:
+def frontier_chart(frame: pd.DataFrame, param: str, current: float, unit: Unit, t: Translate = _same) -> alt.LayerChart:
+    """Optimal cost as a regime parameter sweeps: compliant points on the line, shortfall points marked with a cross
+    and their range shaded (there the cost is that of the least-short mix, not a compliant answer)."""
+    data = frame.assign(cost=frame["annual_cost_jpy"] / unit.divisor,
+                        all_cash=frame["all_cash_cost_jpy"].astype(float) / unit.divisor,
+                        status_text=frame["status"].map(lambda s: t("shortfall") if s == "shortfall" else
+                                                        t("compliant")),
+                        shortfall=frame["shortfall_jpy"].map(unit))
+    axis = alt.Axis(format="%") if "share" in param else alt.Axis()
+    x = alt.X(f"{param}:Q", title=t(param.replace("_", " ")), axis=axis)
+    y = alt.Y("cost:Q", title=t("annual cost ({unit})").format(unit=unit.label))
+    cost_line = alt.Chart(data).mark_line(color="#4c78a8").encode(x=x, y=y)
+    cash_line = alt.Chart(data.dropna(subset=["all_cash"])).mark_line(color="gray", strokeDash=[4, 4]).encode(
+        x=x, y="all_cash:Q")
+    last = data.iloc[[-1]]
+    ends = pd.concat([last.assign(label=t("optimal annual cost"), y=last["cost"]),
+                      last.dropna(subset=["all_cash"]).assign(label=t("all cash"), y=last["all_cash"])])
+    end_labels = alt.Chart(ends).mark_text(align="right", dy=-8, color="#444").encode(x=x, y="y:Q", text="label:N")
+    lines = cost_line + cash_line + end_labels
+    points = alt.Chart(data).mark_point(filled=True, size=90).encode(
+        x=x, y="cost:Q",
+        shape=alt.Shape("status_text:N", title=t("status"),
+                        scale=alt.Scale(domain=[t("compliant"), t("shortfall")], range=["circle", "cross"])),
+        color=alt.Color("status_text:N", title=t("status"),
+                        scale=alt.Scale(domain=[t("compliant"), t("shortfall")], range=["#4c78a8", "#e45756"])),
+        tooltip=[alt.Tooltip(f"{param}:Q", format=".0%" if "share" in param else ",.4g", title=t(param.replace("_", " "))),
+                 alt.Tooltip("cost:Q", format=",.2f", title=t("annual cost ({unit})").format(unit=unit.label)),
+                 alt.Tooltip("status_text:N", title=t("status")),
+                 alt.Tooltip("shortfall:N", title=t("shortfall"))],
+    )
+    layers = [lines, points]
+    short = data[data["status"] == "shortfall"]
+    if len(short):
+        step = (data[param].max() - data[param].min()) / max(len(data) - 1, 1) / 2
+        shade = pd.DataFrame({"x0": [short[param].min() - step], "x1": [short[param].max() + step],
+                              "label": [t("no compliant mix")]})
+        layers.insert(0, alt.Chart(shade).mark_rect(color="#e45756", opacity=0.12).encode(
+            x="x0:Q", x2="x1:Q", tooltip=[alt.Tooltip("label:N", title="")]))
+        layers.append(alt.Chart(shade).mark_text(align="left", baseline="top", dx=4, dy=4, y=0, color="#e45756")
+                      .encode(x="x0:Q", text="label:N"))
+    rule = alt.Chart(pd.DataFrame({param: [current], "label": [t("current regime")]})).mark_rule(
+        color="#e45756", strokeWidth=2).encode(x=f"{param}:Q", tooltip=[alt.Tooltip("label:N", title="")])
+    return alt.layer(*layers, rule).properties(height=320, title=t("Optimal cost as the insurance cap sweeps"),
+                                               usermeta=SVG)
+
+
+def demand_chart(curve: pd.DataFrame, current_rol: float, t: Translate = _same) -> alt.LayerChart:
     """Share bought against rate on line, with the current premium marked."""
     step = alt.Chart(curve).mark_line(interpolate="step-after", point=True).encode(
-        x=alt.X("rate_on_line:Q", title="rate on line (premium ÷ limit)", axis=alt.Axis(format="%")),
-        y=alt.Y("share:Q", title="share bought", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        tooltip=[alt.Tooltip("rate_on_line:Q", format=".3%"), alt.Tooltip("share:Q", format=".1%")],
+        x=alt.X("rate_on_line:Q", title=t("rate on line (premium ÷ limit, a year)"), axis=alt.Axis(format="%")),
+        y=alt.Y("share:Q", title=t("share bought"), axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        tooltip=[alt.Tooltip("rate_on_line:Q", format=".3%", title=t("rate on line")),
+                 alt.Tooltip("share:Q", format=".1%", title=t("share bought"))],
     )
-    rule = alt.Chart(pd.DataFrame({"rate_on_line": [current_rol], "label": ["current premium"]})).mark_rule(
-        color="#e45756", strokeWidth=2).encode(x="rate_on_line:Q", tooltip=["label"])
-    return (step + rule).properties(height=300)
+    rule = alt.Chart(pd.DataFrame({"rate_on_line": [current_rol], "label": [t("current premium")]})).mark_rule(
+        color="#e45756", strokeWidth=2).encode(x="rate_on_line:Q", tooltip=[alt.Tooltip("label:N", title="")])
+    return (step + rule).properties(height=300, title=t("Demand curve: share bought at each rate on line"),
+                                    usermeta=SVG)
 
 
-def stress_chart(table: pd.DataFrame, unit: Unit) -> alt.Chart:
-    """Each historical hack replayed: paid by cash, by layers, uncovered."""
-    long = table.melt(id_vars=["incident_id"], value_vars=["paid_by_layers_jpy", "paid_by_cash_jpy", "uncovered_jpy"],
-                      var_name="who", value_name="amount_jpy")
-    long["who"] = long["who"].map({"paid_by_layers_jpy": "layers", "paid_by_cash_jpy": "cash",
-                                   "uncovered_jpy": "uncovered"})
+def stress_chart(table: pd.DataFrame, unit: Unit, t: Translate = _same, requirement_jpy: float | None = None):
+    """Each historical hack replayed: paid by layers, by cash, uncovered; a dashed line at R."""
+    who = {"paid_by_layers_jpy": t("layers"), "paid_by_cash_jpy": t("cash"), "uncovered_jpy": t("uncovered")}
+    long = table.melt(id_vars=["incident_id"], value_vars=list(who), var_name="who", value_name="amount_jpy")
+    long["who"] = long["who"].map(who)
     long["amount"] = long["amount_jpy"] / unit.divisor
-    return alt.Chart(long).mark_bar().encode(
+    long["text"] = long["amount_jpy"].map(unit)
+    bars = alt.Chart(long).mark_bar().encode(
         y=alt.Y("incident_id:N", title=None, sort=None, axis=alt.Axis(labelOverlap=False, labelLimit=200)),
-        x=alt.X("amount:Q", title=f"loss ({unit.label})", stack="zero"),
-        color=alt.Color("who:N", scale=alt.Scale(domain=["layers", "cash", "uncovered"],
-                                                 range=["#54a24b", "#4c78a8", "#e45756"]), title="paid by"),
-        tooltip=["incident_id", "who", alt.Tooltip("amount:Q", format=",.2f")],
-    ).properties(height=max(160, 32 * len(table)))
+        x=alt.X("amount:Q", title=t("loss ({unit})").format(unit=unit.label), stack="zero"),
+        color=alt.Color("who:N", scale=alt.Scale(domain=list(who.values()),
+                                                 range=["#54a24b", "#4c78a8", "#e45756"]), title=t("paid by")),
+        tooltip=[alt.Tooltip("incident_id:N", title=t("incident")), alt.Tooltip("who:N", title=t("paid by")),
+                 alt.Tooltip("text:N", title=t("amount"))],
+    )
+    layers = [bars]
+    if requirement_jpy is not None:
+        r = pd.DataFrame({"x": [requirement_jpy / unit.divisor], "label": [t("R = {r}").format(r=unit(requirement_jpy))]})
+        layers.append(alt.Chart(r).mark_rule(color="black", strokeDash=[6, 3], strokeWidth=2).encode(
+            x="x:Q", tooltip=[alt.Tooltip("label:N", title="")]))
+        layers.append(alt.Chart(r).mark_text(align="left", dx=4, y=-6, color="black").encode(x="x:Q", text="label:N"))
+    return alt.layer(*layers).properties(height=max(160, 32 * len(table)), title=t("Historical hacks: who pays"),
+                                         usermeta=SVG)
+
+
+def stress_table(table: pd.DataFrame, unit: Unit, t: Translate = _same) -> tuple[pd.DataFrame, list[str]]:
+    """The stress test as shown: numbers in the unit (numeric, so columns sort as numbers), headers with the unit.
+    Returns the frame and the names of its money columns."""
+    money = {"loss_jpy": t("loss"), "paid_by_cash_jpy": t("paid by cash"), "paid_by_layers_jpy": t("paid by layers"),
+             "uncovered_jpy": t("uncovered")}
+    out = pd.DataFrame({t("incident"): table["incident_id"], t("date"): table["date"],
+                        t("peril"): table["peril"].map(lambda p: t(p.replace("_", " ")))})
+    names = []
+    for col, label in money.items():
+        name = f"{label} ({unit.label})"
+        out[name] = table[col] / unit.divisor
+        names.append(name)
+    return out, names

@@ -50,6 +50,12 @@ def _add_inputs(p: argparse.ArgumentParser, *, profiles_option: bool = True) -> 
                    f"{DEFAULT_REGIME}); a bare preset name such as asset-based also works")
 
 
+def _add_scenario(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenario", default=None, metavar="F",
+                   help="a scenario file saved by the app (exchange, quote sheet, regime with overrides); "
+                        "replaces --profiles/--exchange/--quotes/--regime")
+
+
 def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
     p.add_argument("--out", default=None, help="also write the result to a file (.json, .csv or .xlsx)")
@@ -79,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="the cheapest compliant mix for one exchange")
     _add_inputs(p)
+    _add_scenario(p)
     _add_output(p)
     p.add_argument("--objective", choices=("cost", "risk"), default="cost",
                    help="cost: cheapest compliant mix (default); risk: minimise cost + expected retained hack loss "
@@ -89,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("price", help="break-even premium of every quote (brokers), or one quote's demand curve")
     _add_inputs(p)
+    _add_scenario(p)
     p.add_argument("--quote", default=None, help="a quote_id: also print its demand curve (share against ROL)")
     _add_output(p)
 
@@ -146,6 +154,12 @@ def _regime_path(value: str) -> str:
 
 
 def _load(args: argparse.Namespace):
+    if getattr(args, "scenario", None):
+        from .scenario import load as load_scenario
+
+        sc = load_scenario(args.scenario)
+        args.quotes = args.scenario  # errors about a quote id name the file it came from
+        return sc.profile, list(sc.quotes), sc.regime
     profiles = load_profiles(args.profiles)
     profile = select_profile(profiles, args.exchange, args.profiles)
     quotes = load_quotes(args.quotes)

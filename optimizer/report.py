@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from .i18n import N_
 from .solution import Solution
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -45,19 +46,170 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return neutralize(frame).to_csv(index=False).encode("utf-8")
 
 
+# ------------------------------------------------------------------ the workbook (one definition: CLI and app)
+
+_MONEY_FORMAT = "#,##0"
+_PERCENT_FORMAT = "0.00%"
+_PERCENT_COLUMNS = {"share", "rate_on_line", "max_share", "min_share", "hot_wallet_share", "cost_of_capital",
+                    "reserve_yield", "credit_factor", "break_even_rol", "headroom", "loss_vs_requirement",
+                    "cash_share", "fronting_fee_rate"}
+
+
+def _is_money(name: str) -> bool:
+    return name.endswith("_jpy") or name in {"attachment", "limit"}
+
+
+def _write_sheet(ws, frame: pd.DataFrame) -> None:
+    """One frame into an openpyxl sheet: numbers as numbers (money rounded to the yen, `#,##0`; rates as %),
+    text as text — a cell such as `=1+1` or `-Q01` is stored with the string type, so no spreadsheet runs it and
+    the id reads back unchanged."""
+    columns = [str(c) for c in frame.columns]
+    labels = frame.attrs.get("labels", {})
+    for j, name in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=j, value=str(labels.get(name, name)))
+        cell.data_type = "s"
+    for i, row in enumerate(frame.itertuples(index=False), start=2):
+        for j, (name, value) in enumerate(zip(columns, row), start=1):
+            key = str(frame.columns[j - 1])
+            fmt = None
+            if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+                value = value.item()
+            if value is None or (isinstance(value, float) and not math.isfinite(value)):
+                continue
+            if isinstance(value, bool):
+                cell = ws.cell(row=i, column=j, value=value)
+                continue
+            if isinstance(value, (int, float)):
+                if _is_money(key) and frame.attrs.get("money_rows") is None:
+                    value, fmt = round(float(value)), _MONEY_FORMAT
+                elif key in _PERCENT_COLUMNS:
+                    fmt = _PERCENT_FORMAT
+                elif frame.attrs.get("money_rows") is not None and (i - 2) in frame.attrs["money_rows"]:
+                    value, fmt = round(float(value)), _MONEY_FORMAT
+                cell = ws.cell(row=i, column=j, value=value)
+                if fmt:
+                    cell.number_format = fmt
+                continue
+            if isinstance(value, (frozenset, set, list, tuple)):
+                value = ";".join(sorted(map(str, value)))
+            cell = ws.cell(row=i, column=j, value=str(value))
+            cell.data_type = "s"  # text stays text: never a formula, no literal apostrophe
+    for j, name in enumerate(columns, start=1):
+        width = max([len(name)] + [len(str(v)) for v in frame.iloc[:200, j - 1]]) if len(frame) else len(name)
+        ws.column_dimensions[ws.cell(row=1, column=j).column_letter].width = min(max(10, width + 2), 60)
+
+
 def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
-    """A workbook with one sheet per frame (names cut to Excel's 31 characters), text cells neutralized."""
+    """A workbook with one sheet per frame (names cut to Excel's 31 characters).
+
+    A frame made by `summary_frame(solution)` stands for the whole standard workbook of that solution
+    (`workbook_sheets`): summary, mix, inputs, quotes — so every caller (CLI `--out x.xlsx`, the app) writes the
+    same book. Money is rounded to the yen with `#,##0`; formula-like text is stored as text.
+    """
+    from openpyxl import Workbook
+
+    expanded: dict[str, pd.DataFrame] = {}
+    solution = next((f.attrs["solution"] for f in sheets.values() if f.attrs.get("solution") is not None), None)
+    if solution is not None:
+        expanded = workbook_sheets(solution)
+    for name, frame in sheets.items():
+        expanded.setdefault(name, frame)
+    if "summary" in expanded:
+        expanded = {"summary": expanded.pop("summary"), **expanded}
+    book = Workbook()
+    book.remove(book.active)
+    for name, frame in expanded.items():
+        _write_sheet(book.create_sheet(str(name)[:31]), frame)
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            neutralize(frame).to_excel(writer, sheet_name=name[:31], index=False)
+    book.save(buffer)
     return buffer.getvalue()
 
 
+def _same(text: str) -> str:
+    return text
+
+
+def summary_table(s: Solution, t=_same, generated: str | None = None) -> pd.DataFrame:
+    """The summary sheet: one labelled row per headline figure (money in yen, numbers not text)."""
+    import datetime as _dt
+
+    rows = [
+        (t("Status"), t(s.status), False),
+        (t("Requirement R (¥)"), s.requirement_jpy, True),
+        (t("Annual cost (¥ a year)"), s.annual_cost_jpy, True),
+        (t("All-cash cost (¥ a year)"), s.all_cash_cost_jpy, True),
+        (t("Savings vs all cash (¥ a year)"), s.savings_jpy, True),
+        (t("Cash reserve (¥)"), s.cash_reserve_jpy, True),
+        (t("Shortfall (¥)"), s.shortfall_jpy, True),
+        (t("Marginal cost of R (¥ a year per ¥)"), s.marginal_cost_per_jpy, False),
+        (t("Exchange"), f"{s.profile.exchange_id} {s.profile.name}".strip(), False),
+        (t("Regime"), s.regime.name, False),
+        (t("Binding limits"), ", ".join(s.binding), False),
+        (t("Date"), generated or _dt.date.today().isoformat(), False),
+    ]
+    frame = pd.DataFrame([(k, v) for k, v, _m in rows], columns=[t("item"), t("value")])
+    frame.attrs["money_rows"] = {i for i, (_k, _v, m) in enumerate(rows) if m}
+    return frame
+
+
+def workbook_sheets(s: Solution, *, quotes=None, stress: pd.DataFrame | None = None, t=_same,
+                    generated: str | None = None) -> dict[str, pd.DataFrame]:
+    """The standard workbook of a solution: summary, mix, inputs (profile and regime, numeric), quotes, stress."""
+    import dataclasses as _dc
+
+    profile = {k: v for k, v in _dc.asdict(s.profile).items()}
+    regime_rows = [("regime", "name", s.regime.name)]
+    regime_rows += [("requirement", k, (";".join(v) if isinstance(v, tuple) else v))
+                    for k, v in _dc.asdict(s.regime.requirement).items()]
+    regime_rows += [("eligibility", k, v) for k, v in _dc.asdict(s.regime.eligibility).items()]
+    regime_rows += [("rating_credit", k, v) for k, v in s.regime.rating_credit.items()]
+    inputs = pd.DataFrame([("profile", k, v) for k, v in profile.items()] + regime_rows,
+                          columns=[t("section"), t("key"), t("value")])
+    inputs = inputs[inputs[t("value")].map(lambda v: v is not None and v != "" and
+                                           not (isinstance(v, float) and not math.isfinite(v)))]
+    inputs = inputs.reset_index(drop=True)
+    inputs.attrs["money_rows"] = {i for i, k in enumerate(inputs[t("key")]) if str(k).endswith("_jpy")}
+    quotes = s.offered if quotes is None else quotes
+    from .scenario import quotes_to_frame
+
+    sheets = {t("summary"): summary_table(s, t, generated), t("mix"): s.mix, t("inputs"): inputs,
+              t("quotes"): quotes_to_frame(quotes)}
+    if stress is not None:
+        sheets[t("stress")] = stress
+    for name in (t("mix"), t("quotes"), t("stress")):
+        if name in sheets:
+            sheets[name] = sheets[name].copy()
+            sheets[name].attrs["labels"] = {c: column_label(str(c), t) for c in sheets[name].columns}
+    return sheets
+
+
+# Column words of the exported tables, marked for the catalogue (optimizer/locale): column_label translates them.
+COLUMN_WORDS = (N_("source"), N_("quote id"), N_("kind"), N_("counterparty"), N_("rating"), N_("attachment"),
+    N_("limit"), N_("share"), N_("cover"), N_("credit factor"), N_("credit"), N_("annual cost"),
+    N_("layer basis"), N_("rate on line"), N_("max share"), N_("min share"), N_("fixed fee"), N_("perils"),
+    N_("collateralized"), N_("exchange id"), N_("incident id"), N_("date"), N_("exchange"), N_("peril"),
+    N_("loss"), N_("loss vs requirement"), N_("paid by cash"), N_("paid by layers"), N_("uncovered"),
+    N_("status"), N_("required coverage"), N_("all cash cost"), N_("savings"), N_("cash reserve"),
+    N_("shortfall"), N_("marginal cost per"), N_("insurance credit"), N_("derivative credit"), N_("cash share"),
+    N_("n instruments"), N_("source row"), N_("error"), N_("regime"), N_("quote sheet"), N_("max limit"),
+    N_("licensed in japan"), N_("fronting fee rate"), N_("exclusions"), N_("reinstatements"))
+
+
+def column_label(name: str, t=_same) -> str:
+    """A column name as a header people read: `annual_cost_jpy` → "annual cost (¥)" (translated by t)."""
+    if name.startswith("paid_") and name.endswith("_jpy") and name not in ("paid_by_cash_jpy", "paid_by_layers_jpy"):
+        return t("paid by {q} (¥)").format(q=name[5:-4])
+    if name.endswith("_jpy"):
+        return t(name[:-4].replace("_", " ")) + " (¥)"
+    return t(name.replace("_", " "))
+
+
 def summary_frame(solution: Solution) -> pd.DataFrame:
-    """The scalar results as a two-column table (key, value)."""
+    """The scalar results as a two-column table (key, value); in a workbook it stands for the standard book."""
     d = solution.to_dict()
-    return pd.DataFrame([{"key": k, "value": v} for k, v in d.items() if not isinstance(v, (list, dict))])
+    frame = pd.DataFrame([{"key": k, "value": v} for k, v in d.items() if not isinstance(v, (list, dict))])
+    frame.attrs["solution"] = solution
+    return frame
 
 
 # ------------------------------------------------------------------ text for a terminal

@@ -1,6 +1,9 @@
-"""A scenario — one exchange, its quote sheet and a regime — to and from JSON, and the quote sheet as a table.
+"""A scenario — one exchange, its quote sheet and a regime with overrides — and the workspace that edits it.
 
-Used by the app to save and reload what a user built; loading goes through the same validation as files.
+`Scenario` is what is solved and what is saved (JSON, one readable file the CLI also takes: `--scenario F`).
+`Workspace` is the one object the app keeps in session state: the inputs as the user chose and typed them
+(exchange or own figures, regime preset and overrides, the quote sheet's cells as text), read by every page.
+No Streamlit here: the app only stores a Workspace and shows what `Workspace.resolve()` returns.
 """
 
 from __future__ import annotations
@@ -8,83 +11,498 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from . import entry
 from .domain import PERILS, ExchangeProfile, Quote, Regime
-from .inputs import QUOTE_COLUMNS, InputError, parse_profile, quotes_from_frame, regime_from_dict
+from .inputs import QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, regime_from_dict
+from .regime import SWEEPABLE, with_parameter
 
-SCENARIO_VERSION = 1
+SCENARIO_VERSION = 2
+MAX_NESTING = 32          # JSON deeper than this is not a scenario (a real one is 4 levels deep)
+MAX_SCENARIO_BYTES = 5_000_000
 
 
 @dataclass(frozen=True)
 class Scenario:
+    """What is solved: the exchange, its quotes and the regime (overrides applied), plus where each came from."""
+
     profile: ExchangeProfile
     quotes: tuple[Quote, ...]
     regime: Regime
+    regime_preset: str = ""                       # the preset the regime started from ("" = as given)
+    overrides: Mapping[str, float] = field(default_factory=dict)  # regime parameters changed from the preset
+    quote_sheet: str = ""                         # name of the quote sheet ("bundled", a file name, …)
+
+    def __hash__(self) -> int:
+        return hash((self.profile, self.quotes, self.regime, tuple(sorted(self.overrides.items()))))
+
+
+# ------------------------------------------------------------------ tables and dicts
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (frozenset, set)):
+        return ";".join(sorted(value))
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return value
 
 
 def quotes_to_frame(quotes: Sequence[Quote]) -> pd.DataFrame:
     """Quotes as the quote-sheet table (columns as in quotes.csv; perils as `all` or `a;b`)."""
+    names = [c.name for c in QUOTE_COLUMNS]
     rows = []
     for q in quotes:
-        row = dataclasses.asdict(q)
+        row = {k: _cell(v) for k, v in dataclasses.asdict(q).items() if k in names}
         row["perils"] = "all" if q.perils == frozenset(PERILS) else ";".join(p for p in PERILS if p in q.perils)
         row["exchange_id"] = q.exchange_id or ""
         row["exclusions"] = ";".join(sorted(q.exclusions))  # as in quotes.csv (a frozenset would print as text)
         rows.append(row)
-    return pd.DataFrame(rows, columns=[c.name for c in QUOTE_COLUMNS])
+    return pd.DataFrame(rows, columns=names)
 
 
 def profile_to_dict(profile: ExchangeProfile) -> dict[str, Any]:
-    d = dataclasses.asdict(profile)
-    if math.isinf(d["liquid_capital_jpy"]):
-        d["liquid_capital_jpy"] = None
-    return d
+    d = {k: _cell(v) for k, v in dataclasses.asdict(profile).items()}
+    return {k: v for k, v in d.items() if v is not None or k == "liquid_capital_jpy"}
+
+
+# Round-2 regime keys: written only when they differ from their default, so files stay readable by readers
+# that predate them.
+_OPTIONAL_REGIME_KEYS = ("max_share_of_customer_assets", "require_licensed", "state_backed_exclusion_factor")
+
+
+def _section(obj) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, float) and math.isinf(v):
+            continue  # no cap
+        if f.name in _OPTIONAL_REGIME_KEYS and v == f.default:
+            continue
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
 
 
 def regime_to_dict(regime: Regime) -> dict[str, Any]:
-    """The regime in the shape of its TOML file (cap_jpy omitted when there is no cap)."""
-    req = dataclasses.asdict(regime.requirement)
-    req["perils"] = list(req["perils"])
-    if math.isinf(req["cap_jpy"]):
-        del req["cap_jpy"]
-    return {"name": regime.name, "description": regime.description, "requirement": req,
-            "eligibility": dataclasses.asdict(regime.eligibility), "rating_credit": dict(regime.rating_credit)}
+    """The regime in the shape of its TOML file (infinite caps omitted)."""
+    return {"name": regime.name, "description": regime.description, "requirement": _section(regime.requirement),
+            "eligibility": _section(regime.eligibility), "rating_credit": dict(regime.rating_credit)}
 
+
+# ------------------------------------------------------------------ the scenario file
 
 def to_json(scenario: Scenario) -> str:
+    """One readable JSON file: profile, quotes, regime (overrides applied), and the provenance."""
     frame = quotes_to_frame(scenario.quotes)
     data = {"scenario_version": SCENARIO_VERSION, "profile": profile_to_dict(scenario.profile),
-            "quotes": json.loads(frame.to_json(orient="records")), "regime": regime_to_dict(scenario.regime)}
+            "quotes": json.loads(frame.to_json(orient="records")), "regime": regime_to_dict(scenario.regime),
+            "regime_preset": scenario.regime_preset, "overrides": dict(scenario.overrides),
+            "quote_sheet": scenario.quote_sheet}
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of parsed JSON, iteratively (a 100,000-deep file must not blow the stack)."""
+    stack, deepest = [(value, 1)], 1
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
 def from_json(text: str, source: str = "scenario.json") -> Scenario:
-    """Scenario JSON → Scenario, validated like the files it stands for; InputError otherwise."""
+    """Scenario JSON → Scenario, validated like the files it stands for; InputError otherwise (never another error)."""
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise InputError(source, f"the file is larger than {MAX_SCENARIO_BYTES:,} characters; expected a scenario")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(source, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise InputError(source, f"nested deeper than {MAX_NESTING} levels; expected a scenario") from None
+    if _depth(data, MAX_NESTING) > MAX_NESTING:
+        raise InputError(source, f"nested deeper than {MAX_NESTING} levels; expected a scenario")
     if not isinstance(data, dict):
         raise InputError(source, "expected a JSON object with profile, quotes and regime")
     for key in ("profile", "quotes", "regime"):
         if key not in data:
             raise InputError(source, f"missing key {key!r}; expected profile, quotes and regime", column=key)
-    unknown = set(data) - {"scenario_version", "profile", "quotes", "regime"}
+    unknown = set(data) - {"scenario_version", "profile", "quotes", "regime", "regime_preset", "overrides",
+                           "quote_sheet"}
     if unknown:
         raise InputError(source, "unknown key", column=sorted(unknown)[0])
-    if not isinstance(data["profile"], dict) or not isinstance(data["quotes"], list):
-        raise InputError(source, "expected profile as an object and quotes as a list")
+    if not isinstance(data["profile"], dict) or not isinstance(data["quotes"], list) \
+            or not isinstance(data["regime"], dict):
+        raise InputError(source, "expected profile and regime as objects and quotes as a list")
+    if not all(isinstance(q, dict) for q in data["quotes"]):
+        raise InputError(source, "expected every quote as an object", column="quotes")
     profile_fields = {f.name for f in dataclasses.fields(ExchangeProfile)}
     for key in data["profile"]:
         if key not in profile_fields:
             raise InputError(f"{source} (profile)", "unknown field", column=key)
     profile = parse_profile(data["profile"], f"{source} (profile)")
-    frame = pd.DataFrame(data["quotes"], columns=[c.name for c in QUOTE_COLUMNS]) if data["quotes"] else \
-        pd.DataFrame(columns=[c.name for c in QUOTE_COLUMNS])
-    quotes = quotes_from_frame(frame, f"{source} (quotes)")
+    names = [c.name for c in QUOTE_COLUMNS]
+    for q in data["quotes"]:
+        for key in q:
+            if key not in names:
+                raise InputError(f"{source} (quotes)", "unknown field", column=str(key))
+    frame = pd.DataFrame(data["quotes"], columns=names) if data["quotes"] else pd.DataFrame(columns=names)
+    quotes = quotes_from_frame(frame.astype(object).where(frame.notna(), None), f"{source} (quotes)")
     regime = regime_from_dict(data["regime"], f"{source} (regime)")
-    return Scenario(profile, tuple(quotes), regime)
+    overrides = data.get("overrides") or {}
+    if not isinstance(overrides, dict) or not all(
+            k in SWEEPABLE and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in overrides.items()):
+        raise InputError(source, "expected overrides as {regime parameter: number}", column="overrides")
+    text_fields = {k: data.get(k) or "" for k in ("regime_preset", "quote_sheet")}
+    if not all(isinstance(v, str) for v in text_fields.values()):
+        raise InputError(source, "expected text", column="regime_preset")
+    return Scenario(profile, tuple(quotes), regime, overrides={k: float(v) for k, v in overrides.items()},
+                    **text_fields)
+
+
+def load(path: str | Path) -> Scenario:
+    """A scenario file (JSON, as saved by the app) → Scenario; InputError for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "file not found")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return from_json(text, str(path))
+
+
+# ------------------------------------------------------------------ the quote sheet as people type it
+
+# The cells of the app's quote grid, in order: (column, kind of entry). Rates and shares in percent; attachment and
+# limit in yen (basis "jpy") or in percent of R (basis "requirement").
+TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("quote_id", "text"), ("kind", "choice"), ("counterparty", "text"), ("rating", "choice"),
+    ("layer_basis", "choice"), ("attachment", "layer"), ("limit", "layer"), ("rate_on_line", "rate"),
+    ("perils", "text"), ("max_share", "share"), ("min_share", "share"), ("fixed_fee_jpy", "amount"),
+    ("collateralized", "bool"), ("exchange_id", "text"),
+)
+BASIS_TEXT = {"jpy": "¥", "requirement": "% of R"}   # how the grid shows layer_basis
+BASIS_FROM_TEXT = {v: k for k, v in BASIS_TEXT.items()}
+REQUIRED = ("quote_id", "kind", "counterparty", "rating", "attachment", "limit", "rate_on_line")
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """One cell that cannot be used as typed: row (1-based), its quote id, column, and the message template."""
+
+    row: int
+    quote_id: str
+    column: str
+    key: str
+    params: Mapping[str, Any]
+    confirm: bool = False   # True: the value is possible but implausible and waits for confirmation
+
+    @property
+    def message(self) -> str:
+        return self.key.format(**self.params)
+
+
+def quotes_to_text(quotes: Sequence[Quote], lang: str = "en") -> pd.DataFrame:
+    """Quotes as the app's text grid: every cell a string as a person would type it (round-trips exactly)."""
+    rows = []
+    for q in quotes:
+        req = q.layer_basis == "requirement"
+        layer = (lambda v: entry.format_percent(v).rstrip("%") + "%") if req else \
+            (lambda v: entry.format_amount(v, lang))
+        rows.append({
+            "quote_id": q.quote_id, "kind": q.kind, "counterparty": q.counterparty, "rating": q.rating,
+            "layer_basis": BASIS_TEXT[q.layer_basis], "attachment": layer(q.attachment), "limit": layer(q.limit),
+            "rate_on_line": entry.format_percent(q.rate_on_line),
+            "perils": "all" if q.perils == frozenset(PERILS) else ";".join(p for p in PERILS if p in q.perils),
+            "max_share": entry.format_percent(q.max_share), "min_share": entry.format_percent(q.min_share),
+            "fixed_fee_jpy": entry.format_amount(q.fixed_fee_jpy, lang), "collateralized": bool(q.collateralized),
+            "exchange_id": q.exchange_id or "",
+        })
+    return pd.DataFrame(rows, columns=[c for c, _ in TEXT_COLUMNS])
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+
+def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = frozenset(),
+                   source: str = "quote sheet") -> tuple[tuple[Quote, ...] | None, list[CellProblem]]:
+    """The text grid → quotes, or None with every problem found (one per cell at most).
+
+    `confirmed` holds (quote_id, typed rate) pairs the user has confirmed as meant (a rate on line of 0 or > 50%).
+    """
+    problems: list[CellProblem] = []
+    quotes: list[Quote] = []
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(frame.to_dict("records"), start=1):
+        qid = "" if _blank(rec.get("quote_id")) else str(rec["quote_id"]).strip()
+        row_problems: list[CellProblem] = []
+
+        def bad(column: str, err: entry.EntryError | InputError | str, confirm: bool = False, **params) -> None:
+            if isinstance(err, entry.EntryError):
+                key, params = err.key, err.params
+            elif isinstance(err, InputError):
+                key, params = "{message}", {"message": err.message}
+            else:
+                key = err
+            row_problems.append(CellProblem(i, qid, column, key, params, confirm))
+
+        if all(_blank(rec.get(c)) or c == "collateralized" for c, _ in TEXT_COLUMNS):
+            continue  # an empty new row: nothing typed yet
+        basis = "jpy" if _blank(rec.get("layer_basis")) else str(rec["layer_basis"]).strip()
+        basis = BASIS_FROM_TEXT.get(basis, basis)
+        row: dict[str, Any] = {}
+        for column, kind in TEXT_COLUMNS:
+            raw = rec.get(column)
+            if _blank(raw):
+                if column in REQUIRED:
+                    bad(column, "a value is required")
+                continue
+            try:
+                if kind == "rate":
+                    value = entry.parse_percent(str(raw))
+                    doubt = entry.check_rate_on_line(value)
+                    if doubt is not None and (qid, str(raw).strip()) not in confirmed:
+                        bad(column, doubt.key, confirm=True, **doubt.params)
+                        continue
+                elif kind == "share":
+                    value = entry.parse_percent(str(raw), high=1.0)
+                elif kind == "amount":
+                    value = entry.parse_amount(str(raw))
+                elif kind == "layer":
+                    value = entry.parse_percent(str(raw)) if basis == "requirement" else entry.parse_amount(str(raw))
+                    if column == "limit" and value <= 0:
+                        bad(column, "a limit must be above 0")
+                        continue
+                elif column == "layer_basis":
+                    value = basis
+                else:
+                    value = raw
+            except entry.EntryError as exc:
+                if kind == "layer" and basis != "requirement" and "%" in str(raw):
+                    bad(column, "'{raw}': this layer is in yen (basis ¥); type an amount such as 5bn, or set the "
+                        "basis to % of R", raw=str(raw))
+                else:
+                    bad(column, exc)
+                continue
+            row[column] = value
+        if not row_problems:
+            try:
+                q = parse_quote(row, source, i)
+            except InputError as exc:
+                bad(exc.column or "quote_id", exc)
+            else:
+                if q.quote_id in seen:
+                    bad("quote_id", "duplicate quote id {qid} (also in row {first})", qid=q.quote_id,
+                        first=seen[q.quote_id])
+                else:
+                    seen[q.quote_id] = i
+                    quotes.append(q)
+        problems += row_problems
+    return (None if problems else tuple(quotes)), problems
+
+
+# ------------------------------------------------------------------ the workspace: one per app session
+
+OWN_FIELDS: tuple[tuple[str, str], ...] = (  # own-figures form: (field, kind of entry)
+    ("customer_assets_jpy", "amount"), ("hot_wallet_share", "share"), ("annual_trading_volume_jpy", "amount"),
+    ("cost_of_capital", "share"), ("reserve_yield", "share"), ("liquid_capital_jpy", "amount_or_blank"),
+    ("premium_multiplier", "number"),
+)
+
+
+def parse_own(values: Mapping[str, str]) -> tuple[ExchangeProfile | None, dict[str, Exception]]:
+    """The own-figures form (text as typed) → profile, or None and {field: EntryError/InputError} per bad field."""
+    row: dict[str, Any] = {"exchange_id": "MINE", "name": str(values.get("name") or "My exchange")}
+    errors: dict[str, Exception] = {}
+    for name, kind in OWN_FIELDS:
+        raw = str(values.get(name, "") or "")
+        try:
+            if kind == "amount_or_blank" and not raw.strip():
+                continue
+            if kind in ("amount", "amount_or_blank"):
+                row[name] = entry.parse_amount(raw)
+            elif kind == "share":
+                row[name] = entry.parse_percent(raw, high=1.0)
+            else:
+                row[name] = entry.parse_number(raw) if raw.strip() else 1.0
+        except entry.EntryError as exc:
+            errors[name] = exc
+    if errors:
+        return None, errors
+    try:
+        return parse_profile(row, "own figures"), {}
+    except InputError as exc:
+        return None, {exc.column or "customer_assets_jpy": exc}
+
+
+def own_to_text(profile: ExchangeProfile, lang: str = "en") -> dict[str, str]:
+    out = {"name": profile.name}
+    for name, kind in OWN_FIELDS:
+        v = getattr(profile, name)
+        if kind in ("amount", "amount_or_blank"):
+            out[name] = "" if math.isinf(v) else entry.format_amount(v, lang)
+        elif kind == "share":
+            out[name] = entry.format_percent(v)
+        else:
+            out[name] = f"{v:g}"
+    return out
+
+
+@dataclass
+class Workspace:
+    """Everything the user chose, as chosen and typed; one per app session, read by every page.
+
+    Only the input widgets change it. `resolve()` turns it into a Scenario (the last valid quote sheet is kept
+    while a cell has a problem, and said so).
+    """
+
+    profiles: tuple[ExchangeProfile, ...]
+    profiles_name: str
+    regimes: dict[str, Regime]
+    regime_name: str
+    quote_text: pd.DataFrame
+    quote_sheet: str
+    bundled_quotes: tuple[Quote, ...]
+    bundled_regimes: dict[str, Regime]
+    exchange_id: str | None = None                     # None: own figures
+    own: ExchangeProfile | None = None
+    overrides: dict[str, float] = field(default_factory=dict)
+    confirmed: frozenset[tuple[str, str]] = frozenset()
+    last_quotes: tuple[Quote, ...] = ()
+    problems: list[CellProblem] = field(default_factory=list)
+    version: int = 0                                   # bumped whenever the quote grid must be rebuilt
+    generation: int = 0                                # bumped when a file replaces the inputs (widgets rebuilt)
+
+    @classmethod
+    def new(cls, profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], regimes: Mapping[str, Regime],
+            regime_name: str, lang: str = "en") -> "Workspace":
+        return cls(profiles=tuple(profiles), profiles_name="bundled", regimes=dict(regimes), regime_name=regime_name,
+                   quote_text=quotes_to_text(quotes, lang), quote_sheet="bundled", bundled_quotes=tuple(quotes),
+                   bundled_regimes=dict(regimes), exchange_id=profiles[0].exchange_id, last_quotes=tuple(quotes))
+
+    # -- what is in use
+    @property
+    def profile(self) -> ExchangeProfile | None:
+        if self.exchange_id is None:
+            return self.own
+        return next((p for p in self.profiles if p.exchange_id == self.exchange_id), None)
+
+    @property
+    def base_regime(self) -> Regime:
+        return self.regimes[self.regime_name]
+
+    @property
+    def regime(self) -> Regime:
+        regime = self.base_regime
+        for name, value in sorted(self.overrides.items()):
+            regime = with_parameter(regime, name, value)
+        return regime
+
+    def absorb_edits(self, state: Mapping[str, Any] | None) -> bool:
+        """Apply the grid's edit state (edited_rows, added_rows, deleted_rows) to the cells; True if anything changed.
+
+        The grid is then rebuilt from the cells (`version` += 1), so its markers and messages are current.
+        """
+        if not isinstance(state, Mapping) or not any(state.get(k) for k in ("edited_rows", "added_rows",
+                                                                              "deleted_rows")):
+            return False
+        out = self.quote_text.copy()
+        for idx, changes in (state.get("edited_rows") or {}).items():
+            for col, value in changes.items():
+                if col in out.columns and int(idx) in out.index:
+                    out.at[int(idx), col] = value
+        added = [{c: r.get(c) for c in out.columns} for r in (state.get("added_rows") or [])]
+        if added:
+            out = pd.concat([out, pd.DataFrame(added, columns=out.columns)], ignore_index=True)
+        deleted = [int(i) for i in (state.get("deleted_rows") or [])]
+        if deleted:
+            out = out.drop(index=[i for i in deleted if i in out.index])
+        self.set_quote_text(out)
+        self.version += 1
+        return True
+
+    def set_quote_text(self, frame: pd.DataFrame) -> None:
+        """New cells for the grid: parse them; keep the last valid sheet while a cell has a problem."""
+        self.quote_text = frame.reset_index(drop=True)
+        quotes, self.problems = text_to_quotes(self.quote_text, self.confirmed)
+        if quotes is not None:
+            self.last_quotes = quotes
+
+    def confirm(self, quote_id: str, typed: str) -> None:
+        self.confirmed = self.confirmed | {(quote_id, typed.strip())}
+        self.set_quote_text(self.quote_text)
+
+    def replace_quotes(self, quotes: Sequence[Quote], name: str, lang: str = "en") -> None:
+        self.quote_sheet, self.confirmed = name, frozenset()
+        self.set_quote_text(quotes_to_text(quotes, lang))
+        self.last_quotes = tuple(quotes)
+        self.version += 1
+
+    def scenario(self) -> Scenario | None:
+        profile = self.profile
+        if profile is None:
+            return None
+        return Scenario(profile, self.last_quotes, self.regime, regime_preset=self.regime_name,
+                        overrides=dict(self.overrides), quote_sheet=self.quote_sheet)
+
+    def load(self, sc: Scenario) -> None:
+        """Put a saved scenario in place: its exchange as own figures, its regime as a preset, its quote sheet."""
+        name = sc.regime_preset if sc.regime_preset in self.regimes else ""
+        base = self.regimes.get(name)
+        if base is not None and regime_equal(_apply(base, sc.overrides), sc.regime):
+            self.regime_name, self.overrides = name, dict(sc.overrides)
+        else:
+            label = f"scenario: {sc.regime.name}"
+            self.regimes = {**self.regimes, label: sc.regime}
+            self.regime_name, self.overrides = label, {}
+        known = next((p for p in self.profiles if p == sc.profile), None)
+        if known is not None:
+            self.exchange_id = known.exchange_id
+        else:
+            self.own, self.exchange_id = sc.profile, None
+        self.replace_quotes(sc.quotes, sc.quote_sheet or "scenario")
+        self.generation += 1
+
+    # -- how it differs from what was bundled
+    def changed_rows(self) -> dict[str, str]:
+        """quote_id → "changed" or "new" for every row of the sheet that differs from the bundled sheet."""
+        bundled = {q.quote_id: q for q in self.bundled_quotes}
+        current = {q.quote_id: q for q in self.last_quotes}
+        out = {}
+        for qid, q in current.items():
+            if qid not in bundled:
+                out[qid] = "new"
+            elif bundled[qid] != q:
+                out[qid] = "changed"
+        return out
+
+    def differs(self) -> dict[str, bool]:
+        """Which of exchange, regime and quote sheet differ from the bundled ones."""
+        bundled_regime = self.bundled_regimes.get(self.regime_name)
+        return {
+            "exchange": self.exchange_id is None or self.profiles_name != "bundled",
+            "regime": bundled_regime is None or bool(self.overrides),
+            "quotes": self.last_quotes != self.bundled_quotes or bool(self.problems),
+        }
+
+
+def _apply(regime: Regime, overrides: Mapping[str, float]) -> Regime:
+    for name, value in sorted(overrides.items()):
+        regime = with_parameter(regime, name, value)
+    return regime
+
+
+def regime_equal(a: Regime, b: Regime) -> bool:
+    return regime_to_dict(a) == regime_to_dict(b)

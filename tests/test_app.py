@@ -1,7 +1,9 @@
-"""The Streamlit app through streamlit.testing (AppTest): each page, edits, uploads, downloads."""
+"""The Streamlit app through streamlit.testing (AppTest): each page, edits, uploads, downloads, languages."""
 
 import io
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import DATA, ROOT
 
 APP = str(ROOT / "app.py")
+BROKER, BATCH, CFO = "app_pages/broker.py", "app_pages/batch.py", "app_pages/cfo.py"
 
 
 @pytest.fixture
@@ -18,140 +21,380 @@ def at():
     return AppTest.from_file(APP, default_timeout=120).run()
 
 
+@pytest.fixture
+def files(monkeypatch):
+    """Every download the page offers, by file name."""
+    captured = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        captured[filename] = path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    return captured
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
 def cost(at) -> float:
-    text = next(m.value for m in at.metric if m.label == "Annual cost")
-    return float(text.strip("¥m").replace(",", ""))
+    return float(metric(at, "Annual cost").strip("¥m").replace(",", ""))
+
+
+def ws(at):
+    return at.session_state["workspace"]
 
 
 def edit_quotes(at, edits: dict):
-    at.session_state["quote_editor_0"] = {"edited_rows": edits, "added_rows": [], "deleted_rows": []}
+    """Edit the quote grid as a user does: cells typed as text (rates in percent)."""
+    at.session_state[f"quote_editor_{ws(at).version}"] = {"edited_rows": edits, "added_rows": [], "deleted_rows": []}
     return at.run()
 
 
-def test_cfo_page_shows_the_cheapest_mix(at):
+def frame_with(at, column: str) -> pd.DataFrame:
+    """The first table on the page with that column (the quote grid is a table too)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+# ------------------------------------------------------------------ CFO page
+
+def test_cfo_page_shows_the_answer_first_and_the_cheapest_mix(at):
     assert not at.exception
-    labels = [m.label for m in at.metric]
-    assert labels == ["Annual cost", "Savings vs all cash", "Cash reserve", "Shortfall", "Marginal cost of R"]
+    assert [m.label for m in at.metric] == ["Annual cost", "Savings vs all cash", "Cash reserve", "Shortfall"]
     assert cost(at) > 0
-    mix = at.dataframe[0].value
+    sentence = next(m.value for m in at.markdown if "Cheapest compliant mix" in m.value)
+    assert "¥62.5m cash + 6 layers → ¥101m a year, 48% less than ¥2.0bn in cash" in sentence
+    mix = frame_with(at, "source")
     assert mix["source"].iloc[0] == "cash reserve"
+    assert any("Marginal cost of R" in c.value for c in at.caption)
 
 
 def test_a_premium_edit_changes_the_cost(at):
     before = cost(at)
-    edit_quotes(at, {0: {"rate_on_line": 0.2}})  # Q01 becomes dearer than cash
-    assert not at.exception and not at.error
+    edit_quotes(at, {0: {"rate_on_line": "20"}})  # Q01 at 20% a year is dearer than cash
+    assert not at.exception and not errors(at)
     assert cost(at) > before
+    assert ws(at).last_quotes[0].rate_on_line == pytest.approx(0.20)
+
+
+@pytest.mark.parametrize("typed, words", [
+    (".05", "ambiguous"), ("0,04", "commas only group thousands"), ("abc", "not a number"),
+    ("-0.05", "negative"), ("-1", "negative"),
+])
+def test_a_rate_that_could_mislead_is_refused_at_the_cell_and_the_cost_stays(at, typed, words):
+    before = cost(at)
+    edit_quotes(at, {0: {"rate_on_line": typed}})
+    messages = errors(at)
+    assert any("Row 1 (Q01)" in m and "rate on line" in m and words in m for m in messages), messages
+    assert cost(at) == before
+    assert ws(at).last_quotes[0].rate_on_line == 0.04
+
+
+def test_percent_typed_with_a_sign_is_the_same_rate(at):
+    before = cost(at)
+    edit_quotes(at, {0: {"rate_on_line": "4%"}})
+    assert not errors(at) and cost(at) == before and ws(at).last_quotes[0].rate_on_line == pytest.approx(0.04)
 
 
 def test_a_bad_edit_shows_the_message_and_keeps_the_last_valid_sheet(at):
     before = cost(at)
-    edit_quotes(at, {0: {"limit": -1.0}})
-    assert any("'limit'" in e.value and "row 1" in e.value for e in at.error)
+    edit_quotes(at, {0: {"limit": "-1"}})
+    assert any("limit" in e and "Row 1" in e for e in errors(at))
     assert cost(at) == before
+
+
+def test_a_free_quote_asks_for_confirmation_before_it_is_used(at):
+    before = cost(at)
+    edit_quotes(at, {0: {"rate_on_line": "0"}})
+    assert cost(at) == before
+    assert any("free cover" in w.value for w in at.warning)
+    at.button(key="confirm_Q01_0").click().run()
+    assert not at.exception and cost(at) < before
+    assert ws(at).last_quotes[0].rate_on_line == 0.0
+
+
+def test_amounts_are_typed_as_finance_people_write_them(at):
+    edit_quotes(at, {5: {"limit": "50億"}, 6: {"attachment": "5,000,000,000"}})  # Q06, Q07 are in yen
+    assert not errors(at)
+    q = {x.quote_id: x for x in ws(at).last_quotes}
+    assert q["Q06"].limit == 5e9 and q["Q07"].attachment == 5e9
+    edit_quotes(at, {5: {"limit": "300百万"}})
+    assert {x.quote_id: x for x in ws(at).last_quotes}["Q06"].limit == 3e8
+
+
+def test_an_edited_row_is_marked_changed_against_the_bundled_sheet(at):
+    edit_quotes(at, {1: {"rate_on_line": "5"}})
+    assert ws(at).changed_rows() == {"Q02": "changed"}
+    assert any("1 edited" in c.value and "changed" in c.value for c in at.caption)
 
 
 def test_a_bad_upload_shows_the_message_and_keeps_the_old_inputs(at):
     before = cost(at)
     bad = b"quote_id,kind,counterparty,rating,attachment,limit,rate_on_line\nX1,insurance,I,AA,0,1e9,cheap\n"
     at.sidebar.file_uploader(key="upload_quotes").upload("my_quotes.csv", bad, "text/csv").run()
-    messages = [e.value for e in at.error]
+    messages = errors(at)
     assert any("my_quotes.csv" in m and "row 1" in m and "'rate_on_line'" in m for m in messages)
     assert not at.exception
     assert cost(at) == before
-    assert list(at.session_state["quotes_frame"]["quote_id"])[:2] == ["Q01", "Q02"]
+    assert [q.quote_id for q in ws(at).last_quotes][:2] == ["Q01", "Q02"]
 
 
 def test_a_good_upload_replaces_the_quote_sheet(at):
     good = b"quote_id,kind,counterparty,rating,attachment,limit,rate_on_line,layer_basis\nONLY,insurance,I,AA,0,1,0.01,requirement\n"
     at.sidebar.file_uploader(key="upload_quotes").upload("q.csv", good, "text/csv").run()
-    assert not at.error and list(at.session_state["quotes_frame"]["quote_id"]) == ["ONLY"]
+    assert not errors(at) and [q.quote_id for q in ws(at).last_quotes] == ["ONLY"]
     from optimizer import load_profiles, load_regime, solve
-    from optimizer.inputs import quotes_from_frame
 
-    expected = solve(load_profiles(DATA / "profiles.csv")[0], quotes_from_frame(at.session_state["quotes_frame"]),
+    expected = solve(load_profiles(DATA / "profiles.csv")[0], ws(at).last_quotes,
                      load_regime(DATA / "regimes" / "securities-style.toml")).annual_cost_jpy
-    assert cost(at) == pytest.approx(expected / 1e6, abs=0.005)
+    assert cost(at) == pytest.approx(expected / 1e6, abs=0.05)
+    assert any("q.csv, 1 quotes" in c.value for c in at.caption)
 
 
-def test_downloads_contain_what_the_page_shows(at, monkeypatch):
-    files = {}
-    real = MemoryMediaFileStorage.load_and_get_id
+def test_too_many_quotes_are_refused_with_a_message(at):
+    from optimizer import settings
 
-    def capture(self, path_or_data, mimetype, kind, filename=None):
-        files[filename] = path_or_data
-        return real(self, path_or_data, mimetype, kind, filename)
+    rows = "\n".join(f"Q{i},insurance,I,AA,0,0.01,0.01,requirement" for i in range(settings.MAX_QUOTES + 1))
+    text = "quote_id,kind,counterparty,rating,attachment,limit,rate_on_line,layer_basis\n" + rows + "\n"
+    at.sidebar.file_uploader(key="upload_quotes").upload("big.csv", text.encode(), "text/csv").run()
+    assert any("at most" in m and str(settings.MAX_QUOTES) in m for m in errors(at))
+    assert len(ws(at).last_quotes) == 15
 
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+
+@pytest.mark.parametrize("name, data", [
+    ("s.json", b"{not json"),
+    ("s.json", b"[" * 100_000 + b"]" * 100_000),
+    ("s.json", json.dumps({"profile": [], "quotes": {}, "regime": 1}).encode()),
+    ("s.json", b"\xff\xfe\x00bad"),
+])
+def test_a_malformed_scenario_is_refused_without_a_traceback(at, name, data):
+    at.sidebar.file_uploader(key="upload_scenario").upload(name, data, "application/json").run()
+    assert not at.exception
+    assert any(name in m for m in errors(at))
+
+
+def test_a_deeply_nested_regime_is_refused_without_a_traceback(at):
+    deep = b"name = 'x'\n[requirement]\nperils = " + b"[" * 50_000 + b"]" * 50_000 + b"\n"
+    at.sidebar.file_uploader(key="upload_regime").upload("deep.toml", deep, "application/toml").run()
+    assert not at.exception
+    assert any("deep.toml" in m for m in errors(at))
+
+
+def test_downloads_contain_what_the_page_shows(at, files):
     shown_cost = cost(at)
     at.segmented_control(key="cfo_view").set_value("Downloads").run()
     assert not at.exception
     csv = pd.read_csv(io.BytesIO(files["mix_EX01.csv"]))
-    assert csv["annual_cost_jpy"].sum() / 1e6 == pytest.approx(shown_cost, abs=0.005)
+    assert csv["annual_cost_jpy"].sum() / 1e6 == pytest.approx(shown_cost, abs=0.05)
     book = pd.read_excel(io.BytesIO(files["reserve_EX01.xlsx"]), sheet_name=None)
-    assert {"mix", "inputs", "stress"} <= set(book)
-    assert book["mix"]["annual_cost_jpy"].sum() == pytest.approx(csv["annual_cost_jpy"].sum())
-    scenario = files["scenario_EX01.json"]
-    data = json.loads(scenario)
-    assert data["profile"]["exchange_id"] == "EX01" and len(data["quotes"]) == len(at.session_state["quotes"])
+    assert {"summary", "mix", "inputs", "quotes", "stress"} <= set(book)
+    assert list(book)[0] == "summary"
+    summary = dict(zip(book["summary"]["item"], book["summary"]["value"]))
+    assert summary["Annual cost (¥ a year)"] == round(csv["annual_cost_jpy"].sum())
+    assert isinstance(summary["Requirement R (¥)"], (int, float)) and summary["Status"] == "optimal"
+    assert book["mix"]["annual cost (¥)"].sum() == pytest.approx(csv["annual_cost_jpy"].sum(), abs=10)
+    data = json.loads(files["scenario_EX01.json"])
+    assert data["profile"]["exchange_id"] == "EX01" and len(data["quotes"]) == len(ws(at).last_quotes)
 
 
 def test_a_saved_scenario_loads_back(at):
-    from optimizer.scenario import Scenario, to_json
     from optimizer.inputs import load_profiles, load_quotes, load_regime
+    from optimizer.scenario import Scenario, to_json
 
     p = load_profiles(DATA / "profiles.csv")[4]
     q = load_quotes(DATA / "quotes.csv")[:3]
     r = load_regime(DATA / "regimes" / "asset-based.toml")
     at.sidebar.file_uploader(key="upload_scenario").upload("s.json", to_json(Scenario(p, tuple(q), r)).encode(),
                                                             "application/json").run()
-    assert not at.error
-    assert at.session_state["custom_profile"] == p
-    assert list(at.session_state["quotes_frame"]["quote_id"]) == [x.quote_id for x in q]
-    assert at.session_state["regime_name"].startswith("scenario:")
+    assert not errors(at)
+    assert ws(at).profile == p
+    assert [x.quote_id for x in ws(at).last_quotes] == [x.quote_id for x in q]
+    assert ws(at).regime == r
 
 
-@pytest.mark.parametrize("view", ["Tower", "Cost breakdown", "Frontier", "Stress test"])
+def test_the_page_cost_equals_the_command_line_on_the_saved_scenario(at, files, tmp_path):
+    edit_quotes(at, {0: {"rate_on_line": "3.5"}})
+    at.text_input(key="ov_max_counterparty_share_securities-style_0").set_value("40").run()
+    at.segmented_control(key="cfo_view").set_value("Downloads").run()
+    path = tmp_path / "scenario.json"
+    path.write_bytes(files["scenario_EX01.json"])
+    page_cost = ws(at).scenario()
+    from optimizer import solve
+
+    expected = solve(page_cost.profile, page_cost.quotes, page_cost.regime).annual_cost_jpy
+    assert cost(at) == pytest.approx(expected / 1e6, abs=0.05)
+    for command in ("solve", "price"):
+        out = subprocess.run([sys.executable, "-m", "optimizer", command, "--scenario", str(path), "--format", "json"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["annual_cost_jpy"] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("view", ["Not bought", "Tower", "Cost breakdown", "Frontier", "Stress test"])
 def test_every_result_view_renders(at, view):
     at.segmented_control(key="cfo_view").set_value(view).run()
-    assert not at.exception and not at.error
+    assert not at.exception and not errors(at)
+
+
+def test_quotes_not_bought_carry_a_reason_in_words(at):
+    at.segmented_control(key="cfo_view").set_value("Not bought").run()
+    table = frame_with(at, "why not")
+    reasons = dict(zip(table["quote"], table["why not"]))
+    assert "vendor compromise" in reasons["Q05"]
+    assert "rating BB+" in reasons["Q08"]
+    assert all(r and r != "None" for r in reasons.values())
 
 
 def test_unit_toggle_changes_the_amounts(at):
-    at.sidebar.radio(key="unit").set_value("¥ billions").run()
-    assert next(m.value for m in at.metric if m.label == "Annual cost").endswith("bn")
-    at.sidebar.radio(key="unit").set_value("US$ millions").run()
-    assert next(m.value for m in at.metric if m.label == "Annual cost").startswith("$")
-
-
-def test_broker_page_lists_break_even_premiums(at):
-    at.sidebar.radio(key="page").set_value("Broker: pricing").run()
-    assert not at.exception
-    table = at.dataframe[0].value
-    assert {"quote_id", "break_even_rol", "bought", "competitors"} <= set(table.columns)
-    bought = table[table["bought"]]
-    assert (bought["break_even_rol"] >= bought["rate_on_line"]).all()
-
-
-def test_batch_page_runs_the_bundled_profiles(at):
-    at.sidebar.radio(key="page").set_value("Batch: many exchanges").run()
-    at.button(key="batch_run").click().run()
-    assert not at.exception and not at.error
-    assert next(m.value for m in at.metric if m.label == "Exchanges") == "14"
+    at.sidebar.selectbox(key="unit").set_value("¥bn").run()
+    assert metric(at, "Annual cost").endswith("bn")
+    at.sidebar.selectbox(key="unit").set_value("US$m").run()
+    assert metric(at, "Annual cost").startswith("US$")
+    at.sidebar.selectbox(key="unit").set_value("億円").run()
+    assert metric(at, "Annual cost").endswith("億円")
 
 
 def test_a_cfo_can_enter_their_own_figures(at):
-    at.selectbox(key="exchange_choice").set_value("custom").run()
+    at.selectbox(key="exchange_choice_0").set_value("__own__").run()
     base = cost(at)
-    at.number_input(key="custom_annual_trading_volume_jpy").set_value(5e12).run()  # R = 0.2% × ¥5tn = ¥10bn
-    assert not at.exception and not at.error
+    at.text_input(key="own_annual_trading_volume_jpy_0").set_value("5tn").run()  # R = 0.2% × ¥5tn = ¥10bn
+    assert not at.exception and not errors(at)
     assert cost(at) > base
-    assert "¥10,000.00m" in next(c.value for c in at.caption if c.value.startswith("Requirement R"))
+    assert any("¥10,000.0m" in c.value for c in at.caption if "Requirement R" in c.value)
+
+
+def test_own_figures_that_could_mislead_are_refused_next_to_the_field(at):
+    at.selectbox(key="exchange_choice_0").set_value("__own__").run()
+    at.text_input(key="own_cost_of_capital_0").set_value(".1").run()
+    assert any("Cost of capital" in m and "ambiguous" in m for m in errors(at))
 
 
 def test_overriding_the_insurance_cap_changes_the_mix(at):
     base = cost(at)
-    at.number_input(key="ov_ins_securities-style").set_value(0.0).run()
+    at.text_input(key="ov_max_insurance_share_securities-style_0").set_value("0").run()
     assert not at.exception
     assert cost(at) > base
-    assert "max_insurance_share" in next(c.value for c in at.caption if c.value.startswith("Requirement R"))
+    assert any("cap on insurance credit" in c.value for c in at.caption if "Requirement R" in c.value)
+
+
+# ------------------------------------------------------------------ one scenario across pages
+
+def test_cfo_broker_cfo_keeps_edits_exchange_and_overrides(at):
+    at.selectbox(key="exchange_choice_0").set_value("EX03").run()
+    edit_quotes(at, {0: {"rate_on_line": "3"}})
+    at.text_input(key="ov_max_insurance_share_securities-style_0").set_value("0").run()
+    before = cost(at)
+    at.switch_page(BROKER).run()
+    assert not at.exception
+    table = frame_with(at, "bought")
+    bought = set(table.loc[table["bought"] == "✔", "quote"])
+    derivatives = {q.quote_id for q in ws(at).last_quotes if q.kind == "derivative"}
+    assert bought and bought <= derivatives  # insurance cap 0: Broker buys no insurance either
+    assert cost(at) == before             # Broker's headline is the CFO's scenario
+    at.switch_page(CFO).run()
+    assert cost(at) == before
+    assert ws(at).exchange_id == "EX03" and ws(at).overrides == {"max_insurance_share": 0.0}
+    assert ws(at).last_quotes[0].rate_on_line == pytest.approx(0.03)
+
+
+def test_broker_page_lists_break_even_premiums_in_yen(at):
+    at.switch_page(BROKER).run()
+    assert not at.exception
+    table = frame_with(at, "bought")
+    assert {"quote", "break-even rate, %", "break-even premium (¥m a year)", "competes with",
+            "saving from ¥1bn more limit (¥m a year)"} <= set(table.columns)
+    number = lambda col: pd.to_numeric(table[col].astype(str).str.replace(",", ""), errors="coerce")  # noqa: E731
+    bought = table["bought"] == "✔"
+    assert (number("break-even rate, %")[bought] >= number("rate on line, %")[bought]).all()
+    assert not table.astype(str).isin(["None", "nan"]).any().any()
+    assert (table.loc[table["quote"] == "Q08", "break-even rate, %"] == "—").all()  # ineligible: no price, a dash
+
+
+def test_batch_page_runs_the_bundled_profiles_and_names_its_inputs(at, files):
+    at.switch_page(BATCH).run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception and not errors(at)
+    assert metric(at, "Exchanges") == "14"
+    assert any("Securities-style" in c.value and "bundled" in c.value for c in at.caption if "Run with" in c.value)
+    results = pd.read_csv(io.BytesIO(files["batch_results.csv"]))
+    assert set(results["regime"]) == {"Securities-style (volume-based)"} and "quote_sheet" in results
+    assert json.loads(files["batch_summary.json"])["profiles"] == 14
+
+
+def test_batch_results_are_marked_stale_when_the_inputs_change(at):
+    at.switch_page(BATCH).run()
+    at.button(key="batch_run").click().run()
+    assert not any("Stale" in w.value for w in at.warning)
+    at.switch_page(CFO).run()
+    edit_quotes(at, {0: {"rate_on_line": "9"}})
+    at.switch_page(BATCH).run()
+    assert any("Stale" in w.value for w in at.warning)
+
+
+def test_batch_shows_error_rows_with_their_messages(at):
+    at.switch_page(BATCH).run()
+    bad = (b"exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+           b"A,1e10,0.05,1e11,0.1\nB,1e10,7,1e11,0.1\n")
+    at.file_uploader(key="batch_upload").upload("p.csv", bad, "text/csv").run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "message" in d.value.columns)
+    assert list(table["exchange"]) == ["B"] and "hot_wallet_share" in table["message"].iloc[0]
+
+
+def test_a_fake_parquet_in_batch_is_refused_with_a_message(at):
+    at.switch_page(BATCH).run()
+    at.file_uploader(key="batch_upload").upload("p.parquet", b"PAR1 this is not parquet", "application/octet-stream")
+    at.run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception
+    assert any("p.parquet" in m for m in errors(at))
+
+
+# ------------------------------------------------------------------ Japanese
+
+def test_the_japanese_page_has_japanese_labels_and_units(at):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert labels == ["年間コスト", "全額現金との差（節約額）", "現金準備", "不足額"]
+    at.sidebar.selectbox(key="unit").set_value("億円").run()
+    assert metric(at, "年間コスト").endswith("億円")
+    sentence = next(m.value for m in at.markdown if "最も安い" in m.value)
+    assert "億" in sentence and "万円" in sentence
+
+
+# ------------------------------------------------------------------ bundled configuration
+
+def test_the_bundled_config_binds_to_localhost_and_shows_no_tracebacks():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["address"] == "127.0.0.1"  # plain `streamlit run app.py` and `make app` alike
+    # "none": generic messages only; `false` is read by Streamlit 1.67 as "stacktrace", which shows tracebacks
+    assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_every_string_marked_in_the_code_has_a_japanese_translation():
+    from babel.messages.extract import extract_from_dir, extract_from_file
+
+    from optimizer.i18n import translations
+
+    keywords = {"_": None, "N_": None, "t": None, "EntryError": None, "Implausible": None, "bad": (2,)}
+    ja = translations("ja")
+    missing = []
+    for folder in (ROOT / "app_pages", ROOT / "optimizer"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+                str(folder), method_map=[("**.py", "python")], keywords=keywords):
+            if isinstance(message, str) and message and ja.gettext(message) == message and message != "R = {r}":
+                missing.append(message)
+    for _line, message, _comments, _context in extract_from_file("python", str(ROOT / "app.py"), keywords=keywords):
+        if isinstance(message, str) and message and ja.gettext(message) == message:
+            missing.append(message)
+    assert missing == []

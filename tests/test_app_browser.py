@@ -1,7 +1,12 @@
-"""The app in a real browser: Debian's Chromium driven by Playwright against `streamlit run app.py`."""
+"""The app in a real browser: Debian's Chromium driven by Playwright against `streamlit run app.py`.
 
+Written from the user's side: what is typed in the grid, what the page then shows. Screenshots of every page in
+both languages go to $APP_SCREENS (default: the test's temporary folder).
+"""
+
+import io
 import os
-import shutil
+import re
 import signal
 import socket
 import subprocess
@@ -17,6 +22,13 @@ from conftest import ROOT
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
+VIEWPORT = {"width": 1280, "height": 720}
+
+# The quote grid's column widths (app_pages/cfo.py), left to right, after the row marker
+ROW_MARKER = 33
+GRID = [("status", 40), ("quote_id", 62), ("kind", 85), ("counterparty", 111), ("rating", 62), ("layer_basis", 65),
+        ("attachment", 80), ("limit", 70), ("rate_on_line", 90), ("perils", 100)]
+ROW_HEIGHT = 35
 
 pytestmark = pytest.mark.browser
 
@@ -27,87 +39,348 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_app(port: int) -> subprocess.Popen:
+    """`streamlit run app.py` on 127.0.0.1:port, in its own process group (stopped by pid)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.3)
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def app_url():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (make browser)")
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = start_app(port)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the app did not start")
-                time.sleep(0.3)
+        wait_healthy(url, proc)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_app(proc)
 
 
-@pytest.fixture
-def page(app_url):
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(app_url)
-        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
-        yield page
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
 
 
-def _annual_cost(page) -> str:
+@pytest.fixture
+def page(app_url, browser):
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory):
+    folder = Path(os.environ.get("APP_SCREENS") or tmp_path_factory.mktemp("screens"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# ------------------------------------------------------------------ what a user does
+
+def annual_cost(page) -> str:
     return page.locator('[data-testid="stMetricValue"]').first.inner_text()
 
 
-def test_editing_a_premium_in_the_quote_table_changes_the_cost(page, tmp_path):
-    before = _annual_cost(page)
-    page.screenshot(path=str(tmp_path / "before.png"))
+def money(text: str) -> float:
+    return float(re.sub(r"[^\d.]", "", text))
 
-    # The quote sheet is the last data grid (a canvas); its columns are: row marker, quote, rate on line, …
-    canvas = page.locator('[data-testid="stDataFrame"]').last.locator("canvas").first
-    canvas.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    box = canvas.bounding_box()
-    page.mouse.click(box["x"] + 145, box["y"] + 35 + 17)  # first row (Q01), rate on line
-    page.keyboard.press("Enter")  # open the cell editor
+
+def wait_for_change(page, before: str, seconds: float = 30) -> str:
+    deadline = time.monotonic() + seconds
+    while annual_cost(page) == before and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    return annual_cost(page)
+
+
+def wait_quiet(page) -> None:
+    """Until the app has finished its rerun (no running indicator)."""
     page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(200)
+
+
+def grid_canvas(page):
+    """The quote grid, its bottom at the bottom of the window, so its top is below the headline that stays in view."""
+    canvas = page.locator('.st-key-quote_grid [data-testid="stDataFrame"] canvas').first
+    canvas.evaluate("e => e.scrollIntoView({block: 'end'})")
+    page.wait_for_timeout(500)
+    return canvas
+
+
+def type_in_grid(page, row: int, column: str, text: str) -> None:
+    """Select a cell of the quote grid (row 0 = Q01), open its editor, type over it, press Enter."""
+    wait_quiet(page)
+    for _attempt in range(5):
+        box = grid_canvas(page).bounding_box()
+        x = box["x"] + ROW_MARKER
+        for name, width in GRID:
+            if name == column:
+                x += width / 2
+                break
+            x += width
+        page.mouse.click(x, box["y"] + ROW_HEIGHT + ROW_HEIGHT * row + ROW_HEIGHT / 2)
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")  # opens the cell editor
+        page.wait_for_timeout(300)
+        if page.evaluate("() => document.activeElement && document.activeElement.matches('textarea.gdg-input')"):
+            break
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(700)  # the grid is being rebuilt after the previous edit
+    else:
+        raise AssertionError("the cell editor did not open")
     page.keyboard.press("Control+A")
-    page.keyboard.type("0.2")
-    page.screenshot(path=str(tmp_path / "editing.png"))
+    page.keyboard.type(text, delay=30)
+    page.wait_for_timeout(300)  # the cell editor takes the text before Enter commits it
     page.keyboard.press("Enter")
 
-    deadline = time.monotonic() + 30
-    while _annual_cost(page) == before and time.monotonic() < deadline:
-        page.wait_for_timeout(250)
-    after = _annual_cost(page)
-    page.screenshot(path=str(tmp_path / "after_edit.png"), full_page=True)
+
+def messages(page) -> str:
+    return " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+
+
+def wait_until(page, condition, seconds: float = 30) -> bool:
+    """Poll what the user sees until `condition(page)` holds (the rerun after an edit takes a moment)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition(page):
+            page.wait_for_timeout(300)
+            return True
+        page.wait_for_timeout(100)
+    return False
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a selectbox by its label."""
+    page.get_by_role("combobox", name=label).first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+    wait_quiet(page)
+
+
+def show(page, view: str) -> None:
+    """A view of the CFO page's results (segmented control)."""
+    page.locator("button").filter(has_text=re.compile(f"^{re.escape(view)}$")).first.click()
+    wait_quiet(page)
+
+
+def go_to(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title).click()
+    wait_quiet(page)
+
+
+# ------------------------------------------------------------------ 1. quote entry that cannot mislead
+
+def test_editing_a_premium_in_the_quote_table_changes_the_cost(page, tmp_path):
+    before = annual_cost(page)
+    type_in_grid(page, 0, "rate_on_line", "20")   # Q01 at 20% a year is dearer than cash
+    after = wait_for_change(page, before)
+    page.screenshot(path=str(tmp_path / "after_edit.png"))
     assert after != before, "the annual cost did not change after the premium edit"
-    # Q01 at 20% is dearer than cash: the optimum no longer buys it, and the cost rises
-    assert float(after.strip("¥m").replace(",", "")) > float(before.strip("¥m").replace(",", ""))
-    shutil.copy(tmp_path / "after_edit.png", tmp_path / "screenshot.png")
-    assert (tmp_path / "screenshot.png").stat().st_size > 10_000
+    assert money(after) > money(before)
 
 
-def test_tower_and_broker_pages_render(page, tmp_path):
-    page.get_by_text("Tower", exact=True).click()
-    page.wait_for_selector('[data-testid="stVegaLiteChart"], .vega-embed', timeout=30_000)
-    page.screenshot(path=str(tmp_path / "tower.png"))
-    page.get_by_text("Broker: pricing").click()
-    page.wait_for_selector("text=break-even", timeout=60_000)
-    page.wait_for_selector('.vega-embed', timeout=60_000)
-    page.screenshot(path=str(tmp_path / "broker.png"), full_page=True)
-    assert "Traceback" not in page.content()
+def test_typed_rates_give_the_right_value_or_a_visible_refusal(page):
+    before = annual_cost(page)
+    for typed, words in ((".05", "ambiguous"), ("abc", "not a number"), ("-0.05", "negative"), ("0,04", "commas")):
+        type_in_grid(page, 0, "rate_on_line", typed)
+        wait_until(page, lambda p: f"'{typed}'" in messages(p))
+        text = messages(page)
+        assert "Row 1 (Q01) · rate on line" in text and words in text, (typed, text)
+        assert annual_cost(page) == before, f"{typed!r} changed the cost"
+    type_in_grid(page, 0, "rate_on_line", "4%")  # the bundled rate, typed with its sign: accepted, same cost
+    assert wait_until(page, lambda p: "Row 1 (Q01)" not in messages(p))
+    assert annual_cost(page) == before
+    type_in_grid(page, 0, "limit", "-1")
+    assert wait_until(page, lambda p: "'-1'" in messages(p))
+    assert "Row 1 (Q01)" in messages(page) and "negative" in messages(page)
+    assert annual_cost(page) == before
+    type_in_grid(page, 0, "limit", "25%")
+    assert wait_until(page, lambda p: "Row 1 (Q01)" not in messages(p))
+
+
+def test_a_free_quote_is_used_only_after_confirmation(page):
+    before = annual_cost(page)
+    type_in_grid(page, 0, "rate_on_line", "0")
+    assert wait_until(page, lambda p: "free cover" in messages(p))
+    assert annual_cost(page) == before
+    page.get_by_role("button", name="Yes, use 0%").click()
+    assert money(wait_for_change(page, before)) < money(before)
+
+
+def test_the_quote_grid_shows_every_column_without_scrolling_at_1280(page):
+    grid = page.locator('.st-key-quote_grid [data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box["x"] + box["width"] <= VIEWPORT["width"]
+    assert ROW_MARKER + sum(w for _, w in GRID) <= box["width"] + 1
+
+
+# ------------------------------------------------------------------ 3. the answer first, never truncated
+
+def assert_no_metric_is_cut(page) -> None:
+    values = page.locator('[data-testid="stMetricValue"]')
+    assert values.count() >= 4
+    sizes = values.evaluate_all("els => els.map(e => [e.innerText, e.scrollWidth, e.clientWidth,"
+                                " e.firstElementChild ? e.firstElementChild.scrollWidth : 0,"
+                                " e.firstElementChild ? e.firstElementChild.clientWidth : 0])")
+    for text, sw, cw, inner_sw, inner_cw in sizes:
+        assert sw <= cw and inner_sw <= inner_cw, f"{text} is cut: {sw} > {cw} or {inner_sw} > {inner_cw}"
+
+
+def test_no_headline_metric_is_truncated_in_yen_at_1280x720(page, screens):
+    choose(page, "Show amounts in", "¥")
+    assert re.fullmatch(r"¥[\d,]+", annual_cost(page)), annual_cost(page)
+    assert_no_metric_is_cut(page)
+    sentence = page.get_by_text("Cheapest compliant mix").first.inner_text()
+    assert "→" in sentence and "a year" in sentence
+    page.screenshot(path=str(screens / "cfo_en_yen_unit.png"))
+
+
+def test_no_headline_metric_is_truncated_in_yen_at_1024x768(page):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    choose(page, "Show amounts in", "¥")
+    assert re.fullmatch(r"¥[\d,]+", annual_cost(page)), annual_cost(page)
+    assert_no_metric_is_cut(page)
+
+
+def test_the_headline_stays_in_view_while_the_grid_is_edited(page):
+    grid_canvas(page)
+    headline = page.locator(".st-key-headline").first
+    box = headline.bounding_box()
+    assert box is not None and 0 <= box["y"] < VIEWPORT["height"] / 2
+    assert headline.get_by_text("Annual cost").is_visible()
+
+
+# ------------------------------------------------------------------ 2/4. one scenario across pages
+
+def test_cfo_broker_cfo_keeps_edits_exchange_and_overrides(page):
+    choose(page, "Exchange", "EX03 — Illustrative small exchange C")
+    before = annual_cost(page)
+    type_in_grid(page, 0, "rate_on_line", "3")
+    edited = wait_for_change(page, before)
+    page.get_by_text("Override the regime's parameters").click()
+    box = page.get_by_label("Insurance credit at most (% of R)")
+    box.fill("0")
+    box.press("Enter")
+    overridden = wait_for_change(page, edited)
+    assert money(overridden) > money(edited)
+    go_to(page, "Broker: pricing")
+    page.wait_for_selector("text=Where does each layer get bought?", timeout=60_000)
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
+    assert annual_cost(page) == overridden  # Broker prices the scenario the CFO sees
+    assert "Illustrative small exchange C" in page.locator(".st-key-context").inner_text()
+    go_to(page, "CFO: funding mix")
+    page.wait_for_selector('[data-testid="stMetricValue"]')
+    assert annual_cost(page) == overridden
+    assert "EX03" in page.get_by_role("combobox", name="Exchange").first.input_value()
+    context = page.locator(".st-key-context").inner_text()
+    assert "1 overrides" in context and "1 edited" in context
+
+
+# ------------------------------------------------------------------ 5. charts
+
+def test_the_frontier_marks_shortfall(page):
+    choose(page, "Exchange", "EX03 — Illustrative small exchange C")  # liquid capital ¥1bn, R = ¥2bn
+    show(page, "Frontier")
+    chart = page.locator(".vega-embed svg").first
+    chart.wait_for(timeout=120_000)
+    text = chart.inner_html()
+    assert "no compliant mix" in text and "shortfall" in text
+
+
+# ------------------------------------------------------------------ 6. exports
+
+def test_the_workbook_summary_sheet_holds_numbers(page):
+    from openpyxl import load_workbook
+
+    show(page, "Downloads")
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile("Workbook")).click()
+    book = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()))
+    assert book.sheetnames[0] == "summary"
+    rows = {r[0].value: r[1].value for r in book["summary"].iter_rows(min_row=2)}
+    shown = money(annual_cost(page)) * 1e6
+    assert isinstance(rows["Annual cost (¥ a year)"], int)
+    assert rows["Annual cost (¥ a year)"] == pytest.approx(shown, abs=0.06e6)
+    assert isinstance(rows["Requirement R (¥)"], int) and rows["Status"] == "optimal"
+
+
+# ------------------------------------------------------------------ 8. Japanese
+
+ALLOWED_LATIN = {"R", "EX", "Q", "CSV", "JSON", "XLSX", "TOML", "ROL", "yr", "of", "US", "bn", "m", "FSA", "BBB",
+                 "AA", "A"}
+
+
+def test_the_japanese_page_shows_no_english_label_in_the_main_view(page, screens):
+    page.get_by_text("日本語").click()
+    page.wait_for_selector("text=年間コスト", timeout=60_000)
+    wait_quiet(page)
+    text = page.evaluate("""() => { const main = document.querySelector('[data-testid="stMain"]').cloneNode(true);
+        main.querySelectorAll('[data-testid="stIconMaterial"], span[role="img"][translate="no"]').forEach(e => e.remove());
+        document.body.appendChild(main); const t = main.innerText; main.remove(); return t; }""")
+    words = {w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in ALLOWED_LATIN}
+    assert not words, f"English in the Japanese main view: {sorted(words)}"
+    assert "百万円" in annual_cost(page)
+    page.screenshot(path=str(screens / "check_ja.png"))
+
+
+# ------------------------------------------------------------------ 10. screenshots of every page, both languages
+
+def test_screenshots_of_every_page_in_both_languages(page, screens):
+    for lang in ("en", "ja"):
+        if lang == "ja":
+            page.get_by_text("日本語").click()
+            page.wait_for_selector("text=年間コスト", timeout=60_000)
+        wait_quiet(page)
+        page.screenshot(path=str(screens / f"cfo_{lang}.png"))
+        grid_canvas(page)
+        page.screenshot(path=str(screens / f"cfo_grid_{lang}.png"))
+        for view, name in (("Tower", "タワー"), ("Frontier", "フロンティア"), ("Stress test", "ストレステスト")):
+            show(page, view if lang == "en" else name)
+            page.locator(".vega-embed").first.wait_for(timeout=120_000)
+            wait_quiet(page)
+            page.locator(".vega-embed").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(screens / f"cfo_{view.split()[0].lower()}_{lang}.png"))
+        go_to(page, "Broker: pricing" if lang == "en" else "ブローカー：価格")
+        page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
+        wait_quiet(page)
+        page.screenshot(path=str(screens / f"broker_{lang}.png"))
+        go_to(page, "Batch: many exchanges" if lang == "en" else "一括計算：多数の取引所")
+        page.get_by_role("button", name="Run batch" if lang == "en" else "一括計算を実行").click()
+        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=180_000)
+        wait_quiet(page)
+        page.screenshot(path=str(screens / f"batch_{lang}.png"))
+        go_to(page, "CFO: funding mix" if lang == "en" else "CFO：資金構成")
+    assert len(list(screens.glob("*_en.png"))) >= 5 and len(list(screens.glob("*_ja.png"))) >= 5

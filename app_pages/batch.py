@@ -1,0 +1,130 @@
+"""Batch page: the rule over many exchanges with the scenario's regime and quote sheet, on all the machine's cores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import DATA, _, right_aligned, styled, unit, ws
+from optimizer import batch, report
+from optimizer.inputs import InputError, csv_text_to_frame
+from optimizer.scenario import quotes_to_frame, regime_to_dict
+
+RESULT = "batch_result"      # (fingerprint, BatchResult, names) of the last run
+CHUNK = 64                   # profiles per task: progress at least every few seconds
+MONEY = ("required_coverage_jpy", "annual_cost_jpy", "all_cash_cost_jpy", "savings_jpy", "cash_reserve_jpy",
+         "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy")
+
+
+def _read(up) -> pd.DataFrame:
+    """The uploaded (or bundled) profiles as a frame; InputError for anything that is not a profiles file."""
+    if up is None:
+        return csv_text_to_frame((DATA / "profiles.csv").read_text(encoding="utf-8"), "profiles.csv")
+    data = up.getvalue()
+    if up.name.lower().endswith(".parquet"):
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(io.BytesIO(data)).to_pandas()
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise InputError(up.name, f"not a Parquet file ({type(exc).__name__})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(up.name, "not UTF-8 text") from None
+    return csv_text_to_frame(text, up.name)
+
+
+def _fingerprint(up, w) -> str:
+    parts = [up.file_id if up is not None else "bundled", w.quote_sheet, w.regime_name,
+             json.dumps(regime_to_dict(w.regime), default=str), quotes_to_frame(w.last_quotes).to_json()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def main() -> None:
+    ss = st.session_state
+    w = ws()
+    u = unit()
+    st.markdown("#### " + _("Many exchanges at once"))
+    st.caption(_("Upload a profiles file (CSV or Parquet, the columns of data/profiles.csv) and run the rule over every "
+                 "exchange with the scenario's regime and quote sheet: total cost, insurance demand, who cannot "
+                 "comply. A bad row becomes an error row; the rest still runs."))
+    up = st.file_uploader(_("Profiles (CSV or Parquet)"), type=["csv", "parquet"], key="batch_upload")
+    sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
+    st.caption(_("Regime: **{regime}**{over} · quote sheet: **{sheet}** ({n} quotes) · profiles: **{profiles}**").format(
+        regime=_(w.regime.name), over=(" + " + _("{n} overrides").format(n=len(w.overrides))) if w.overrides else "",
+        sheet=sheet, n=len(w.last_quotes), profiles=up.name if up is not None else _("bundled")))
+    fingerprint = _fingerprint(up, w)
+    if st.button(_("Run batch"), type="primary", key="batch_run"):
+        try:
+            frame = _read(up)
+            workers = max(1, min(os.cpu_count() or 1, -(-len(frame) // CHUNK)))
+            bar = st.progress(0.0, text=_("Solving…"))
+            started = time.monotonic()
+
+            def on_progress(done, total):
+                rate = done / max(time.monotonic() - started, 1e-9)
+                bar.progress(min(done / max(total or 1, 1), 1.0), text=_("{done} of {total} exchanges ({rate:,.0f}/s)"
+                                                                         ).format(done=f"{done:,}", total=f"{total or 0:,}", rate=rate))
+
+            result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
+                               on_progress=on_progress)
+            bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
+                done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
+            ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,
+                                                "profiles_file": up.name if up is not None else "bundled"})
+        except InputError as exc:
+            st.error(_("Not run — {error}").format(error=exc))
+        except Exception as exc:  # whatever the file holds, a message, not a traceback
+            st.error(_("Not run — the file could not be read ({what})").format(what=type(exc).__name__))
+    stored = ss.get(RESULT)
+    if stored is None:
+        return
+    old, result, names = stored
+    if old != fingerprint:
+        st.warning(_("Stale: the inputs changed since this run (profiles, regime or quote sheet). Run the batch "
+                     "again to update."), icon=":material/history:")
+    summary = result.summary
+    t = summary["totals"]
+    c = st.columns(4)
+    c[0].metric(_("Exchanges"), f"{summary['profiles']:,}")
+    c[1].metric(_("Total annual cost"), u(t["annual_cost_jpy"]))
+    c[2].metric(_("Savings vs all cash"), u(t["savings_jpy"]))
+    c[3].metric(_("In shortfall / errors"), f"{summary['status_counts'].get('shortfall', 0)} / "
+                                            f"{summary['status_counts'].get('error', 0)}")
+    st.caption(_("Run with regime **{regime}**, quote sheet **{sheet}**, profiles **{profiles}**, in {sec:.1f} s.")
+               .format(regime=_(names["regime"]), sheet=names["quote_sheet"], profiles=_(names.get("profiles_file", "")),
+                       sec=summary.get("seconds", 0.0)))
+    results = result.results.assign(regime=names["regime"], quote_sheet=names["quote_sheet"])
+    errors = results[results["status"] == "error"]
+    if len(errors):
+        st.subheader(_("Rows with errors"))
+        st.dataframe(errors[["exchange_id", "source_row", "error"]].rename(columns={
+            "exchange_id": _("exchange"), "source_row": _("row"), "error": _("message")}), hide_index=True,
+            width="stretch")
+    shown = results.copy()
+    for col in MONEY:
+        if col in shown:
+            shown[col] = shown[col].map(u.number).astype(float)
+    shown["status"] = shown["status"].map(lambda v: _(v) if isinstance(v, str) else v)
+    shown = shown.rename(columns={c: report.column_label(c, _).replace("(¥)", f"({u.label})") for c in shown.columns})
+    view = styled(shown, money=[c for c in shown.columns if f"({u.label})" in c])
+    st.dataframe(view, hide_index=True, width="stretch", column_config=right_aligned(view))
+    if summary["insurance_by_counterparty"]:
+        st.subheader(_("Insurance demand by counterparty"))
+        st.dataframe(pd.DataFrame(summary["insurance_by_counterparty"]), hide_index=True, width="stretch")
+    c = st.columns(2)
+    c[0].download_button(_("Results (CSV)"), report.csv_bytes(results), "batch_results.csv", "text/csv", key="dl_batch")
+    c[1].download_button(_("Summary (JSON)"), report.to_json({**summary, **names}), "batch_summary.json",
+                         "application/json", key="dl_batch_summary")
+
+
+main()

@@ -1,0 +1,311 @@
+"""CFO page: the cheapest compliant mix, the answer first, then what changes it (exchange, regime, quotes)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import (
+    N_, _, absorb_grid_edits, tr, bundled, cached_break_evens, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
+    not_bought_reasons, styled, tr_error, unit, ws,
+)
+from app_pages import exports
+from optimizer import analysis, charts, entry
+from optimizer.domain import KINDS, PERILS, RATINGS
+from optimizer.regime import SWEEPABLE
+from optimizer.scenario import BASIS_TEXT, OWN_FIELDS, TEXT_COLUMNS, own_to_text, parse_own
+from optimizer.solution import SolveError
+
+OWN = "__own__"
+# Own-figures form: label with its unit, per field of scenario.OWN_FIELDS
+OWN_LABELS = {
+    "customer_assets_jpy": N_("Customer assets in custody (¥; e.g. 50bn, 500億)"),
+    "hot_wallet_share": N_("Share in hot wallets (%)"),
+    "annual_trading_volume_jpy": N_("Annual trading volume (¥)"),
+    "cost_of_capital": N_("Cost of capital (% a year)"),
+    "reserve_yield": N_("Yield on reserve assets (% a year)"),
+    "liquid_capital_jpy": N_("Most cash we can set aside (¥; blank: no limit)"),
+    "premium_multiplier": N_("Insurers' loading on premiums (×, 1 = none)"),
+}
+# Regime overrides: parameter → (label with unit, kind of entry)
+OVERRIDES = {
+    "volume_rate": (N_("R: rate on annual trading volume (%)"), "percent"),
+    "hot_wallet_rate": (N_("R: rate on hot-wallet assets (%)"), "percent"),
+    "cold_wallet_rate": (N_("R: rate on cold-wallet assets (%)"), "percent"),
+    "floor_jpy": (N_("R: floor (¥)"), "amount"),
+    "cap_jpy": (N_("R: cap (¥; blank: none)"), "amount"),
+    "min_cash_share": (N_("Cash at least (% of R)"), "share"),
+    "max_insurance_share": (N_("Insurance credit at most (% of R)"), "share"),
+    "max_derivative_share": (N_("Parametric cover credit at most (% of R)"), "share"),
+    "max_counterparty_share": (N_("One counterparty at most (% of R)"), "share"),
+    "derivative_credit_factor": (N_("Credit per yen of parametric cover (%)"), "share"),
+}
+MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_basis", "attachment", "limit",
+                "rate_on_line", "perils"]
+MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id"]
+VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
+         N_("Downloads")]
+
+
+# ------------------------------------------------------------------ inputs
+
+def _lang_suffix() -> str:
+    """Widgets whose labels of options are translated are rebuilt when the language changes."""
+    return "" if lang() == "en" else f"_{lang()}"
+
+
+def exchange_inputs() -> None:
+    w = ws()
+    ids = [p.exchange_id for p in w.profiles] + [OWN]
+    labels = {p.exchange_id: f"{p.exchange_id} — {_(p.display_name)}" for p in w.profiles}
+    current = OWN if w.exchange_id is None else w.exchange_id
+    choice = st.selectbox(_("Exchange"), ids, index=ids.index(current) if current in ids else 0,
+                          format_func=lambda i, t=tr(): t("Enter my own figures") if i == OWN else labels.get(i, i),
+                          key=f"exchange_choice_{w.generation}{_lang_suffix()}")
+    if choice != OWN:
+        w.exchange_id = choice
+        return
+    w.exchange_id = None
+    base = w.own or w.profiles[0]
+    text = own_to_text(base, lang())
+    values = {}
+    cols = st.columns(2)
+    for i, (field, _kind) in enumerate(OWN_FIELDS):
+        values[field] = cols[i % 2].text_input(_(OWN_LABELS[field]), value=text[field],
+                                               key=f"own_{field}_{w.generation}")
+    profile, errors = parse_own(values)
+    for field, exc in errors.items():
+        st.error(f"{_(OWN_LABELS.get(field, field))}: {tr_error(exc)}", icon=":material/warning:")
+    if profile is not None:
+        w.own = profile
+    elif w.own is not None:
+        st.caption(_("Results use your last valid figures."))
+
+
+def _override_text(param: str, value: float, kind: str) -> str:
+    if math.isinf(value):
+        return ""
+    if kind == "amount":
+        return entry.format_amount(value, lang())
+    return entry.format_percent(value)
+
+
+def regime_inputs() -> None:
+    w = ws()
+    names = list(w.regimes)
+    name = st.selectbox(_("Regime"), names, index=names.index(w.regime_name), key=f"regime_select_{w.generation}{_lang_suffix()}",
+                        format_func=lambda n, t=tr(): t(w.regimes[n].name),
+                        help=_(w.base_regime.description) if w.base_regime.description else None)
+    if name != w.regime_name:
+        w.regime_name, w.overrides = name, {}
+    base = w.base_regime
+    with st.expander(_("Override the regime's parameters") + (f" ({len(w.overrides)})" if w.overrides else "")):
+        c = st.columns(2)
+        for i, (param, (label, kind)) in enumerate(OVERRIDES.items()):
+            section = getattr(base, SWEEPABLE[param])
+            preset = float(getattr(section, param))
+            shown = w.overrides.get(param, preset)
+            typed = c[i % 2].text_input(_(label), value=_override_text(param, shown, kind),
+                                        key=f"ov_{param}_{name}_{w.generation}")
+            try:
+                if kind == "amount":
+                    value = math.inf if (param == "cap_jpy" and not typed.strip()) else entry.parse_amount(typed)
+                else:
+                    value = entry.parse_percent(typed, high=1.0 if kind == "share" else None)
+            except entry.EntryError as exc:
+                c[i % 2].error(tr_error(exc), icon=":material/warning:")
+                continue
+            if value == preset or (kind != "amount" and abs(value - preset) < 1e-15):
+                w.overrides.pop(param, None)
+            else:
+                w.overrides[param] = value
+        if w.overrides and st.button(_("Back to the preset"), key="ov_reset"):
+            w.overrides = {}
+            w.generation += 1
+            st.rerun()
+
+
+# ------------------------------------------------------------------ the quote grid
+
+STATUS_MARKS = {"fix": "⚠", "confirm": "?", "new": "＋", "changed": "✎"}
+
+
+def _status_column(w) -> list[str]:
+    """One mark per row: ⚠ a cell to fix, ? a value to confirm, ＋ new, ✎ edited against the bundled sheet."""
+    changed = w.changed_rows()
+    problems: dict[int, str] = {}
+    for p in w.problems:
+        if not p.confirm or p.row not in problems:
+            problems[p.row] = "confirm" if p.confirm else "fix"
+    out = []
+    for i, qid in enumerate(w.quote_text["quote_id"], start=1):
+        state = problems.get(i) or changed.get(str(qid).strip())
+        out.append(STATUS_MARKS.get(state, ""))
+    return out
+
+
+def quote_grid() -> None:
+    """The quote sheet as text cells, parsed by optimizer.entry; problems shown under the grid, never guessed."""
+    ss = st.session_state
+    w = ws()
+    more = st.toggle(_("Show the rarely used terms (shares, fees, collateral, exchange)"), key="quote_more")
+    absorb_grid_edits()
+    key = grid_key()
+    frame = w.quote_text.copy()
+    frame.insert(0, "status", _status_column(w))
+    req = " ✱"
+    config = {
+        "status": st.column_config.TextColumn(_("status"), disabled=True, width=40,
+                                              help=_("✎ edited, ＋ new (against the bundled sheet); ⚠ a cell to fix; ? a value to confirm")),
+        "quote_id": st.column_config.TextColumn(_("quote") + req, width=62, required=True),
+        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=85, required=True),
+        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=111, required=True),
+        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=62, required=True),
+        "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=65,
+                                                        help=_("¥: attachment and limit in yen; % of R: in percent "
+                                                               "of the requirement R")),
+        "attachment": st.column_config.TextColumn(_("attach.") + req, width=80,
+                                                  help=_("yen (5bn, 50億, 5,000,000,000) or, for basis % of R, "
+                                                         "percent of R (25%)")),
+        "limit": st.column_config.TextColumn(_("limit") + req, width=70,
+                                             help=_("yen (5bn, 50億) or, for basis % of R, percent of R (25%)")),
+        "rate_on_line": st.column_config.TextColumn(_("ROL, %/yr") + req, width=90,
+                                                    help=_("rate on line: annual premium ÷ limit, in percent: type 4 or 4% for "
+                                                           "4%; 0.5% for half a percent")),
+        "perils": st.column_config.TextColumn(_("perils"), width=100,
+                                              help=_("all, or ; separated: ") + ", ".join(PERILS)),
+        "max_share": st.column_config.TextColumn(_("largest share, %"), width=110),
+        "min_share": st.column_config.TextColumn(_("smallest share if taken, %"), width=140),
+        "fixed_fee_jpy": st.column_config.TextColumn(_("flat fee, ¥"), width=100),
+        "collateralized": st.column_config.CheckboxColumn(_("collateralized"), width=110),
+        "exchange_id": st.column_config.TextColumn(_("only for exchange"), width=120),
+    }
+    with st.container(key="quote_grid"):
+        st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",
+                       column_order=MORE_COLUMNS if more else MAIN_COLUMNS, column_config=config)
+    st.caption(_("✱ required. Rates and shares in percent; amounts in yen as 5bn, 500m, 5,000,000,000, 50億 or "
+                 "300百万. Every valid change re-solves."))
+    names = {c: config[c].get("label", c) if isinstance(config[c], dict) else c for c, _k in TEXT_COLUMNS}
+    names["rate_on_line"] = _("rate on line, % a year")  # messages use the long names of the short headers
+    names["attachment"] = _("attaches at")
+    for p in w.problems:
+        where = _("Row {row} ({qid}) · {column}").format(row=p.row, qid=p.quote_id or "—",
+                                                         column=_(names.get(p.column, p.column)).rstrip(" ✱"))
+        text = _(p.key).format(**p.params)
+        if p.confirm:
+            typed = str(w.quote_text.at[p.row - 1, p.column]).strip()
+            c1, c2 = st.columns([4, 1])
+            c1.warning(f"{where}: {text}. " + _("Is that what you meant?"), icon=":material/help:")
+            if c2.button(_("Yes, use {v}").format(v=typed + ("" if typed.endswith("%") else "%")),
+                         key=f"confirm_{p.quote_id}_{typed}"):
+                w.confirm(p.quote_id, typed)
+                w.version += 1
+                st.rerun()
+        else:
+            st.error(f"{where}: {text}", icon=":material/warning:")
+    if w.problems:
+        st.caption(_("Results above use the last valid quote sheet until these cells are fixed."))
+
+
+# ------------------------------------------------------------------ results
+
+def mix_table(s) -> pd.DataFrame:
+    u = unit()
+    mix = s.mix
+    money = lambda col: mix[col].map(u.number)  # noqa: E731
+    return pd.DataFrame({
+        _("source"): mix["source"].replace({"cash reserve": _("cash reserve")}),
+        _("kind"): mix["kind"].map(lambda k: _(k)), _("counterparty"): mix["counterparty"].map(_),
+        _("rating"): mix["rating"],
+        f"{_('attaches at')} ({u.label})": money("attachment_jpy"), f"{_('limit')} ({u.label})": money("limit_jpy"),
+        _("share"): mix["share"], _("credit factor"): mix["credit_factor"],
+        f"{_('credit')} ({u.label})": money("credit_jpy"), f"{_('annual cost')} ({u.label})": money("annual_cost_jpy"),
+    })
+
+
+def result_views(s, scenario) -> None:
+    u = unit()
+    profile, quotes, regime = scenario.profile, scenario.quotes, scenario.regime
+    view = st.segmented_control(_("Show"), VIEWS, default="Mix", format_func=tr(), key=f"cfo_view{_lang_suffix()}") or "Mix"
+    incidents = bundled()[3]
+    if view == "Mix":
+        table = mix_table(s)
+        st.dataframe(styled(table, money=[c for c in table.columns if f"({u.label})" in c],
+                            percent=[_("credit factor")], fraction=[_("share")]), hide_index=True, width="stretch",
+                     column_config={_("counterparty"): st.column_config.TextColumn(width=150),
+                                    _("source"): st.column_config.TextColumn(width=90)})
+        reasons = not_bought_reasons(s, quotes)
+        if len(reasons):
+            st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(
+                ids=", ".join(reasons["quote"])))
+    elif view == "Not bought":
+        with st.spinner(_("Pricing every quote…")):
+            be = cached_break_evens(profile, quotes, regime)
+        reasons = not_bought_reasons(s, quotes, be)
+        st.dataframe(reasons.rename(columns={"quote": _("quote"), "reason": _("why not"),
+                                             "what would change it": _("what would change it")}),
+                     hide_index=True, width="stretch")
+    elif view == "Tower":
+        perils = list(regime.requirement.perils)
+        peril = st.selectbox(_("Peril"), perils, index=perils.index(_least_covered(s, perils)), key=f"tower_peril{_lang_suffix()}",
+                             format_func=lambda p, t=tr(): t(p.replace("_", " ")))
+        st.caption(_("One column per source: each layer drawn from where it attaches to where it stops, filled to "
+                     "the share bought (dashed: the whole layer); cash on the left. The bar on the right is the "
+                     "regulatory credit allocation of a loss of R."))
+        st.altair_chart(charts.tower_chart(s, u, peril, _), width="stretch")
+    elif view == "Cost breakdown":
+        st.altair_chart(charts.cost_chart(s, u, _), width="stretch")
+    elif view == "Frontier":
+        st.caption(_("What if the regulator lets insurance fund more or less of R? Optimal cost for each cap; "
+                     "shaded: no compliant mix (shortfall); the red line marks the current regime."))
+        with st.spinner(_("Sweeping the insurance cap…")):
+            frame = cached_frontier(profile, quotes, regime, "max_insurance_share")
+        st.altair_chart(charts.frontier_chart(frame, "max_insurance_share", regime.eligibility.max_insurance_share,
+                                              u, _), width="stretch")
+    elif view == "Stress test":
+        scale = st.radio(_("Scale each historical loss by"), ["assets", "absolute"], horizontal=True,
+                         key=f"stress_scale{_lang_suffix()}", format_func=lambda k, t=tr(): t("share of customer assets") if k == "assets"
+                         else t("reported yen amount"))
+        st.caption(_("Historical hacks replayed against this mix: layers pay first (if they cover the peril), then "
+                     "cash up to the reserve; the rest is uncovered. The dashed line is R."))
+        table = analysis.stress_test(s, incidents, scale)
+        st.altair_chart(charts.stress_chart(table, u, _, s.requirement_jpy), width="stretch")
+        shown, config = charts.stress_table(table, u, _)
+        st.dataframe(styled(shown, money=config), hide_index=True, width="stretch")
+    else:
+        exports.downloads(s, scenario, analysis.stress_test(s, incidents))
+
+
+def _least_covered(s, perils):
+    return min(perils, key=lambda p: sum(l.credit_jpy for l in s.lines if l.quote.covers(p)))
+
+
+def main() -> None:
+    w = ws()
+    results = headline_slot()
+    details = st.container()
+    with st.expander(_("Exchange and regime"), expanded=True):
+        left, right = st.columns(2)
+        with left:
+            exchange_inputs()
+        with right:
+            regime_inputs()
+    st.subheader(_("Quote sheet"))
+    quote_grid()
+    sc = w.scenario()
+    with results:
+        if sc is None:
+            st.info(_("Enter your exchange's figures to see a result."))
+            return
+        try:
+            s = cached_solve(sc.profile, sc.quotes, sc.regime)
+        except SolveError as exc:
+            st.error(_("The solver failed: {e}").format(e=exc))
+            return
+        headline(s, details)
+    result_views(s, sc)
+
+
+main()

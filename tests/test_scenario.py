@@ -1,0 +1,145 @@
+"""Scenarios and the app's workspace (optimizer/scenario.py): the text grid, the file, the CLI's --scenario."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import DATA, ROOT
+from optimizer import load_profiles, load_quotes, load_regime, solve
+from optimizer.inputs import InputError
+from optimizer.scenario import (
+    Scenario, Workspace, from_json, parse_own, quotes_to_text, text_to_quotes, to_json,
+)
+
+PROFILES = load_profiles(DATA / "profiles.csv")
+QUOTES = load_quotes(DATA / "quotes.csv")
+REGIMES = {p.stem: load_regime(p) for p in (DATA / "regimes").glob("*.toml")}
+
+
+def workspace() -> Workspace:
+    return Workspace.new(PROFILES, QUOTES, REGIMES, "securities-style")
+
+
+# ------------------------------------------------------------------ the text grid
+
+def test_the_bundled_sheet_round_trips_through_the_text_grid_in_both_languages():
+    for lang in ("en", "ja"):
+        quotes, problems = text_to_quotes(quotes_to_text(QUOTES, lang))
+        assert problems == [] and quotes == tuple(QUOTES)
+
+
+def test_rates_are_shown_in_percent_and_layers_of_r_with_a_percent_sign():
+    grid = quotes_to_text(QUOTES)
+    assert grid.loc[0, "rate_on_line"] == "4" and grid.loc[0, "limit"] == "25%"
+    assert grid.loc[5, "limit"] == "5bn" and quotes_to_text(QUOTES, "ja").loc[5, "limit"] == "50億"
+
+
+def test_every_bad_cell_is_reported_with_its_row_and_column():
+    grid = quotes_to_text(QUOTES)
+    grid.loc[0, "rate_on_line"] = ".05"
+    grid.loc[2, "limit"] = "abc"
+    grid.loc[5, "attachment"] = "-1"
+    quotes, problems = text_to_quotes(grid)
+    assert quotes is None
+    assert [(p.row, p.quote_id, p.column) for p in problems] == [(1, "Q01", "rate_on_line"), (3, "Q03", "limit"),
+                                                                 (6, "Q06", "attachment")]
+
+
+def test_a_percent_in_a_yen_layer_says_which_basis_it_is():
+    grid = quotes_to_text(QUOTES)
+    grid.loc[5, "limit"] = "25%"
+    _, problems = text_to_quotes(grid)
+    assert "basis" in problems[0].message
+
+
+def test_a_zero_rate_waits_for_confirmation_then_counts():
+    w = workspace()
+    grid = w.quote_text.copy()
+    grid.loc[0, "rate_on_line"] = "0"
+    w.set_quote_text(grid)
+    assert w.problems and w.problems[0].confirm and w.last_quotes == tuple(QUOTES)
+    w.confirm("Q01", "0")
+    assert not w.problems and w.last_quotes[0].rate_on_line == 0
+
+
+def test_grid_edits_are_absorbed_and_marked_against_the_bundled_sheet():
+    w = workspace()
+    assert w.absorb_edits({"edited_rows": {1: {"rate_on_line": "5"}}, "added_rows": [
+        {"quote_id": "N1", "kind": "insurance", "counterparty": "X", "rating": "AA", "layer_basis": "¥",
+         "attachment": "0", "limit": "1bn", "rate_on_line": "3"}], "deleted_rows": [2]})
+    assert w.version == 1 and not w.problems
+    assert w.changed_rows() == {"Q02": "changed", "N1": "new"}
+    assert "Q03" not in {q.quote_id for q in w.last_quotes}
+    assert w.differs() == {"exchange": False, "regime": False, "quotes": True}
+
+
+def test_own_figures_are_parsed_with_units_and_refused_when_ambiguous():
+    profile, errors = parse_own({"customer_assets_jpy": "500億", "hot_wallet_share": "5", "annual_trading_volume_jpy":
+                                 "1tn", "cost_of_capital": "10", "reserve_yield": "0", "liquid_capital_jpy": "",
+                                 "premium_multiplier": "1.2"})
+    assert errors == {} and profile.customer_assets_jpy == 5e10 and profile.hot_wallet_share == 0.05
+    _, errors = parse_own({"customer_assets_jpy": "-5", "hot_wallet_share": ".05", "annual_trading_volume_jpy": "1tn",
+                           "cost_of_capital": "10", "reserve_yield": "0"})
+    assert set(errors) == {"customer_assets_jpy", "hot_wallet_share"}
+
+
+# ------------------------------------------------------------------ the scenario file
+
+def test_a_scenario_with_overrides_round_trips_and_reopens_in_the_workspace():
+    w = workspace()
+    w.exchange_id = "EX04"
+    w.overrides = {"max_insurance_share": 0.5}
+    sc = w.scenario()
+    back = from_json(to_json(sc))
+    assert back == sc and back.regime == w.regime and back.overrides == {"max_insurance_share": 0.5}
+    fresh = workspace()
+    fresh.load(back)
+    assert fresh.exchange_id == "EX04" and fresh.regime_name == "securities-style"
+    assert fresh.overrides == {"max_insurance_share": 0.5} and fresh.regime == w.regime
+
+
+@pytest.mark.parametrize("text, words", [
+    ("{", "not valid JSON"), ("[" * 10000 + "]" * 10000, "nested deeper"), ("[]", "expected a JSON object"),
+    ('{"profile": {}, "quotes": [], "regime": {}, "x": 1}', "unknown key"),
+    ('{"profile": [], "quotes": [], "regime": {}}', "expected profile"),
+    ('{"profile": {}, "quotes": [1], "regime": {}}', "every quote"),
+])
+def test_a_malformed_scenario_is_an_input_error(text, words):
+    with pytest.raises(InputError, match=words):
+        from_json(text, "s.json")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.floats() | st.text(max_size=5),
+                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                    max_leaves=20))
+def test_any_json_is_either_a_scenario_or_an_input_error(value):
+    try:
+        from_json(json.dumps(value), "s.json")
+    except InputError:
+        pass
+
+
+def test_the_command_line_solves_the_saved_scenario_to_the_same_cost(tmp_path):
+    w = workspace()
+    w.exchange_id = "EX02"
+    w.overrides = {"max_counterparty_share": 0.4}
+    w.absorb_edits({"edited_rows": {0: {"rate_on_line": "3.5"}}})
+    sc = w.scenario()
+    path = tmp_path / "s.json"
+    path.write_text(to_json(sc), encoding="utf-8")
+    expected = solve(sc.profile, sc.quotes, sc.regime).annual_cost_jpy
+    out = subprocess.run([sys.executable, "-m", "optimizer", "solve", "--scenario", str(path), "--format", "json"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode in (0, 3), out.stderr
+    assert json.loads(out.stdout)["annual_cost_jpy"] == pytest.approx(expected, rel=1e-9)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "optimizer", "price", "--scenario", str(bad)], capture_output=True,
+                         text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 2 and "bad.json" in out.stderr and "Traceback" not in out.stderr
