@@ -196,17 +196,9 @@ def not_bought_reasons(solution, quotes, break_evens: pd.DataFrame | None = None
     Uses optimizer.reasons.not_bought when that module exists; otherwise the structural reasons found here and the
     break-even rate from analysis.break_evens.
     """
-    try:  # another part of the project writes the model's own reasons
-        from optimizer.reasons import not_bought  # type: ignore[import-not-found]
-    except ImportError:
-        not_bought = None
+    # The page's reasons are worded (and translated) here; optimizer.reasons gives the CLI's, checked by re-solving.
     bought = {l.quote.quote_id for l in solution.lines}
     rows = []
-    if not_bought is not None:
-        for item in not_bought(solution, quotes):
-            d = item if isinstance(item, dict) else vars(item)
-            rows.append({"quote": d["quote_id"], "reason": _(str(d["reason"])), "what would change it": "—"})
-        return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])
     R = solution.requirement_jpy
     required = list(solution.regime.requirement.perils)
     be = {} if break_evens is None else {r["quote_id"]: r for r in break_evens.to_dict("records")}
