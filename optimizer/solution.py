@@ -202,6 +202,13 @@ def verify(solution: Solution) -> list[str]:
 
     if not all(map(math.isfinite, (C, z, s.annual_cost_jpy))):
         return ["non-finite amounts in the solution"]
+    # the answer's own consistency: a shortfall exactly when one is reported, a rule with perils to check
+    if s.status == "optimal" and z > 0:
+        problems.append(f"status optimal with a shortfall of {z:.6g} JPY")
+    if s.status == "shortfall" and z <= 0:
+        problems.append("status shortfall with no shortfall")
+    if not s.regime.requirement.perils and R > 0:
+        problems.append("the regime names no peril, so nothing was checked")
     if C < -tol:
         problems.append(f"cash {C:.6g} is negative")
     if C > s.profile.liquid_capital_jpy + tol:

@@ -90,3 +90,14 @@ def test_tower_with_overlapping_layers_pays_each_layer_its_credit_and_cash_its_r
         assert by_payer[line.quote.quote_id] == pytest.approx(line.credit_jpy)
     assert by_payer.get("cash", 0.0) == pytest.approx(R - sum(l.credit_jpy for l in s.lines), abs=1e-3)
     assert by_payer.sum() == pytest.approx(R)
+
+
+def test_verify_catches_a_status_that_contradicts_the_shortfall(sol):
+    assert any("status optimal with a shortfall" in p
+               for p in verify(dataclasses.replace(sol, shortfall_jpy=1e6)))
+    assert any("status shortfall with no shortfall" in p for p in verify(dataclasses.replace(sol, status="shortfall")))
+
+
+def test_verify_refuses_a_rule_with_no_peril_to_check(sol):
+    empty = dataclasses.replace(sol.regime, requirement=dataclasses.replace(sol.regime.requirement, perils=()))
+    assert any("names no peril" in p for p in verify(dataclasses.replace(sol, regime=empty)))
