@@ -581,18 +581,23 @@ def regime_from_text(text: str, source: str = "regime") -> Regime:
     return regime_from_dict(data, source)
 
 
-def load_regime(path: str | Path) -> Regime:
-    """A regime TOML file → Regime."""
+def read_text_file(path: str | Path, expected: str | None = None, encoding: str = "utf-8") -> str:
+    """A text input file's contents; InputError when it is missing, not UTF-8, or (with `expected`) empty."""
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding=encoding)
     except UnicodeDecodeError as exc:
         raise InputError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise InputError(str(path), "the file is empty; expected a regime (see data/regimes/)")
-    return regime_from_text(text, str(path))
+    if expected is not None and not text.strip():
+        raise InputError(str(path), f"the file is empty; expected {expected}")
+    return text
+
+
+def load_regime(path: str | Path) -> Regime:
+    """A regime TOML file → Regime."""
+    return regime_from_text(read_text_file(path, "a regime (see data/regimes/)"), str(path))
 
 
 # ---------------------------------------------------------------- incidents.csv (stress test)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from .domain import PERILS, RATINGS, rating_bucket
-from .inputs import InputError
+from .inputs import InputError, read_text_file
 
 Z90 = 1.2815515655446004  # standard normal 90% quantile: a lognormal's p90 = median × exp(Z90·σ)
 PROBABILITY_SUM_TOL = 1e-9  # event-type probabilities must sum to 1 within this
@@ -227,13 +227,4 @@ def load_loss_model(path: str | Path) -> LossModel:
         InputError: the file is missing, not UTF-8, not TOML, or a key is unknown, of the wrong type or out of
             range (probabilities not summing to 1, a negative rate, a median above its p90, an unknown peril).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise InputError(str(path), "the file is empty; expected a loss model (see data/loss-models/)")
-    return loss_model_from_text(text, str(path))
+    return loss_model_from_text(read_text_file(path, "a loss model (see data/loss-models/)"), str(path))

@@ -19,7 +19,9 @@ import pandas as pd
 
 from . import entry
 from .domain import PERILS, ExchangeProfile, Quote, Regime
-from .inputs import QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, regime_from_dict
+from .inputs import (
+    QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, read_text_file, regime_from_dict,
+)
 from .regime import SWEEPABLE, with_parameter
 
 SCENARIO_VERSION = 2
@@ -172,14 +174,7 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
 
 def load(path: str | Path) -> Scenario:
     """A scenario file (JSON, as saved by the app) → Scenario; InputError for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "file not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return from_json(text, str(path))
+    return from_json(read_text_file(path, encoding="utf-8-sig"), str(path))
 
 
 # ------------------------------------------------------------------ the quote sheet as people type it
