@@ -29,13 +29,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from threadpoolctl import threadpool_limits
+
+from . import settings
 from .batch_store import Checkpoints, OutputLock, ResultsFile, fingerprint, remove_stale_temporaries, \
     summary_path, write_atomic
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_quotes, load_regime, parse_profile
 from .model import Instance, Resolver
 from .regime import credit_factor
-from .solution import SCALAR_KEYS, SolveError, error_result
+from .solution import SCALAR_KEYS, Mixes, SolveError, error_result
 
 class ChunkSolver:
     """One chunk's solver: a model.Resolver (one kept HiGHS model per structure) with κ computed once."""
@@ -45,8 +48,34 @@ class ChunkSolver:
         self.resolver = Resolver()
         self.credit = {q.quote_id: credit_factor(q, regime) for q in self.quotes}
 
+    def instance(self, profile: ExchangeProfile) -> Instance:
+        return Instance.build(profile, self.quotes, self.regime, credit=self.credit)
+
     def solve(self, profile: ExchangeProfile):
-        return self.resolver.solve(Instance.build(profile, self.quotes, self.regime, credit=self.credit))
+        return self.resolver.solve(self.instance(profile))
+
+    def solve_many(self, profiles: Sequence[ExchangeProfile]) -> tuple[list[tuple[Mixes, list[int]]], list[int]]:
+        """Many profiles at once (`Resolver.solve_many` per set of offered quotes): the verified mixes with the
+        positions of their profiles, and the positions of the profiles to solve one by one."""
+        insts: list[Instance | None] = []
+        rest: list[int] = []
+        for k, p in enumerate(profiles):
+            try:
+                insts.append(self.instance(p))
+            except Exception:  # noqa: BLE001 — solved on its own, where the error becomes its row
+                insts.append(None)
+                rest.append(k)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for k, inst in enumerate(insts):
+            if inst is not None:
+                groups.setdefault(tuple(q.quote_id for q in inst.quotes), []).append(k)
+        out = []
+        for members in groups.values():
+            mixes, left = self.resolver.solve_many([insts[k] for k in members])
+            skipped = set(left.tolist())
+            out.append((mixes, [m for k, m in enumerate(members) if k not in skipped]))
+            rest += [members[k] for k in left]
+        return out, sorted(rest)
 
 
 __all__ = ["run", "BatchResult", "solve_chunk", "summary_path", "rows_frame", "ROW_SCHEMA", "COLUMNS"]
@@ -247,45 +276,112 @@ def _row_for(solution) -> dict[str, Any]:
     return row
 
 
+def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """`_row_for` for many mixes at once (the same columns), and their per-quote totals."""
+    R, cash, carry = m.requirement, m.cash, m.carry
+    line_cost, line_credit = m.line_cost, m.line_credit
+    cost = carry * cash + line_cost.sum(axis=1)
+    liquid = m._per("liquid_capital_jpy")
+    all_cash = np.where(R <= liquid, carry * R, np.nan)
+    derivative = np.fromiter((q.is_derivative for q in m.quotes), bool, len(m.quotes))
+    bought = m.share > 0
+    columns = {
+        "exchange_id": [p.exchange_id for p in m.profiles], "status": ["optimal"] * len(m),
+        "required_coverage_jpy": R, "annual_cost_jpy": cost, "all_cash_cost_jpy": all_cash,
+        "savings_jpy": all_cash - cost, "cash_reserve_jpy": cash, "shortfall_jpy": np.zeros(len(m)),
+        "marginal_cost_per_jpy": m.marginal, "error": [""] * len(m),
+        "insurance_credit_jpy": line_credit[:, ~derivative].sum(axis=1),
+        "derivative_credit_jpy": line_credit[:, derivative].sum(axis=1),
+        "cash_share": np.where(R > 0, cash / np.where(R > 0, R, 1.0), np.nan),
+        "n_instruments": bought.sum(axis=1),
+    }
+    frame = pd.DataFrame(columns)
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    cover = m.share * m.limit_jpy
+    by_quote = {q.quote_id: [float(cover[:, j].sum()), float(line_credit[:, j].sum()),
+                             float(line_cost[:, j].sum()), float(bought[:, j].sum())]
+                for j, q in enumerate(m.quotes) if bought[:, j].any()}
+    return rows, by_quote
+
+
+_blas_limited = False
+
+
+def _one_blas_thread() -> None:
+    """Small matrices in many processes: numpy's BLAS threads would only contend (settings.BLAS_THREADS)."""
+    global _blas_limited
+    if not _blas_limited:
+        threadpool_limits(limits=settings.BLAS_THREADS, user_api="blas")
+        _blas_limited = True
+
+
 def solve_chunk(task: ChunkTask) -> ChunkResult:
     """Solve every profile of one chunk. Whatever goes wrong with one profile becomes its `error` row.
 
     Bad cells and duplicate ids give the InputError's message; a solver failure (SolveError) its message; any
     other exception (PulpError, ValueError, OverflowError, … from inputs the LP cannot take) "could not be solved:
     TYPE: message". The rest of the chunk runs on.
+
+    The chunk's profiles are solved together first (`ChunkSolver.solve_many`: one stack per set of offered
+    quotes); a profile that path leaves (a shortfall, a MILP with many yes/no quotes, any failure) is solved on
+    its own, where its errors become its row.
     """
-    rows: list[dict[str, Any]] = []
+    _one_blas_thread()
+    rows: list[dict[str, Any] | None] = [None] * len(task.rows)
     by_quote: dict[str, list[float]] = {}
-    # One warm-started LP per chunk: the answer for a chunk never depends on which process solved what before.
-    lp: ChunkSolver | None = None
+    profiles: dict[int, ExchangeProfile] = {}
     for pos, raw in enumerate(task.rows):
         row_no = task.first_row + pos
-        given_id = _given_id(raw)
-        lines: Sequence[Any] = ()
         try:
             if pos in task.duplicate_of:
-                raise InputError(task.source, f"duplicate exchange_id {given_id!r} (first seen in row "
-                                 f"{task.duplicate_of[pos]}); expected unique ids", row_no, "exchange_id", given_id)
+                raise InputError(task.source, f"duplicate exchange_id {_given_id(raw)!r} (first seen in row "
+                                 f"{task.duplicate_of[pos]}); expected unique ids", row_no, "exchange_id",
+                                 _given_id(raw))
             if isinstance(raw, dict) and "__shape__" in raw:
                 raise InputError(task.source, raw["__shape__"] + "; expected one cell per column", row_no)
-            profile = raw if isinstance(raw, ExchangeProfile) else parse_profile(raw, task.source, row_no)
-            if lp is None:
-                lp = ChunkSolver(task.quotes, task.regime)
-            solution = lp.solve(profile)
-            row, lines = _row_for(solution), solution.lines
-        except (InputError, SolveError) as exc:
-            row = error_result(given_id, str(exc))
+            profiles[pos] = raw if isinstance(raw, ExchangeProfile) else parse_profile(raw, task.source, row_no)
+        except InputError as exc:
+            rows[pos] = error_result(_given_id(raw), str(exc))
         except Exception as exc:  # noqa: BLE001 — DESIGN: one bad profile never stops a batch
-            row = error_result(given_id, f"could not be solved: {type(exc).__name__}: {exc}")
-            lp = None  # its state after a failure is unknown: the next profile gets a fresh one
+            rows[pos] = error_result(_given_id(raw), f"could not be solved: {type(exc).__name__}: {exc}")
+    # One solver per chunk: the answer for a chunk never depends on which process solved what before.
+    lp = ChunkSolver(task.quotes, task.regime)
+    positions = list(profiles)
+    alone = positions
+    try:
+        stacks, rest = lp.solve_many([profiles[p] for p in positions])
+        alone = [positions[k] for k in rest]
+        for mixes, at in stacks:
+            stack_rows, totals = _rows_for_mixes(mixes)
+            for row, k in zip(stack_rows, at):
+                rows[positions[k]] = row
+            for qid, agg in totals.items():
+                into = by_quote.setdefault(qid, [0.0, 0.0, 0.0, 0.0])
+                for k in range(4):
+                    into[k] += agg[k]
+    except Exception:  # noqa: BLE001 — the stack failed as a whole: every profile is solved on its own below
+        rows = [r if r is not None and r["status"] == "error" else None for r in rows]
+        by_quote, alone = {}, positions
+        lp = ChunkSolver(task.quotes, task.regime)
+    for pos in alone:
+        lines: Sequence[Any] = ()
+        try:
+            solution = lp.solve(profiles[pos])
+            row, lines = _row_for(solution), solution.lines
+        except SolveError as exc:
+            row = error_result(profiles[pos].exchange_id, str(exc))
+        except Exception as exc:  # noqa: BLE001 — DESIGN: one bad profile never stops a batch
+            row = error_result(profiles[pos].exchange_id, f"could not be solved: {type(exc).__name__}: {exc}")
+            lp = ChunkSolver(task.quotes, task.regime)  # its state after a failure is unknown: start afresh
         for line in lines:
             agg = by_quote.setdefault(line.quote.quote_id, [0.0, 0.0, 0.0, 0.0])
             agg[0] += line.cover_jpy
             agg[1] += line.credit_jpy
             agg[2] += line.annual_cost_jpy
             agg[3] += 1
-        row["source_row"] = row_no
-        rows.append(row)
+        rows[pos] = row
+    for pos, row in enumerate(rows):
+        row["source_row"] = task.first_row + pos
     return ChunkResult(task.index, task.first_row, rows_frame(rows), by_quote)
 
 

@@ -106,7 +106,10 @@ class Quote:
     reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements); risk view only
 
     def attachment_jpy(self, requirement: float) -> float:
-        return self.attachment * requirement if self.layer_basis == "requirement" else self.attachment
+        """The layer's attachment in yen for a requirement R (an array of R gives an array)."""
+        if self.layer_basis == "requirement":
+            return self.attachment * requirement
+        return self.attachment if np.ndim(requirement) == 0 else np.full(np.shape(requirement), self.attachment)
 
     def limit_jpy(self, requirement: float) -> float:
         """The layer's limit in yen for a requirement R: requirement-basis limits are capped at max_limit_jpy.
@@ -116,8 +119,10 @@ class Quote:
         90000000000.0
         """
         if self.layer_basis == "requirement":
-            return min(self.limit * requirement, self.max_limit_jpy)
-        return self.limit
+            if np.ndim(requirement) == 0:
+                return min(self.limit * requirement, self.max_limit_jpy)
+            return np.minimum(self.limit * requirement, self.max_limit_jpy)
+        return self.limit if np.ndim(requirement) == 0 else np.full(np.shape(requirement), self.limit)
 
     def band_jpy(self, requirement: float) -> tuple[float, float]:
         """(attachment, exhaustion point) in yen for a requirement R."""

@@ -16,6 +16,7 @@ basis. Every answer goes through `assemble` and the independent `verify`.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -33,7 +34,7 @@ import pulp
 from . import settings
 from .domain import Eligibility, ExchangeProfile, Quote, Regime, recovery
 from .regime import credit_factor, exempt_from_counterparty_cap, requirement
-from .solution import Line, Solution, SolveError, verify
+from .solution import Line, Mixes, Solution, SolveError, verify, verify_many
 
 # ---------------------------------------------------------------------------------------------- tolerances
 # All in units of R (the LP's scale), so each means the same for a ¥1m and a ¥1tn requirement.
@@ -43,6 +44,8 @@ SHORTFALL_SLACK = 1e-12  # phase 3 may use this much more shortfall than phase 2
 BINDING = 1e-7           # a limit is reported as binding when the mix is within this of it
 FEASIBILITY = 1e-7       # primal and dual feasibility when re-using a basis: HiGHS's defaults
 CERTIFY_MAX_ROWS = 250   # above this many rows a dense basis check costs more than a warm simplex: skip it
+SAME_MATRIX = 1e-12      # coefficients this close (a·R/R rounding) count as one matrix when re-using a basis
+KEEP_BASES = 8           # optimal bases kept per model for re-use across a batch
 MARGINAL_STEP = 1e-6     # the marginal cost of R is a forward difference over R × this
 
 Status = str  # "optimal" | "shortfall" | "time_limit"
@@ -80,6 +83,7 @@ class Instance:
 
 # ---------------------------------------------------------------------------------------------- scaled data
 
+@functools.lru_cache(maxsize=65_536)
 def _safe(text: str) -> str:
     """A name fit for an LP file (letters, digits, underscores)."""
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
@@ -87,23 +91,24 @@ def _safe(text: str) -> str:
 
 @dataclass(frozen=True)
 class Scaled:
-    """One instance in units of R; arrays run over the eligible quotes in offer order."""
+    """One instance in units of R — or a stack of instances with the same structure, every per-instance array
+    then carrying a leading axis (`batch`); arrays run over the eligible quotes in offer order."""
 
     quotes: tuple[Quote, ...]
-    unit: float
-    top: float                 # R in units of R: 1 (0 when R is 0)
+    unit: np.ndarray           # R in yen (1 when R is 0): shape `batch`
+    top: np.ndarray            # R in units of R: 1 (0 when R is 0): shape `batch`
     kappa: np.ndarray          # κ_j
-    attach: np.ndarray         # a_j
-    limit: np.ndarray          # l_j (a requirement-basis layer's capped at max_limit_jpy)
+    attach: np.ndarray         # a_j                                                       (batch × quotes)
+    limit: np.ndarray          # l_j (a requirement-basis layer's capped at max_limit_jpy) (batch × quotes)
     premium: np.ndarray        # annual premium of a 100% line: multiplier × ROL × (1 + fronting fee) × l_j
-    fee: np.ndarray            # flat fee if taken at all
+    fee: np.ndarray            # flat fee if taken at all                                  (batch × quotes)
     max_share: np.ndarray
     min_share: np.ndarray
     binary: np.ndarray         # True for quotes with a yes/no decision (minimum line or flat fee)
     derivative: np.ndarray     # True for derivative-style cover
-    carry: float               # annual cost of a unit of cash
-    liquid: float              # most cash available (inf: no limit)
-    points: np.ndarray         # loss levels where retained loss can kink, clipped to [0, top]
+    carry: np.ndarray          # annual cost of a unit of cash: shape `batch`
+    liquid: np.ndarray         # most cash available (inf: no limit): shape `batch`
+    points: np.ndarray         # loss levels where retained loss can kink, clipped to [0, top] (batch × points)
     point_names: tuple[str, ...]
     groups: tuple[str, ...]    # perils covered by the same quotes share their rows: one name per group
     covers: np.ndarray         # groups × quotes: 1 where the quote covers the group's perils
@@ -111,20 +116,45 @@ class Scaled:
     of_counterparty: np.ndarray  # counterparties × quotes: 1 where the quote counts against that cap
     eligibility: Eligibility
 
+    @property
+    def batch(self) -> tuple[int, ...]:
+        """() for one instance, (N,) for a stack of N."""
+        return self.top.shape
+
     @classmethod
     def of(cls, inst: Instance) -> "Scaled":
-        quotes, R, u = inst.eligible, inst.requirement_jpy, inst.unit
-        prof = inst.profile
+        p = inst.profile
+        return cls._make(inst.eligible, inst, np.float64(inst.requirement_jpy), np.float64(p.premium_multiplier),
+                         np.float64(p.carry), np.float64(p.liquid_capital_jpy))
+
+    @classmethod
+    def stack(cls, insts: Sequence[Instance]) -> "Scaled":
+        """Many instances of one structure (same eligible quotes and regime) as one batch."""
+        first, N = insts[0], len(insts)
+        col = lambda get: np.fromiter((get(i) for i in insts), float, N)  # noqa: E731
+        return cls._make(first.eligible, first, col(lambda i: i.requirement_jpy),
+                         col(lambda i: i.profile.premium_multiplier), col(lambda i: i.profile.carry),
+                         col(lambda i: i.profile.liquid_capital_jpy))
+
+    @classmethod
+    def _make(cls, quotes: tuple[Quote, ...], inst: Instance, R: np.ndarray, multiplier: np.ndarray,
+              carry: np.ndarray, liquid: np.ndarray) -> "Scaled":
+        u = np.where(R > 0, R, 1.0)
+        n, per = len(quotes), u[..., None]
+
+        def by_quote(get) -> np.ndarray:  # per instance and quote: batch × quotes
+            return np.stack([np.broadcast_to(get(q), R.shape) for q in quotes], axis=-1) if n else \
+                np.zeros(R.shape + (0,))
 
         def arr(values) -> np.ndarray:
-            return np.fromiter(values, float, len(quotes))
+            return np.fromiter(values, float, n)
 
-        attach = arr(q.attachment_jpy(R) / u for q in quotes)
-        limit = arr(q.limit_jpy(R) / u for q in quotes)
+        attach = by_quote(lambda q: q.attachment_jpy(R)) / per
+        limit = by_quote(lambda q: q.limit_jpy(R)) / per
         top = R / u
         # Breakpoints are keyed by what they stand for (R, each quote's attachment and exhaustion), so a new R
         # moves them without changing the set of rows; one outside [0, R] repeats the row at 0 or at R.
-        points = np.clip(np.concatenate([[top], attach, attach + limit]), 0.0, top)
+        points = np.clip(np.concatenate([top[..., None], attach, attach + limit], axis=-1), 0.0, top[..., None])
         names = ("R", *(f"attach_{_safe(q.quote_id)}" for q in quotes), *(f"exhaust_{_safe(q.quote_id)}" for q in quotes))
         perils = inst.regime.requirement.perils
         by_set: dict[tuple[bool, ...], list[str]] = {}
@@ -135,29 +165,48 @@ class Scaled:
         return cls(
             quotes=quotes, unit=u, top=top,
             kappa=arr(inst.credit[q.quote_id] for q in quotes), attach=attach, limit=limit,
-            premium=prof.premium_multiplier * arr(q.premium_rate for q in quotes) * limit,
-            fee=arr(q.fixed_fee_jpy / u for q in quotes),
+            premium=multiplier[..., None] * arr(q.premium_rate for q in quotes) * limit,
+            fee=arr(q.fixed_fee_jpy for q in quotes) / per,
             max_share=arr(q.max_share for q in quotes), min_share=arr(q.min_share for q in quotes),
             binary=np.array([q.needs_binary for q in quotes], dtype=bool),
             derivative=np.array([q.is_derivative for q in quotes], dtype=bool),
-            carry=prof.carry, liquid=prof.liquid_capital_jpy / u,
+            carry=carry, liquid=liquid / u,
             points=points, point_names=names,
             groups=tuple("+".join(by_set[s]) for s in sets),
-            covers=np.array(sets, dtype=float).reshape(len(sets), len(quotes)),
+            covers=np.array(sets, dtype=float).reshape(len(sets), n),
             counterparties=tuple(capped),
             of_counterparty=np.array([[q.counterparty == c and not exempt_from_counterparty_cap(q) for q in quotes]
-                                      for c in capped], dtype=float).reshape(len(capped), len(quotes)),
+                                      for c in capped], dtype=float).reshape(len(capped), n),
             eligibility=inst.regime.eligibility,
         )
 
     def credit_at(self, x: np.ndarray | float) -> np.ndarray:
-        """κ_j·r_j(x): regulatory credit of a 100% line of each quote for a loss x (array of x → x × quotes)."""
-        return self.kappa * recovery(np.asarray(x, dtype=float)[..., None], self.attach, self.limit)
+        """κ_j·r_j(x): regulatory credit of a 100% line of each quote for losses x (shape `batch` + (k,)) →
+        batch × k × quotes."""
+        x = np.asarray(x, dtype=float)
+        return self.kappa * recovery(x[..., None], self.attach[..., None, :], self.limit[..., None, :])
+
+    def credit_at_top(self) -> np.ndarray:
+        """κ_j·r_j(R) for each quote: batch × quotes."""
+        return self.kappa * recovery(self.top[..., None], self.attach, self.limit)
 
     def structure(self) -> tuple:
         """What fixes the set of rows and columns; instances with the same structure share one HiGHS model."""
         return (tuple(q.quote_id for q in self.quotes), self.binary.tobytes(), self.groups, self.covers.tobytes(),
                 self.counterparties, self.of_counterparty.tobytes())
+
+    def same_rows(self) -> bool:
+        """A stack whose instances have the same rows (requirement-basis layers: attachments and limits in units
+        of R do not depend on R) — their A and row bounds are computed once."""
+        if not self.batch or self.batch[0] == 0:
+            return False
+        return bool(np.ptp(self.top) == 0 and (np.ptp(self.attach, axis=0) <= SAME_MATRIX).all()
+                    and (np.ptp(self.limit, axis=0) <= SAME_MATRIX).all())
+
+    def one(self, k: int) -> "Scaled":
+        """Instance k of a stack, as a single instance."""
+        per = ("unit", "top", "attach", "limit", "premium", "fee", "carry", "liquid", "points")
+        return replace(self, **{f: getattr(self, f)[k] for f in per})
 
 
 # ---------------------------------------------------------------------------------------------- the rows
@@ -167,27 +216,31 @@ INF = highspy.kHighsInf
 
 @dataclass(frozen=True)
 class Rows:
-    """A family of rows: lower ≤ cash·C + gap·z + share·s + take·y ≤ upper, one entry per row (units of R)."""
+    """A family of rows: lower ≤ cash·C + gap·z + share·s + take·y ≤ upper, one entry per row (units of R);
+    for a stack of instances every array has the stack's leading axis."""
 
     names: tuple[str, ...]
-    cash: np.ndarray
+    cash: np.ndarray    # batch × rows
     gap: np.ndarray
-    share: np.ndarray   # rows × quotes
-    take: np.ndarray    # rows × quotes (columns of quotes without a binary stay 0)
+    share: np.ndarray   # batch × rows × quotes
+    take: np.ndarray    # batch × rows × quotes (columns of quotes without a binary stay 0)
     lower: np.ndarray
     upper: np.ndarray
 
     @classmethod
-    def of(cls, names, n: int, *, cash=0.0, gap=0.0, share=None, take=None, lower=-INF, upper=INF) -> "Rows":
-        m = len(names)
-        full = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (m,)).copy()  # noqa: E731
-        grid = lambda v: np.zeros((m, n)) if v is None else np.asarray(v, dtype=float).reshape(m, n)  # noqa: E731
+    def of(cls, names, d: Scaled, *, cash=0.0, gap=0.0, share=None, take=None, lower=-INF, upper=INF) -> "Rows":
+        """Row values broadcast to batch × rows (× quotes): a per-instance number is given as batch + (1,)."""
+        m, n, b = len(names), len(d.quotes), d.batch
+        full = lambda v: np.broadcast_to(np.asarray(v, dtype=float), b + (m,))  # noqa: E731
+        grid = lambda v: np.broadcast_to(np.asarray(0.0 if v is None else v, dtype=float), b + (m, n))  # noqa: E731
         return cls(tuple(names), full(cash), full(gap), grid(share), grid(take), full(lower), full(upper))
 
     @staticmethod
     def stack(blocks: Sequence["Rows"]) -> "Rows":
-        return Rows(tuple(n for b in blocks for n in b.names), *(np.concatenate([getattr(b, f) for b in blocks])
-                    for f in ("cash", "gap", "share", "take", "lower", "upper")))
+        def cat(f: str, axis: int) -> np.ndarray:
+            return np.concatenate([getattr(b, f) for b in blocks], axis=axis)
+        return Rows(tuple(n for b in blocks for n in b.names), cat("cash", -1), cat("gap", -1), cat("share", -2),
+                    cat("take", -2), cat("lower", -1), cat("upper", -1))
 
 
 def funded_losses(d: Scaled) -> Rows:
@@ -199,9 +252,8 @@ def funded_losses(d: Scaled) -> Rows:
     these rows are exact: no gap between cash and the first layer). z is the shortfall (fixed at 0 unless no
     compliant mix exists). Perils covered by the same quotes give the same rows: one block per peril group.
     """
-    credit = d.credit_at(d.points)  # points × quotes
-    n = len(d.quotes)
-    return Rows.stack([Rows.of([f"funded_{_safe(group)}_at_{p}" for p in d.point_names], n, cash=1.0, gap=1.0,
+    credit = d.credit_at(d.points)  # batch × points × quotes
+    return Rows.stack([Rows.of([f"funded_{_safe(group)}_at_{p}" for p in d.point_names], d, cash=1.0, gap=1.0,
                                share=credit * d.covers[g], lower=d.points)
                        for g, group in enumerate(d.groups)])
 
@@ -213,11 +265,11 @@ def credit_caps(d: Scaled) -> Rows:
         Σ_{j insurance} κ_j·r_j(R)·s_j ≤ max_insurance_share·R
         Σ_{j derivative} κ_j·r_j(R)·s_j ≤ max_derivative_share·R
     """
-    e, n, full = d.eligibility, len(d.quotes), d.credit_at(d.top)
+    e, full, top = d.eligibility, d.credit_at_top()[..., None, :], d.top[..., None]
     return Rows.stack([
-        Rows.of(["min_cash"], n, cash=1.0, gap=1.0, lower=e.min_cash_share * d.top),
-        Rows.of(["insurance_cap"], n, share=full * ~d.derivative, upper=e.max_insurance_share * d.top),
-        Rows.of(["derivative_cap"], n, share=full * d.derivative, upper=e.max_derivative_share * d.top),
+        Rows.of(["min_cash"], d, cash=1.0, gap=1.0, lower=e.min_cash_share * top),
+        Rows.of(["insurance_cap"], d, share=full * ~d.derivative, upper=e.max_insurance_share * top),
+        Rows.of(["derivative_cap"], d, share=full * d.derivative, upper=e.max_derivative_share * top),
     ])
 
 
@@ -226,9 +278,9 @@ def counterparty_caps(d: Scaled) -> Rows:
 
         Σ_{j of c} κ_j·r_j(R)·s_j ≤ max_counterparty_share·R
     """
-    n = len(d.quotes)
-    return Rows.of([f"counterparty_cap_{_safe(c)}" for c in d.counterparties], n,
-                   share=d.of_counterparty * d.credit_at(d.top), upper=d.eligibility.max_counterparty_share * d.top)
+    return Rows.of([f"counterparty_cap_{_safe(c)}" for c in d.counterparties], d,
+                   share=d.of_counterparty * d.credit_at_top()[..., None, :],
+                   upper=d.eligibility.max_counterparty_share * d.top[..., None])
 
 
 def min_lines(d: Scaled) -> Rows:
@@ -239,9 +291,9 @@ def min_lines(d: Scaled) -> Rows:
     n, js = len(d.quotes), np.flatnonzero(d.binary)
     eye = np.eye(n)[js]
     return Rows.stack([
-        Rows.of([f"min_line_{_safe(d.quotes[j].quote_id)}" for j in js], n, share=eye, take=-eye * d.min_share,
+        Rows.of([f"min_line_{_safe(d.quotes[j].quote_id)}" for j in js], d, share=eye, take=-eye * d.min_share,
                 lower=0.0),
-        Rows.of([f"max_line_{_safe(d.quotes[j].quote_id)}" for j in js], n, share=eye, take=-eye * d.max_share,
+        Rows.of([f"max_line_{_safe(d.quotes[j].quote_id)}" for j in js], d, share=eye, take=-eye * d.max_share,
                 upper=0.0),
     ])
 
@@ -271,7 +323,8 @@ class Columns:
 
 @dataclass
 class Numbers:
-    """The whole LP as numbers: A (rows × columns), row bounds, costs and column bounds."""
+    """The whole LP as numbers: A (rows × columns), row bounds, costs and column bounds (each with a leading
+    batch axis for a stack of instances)."""
 
     A: np.ndarray
     row_lower: np.ndarray
@@ -281,22 +334,36 @@ class Numbers:
     col_upper: np.ndarray
     names: tuple[str, ...]
     integer: np.ndarray  # column indices that are binary
+    shared: bool = False  # a stack whose instances all have the same A and row bounds (only costs, bounds differ)
+
+    def one(self, k: int) -> "Numbers":
+        """Instance k of a stack."""
+        return Numbers(self.A[k], self.row_lower[k], self.row_upper[k], self.cost[k], self.col_lower[k],
+                       self.col_upper[k], self.names, self.integer)
 
 
 def numbers(d: Scaled, fixed_take: Mapping[int, bool] | None = None) -> Numbers:
     """Minimise carry·C + Σ_j premium_j·s_j + Σ_j fee_j·y_j subject to ROW_FAMILIES, with bounds
     0 ≤ C ≤ liquid capital (DESIGN 3), z = 0, 0 ≤ s_j ≤ max_share_j, y_j ∈ {0, 1} (or fixed by `fixed_take`)."""
-    cols = Columns(len(d.quotes), np.flatnonzero(d.binary))
-    rows = Rows.stack([family(d) for family in ROW_FAMILIES])
-    A = np.hstack([rows.cash[:, None], rows.gap[:, None], rows.share, rows.take[:, cols.binaries]])
-    cost = np.concatenate([[d.carry, 0.0], d.premium, d.fee[cols.binaries]])
-    lower = np.zeros(cols.count)
-    upper = np.concatenate([[d.liquid, 0.0], d.max_share, np.ones(len(cols.binaries))])
-    for k, j in enumerate(cols.binaries):
+    b, bins = d.batch, np.flatnonzero(d.binary)
+    cols = Columns(len(d.quotes), bins)
+    shared = d.same_rows()
+    rows = Rows.stack([family(d.one(0) if shared else d) for family in ROW_FAMILIES])
+    A = np.concatenate([rows.cash[..., None], rows.gap[..., None], rows.share, rows.take[..., bins]], axis=-1)
+    if shared:  # every instance of the stack has these rows: one copy, seen N times
+        A = np.broadcast_to(A, b + A.shape)
+        rows = replace(rows, lower=np.broadcast_to(rows.lower, b + rows.lower.shape),
+                       upper=np.broadcast_to(rows.upper, b + rows.upper.shape))
+    zero = np.zeros(b + (1,))
+    cost = np.concatenate([d.carry[..., None], zero, d.premium, d.fee[..., bins]], axis=-1)
+    lower = np.zeros(b + (cols.count,))
+    upper = np.concatenate([d.liquid[..., None], zero, np.broadcast_to(d.max_share, b + (cols.n,)),
+                            np.ones(b + (len(bins),))], axis=-1)
+    for k, j in enumerate(bins):
         if fixed_take is not None and j in fixed_take:
-            lower[cols.takes().start + k] = upper[cols.takes().start + k] = float(fixed_take[j])
+            lower[..., cols.takes().start + k] = upper[..., cols.takes().start + k] = float(fixed_take[j])
     return Numbers(A, rows.lower, rows.upper, cost, lower, upper, rows.names,
-                   np.arange(cols.takes().start, cols.count))
+                   np.arange(cols.takes().start, cols.count), shared)
 
 
 # ---------------------------------------------------------------------------------------------- the PuLP model
@@ -367,7 +434,8 @@ class _Raw:
 class _Kept:
     """One structure's HiGHS instance (built by PuLP from the model) and the numbers it holds now."""
 
-    def __init__(self, model: TowerModel, num: Numbers, time_limit: float | None):
+    def __init__(self, model: TowerModel, num: Numbers, time_limit: float | None, relaxed: bool = False):
+        """`relaxed`: the yes/no columns are continuous in [0, 1] (for LPs whose yes/no columns are fixed)."""
         quiet_highs()
         self.model = model
         solver = highs_solver(time_limit)
@@ -381,14 +449,22 @@ class _Kept:
             if v.name not in exported:
                 exported[v.name] = self.h.getNumCol()
                 self.h.addVar(float(num.col_lower[k]), float(num.col_upper[k]))
-                if k in set(num.integer.tolist()):
+                if k in set(num.integer.tolist()) and not relaxed:
                     self.h.changeColsIntegrality(1, np.array([exported[v.name]], dtype=np.int32),
                                                  np.array([highspy.HighsVarType.kInteger]))
         self.perm = np.array([exported[v.name] for v in model.columns], dtype=np.int32)  # model column → HiGHS
         self.num = num
-        self.mip = len(num.integer) > 0
+        if relaxed and len(num.integer):
+            self.h.changeColsIntegrality(len(num.integer), self.perm[num.integer],
+                                         np.full(len(num.integer), highspy.HighsVarType.kContinuous))
+        self.mip = len(num.integer) > 0 and not relaxed
         self.basis: tuple[np.ndarray, np.ndarray] | None = None  # (column status, row status) in model order
-        self._inverse: tuple[bytes, np.ndarray] | None = None
+        self.bases: list[tuple[np.ndarray, np.ndarray]] = []  # recent optimal bases, most useful first
+
+    def remember(self, basis: tuple[np.ndarray, np.ndarray]) -> None:
+        """Keep an optimal basis for re-use (a short list, most recently useful first)."""
+        key = basis[0].tobytes() + basis[1].tobytes()
+        self.bases = [basis] + [b for b in self.bases if b[0].tobytes() + b[1].tobytes() != key][:KEEP_BASES - 1]
 
     def load(self, num: Numbers) -> None:
         """Change in HiGHS only what differs from the numbers it holds."""
@@ -398,8 +474,6 @@ class _Kept:
         rows, cols = np.nonzero(num.A != old.A)
         for i, k in zip(rows.tolist(), cols.tolist()):
             h.changeCoeff(i, int(perm[k]), float(num.A[i, k]))
-        if rows.size:
-            self._inverse = None
         changed = np.flatnonzero((num.row_lower != old.row_lower) | (num.row_upper != old.row_upper))
         if changed.size:
             h.changeRowsBounds(changed.size, changed.astype(np.int32), num.row_lower[changed], num.row_upper[changed])
@@ -417,54 +491,11 @@ class _Kept:
         numbers now loaded (the test HiGHS itself would make before pivoting); else None."""
         if self.basis is None or self.mip or self.num.A.shape[0] > CERTIFY_MAX_ROWS:
             return None
-        num, (col_status, row_status) = self.num, self.basis
-        A = num.A
-        m, n = A.shape
-        basic_c, basic_r = col_status == _BASIC, row_status == _BASIC
-        # value of every nonbasic variable: at its lower or upper bound (free nonbasic at 0)
-        x = np.where(col_status == _UPPER, num.col_upper, np.where(col_status == _LOWER, num.col_lower, 0.0))
-        r = np.where(row_status == _UPPER, num.row_upper, np.where(row_status == _LOWER, num.row_lower, 0.0))
-        if not (np.isfinite(x[~basic_c]).all() and np.isfinite(r[~basic_r]).all()):
-            return None
-        # A x − r = 0 with the basic part unknown: [A_B  −I_B] (x_B, r_B) = −A_N x_N + r_N
-        key = col_status.tobytes() + row_status.tobytes()
-        if self._inverse is None or self._inverse[0] != key:
-            M = np.hstack([A[:, basic_c], -np.eye(m)[:, basic_r]])
-            if M.shape[1] != m:
-                return None
-            try:
-                self._inverse = (key, np.linalg.inv(M))
-            except np.linalg.LinAlgError:
-                return None
-        Minv = self._inverse[1]
-        x_n = np.where(basic_c, 0.0, x)
-        r_n = np.where(basic_r, 0.0, r)
-        u = Minv @ (r_n - A @ x_n)
-        nb = int(basic_c.sum())
-        x = x_n.copy()
-        x[basic_c] = u[:nb]
-        r_b = u[nb:]
-        tol = FEASIBILITY
-        if ((x < num.col_lower - tol) | (x > num.col_upper + tol)).any():
-            return None
-        if ((r_b < num.row_lower[basic_r] - tol) | (r_b > num.row_upper[basic_r] + tol)).any():
-            return None
-        # duals: M^T y = c_B (row variables cost nothing); reduced costs d = c − A^T y (columns), y (rows)
-        y = Minv.T @ np.concatenate([num.cost[basic_c], np.zeros(m - nb)])
-        d_col = num.cost - A.T @ y
-        d_row = y
-
-        def dual_ok(d, status, lower, upper) -> bool:
-            fixed = lower == upper
-            at_lower = (status == _LOWER) & ~fixed
-            at_upper = (status == _UPPER) & ~fixed
-            free = (status == _ZERO) & ~fixed
-            return not ((at_lower & (d < -tol)).any() or (at_upper & (d > tol)).any() or (free & (abs(d) > tol)).any())
-
-        if not (dual_ok(d_col, col_status, num.col_lower, num.col_upper)
-                and dual_ok(d_row, row_status, num.row_lower, num.row_upper)):
-            return None
-        return np.clip(x, num.col_lower, num.col_upper)
+        one = self.num
+        stacked = Numbers(one.A[None], one.row_lower[None], one.row_upper[None], one.cost[None],
+                          one.col_lower[None], one.col_upper[None], one.names, one.integer)
+        ok, x = certify_many(stacked, self.basis)
+        return x[0] if ok[0] else None
 
     def run(self) -> tuple[str, np.ndarray | None]:
         """HiGHS from where it stands (the last basis for an LP). Returns (outcome, x in model order)."""
@@ -479,6 +510,8 @@ class _Kept:
                 cs = np.array([int(s) for s in b.col_status])[self.perm]
                 rs = np.array([int(s) for s in b.row_status])
                 self.basis = (cs, rs) if b.valid else None
+                if self.basis is not None:
+                    self.remember(self.basis)
             return "optimal", x
         if status == highspy.HighsModelStatus.kInfeasible:
             return "infeasible", None
@@ -493,12 +526,74 @@ _UPPER = int(highspy.HighsBasisStatus.kUpper)
 _ZERO = int(highspy.HighsBasisStatus.kZero)
 
 
+def certify_many(num: Numbers, basis: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """For a stack of LPs with one structure (num's arrays carry a leading axis of N instances) and one basis
+    (column and row status in model order): which instances this basis is optimal for, and their x.
+
+    The test HiGHS itself makes before pivoting: the basic solution of A·x − r = 0 with every nonbasic column and
+    row at the bound its status names must be primal feasible, and the duals y (Bᵀy = c_B) must give reduced costs
+    of the right sign for every nonbasic column and row, all within HiGHS's tolerance (FEASIBILITY). Such a basis
+    is optimal, so its x is an optimal solution — the same cost a fresh solve finds.
+    """
+    col_status, row_status = basis
+    A = num.A
+    N, m, _ = A.shape
+    none = np.zeros(N, dtype=bool), np.zeros((N, A.shape[2]))
+    basic_c, basic_r = col_status == _BASIC, row_status == _BASIC
+    nb = int(basic_c.sum())
+    if N == 0 or m > CERTIFY_MAX_ROWS or nb + int(basic_r.sum()) != m:
+        return none
+    # value of every nonbasic variable: at its lower or upper bound (free nonbasic at 0)
+    x = np.where(col_status == _UPPER, num.col_upper, np.where(col_status == _LOWER, num.col_lower, 0.0))
+    r = np.where(row_status == _UPPER, num.row_upper, np.where(row_status == _LOWER, num.row_lower, 0.0))
+    x_n = np.where(basic_c, 0.0, x)
+    r_n = np.where(basic_r, 0.0, r)
+    finite = np.isfinite(x_n).all(axis=1) & np.isfinite(r_n).all(axis=1)
+    x_n, r_n = np.where(np.isfinite(x_n), x_n, 0.0), np.where(np.isfinite(r_n), r_n, 0.0)
+    # A x − r = 0 with the basic part unknown: [A_B  −I_B] (x_B, r_B) = −A_N x_N + r_N; duals Bᵀy = c_B
+    cost_b = np.concatenate([num.cost[:, basic_c], np.zeros((N, m - nb))], axis=1)
+    minus_eye = -np.eye(m)[:, basic_r]
+    try:
+        if num.shared:  # one matrix for the whole stack: one inverse
+            A0 = A[0]
+            inverse = np.linalg.inv(np.concatenate([A0[:, basic_c], minus_eye], axis=1))
+            u = (r_n - x_n @ A0.T) @ inverse.T
+            y = cost_b @ inverse
+            d_col = num.cost - y @ A0
+        else:
+            B = np.concatenate([A[:, :, basic_c], np.broadcast_to(minus_eye, (N, m, m - nb))], axis=2)
+            u = np.linalg.solve(B, (r_n - (A @ x_n[..., None])[..., 0])[..., None])[..., 0]
+            y = np.linalg.solve(np.swapaxes(B, 1, 2), cost_b[..., None])[..., 0]
+            d_col = num.cost - (y[:, None, :] @ A)[:, 0, :]
+    except np.linalg.LinAlgError:
+        return none
+    x = x_n.copy()
+    x[:, basic_c] = u[:, :nb]
+    r_b = u[:, nb:]
+    tol = FEASIBILITY
+    primal = (((x >= num.col_lower - tol) & (x <= num.col_upper + tol)).all(axis=1)
+              & ((r_b >= num.row_lower[:, basic_r] - tol) & (r_b <= num.row_upper[:, basic_r] + tol)).all(axis=1))
+    # reduced costs d = c − Aᵀy (columns, above) and y (rows, whose variables cost nothing)
+
+    def dual_ok(d, status, lower, upper) -> np.ndarray:
+        movable = lower != upper
+        wrong = (((status == _LOWER) & (d < -tol)) | ((status == _UPPER) & (d > tol))
+                 | ((status == _ZERO) & (np.abs(d) > tol))) & movable
+        return ~wrong.any(axis=1)
+
+    ok = finite & primal & dual_ok(d_col, col_status, num.col_lower, num.col_upper) \
+        & dual_ok(y, row_status, num.row_lower, num.row_upper) & np.isfinite(u).all(axis=1)
+    return ok, np.clip(x, num.col_lower, num.col_upper)
+
+
 # Why a re-solve could not simply re-use what it had (counted in `Resolver.stats`, reported by the batch summary).
 REBUILD_NEW_STRUCTURE = "rebuild: new structure (first exchange with this set of eligible quotes)"
 REUSED_BASIS = "basis re-used (no simplex)"
 WARM_SIMPLEX = "warm simplex from the previous basis"
 MIP_RESOLVE = "MIP re-solved on the kept model"
 SHORTFALL_PHASES = "shortfall: least shortfall, then least cost"
+PATTERNS = "yes/no patterns tried (instances × patterns, MILP sheets in a batch)"
+MAX_PATTERN_BINARIES = 5  # a batch enumerates the 2^k patterns of up to this many yes/no quotes; above, HiGHS MIP
 
 
 class Resolver:
@@ -585,6 +680,160 @@ class Resolver:
         bumped = replace(inst, requirement_jpy=inst.requirement_jpy + step)
         again = self.optimise(bumped, fixed_take=raw.take)
         return (again.objective * bumped.unit - raw.objective * inst.unit) / step
+
+
+    # -------------------------------------------------------------- many instances of one structure at once
+    def solve_many(self, insts: Sequence[Instance], *, marginal: bool = True) -> tuple[Mixes, np.ndarray]:
+        """`solve` for many instances of one structure at once — a batch's chunk.
+
+        The yes/no decisions of a MILP sheet with at most MAX_PATTERN_BINARIES of them are enumerated: for each
+        pattern of y the LP with y fixed is solved for every instance, and each instance takes its cheapest
+        feasible pattern (exactly the MILP's optimum). Each of those LPs is solved for the whole stack by
+        re-using known optimal bases (`certify_many`) and running the simplex, warm, only for the instances no
+        known basis fits; every new basis is then tried on the rest. The marginal cost re-solves the stack at
+        R + step with each instance's pattern held. Every mix is re-checked by the independent `verify_many`.
+
+        Returns the verified mixes and the positions of the instances this path left to `solve` one by one
+        (a shortfall, more yes/no quotes than MAX_PATTERN_BINARIES, a mix the check refused).
+        """
+        N = len(insts)
+        started = time.perf_counter()
+        d = Scaled.stack(insts)
+        bins = np.flatnonzero(d.binary)
+        if N == 0 or len(bins) > MAX_PATTERN_BINARIES:
+            return Mixes.empty(insts), np.arange(N)
+        kept = self._relaxed_for(d)
+        num = numbers(d)
+        best_cost, best_x, best_pattern = self._cheapest_pattern(kept, num, len(bins))
+        found = np.isfinite(best_cost)
+        mc = np.full(N, np.nan)
+        if marginal and found.any():
+            step = d.unit * MARGINAL_STEP
+            idx = np.flatnonzero(found)
+            bumped = Scaled.stack([replace(insts[i], requirement_jpy=insts[i].requirement_jpy + step[i]) for i in idx])
+            bnum = numbers(bumped)
+            for pattern in np.unique(best_pattern[idx]):
+                sub = np.flatnonzero(best_pattern[idx] == pattern)
+                status, x = self._lp_many(kept, _fixed(_take(bnum, sub), _bits(pattern, len(bins))))
+                at = idx[sub]
+                cost_b = np.einsum("ic,ic->i", bnum.cost[sub], x)
+                mc[at] = np.where(status == 1, (cost_b * bumped.unit[sub] - best_cost[at] * d.unit[at]) / step[at],
+                                  np.nan)
+            found &= np.isfinite(mc)
+        idx = np.flatnonzero(found)
+        mixes = _mixes(d, idx, [insts[i] for i in idx], best_x[idx], mc[idx] if marginal else None,
+                       (time.perf_counter() - started) / N)
+        problems = verify_many(mixes)
+        good = np.array([not p for p in problems], dtype=bool)
+        return mixes.subset(good), np.sort(np.concatenate([np.flatnonzero(~found), idx[~good]]))
+
+    def _cheapest_pattern(self, kept: "_Kept", num: Numbers, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every instance of the stack: the least cost over the 2^k patterns of the yes/no columns, its x and
+        its pattern (cost inf where no pattern is feasible)."""
+        N = num.A.shape[0]
+        best_cost, best_x, best_pattern = np.full(N, np.inf), np.zeros(num.cost.shape), np.zeros(N, dtype=np.int64)
+        for pattern in range(2 ** k):
+            status, x = self._lp_many(kept, _fixed(num, _bits(pattern, k)))
+            cost = np.einsum("ic,ic->i", num.cost, x)
+            # a strictly cheaper pattern wins (ties keep the pattern with fewer yes/no quotes taken, met first)
+            with np.errstate(invalid="ignore"):
+                better = (status == 1) & (np.isinf(best_cost)
+                                          | (cost < best_cost - 1e-12 * np.maximum(np.abs(best_cost), 1.0)))
+            best_cost[better], best_x[better], best_pattern[better] = cost[better], x[better], pattern
+            if k:
+                self.stats[PATTERNS] += N
+        return best_cost, best_x, best_pattern
+
+    def _lp_many(self, kept: "_Kept", num: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        """Solve the LP for every instance of a stack: (status: 1 optimal, 0 infeasible, −1 not solved; x)."""
+        N = num.A.shape[0]
+        status, x = np.full(N, -1), np.zeros(num.cost.shape)
+        pending = np.arange(N)
+        for basis in list(kept.bases):
+            if not pending.size:
+                break
+            ok, xs = certify_many(_take(num, pending), basis)
+            x[pending[ok]], status[pending[ok]] = xs[ok], 1
+            self.stats[REUSED_BASIS] += int(ok.sum())
+            if ok.any() and basis is not kept.bases[0]:
+                kept.remember(basis)
+            pending = pending[~ok]
+        misses = 0
+        while pending.size:
+            i, pending = pending[0], pending[1:]
+            kept.load(num.one(i))
+            self.stats[WARM_SIMPLEX] += 1
+            outcome, xi = kept.run()
+            if outcome == "optimal":
+                x[i], status[i] = xi, 1
+                if pending.size and misses < 3 and kept.basis is not None:
+                    ok, xs = certify_many(_take(num, pending), kept.basis)
+                    x[pending[ok]], status[pending[ok]] = xs[ok], 1
+                    self.stats[REUSED_BASIS] += int(ok.sum())
+                    pending = pending[~ok]
+                    misses = 0 if ok.any() else misses + 1
+            elif outcome == "infeasible":
+                status[i] = 0
+        return status, x
+
+    def _relaxed_for(self, d: Scaled) -> "_Kept":
+        """The kept LP (yes/no columns continuous, fixed by the caller) for a stack's structure."""
+        key = ("relaxed", *d.structure())
+        kept = self._kept.get(key)
+        if kept is None:
+            self.stats[REBUILD_NEW_STRUCTURE] += 1
+            first = d.one(0)
+            num = numbers(first)
+            kept = self._kept[key] = _Kept(_model_from(first), num, self.time_limit, relaxed=True)
+            kept.load(num)
+        return kept
+
+
+def _mixes(d: Scaled, idx: np.ndarray, insts: Sequence[Instance], x: np.ndarray, marginal: np.ndarray | None,
+           seconds: float) -> Mixes:
+    """`assemble` for the instances `idx` of a stack: solver values (units of R) → Mixes in JPY, shares snapped
+    onto the bounds of their lines as `assemble` does."""
+    u = d.unit[idx]
+    n, bins = len(d.quotes), np.flatnonzero(d.binary)
+    cols = Columns(n, bins)
+    share = x[:, cols.shares()].copy()
+    share[share <= ZERO_SHARE] = 0.0
+    if len(bins):
+        off = x[:, cols.takes()] <= 0.5
+        share[:, bins] = np.where(off, 0.0, share[:, bins])
+    share = np.where(share > 0, np.clip(share, d.min_share, d.max_share), 0.0)
+    return Mixes(
+        profiles=[i.profile for i in insts], regime=insts[0].regime if insts else None,
+        offered=insts[0].quotes if insts else (), quotes=d.quotes, credit=d.kappa,
+        requirement=np.fromiter((i.requirement_jpy for i in insts), float, len(insts)),
+        cash=np.maximum(x[:, 0], 0.0) * u, share=share,
+        marginal=np.full(len(insts), np.nan) if marginal is None else marginal, solve_seconds=seconds)
+
+
+def _bits(pattern: int, k: int) -> np.ndarray:
+    """Pattern number → the values (0/1) of k yes/no columns."""
+    return np.array([(pattern >> b) & 1 for b in range(k)], dtype=float)
+
+
+def _take(num: Numbers, idx: np.ndarray) -> Numbers:
+    """The instances `idx` of a stack."""
+    if num.shared:
+        def pick(a: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(a[0], (len(idx),) + a.shape[1:])
+    else:
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a[idx]
+    return Numbers(pick(num.A), pick(num.row_lower), pick(num.row_upper), num.cost[idx], num.col_lower[idx],
+                   num.col_upper[idx], num.names, num.integer, num.shared)
+
+
+def _fixed(num: Numbers, values: np.ndarray) -> Numbers:
+    """A stack with its yes/no columns fixed at `values`."""
+    if not len(num.integer):
+        return num
+    lower, upper = num.col_lower.copy(), num.col_upper.copy()
+    lower[:, num.integer] = upper[:, num.integer] = values
+    return replace(num, col_lower=lower, col_upper=upper)
 
 
 def _with(values: np.ndarray, k: int, v: float) -> np.ndarray:

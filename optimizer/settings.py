@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # HiGHS, for every solve
 THREADS = 1                 # one thread per solve: batches parallelise across processes instead
+BLAS_THREADS = 1            # numpy's BLAS in a batch worker: small matrices, many processes — threads only contend
 MIP_GAP_REL = 1e-9          # small problems: prove optimality, an independent solver must find the same cost
 MIP_GAP_ABS = 1e-12         # in units of R
 

@@ -266,3 +266,144 @@ def verify(solution: Solution) -> list[str]:
     if abs(cost - s.annual_cost_jpy) > 1e-9 * max(abs(cost), 1.0) + 1e-6:
         problems.append(f"reported cost {s.annual_cost_jpy:.6g} differs from the mix's cost {cost:.6g}")
     return problems
+
+
+# ---------------------------------------------------------------------- many mixes at once (a batch's chunk)
+
+@dataclass
+class Mixes:
+    """Compliant mixes of many exchanges under one regime and one set of eligible quotes, as arrays (the batch's
+    fast path; `solution(k)` gives exchange k as a Solution). Amounts in JPY; `share` is exchanges × quotes."""
+
+    profiles: list
+    regime: Regime | None
+    offered: tuple[Quote, ...]
+    quotes: tuple[Quote, ...]      # the eligible quotes: the columns of `share`
+    credit: np.ndarray             # κ per eligible quote
+    requirement: np.ndarray
+    cash: np.ndarray
+    share: np.ndarray
+    marginal: np.ndarray
+    solve_seconds: float = 0.0
+
+    @classmethod
+    def empty(cls, insts) -> "Mixes":
+        return cls([], None, (), (), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, 0)), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+    def subset(self, keep: np.ndarray) -> "Mixes":
+        idx = np.flatnonzero(keep)
+        return Mixes([self.profiles[i] for i in idx], self.regime, self.offered, self.quotes, self.credit,
+                     self.requirement[idx], self.cash[idx], self.share[idx], self.marginal[idx], self.solve_seconds)
+
+    def _per(self, attr: str) -> np.ndarray:
+        return np.fromiter((getattr(p, attr) for p in self.profiles), float, len(self.profiles))
+
+    @property
+    def carry(self) -> np.ndarray:
+        return self._per("carry")
+
+    @property
+    def limit_jpy(self) -> np.ndarray:
+        R = self.requirement
+        return np.stack([q.limit_jpy(R) for q in self.quotes], axis=-1) if self.quotes else np.zeros((len(R), 0))
+
+    @property
+    def attachment_jpy(self) -> np.ndarray:
+        R = self.requirement
+        return np.stack([q.attachment_jpy(R) for q in self.quotes], axis=-1) if self.quotes else np.zeros((len(R), 0))
+
+    @property
+    def line_cost(self) -> np.ndarray:
+        """Annual cost of each line: premium × multiplier (+ the flat fee of a line bought)."""
+        rate = np.fromiter((q.premium_rate for q in self.quotes), float, len(self.quotes))
+        fee = np.fromiter((q.fixed_fee_jpy for q in self.quotes), float, len(self.quotes))
+        return self._per("premium_multiplier")[:, None] * rate * self.limit_jpy * self.share + fee * (self.share > 0)
+
+    @property
+    def line_credit(self) -> np.ndarray:
+        """Regulatory credit of each line: κ × share × r(R)."""
+        R = self.requirement[:, None]
+        return self.credit * self.share * np.clip(R - self.attachment_jpy, 0.0, self.limit_jpy)
+
+    @property
+    def annual_cost(self) -> np.ndarray:
+        return self.carry * self.cash + self.line_cost.sum(axis=1)
+
+    def solution(self, k: int) -> Solution:
+        """Exchange k as a Solution (binding limits are left to `model.solve`)."""
+        R, limit, credit, cost = self.requirement[k], self.limit_jpy[k], self.line_credit[k], self.line_cost[k]
+        lines = tuple(Line(q, float(s), float(s * l), float(c), float(a), float(kappa))
+                      for q, s, l, c, a, kappa in zip(self.quotes, self.share[k], limit, credit, cost, self.credit)
+                      if s > 0)
+        prof = self.profiles[k]
+        return Solution(
+            profile=prof, regime=self.regime, requirement_jpy=float(R), status="optimal",
+            cash_reserve_jpy=float(self.cash[k]), shortfall_jpy=0.0,
+            annual_cost_jpy=float(prof.carry * self.cash[k] + cost.sum()),
+            all_cash_cost_jpy=prof.carry * R if R <= prof.liquid_capital_jpy else None,
+            marginal_cost_per_jpy=None if np.isnan(self.marginal[k]) else float(self.marginal[k]), lines=lines,
+            offered=self.offered, credit={q.quote_id: float(c) for q, c in zip(self.quotes, self.credit)},
+            solve_seconds=self.solve_seconds)
+
+
+_GRID_MANY = np.linspace(0.0, 1.0, 33)  # the edges make the check exact; a coarser second net than `verify`'s
+
+
+def verify_many(m: Mixes) -> list[str]:
+    """`verify` for many mixes at once: the same re-derivation in yen, without the solver's model, vectorised over
+    the exchanges. Returns the first problem found per exchange ("" when the mix is compliant)."""
+    N, n = len(m), len(m.quotes)
+    if N == 0:
+        return []
+    R, C = m.requirement, m.cash
+    elig = m.regime.eligibility
+    tol = 1e-6 * np.maximum(R, 1.0)
+    out = np.full(N, "", dtype=object)
+
+    def flag(bad: np.ndarray, message: str) -> None:
+        out[(out == "") & bad] = message
+
+    flag(~np.isfinite(C) | ~np.isfinite(m.share).all(axis=1), "non-finite amounts in the solution")
+    if not m.regime.requirement.perils:
+        flag(R > 0, "the regime names no peril, so nothing was checked")
+    flag(C < -tol, "cash is negative")
+    flag(C > m._per("liquid_capital_jpy") + tol, "cash exceeds liquid capital")
+    lo = np.fromiter((q.min_share for q in m.quotes), float, n)
+    hi = np.fromiter((q.max_share for q in m.quotes), float, n)
+    bought = m.share > 0
+    flag((bought & ((m.share < lo - 1e-9) | (m.share > hi + 1e-9))).any(axis=1), "a share outside its line")
+    offered = {q.quote_id for q in m.offered}
+    for j, q in enumerate(m.quotes):
+        if q.quote_id not in offered or m.credit[j] <= 0:
+            flag(bought[:, j], f"{q.quote_id} is not offered or earns no credit but was bought")
+
+    # 1. every loss up to R is funded, for every peril: on a grid and at every layer edge
+    attach, limit = m.attachment_jpy, m.limit_jpy
+    edges = np.concatenate([attach, attach + limit], axis=1)
+    edges = np.where((edges >= 0) & (edges <= R[:, None]), edges, 0.0)
+    losses = np.concatenate([_GRID_MANY * R[:, None], edges], axis=1)                # exchanges × losses
+    paid = np.clip(losses[:, :, None] - attach[:, None, :], 0.0, limit[:, None, :])  # exchanges × losses × quotes
+    weight = m.credit * m.share
+    for peril in m.regime.requirement.perils:
+        covers = np.fromiter((q.covers(peril) for q in m.quotes), bool, n)
+        credit = np.einsum("ilj,ij->il", paid, weight * covers)
+        worst = (losses - credit - C[:, None]).max(axis=1)
+        flag(worst > tol, f"a {peril} loss is not funded")
+
+    # 2. caps on credit, credit of j = κ·s·r(R)
+    credit_R = m.line_credit
+    flag(C < elig.min_cash_share * R - tol, "cash below min_cash_share × R")
+    derivative = np.fromiter((q.is_derivative for q in m.quotes), bool, n)
+    flag(credit_R[:, ~derivative].sum(axis=1) > elig.max_insurance_share * R + tol,
+         "insurance credit above max_insurance_share × R")
+    flag(credit_R[:, derivative].sum(axis=1) > elig.max_derivative_share * R + tol,
+         "derivative credit above max_derivative_share × R")
+    for name in {q.counterparty for q in m.quotes}:
+        of = np.fromiter((q.counterparty == name and not (q.is_derivative and q.collateralized) for q in m.quotes),
+                         bool, n)
+        flag(credit_R[:, of].sum(axis=1) > elig.max_counterparty_share * R + tol,
+             f"credit from {name} above max_counterparty_share × R")
+    return out.tolist()

@@ -236,10 +236,10 @@ def test_anything_raised_while_solving_one_profile_becomes_its_error_row(tmp_pat
     batch.run(profiles, QUOTES, REGIME, clean, workers=1, chunk_size=50)
 
     class Failing(batch.ChunkSolver):
-        def solve(self, profile):
+        def instance(self, profile):  # every path (a chunk at once, one by one) builds its instances here
             if profile.exchange_id == "P000060":
                 raise error
-            return super().solve(profile)
+            return super().instance(profile)
 
     monkeypatch.setattr(batch, "ChunkSolver", Failing)
     result = batch.run(profiles, QUOTES, REGIME, tmp_path / "r.csv", workers=1, chunk_size=50)
