@@ -1,17 +1,29 @@
-"""Batch speed: profiles × 20 quotes, against a naive baseline measured in the same run.
+"""Batch speed, end to end through the command line, against the script a user would write — measured in the
+same run, on the same files.
 
-Baseline: a fresh PuLP model per profile solved with HiGHS (`optimizer.model.solve`, with its marginal-cost
-re-solve), timed on a sample and reported per profile. Ours: `optimizer.batch.run` end to end (read the profiles
-file, warm-started HiGHS per chunk, independent check of every mix, write Parquet, summary) with 1 and 2 workers.
-Costs are compared profile by profile on the sample (relative 1e-7).
+Baseline: `benchmarks/user_script.py` — a fresh PuLP model + HiGHS per profile, cost only — run as its own
+process on the first `--sample` profiles; its time per profile (start-up included) is extrapolated to the whole
+file. Ours: `python -m optimizer batch PROFILES --quotes Q --regime R --out OUT.parquet --workers W`, the whole
+file, start-up, reading, solving (with the marginal cost and the independent check of every mix), writing and
+summary included. The sample's statuses must be identical and costs equal within 1e-9 relative.
 
-Run:  .venv/bin/python benchmarks/bench_batch.py [--profiles 100000] [--sample 500] [--skip-two]
+Cases (each can be skipped or resized):
+  req20    20 requirement-basis LP quotes                   --req-sizes 20000,100000   1 worker (and 2: --two)
+  bundled  the bundled quote sheet (yen-basis layers, a minimum line, a flat fee)        --bundled 20000
+  milp50   50 quotes, 4 of them yes/no (minimum lines, flat fees)                       --milp 5000
+
+Run:  .venv/bin/python benchmarks/bench_batch.py [--req-sizes 20000,100000] [--bundled 20000] [--milp 5000]
+                                                 [--sample 1000] [--two]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import csv
+import json
+import os
+import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,12 +32,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_solve import REGIME, make_quotes  # noqa: E402
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from bench_solve import make_quotes  # noqa: E402
 
-from optimizer import batch  # noqa: E402
-from optimizer.inputs import parse_profile  # noqa: E402
-from optimizer.model import quiet_highs as _swallow_highs_banner, solve  # noqa: E402
+from optimizer.domain import PERILS, Quote  # noqa: E402
+
+REGIME_TOML = """name = "bench"
+[requirement]
+volume_rate = 0.002
+perils = ["external_hack", "insider_theft", "vendor_compromise"]
+[eligibility]
+max_derivative_share = 0.25
+max_counterparty_share = 0.5
+"""
 
 
 def make_profiles(path: Path, n: int, seed: int = 1) -> None:
@@ -42,48 +63,110 @@ def make_profiles(path: Path, n: int, seed: int = 1) -> None:
     }).to_parquet(path, index=False)
 
 
+def milp_quotes(n: int, binaries: int, seed: int) -> list[Quote]:
+    """n quotes, `binaries` of them yes/no (alternately a minimum line and a flat fee), yen- and R-basis."""
+    rng = random.Random(seed)
+    out = make_quotes(n, seed)
+    for k in range(binaries):
+        q = out[k * (n // binaries)]
+        fields = dict(q.__dict__)
+        if k % 2:
+            fields.update(fixed_fee_jpy=float(rng.choice([5e6, 2e7, 5e7])))
+        else:
+            fields.update(min_share=0.25, max_share=max(q.max_share, 0.5))
+        out[k * (n // binaries)] = Quote(**fields)
+    for k in range(1, n, 5):  # a fifth of the layers in yen: their rows move with R
+        fields = dict(out[k].__dict__)
+        fields.update(layer_basis="jpy", attachment=float(rng.choice([0.0, 1e9, 5e9])),
+                      limit=float(rng.choice([2e9, 5e9, 1e10])))
+        out[k] = Quote(**fields)
+    return out
+
+
+def write_quotes(path: Path, quotes: list[Quote]) -> None:
+    cols = ["quote_id", "kind", "counterparty", "rating", "attachment", "limit", "layer_basis", "rate_on_line",
+            "max_share", "min_share", "fixed_fee_jpy", "perils", "collateralized", "exchange_id"]
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for q in quotes:
+            perils = "all" if set(q.perils) == set(PERILS) else ";".join(sorted(q.perils))
+            w.writerow([q.quote_id, q.kind, q.counterparty, q.rating, repr(q.attachment), repr(q.limit),
+                        q.layer_basis, repr(q.rate_on_line), q.max_share, q.min_share, q.fixed_fee_jpy, perils,
+                        str(q.collateralized).lower(), ""])
+
+
+def run(cmd: list[str]) -> float:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def case(name: str, tmp: Path, profiles: Path, quotes: Path, regime: Path, n: int, sample: int,
+         two: bool) -> None:
+    py = sys.executable
+    base_out = tmp / f"{name}-user.csv"
+    base = run([py, str(HERE / "user_script.py"), str(profiles), str(quotes), str(regime), str(base_out),
+                "--limit", str(sample)])
+    per_base = base / sample
+    ours_out = tmp / f"{name}-ours.parquet"
+    ours = run([py, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes), "--regime", str(regime),
+                "--out", str(ours_out), "--workers", "1"])
+    got = pd.read_parquet(ours_out).head(sample)
+    want = pd.read_csv(base_out)
+    same_status = bool((got["status"].to_numpy() == want["status"].to_numpy()).all())
+    gap = float(np.max(np.abs(got["annual_cost_jpy"].to_numpy() / want["annual_cost_jpy"].to_numpy() - 1)))
+    summary = json.loads(Path(str(ours_out).replace(".parquet", ".summary.json")).read_text())
+    print(f"\n[{name}] {n:,} profiles")
+    print(f"  user script   {per_base * 1e3:8.3f} ms/profile  (fresh PuLP model + HiGHS, cost only; first {sample:,}"
+          f" profiles, {base:.1f} s)")
+    print(f"  batch, 1 wkr  {ours / n * 1e3:8.3f} ms/profile  ({ours:.1f} s)  → {per_base * n / ours:6.1f}× the user"
+          " script")
+    print(f"  sample: statuses identical {same_status}; costs max relative gap {gap:.1e}")
+    print(f"  statuses: {summary.get('status_counts')}")
+    if summary.get("solve_paths"):
+        print(f"  solve paths: {summary['solve_paths']}")
+    if two:
+        ours2 = run([py, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes), "--regime",
+                     str(regime), "--out", str(tmp / f"{name}-two.parquet"), "--workers", "2"])
+        identical = pd.read_parquet(tmp / f"{name}-two.parquet").equals(pd.read_parquet(ours_out))
+        print(f"  batch, 2 wkrs {ours2 / n * 1e3:8.3f} ms/profile  ({ours2:.1f} s)  → {ours / ours2:4.2f}× one worker;"
+              f" identical results {identical}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--profiles", type=int, default=100_000)
-    ap.add_argument("--sample", type=int, default=500)
-    ap.add_argument("--skip-two", action="store_true", help="skip the two-worker run")
+    ap.add_argument("--req-sizes", default="20000,100000", help="comma-separated; empty to skip")
+    ap.add_argument("--bundled", type=int, default=20000, help="0 to skip")
+    ap.add_argument("--milp", type=int, default=5000, help="0 to skip")
+    ap.add_argument("--sample", type=int, default=1000, help="profiles the user script solves")
+    ap.add_argument("--two", action="store_true", help="also run 2 workers on the requirement-basis cases")
     args = ap.parse_args()
-    _swallow_highs_banner()
-    quotes = make_quotes(20, seed=20)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        profiles = tmp / "profiles.parquet"
-        make_profiles(profiles, args.profiles)
-
-        sample = pd.read_parquet(profiles).head(args.sample).to_dict("records")
-        started = time.perf_counter()
-        naive = [solve(parse_profile(r), quotes, REGIME) for r in sample]
-        naive_per = (time.perf_counter() - started) / len(sample)
-
-        started = time.perf_counter()
-        batch.run(profiles, quotes, REGIME, tmp / "one.parquet", workers=1)
-        one = time.perf_counter() - started
-        ours = pd.read_parquet(tmp / "one.parquet")
-        head = ours.head(args.sample)
-        gap = max(abs(a - s.annual_cost_jpy) / s.annual_cost_jpy for a, s in zip(head["annual_cost_jpy"], naive))
-        same_status = all(a == s.status for a, s in zip(head["status"], naive))
-
-        print(f"{args.profiles:,} profiles × {len(quotes)} quotes (requirement-basis layers, 3 perils, caps)")
-        print(f"naive baseline   {naive_per * 1e3:8.3f} ms/profile  (fresh PuLP model + HiGHS, sample of {len(sample)})")
-        print(f"batch, 1 worker  {one / args.profiles * 1e3:8.3f} ms/profile  → {naive_per * args.profiles / one:5.1f}× "
-              f"faster than the baseline (extrapolated to {args.profiles:,}: {naive_per * args.profiles:,.0f} s vs {one:,.0f} s)")
-        print(f"costs vs baseline: max relative gap {gap:.1e}; statuses identical: {same_status}")
-        print(f"statuses: {ours['status'].value_counts().to_dict()}")
-        if not args.skip_two:
-            started = time.perf_counter()
-            batch.run(profiles, quotes, REGIME, tmp / "two.parquet", workers=2)
-            two = time.perf_counter() - started
-            identical = pd.read_parquet(tmp / "two.parquet").equals(ours)
-            print(f"batch, 2 workers {two / args.profiles * 1e3:8.3f} ms/profile  → {one / two:4.2f}× one worker; "
-                  f"identical results: {identical}")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak memory: driver {own:,.0f} MiB, largest worker {kids:,.0f} MiB")
+        regime = tmp / "bench.toml"
+        regime.write_text(REGIME_TOML)
+        req = tmp / "req20.csv"
+        write_quotes(req, make_quotes(20, seed=20))
+        for n in [int(x) for x in args.req_sizes.split(",") if x]:
+            profiles = tmp / f"profiles-{n}.parquet"
+            make_profiles(profiles, n)
+            case(f"req20-{n}", tmp, profiles, req, regime, n, min(args.sample, n), args.two)
+        if args.bundled:
+            profiles = tmp / f"profiles-{args.bundled}.parquet"
+            make_profiles(profiles, args.bundled)
+            case("bundled sheet", tmp, profiles, ROOT / "data" / "quotes.csv", ROOT / "data" / "regimes" /
+                 "securities-style.toml", args.bundled, min(args.sample, args.bundled), False)
+        if args.milp:
+            profiles = tmp / f"profiles-{args.milp}.parquet"
+            make_profiles(profiles, args.milp)
+            milp = tmp / "milp50.csv"
+            write_quotes(milp, milp_quotes(50, 4, seed=50))
+            case("milp50", tmp, profiles, milp, regime, args.milp, min(args.sample, args.milp), False)
 
 
 if __name__ == "__main__":

@@ -260,6 +260,7 @@ class ChunkResult:
     first_row: int
     frame: pd.DataFrame  # ROW_SCHEMA, one row per profile of the chunk, in file order
     by_quote: dict[str, list[float]] = field(default_factory=dict)  # quote_id → [cover, credit, premium, buyers]
+    paths: dict[str, int] = field(default_factory=dict)  # how the chunk's solves went (model.Resolver's reasons)
 
 
 def _row_for(solution) -> dict[str, Any]:
@@ -305,6 +306,7 @@ def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[floa
 
 
 _blas_limited = False
+SOLVED_ALONE = "solved on its own (shortfall, many yes/no quotes, or a failure in the chunk's stack)"
 
 
 def _one_blas_thread() -> None:
@@ -382,7 +384,10 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         rows[pos] = row
     for pos, row in enumerate(rows):
         row["source_row"] = task.first_row + pos
-    return ChunkResult(task.index, task.first_row, rows_frame(rows), by_quote)
+    paths = dict(lp.resolver.stats)
+    if alone:
+        paths[SOLVED_ALONE] = len(alone)
+    return ChunkResult(task.index, task.first_row, rows_frame(rows), by_quote, paths)
 
 
 # ------------------------------------------------------------------ the summary (data; report.py draws it)
@@ -399,6 +404,7 @@ class Summary:
     error_ids: list[str] = field(default_factory=list)
     cash_shares: list[np.ndarray] = field(default_factory=list)
     by_quote: dict[str, list[float]] = field(default_factory=dict)
+    paths: dict[str, int] = field(default_factory=dict)  # solve paths of the chunks solved in this run
     resumed_chunks: int = 0     # taken from checkpoints of an earlier, interrupted run
     recomputed_chunks: int = 0  # checkpoints found but not trusted (truncated, corrupt, misplaced): solved again
 
@@ -411,6 +417,8 @@ class Summary:
         self.shortfall_ids += list(f.loc[f["status"] == "shortfall", "exchange_id"])[: max(0, 50 - len(self.shortfall_ids))]
         self.error_ids += list(f.loc[f["status"] == "error", "exchange_id"])[: max(0, 50 - len(self.error_ids))]
         self.cash_shares.append(f["cash_share"].dropna().to_numpy(dtype="float32"))
+        for reason, n in result.paths.items():
+            self.paths[reason] = self.paths.get(reason, 0) + n
         for qid, agg in result.by_quote.items():
             mine = self.by_quote.setdefault(qid, [0.0, 0.0, 0.0, 0.0])
             for i in range(4):
@@ -435,6 +443,7 @@ class Summary:
             "cash_share_quantiles": quantiles, "insurance_by_quote": per_quote,
             "insurance_by_counterparty": sorted(per_cp.values(), key=lambda r: -r["credit_jpy"]),
             "resumed_chunks": self.resumed_chunks, "recomputed_chunks": self.recomputed_chunks,
+            "solve_paths": dict(sorted(self.paths.items())),
             "seconds": seconds,
         }
 

@@ -43,7 +43,6 @@ ZERO_SHORTFALL = 1e-9    # a least shortfall below this is no shortfall (solver 
 SHORTFALL_SLACK = 1e-12  # phase 3 may use this much more shortfall than phase 2 found (keeps it feasible)
 BINDING = 1e-7           # a limit is reported as binding when the mix is within this of it
 FEASIBILITY = 1e-7       # primal and dual feasibility when re-using a basis: HiGHS's defaults
-CERTIFY_MAX_ROWS = 250   # above this many rows a dense basis check costs more than a warm simplex: skip it
 SAME_MATRIX = 1e-12      # coefficients this close (a·R/R rounding) count as one matrix when re-using a basis
 KEEP_BASES = 8           # optimal bases kept per model for re-use across a batch
 MARGINAL_STEP = 1e-6     # the marginal cost of R is a forward difference over R × this
@@ -489,7 +488,7 @@ class _Kept:
     def certified(self) -> np.ndarray | None:
         """The optimal x read off the last optimal basis, if that basis is still primal and dual feasible for the
         numbers now loaded (the test HiGHS itself would make before pivoting); else None."""
-        if self.basis is None or self.mip or self.num.A.shape[0] > CERTIFY_MAX_ROWS:
+        if self.basis is None or self.mip:
             return None
         one = self.num
         stacked = Numbers(one.A[None], one.row_lower[None], one.row_upper[None], one.cost[None],
@@ -526,54 +525,63 @@ _UPPER = int(highspy.HighsBasisStatus.kUpper)
 _ZERO = int(highspy.HighsBasisStatus.kZero)
 
 
-def certify_many(num: Numbers, basis: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def certify_many(num: Numbers, basis: tuple[np.ndarray, np.ndarray],
+                 idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For a stack of LPs with one structure (num's arrays carry a leading axis of N instances) and one basis
     (column and row status in model order): which instances this basis is optimal for, and their x.
 
-    The test HiGHS itself makes before pivoting: the basic solution of A·x − r = 0 with every nonbasic column and
-    row at the bound its status names must be primal feasible, and the duals y (Bᵀy = c_B) must give reduced costs
-    of the right sign for every nonbasic column and row, all within HiGHS's tolerance (FEASIBILITY). Such a basis
-    is optimal, so its x is an optimal solution — the same cost a fresh solve finds.
+    The test HiGHS itself makes before pivoting: the basic solution — every nonbasic column and row at the bound
+    its status names — must be primal feasible, and the duals must give reduced costs of the right sign for every
+    nonbasic column and row, all within HiGHS's tolerance (FEASIBILITY). Such a basis is optimal, so its x is an
+    optimal solution: the cost a fresh solve finds.
+
+    With T the nonbasic (tight) rows and B the basic columns (|T| = |B| for a basis), the basic solution solves
+    A[T, B]·x_B = r_T − A[T, N]·x_N, the rows in S = not T take r_S = A[S]·x, and the duals solve
+    A[T, B]ᵀ·y_T = c_B with y_S = 0; reduced costs are d = c − A[T]ᵀ·y_T. So each check is a |B| × |B| solve
+    (at most the number of columns), however many rows the model has. `idx`: only these instances of the stack.
     """
+    if idx is not None:
+        num = _take(num, idx)
     col_status, row_status = basis
     A = num.A
     N, m, _ = A.shape
     none = np.zeros(N, dtype=bool), np.zeros((N, A.shape[2]))
-    basic_c, basic_r = col_status == _BASIC, row_status == _BASIC
+    basic_c, tight = col_status == _BASIC, row_status != _BASIC
     nb = int(basic_c.sum())
-    if N == 0 or m > CERTIFY_MAX_ROWS or nb + int(basic_r.sum()) != m:
+    if N == 0 or nb != int(tight.sum()):
         return none
     # value of every nonbasic variable: at its lower or upper bound (free nonbasic at 0)
     x = np.where(col_status == _UPPER, num.col_upper, np.where(col_status == _LOWER, num.col_lower, 0.0))
     r = np.where(row_status == _UPPER, num.row_upper, np.where(row_status == _LOWER, num.row_lower, 0.0))
     x_n = np.where(basic_c, 0.0, x)
-    r_n = np.where(basic_r, 0.0, r)
-    finite = np.isfinite(x_n).all(axis=1) & np.isfinite(r_n).all(axis=1)
-    x_n, r_n = np.where(np.isfinite(x_n), x_n, 0.0), np.where(np.isfinite(r_n), r_n, 0.0)
-    # A x − r = 0 with the basic part unknown: [A_B  −I_B] (x_B, r_B) = −A_N x_N + r_N; duals Bᵀy = c_B
-    cost_b = np.concatenate([num.cost[:, basic_c], np.zeros((N, m - nb))], axis=1)
-    minus_eye = -np.eye(m)[:, basic_r]
+    r_t = r[:, tight]
+    finite = np.isfinite(x_n).all(axis=1) & np.isfinite(r_t).all(axis=1)
+    x_n, r_t = np.where(np.isfinite(x_n), x_n, 0.0), np.where(np.isfinite(r_t), r_t, 0.0)
+    cost_b = num.cost[:, basic_c]
     try:
         if num.shared:  # one matrix for the whole stack: one inverse
-            A0 = A[0]
-            inverse = np.linalg.inv(np.concatenate([A0[:, basic_c], minus_eye], axis=1))
-            u = (r_n - x_n @ A0.T) @ inverse.T
-            y = cost_b @ inverse
-            d_col = num.cost - y @ A0
+            A_t = A[0][tight]
+            inverse = np.linalg.inv(A_t[:, basic_c])
+            x_b = (r_t - x_n @ A_t.T) @ inverse.T
+            y_t = cost_b @ inverse
+            d_col = num.cost - y_t @ A_t
         else:
-            B = np.concatenate([A[:, :, basic_c], np.broadcast_to(minus_eye, (N, m, m - nb))], axis=2)
-            u = np.linalg.solve(B, (r_n - (A @ x_n[..., None])[..., 0])[..., None])[..., 0]
-            y = np.linalg.solve(np.swapaxes(B, 1, 2), cost_b[..., None])[..., 0]
-            d_col = num.cost - (y[:, None, :] @ A)[:, 0, :]
+            A_t = A[:, np.flatnonzero(tight), :]
+            square = A_t[:, :, np.flatnonzero(basic_c)]
+            x_b = np.linalg.solve(square, (r_t - (A_t @ x_n[..., None])[..., 0])[..., None])[..., 0]
+            y_t = np.linalg.solve(np.swapaxes(square, 1, 2), cost_b[..., None])[..., 0]
+            d_col = num.cost - (y_t[:, None, :] @ A_t)[:, 0, :]
     except np.linalg.LinAlgError:
         return none
     x = x_n.copy()
-    x[:, basic_c] = u[:, :nb]
-    r_b = u[:, nb:]
+    x[:, basic_c] = x_b
+    basic_r = ~tight
+    r_s = (x @ A[0][basic_r].T) if num.shared else np.matmul(A, x[..., None])[:, basic_r, 0]
     tol = FEASIBILITY
     primal = (((x >= num.col_lower - tol) & (x <= num.col_upper + tol)).all(axis=1)
-              & ((r_b >= num.row_lower[:, basic_r] - tol) & (r_b <= num.row_upper[:, basic_r] + tol)).all(axis=1))
-    # reduced costs d = c − Aᵀy (columns, above) and y (rows, whose variables cost nothing)
+              & ((r_s >= num.row_lower[:, basic_r] - tol) & (r_s <= num.row_upper[:, basic_r] + tol)).all(axis=1))
+    d_row = np.zeros((N, m))
+    d_row[:, tight] = y_t
 
     def dual_ok(d, status, lower, upper) -> np.ndarray:
         movable = lower != upper
@@ -582,7 +590,7 @@ def certify_many(num: Numbers, basis: tuple[np.ndarray, np.ndarray]) -> tuple[np
         return ~wrong.any(axis=1)
 
     ok = finite & primal & dual_ok(d_col, col_status, num.col_lower, num.col_upper) \
-        & dual_ok(y, row_status, num.row_lower, num.row_upper) & np.isfinite(u).all(axis=1)
+        & dual_ok(d_row, row_status, num.row_lower, num.row_upper) & np.isfinite(x).all(axis=1)
     return ok, np.clip(x, num.col_lower, num.col_upper)
 
 
@@ -749,14 +757,16 @@ class Resolver:
         N = num.A.shape[0]
         status, x = np.full(N, -1), np.zeros(num.cost.shape)
         pending = np.arange(N)
+        poor = 0
         for basis in list(kept.bases):
-            if not pending.size:
+            if not pending.size or poor == 2:  # two bases in a row that fit almost none: the simplex is cheaper
                 break
-            ok, xs = certify_many(_take(num, pending), basis)
+            ok, xs = certify_many(num, basis, pending)
             x[pending[ok]], status[pending[ok]] = xs[ok], 1
             self.stats[REUSED_BASIS] += int(ok.sum())
             if ok.any() and basis is not kept.bases[0]:
                 kept.remember(basis)
+            poor = poor + 1 if ok.sum() < 0.02 * pending.size else 0
             pending = pending[~ok]
         misses = 0
         while pending.size:
@@ -767,7 +777,7 @@ class Resolver:
             if outcome == "optimal":
                 x[i], status[i] = xi, 1
                 if pending.size and misses < 3 and kept.basis is not None:
-                    ok, xs = certify_many(_take(num, pending), kept.basis)
+                    ok, xs = certify_many(num, kept.basis, pending)
                     x[pending[ok]], status[pending[ok]] = xs[ok], 1
                     self.stats[REUSED_BASIS] += int(ok.sum())
                     pending = pending[~ok]
@@ -817,6 +827,8 @@ def _bits(pattern: int, k: int) -> np.ndarray:
 
 def _take(num: Numbers, idx: np.ndarray) -> Numbers:
     """The instances `idx` of a stack."""
+    if len(idx) == num.cost.shape[0] and (idx == np.arange(len(idx))).all():
+        return num
     if num.shared:
         def pick(a: np.ndarray) -> np.ndarray:
             return np.broadcast_to(a[0], (len(idx),) + a.shape[1:])
