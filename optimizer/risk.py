@@ -364,3 +364,47 @@ def _tvar_unreachable(inst: Instance, book: RiskBook, level: float, limit_jpy: f
     least = least_tvar(inst, book, level)
     return (f"no compliant mix has TVaR at level {level:g} ≤ {limit_jpy:,.0f} JPY; the least a compliant mix "
             f"reaches on these scenarios is {'unknown' if least is None else f'{least:,.0f} JPY'}")
+
+
+# ---------------------------------------------------------------- batch columns
+
+# `batch --risk` adds these columns (the JSON `risk` object's names), one value per profile's optimal mix.
+RISK_COLUMNS: tuple[str, ...] = ("expected_loss_jpy", "expected_retained_jpy", "expected_retained_se_jpy",
+                                 "expected_recovery_jpy", "var_jpy", "tvar_jpy", "prob_reserve_exhausted",
+                                 "total_cost_of_risk_jpy")
+
+
+@dataclass(frozen=True)
+class RiskColumns:
+    """The risk metrics of each batch row's mix: every profile simulated with the same loss model, number of
+    scenario-years and seed (so a profile's figures never depend on which chunk or worker solved it)."""
+
+    loss_model: Any  # loss_model.LossModel
+    scenarios: int
+    seed: int
+    level: float = DEFAULT_LEVEL
+
+    def values(self, solution: Solution) -> dict[str, float]:
+        """RISK_COLUMNS for one solved profile (optimal or shortfall: the mix it reports)."""
+        from .simulation import simulate
+
+        scenarios = simulate(solution.profile, self.loss_model, self.scenarios, self.seed)
+        book = RiskBook.build(scenarios, [line.quote for line in solution.lines], solution.requirement_jpy)
+        m = solution_metrics(solution, book, level=self.level)
+        return {k: float(getattr(m, k)) for k in RISK_COLUMNS}
+
+    def describe(self) -> dict[str, Any]:
+        """What the columns were computed with (the batch summary's `risk` block)."""
+        return {"loss_model": self.loss_model.name, "scenarios": self.scenarios, "seed": self.seed,
+                "level": self.level, "columns": list(RISK_COLUMNS)}
+
+    def key(self) -> str:
+        """A short digest of everything the columns depend on (the whole loss model, N, seed, level)."""
+        import dataclasses
+        import hashlib
+        import json
+
+        lm = dataclasses.asdict(self.loss_model)
+        lm["default_probability"] = dict(sorted(dict(self.loss_model.default_probability).items()))
+        text = json.dumps([lm, self.scenarios, self.seed, self.level], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
