@@ -129,10 +129,11 @@ def render(scenario) -> None:
             st.error(_("The solver failed: {e}").format(e=exc))
             return
     risk = view.mix("risk")
+    same = _mix_words(risk.solution) == _mix_words(view.mix("regulatory").solution)
     st.markdown(_("**Risk-optimal mix** (minimises annual cost + expected retained loss, still compliant{limit}): "
                   "{mix}; TVaR {tvar}.").format(
-        mix=_mix_words(risk.solution), tvar=u(risk.metrics.tvar_jpy),
-        limit="" if limit is None else _(", TVaR at most {x}").format(x=u(limit))))
+        mix=_mix_words(risk.solution) + (_(" (the same as the cheapest compliant mix)") if same else ""),
+        tvar=u(risk.metrics.tvar_jpy), limit="" if limit is None else _(", TVaR at most {x}").format(x=u(limit))))
     st.altair_chart(charts.exceedance_chart(view, u, tr()), width="stretch")
     st.dataframe(metrics_table(view), hide_index=True, width="stretch",
                  column_config={_("metric"): st.column_config.TextColumn(width="large")})

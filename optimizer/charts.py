@@ -260,11 +260,18 @@ def exceedance_chart(view, unit: Unit, t: Translate = _same) -> alt.LayerChart:
     colors = [_MIX_COLORS[m.name] for m in view.mixes]
     floor = 0.5 / view.n_years
     top = max(float(data["probability"].max()) if len(data) else floor, 2 * floor)
-    curves = alt.Chart(data).mark_line(interpolate="step-before", point=alt.OverlayMarkDef(size=12)).encode(
+    ticks = [v for v in (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0) if floor <= v <= top * 1.2]
+    # the risk-optimal mix dashed and thinner: where it is the regulatory mix, both stay visible
+    dashes = [[6, 3] if m.name == "risk" else [1, 0] for m in view.mixes]
+    widths = [2 if m.name == "risk" else 3 for m in view.mixes]
+    curves = alt.Chart(data).mark_line(interpolate="step-before").encode(
         x=alt.X("loss:Q", title=t("retained loss in a year ({unit})").format(unit=unit.label)),
         y=alt.Y("probability:Q", title=t("probability a year's retained loss is at least this"),
-                scale=alt.Scale(type="log", domain=[floor, top * 1.2]), axis=alt.Axis(format=".2~%")),
+                scale=alt.Scale(type="log", domain=[floor, top * 1.2]),
+                axis=alt.Axis(values=ticks, labelExpr="format(datum.value * 100, '~g') + '%'")),
         color=alt.Color("label:N", title=t("mix"), scale=alt.Scale(domain=labels, range=colors), sort=labels),
+        strokeDash=alt.StrokeDash("label:N", scale=alt.Scale(domain=labels, range=dashes), legend=None),
+        strokeWidth=alt.StrokeWidth("label:N", scale=alt.Scale(domain=labels, range=widths), legend=None),
         tooltip=[alt.Tooltip("label:N", title=t("mix")), alt.Tooltip("amount:N", title=t("retained loss")),
                  alt.Tooltip("probability:Q", format=".3%", title=t("probability"))],
     )
@@ -279,13 +286,12 @@ def exceedance_chart(view, unit: Unit, t: Translate = _same) -> alt.LayerChart:
     marks = pd.DataFrame(marks)
     marks["x_unit"] = marks["x"] / unit.divisor
     marks["row"] = range(len(marks))
-    rules = alt.Chart(marks).mark_rule(strokeWidth=2).encode(
-        x="x_unit:Q", color=alt.Color("color:N", scale=None),
-        strokeDash=alt.StrokeDash("dash:N", scale=alt.Scale(domain=["R", "cash"], range=[[6, 3], [2, 2]]),
-                                  legend=None),
-        tooltip=[alt.Tooltip("label:N", title="")])
+    rules = [alt.Chart(marks[marks["dash"] == kind]).mark_rule(strokeWidth=2, strokeDash=dash).encode(
+        x="x_unit:Q", color=alt.Color("color:N", scale=None), tooltip=[alt.Tooltip("label:N", title="")])
+        for kind, dash in (("R", [6, 3]), ("cash", [2, 2]))]
     texts = alt.Chart(marks).mark_text(align="left", dx=4, baseline="top", fontSize=11).encode(
         x="x_unit:Q", y=alt.value(4), yOffset=alt.YOffset("row:O", scale=alt.Scale(range=[0, 14 * len(marks)])),
         text="label:N", color=alt.Color("color:N", scale=None))
-    return alt.layer(curves, rules, texts).properties(
-        height=360, title=t("How likely, how bad: annual retained loss by mix"), usermeta=SVG)
+    return alt.layer(curves, *rules, texts).properties(
+        height=360, title=t("How likely, how bad: annual retained loss by mix"), usermeta=SVG,
+        padding={"left": 5, "top": 18, "right": 5, "bottom": 5})
