@@ -111,7 +111,10 @@ def render(scenario) -> None:
         st.error(_("The solver failed: {e}").format(e=exc))
         return
     options = limit_options(free)
-    pick = right.select_slider(
+    if len(options) == 1:
+        right.caption(_("No TVaR limit to choose here: no mix meets the requirement, or every compliant mix reaches "
+                        "about the same TVaR."))
+    pick = 0 if len(options) == 1 else right.select_slider(
         _("TVaR limit: the worst {q} of years may retain at most this on average").format(
             q=f"{100 * (1 - free.level):.0f}%"),
         options=list(range(len(options))), value=len(options) - 1,
@@ -130,8 +133,11 @@ def render(scenario) -> None:
             return
     risk = view.mix("risk")
     same = _mix_words(risk.solution) == _mix_words(view.mix("regulatory").solution)
-    st.markdown(_("**Risk-optimal mix** (minimises annual cost + expected retained loss, still compliant{limit}): "
-                  "{mix}; TVaR {tvar}.").format(
+    sentence = (_("**Risk-optimal mix** (minimises annual cost + expected retained loss, still compliant{limit}): "
+                  "{mix}; TVaR {tvar}.") if risk.solution.status != "shortfall" else
+                _("**Risk-optimal mix** (minimises annual cost + expected retained loss at the least shortfall{limit}): "
+                  "{mix}; TVaR {tvar}."))
+    st.markdown(sentence.format(
         mix=_mix_words(risk.solution) + (_(" (the same as the cheapest compliant mix)") if same else ""),
         tvar=u(risk.metrics.tvar_jpy), limit="" if limit is None else _(", TVaR at most {x}").format(x=u(limit))))
     st.altair_chart(charts.exceedance_chart(view, u, tr()), width="stretch")

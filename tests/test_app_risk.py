@@ -83,3 +83,16 @@ def test_the_broker_page_shows_expected_loss_and_loss_ratio_per_layer():
     assert float(shown.loc["Q01", "expected loss (¥m a year)"]) == pytest.approx(losses["Q01"][0] / 1e6, rel=1e-9)
     assert float(shown.loc["Q01", "loss ratio, %"]) == pytest.approx(100 * losses["Q01"][0] / premium, rel=1e-9)
     assert float(shown.loc["Q01", "premium now (¥m a year)"]) == pytest.approx(premium / 1e6, rel=1e-9)
+
+
+def test_a_shortfall_scenario_shows_the_risk_view_without_a_slider(at):
+    # EX03 under the cash-only preset cannot hold its ¥2bn requirement (liquid capital ¥1bn): no compliant mix,
+    # so no TVaR limit can be asked for; the three mixes are still shown
+    next(s for s in at.selectbox if s.label == "Exchange").set_value("EX03").run()
+    next(s for s in at.selectbox if s.label == "Regime").set_value("cash-only").run()
+    assert not at.exception and not [e.value for e in at.error]
+    assert len(at.select_slider) == 0
+    assert any("No TVaR limit to choose here" in c.value for c in at.caption)
+    shown = table(at)
+    assert shown.loc["cash reserve", "regulatory mix"] == "¥1,000.0m"
+    assert any("at the least shortfall" in m.value for m in at.markdown)
