@@ -14,6 +14,7 @@ from app_pages.common import (
     _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, fit, headline, headline_slot, lang, right_aligned, styled, not_bought_reasons,
     unit, ws,
 )
+from app_pages import risk as risk_view
 from optimizer import charts
 
 EXTRA_LIMIT_JPY = 1e9
@@ -23,8 +24,10 @@ def _dash(v):
     return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
-def broker_table(s, quotes, table: pd.DataFrame, more: dict) -> pd.DataFrame:
-    """The break-even table in words and yen: premium now, break-even premium (¥ a year at 100%), value of more limit."""
+def broker_table(s, quotes, table: pd.DataFrame, more: dict, losses: dict | None = None) -> pd.DataFrame:
+    """The break-even table in words and yen: premium now, break-even premium (¥ a year at 100%), value of more limit;
+    with `losses` (quote_id → expected annual loss to the whole layer, from the Risk view's simulation), the layer's
+    expected loss and loss ratio (expected loss ÷ premium) next to its premium."""
     u = unit()
     R = s.requirement_jpy
     by_id = {q.quote_id: q for q in quotes}
@@ -40,6 +43,7 @@ def broker_table(s, quotes, table: pd.DataFrame, more: dict) -> pd.DataFrame:
             _("quote"): r["quote_id"], _("counterparty"): r["counterparty"],
             _("rate on line, %"): 100 * r["rate_on_line"],
             _("premium now ({u} a year)").format(u=u.label): u.number(q.premium_rate * limit * mult),
+            **({} if losses is None else _loss_columns(losses.get(r["quote_id"]), q.premium_rate * limit * mult, u)),
             _("bought"): "✔" if r["bought"] else "—",
             _("share bought, %"): 100 * r["share"],
             _("break-even rate, %"): None if be is None else 100 * be,
@@ -50,6 +54,13 @@ def broker_table(s, quotes, table: pd.DataFrame, more: dict) -> pd.DataFrame:
                         why.get(r["quote_id"]) or (_(r["reason"]) if r["reason"] else "—")),
         })
     return pd.DataFrame(rows)
+
+
+def _loss_columns(loss, premium: float, u) -> dict:
+    """Expected loss to the layer (¥ a year) and loss ratio (%, expected loss ÷ premium) for the broker table."""
+    expected = None if loss is None else loss[0]
+    return {_("expected loss ({u} a year)").format(u=u.label): None if expected is None else u.number(expected),
+            _("loss ratio, %"): None if expected is None or premium <= 0 else 100 * expected / premium}
 
 
 def main() -> None:
@@ -72,7 +83,7 @@ def main() -> None:
     if table.empty:
         st.info(_("No quote is offered to this exchange."))
         return
-    shown = broker_table(s, sc.quotes, table, more)
+    shown = broker_table(s, sc.quotes, table, more, risk_view.layer_losses(sc.profile, sc.quotes, s.requirement_jpy))
     numeric = [c for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c]) or shown[c].isna().all()]
     for c in numeric:
         shown[c] = shown[c].astype(float)
@@ -81,6 +92,9 @@ def main() -> None:
                  column_config={**right_aligned(table_view),
                                 _("counterparty"): st.column_config.TextColumn(width=150),
                                 _("note"): st.column_config.TextColumn(width="large")})
+    st.caption(_("Expected loss: the layer's average annual payout at a 100% share over {n} simulated years of hacks "
+                 "(loss model “{m}”, as in the CFO page's Risk view); loss ratio = expected loss ÷ premium.").format(
+        n=f"{risk_view.APP_SCENARIOS:,}", m=_(risk_view._loss_model(risk_view.DEFAULT_MODEL).name)))
     pick = st.selectbox(_("Demand curve for"), list(table["quote_id"]), key="broker_quote")
     current = float(table.loc[table["quote_id"] == pick, "rate_on_line"].iloc[0])
     with st.spinner(_("Tracing the demand curve…")):

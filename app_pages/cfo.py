@@ -12,6 +12,7 @@ from app_pages.common import (
     not_bought_reasons, styled, tr_error, unit, ws,
 )
 from app_pages import exports
+from app_pages import risk as risk_view
 from optimizer import analysis, charts, entry
 from optimizer.domain import KINDS, PERILS, RATINGS
 from optimizer.regime import SWEEPABLE
@@ -46,7 +47,7 @@ MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_b
                 "rate_on_line", "perils"]
 MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
-         N_("Downloads")]
+         N_("Risk"), N_("Downloads")]
 
 
 # ------------------------------------------------------------------ inputs
@@ -274,6 +275,8 @@ def result_views(s, scenario) -> None:
         st.altair_chart(charts.stress_chart(table, u, _, s.requirement_jpy), width="stretch")
         shown, config = charts.stress_table(table, u, _)
         st.dataframe(styled(shown, money=config), hide_index=True, width="stretch")
+    elif view == "Risk":
+        risk_view.render(scenario)
     else:
         exports.downloads(s, scenario, analysis.stress_test(s, incidents))
 

@@ -6,8 +6,10 @@
    assemble + verify, recompute the TVaR from the scenarios) with 20 quotes and a TVaR limit, against raw HiGHS
    (highspy) solving the same LP matrix, prebuilt: the same model written to MPS once and read into a
    `highspy.Highs` before the clock starts. Target: within 5×.
+3. `batch --risk`: the same profiles through `batch.run` (one worker) with and without the risk columns; the
+   difference per profile is what the risk columns cost (simulate + payout matrix + metrics of its mix).
 
-Run:  .venv/bin/python benchmarks/bench_risk.py [--scenarios 100000] [--repeat 5]
+Run:  .venv/bin/python benchmarks/bench_risk.py [--scenarios 100000] [--repeat 5] [--profiles 200]
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import highspy  # noqa: E402
 
 from bench_solve import PROFILE, REGIME, make_quotes  # noqa: E402
 from optimizer.loss_model import load_loss_model  # noqa: E402
-from optimizer.model import Instance, _swallow_highs_banner, solve  # noqa: E402
+from optimizer.model import Instance, quiet_highs as _swallow_highs_banner, solve  # noqa: E402
 from optimizer.risk import (RiskBook, add_expected_retained, build_model, least_tvar, metrics,  # noqa: E402
                             solution_metrics, solve_with_risk, tvar_family)
 from optimizer.simulation import simulate  # noqa: E402
@@ -47,6 +49,7 @@ def main() -> None:
     ap.add_argument("--scenarios", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--loss-model", default=str(ROOT / "data" / "loss-models" / "japan.toml"))
+    ap.add_argument("--profiles", type=int, default=200, help="profiles for the batch --risk measurement")
     args = ap.parse_args()
     _swallow_highs_banner()
     lm = load_loss_model(args.loss_model)
@@ -106,6 +109,24 @@ def main() -> None:
     print(f"  TVaR of the reported mix recomputed: ¥{out.metrics.tvar_jpy:,.0f} (limit ¥{limit:,.0f}); "
           f"objective ours {(out.solution.annual_cost_jpy + out.metrics.expected_retained_jpy) / inst.unit:.9f} "
           f"vs raw {raw_highs.objective + offset:.9f} (units of R)")
+
+    # 3. batch --risk: what the risk columns add per profile
+    from bench_batch import make_profiles
+    from optimizer import batch
+    from optimizer.inputs import load_quotes, load_regime
+    from optimizer.risk import RiskColumns
+
+    folder = tempfile.TemporaryDirectory()
+    frame = Path(folder.name) / "profiles.parquet"
+    make_profiles(frame, args.profiles)
+    sheet = load_quotes(ROOT / "data" / "quotes.csv")
+    rule = load_regime(ROOT / "data" / "regimes" / "securities-style.toml")
+    plain = timed(lambda: batch.run(frame, sheet, rule, workers=1), max(1, args.repeat // 2))
+    risky = timed(lambda: batch.run(frame, sheet, rule, workers=1, risk=RiskColumns(lm, n, 1)),
+                  max(1, args.repeat // 2))
+    per = (risky - plain) / args.profiles
+    print(f"  batch of {args.profiles} profiles (one worker): {plain:.2f} s; with --risk at {n:,} scenario-years "
+          f"{risky:.2f} s: {per * 1e3:.1f} ms a profile for the risk columns")
 
 
 if __name__ == "__main__":

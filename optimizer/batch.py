@@ -38,6 +38,7 @@ from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_quotes, load_regime, parse_profile
 from .model import Instance, Resolver
 from .regime import credit_factor
+from .risk import RISK_COLUMNS
 from .solution import SCALAR_KEYS, Mixes, SolveError, error_result
 
 class ChunkSolver:
@@ -78,7 +79,8 @@ class ChunkSolver:
         return out, sorted(rest)
 
 
-__all__ = ["run", "BatchResult", "solve_chunk", "summary_path", "rows_frame", "ROW_SCHEMA", "COLUMNS"]
+__all__ = ["run", "BatchResult", "solve_chunk", "summary_path", "rows_frame", "row_schema", "ROW_SCHEMA", "COLUMNS",
+           "RISK_COLUMNS"]
 
 DEFAULT_CHUNK = 512
 MAX_CELL_CHARS = 65_536  # no profile cell is anywhere near this long; a longer one is a wrong file, refused
@@ -87,14 +89,22 @@ EXTRA_KEYS: tuple[str, ...] = ("error", "insurance_credit_jpy", "derivative_cred
 COLUMNS: tuple[str, ...] = SCALAR_KEYS + EXTRA_KEYS
 _TEXT = {"exchange_id", "status", "error"}
 _INT = {"n_instruments", "source_row"}
-ROW_SCHEMA = pa.schema([(c, pa.string() if c in _TEXT else pa.int64() if c in _INT else pa.float64())
-                        for c in COLUMNS])
 
 
-def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Result rows (dicts keyed by COLUMNS) → a frame with exactly ROW_SCHEMA's columns and types."""
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    for col in COLUMNS:
+def row_schema(columns: Sequence[str] = COLUMNS) -> pa.Schema:
+    """The Arrow schema of result rows with these columns (text, whole numbers, else float64)."""
+    return pa.schema([(c, pa.string() if c in _TEXT else pa.int64() if c in _INT else pa.float64())
+                      for c in columns])
+
+
+ROW_SCHEMA = row_schema(COLUMNS)
+
+
+def rows_frame(rows: list[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
+    """Result rows (dicts keyed by `columns`, default COLUMNS) → a frame with exactly those columns and the
+    types of row_schema(columns)."""
+    frame = pd.DataFrame(rows, columns=list(columns))
+    for col in columns:
         if col in _TEXT:
             frame[col] = frame[col].fillna("").astype(str)
         elif col in _INT:
@@ -252,6 +262,11 @@ class ChunkTask:
     quotes: tuple[Quote, ...]
     regime: Regime
     source: str
+    risk: Any = None  # risk.RiskColumns: also the risk metrics of each mix (`batch --risk`)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return COLUMNS if self.risk is None else COLUMNS + RISK_COLUMNS
 
 
 @dataclass
@@ -355,7 +370,9 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         alone = [positions[k] for k in rest]
         for mixes, at in stacks:
             stack_rows, totals = _rows_for_mixes(mixes)
-            for row, k in zip(stack_rows, at):
+            for j, (row, k) in enumerate(zip(stack_rows, at)):
+                if task.risk is not None:
+                    row.update(task.risk.values(mixes.solution(j)))
                 rows[positions[k]] = row
             for qid, agg in totals.items():
                 into = by_quote.setdefault(qid, [0.0, 0.0, 0.0, 0.0])
@@ -370,6 +387,8 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         try:
             solution = lp.solve(profiles[pos])
             row, lines = _row_for(solution), solution.lines
+            if task.risk is not None:
+                row.update(task.risk.values(solution))
         except SolveError as exc:
             row = error_result(profiles[pos].exchange_id, str(exc))
         except Exception as exc:  # noqa: BLE001 — DESIGN: one bad profile never stops a batch
@@ -387,7 +406,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     paths = dict(lp.resolver.stats)
     if alone:
         paths[SOLVED_ALONE] = len(alone)
-    return ChunkResult(task.index, task.first_row, rows_frame(rows), by_quote, paths)
+    return ChunkResult(task.index, task.first_row, rows_frame(rows, task.columns), by_quote, paths)
 
 
 # ------------------------------------------------------------------ the summary (data; report.py draws it)
@@ -460,14 +479,15 @@ class BatchResult:
 def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes: str | Path | Sequence[Quote],
         regime: str | Path | Regime, out: str | Path | None = None, *, workers: int | None = None,
         scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
-        on_progress: Callable[[int, int | None], None] | None = None) -> BatchResult:
+        on_progress: Callable[[int, int | None], None] | None = None, risk: Any = None) -> BatchResult:
     """Solve every profile; write results (CSV or Parquet by extension) and a summary JSON next to them.
 
     profiles: a CSV/Parquet path, a DataFrame of profile columns, or ExchangeProfile objects. quotes, regime:
     paths or domain objects. workers: local processes (default: all cores; 1 runs in this process).
     scheduler: a Dask scheduler address; the same chunks then run on that cluster. on_progress(done, total)
     is called as rows finish. With `out`, the run holds the output's lock throughout, resumes from proven
-    checkpoints and puts the file in place atomically at the end (batch_store.py).
+    checkpoints and puts the file in place atomically at the end (batch_store.py). risk: a risk.RiskColumns adds
+    RISK_COLUMNS (the risk metrics of each row's mix) and a `risk` block to the summary.
 
     Raises InputError for a bad quotes or regime file, a bad profiles header, an undecodable or oversized cell;
     OutputError (an InputError) when the output is busy or cannot be written. Bad profile rows become error rows.
@@ -490,22 +510,30 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         if on_progress is not None:
             on_progress(done_rows, total)
 
+    columns = COLUMNS if risk is None else COLUMNS + RISK_COLUMNS
+    schema = ROW_SCHEMA if risk is None else row_schema(columns).with_metadata({"risk": risk.key()})
+
+    def described(summary: Summary) -> dict[str, Any]:
+        info = summary.to_dict(quotes, time.perf_counter() - started)
+        return info if risk is None else {**info, "risk": risk.describe()}
+
     if out is None:
         frames: list[pd.DataFrame] = []
-        summary = _pipeline(chunks, quotes, regime, source, None, frames.append, workers, scheduler, advance)
-        results = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
-        return BatchResult(summary.to_dict(quotes, time.perf_counter() - started), None, results)
+        summary = _pipeline(chunks, quotes, regime, source, None, frames.append, workers, scheduler, advance, risk)
+        results = pd.concat(frames, ignore_index=True) if frames else rows_frame([], columns)
+        return BatchResult(described(summary), None, results)
 
     out_path = Path(out)
     if out_path.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(str(out_path), "unknown output type; expected .csv or .parquet", column="--out")
     with OutputLock(out_path):
         remove_stale_temporaries(out_path)
-        store = Checkpoints(out_path, fingerprint(profiles, quotes, regime, chunk_size, ROW_SCHEMA), ROW_SCHEMA)
-        with ResultsFile(out_path, ROW_SCHEMA, rows_frame([])) as results:
-            summary = _pipeline(chunks, quotes, regime, source, store, results.write, workers, scheduler, advance)
+        store = Checkpoints(out_path, fingerprint(profiles, quotes, regime, chunk_size, schema), schema)
+        with ResultsFile(out_path, schema, rows_frame([], columns)) as results:
+            summary = _pipeline(chunks, quotes, regime, source, store, results.write, workers, scheduler, advance,
+                                risk)
             results.commit()
-        info = summary.to_dict(quotes, time.perf_counter() - started)
+        info = described(summary)
         text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
         write_atomic(summary_path(out_path), text.encode())
         store.remove()
@@ -514,7 +542,7 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
 
 def _pipeline(chunks: Iterable[list], quotes: tuple[Quote, ...], regime: Regime, source: str,
               store: Checkpoints | None, write: Callable[[pd.DataFrame], None], workers: int | None,
-              scheduler: str | None, advance: Callable[[int], None]) -> Summary:
+              scheduler: str | None, advance: Callable[[int], None], risk: Any = None) -> Summary:
     """Chunks → results in file order: proven checkpoints are reused, the rest solved, each one written once."""
     summary = Summary()
 
@@ -529,7 +557,7 @@ def _pipeline(chunks: Iterable[list], quotes: tuple[Quote, ...], regime: Regime,
         ordered.put(result)
         advance(len(result.frame))
 
-    tasks = _Tasks(chunks, store, quotes, regime, source, restored)
+    tasks = _Tasks(chunks, store, quotes, regime, source, restored, risk)
     for result in _execute(iter(tasks), workers, scheduler):
         if store is not None:
             store.save(result.index, result.first_row, result.frame, result.by_quote)
@@ -567,9 +595,9 @@ class _Tasks:
     """
 
     def __init__(self, chunks: Iterable[list], store: Checkpoints | None, quotes, regime, source: str,
-                 restored: Callable[[ChunkResult], None]):
+                 restored: Callable[[ChunkResult], None], risk: Any = None):
         self.chunks, self.store, self.quotes, self.regime, self.source = chunks, store, quotes, regime, source
-        self.restored = restored
+        self.restored, self.risk = restored, risk
         self.count = 0
 
     def __iter__(self) -> Iterator[ChunkTask]:
@@ -589,7 +617,7 @@ class _Tasks:
             if saved is not None:
                 self.restored(ChunkResult(index, row, *saved))
             else:
-                yield ChunkTask(index, row, rows, duplicates, self.quotes, self.regime, self.source)
+                yield ChunkTask(index, row, rows, duplicates, self.quotes, self.regime, self.source, self.risk)
             row += len(rows)
 
 

@@ -12,11 +12,11 @@ from typing import Callable
 import altair as alt
 import pandas as pd
 
-from .i18n import Unit
+from .i18n import N_, Unit
 from .solution import Solution
 
 __all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart", "demand_chart", "stress_chart",
-           "stress_table"]
+           "stress_table", "exceedance_frame", "exceedance_chart"]
 
 Translate = Callable[[str], str]
 _same: Translate = lambda s: s  # noqa: E731
@@ -230,3 +230,68 @@ def stress_table(table: pd.DataFrame, unit: Unit, t: Translate = _same) -> tuple
         out[name] = table[col] / unit.divisor
         names.append(name)
     return out, names
+
+
+# ------------------------------------------------------------------ the risk view
+
+MIX_WORDS = {"regulatory": N_("regulatory mix"), "risk": N_("risk-optimal mix"), "all cash": N_("all cash")}
+_MIX_COLORS = {"regulatory": "#4c78a8", "risk": "#54a24b", "all cash": "#e45756"}
+
+
+def exceedance_frame(view, t: Translate = _same) -> pd.DataFrame:
+    """The exceedance curve of each mix of a risk.RiskView: columns mix (key), label (translated), loss_jpy,
+    probability (that a year's retained loss is at least loss_jpy)."""
+    from .risk import exceedance
+
+    frames = []
+    for m in view.mixes:
+        x, p = exceedance(m.retained, view.n_years)
+        frames.append(pd.DataFrame({"mix": m.name, "label": t(MIX_WORDS[m.name]), "loss_jpy": x, "probability": p}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def exceedance_chart(view, unit: Unit, t: Translate = _same) -> alt.LayerChart:
+    """How likely, how bad: for each mix, the probability (log scale) that a year's retained loss reaches each
+    amount; a dashed line at R and a dotted line at each mix's cash reserve (beyond it the year exhausts it)."""
+    data = exceedance_frame(view, t)
+    data["loss"] = data["loss_jpy"] / unit.divisor
+    data["amount"] = data["loss_jpy"].map(unit)
+    labels = [t(MIX_WORDS[m.name]) for m in view.mixes]
+    colors = [_MIX_COLORS[m.name] for m in view.mixes]
+    floor = 0.5 / view.n_years
+    top = max(float(data["probability"].max()) if len(data) else floor, 2 * floor)
+    ticks = [v for v in (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0) if floor <= v <= top * 1.2]
+    # the risk-optimal mix dashed and thinner: where it is the regulatory mix, both stay visible
+    dashes = [[6, 3] if m.name == "risk" else [1, 0] for m in view.mixes]
+    widths = [2 if m.name == "risk" else 3 for m in view.mixes]
+    curves = alt.Chart(data).mark_line(interpolate="step-before").encode(
+        x=alt.X("loss:Q", title=t("retained loss in a year ({unit})").format(unit=unit.label)),
+        y=alt.Y("probability:Q", title=t("probability a year's retained loss is at least this"),
+                scale=alt.Scale(type="log", domain=[floor, top * 1.2]),
+                axis=alt.Axis(values=ticks, labelExpr="format(datum.value * 100, '~g') + '%'")),
+        color=alt.Color("label:N", title=t("mix"), scale=alt.Scale(domain=labels, range=colors), sort=labels),
+        strokeDash=alt.StrokeDash("label:N", scale=alt.Scale(domain=labels, range=dashes), legend=None),
+        strokeWidth=alt.StrokeWidth("label:N", scale=alt.Scale(domain=labels, range=widths), legend=None),
+        tooltip=[alt.Tooltip("label:N", title=t("mix")), alt.Tooltip("amount:N", title=t("retained loss")),
+                 alt.Tooltip("probability:Q", format=".3%", title=t("probability"))],
+    )
+    marks = [{"x": view.requirement_jpy, "label": t("R = {r}").format(r=unit(view.requirement_jpy)),
+              "dash": "R", "color": "black"}]
+    for m in view.mixes:
+        cash = m.metrics.cash_reserve_jpy
+        if m.name != "all cash" and cash > 0:
+            marks.append({"x": cash, "label": t("cash reserve, {mix}: {c}").format(mix=t(MIX_WORDS[m.name]),
+                                                                                  c=unit(cash)),
+                          "dash": "cash", "color": _MIX_COLORS[m.name]})
+    marks = pd.DataFrame(marks)
+    marks["x_unit"] = marks["x"] / unit.divisor
+    marks["row"] = range(len(marks))
+    rules = [alt.Chart(marks[marks["dash"] == kind]).mark_rule(strokeWidth=2, strokeDash=dash).encode(
+        x="x_unit:Q", color=alt.Color("color:N", scale=None), tooltip=[alt.Tooltip("label:N", title="")])
+        for kind, dash in (("R", [6, 3]), ("cash", [2, 2]))]
+    texts = alt.Chart(marks).mark_text(align="left", dx=4, baseline="top", fontSize=11).encode(
+        x="x_unit:Q", y=alt.value(4), yOffset=alt.YOffset("row:O", scale=alt.Scale(range=[0, 14 * len(marks)])),
+        text="label:N", color=alt.Color("color:N", scale=None))
+    return alt.layer(curves, *rules, texts).properties(
+        height=360, title=t("How likely, how bad: annual retained loss by mix"), usermeta=SVG,
+        padding={"left": 5, "top": 18, "right": 5, "bottom": 5})

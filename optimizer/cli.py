@@ -64,17 +64,40 @@ def _add_output(p: argparse.ArgumentParser) -> None:
 DEFAULT_LOSS_MODEL = "japan.toml"
 
 
-def _add_risk_options(p: argparse.ArgumentParser) -> None:
+RISK_DEFAULTS = {"level": 0.99}  # with the simulation's DEFAULT_SCENARIOS and DEFAULT_SEED and the loss model above
+
+
+def _risk_defaults() -> dict:
     from .simulation import DEFAULT_SCENARIOS, DEFAULT_SEED
 
-    p.add_argument("--loss-model", default=str(data_dir() / "loss-models" / DEFAULT_LOSS_MODEL),
+    return {"loss_model": str(data_dir() / "loss-models" / DEFAULT_LOSS_MODEL), "scenarios": DEFAULT_SCENARIOS,
+            "seed": DEFAULT_SEED, **RISK_DEFAULTS}
+
+
+def _add_risk_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """--loss-model, --scenarios, --seed, --level. defaults=False leaves them None (so that a command can tell
+    whether they were given; `_fill_risk_defaults` fills them)."""
+    d = _risk_defaults() if defaults else dict.fromkeys(_risk_defaults())
+    shown = _risk_defaults()
+    p.add_argument("--loss-model", default=d["loss_model"],
                    help=f"loss-model TOML (default: bundled {DEFAULT_LOSS_MODEL}); a bare preset name such as "
                         "japan-stressed also works")
-    p.add_argument("--scenarios", type=int, default=DEFAULT_SCENARIOS, metavar="N",
-                   help=f"scenario-years to simulate (default {DEFAULT_SCENARIOS:,})")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED}): same "
+    p.add_argument("--scenarios", type=int, default=d["scenarios"], metavar="N",
+                   help=f"scenario-years to simulate (default {shown['scenarios']:,})")
+    p.add_argument("--seed", type=int, default=d["seed"], help=f"random seed (default {shown['seed']}): same "
                    "seed, same numbers")
-    p.add_argument("--level", type=float, default=0.99, metavar="A", help="VaR/TVaR level α (default 0.99)")
+    p.add_argument("--level", type=float, default=d["level"], metavar="A", help="VaR/TVaR level α (default 0.99)")
+
+
+def _fill_risk_defaults(args: argparse.Namespace) -> list[str]:
+    """Fill the risk options left None with their defaults; returns the options that were given."""
+    given = []
+    for key, value in _risk_defaults().items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+        else:
+            given.append("--" + key.replace("_", "-"))
+    return given
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--chunk-size", type=int, default=None, help="profiles per task and per checkpoint (default 512)")
+    p.add_argument("--risk", action="store_true",
+                   help="also the risk metrics of each optimal mix (expected loss, expected retained loss, VaR, TVaR, "
+                        "P(year exhausts reserve), total cost of risk), from --loss-model/--scenarios/--seed/--level")
+    _add_risk_options(p, defaults=False)
     return parser
 
 
@@ -306,15 +333,19 @@ def _loss_model_path(value: str) -> str:
     return str(candidate) if not path.exists() and path.suffix == "" and candidate.exists() else value
 
 
+def _check_risk_options(args: argparse.Namespace) -> None:
+    if not 0 < args.level < 1:
+        raise InputError("--level", f"expected a level between 0 and 1 (0.99 = the worst 1%), got {args.level:g}")
+    if args.scenarios < 1:
+        raise InputError("--scenarios", f"expected a number of scenario-years ≥ 1, got {args.scenarios}")
+
+
 def cmd_risk(args: argparse.Namespace) -> int:
     from .loss_model import load_loss_model
     from .risk import RiskBook, solution_metrics, solve_with_risk
     from .simulation import simulate
 
-    if not 0 < args.level < 1:
-        raise InputError("--level", f"expected a level between 0 and 1 (0.99 = the worst 1%), got {args.level:g}")
-    if args.scenarios < 1:
-        raise InputError("--scenarios", f"expected a number of scenario-years ≥ 1, got {args.scenarios}")
+    _check_risk_options(args)
     if args.tvar_limit is not None and (args.mix != "risk" or args.tvar_limit < 0):
         raise InputError("--tvar-limit", "expected a limit ≥ 0 in JPY, used with --mix risk")
     loss_model = load_loss_model(_loss_model_path(args.loss_model))
@@ -371,6 +402,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
     output. A batch with shortfall or error rows still exits 0: they are rows of the result."""
     from . import batch
 
+    risk = None
+    given = _fill_risk_defaults(argparse.Namespace(**vars(args)))
+    if given and not args.risk:
+        raise InputError(given[0], "expected --risk: the risk options only apply to the risk columns")
+    if args.risk:
+        from .loss_model import load_loss_model
+        from .risk import RiskColumns
+
+        _fill_risk_defaults(args)
+        _check_risk_options(args)
+        risk = RiskColumns(load_loss_model(_loss_model_path(args.loss_model)), args.scenarios, args.seed, args.level)
     out = Path(args.out)
     started = time.perf_counter()
     bar = _progress_bar()
@@ -385,11 +427,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
         chunk_size = batch.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size
         result = batch.run(args.profiles, args.quotes, _regime_path(args.regime), out, workers=args.workers,
                            scheduler=args.scheduler, chunk_size=chunk_size,
-                           on_progress=on_progress if bar is not None else None)
+                           on_progress=on_progress if bar is not None else None, risk=risk)
     finally:
         if bar is not None:
             bar.stop()
     print(report.batch_summary_text(result.summary))
+    if risk is not None:
+        d = risk.describe()
+        print(f"\nRisk columns: {d['loss_model']}, {d['scenarios']:,} scenario-years per exchange, seed {d['seed']}, "
+              f"VaR/TVaR level {d['level']:g}")
     print(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
     return EXIT_OK
 

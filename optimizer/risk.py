@@ -364,3 +364,131 @@ def _tvar_unreachable(inst: Instance, book: RiskBook, level: float, limit_jpy: f
     least = least_tvar(inst, book, level)
     return (f"no compliant mix has TVaR at level {level:g} ≤ {limit_jpy:,.0f} JPY; the least a compliant mix "
             f"reaches on these scenarios is {'unknown' if least is None else f'{least:,.0f} JPY'}")
+
+
+# ---------------------------------------------------------------- batch columns
+
+# `batch --risk` adds these columns (the JSON `risk` object's names), one value per profile's optimal mix.
+RISK_COLUMNS: tuple[str, ...] = ("expected_loss_jpy", "expected_retained_jpy", "expected_retained_se_jpy",
+                                 "expected_recovery_jpy", "var_jpy", "tvar_jpy", "prob_reserve_exhausted",
+                                 "total_cost_of_risk_jpy")
+
+
+@dataclass(frozen=True)
+class RiskColumns:
+    """The risk metrics of each batch row's mix: every profile simulated with the same loss model, number of
+    scenario-years and seed (so a profile's figures never depend on which chunk or worker solved it)."""
+
+    loss_model: Any  # loss_model.LossModel
+    scenarios: int
+    seed: int
+    level: float = DEFAULT_LEVEL
+
+    def values(self, solution: Solution) -> dict[str, float]:
+        """RISK_COLUMNS for one solved profile (optimal or shortfall: the mix it reports)."""
+        from .simulation import simulate
+
+        scenarios = simulate(solution.profile, self.loss_model, self.scenarios, self.seed)
+        book = RiskBook.build(scenarios, [line.quote for line in solution.lines], solution.requirement_jpy)
+        m = solution_metrics(solution, book, level=self.level)
+        return {k: float(getattr(m, k)) for k in RISK_COLUMNS}
+
+    def describe(self) -> dict[str, Any]:
+        """What the columns were computed with (the batch summary's `risk` block)."""
+        return {"loss_model": self.loss_model.name, "scenarios": self.scenarios, "seed": self.seed,
+                "level": self.level, "columns": list(RISK_COLUMNS)}
+
+    def key(self) -> str:
+        """A short digest of everything the columns depend on (the whole loss model, N, seed, level)."""
+        import dataclasses
+        import hashlib
+        import json
+
+        lm = dataclasses.asdict(self.loss_model)
+        lm["default_probability"] = dict(sorted(dict(self.loss_model.default_probability).items()))
+        text = json.dumps([lm, self.scenarios, self.seed, self.level], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- three mixes side by side (the app's Risk view)
+
+@dataclass(frozen=True)
+class MixRisk:
+    """One mix on the exchange's scenarios: its metrics and its retained loss in each year with a loss."""
+
+    name: str                       # "regulatory" | "risk" | "all cash"
+    metrics: RiskMetrics
+    retained: np.ndarray            # JPY, aligned with scenarios.loss_years (every other year retains 0)
+    solution: Solution | None = None
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """The regulatory mix, the risk-optimal mix (under `tvar_limit`, JPY, or none) and all cash on the same
+    scenarios; `least_tvar_jpy` and `free_tvar_jpy` bound the TVaR limits worth asking for: the least TVaR a
+    compliant mix reaches, and the TVaR of the risk-optimal mix without a limit."""
+
+    requirement_jpy: float
+    n_years: int
+    level: float
+    tvar_limit_jpy: float | None
+    least_tvar_jpy: float | None
+    free_tvar_jpy: float
+    mixes: tuple[MixRisk, ...]
+
+    def mix(self, name: str) -> MixRisk:
+        return next(m for m in self.mixes if m.name == name)
+
+
+def risk_view(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, scenarios: Scenarios, *,
+              level: float = DEFAULT_LEVEL, tvar_limit: float | None = None) -> RiskView:
+    """The three mixes a CFO compares (common random numbers: one set of scenarios for all).
+
+    All cash holds R in cash and buys nothing (carry·R a year). Raises SolveError as solve_with_risk does (a
+    `tvar_limit` below `least_tvar_jpy` is unreachable).
+    """
+    from .model import solve
+
+    regulatory = solve(profile, quotes, regime, marginal=False)
+    R = regulatory.requirement_jpy
+    reg_book = RiskBook.build(scenarios, [line.quote for line in regulatory.lines], R)
+    reg_shares = {line.quote.quote_id: line.share for line in regulatory.lines}
+    free = solve_with_risk(profile, quotes, regime, scenarios, level=level)
+    chosen = free if tvar_limit is None else solve_with_risk(profile, quotes, regime, scenarios, level=level,
+                                                             tvar_limit=tvar_limit)
+    risk_shares = {line.quote.quote_id: line.share for line in chosen.solution.lines}
+    cash_book = RiskBook.build(scenarios, [], R)
+    mixes = (
+        MixRisk("regulatory", solution_metrics(regulatory, reg_book, level=level), reg_book.retained(reg_shares),
+                regulatory),
+        MixRisk("risk", chosen.metrics, chosen.book.retained(risk_shares), chosen.solution),
+        MixRisk("all cash", metrics(cash_book, profile, {}, R, level=level, annual_cost_jpy=profile.carry * R),
+                cash_book.retained({})),
+    )
+    least = least_tvar(Instance.build(profile, quotes, regime), free.book, level)
+    return RiskView(R, scenarios.n_years, level, tvar_limit, least, free.metrics.tvar_jpy, mixes)
+
+
+def exceedance(retained: np.ndarray, n_years: int, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """The exceedance curve of an annual loss that is `retained` in some years and 0 in the other years of
+    n_years: (x, p) with p = P(loss ≥ x) at each x, x descending, at most `points` pairs (thinned evenly in
+    log p, so the rare tail keeps its detail). Years retaining nothing are not drawn (p would jump to 1).
+
+    >>> exceedance(np.array([5.0, 0.0, 3.0]), 10)
+    (array([5., 3.]), array([0.1, 0.2]))
+    """
+    x = np.sort(retained[retained > 0])[::-1]
+    if x.size == 0:
+        return x, x.copy()
+    k = np.arange(1, x.size + 1)
+    if x.size > points:
+        keep = np.unique(np.round(np.geomspace(1, x.size, points)).astype(int)) - 1
+        x, k = x[keep], k[keep]
+    return x, k / n_years
+
+
+def layer_expected_losses(book: RiskBook) -> dict[str, tuple[float, float]]:
+    """quote_id → (expected annual payout of the whole layer at share 1, its standard error), JPY: the layer's
+    expected loss, which brokers set against its premium (loss ratio = expected loss ÷ premium)."""
+    n = book.scenarios.n_years
+    return {q.quote_id: _mean_se(book.payout[:, j], n) for j, q in enumerate(book.quotes)}

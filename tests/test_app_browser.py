@@ -384,3 +384,59 @@ def test_screenshots_of_every_page_in_both_languages(page, screens):
         page.screenshot(path=str(screens / f"batch_{lang}.png"))
         go_to(page, "CFO: funding mix" if lang == "en" else "CFO：資金構成")
     assert len(list(screens.glob("*_en.png"))) >= 5 and len(list(screens.glob("*_ja.png"))) >= 5
+
+
+# ------------------------------------------------------------------ 11. the risk view
+
+def risk_sentence(page) -> str:
+    """The sentence above the chart naming the risk-optimal mix and its TVaR."""
+    return page.locator('[data-testid="stMarkdownContainer"] p').filter(
+        has=page.locator("strong", has_text=re.compile("^(Risk-optimal mix|リスク最適構成)$"))).first.inner_text()
+
+
+def risk_table(page) -> str:
+    return page.locator('[data-testid="stDataFrame"]').last.inner_text()
+
+
+def test_the_risk_slider_re_solves_the_risk_mix_and_its_tvar(page, screens):
+    show(page, "Risk")
+    chart = page.locator(".vega-embed svg").first
+    chart.wait_for(timeout=120_000)
+    svg = chart.inner_html()
+    assert "R = ¥2,000.0m" in svg and "cash reserve, regulatory mix" in svg
+    assert "regulatory mix" in svg and "risk-optimal mix" in svg and "all cash" in svg
+    before = risk_sentence(page)
+    assert "TVaR at most" not in before
+    thumb = page.get_by_role("slider").first
+    assert thumb.get_attribute("aria-valuetext") == "no limit"
+    thumb.focus()
+    page.keyboard.press("Home")                         # the tightest TVaR limit offered
+    assert wait_until(page, lambda p: "TVaR at most" in risk_sentence(p), 60)
+    wait_quiet(page)
+    after = risk_sentence(page)
+    limit = money(re.search(r"TVaR at most (¥[\d,.]+m)", after).group(1))
+    tvar = money(re.search(r"; TVaR (¥[\d,.]+m)", after).group(1))
+    assert after != before and tvar <= limit + 0.05
+    assert money(re.search(r"; TVaR (¥[\d,.]+m)", before).group(1)) > limit  # the limit bound: TVaR came down
+    page.locator(".vega-embed").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(screens / "cfo_risk_en.png"))
+
+
+def test_the_japanese_risk_view_shows_no_english_label(page, screens):
+    page.get_by_text("日本語").click()
+    page.wait_for_selector("text=年間コスト", timeout=60_000)
+    wait_quiet(page)
+    show(page, "リスク")
+    page.locator(".vega-embed svg").first.wait_for(timeout=120_000)
+    wait_quiet(page)
+    assert "TVaR" in risk_sentence(page)
+    text = page.evaluate("""() => { const main = document.querySelector('[data-testid="stMain"]').cloneNode(true);
+        main.querySelectorAll('[data-testid="stIconMaterial"], span[role="img"][translate="no"]').forEach(e => e.remove());
+        document.body.appendChild(main); const t = main.innerText + ' ' +
+            Array.from(main.querySelectorAll('svg text')).map(e => e.textContent).join(' ');
+        main.remove(); return t; }""")
+    assert "どのくらいの確率で" in text and "全額現金" in text and "上限なし" in text
+    words = {w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in ALLOWED_LATIN | {"VaR", "TVaR"}}
+    assert not words, f"English in the Japanese Risk view: {sorted(words)}"
+    page.locator(".vega-embed").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(screens / "cfo_risk_ja.png"))

@@ -58,8 +58,21 @@ def test_presets_load_and_every_number_has_a_comment(path):
     m = load_loss_model(path)
     assert sum(t.probability for t in m.event_types) == pytest.approx(1.0)
     text = path.read_text(encoding="utf-8")
-    assert "S&P" in text and "ASSUMPTION" in text
+    assert "Moody's" in text and "1970-2012" in text and "ASSUMPTION" in text  # the default table's source
     assert {"AAA", "AA", "A", "BBB", "BB", "B", "CCC", "NR"} <= set(m.default_probability)
+    by_bucket = [m.default_probability[b] for b in ("AAA", "AA", "A", "BBB", "BB", "B", "CCC")]
+    assert by_bucket == sorted(by_bucket) and by_bucket[-1] < 1  # a worse rating never defaults less often
+
+
+def test_the_central_default_table_is_the_cited_year_one_column():
+    # Moody's average cumulative default rates 1970-2012, year 1 (%): Aa 0.022, A 0.063, Baa 0.177, Ba 1.112,
+    # B 4.051, Caa-C 16.448 — as cited in data/loss-models/japan.toml; the stressed preset doubles them.
+    cited = {"AAA": 0.0, "AA": 0.022, "A": 0.063, "BBB": 0.177, "BB": 1.112, "B": 4.051, "CCC": 16.448}
+    central = load_loss_model(PRESETS[0].parent / "japan.toml").default_probability
+    stressed = load_loss_model(PRESETS[0].parent / "japan-stressed.toml").default_probability
+    for bucket, percent in cited.items():
+        assert central[bucket] == pytest.approx(percent / 100, abs=1e-12)
+        assert stressed[bucket] == pytest.approx(2 * percent / 100, abs=1e-12)
 
 
 BAD = [

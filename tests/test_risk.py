@@ -200,3 +200,78 @@ def test_cli_solve_objective_risk_is_the_risk_mix():
     assert json.loads(a.stdout) == json.loads(b.stdout)
     plain = run("solve", "--tvar-limit", "1e9")
     assert plain.returncode == 2 and "--objective risk" in plain.stderr
+
+
+# ---------------------------------------------------------------- the three mixes side by side (risk_view)
+
+def test_exceedance_of_a_hand_built_loss():
+    from optimizer.risk import exceedance
+
+    # losses 5 and 3 in 2 of 10 years (and a year retaining nothing): P(≥ 5) = 0.1, P(≥ 3) = 0.2
+    x, p = exceedance(np.array([3.0, 0.0, 5.0]), 10)
+    assert list(x) == [5.0, 3.0] and list(p) == pytest.approx([0.1, 0.2])
+    x, p = exceedance(np.zeros(4), 10)
+    assert x.size == 0 and p.size == 0
+    # thinned to at most `points`, always keeping the largest loss and the smallest positive one
+    values = np.arange(1.0, 1001.0)
+    x, p = exceedance(values, 10_000, points=50)
+    assert len(x) <= 50 and x[0] == 1000.0 and x[-1] == 1.0 and p[-1] == pytest.approx(0.1)
+    assert np.all(np.diff(x) < 0) and np.all(np.diff(p) > 0)
+
+
+def test_layer_expected_loss_is_its_mean_payout_at_full_share():
+    from optimizer.risk import layer_expected_losses
+
+    sc = hand_scenarios([0, 0, 3], [5, 25, 100], ["external_hack"] * 3, [False] * 3)
+    q = Quote("L", "insurance", "C", "AA", 10.0, 20.0, 0.1)   # 20 xs 10: pays 15 (year 0) and 20 (year 3)
+    mean, se = layer_expected_losses(RiskBook.build(sc, [q], 1.0))["L"]
+    assert mean == pytest.approx(3.5)
+    assert se == pytest.approx(math.sqrt(np.var([15, 0, 0, 20] + [0] * 6) * 10 / 9 / 10))
+
+
+@pytest.fixture(scope="module")
+def ex01_view():
+    from optimizer.risk import risk_view
+
+    return risk_view(PROFILES["EX01"], QUOTES, REGIME, simulate(PROFILES["EX01"], JAPAN, 20_000, 3))
+
+
+def test_risk_view_compares_three_mixes_on_the_same_years(ex01_view):
+    v = ex01_view
+    reg, risk, cash = v.mix("regulatory"), v.mix("risk"), v.mix("all cash")
+    assert reg.solution.annual_cost_jpy == pytest.approx(solve(PROFILES["EX01"], QUOTES, REGIME).annual_cost_jpy)
+    # all cash: holds R, retains every loss; the same expected loss for every mix (common random numbers)
+    assert cash.metrics.cash_reserve_jpy == v.requirement_jpy
+    assert cash.metrics.expected_retained_jpy == pytest.approx(cash.metrics.expected_loss_jpy, rel=1e-12)
+    assert cash.metrics.annual_cost_jpy == pytest.approx(PROFILES["EX01"].carry * v.requirement_jpy)
+    assert reg.metrics.expected_loss_jpy == risk.metrics.expected_loss_jpy == cash.metrics.expected_loss_jpy
+    # the risk-optimal mix is never worse on its own objective, and is still compliant
+    assert risk.metrics.total_cost_of_risk_jpy <= reg.metrics.total_cost_of_risk_jpy * (1 + 1e-9)
+    assert verify(risk.solution) == []
+    assert risk.solution.shortfall_jpy == 0
+    # the offered limits: the least TVaR is below the unconstrained one
+    assert 0 <= v.least_tvar_jpy <= v.free_tvar_jpy == pytest.approx(risk.metrics.tvar_jpy)
+
+
+def test_risk_view_under_a_limit_meets_it(ex01_view):
+    from optimizer.risk import risk_view
+
+    limit = (ex01_view.least_tvar_jpy + ex01_view.free_tvar_jpy) / 2
+    v = risk_view(PROFILES["EX01"], QUOTES, REGIME, simulate(PROFILES["EX01"], JAPAN, 20_000, 3), tvar_limit=limit)
+    risk = v.mix("risk").metrics
+    assert risk.tvar_jpy <= limit * (1 + 1e-6)
+    assert risk.annual_cost_jpy >= ex01_view.mix("risk").metrics.annual_cost_jpy * (1 - 1e-9)  # a tighter limit costs
+    assert v.mix("regulatory").metrics == ex01_view.mix("regulatory").metrics                # the others stay
+
+
+def test_exceedance_chart_marks_r_and_the_cash_reserves(ex01_view):
+    from optimizer import charts
+    from optimizer.i18n import Unit
+
+    frame = charts.exceedance_frame(ex01_view)
+    assert set(frame["mix"]) == {"regulatory", "risk", "all cash"}
+    cash = frame[frame["mix"] == "all cash"]
+    assert cash["probability"].max() == pytest.approx(np.count_nonzero(ex01_view.mix("all cash").retained > 0) / 20_000)
+    spec = json.dumps(charts.exceedance_chart(ex01_view, Unit("¥m")).to_dict(), ensure_ascii=False)
+    assert "R = ¥2,000.0m" in spec and "cash reserve, regulatory mix: ¥62.5m" in spec
+    assert '"type": "log"' in spec

@@ -1,0 +1,148 @@
+"""The Risk view of the CFO page (`render`), and the layer expected losses the Broker page shows
+(`layer_losses`): how likely, how bad — on the scenario the CFO page shows.
+
+It only arranges what optimizer.risk computes and optimizer.charts draws. The app simulates fewer scenario-years
+than the command line (APP_SCENARIOS, said on the page) so that the TVaR slider re-solves at once; each answer is
+cached by scenario, loss model and limit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import DATA, N_, _, lang, tr, unit
+from optimizer import charts
+from optimizer.loss_model import load_loss_model
+from optimizer.risk import DEFAULT_LEVEL, RiskBook, layer_expected_losses, risk_view
+from optimizer.simulation import DEFAULT_SEED, simulate
+from optimizer.solution import SolveError
+
+APP_SCENARIOS = 20_000
+LOSS_MODELS = {p.stem: p for p in sorted((DATA / "loss-models").glob("*.toml"))}
+DEFAULT_MODEL = "japan"
+MODEL = "risk_loss_model"  # session key: the chosen preset
+LIMIT_STEPS = 8            # TVaR limits offered between the least reachable and the unconstrained one
+# The presets' names, marked for the catalogue (shown translated)
+MODEL_WORDS = (N_("Japan (central)"), N_("Japan (stressed)"))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _loss_model(name: str):
+    return load_loss_model(LOSS_MODELS[name])
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _scenarios(profile, model: str, n: int, seed: int):
+    return simulate(profile, _loss_model(model), n, seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=48)
+def cached_risk_view(profile, quotes, regime, model: str, limit: float | None, n: int = APP_SCENARIOS,
+                     seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL):
+    return risk_view(profile, quotes, regime, _scenarios(profile, model, n, seed), level=level, tvar_limit=limit)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def layer_losses(profile, quotes, requirement_jpy: float, model: str = DEFAULT_MODEL, n: int = APP_SCENARIOS,
+                 seed: int = DEFAULT_SEED) -> dict[str, tuple[float, float]]:
+    """quote_id → (expected annual loss to the whole layer, standard error), JPY, for the quotes offered."""
+    offered = [q for q in quotes if q.offered_to(profile.exchange_id)]
+    book = RiskBook.build(_scenarios(profile, model, n, seed), offered, requirement_jpy)
+    return layer_expected_losses(book)
+
+
+def limit_options(view) -> list[float | None]:
+    """TVaR limits worth offering: from just above the least a compliant mix reaches up to the TVaR of the
+    unconstrained risk-optimal mix, then no limit (None) at the right end."""
+    least, free = view.least_tvar_jpy, view.free_tvar_jpy
+    if least is None or free <= least * 1.01:
+        return [None]
+    return [float(v) for v in np.linspace(least * 1.005, free, LIMIT_STEPS + 1)[:-1]] + [None]
+
+
+def _mix_words(solution) -> str:
+    u = unit()
+    parts = [f"{u(solution.cash_reserve_jpy)} {_('cash')}"] if solution.cash_reserve_jpy > 0 else []
+    parts += [f"{line.quote.quote_id} {100 * line.share:.3g}%" for line in solution.lines]
+    return " + ".join(parts) or _("nothing")
+
+
+def metrics_table(view) -> pd.DataFrame:
+    """One row per metric, one column per mix; amounts in the chosen unit, probabilities in percent."""
+    u = unit()
+    pct = f"{100 * view.level:.0f}%"
+    rows = [
+        (_("annual cost"), "annual_cost_jpy", "money"),
+        (_("cash reserve"), "cash_reserve_jpy", "money"),
+        (_("expected loss"), "expected_loss_jpy", "money"),
+        (_("expected recovery from cover"), "expected_recovery_jpy", "money"),
+        (_("expected retained loss"), "expected_retained_jpy", "money"),
+        (_("total cost of risk (cost + expected retained loss)"), "total_cost_of_risk_jpy", "money"),
+        (_("VaR {p} of retained loss").format(p=pct), "var_jpy", "money"),
+        (_("TVaR {p} of retained loss (mean of the worst {q})").format(p=pct, q=f"{100 * (1 - view.level):.0f}%"),
+         "tvar_jpy", "money"),
+        (_("probability a year's retained loss exceeds the cash reserve"), "prob_reserve_exhausted", "prob"),
+    ]
+    table = {_("metric"): [label for label, _k, _f in rows]}
+    for m in view.mixes:
+        values = []
+        for _label, key, kind in rows:
+            v = getattr(m.metrics, key)
+            values.append(u(v) if kind == "money" else f"{100 * v:.2f}%")
+        table[_(charts.MIX_WORDS[m.name])] = values
+    return pd.DataFrame(table)
+
+
+def render(scenario) -> None:
+    """The Risk view: loss model, TVaR-limit slider, the exceedance chart, the metrics table."""
+    u = unit()
+    profile, quotes, regime = scenario.profile, scenario.quotes, scenario.regime
+    names = list(LOSS_MODELS)
+    left, right = st.columns([1, 2])
+    model = left.selectbox(_("Loss model"), names, index=names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0,
+                           key=f"{MODEL}_{lang()}",
+                           format_func=lambda k, t=tr(): t(_loss_model(k).name))
+    try:
+        with st.spinner(_("Simulating hack losses…")):
+            free = cached_risk_view(profile, quotes, regime, model, None)
+    except SolveError as exc:
+        st.error(_("The solver failed: {e}").format(e=exc))
+        return
+    options = limit_options(free)
+    if len(options) == 1:
+        right.caption(_("No TVaR limit to choose here: no mix meets the requirement, or every compliant mix reaches "
+                        "about the same TVaR."))
+    pick = 0 if len(options) == 1 else right.select_slider(
+        _("TVaR limit: the worst {q} of years may retain at most this on average").format(
+            q=f"{100 * (1 - free.level):.0f}%"),
+        options=list(range(len(options))), value=len(options) - 1,
+        format_func=lambda i, t=tr(): t("no limit") if options[i] is None else u(options[i]),
+        key=f"risk_limit_{model}_{hash(tuple(options))}",
+        help=_("Moving left asks for less tail risk: the risk-optimal mix buys more cover. The leftmost value is "
+               "just above the least TVaR any compliant mix reaches on these scenarios."))
+    limit = options[pick]
+    view = free
+    if limit is not None:
+        try:
+            with st.spinner(_("Re-solving within the TVaR limit…")):
+                view = cached_risk_view(profile, quotes, regime, model, limit)
+        except SolveError as exc:
+            st.error(_("The solver failed: {e}").format(e=exc))
+            return
+    risk = view.mix("risk")
+    same = _mix_words(risk.solution) == _mix_words(view.mix("regulatory").solution)
+    sentence = (_("**Risk-optimal mix** (minimises annual cost + expected retained loss, still compliant{limit}): "
+                  "{mix}; TVaR {tvar}.") if risk.solution.status != "shortfall" else
+                _("**Risk-optimal mix** (minimises annual cost + expected retained loss at the least shortfall{limit}): "
+                  "{mix}; TVaR {tvar}."))
+    st.markdown(sentence.format(
+        mix=_mix_words(risk.solution) + (_(" (the same as the cheapest compliant mix)") if same else ""),
+        tvar=u(risk.metrics.tvar_jpy), limit="" if limit is None else _(", TVaR at most {x}").format(x=u(limit))))
+    st.altair_chart(charts.exceedance_chart(view, u, tr()), width="stretch")
+    st.dataframe(metrics_table(view), hide_index=True, width="stretch",
+                 column_config={_("metric"): st.column_config.TextColumn(width="large")})
+    st.caption(_("Monte Carlo of hack losses: {n} simulated years (the command line uses 100,000), the same years "
+                 "for every mix, seed {seed}. Retained loss: what a year's hacks cost the exchange after its cover "
+                 "pays. All cash holds R in cash and buys no cover.").format(n=f"{APP_SCENARIOS:,}", seed=DEFAULT_SEED))

@@ -1,0 +1,98 @@
+"""The Risk view (app_pages/risk.py) through streamlit.testing: the CFO page's Risk view, its TVaR slider, the
+Broker page's expected loss and loss ratio per layer. The same in a real browser: test_app_browser.py."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import DATA, ROOT
+from optimizer.inputs import load_profiles, load_quotes, load_regime
+from optimizer.loss_model import load_loss_model
+from optimizer.risk import RiskBook, layer_expected_losses, risk_view
+from optimizer.simulation import DEFAULT_SEED, simulate
+
+APP = str(ROOT / "app.py")
+N = 20_000  # app_pages.risk.APP_SCENARIOS
+
+
+@pytest.fixture
+def at():
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.segmented_control(key="cfo_view").set_value("Risk").run()
+    return at
+
+
+def expected_view(limit=None):
+    profile = load_profiles(DATA / "profiles.csv")[0]
+    return risk_view(profile, load_quotes(DATA / "quotes.csv"), load_regime(DATA / "regimes" / "securities-style.toml"),
+                     simulate(profile, load_loss_model(DATA / "loss-models" / "japan.toml"), N, DEFAULT_SEED),
+                     tvar_limit=limit)
+
+
+def table(at):
+    return next(d.value for d in at.dataframe if "metric" in d.value.columns).set_index("metric")
+
+
+def test_the_risk_view_shows_the_three_mixes_as_the_core_computes_them(at):
+    assert not at.exception and not [e.value for e in at.error]
+    shown = table(at)
+    assert list(shown.columns) == ["regulatory mix", "risk-optimal mix", "all cash"]
+    v = expected_view()
+    assert shown.loc["TVaR 99% of retained loss (mean of the worst 1%)", "regulatory mix"] == \
+        f"¥{v.mix('regulatory').metrics.tvar_jpy / 1e6:,.1f}m"
+    assert shown.loc["cash reserve", "all cash"] == "¥2,000.0m"
+    assert any("20,000 simulated years" in c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) == 1
+
+
+def test_the_slider_re_solves_within_the_limit(at):
+    slider = at.select_slider[0]
+    assert slider.options[-1] == "no limit" and slider.value == len(slider.options) - 1
+    before = next(m.value for m in at.markdown if "Risk-optimal mix" in m.value)
+    slider.set_value(0).run()                       # the tightest limit offered
+    assert not at.exception and not [e.value for e in at.error]
+    after = next(m.value for m in at.markdown if "Risk-optimal mix" in m.value)
+    assert after != before and "TVaR at most" in after
+    limit_text = slider.options[0]
+    shown_tvar = table(at).loc["TVaR 99% of retained loss (mean of the worst 1%)", "risk-optimal mix"]
+    money = lambda s: float(s.strip("¥m").replace(",", ""))  # noqa: E731
+    assert money(shown_tvar) <= money(limit_text) + 0.05
+    assert money(shown_tvar) < money(table(at).loc["TVaR 99% of retained loss (mean of the worst 1%)", "regulatory mix"])
+
+
+def test_the_japanese_risk_view_is_in_japanese(at):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.segmented_control(key="cfo_view_ja").set_value("Risk").run()
+    assert not at.exception
+    shown = next(d.value for d in at.dataframe if "指標" in d.value.columns)
+    assert list(shown.columns) == ["指標", "規制上の最安構成", "リスク最適構成", "全額現金"]
+    assert at.select_slider[0].options[-1] == "上限なし"
+
+
+def test_the_broker_page_shows_expected_loss_and_loss_ratio_per_layer():
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("app_pages/broker.py").run()
+    assert not at.exception
+    shown = next(d.value for d in at.dataframe if "loss ratio, %" in d.value.columns).set_index("quote")
+    profile = load_profiles(DATA / "profiles.csv")[0]
+    quotes = [q for q in load_quotes(DATA / "quotes.csv") if q.offered_to(profile.exchange_id)]
+    sc = simulate(profile, load_loss_model(DATA / "loss-models" / "japan.toml"), N, DEFAULT_SEED)
+    R = 2e9
+    losses = layer_expected_losses(RiskBook.build(sc, quotes, R))
+    q01 = next(q for q in quotes if q.quote_id == "Q01")
+    premium = q01.premium_rate * q01.limit_jpy(R) * profile.premium_multiplier
+    assert float(shown.loc["Q01", "expected loss (¥m a year)"]) == pytest.approx(losses["Q01"][0] / 1e6, rel=1e-9)
+    assert float(shown.loc["Q01", "loss ratio, %"]) == pytest.approx(100 * losses["Q01"][0] / premium, rel=1e-9)
+    assert float(shown.loc["Q01", "premium now (¥m a year)"]) == pytest.approx(premium / 1e6, rel=1e-9)
+
+
+def test_a_shortfall_scenario_shows_the_risk_view_without_a_slider(at):
+    # EX03 under the cash-only preset cannot hold its ¥2bn requirement (liquid capital ¥1bn): no compliant mix,
+    # so no TVaR limit can be asked for; the three mixes are still shown
+    next(s for s in at.selectbox if s.label == "Exchange").set_value("EX03").run()
+    next(s for s in at.selectbox if s.label == "Regime").set_value("cash-only").run()
+    assert not at.exception and not [e.value for e in at.error]
+    assert len(at.select_slider) == 0
+    assert any("No TVaR limit to choose here" in c.value for c in at.caption)
+    shown = table(at)
+    assert shown.loc["cash reserve", "regulatory mix"] == "¥1,000.0m"
+    assert any("at the least shortfall" in m.value for m in at.markdown)
