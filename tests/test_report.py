@@ -74,14 +74,15 @@ def _three_exchanges():
     """R = the ¥1bn floor for each; one layer 0→R at 1% (below the 10% carry, so always bought) capped at ¥0.5bn.
     A: net assets ¥5bn (R/net 0.2); B: net assets ¥0.5bn (R/net 2), no limit on cash: complies;
     C: net assets ¥0.3bn and ¥0.2bn of liquid capital: R/net ≈ 3.3, short by 1 − 0.2 − 0.5 = ¥0.3bn;
-    D: a bad row (an error row, counted nowhere else)."""
+    D: a bad row (an error row, counted nowhere else); E: net assets below zero (債務超過): R exceeds them, and
+    R ÷ net assets means nothing (blank)."""
     from optimizer.domain import Eligibility, Quote, Regime, RequirementRule
 
     profiles = pd.DataFrame({
-        "exchange_id": ["A", "B", "C", "D"], "customer_assets_jpy": [1e11, 1e11, 1e11, "lots"],
+        "exchange_id": ["A", "B", "C", "D", "E"], "customer_assets_jpy": [1e11, 1e11, 1e11, "lots", 1e11],
         "hot_wallet_share": 0.05, "annual_trading_volume_jpy": 1e12, "cost_of_capital": 0.1,
-        "liquid_capital_jpy": [None, None, 2e8, None], "net_assets_jpy": [5e9, 5e8, 3e8, 1e9],
-        "statement_date": ["2025-03-31", "", "2025-12-31", ""]})
+        "liquid_capital_jpy": [None, None, 2e8, None, None], "net_assets_jpy": [5e9, 5e8, 3e8, 1e9, -1e8],
+        "statement_date": ["2025-03-31", "", "2025-12-31", "", ""]})
     quotes = [Quote("Q", "insurance", "Insurer", "AA", 0.0, 1.0, 0.01, layer_basis="requirement",
                     max_limit_jpy=5e8)]
     regime = Regime("floor", RequirementRule(floor_jpy=1e9), Eligibility(), rating_credit={})
@@ -93,7 +94,8 @@ def test_batch_rows_carry_R_against_net_assets_and_what_binds():
 
     profiles, quotes, regime = _three_exchanges()
     rows = batch.run(profiles, quotes, regime, workers=1).results.set_index("exchange_id")
-    assert list(rows["status"]) == ["optimal", "optimal", "shortfall", "error"]
+    assert list(rows["status"]) == ["optimal", "optimal", "shortfall", "error", "optimal"]
+    assert math.isnan(rows.loc["E", "requirement_to_net_assets"]) and rows.loc["E", "net_assets_jpy"] == -1e8
     assert rows.loc["A", "requirement_to_net_assets"] == pytest.approx(0.2)
     assert rows.loc["B", "requirement_to_net_assets"] == pytest.approx(2.0)
     assert rows.loc["C", "requirement_to_net_assets"] == pytest.approx(1e9 / 3e8)
@@ -109,25 +111,25 @@ def test_batch_summary_counts_who_cannot_comply_and_sets_cover_against_capacity(
 
     profiles, quotes, regime = _three_exchanges()
     summary = batch.run(profiles, quotes, regime, workers=1, capacity={"Insurer": 1e9, "Other": 2e9}).summary
-    assert summary["requirement_over_net_assets"] == {"count": 2, "exchanges": ["B", "C"]}
+    assert summary["requirement_over_net_assets"] == {"count": 3, "exchanges": ["B", "C", "E"]}
     assert summary["requirement_over_liquid_capital"] == {"count": 1, "exchanges": ["C"]}
     [c] = summary["cannot_comply"]
     assert c["exchange_id"] == "C" and c["shortfall_jpy"] == pytest.approx(3e8)
     assert c["binding"] == ["liquid_capital", "capacity:Q"]
     demand = summary["cover_demand"]
-    assert demand["cover_jpy"] == pytest.approx(3 * 5e8)       # each exchange takes the whole ¥0.5bn ceiling
-    assert demand["capacity_jpy"] == 3e9 and demand["cover_of_listed_jpy"] == pytest.approx(1.5e9)
-    assert demand["over_capacity"] == ["Insurer"]               # ¥1.5bn bought of ¥1bn it can write
+    assert demand["cover_jpy"] == pytest.approx(4 * 5e8)       # each exchange takes the whole ¥0.5bn ceiling
+    assert demand["capacity_jpy"] == 3e9 and demand["cover_of_listed_jpy"] == pytest.approx(2e9)
+    assert demand["over_capacity"] == ["Insurer"]               # ¥2bn bought of ¥1bn it can write
     [cp] = summary["insurance_by_counterparty"]
-    assert cp["capacity_jpy"] == 1e9 and cp["capacity_used"] == pytest.approx(1.5)
+    assert cp["capacity_jpy"] == 1e9 and cp["capacity_used"] == pytest.approx(2.0)
     json.dumps(summary, allow_nan=False)                         # what RESULTS.summary.json holds
     text = batch_summary_text(summary)
-    assert "Requirement     ¥3,000,000,000  (total R)" in text
-    assert "R > net assets  2: B, C" in text and "R > liquid cap. 1: C" in text
+    assert "Requirement     ¥4,000,000,000  (total R)" in text
+    assert "R > net assets  3: B, C, E" in text and "R > liquid cap. 1: C" in text
     assert "Cannot comply   1" in text and "C               short ¥300,000,000 of R ¥1,000,000,000" in text
     assert "[liquid_capital, capacity:Q]" in text
-    assert "against their capacity ¥3,000,000,000 (50.0%)" in text and "Over capacity   Insurer" in text
-    assert "150.0%" in text
+    assert "against their capacity ¥3,000,000,000 (66.7%)" in text and "Over capacity   Insurer" in text
+    assert "200.0%" in text
 
 
 def test_batch_summary_without_capacity_says_nothing_of_it():
