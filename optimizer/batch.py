@@ -363,7 +363,8 @@ class Summary:
                 cp[k] += row[k]
         kind = {q.quote_id: q.kind for q in quotes}
         demand = {"cover_jpy": sum(r["cover_jpy"] for r in per_quote),
-                  "insurance_cover_jpy": sum(r["cover_jpy"] for r in per_quote if kind.get(r["quote_id"]) == "insurance")}
+                  "insurance_cover_jpy": sum(r["cover_jpy"] for r in per_quote
+                                             if kind.get(r["quote_id"]) == "insurance")}
         if capacity is not None:
             for cp in per_cp.values():
                 cp["capacity_jpy"] = capacity.get(cp["counterparty"])
@@ -409,8 +410,8 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
     paths or domain objects. workers: local processes (default: all cores; 1 runs in this process).
     scheduler: a Dask scheduler address; the same chunks then run on that cluster. on_progress(done, total)
     is called as rows finish. capacity: a capacity.csv path or {counterparty: capacity_jpy}; the summary then
-    sets the cover bought against it (`cover_demand`). With `out`, the run holds the output's lock throughout, resumes from proven
-    checkpoints and puts the file in place atomically at the end (batch_store.py).
+    sets the cover bought against it (`cover_demand`). With `out`, the run holds the output's lock throughout,
+    resumes from proven checkpoints and puts the file in place atomically at the end (batch_store.py).
 
     Raises InputError for a bad quotes or regime file, a bad profiles header, an undecodable or oversized cell;
     OutputError (an InputError) when the output is busy or cannot be written. Bad profile rows become error rows.

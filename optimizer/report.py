@@ -349,8 +349,9 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
         line = f"Cover bought    {yen(demand['cover_jpy'])} (insurance {yen(demand['insurance_cover_jpy'])})"
         if "capacity_jpy" in demand:
             cap = demand["capacity_jpy"]
-            line += (f"; from the counterparties of the capacity file {yen(demand['cover_of_listed_jpy'])} against "
-                     f"their capacity {yen(cap)}" + (f" ({pct(demand['cover_of_listed_jpy'] / cap, 1)})" if cap else ""))
+            listed = demand["cover_of_listed_jpy"]
+            line += (f"; from the counterparties of the capacity file {yen(listed)} against their capacity {yen(cap)}"
+                     + (f" ({pct(listed / cap, 1)})" if cap else ""))
             line += "\n                (each exchange solved alone: the market's capacity is not shared out)"
             if demand["over_capacity"]:
                 line += "\nOver capacity   " + ", ".join(demand["over_capacity"])

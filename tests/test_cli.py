@@ -178,8 +178,9 @@ def test_batch_on_the_real_exchanges_prints_total_R_who_cannot_comply_and_cover_
 
 
 def test_frontier_over_the_share_cap_runs_on_a_real_exchange():
-    out = run("frontier", "--param", "max_share_of_customer_assets", "--profiles", str(DATA / "profiles-japan-2025.csv"),
-              "--exchange", "zaif", "--regime", "cold-wallet", "--quotes", str(DATA / "quotes-japan.csv"),
+    out = run("frontier", "--param", "max_share_of_customer_assets",
+              "--profiles", str(DATA / "profiles-japan-2025.csv"), "--exchange", "zaif", "--regime", "cold-wallet",
+              "--quotes", str(DATA / "quotes-japan.csv"),
               "--format", "json")
     assert out.returncode == 0, out.stderr
     points = json.loads(out.stdout)["points"]

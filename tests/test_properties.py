@@ -1,8 +1,8 @@
 """No silent wrong answer (issue "No silent wrong answer"): what a status promises is checked from outside the solver.
 
-- `optimal` ⇒ every loss from 0 to R is funded, for every peril the regime names, by cash plus κ × share × what each
-  layer pays (domain.recovery) — checked here with R, κ and the layers' yen bands recomputed from DESIGN.md's rules
-  by this file, not read off the model; `shortfall` ⇒ the same up to the reported shortfall.
+- `optimal` ⇒ every loss from 0 to R is funded, for every peril the regime names, by cash plus κ × share × what
+  each layer pays (domain.recovery) — checked with R, κ and the layers' yen bands recomputed by this file from the
+  model's stated rules (docs), not read off the model; `shortfall` ⇒ the same up to the reported shortfall.
 - A solve stopped by the time limit (settings.TIME_LIMIT_SECONDS) is reported as `time_limit`, never `optimal`.
 """
 
@@ -21,7 +21,7 @@ from optimizer.solution import verify
 RATING_CREDIT = {"AAA": 1.0, "AA": 1.0, "A": 0.95, "BBB": 0.85}
 
 
-# ------------------------------------------------------------------ DESIGN.md's rules, written again here
+# ------------------------------------------------------------------ the model's rules, written again here
 
 def requirement_of(p: ExchangeProfile, rule: RequirementRule) -> float:
     hot = p.customer_assets_jpy * p.hot_wallet_share
@@ -121,8 +121,10 @@ def quote_sheets(draw):
         licensed = draw(st.sampled_from([True, True, False]))
         max_share = draw(st.floats(0.05, 1.0))
         quotes.append(Quote(
-            f"Q{j}", kind, f"C{draw(st.integers(0, 2))}", draw(st.sampled_from(["AAA", "AA-", "AA-", "A", "A", "BBB-", "BB+", "NR"])),
-            attachment, limit, draw(st.floats(0.001, 0.06) | st.floats(0.06, 0.3)), layer_basis=basis, max_share=max_share,
+            f"Q{j}", kind, f"C{draw(st.integers(0, 2))}",
+            draw(st.sampled_from(["AAA", "AA-", "AA-", "A", "A", "BBB-", "BB+", "NR"])),
+            attachment, limit, draw(st.floats(0.001, 0.06) | st.floats(0.06, 0.3)), layer_basis=basis,
+            max_share=max_share,
             min_share=draw(st.one_of(st.just(0.0), st.floats(0.0, 0.8))) * max_share,
             fixed_fee_jpy=draw(st.sampled_from([0.0, 0.0, 1e6, 2e7])),
             perils=frozenset(draw(st.just(list(PERILS)) | st.lists(st.sampled_from(PERILS), min_size=1, max_size=3,
