@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .domain import ExchangeProfile, Incident, Quote, Regime
+from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import recovery, solve
-from .regime import SWEEPABLE, with_parameter
+from .regime import SWEEPABLE, requirement, with_parameter
 from .solution import Solution
 
 _ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"
@@ -103,16 +104,22 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
                   share=share, bought=share > 0)
     if not quote.offered_to(profile.exchange_id):
         return BreakEven(**common, break_even_rol=None, eligible=False, reason="not offered to this exchange")
-    if base.credit.get(quote_id, 0.0) <= 0:
-        return BreakEven(**common, break_even_rol=None, eligible=False, reason="earns no credit (rating below minimum)")
+    if base.credit.get(quote_id, 0.0) <= 0:  # no price makes it enter: say which rule gives it no credit
+        from .reasons import ineligibility  # (reasons builds on this module)
+
+        return BreakEven(**common, break_even_rol=None, eligible=False,
+                         reason=ineligibility(quote, regime) or "ineligible: earns no credit")
 
     def probe(rol: float) -> Solution:
         return _solve_at(profile, quotes, regime, quote_id, rol)
 
     without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
-    if at.share_of(quote_id) <= 0:
-        return BreakEven(**common, break_even_rol=None, eligible=True, reason="not bought even if free")
+    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (reasons.reason)
+        from .reasons import reason as obstacle
+
+        return BreakEven(**common, break_even_rol=None, eligible=True,
+                         reason="not bought even if free: " + obstacle(base, quotes, quote_id))
     if at.shortfall_jpy < without.shortfall_jpy * (1 - 1e-9) - 1e-6 * max(base.requirement_jpy, 1.0):
         return BreakEven(**common, break_even_rol=math.inf, eligible=True, reason="reduces the shortfall: bought at any price")
     slope_per_share = profile.premium_multiplier * quote.limit_jpy(base.requirement_jpy)
@@ -168,12 +175,33 @@ def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regi
 
 # ------------------------------------------------------------------ frontier
 
-def default_values(regime: Regime, param: str, points: int = 21) -> np.ndarray:
-    """Fractions sweep 0..1; other parameters 0..2× their current value."""
+CEILINGS = ("cap_jpy", "max_share_of_customer_assets")  # R = min(these, …): at 0 they leave no requirement
+
+
+def _unbinding(profile: ExchangeProfile, regime: Regime, param: str) -> float:
+    """Where a ceiling on R stops binding for this exchange: R with the ceiling lifted, in the parameter's unit."""
+    R = requirement(profile, with_parameter(regime, param, math.inf))
+    return R if param == "cap_jpy" else R / profile.customer_assets_jpy
+
+
+def default_values(regime: Regime, param: str, points: int = 21,
+                   profile: ExchangeProfile | None = None) -> np.ndarray:
+    """Fractions sweep 0..1; other parameters 0..2× their current value.
+
+    A ceiling on R (cap_jpy, max_share_of_customer_assets) never starts at 0, where no requirement is left: it
+    sweeps `points` steps up to 1.5× the value at which it stops binding for `profile` (R with the ceiling
+    lifted), or, without a profile, up to 2× its current value (1 for an unset share).
+    """
     section = getattr(regime, SWEEPABLE[param])
     current = float(getattr(section, param))
     if SWEEPABLE[param] == "eligibility":
         return np.linspace(0.0, 1.0, points)
+    if param in CEILINGS:
+        if profile is not None:
+            top = 1.5 * _unbinding(profile, regime, param)
+        else:
+            top = 2.0 * current if math.isfinite(current) else 1.0
+        return np.linspace(top / points, top, points)
     top = 2.0 * current if math.isfinite(current) and current > 0 else 1.0
     return np.linspace(0.0, top, points)
 
@@ -183,22 +211,36 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
     """Optimal cost as one regime parameter sweeps (e.g. max_insurance_share from 0 to 1).
 
     One row per value: the parameter value, status, requirement, cost, all-cash cost, savings, cash, shortfall,
-    insurance and derivative credit (JPY). Raises KeyError for an unknown parameter (see regime.SWEEPABLE).
+    insurance and derivative credit (JPY), and a note. A value at which the rule leaves no plausible requirement
+    (R below one yen, e.g. a cap of 0) is kept as a row with status `skipped` and the reason in `note`; when every
+    value is like that, an InputError says so. Raises KeyError for an unknown parameter (see regime.SWEEPABLE).
     """
     if param not in SWEEPABLE:
         raise KeyError(f"unknown regime parameter {param!r}; expected one of {', '.join(SWEEPABLE)}")
-    values = default_values(regime, param) if values is None else values
+    values = default_values(regime, param, profile=profile) if values is None else values
     rows = []
     for v in values:
-        s = solve(profile, quotes, with_parameter(regime, param, float(v)), marginal=False)
+        try:
+            s = solve(profile, quotes, with_parameter(regime, param, float(v)), marginal=False)
+        except InputError:  # the rule at this value asks for no (or no plausible) requirement
+            rows.append({param: float(v), "status": "skipped", "note": f"{param} = {float(v):g} leaves no plausible "
+                         f"requirement for {profile.exchange_id} (R must be between {MIN_REQUIREMENT_JPY:g} and "
+                         f"{MAX_JPY:g} yen)"})
+            continue
         rows.append({
             param: float(v), "status": s.status, "required_coverage_jpy": s.requirement_jpy,
             "annual_cost_jpy": s.annual_cost_jpy, "all_cash_cost_jpy": s.all_cash_cost_jpy,
             "savings_jpy": s.savings_jpy, "cash_reserve_jpy": s.cash_reserve_jpy, "shortfall_jpy": s.shortfall_jpy,
             "insurance_credit_jpy": sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
             "derivative_credit_jpy": sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
+            "note": "",
         })
-    return pd.DataFrame(rows)
+    if rows and all(r["status"] == "skipped" for r in rows):
+        raise InputError("--values", f"no value of {param} leaves a plausible requirement for "
+                         f"{profile.exchange_id}: {rows[0]['note']}", column=param)
+    return pd.DataFrame(rows, columns=[param, "status", "required_coverage_jpy", "annual_cost_jpy",
+                                       "all_cash_cost_jpy", "savings_jpy", "cash_reserve_jpy", "shortfall_jpy",
+                                       "insurance_credit_jpy", "derivative_credit_jpy", "note"])
 
 
 # ------------------------------------------------------------------ stress test

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,8 @@ from . import settings
 from .batch_store import Checkpoints, OutputLock, ResultsFile, fingerprint, remove_stale_temporaries, \
     summary_path, write_atomic
 from .domain import ExchangeProfile, Quote, Regime
-from .inputs import InputError, check_profile_columns, load_quotes, load_regime, parse_profile
-from .model import Instance, Resolver
+from .inputs import InputError, check_profile_columns, load_capacity, load_quotes, load_regime, parse_profile
+from .model import Instance, Resolver, binding_many
 from .regime import credit_factor
 from .risk import RISK_COLUMNS
 from .solution import SCALAR_KEYS, Mixes, SolveError, error_result
@@ -85,9 +85,12 @@ __all__ = ["run", "BatchResult", "solve_chunk", "summary_path", "rows_frame", "r
 DEFAULT_CHUNK = 512
 MAX_CELL_CHARS = 65_536  # no profile cell is anywhere near this long; a longer one is a wrong file, refused
 EXTRA_KEYS: tuple[str, ...] = ("error", "insurance_credit_jpy", "derivative_credit_jpy", "cash_share",
-                               "n_instruments", "source_row")
+                               "n_instruments", "source_row",
+                               # who cannot comply (DESIGN "Real inputs"): the exchange's own means beside R
+                               "net_assets_jpy", "requirement_to_net_assets", "liquid_capital_jpy",
+                               "statement_date", "binding")
 COLUMNS: tuple[str, ...] = SCALAR_KEYS + EXTRA_KEYS
-_TEXT = {"exchange_id", "status", "error"}
+_TEXT = {"exchange_id", "status", "error", "statement_date", "binding"}
 _INT = {"n_instruments", "source_row"}
 
 
@@ -288,6 +291,12 @@ def _row_for(solution) -> dict[str, Any]:
         derivative_credit_jpy=sum(l.credit_jpy for l in solution.lines if l.quote.is_derivative),
         cash_share=solution.cash_reserve_jpy / R if R > 0 else np.nan,
         n_instruments=len(solution.lines),
+        net_assets_jpy=solution.profile.net_assets_jpy,
+        requirement_to_net_assets=d["requirement_to_net_assets"],
+        liquid_capital_jpy=solution.profile.liquid_capital_jpy if np.isfinite(solution.profile.liquid_capital_jpy)
+        else None,  # blank: no limit, as in the profiles file
+        statement_date=solution.profile.statement_date,
+        binding=";".join(solution.binding),
     )
     return row
 
@@ -310,6 +319,12 @@ def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[floa
         "derivative_credit_jpy": line_credit[:, derivative].sum(axis=1),
         "cash_share": np.where(R > 0, cash / np.where(R > 0, R, 1.0), np.nan),
         "n_instruments": bought.sum(axis=1),
+        "net_assets_jpy": [p.net_assets_jpy for p in m.profiles],
+        "requirement_to_net_assets": [R[k] / p.net_assets_jpy if p.net_assets_jpy is not None
+                                      and p.net_assets_jpy > 0 else None for k, p in enumerate(m.profiles)],
+        "liquid_capital_jpy": np.where(np.isfinite(liquid), liquid, np.nan),
+        "statement_date": [p.statement_date for p in m.profiles],
+        "binding": binding_many(m),
     }
     frame = pd.DataFrame(columns)
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
@@ -426,9 +441,25 @@ class Summary:
     paths: dict[str, int] = field(default_factory=dict)  # solve paths of the chunks solved in this run
     resumed_chunks: int = 0     # taken from checkpoints of an earlier, interrupted run
     recomputed_chunks: int = 0  # checkpoints found but not trusted (truncated, corrupt, misplaced): solved again
+    # who cannot comply: counts over every row, the first 50 exchanges of each kind by name
+    over: dict[str, list] = field(default_factory=lambda: {"net_assets": [0, []], "liquid_capital": [0, []]})
+    cannot_comply: list[dict[str, Any]] = field(default_factory=list)
+
+    def _add_who_cannot_comply(self, f: pd.DataFrame) -> None:
+        solved = f["status"] != "error"
+        R = f["required_coverage_jpy"]
+        for key, column in (("net_assets", "net_assets_jpy"), ("liquid_capital", "liquid_capital_jpy")):
+            over = solved & f[column].notna() & (R > f[column])  # a blank liquid capital means no limit
+            self.over[key][0] += int(over.sum())
+            self.over[key][1] += list(f.loc[over, "exchange_id"])[: max(0, 50 - len(self.over[key][1]))]
+        short = f[f["status"] == "shortfall"].head(max(0, 50 - len(self.cannot_comply)))
+        self.cannot_comply += [{"exchange_id": r.exchange_id, "required_coverage_jpy": r.required_coverage_jpy,
+                                "shortfall_jpy": r.shortfall_jpy, "binding": r.binding.split(";") if r.binding else []}
+                               for r in short.itertuples()]
 
     def add(self, result: ChunkResult) -> None:
         f = result.frame
+        self._add_who_cannot_comply(f)
         for status, n in f["status"].value_counts().items():
             self.counts[status] = self.counts.get(status, 0) + int(n)
         for key in self.totals:
@@ -443,7 +474,10 @@ class Summary:
             for i in range(4):
                 mine[i] += agg[i]
 
-    def to_dict(self, quotes: Sequence[Quote], seconds: float) -> dict[str, Any]:
+    def to_dict(self, quotes: Sequence[Quote], seconds: float,
+                capacity: Mapping[str, float] | None = None) -> dict[str, Any]:
+        """The summary; with `capacity` ({counterparty: capacity_jpy}, capacity.csv) each counterparty's cover is
+        set against its capacity and `cover_demand` totals the cover bought against the capacity listed."""
         shares = np.concatenate(self.cash_shares) if self.cash_shares else np.zeros(0)
         quantiles = {f"p{int(q * 100):02d}": float(np.quantile(shares, q)) for q in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)} \
             if shares.size else {}
@@ -456,8 +490,27 @@ class Summary:
                                                           "credit_jpy": 0.0, "premium_jpy": 0.0})
             for k in ("cover_jpy", "credit_jpy", "premium_jpy"):
                 cp[k] += row[k]
+        kind = {q.quote_id: q.kind for q in quotes}
+        demand = {"cover_jpy": sum(r["cover_jpy"] for r in per_quote),
+                  "insurance_cover_jpy": sum(r["cover_jpy"] for r in per_quote
+                                             if kind.get(r["quote_id"]) == "insurance")}
+        if capacity is not None:
+            for cp in per_cp.values():
+                cp["capacity_jpy"] = capacity.get(cp["counterparty"])
+                cp["capacity_used"] = (cp["cover_jpy"] / cp["capacity_jpy"] if cp["capacity_jpy"] else None)
+            demand.update(capacity_jpy=float(sum(capacity.values())),
+                          cover_of_listed_jpy=sum(cp["cover_jpy"] for cp in per_cp.values()
+                                                  if cp["counterparty"] in capacity),
+                          over_capacity=sorted(cp["counterparty"] for cp in per_cp.values()
+                                               if cp["capacity_jpy"] is not None
+                                               and cp["cover_jpy"] > cp["capacity_jpy"] * (1 + 1e-9)))
         return {
             "profiles": sum(self.counts.values()), "status_counts": self.counts, "totals": self.totals,
+            "requirement_over_net_assets": {"count": self.over["net_assets"][0],
+                                            "exchanges": self.over["net_assets"][1]},
+            "requirement_over_liquid_capital": {"count": self.over["liquid_capital"][0],
+                                                "exchanges": self.over["liquid_capital"][1]},
+            "cannot_comply": self.cannot_comply, "cover_demand": demand,
             "shortfall_exchanges": self.shortfall_ids, "error_exchanges": self.error_ids,
             "cash_share_quantiles": quantiles, "insurance_by_quote": per_quote,
             "insurance_by_counterparty": sorted(per_cp.values(), key=lambda r: -r["credit_jpy"]),
@@ -479,15 +532,17 @@ class BatchResult:
 def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes: str | Path | Sequence[Quote],
         regime: str | Path | Regime, out: str | Path | None = None, *, workers: int | None = None,
         scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
-        on_progress: Callable[[int, int | None], None] | None = None, risk: Any = None) -> BatchResult:
+        on_progress: Callable[[int, int | None], None] | None = None, risk: Any = None,
+        capacity: str | Path | Mapping[str, float] | None = None) -> BatchResult:
     """Solve every profile; write results (CSV or Parquet by extension) and a summary JSON next to them.
 
     profiles: a CSV/Parquet path, a DataFrame of profile columns, or ExchangeProfile objects. quotes, regime:
     paths or domain objects. workers: local processes (default: all cores; 1 runs in this process).
     scheduler: a Dask scheduler address; the same chunks then run on that cluster. on_progress(done, total)
-    is called as rows finish. With `out`, the run holds the output's lock throughout, resumes from proven
-    checkpoints and puts the file in place atomically at the end (batch_store.py). risk: a risk.RiskColumns adds
-    RISK_COLUMNS (the risk metrics of each row's mix) and a `risk` block to the summary.
+    is called as rows finish. capacity: a capacity.csv path or {counterparty: capacity_jpy}; the summary then
+    sets the cover bought against it (`cover_demand`). With `out`, the run holds the output's lock throughout,
+    resumes from proven checkpoints and puts the file in place atomically at the end (batch_store.py). risk: a
+    risk.RiskColumns adds RISK_COLUMNS (the risk metrics of each row's mix) and a `risk` block to the summary.
 
     Raises InputError for a bad quotes or regime file, a bad profiles header, an undecodable or oversized cell;
     OutputError (an InputError) when the output is busy or cannot be written. Bad profile rows become error rows.
@@ -497,6 +552,8 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         raise InputError("--chunk-size", f"expected a whole number of profiles ≥ 1, got {chunk_size!r}")
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
+    if isinstance(capacity, (str, Path)):
+        capacity = load_capacity(capacity)
     source, total, chunks = _open_profiles(profiles, chunk_size)
     # Read the header and the first chunk now: a file that is not a profiles file fails before anything is
     # locked or written.
@@ -514,7 +571,7 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
     schema = ROW_SCHEMA if risk is None else row_schema(columns).with_metadata({"risk": risk.key()})
 
     def described(summary: Summary) -> dict[str, Any]:
-        info = summary.to_dict(quotes, time.perf_counter() - started)
+        info = summary.to_dict(quotes, time.perf_counter() - started, capacity)
         return info if risk is None else {**info, "risk": risk.describe()}
 
     if out is None:

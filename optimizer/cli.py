@@ -169,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also the risk metrics of each optimal mix (expected loss, expected retained loss, VaR, TVaR, "
                         "P(year exhausts reserve), total cost of risk), from --loss-model/--scenarios/--seed/--level")
     _add_risk_options(p, defaults=False)
+    p.add_argument("--capacity", default=str(data_dir() / "capacity.csv"), metavar="F",
+                   help="capacity CSV: the summary sets the cover bought against each counterparty's capacity "
+                        "(default: bundled capacity.csv; 'none' to leave it out)")
+>>>>>>> wt-real
     return parser
 
 
@@ -292,8 +296,11 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     table = analysis.frontier(profile, quotes, regime, args.param, values)
     data = {"exchange_id": profile.exchange_id, "param": args.param, "points": table.to_dict("records")}
     text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps ({regime.name})\n\n" + \
-        report.text_table(table[[args.param, "status", "annual_cost_jpy", "savings_jpy", "cash_reserve_jpy",
-                                 "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy"]])
+        report.text_table(table[[args.param, "status", "required_coverage_jpy", "annual_cost_jpy", "savings_jpy",
+                                 "cash_reserve_jpy", "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy"]])
+    skipped = table[table["status"] == "skipped"]
+    if not skipped.empty:
+        text += "\n\nSkipped:\n" + "\n".join(skipped["note"])
     _emit(args, text, data, {"frontier": table})
     return EXIT_OK
 
@@ -427,7 +434,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         chunk_size = batch.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size
         result = batch.run(args.profiles, args.quotes, _regime_path(args.regime), out, workers=args.workers,
                            scheduler=args.scheduler, chunk_size=chunk_size,
-                           on_progress=on_progress if bar is not None else None, risk=risk)
+                           on_progress=on_progress if bar is not None else None, risk=risk,
+                           capacity=None if args.capacity.lower() == "none" else args.capacity)
     finally:
         if bar is not None:
             bar.stop()

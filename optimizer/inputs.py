@@ -379,6 +379,10 @@ def csv_text_to_frame(text: str, source: str) -> pd.DataFrame:
     """CSV text → frame of strings; checks the shape of every row."""
     if not text.strip():
         raise InputError(source, "the file is empty; expected a header row and data rows")
+    # No cell is longer than the text it is in: let every cell through the csv module's own limit (128 KB by
+    # default, an error that names neither row nor column) so that _parse_frame can name the cell that is longer
+    # than MAX_CELL_CHARS. The limit is process-wide and only ever raised here (batch.py raises it the same way).
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text))
     try:
         rows = [r for r in reader if any(cell.strip() for cell in r)]

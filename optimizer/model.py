@@ -906,6 +906,41 @@ def _binding(inst: Instance, cash: float, shares: Mapping[str, float]) -> list[s
     return out + capacity
 
 
+def binding_many(m: Mixes) -> list[str]:
+    """`_binding` for many mixes at once: per exchange, the limits that hold its answer, joined with ";"."""
+    N = len(m)
+    if N == 0:
+        return []
+    elig, R, cash = m.regime.eligibility, m.requirement, m.cash
+    tol = BINDING * np.where(R > 0, R, 1.0)
+    labels: list[str] = []
+    masks: list[np.ndarray] = []
+
+    def add(label: str, mask: np.ndarray) -> None:
+        labels.append(label)
+        masks.append(mask)
+
+    liquid = m._per("liquid_capital_jpy")
+    add("liquid_capital", np.isfinite(liquid) & (cash >= liquid - tol))
+    if elig.min_cash_share > 0:
+        add("min_cash_share", cash <= elig.min_cash_share * R + tol)
+    credit = m.line_credit
+    derivative = np.array([q.is_derivative for q in m.quotes], dtype=bool)
+    if (~derivative).any():
+        add("max_insurance_share", credit[:, ~derivative].sum(axis=1) >= elig.max_insurance_share * R - tol)
+    if derivative.any():
+        add("max_derivative_share", credit[:, derivative].sum(axis=1) >= elig.max_derivative_share * R - tol)
+    for name in sorted({q.counterparty for q in m.quotes if not exempt_from_counterparty_cap(q)}):
+        of = np.array([q.counterparty == name and not exempt_from_counterparty_cap(q) for q in m.quotes])
+        total = credit[:, of].sum(axis=1)
+        add(f"max_counterparty_share:{name}", (total > 0) & (total >= elig.max_counterparty_share * R - tol))
+    for j, q in enumerate(m.quotes):
+        if q.max_share > 0:
+            add(f"capacity:{q.quote_id}", m.share[:, j] >= q.max_share - ZERO_SHARE)
+    on = np.stack(masks, axis=1)
+    return [";".join(labels[k] for k in np.flatnonzero(row)) if row.any() else "" for row in on]
+
+
 def assemble(inst: Instance, raw: _Raw, marginal_cost: float | None, *, check: bool = True) -> Solution:
     """Solver values (scaled) → a Solution in JPY, re-checked by `verify` unless check=False."""
     u, R = inst.unit, inst.requirement_jpy

@@ -259,7 +259,9 @@ def solution_text(s: Solution) -> str:
         f"Exchange        {s.profile.exchange_id}  {s.profile.name}".rstrip(),
         f"Regime          {s.regime.name}",
         f"Requirement R   {yen(s.requirement_jpy)}",
-        f"Status          {s.status}",
+        f"Status          {s.status}" + ("  (stopped by the solver's time limit: the best mix found so far, not proven "
+                                           "the cheapest; it meets the rules as checked)" if s.status == "time_limit"
+                                           else ""),
         f"Annual cost     {yen(s.annual_cost_jpy)}",
         f"All cash        {yen(s.all_cash_cost_jpy)}" + ("" if s.all_cash_cost_jpy is not None
                                                           else "  (not an option: R exceeds liquid capital)"),
@@ -277,23 +279,61 @@ def solution_text(s: Solution) -> str:
     if s.ineligible:
         lines += ["", "Not eligible (no credit, never bought): " + ", ".join(q.quote_id for q in s.ineligible)]
     if s.binding:
-        lines += ["", "Binding limits: " + ", ".join(s.binding)]
+        lines += ["", "Binding limits: " + ", ".join(binding_words(s))]
     return "\n".join(lines)
 
 
+def binding_words(s: Solution) -> list[str]:
+    """The binding list with each `capacity:<quote id>` saying which capacity is used up: the layer's yen ceiling
+    (`max_limit_jpy`, finite capacity) when it cuts the layer below limit × R, else its largest share on offer."""
+    quotes = {l.quote.quote_id: l.quote for l in s.lines}
+    out = []
+    for name in s.binding:
+        kind, _sep, qid = name.partition(":")
+        q = quotes.get(qid) if kind == "capacity" else None
+        if q is not None and q.layer_basis == "requirement" and q.limit * s.requirement_jpy > q.max_limit_jpy:
+            name += f" (ceiling {yen(q.max_limit_jpy)}{'' if q.max_share >= 1 else f' at {pct(q.max_share, 0)}'})"
+        elif q is not None:
+            name += f" (max share {pct(q.max_share, 0)})"
+        out.append(name)
+    return out
+
+
+def _ids(ids: Sequence[str], count: int, shown: int = 20) -> str:
+    more = count - min(len(ids), shown)
+    return ", ".join(list(ids)[:shown]) + (f" and {more:,} more" if more > 0 else "")
+
+
 def batch_summary_text(summary: Mapping[str, Any]) -> str:
-    """A batch summary (batch.run's `summary`, the RESULTS.summary.json object) as a table for a terminal."""
+    """A batch summary (batch.run's `summary`, the RESULTS.summary.json object) as a table for a terminal:
+    totals, who cannot comply (R above net assets or liquid capital; in shortfall, with what binds) and the cover
+    bought against the market's capacity when a capacity file was given."""
     t, c = summary["totals"], summary["status_counts"]
+    others = "".join(f", {k} {n:,}" for k, n in c.items() if k not in ("optimal", "shortfall", "error") and n)
     lines = [f"Profiles        {summary['profiles']:,}  (optimal {c.get('optimal', 0):,}, shortfall "
-             f"{c.get('shortfall', 0):,}, error {c.get('error', 0):,})",
-             f"Requirement     {yen(t['required_coverage_jpy'])}",
+             f"{c.get('shortfall', 0):,}, error {c.get('error', 0):,}{others})",
+             f"Requirement     {yen(t['required_coverage_jpy'])}  (total R)",
              f"Annual cost     {yen(t['annual_cost_jpy'])}",
              f"All cash        {yen(t['all_cash_cost_jpy'])}  (exchanges for which all cash is an option)",
              f"Savings         {yen(t['savings_jpy'])}",
              f"Cash reserves   {yen(t['cash_reserve_jpy'])}",
              f"Insurance credit {yen(t['insurance_credit_jpy'])}; derivative credit {yen(t['derivative_credit_jpy'])}",
              f"Shortfall       {yen(t['shortfall_jpy'])}"]
-    if summary["shortfall_exchanges"]:
+    for key, words in (("requirement_over_net_assets", "R > net assets "),
+                       ("requirement_over_liquid_capital", "R > liquid cap.")):
+        over = summary.get(key)
+        if over is not None:
+            lines.append(f"{words} {over['count']:,}" + (f": {_ids(over['exchanges'], over['count'])}"
+                                                           if over["count"] else ""))
+    short = summary.get("cannot_comply")
+    if short:
+        n = c.get("shortfall", len(short))
+        lines.append(f"Cannot comply   {n:,} (in shortfall; what binds in brackets):")
+        lines += [f"  {e['exchange_id']:<14}  short {yen(e['shortfall_jpy'])} of R {yen(e['required_coverage_jpy'])}"
+                  f"  [{', '.join(e['binding']) or '—'}]" for e in short[:20]]
+        if n > min(len(short), 20):
+            lines.append(f"  … and {n - min(len(short), 20):,} more (status shortfall in the results)")
+    elif summary["shortfall_exchanges"]:
         lines.append("In shortfall    " + ", ".join(summary["shortfall_exchanges"][:20]))
     if summary["error_exchanges"]:
         lines.append("Errors          " + ", ".join(e or "(no id)" for e in summary["error_exchanges"][:20]))
@@ -304,8 +344,21 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
     if resumed or recomputed:
         lines.append(f"Checkpoints     {resumed:,} chunk{'' if resumed == 1 else 's'} taken from an earlier run, "
                      f"{recomputed:,} damaged and recomputed")
+    demand = summary.get("cover_demand")
+    if demand is not None:
+        line = f"Cover bought    {yen(demand['cover_jpy'])} (insurance {yen(demand['insurance_cover_jpy'])})"
+        if "capacity_jpy" in demand:
+            cap = demand["capacity_jpy"]
+            listed = demand["cover_of_listed_jpy"]
+            line += (f"; from the counterparties of the capacity file {yen(listed)} against their capacity {yen(cap)}"
+                     + (f" ({pct(listed / cap, 1)})" if cap else ""))
+            line += "\n                (each exchange solved alone: the market's capacity is not shared out)"
+            if demand["over_capacity"]:
+                line += "\nOver capacity   " + ", ".join(demand["over_capacity"])
+        lines.append(line)
     if summary["insurance_by_counterparty"]:
+        frame = pd.DataFrame(summary["insurance_by_counterparty"])
         lines += ["", "Cover bought by counterparty:",
-                  text_table(pd.DataFrame(summary["insurance_by_counterparty"]))]
+                  text_table(frame, {"capacity_used": lambda v: pct(v, 1)})]
     lines.append(f"\n{summary['profiles']:,} profiles in {summary['seconds']:.1f} s")
     return "\n".join(lines)

@@ -82,6 +82,31 @@ def test_competitors_are_the_layers_that_fill_in_when_a_quote_leaves():
     assert not out.bought and out.competitors == ("A",) and out.break_even_rol == pytest.approx(0.03, rel=1e-4)
 
 
+@pytest.mark.parametrize("changes,elig,why", [
+    (dict(licensed_in_japan=False), dict(require_licensed=True), "ineligible: not licensed in Japan"),
+    (dict(exclusions=frozenset({"state_backed"})), dict(state_backed_exclusion_factor=0.0),
+     "ineligible: credit factor 0 (state-backed exclusion)"),
+    (dict(rating="BB"), {}, "ineligible: rating below min_rating"),
+])
+def test_an_ineligible_quote_has_no_break_even_and_the_rule_that_excludes_it_is_named(changes, elig, why):
+    quotes = [_layer("L", 0.0, 1.0, 0.03, **changes)]
+    be = break_even(_profile(), quotes, _regime(**elig), "L")
+    assert not be.eligible and be.break_even_rol is None and be.reason == why
+    fronted = [_layer("L", 0.0, 1.0, 0.03, **changes, fronting_fee_rate=0.1)]  # the fix for the licence only
+    if "licensed_in_japan" in changes:
+        assert break_even(_profile(), fronted, _regime(**elig), "L").bought
+
+
+def test_a_quote_not_bought_even_if_free_names_what_keeps_it_out():
+    # covers hacks only while the regime counts every peril: no price makes it replace cash
+    quotes = [_layer("L", 0.0, 1.0, 0.03, perils=frozenset({"external_hack"}))]
+    be = break_even(_profile(), quotes, _regime(), "L")
+    assert be.eligible and be.break_even_rol is None
+    assert be.reason == "not bought even if free: does not cover insider_theft, vendor_compromise"
+    covers_all = [_layer("L", 0.0, 1.0, 0.03)]
+    assert break_even(_profile(), covers_all, _regime(), "L").bought
+
+
 def test_break_evens_lists_every_offered_quote_once():
     quotes = [_layer("A", 0.0, 0.5, 0.03), _layer("B", 0.5, 0.5, 0.02),
               _layer("C", 0.0, 1.0, 0.01, exchange_id="OTHER")]
@@ -116,6 +141,41 @@ def test_frontier_over_insurance_cap_falls_from_all_cash_to_the_unconstrained_co
 def test_frontier_rejects_an_unknown_parameter():
     with pytest.raises(KeyError, match="unknown regime parameter"):
         frontier(_profile(), [], _regime(), "max_insurance")
+
+
+def _share_capped(share_cap=float("inf")):
+    # R = max(floor ¥2bn, 0.002 × volume 5e12 = ¥10bn) = ¥10bn, capped at share_cap × customer assets ¥100bn
+    return Regime("test", RequirementRule(volume_rate=0.002, floor_jpy=2e9, max_share_of_customer_assets=share_cap),
+                  Eligibility())
+
+
+def test_the_default_sweep_of_a_ceiling_on_R_starts_above_zero_and_passes_where_it_stops_binding():
+    quotes = [_layer("L", 0.0, 1.0, 0.03)]
+    table = frontier(_profile(), quotes, _share_capped(0.13), "max_share_of_customer_assets")
+    shares = table["max_share_of_customer_assets"]
+    # it stops binding at R/assets = 0.1; the sweep runs 21 steps up to 1.5 × 0.1
+    assert len(table) == 21 and shares.iloc[0] == pytest.approx(0.15 / 21) and shares.iloc[-1] == pytest.approx(0.15)
+    assert (table["status"] == "optimal").all()
+    expected = [min(v * 1e11, R) for v in shares]              # R = min(share × assets, ¥10bn), never 0
+    assert list(table["required_coverage_jpy"]) == pytest.approx(expected, rel=1e-12)
+    assert list(table["annual_cost_jpy"]) == pytest.approx([0.03 * r for r in expected], rel=1e-9)
+
+
+def test_a_cap_sweep_without_a_cap_runs_up_to_the_uncapped_requirement():
+    table = frontier(_profile(), [], _regime(), "cap_jpy")
+    assert table["cap_jpy"].iloc[0] > 0 and table["cap_jpy"].iloc[-1] == pytest.approx(1.5 * R)
+    assert table["required_coverage_jpy"].max() == pytest.approx(R)
+
+
+def test_a_value_that_leaves_no_requirement_is_skipped_with_a_note_and_all_such_values_are_refused():
+    from optimizer.inputs import InputError
+
+    table = frontier(_profile(), [], _share_capped(), "max_share_of_customer_assets", [0.0, 0.05])
+    assert list(table["status"]) == ["skipped", "optimal"]
+    assert "max_share_of_customer_assets = 0 leaves no plausible requirement for X" in table["note"].iloc[0]
+    assert math.isnan(table["annual_cost_jpy"].iloc[0]) and table["required_coverage_jpy"].iloc[1] == 5e9
+    with pytest.raises(InputError, match="no value of cap_jpy leaves a plausible requirement"):
+        frontier(_profile(), [], _regime(), "cap_jpy", [0.0])
 
 
 # ------------------------------------------------------------------ stress test

@@ -186,6 +186,19 @@ def test_a_deeply_nested_regime_is_refused_without_a_traceback(at):
     assert any("deep.toml" in m for m in errors(at))
 
 
+@pytest.mark.parametrize("regime, words", [
+    (b'name = "x"\n[requirement]\nvolume_rate = 0.002\nperils = []\n', "empty peril list"),
+    (b'name = "x"\n', "no [requirement] table"),
+    (b'name = "x"\n[requirement]\nfloor_jpy = 3e9\ncap_jpy = 2e9\n', "below floor_jpy"),
+])
+def test_a_regime_that_asks_for_nothing_is_refused_as_an_upload_and_the_answer_stays(at, regime, words):
+    before = cost(at)
+    at.sidebar.file_uploader(key="upload_regime").upload("r.toml", regime, "application/toml").run()
+    assert not at.exception
+    assert any("r.toml" in m and words in m for m in errors(at))
+    assert cost(at) == before   # no "optimal, ¥0" from a rule that checks nothing
+
+
 def test_downloads_contain_what_the_page_shows(at, files):
     shown_cost = cost(at)
     at.segmented_control(key="cfo_view").set_value("Downloads").run()

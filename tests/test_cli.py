@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,3 +150,60 @@ def test_a_reader_that_goes_away_ends_the_output_quietly():
                             stderr=subprocess.PIPE, text=True, timeout=300)
     os.close(write)
     assert result.returncode == 141 and result.stderr == ""  # 128 + SIGPIPE, as a shell reports it
+
+
+# ------------------------------------------------------------------ real inputs: who cannot comply, capacity
+
+DATA = ROOT / "data"
+
+
+def test_batch_on_the_real_exchanges_prints_total_R_who_cannot_comply_and_cover_against_capacity(tmp_path):
+    out = run("batch", str(DATA / "profiles-japan-2025.csv"), "--regime", "cold-wallet", "--quotes",
+              str(DATA / "quotes-japan.csv"), "--out", str(tmp_path / "r.csv"), "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    rows = pd.read_csv(tmp_path / "r.csv")
+    summary = json.loads((tmp_path / "r.summary.json").read_text())
+    over = rows[rows["required_coverage_jpy"] > rows["net_assets_jpy"]]
+    assert summary["requirement_over_net_assets"] == {"count": len(over), "exchanges": list(over["exchange_id"])}
+    assert len(over) > 0
+    assert list(rows["requirement_to_net_assets"]) == pytest.approx(
+        list(rows["required_coverage_jpy"] / rows["net_assets_jpy"]), rel=1e-12)
+    short = rows[rows["status"] == "shortfall"]
+    assert [c["exchange_id"] for c in summary["cannot_comply"]] == list(short["exchange_id"]) and len(short) > 0
+    assert summary["cover_demand"]["capacity_jpy"] == pytest.approx(410e9)   # data/capacity.csv in total
+    total_R = f"¥{rows['required_coverage_jpy'].sum():,.0f}  (total R)"
+    assert total_R in out.stdout
+    assert f"R > net assets  {len(over)}: " in out.stdout and f"Cannot comply   {len(short)}" in out.stdout
+    assert "against their capacity ¥410,000,000,000" in out.stdout
+
+
+def test_frontier_over_the_share_cap_runs_on_a_real_exchange():
+    out = run("frontier", "--param", "max_share_of_customer_assets",
+              "--profiles", str(DATA / "profiles-japan-2025.csv"), "--exchange", "zaif", "--regime", "cold-wallet",
+              "--quotes", str(DATA / "quotes-japan.csv"),
+              "--format", "json")
+    assert out.returncode == 0, out.stderr
+    points = json.loads(out.stdout)["points"]
+    assert len(points) == 21 and all(p["max_share_of_customer_assets"] > 0 for p in points)
+    assert all(p["required_coverage_jpy"] > 0 for p in points)
+    out = run("frontier", "--param", "cap_jpy", "--values", "0", "--profiles", str(DATA / "profiles-japan-2025.csv"),
+              "--regime", "cold-wallet", "--quotes", str(DATA / "quotes-japan.csv"))
+    assert out.returncode == 2 and "no value of cap_jpy leaves a plausible requirement" in out.stderr
+
+
+def test_price_names_the_licensing_rule_for_an_unfronted_unlicensed_quote():
+    out = run("price", "--profiles", str(DATA / "profiles-japan-2025.csv"), "--exchange", "bitflyer", "--regime",
+              "cold-wallet", "--quotes", str(DATA / "quotes-japan.csv"), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    why = {q["quote_id"]: q["reason"] for q in json.loads(out.stdout)["quotes"]}
+    assert why["BDA-D1"] == "ineligible: not licensed in Japan"
+    assert why["OFF-1"] == "ineligible: rating below min_rating"
+
+
+def test_a_quote_cell_over_128KB_in_batch_exits_2_naming_row_and_column(tmp_path):
+    quotes = tmp_path / "q.csv"
+    quotes.write_text("quote_id,kind,counterparty,rating,attachment,limit,rate_on_line\n"
+                      f"Q1,insurance,Ins,AA,0,1e9,0.02\nQ2,insurance,{'x' * 140_000},AA,0,1e9,0.02\n")
+    out = run("batch", "--quotes", str(quotes), "--out", str(tmp_path / "r.csv"), "--workers", "1")
+    assert out.returncode == 2 and "internal error" not in out.stderr and "Traceback" not in out.stderr
+    assert "q.csv, row 2" in out.stderr and "column 'counterparty'" in out.stderr and "at most 4,096" in out.stderr

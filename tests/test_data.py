@@ -47,6 +47,17 @@ def test_every_row_of_the_real_profiles_is_in_the_provenance_table():
         assert f"| {p.exchange_id} |" in readme
 
 
+def test_every_column_of_the_real_profiles_has_a_status_in_the_provenance_table():
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    with (DATA / "profiles-japan-2025.csv").open(encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    statuses = {"sourced", "derived", "proxy", "assumption", "—"}
+    for column in header:
+        [row] = [line for line in readme.splitlines() if line.startswith(f"| `{column}` |")]
+        status = row.split("|")[2]
+        assert any(word in status for word in statuses), (column, status)
+
+
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
 def test_every_preset_gives_every_real_exchange_a_finite_R_within_its_share_cap(preset):
     regime = load_regime(preset)

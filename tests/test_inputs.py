@@ -385,6 +385,20 @@ def test_an_oversized_cell_is_refused_naming_row_and_column(capsys, write):
     assert "p.csv" in err and "row 1" in err and "'name'" in err and "at most 4,096" in err
 
 
+@pytest.mark.parametrize("which", ["profiles", "quotes"])
+def test_a_cell_beyond_the_csv_modules_own_128KB_limit_is_refused_naming_row_and_column(capsys, write, which):
+    # the csv module refuses such a field itself ("field larger than field limit"), naming neither row nor column
+    big = "x" * 140_000
+    if which == "profiles":
+        files = {"profiles": f"{PROFILE_HEADER},name\n{GOOD_PROFILE},ok\nB,1e9,0.05,1e12,0.1,{big}\n"}
+    else:
+        files = {"quotes": f"{QUOTE_HEADER}\n{GOOD_QUOTE}\nQ2,insurance,{big},AA,0,1e9,0.02\n"}
+    err = refused(capsys, write, **files)
+    column = "'name'" if which == "profiles" else "'counterparty'"
+    assert "row 2" in err and column in err and "140,000 characters" in err and "at most 4,096" in err
+    assert "field limit" not in err
+
+
 @pytest.mark.parametrize("assets", ["1e-320", "0"])
 def test_a_requirement_that_is_not_a_finite_positive_amount_is_refused(capsys, write, assets):
     err = refused(capsys, write, profiles=f"{PROFILE_HEADER}\nTINY,{assets},0.05,1e12,0.1\n", regime=ASSET_RULE)
