@@ -172,7 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", default=str(data_dir() / "capacity.csv"), metavar="F",
                    help="capacity CSV: the summary sets the cover bought against each counterparty's capacity "
                         "(default: bundled capacity.csv; 'none' to leave it out)")
->>>>>>> wt-real
     return parser
 
 
