@@ -42,7 +42,9 @@ ZERO_SHARE = 1e-9        # a share below this is reported as not bought (HiGHS's
 ZERO_SHORTFALL = 1e-9    # a least shortfall below this is no shortfall (solver noise on a compliant mix)
 SHORTFALL_SLACK = 1e-12  # phase 3 may use this much more shortfall than phase 2 found (keeps it feasible)
 BINDING = 1e-7           # a limit is reported as binding when the mix is within this of it
-FEASIBILITY = 1e-7       # primal and dual feasibility when re-using a basis: HiGHS's defaults
+FEASIBILITY = 1e-10      # primal and dual feasibility when re-using a basis — far tighter than HiGHS's 1e-7, so a
+OPTIMALITY = 1e-10       # re-used basis is a vertex that is feasible and optimal to 1e-10 of R, never a near one a
+                         # fresh solve would improve on (the marginal cost differences steps of 1e-6 of R)
 SAME_MATRIX = 1e-12      # coefficients this close (a·R/R rounding) count as one matrix when re-using a basis
 KEEP_BASES = 8           # optimal bases kept per model for re-use across a batch
 MARGINAL_STEP = 1e-6     # the marginal cost of R is a forward difference over R × this
@@ -414,7 +416,10 @@ def quiet_highs() -> None:
 def highs_solver(time_limit: float | None = None) -> pulp.HiGHS:
     """PuLP's HiGHS interface with the project's settings (settings.py)."""
     return pulp.HiGHS(msg=False, gapRel=settings.MIP_GAP_REL, gapAbs=settings.MIP_GAP_ABS, threads=settings.THREADS,
-                      timeLimit=settings.TIME_LIMIT_SECONDS if time_limit is None else time_limit)
+                      timeLimit=settings.TIME_LIMIT_SECONDS if time_limit is None else time_limit,
+                      primal_feasibility_tolerance=settings.PRIMAL_FEASIBILITY,
+                      dual_feasibility_tolerance=settings.DUAL_FEASIBILITY,
+                      mip_feasibility_tolerance=settings.MIP_FEASIBILITY)
 
 
 @dataclass(frozen=True)
@@ -532,7 +537,7 @@ def certify_many(num: Numbers, basis: tuple[np.ndarray, np.ndarray],
 
     The test HiGHS itself makes before pivoting: the basic solution — every nonbasic column and row at the bound
     its status names — must be primal feasible, and the duals must give reduced costs of the right sign for every
-    nonbasic column and row, all within HiGHS's tolerance (FEASIBILITY). Such a basis is optimal, so its x is an
+    nonbasic column and row, within FEASIBILITY and OPTIMALITY (tighter than HiGHS's own). Such a basis is optimal, so its x is an
     optimal solution: the cost a fresh solve finds.
 
     With T the nonbasic (tight) rows and B the basic columns (|T| = |B| for a basis), the basic solution solves
@@ -584,9 +589,9 @@ def certify_many(num: Numbers, basis: tuple[np.ndarray, np.ndarray],
     d_row[:, tight] = y_t
 
     def dual_ok(d, status, lower, upper) -> np.ndarray:
-        movable = lower != upper
-        wrong = (((status == _LOWER) & (d < -tol)) | ((status == _UPPER) & (d > tol))
-                 | ((status == _ZERO) & (np.abs(d) > tol))) & movable
+        movable, opt = lower != upper, OPTIMALITY
+        wrong = (((status == _LOWER) & (d < -opt)) | ((status == _UPPER) & (d > opt))
+                 | ((status == _ZERO) & (np.abs(d) > opt))) & movable
         return ~wrong.any(axis=1)
 
     ok = finite & primal & dual_ok(d_col, col_status, num.col_lower, num.col_upper) \
@@ -600,8 +605,9 @@ REUSED_BASIS = "basis re-used (no simplex)"
 WARM_SIMPLEX = "warm simplex from the previous basis"
 MIP_RESOLVE = "MIP re-solved on the kept model"
 SHORTFALL_PHASES = "shortfall: least shortfall, then least cost"
-PATTERNS = "yes/no patterns tried (instances × patterns, MILP sheets in a batch)"
-MAX_PATTERN_BINARIES = 5  # a batch enumerates the 2^k patterns of up to this many yes/no quotes; above, HiGHS MIP
+NODES = "branch-and-bound nodes (instances × nodes, MILP sheets in a batch)"
+MAX_PATTERN_BINARIES = 12  # a batch branches and bounds over up to this many yes/no quotes; above, HiGHS's MIP
+INTEGRALITY = 1e-9         # a yes/no column this close to 0 or 1 counts as decided
 
 
 class Resolver:
@@ -736,37 +742,68 @@ class Resolver:
         return mixes.subset(good), np.sort(np.concatenate([np.flatnonzero(~found), idx[~good]]))
 
     def _cheapest_pattern(self, kept: "_Kept", num: Numbers, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For every instance of the stack: the least cost over the 2^k patterns of the yes/no columns, its x and
-        its pattern (cost inf where no pattern is feasible)."""
+        """For every instance of the stack, the MILP's optimum by branch and bound on the kept LP (yes/no columns
+        relaxed to [0, 1]): the least cost, its x and its pattern of yes/no values (cost inf where infeasible).
+
+        Every node is one LP solved for all the instances still open at it (`_lp_many`: known bases first); an
+        instance leaves a node when the node's LP is infeasible for it or costs no less than its best integral
+        mix so far, takes an integral LP solution as its new best, and otherwise branches on its first fractional
+        yes/no column (0 first, then 1). With exact LP optima this is the MILP's optimum.
+        """
         N = num.A.shape[0]
         best_cost, best_x, best_pattern = np.full(N, np.inf), np.zeros(num.cost.shape), np.zeros(N, dtype=np.int64)
-        for pattern in range(2 ** k):
-            status, x = self._lp_many(kept, _fixed(num, _bits(pattern, k)))
-            cost = np.einsum("ic,ic->i", num.cost, x)
-            # a strictly cheaper pattern wins (ties keep the pattern with fewer yes/no quotes taken, met first)
+        ints = num.integer
+        weights = 1 << np.arange(k)
+
+        def beaten(cost: np.ndarray, members: np.ndarray) -> np.ndarray:
+            best = best_cost[members]
             with np.errstate(invalid="ignore"):
-                better = (status == 1) & (np.isinf(best_cost)
-                                          | (cost < best_cost - 1e-12 * np.maximum(np.abs(best_cost), 1.0)))
-            best_cost[better], best_x[better], best_pattern[better] = cost[better], x[better], pattern
+                return np.isfinite(best) & (cost >= best - 1e-12 * np.maximum(np.abs(best), 1.0))
+
+        nodes = [(np.full(k, -1.0), np.arange(N), np.full(N, -np.inf))]  # (fixings, members, parent bound)
+        while nodes:
+            fix, members, bound = nodes.pop()
+            keep = ~beaten(bound, members)
+            members, bound = members[keep], bound[keep]
+            if not members.size:
+                continue
+            status, x = self._lp_many(kept, _fixed_some(num, fix), members)
             if k:
-                self.stats[PATTERNS] += N
+                self.stats[NODES] += members.size
+            cost = np.einsum("ic,ic->i", num.cost[members], x)
+            alive = (status == 1) & ~beaten(cost, members)
+            y = x[:, ints]
+            fractional = np.abs(y - np.round(y)) > INTEGRALITY
+            done = alive & ~fractional.any(axis=1)
+            at = members[done]
+            best_cost[at], best_x[at] = cost[done], x[done]
+            best_pattern[at] = (np.round(y[done]).astype(np.int64) * weights).sum(axis=1)
+            branch = alive & ~done
+            if branch.any():
+                first = np.argmax(fractional[branch], axis=1)
+                for j in np.unique(first)[::-1]:
+                    sub = np.flatnonzero(branch)[first == j]
+                    for value in (1.0, 0.0):  # popped 0 first
+                        child = fix.copy()
+                        child[j] = value
+                        nodes.append((child, members[sub], cost[sub]))
         return best_cost, best_x, best_pattern
 
-    def _lp_many(self, kept: "_Kept", num: Numbers) -> tuple[np.ndarray, np.ndarray]:
-        """Solve the LP for every instance of a stack: (status: 1 optimal, 0 infeasible, −1 not solved; x)."""
+    def _lp_many(self, kept: "_Kept", num: Numbers, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Solve the LP for the instances `idx` (default all) of a stack: (status: 1 optimal, 0 infeasible, −1 not
+        solved; x), in the order of `idx`."""
         N = num.A.shape[0]
+        idx = np.arange(N) if idx is None else idx
         status, x = np.full(N, -1), np.zeros(num.cost.shape)
-        pending = np.arange(N)
-        poor = 0
+        pending = idx
         for basis in list(kept.bases):
-            if not pending.size or poor == 2:  # two bases in a row that fit almost none: the simplex is cheaper
+            if not pending.size:
                 break
             ok, xs = certify_many(num, basis, pending)
             x[pending[ok]], status[pending[ok]] = xs[ok], 1
             self.stats[REUSED_BASIS] += int(ok.sum())
             if ok.any() and basis is not kept.bases[0]:
                 kept.remember(basis)
-            poor = poor + 1 if ok.sum() < 0.02 * pending.size else 0
             pending = pending[~ok]
         misses = 0
         while pending.size:
@@ -784,7 +821,7 @@ class Resolver:
                     misses = 0 if ok.any() else misses + 1
             elif outcome == "infeasible":
                 status[i] = 0
-        return status, x
+        return status[idx], x[idx]
 
     def _relaxed_for(self, d: Scaled) -> "_Kept":
         """The kept LP (yes/no columns continuous, fixed by the caller) for a stack's structure."""
@@ -837,6 +874,20 @@ def _take(num: Numbers, idx: np.ndarray) -> Numbers:
             return a[idx]
     return Numbers(pick(num.A), pick(num.row_lower), pick(num.row_upper), num.cost[idx], num.col_lower[idx],
                    num.col_upper[idx], num.names, num.integer, num.shared)
+
+
+def _fixed_some(num: Numbers, fixings: np.ndarray) -> Numbers:
+    """A stack with the yes/no columns whose fixing is 0 or 1 fixed there (−1: free in [0, 1])."""
+    on = fixings >= 0
+    if not on.any():
+        return num
+    return _fixed_cols(num, num.integer[on], fixings[on])
+
+
+def _fixed_cols(num: Numbers, cols: np.ndarray, values: np.ndarray) -> Numbers:
+    lower, upper = num.col_lower.copy(), num.col_upper.copy()
+    lower[:, cols] = upper[:, cols] = values
+    return replace(num, col_lower=lower, col_upper=upper)
 
 
 def _fixed(num: Numbers, values: np.ndarray) -> Numbers:

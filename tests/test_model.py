@@ -14,26 +14,9 @@ from optimizer.model import solve
 from optimizer.regime import credit_factor, requirement
 from optimizer.solution import verify
 
-R = 1e10  # 0.002 × ¥5tn volume
+from builders import layer, profile, random_profiles, random_regime, random_sheet, regime
 
-
-def profile(**kw):
-    base = dict(exchange_id="X", customer_assets_jpy=1e11, hot_wallet_share=0.05, annual_trading_volume_jpy=5e12,
-                cost_of_capital=0.10)
-    base.update(kw)
-    return ExchangeProfile(**base)
-
-
-def regime(perils=PERILS, rating_credit=None, **elig):
-    return Regime("test", RequirementRule(volume_rate=0.002, perils=tuple(perils)), Eligibility(**elig),
-                  rating_credit=rating_credit or {})
-
-
-def layer(qid, attachment, limit, rol, **kw):
-    """A requirement-basis layer: attachment and limit as fractions of R."""
-    return Quote(qid, kw.pop("kind", "insurance"), kw.pop("counterparty", f"Insurer {qid}"), kw.pop("rating", "AA"),
-                 attachment, limit, rol, layer_basis="requirement", **kw)
-
+R = 1e10  # 0.002 × ¥5tn volume under builders.regime()
 
 # ------------------------------------------------------------------ hand-computed cases
 
@@ -393,3 +376,38 @@ def test_cost_matches_an_independent_scipy_formulation(inst):
         assert s.annual_cost_jpy == pytest.approx(expected, rel=1e-6, abs=1e-2)
     else:
         assert expected is None  # no compliant mix exists: the independent model is infeasible too
+
+
+# ------------------------------------------------------------------ re-solving one model = a fresh model
+
+def test_re_solves_agree_with_a_fresh_model_on_500_random_instances():
+    """25 random sheets × 20 exchanges: MILP sheets, yen-basis layers, shortfalls. Solved three ways — a fresh
+    model each (`solve`), one Resolver in sequence (basis re-use, warm simplex), and the batch's stacks
+    (`Resolver.solve_many`, branch and bound, then one by one for what it leaves) — with the same answers."""
+    from optimizer.model import NODES, REUSED_BASIS, Instance, Resolver
+    rng = np.random.default_rng(500)
+    sequential, stacked = Resolver(), Resolver()
+    counts = {"shortfall": 0, "milp": 0, "yen": 0, "stacked": 0}
+    for sheet in range(25):
+        quotes, reg = random_sheet(rng, int(rng.integers(3, 9))), random_regime(rng)
+        profiles = random_profiles(rng, 20)
+        insts = [Instance.build(p, quotes, reg) for p in profiles]
+        mixes, left = stacked.solve_many(insts)
+        from_stack = {m.exchange_id: m for m in (mixes.solution(k) for k in range(len(mixes)))}
+        counts["stacked"] += len(from_stack)
+        for p, inst in zip(profiles, insts):
+            fresh = solve(p, quotes, reg)
+            again = sequential.solve(inst)
+            stack = from_stack.get(p.exchange_id) or stacked.solve(inst)
+            for other in (again, stack):
+                assert other.status == fresh.status
+                assert other.annual_cost_jpy == pytest.approx(fresh.annual_cost_jpy, rel=1e-9, abs=1e-3)
+                assert other.shortfall_jpy == pytest.approx(fresh.shortfall_jpy, rel=1e-9, abs=1e-3)
+                assert other.marginal_cost_per_jpy == pytest.approx(fresh.marginal_cost_per_jpy, rel=1e-6, abs=1e-9)
+                assert not verify(other)
+            counts["shortfall"] += fresh.status == "shortfall"
+        counts["milp"] += any(q.needs_binary for q in insts[0].eligible)
+        counts["yen"] += any(q.layer_basis == "jpy" for q in insts[0].eligible)
+    # the cases the test is about did occur
+    assert counts["shortfall"] >= 10 and counts["milp"] >= 5 and counts["yen"] >= 10 and counts["stacked"] >= 300
+    assert sequential.stats[REUSED_BASIS] > 50 and stacked.stats[REUSED_BASIS] > 100 and stacked.stats[NODES] > 0
