@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
+import pulp
 
 from . import analysis, compare, reasons, report
 from .batch_store import write_atomic
-from .model import solve
+from .model import Instance, build, solve
 from .inputs import InputError, load_incidents, load_profiles, load_quotes, load_regime, select_profile
 from .regime import SWEEPABLE
 from .solution import SolveError
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(Monte Carlo, see the risk command), still compliant")
     p.add_argument("--tvar-limit", type=float, default=None, metavar="X",
                    help="JPY, with --objective risk: TVaR of annual retained loss at --level at most X")
+    p.add_argument("--write-lp", default=None, metavar="FILE",
+                   help="also write the model HiGHS solves (units of R, rows named by meaning) as an LP file, or "
+                        "MPS when FILE ends in .mps")
     _add_risk_options(p)
 
     p = sub.add_parser("price", help="break-even premium of every quote (brokers), or one quote's demand curve")
@@ -225,6 +229,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         raise InputError("--tvar-limit", "expected --objective risk with a TVaR limit")
     profile, quotes, regime = _load(args)
     s = solve(profile, quotes, regime)
+    if args.write_lp:
+        _write_model(build(Instance.build(profile, quotes, regime)), args.write_lp)
     missing = reasons.not_bought(s, quotes)
     frames = {"mix": s.mix, "summary": report.summary_frame(s)}
     text = report.solution_text(s)
@@ -235,6 +241,16 @@ def cmd_solve(args: argparse.Namespace) -> int:
         text += "\n\nNot bought, and why:\n" + report.text_table(pd.DataFrame(missing)[["quote_id", "reason"]])
     _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing}, frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def _write_model(model, path: str) -> None:
+    """`solve --write-lp`: the PuLP model as an LP (or MPS) file; an unwritable path is the user's error."""
+    try:
+        model.write(path)
+    except (OSError, pulp.PulpError) as exc:  # PuLP reports a missing folder as its own error
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(path, f"cannot write the model file ({reason}); expected a writable path",
+                         column="--write-lp") from exc
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -207,3 +207,24 @@ def test_a_quote_cell_over_128KB_in_batch_exits_2_naming_row_and_column(tmp_path
     out = run("batch", "--quotes", str(quotes), "--out", str(tmp_path / "r.csv"), "--workers", "1")
     assert out.returncode == 2 and "internal error" not in out.stderr and "Traceback" not in out.stderr
     assert "q.csv, row 2" in out.stderr and "column 'counterparty'" in out.stderr and "at most 4,096" in out.stderr
+
+
+def test_solve_write_lp_writes_the_model_it_solves(tmp_path):
+    # the LP file is the user-visible model: rows named by meaning, and HiGHS finds the same cost from it
+    lp = tmp_path / "model.lp"
+    done = run("solve", "--write-lp", str(lp), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    text = lp.read_text()
+    assert "funded_external_hack" in text and "min_line_Q03" in text and "counterparty_cap_" in text
+    import highspy
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.readModel(str(lp))
+    h.run()
+    R = json.loads(done.stdout)["required_coverage_jpy"]
+    assert h.getInfo().objective_function_value * R == pytest.approx(json.loads(done.stdout)["annual_cost_jpy"],
+                                                                     rel=1e-9)
+    mps = tmp_path / "model.mps"
+    assert run("solve", "--write-lp", str(mps)).returncode == 0 and "ROWS" in mps.read_text()
+    bad = run("solve", "--write-lp", str(tmp_path / "missing" / "m.lp"))
+    assert bad.returncode == 2 and "--write-lp" in bad.stderr and "Traceback" not in bad.stderr
