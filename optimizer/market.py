@@ -67,6 +67,7 @@ SHORTFALL_PENALTY = 1e4   # decomposition: yen of cost per yen of shortfall, far
 JOINT_MAX_EXCHANGES = 20_000  # method "auto": one joint LP up to this many exchanges, the decomposition beyond
 PRICE_START = 0.01        # yen per yen: the first price tried for a counterparty asked for more than it has
 PRICE_BRACKET = 1e-6      # bisection stops when every scarce price's bracket is this narrow (relative)
+MAX_RAISES = 12          # rounds spent raising the high prices until they clear together
 MAX_ROUNDS = 80           # price rounds at most (each one a batch over all exchanges)
 MAX_COST_PRICE = 100.0    # yen per yen: the dearest yen of cover (rate on line ≤ 10, premium multiplier ≤ 10)
 DEFAULT_CHUNK = 512       # exchanges per chunk LP in the decomposition
@@ -451,7 +452,7 @@ def _gather(responses: list[_Response]) -> _Response:
 
 def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], limited: Sequence[str],
                capacity: np.ndarray, *, workers: int, scheduler: str | None, chunk_size: int,
-               max_rounds: int = MAX_ROUNDS) -> _Allocation:
+               max_rounds: int = MAX_ROUNDS, repair_max: int = JOINT_MAX_EXCHANGES) -> _Allocation:
     """Prices by simultaneous bisection (one batch of chunk LPs per round), then the repair LP of the marginal
     exchanges on the capacity the others leave. See the module docstring."""
     started = time.perf_counter()
@@ -464,7 +465,6 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     setup = time.perf_counter() - started
     rounds, best_bound = 0, -math.inf
     lo, hi, lam = np.zeros(C), np.full(C, np.nan), np.zeros(C)
-    history = []
     try:
         def ask(prices: np.ndarray) -> _Response:
             nonlocal rounds, best_bound
@@ -473,8 +473,6 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             demand = r.cover.sum(axis=0)
             bound = float(r.cost.sum() + SHORTFALL_PENALTY * r.shortfall.sum() + prices @ (demand - capacity))
             best_bound = max(best_bound, bound)
-            history.append({"round": rounds, "prices": prices.tolist(), "demand_jpy": demand.tolist(),
-                            "lagrangian_bound_jpy": bound})
             return r
 
         while rounds < max_rounds:
@@ -496,49 +494,99 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             if not np.isnan(hi).any() and ((hi - lo)[open_] <= PRICE_BRACKET * hi[open_]).all():
                 break
         high = np.where(np.isnan(hi), lam, hi)
-        r_hi, r_lo = ask(high), ask(lo)
+        r_lo, r_hi = ask(lo), ask(high)
+        # The repair. Marginal exchanges answer the low and the high prices differently; with the others kept at
+        # their answers, they share the capacity left in one joint LP (exact for them). When too many are
+        # marginal for one LP, each takes the mix θ_e·(its low answer) + (1 − θ_e)·(its high answer) instead,
+        # which meets its own rows (both answers do and the rows are convex), θ from one small LP (`_master`).
+        tol = 1e-9 * np.maximum(capacity, 1.0)
+        moved = (np.abs(r_hi.cover - r_lo.cover) > tol).any(axis=1)
+        while True:
+            left = capacity - r_hi.cover[~moved].sum(axis=0)
+            short = left < -tol
+            if not short.any():
+                break
+            moved |= (r_hi.cover[:, short] > 0).any(axis=1)  # a high price that does not clear: its buyers too
+        theta = None
+        if moved.sum() > repair_max:
+            for _ in range(MAX_RAISES):  # the high prices together must clear: raise those that do not
+                over = r_hi.cover.sum(axis=0) > capacity * (1 - CAPACITY_MARGIN)
+                if not over.any():
+                    break
+                high = np.where(over, np.maximum(high * 1.25, PRICE_START), high)
+                r_hi = ask(high)
+            theta = _master(r_lo, r_hi, (np.abs(r_hi.cover - r_lo.cover) > tol).any(axis=1), capacity)
     finally:
         owners.close()
-    # marginal exchanges: they answer the low and the high prices differently
-    tol = 1e-9 * np.maximum(capacity, 1.0)
-    moved = (np.abs(r_hi.cover - r_lo.cover) > tol).any(axis=1)
-    while True:
-        left = capacity - r_hi.cover[~moved].sum(axis=0)
-        short = left < -tol
-        if not short.any():
-            break
-        moved |= (r_hi.cover[:, short] > 0).any(axis=1)  # a price that no longer clears: its buyers are repaired too
     rounds_seconds = time.perf_counter() - started - setup
     offsets = _column_offsets(instances)
     solutions: list[Solution | None] = [None] * len(instances)
-    repair_ids = np.flatnonzero(moved)
-    repair_info: dict[str, Any] = {"exchanges": int(repair_ids.size)}
+    if theta is not None:
+        repair_info: dict[str, Any] = {"exchanges": int((theta > 0).sum()), "kind": "mix of the low and high answers"}
+    else:
+        repair_ids = np.flatnonzero(moved)
+        repair_info = {"exchanges": int(repair_ids.size), "kind": "joint LP of the marginal exchanges"}
+        if repair_ids.size:
+            sub = _joint([instances[i] for i in repair_ids], [alone[i] for i in repair_ids], limited,
+                         np.maximum(left, 0.0), try_without_shortfall=True)
+            for i, sol in zip(repair_ids, sub.solutions):
+                solutions[i] = sol
+            repair_info.update(sub.info)
+            milp = sub.milp if sub.milp == MILP_DROPPED else milp
+        theta = np.zeros(len(instances))
+    for i, inst in enumerate(instances):
+        if solutions[i] is None:
+            a, b = offsets[i]
+            x = theta[i] * r_lo.x[a:b] + (1 - theta[i]) * r_hi.x[a:b]
+            x[1] = 0.0 if x[1] < NOISE_SHORTFALL else x[1]
+            solutions[i] = solution_from_columns(inst, Scaled.of(inst), x)
     price = (lo + high) / 2
     # With scarce capacity some exchanges fall short, and a price then carries the shortfall's penalty: above
     # MAX_COST_PRICE (no yen of cover costs more) it is reported as a shortfall price, price ÷ penalty.
     in_shortfall = price > MAX_COST_PRICE
     shortfall_price = np.where(in_shortfall, price / SHORTFALL_PENALTY, 0.0)
     price = np.where(in_shortfall, np.nan, price)
-    if repair_ids.size:
-        sub = _joint([instances[i] for i in repair_ids], [alone[i] for i in repair_ids], limited,
-                     np.maximum(left, 0.0), try_without_shortfall=True)
-        for i, s in zip(repair_ids, sub.solutions):
-            solutions[i] = s
-        repair_info.update(sub.info)
-        milp = sub.milp if sub.milp == MILP_DROPPED else milp
-    for i, inst in enumerate(instances):
-        if solutions[i] is None:
-            d = Scaled.of(inst)
-            a, b = offsets[i]
-            x = r_hi.x[a:b].copy()
-            x[1] = 0.0 if x[1] < NOISE_SHORTFALL else x[1]
-            solutions[i] = solution_from_columns(inst, d, x)
+    penalised = sum(s.annual_cost_jpy + SHORTFALL_PENALTY * s.shortfall_jpy for s in solutions)
     info = {"rounds": rounds, "chunks": len(specs), "owners": owners.kind, "workers": workers,
             "setup_seconds": setup, "rounds_seconds": rounds_seconds, "repair": repair_info,
-            "lagrangian_bound_jpy": best_bound, "price_low": lo.tolist(), "price_high": high.tolist()}
+            "lagrangian_bound_jpy": best_bound, "penalised_cost_jpy": penalised,
+            "gap_to_bound": (penalised - best_bound) / max(abs(penalised), 1.0), "price_low": lo.tolist(), "price_high": high.tolist()}
     return _Allocation(solutions, np.where(price > PRICE_ZERO, price, np.where(np.isnan(price), np.nan, 0.0)),
                        np.where(shortfall_price > PRICE_ZERO, shortfall_price, 0.0),
-                       ["price rounds", "repair LP of the marginal exchanges"], milp, info)
+                       ["price rounds", "repair: " + repair_info["kind"]], milp, info)
+
+
+def _master(low: _Response, high: _Response, moved: np.ndarray, capacity: np.ndarray) -> np.ndarray | None:
+    """θ per exchange (0 outside `moved`): least Σ cost + penalty·shortfall of the mixes, capacity rows held.
+    None when even θ = 0 breaks a capacity (the high prices do not clear)."""
+    theta = np.zeros(moved.size)
+    ids = np.flatnonzero(moved)
+    value = lambda r: r.cost + SHORTFALL_PENALTY * r.shortfall  # noqa: E731
+    room = capacity * (1 - CAPACITY_MARGIN) - high.cover.sum(axis=0)  # what θ = 0 leaves
+    scale = np.maximum(capacity, 1.0)
+    if (room < -1e-9 * scale).any():
+        return None
+    if ids.size == 0:
+        return theta
+    gain = (value(low) - value(high))[ids]
+    money = max(float(np.abs(gain).mean()), 1.0)
+    A = sp.csc_matrix(((low.cover - high.cover)[ids] / scale).T)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = ids.size, capacity.size
+    lp.col_cost_ = gain / money
+    lp.col_lower_, lp.col_upper_ = np.zeros(ids.size), np.ones(ids.size)
+    lp.row_lower_, lp.row_upper_ = np.full(capacity.size, -highspy.kHighsInf), np.maximum(room, 0.0) / scale
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = ids.size, capacity.size
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    theta[ids] = np.clip(np.asarray(h.getSolution().col_value), 0.0, 1.0)
+    return theta
 
 
 def _column_offsets(instances: Sequence[Instance]) -> list[tuple[int, int]]:
