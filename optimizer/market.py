@@ -67,6 +67,7 @@ SHORTFALL_PENALTY = 1e4   # decomposition: yen of cost per yen of shortfall, far
 JOINT_MAX_EXCHANGES = 20_000  # method "auto": one joint LP up to this many exchanges, the decomposition beyond
 PRICE_START = 0.01        # yen per yen: the first price tried for a counterparty asked for more than it has
 PRICE_BRACKET = 1e-6      # bisection stops when every scarce price's bracket is this narrow (relative)
+MASTER_SPREAD = 0.05      # the mix repair asks for answers at the low prices × 0.95 and the high prices × 1.05
 MAX_RAISES = 12          # rounds spent raising the high prices until they clear together
 MAX_ROUNDS = 80           # price rounds at most (each one a batch over all exchanges)
 MAX_COST_PRICE = 100.0    # yen per yen: the dearest yen of cover (rate on line ≤ 10, premium multiplier ≤ 10)
@@ -180,7 +181,11 @@ class _Stacked:
         if capacity is None:
             self.col_upper[self.z] = highspy.kHighsInf  # a chunk of the decomposition: shortfall priced, not fixed
         if capacity is not None:
-            # capacity rows, each divided by its capacity (by M when the capacity is 0)
+            # capacity rows, each divided by its capacity (by M when it is under a yen: then its columns are fixed
+            # at 0 as well, since a row's tolerance would let a sliver of cover through)
+            capacity = np.where(capacity < 1.0, 0.0, capacity)
+            none_left = capacity[self.cover_c] == 0
+            self.col_upper[self.cover_k[none_left]] = 0.0
             self.scale = np.where(capacity > 0, capacity, self.money)
             self.cap_rows = self.own_rows + np.arange(len(self.limited))
             rows = np.concatenate([rows, self.cap_rows[self.cover_c]])
@@ -499,8 +504,12 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
         # their answers, they share the capacity left in one joint LP (exact for them). When too many are
         # marginal for one LP, each takes the mix θ_e·(its low answer) + (1 − θ_e)·(its high answer) instead,
         # which meets its own rows (both answers do and the rows are convex), θ from one small LP (`_master`).
+        # An exchange indifferent at the clearing prices may answer both with the same one of its optimal mixes,
+        # so every buyer of a priced counterparty (at either price) is marginal, not only those that switch.
         tol = 1e-9 * np.maximum(capacity, 1.0)
-        moved = (np.abs(r_hi.cover - r_lo.cover) > tol).any(axis=1)
+        priced = high > PRICE_ZERO
+        moved = (np.abs(r_hi.cover - r_lo.cover) > tol).any(axis=1) | \
+            (r_hi.cover[:, priced] > 0).any(axis=1) | (r_lo.cover[:, priced] > 0).any(axis=1)
         while True:
             left = capacity - r_hi.cover[~moved].sum(axis=0)
             short = left < -tol
@@ -509,6 +518,8 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             moved |= (r_hi.cover[:, short] > 0).any(axis=1)  # a high price that does not clear: its buyers too
         theta = None
         if moved.sum() > repair_max:
+            # prices a little apart, so that marginal exchanges answer them differently
+            r_lo, r_hi = ask(lo * (1 - MASTER_SPREAD)), ask(high * (1 + MASTER_SPREAD))
             for _ in range(MAX_RAISES):  # the high prices together must clear: raise those that do not
                 over = r_hi.cover.sum(axis=0) > capacity * (1 - CAPACITY_MARGIN)
                 if not over.any():
