@@ -801,12 +801,15 @@ def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | S
         import json
 
         out = Path(out)
-        buffer = io.BytesIO()
         if out.suffix.lower() == ".parquet":
+            buffer = io.BytesIO()
             result.rows.to_parquet(buffer, index=False)
+            content = buffer.getvalue()
         else:
-            result.rows.to_csv(buffer, index=False)
-        write_atomic(out, buffer.getvalue())
+            from .report import csv_bytes
+
+            content = csv_bytes(result.rows)  # formula-safe, like every CSV export
+        write_atomic(out, content)
         write_atomic(summary_path(out), (json.dumps(result.summary, indent=2, allow_nan=False, default=float)
                                          + "\n").encode())
         result.out = out
