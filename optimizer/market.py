@@ -48,6 +48,7 @@ import scipy.sparse as sp
 
 from . import settings
 from .domain import ExchangeProfile, Quote, Regime
+from .i18n import N_
 from .inputs import InputError
 from .model import Instance, Scaled, numbers, quiet_highs, solution_from_columns
 from .regime import credit_factor
@@ -74,10 +75,10 @@ MAX_COST_PRICE = 100.0    # yen per yen: the dearest yen of cover (rate on line 
 DEFAULT_CHUNK = 512       # exchanges per chunk LP in the decomposition
 
 Method = Literal["auto", "joint", "decompose"]
-MILP_NONE = "no yes/no quotes: the market is an LP"
-MILP_FIXED = "yes/no quotes fixed at each exchange's stand-alone choice"
-MILP_DROPPED = ("yes/no quotes fixed at each exchange's stand-alone choice, those of capacity-limited counterparties "
-                "at 'no' (their minimum lines did not fit the capacity)")
+MILP_NONE = N_("no yes/no quotes: the market is an LP")
+MILP_FIXED = N_("yes/no quotes fixed at each exchange's stand-alone choice")
+MILP_DROPPED = N_("yes/no quotes fixed at each exchange's stand-alone choice, those of capacity-limited "
+                  "counterparties at 'no' (their minimum lines did not fit the capacity)")
 
 
 # ---------------------------------------------------------------------------------------------- inputs

@@ -384,3 +384,14 @@ def test_screenshots_of_every_page_in_both_languages(page, screens):
         page.screenshot(path=str(screens / f"batch_{lang}.png"))
         go_to(page, "CFO: funding mix" if lang == "en" else "CFO：資金構成")
     assert len(list(screens.glob("*_en.png"))) >= 5 and len(list(screens.glob("*_ja.png"))) >= 5
+
+
+def test_market_page_shows_utilisation_bars_clearing_prices_and_who_falls_short(page, screens):
+    go_to(page, "Market: shared capacity")
+    page.get_by_role("button", name="Run market").click()
+    page.wait_for_selector("text=Capacity used and clearing prices", timeout=180_000)
+    wait_quiet(page)
+    assert page.get_by_text("Who falls short").is_visible()
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert values[0] == "21"
+    page.screenshot(path=str(screens / "market_en.png"), full_page=True)
