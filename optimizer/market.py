@@ -22,10 +22,11 @@ money unit M (the geometric mean of the exchanges' R) so that HiGHS sees numbers
 - **Decomposition** (`method="decompose"`, and above JOINT_MAX_EXCHANGES exchanges): capacity prices are found
   by bisection, each round a batch of chunk LPs (the same rows, no capacity rows, each exchange's cover of c
   charged at c's price and its shortfall at SHORTFALL_PENALTY), in this process, in worker processes or on Dask
-  actors. At the final bracket only a few *marginal* exchanges respond differently to the low and the high
-  prices; every other exchange keeps its answer, and the marginal ones share what capacity is left in one joint
-  LP (the repair). The allocation therefore never exceeds any capacity, and the Lagrangian bound of the rounds
-  says how far from the joint optimum it can be.
+  actors. The repair: exchanges that buy no priced capacity keep their answer; the others take a convex mix of
+  their answers to the last rounds' prices (each answer meets the exchange's own rows, so any mix does), the
+  weights from one LP with the capacity rows (a restricted master problem). If that LP finds no allocation, the
+  marginal exchanges share what capacity is left in one joint LP instead. Either way the allocation never
+  exceeds any capacity, and the Lagrangian bound of the rounds says how far from the joint optimum it can be.
 
 Every exchange's mix goes through `model.assemble` and the independent `verify`; the capacity use is re-counted
 from the mixes' own lines (`check_capacity`).
@@ -37,6 +38,7 @@ import io
 import math
 import multiprocessing
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -66,8 +68,11 @@ NOISE_SHORTFALL = 1e-7    # units of the exchange's own R: a shortfall below thi
 SHORTFALL_PENALTY = 1e4   # decomposition: yen of cost per yen of shortfall, far above any yen of cover's cost
                           # (cash costs ≤ cost of capital ≤ 1, the dearest quote ≤ 10 × 10 per yen of limit)
 JOINT_MAX_EXCHANGES = 20_000  # method "auto": one joint LP up to this many exchanges, the decomposition beyond
+REPAIR_JOINT_MAX = 0      # the decomposition's repair: the mix of answers first; a joint LP of the marginal
+                          # exchanges only when that mix finds no allocation (or for up to this many of them)
 PRICE_START = 0.01        # yen per yen: the first price tried for a counterparty asked for more than it has
 PRICE_BRACKET = 1e-6      # bisection stops when every scarce price's bracket is this narrow (relative)
+MASTER_ANSWERS = 12        # the mix repair chooses among this many of the last rounds' answers per exchange
 MASTER_SPREAD = 0.05      # the mix repair asks for answers at the low prices × 0.95 and the high prices × 1.05
 MAX_RAISES = 12          # rounds spent raising the high prices until they clear together
 MAX_ROUNDS = 80           # price rounds at most (each one a batch over all exchanges)
@@ -458,7 +463,7 @@ def _gather(responses: list[_Response]) -> _Response:
 
 def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], limited: Sequence[str],
                capacity: np.ndarray, *, workers: int, scheduler: str | None, chunk_size: int,
-               max_rounds: int = MAX_ROUNDS, repair_max: int = JOINT_MAX_EXCHANGES) -> _Allocation:
+               max_rounds: int = MAX_ROUNDS, repair_max: int = REPAIR_JOINT_MAX) -> _Allocation:
     """Prices by simultaneous bisection (one batch of chunk LPs per round), then the repair LP of the marginal
     exchanges on the capacity the others leave. See the module docstring."""
     started = time.perf_counter()
@@ -471,6 +476,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     setup = time.perf_counter() - started
     rounds, best_bound = 0, -math.inf
     lo, hi, lam = np.zeros(C), np.full(C, np.nan), np.zeros(C)
+    recent: deque[_Response] = deque(maxlen=MASTER_ANSWERS)  # the last rounds' answers: the mix repair's columns
     try:
         def ask(prices: np.ndarray) -> _Response:
             nonlocal rounds, best_bound
@@ -479,6 +485,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             demand = r.cover.sum(axis=0)
             bound = float(r.cost.sum() + SHORTFALL_PENALTY * r.shortfall.sum() + prices @ (demand - capacity))
             best_bound = max(best_bound, bound)
+            recent.append(r)
             return r
 
         while rounds < max_rounds:
@@ -503,8 +510,8 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
         r_lo, r_hi = ask(lo), ask(high)
         # The repair. Marginal exchanges answer the low and the high prices differently; with the others kept at
         # their answers, they share the capacity left in one joint LP (exact for them). When too many are
-        # marginal for one LP, each takes the mix θ_e·(its low answer) + (1 − θ_e)·(its high answer) instead,
-        # which meets its own rows (both answers do and the rows are convex), θ from one small LP (`_master`).
+        # marginal for one LP, each takes a convex mix of its answers to the last rounds' prices instead, which
+        # meets its own rows (every answer does and the rows are convex), weights from one LP (`_master`).
         # An exchange indifferent at the clearing prices may answer both with the same one of its optimal mixes,
         # so every buyer of a priced counterparty (at either price) is marginal, not only those that switch.
         tol = 1e-9 * np.maximum(capacity, 1.0)
@@ -517,7 +524,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             if not short.any():
                 break
             moved |= (r_hi.cover[:, short] > 0).any(axis=1)  # a high price that does not clear: its buyers too
-        theta = None
+        mix = None
         if moved.sum() > repair_max:
             # prices a little apart, so that marginal exchanges answer them differently
             r_lo, r_hi = ask(lo * (1 - MASTER_SPREAD)), ask(high * (1 + MASTER_SPREAD))
@@ -527,14 +534,16 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
                     break
                 high = np.where(over, np.maximum(high * 1.25, PRICE_START), high)
                 r_hi = ask(high)
-            theta = _master(r_lo, r_hi, (np.abs(r_hi.cover - r_lo.cover) > tol).any(axis=1), capacity)
+            mix = _master(list(recent), r_hi, capacity)
     finally:
         owners.close()
     rounds_seconds = time.perf_counter() - started - setup
     offsets = _column_offsets(instances)
     solutions: list[Solution | None] = [None] * len(instances)
-    if theta is not None:
-        repair_info: dict[str, Any] = {"exchanges": int((theta > 0).sum()), "kind": "mix of the low and high answers"}
+    if mix is not None:
+        weights, answers = mix
+        repair_info: dict[str, Any] = {"exchanges": int((weights.max(axis=1) < 1 - 1e-9).sum()),
+                                       "answers": len(answers), "kind": "mix of the last rounds' answers"}
     else:
         repair_ids = np.flatnonzero(moved)
         repair_info = {"exchanges": int(repair_ids.size), "kind": "joint LP of the marginal exchanges"}
@@ -545,11 +554,11 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
                 solutions[i] = sol
             repair_info.update(sub.info)
             milp = sub.milp if sub.milp == MILP_DROPPED else milp
-        theta = np.zeros(len(instances))
+        weights, answers = np.ones((len(instances), 1)), [r_hi]
     for i, inst in enumerate(instances):
         if solutions[i] is None:
             a, b = offsets[i]
-            x = theta[i] * r_lo.x[a:b] + (1 - theta[i]) * r_hi.x[a:b]
+            x = sum(w * r.x[a:b] for w, r in zip(weights[i], answers) if w > 0)
             x[1] = 0.0 if x[1] < NOISE_SHORTFALL else x[1]
             solutions[i] = solution_from_columns(inst, Scaled.of(inst), x)
     price = (lo + high) / 2
@@ -562,43 +571,63 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     info = {"rounds": rounds, "chunks": len(specs), "owners": owners.kind, "workers": workers,
             "setup_seconds": setup, "rounds_seconds": rounds_seconds, "repair": repair_info,
             "lagrangian_bound_jpy": best_bound, "penalised_cost_jpy": penalised,
-            "gap_to_bound": (penalised - best_bound) / max(abs(penalised), 1.0), "price_low": lo.tolist(), "price_high": high.tolist()}
+            "gap_to_bound": (penalised - best_bound) / max(abs(penalised), 1.0), "price_low": lo.tolist(),
+            "price_high": high.tolist()}
     return _Allocation(solutions, np.where(price > PRICE_ZERO, price, np.where(np.isnan(price), np.nan, 0.0)),
                        np.where(shortfall_price > PRICE_ZERO, shortfall_price, 0.0),
                        ["price rounds", "repair: " + repair_info["kind"]], milp, info)
 
 
-def _master(low: _Response, high: _Response, moved: np.ndarray, capacity: np.ndarray) -> np.ndarray | None:
-    """θ per exchange (0 outside `moved`): least Σ cost + penalty·shortfall of the mixes, capacity rows held.
-    None when even θ = 0 breaks a capacity (the high prices do not clear)."""
-    theta = np.zeros(moved.size)
-    ids = np.flatnonzero(moved)
-    value = lambda r: r.cost + SHORTFALL_PENALTY * r.shortfall  # noqa: E731
-    room = capacity * (1 - CAPACITY_MARGIN) - high.cover.sum(axis=0)  # what θ = 0 leaves
+def _master(answers: list[_Response], clearing: _Response, capacity: np.ndarray
+            ) -> tuple[np.ndarray, list[_Response]] | None:
+    """The mix repair (a restricted master LP): each exchange takes a convex mix of its answers to the last
+    rounds' prices, weights w_ek ≥ 0 with Σ_k w_ek = 1, at the least Σ cost + penalty·shortfall that keeps every
+    capacity row. Only exchanges whose answers differ get weights to choose; the others keep `clearing` (an
+    answer that clears every capacity with the rest). Returns (weights exchanges × answers, answers), or None when
+    HiGHS finds no such mix."""
+    answers = [a for a in answers if a is not clearing] + [clearing]
+    k = len(answers)
+    covers = np.stack([a.cover for a in answers], axis=1)          # exchanges × answers × counterparties
+    value = np.stack([a.cost + SHORTFALL_PENALTY * a.shortfall for a in answers], axis=1)
     scale = np.maximum(capacity, 1.0)
+    free = (np.abs(covers - covers[:, -1:, :]) > 1e-9 * scale).any(axis=(1, 2))
+    weights = np.zeros((free.size, k))
+    weights[:, -1] = 1.0
+    room = capacity * (1 - CAPACITY_MARGIN) - covers[~free, -1, :].sum(axis=0)
     if (room < -1e-9 * scale).any():
         return None
+    ids = np.flatnonzero(free)
     if ids.size == 0:
-        return theta
-    gain = (value(low) - value(high))[ids]
-    money = max(float(np.abs(gain).mean()), 1.0)
-    A = sp.csc_matrix(((low.cover - high.cover)[ids] / scale).T)
+        return weights, answers
+    n, C = ids.size, capacity.size
+    money = max(float(np.abs(value[ids]).mean()), 1.0)
+    # columns: (exchange, answer) in exchange-major order; rows: capacity rows, then one convexity row per exchange
+    col = np.arange(n * k)
+    cap_part = covers[ids].reshape(n * k, C) / scale              # (n·k) × C
+    r, c = np.nonzero(cap_part)
+    rows = np.concatenate([c, C + col // k])
+    cols = np.concatenate([r, col])
+    vals = np.concatenate([cap_part[r, c], np.ones(n * k)])
+    A = sp.csc_matrix((vals, (rows, cols)), shape=(C + n, n * k))
     lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = ids.size, capacity.size
-    lp.col_cost_ = gain / money
-    lp.col_lower_, lp.col_upper_ = np.zeros(ids.size), np.ones(ids.size)
-    lp.row_lower_, lp.row_upper_ = np.full(capacity.size, -highspy.kHighsInf), np.maximum(room, 0.0) / scale
+    lp.num_col_, lp.num_row_ = n * k, C + n
+    lp.col_cost_ = value[ids].reshape(-1) / money
+    lp.col_lower_, lp.col_upper_ = np.zeros(n * k), np.ones(n * k)
+    lp.row_lower_ = np.concatenate([np.full(C, -highspy.kHighsInf), np.ones(n)])
+    lp.row_upper_ = np.concatenate([np.maximum(room, 0.0) / scale, np.ones(n)])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = ids.size, capacity.size
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n * k, C + n
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", settings.THREADS)
     h.passModel(lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
-    theta[ids] = np.clip(np.asarray(h.getSolution().col_value), 0.0, 1.0)
-    return theta
+    w = np.clip(np.asarray(h.getSolution().col_value).reshape(n, k), 0.0, 1.0)
+    weights[ids] = w / w.sum(axis=1, keepdims=True)
+    return weights, answers
 
 
 def _column_offsets(instances: Sequence[Instance]) -> list[tuple[int, int]]:
@@ -653,11 +682,12 @@ def summary_path(out: str | Path) -> Path:
 def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], regime: Regime,
                  capacity: Mapping[str, float], *, method: Method = "auto", workers: int = 1,
                  scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK, capacity_source: str = "capacity",
-                 unlimited=None) -> MarketResult:
+                 unlimited=None, repair_max: int = REPAIR_JOINT_MAX) -> MarketResult:
     """All exchanges jointly against `capacity` (counterparty → most yen of cover written across all exchanges).
 
     `unlimited`: the batch.BatchResult of the same profiles without capacity limits (computed here when not given,
-    with the batch engine on `workers` / `scheduler`). Returns a MarketResult; raises SolveError if HiGHS fails or a
+    with the batch engine on `workers` / `scheduler`). `repair_max`: the decomposition repairs at most this many
+    marginal exchanges with one joint LP; beyond, with the mix of their last answers. Returns a MarketResult; raises SolveError if HiGHS fails or a
     mix fails the independent checks (verify, capacity).
     """
     from . import batch
@@ -698,7 +728,7 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
         alloc = _joint(instances, alone, limited, cap, try_without_shortfall=not anyone_short)
     else:
         alloc = _decompose(instances, alone, limited, cap, workers=workers, scheduler=scheduler,
-                           chunk_size=chunk_size)
+                           chunk_size=chunk_size, repair_max=repair_max)
     solutions = alloc.solutions
     problems = check_capacity(solutions, {c: capacity[c] for c in limited})
     if problems:

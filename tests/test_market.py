@@ -6,7 +6,6 @@ the joint LP (2,000 generated exchanges and the real Japanese profiles), and the
 """
 
 import json
-import math
 import subprocess
 import sys
 
@@ -183,6 +182,7 @@ def test_decomposition_matches_the_joint_lp_on_2000_exchanges(japan):
     joint = market.solve_market(profiles, quotes, regime, caps, method="joint", unlimited=free)
     dec = market.solve_market(profiles, quotes, regime, caps, method="decompose", unlimited=free, chunk_size=700)
     assert joint.summary["scarce_counterparties"]  # the capacity binds: the test is not trivial
+    assert dec.summary["solver"]["repair"]["kind"] == "mix of the last rounds' answers"
     assert _total(dec) == pytest.approx(_total(joint), rel=1e-3)
     assert dec.summary["totals"]["shortfall_jpy"] == pytest.approx(joint.summary["totals"]["shortfall_jpy"], rel=1e-3)
     assert market.check_capacity(dec.solutions, caps) == []
@@ -200,19 +200,43 @@ def test_decomposition_matches_the_joint_lp_on_the_japanese_profiles(japan, pres
     assert market.check_capacity(dec.solutions, capacity) == []
 
 
-def test_decomposition_mix_repair_keeps_capacity_when_too_many_exchanges_are_marginal(japan):
+def test_decomposition_in_worker_processes_equals_the_one_in_this_process(japan):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / "asset-based.toml")
+    here = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=5)
+    there = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=5, workers=2)
+    assert there.summary["solver"]["owners"] == "processes" and here.summary["solver"]["owners"] == "local"
+    assert _total(there) == pytest.approx(_total(here), rel=1e-9)
+    assert there.summary["solver"]["rounds"] == here.summary["solver"]["rounds"]
+
+
+@pytest.mark.cluster
+def test_decomposition_on_a_dask_cluster_equals_the_local_one(japan):
+    from distributed import LocalCluster
+
     profiles, quotes, capacity = japan
     regime = load_regime(DATA / "regimes" / "securities-style-japan.toml")
-    instances = [market.Instance.build(p, quotes, regime) for p in profiles]
-    limited = tuple(capacity)
-    alloc = market._decompose(instances, [None] * len(instances), limited, np.array([capacity[c] for c in limited]),
-                              workers=1, scheduler=None, chunk_size=8, repair_max=0)
-    assert alloc.info["repair"]["kind"] == "mix of the low and high answers"
-    assert market.check_capacity(alloc.solutions, capacity) == []
-    joint = market.solve_market(profiles, quotes, regime, capacity, method="joint")
-    assert sum(s.annual_cost_jpy + market.SHORTFALL_PENALTY * s.shortfall_jpy for s in alloc.solutions) >= \
-        alloc.info["lagrangian_bound_jpy"] * (1 - 1e-9)
-    assert _total(joint) > 0
+    here = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=5)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        there = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=5,
+                                    workers=2, scheduler=cluster.scheduler_address)
+    assert there.summary["solver"]["owners"] == "dask"
+    assert _total(there) == pytest.approx(_total(here), rel=1e-9)
+    assert market.check_capacity(there.solutions, capacity) == []
+
+
+def test_decomposition_repair_by_one_joint_lp_matches_too(japan):
+    profiles, quotes, capacity = japan
+    for preset in ("securities-style-japan", "past-outflows"):
+        regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+        joint = market.solve_market(profiles, quotes, regime, capacity, method="joint")
+        dec = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=8,
+                                  repair_max=10_000)
+        assert dec.summary["solver"]["repair"]["kind"] == "joint LP of the marginal exchanges"
+        assert _total(dec) == pytest.approx(_total(joint), rel=1e-3)
+        assert market.check_capacity(dec.solutions, capacity) == []
+        assert dec.summary["solver"]["penalised_cost_jpy"] >= dec.summary["solver"]["lagrangian_bound_jpy"] * (1 - 1e-9)
 
 
 # ---------------------------------------------------------------------------------------------- end to end
