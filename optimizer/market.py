@@ -72,9 +72,11 @@ REPAIR_JOINT_MAX = 0      # the decomposition's repair: the mix of answers first
                           # exchanges only when that mix finds no allocation (or for up to this many of them)
 PRICE_START = 0.01        # yen per yen: the first price tried for a counterparty asked for more than it has
 PRICE_BRACKET = 1e-6      # bisection stops when every scarce price's bracket is this narrow (relative)
-MASTER_ANSWERS = 12        # the mix repair chooses among this many of the last rounds' answers per exchange
+MASTER_ANSWERS = 24        # the mix repair chooses among this many of the last rounds' answers per exchange
+MASTER_ROUNDS = 30        # Dantzig–Wolfe rounds at most (each: the mix LP, then one batch at its prices)
+MASTER_GAP = 1e-6         # stop when the mix is within this share of the total cost of the Lagrangian bound
 MASTER_SPREAD = 0.05      # the mix repair asks for answers at the low prices × 0.95 and the high prices × 1.05
-MAX_RAISES = 12          # rounds spent raising the high prices until they clear together
+MAX_RAISES = 40          # rounds spent raising the high prices until they clear together
 MAX_ROUNDS = 80           # price rounds at most (each one a batch over all exchanges)
 MAX_COST_PRICE = 100.0    # yen per yen: the dearest yen of cover (rate on line ≤ 10, premium multiplier ≤ 10)
 DEFAULT_CHUNK = 512       # exchanges per chunk LP in the decomposition
@@ -524,7 +526,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             if not short.any():
                 break
             moved |= (r_hi.cover[:, short] > 0).any(axis=1)  # a high price that does not clear: its buyers too
-        mix = None
+        mix, master_prices = None, None
         if moved.sum() > repair_max:
             # prices a little apart, so that marginal exchanges answer them differently
             r_lo, r_hi = ask(lo * (1 - MASTER_SPREAD)), ask(high * (1 + MASTER_SPREAD))
@@ -532,9 +534,21 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
                 over = r_hi.cover.sum(axis=0) > capacity * (1 - CAPACITY_MARGIN)
                 if not over.any():
                     break
-                high = np.where(over, np.maximum(high * 1.25, PRICE_START), high)
+                high = np.where(over, np.maximum(high * 2, PRICE_START), high)
                 r_hi = ask(high)
-            mix = _master(list(recent), r_hi, capacity)
+            # Dantzig–Wolfe: the mix LP's capacity prices ask every exchange again, until the mix is as cheap as
+            # the Lagrangian bound allows (each new answer is a column the mix may use)
+            for _ in range(MASTER_ROUNDS):
+                mix = _master(list(recent), r_hi, capacity)
+                if mix is None:
+                    break
+                weights, answers, penalised, prices = mix
+                master_prices = prices
+                cost = float((weights * np.stack([a.cost for a in answers], axis=1)).sum())
+                if penalised - best_bound <= MASTER_GAP * max(cost, 1.0):
+                    break
+                ask(prices)
+            mix = mix[:2] if mix is not None else None
     finally:
         owners.close()
     rounds_seconds = time.perf_counter() - started - setup
@@ -546,7 +560,8 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
                                        "answers": len(answers), "kind": "mix of the last rounds' answers"}
     else:
         repair_ids = np.flatnonzero(moved)
-        repair_info = {"exchanges": int(repair_ids.size), "kind": "joint LP of the marginal exchanges"}
+        repair_info = {"exchanges": int(repair_ids.size), "kind": "joint LP of the marginal exchanges"
+                       if repair_ids.size else "none needed (no capacity is priced)"}
         if repair_ids.size:
             sub = _joint([instances[i] for i in repair_ids], [alone[i] for i in repair_ids], limited,
                          np.maximum(left, 0.0), try_without_shortfall=True)
@@ -561,7 +576,8 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             x = sum(w * r.x[a:b] for w, r in zip(weights[i], answers) if w > 0)
             x[1] = 0.0 if x[1] < NOISE_SHORTFALL else x[1]
             solutions[i] = solution_from_columns(inst, Scaled.of(inst), x)
-    price = (lo + high) / 2
+    # the mix LP's capacity prices are the market's (its restricted master converged); else the bracket's middle
+    price = master_prices if mix is not None and master_prices is not None else (lo + high) / 2
     # With scarce capacity some exchanges fall short, and a price then carries the shortfall's penalty: above
     # MAX_COST_PRICE (no yen of cover costs more) it is reported as a shortfall price, price ÷ penalty.
     in_shortfall = price > MAX_COST_PRICE
@@ -579,12 +595,13 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
 
 
 def _master(answers: list[_Response], clearing: _Response, capacity: np.ndarray
-            ) -> tuple[np.ndarray, list[_Response]] | None:
+            ) -> tuple[np.ndarray, list[_Response], float, np.ndarray] | None:
     """The mix repair (a restricted master LP): each exchange takes a convex mix of its answers to the last
     rounds' prices, weights w_ek ≥ 0 with Σ_k w_ek = 1, at the least Σ cost + penalty·shortfall that keeps every
     capacity row. Only exchanges whose answers differ get weights to choose; the others keep `clearing` (an
-    answer that clears every capacity with the rest). Returns (weights exchanges × answers, answers), or None when
-    HiGHS finds no such mix."""
+    answer that clears every capacity with the rest). Returns (weights exchanges × answers, answers, the mix's
+    Σ cost + penalty·shortfall in yen, the capacity rows' prices in yen per yen), or None when HiGHS finds no such
+    mix."""
     answers = [a for a in answers if a is not clearing] + [clearing]
     k = len(answers)
     covers = np.stack([a.cover for a in answers], axis=1)          # exchanges × answers × counterparties
@@ -598,7 +615,7 @@ def _master(answers: list[_Response], clearing: _Response, capacity: np.ndarray
         return None
     ids = np.flatnonzero(free)
     if ids.size == 0:
-        return weights, answers
+        return weights, answers, float((weights * value).sum()), np.zeros(capacity.size)
     n, C = ids.size, capacity.size
     money = max(float(np.abs(value[ids]).mean()), 1.0)
     # columns: (exchange, answer) in exchange-major order; rows: capacity rows, then one convexity row per exchange
@@ -627,7 +644,8 @@ def _master(answers: list[_Response], clearing: _Response, capacity: np.ndarray
         return None
     w = np.clip(np.asarray(h.getSolution().col_value).reshape(n, k), 0.0, 1.0)
     weights[ids] = w / w.sum(axis=1, keepdims=True)
-    return weights, answers
+    prices = np.maximum(-np.asarray(h.getSolution().row_dual)[:C] * money / scale, 0.0)
+    return weights, answers, float((weights * value).sum()), prices
 
 
 def _column_offsets(instances: Sequence[Instance]) -> list[tuple[int, int]]:

@@ -200,6 +200,16 @@ def test_decomposition_matches_the_joint_lp_on_the_japanese_profiles(japan, pres
     assert market.check_capacity(dec.solutions, capacity) == []
 
 
+def test_decomposition_finds_the_joint_lps_clearing_prices(japan):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / "securities-style-japan.toml")
+    price = lambda r: {c["counterparty"]: c["clearing_price"] for c in r.summary["counterparties"]}  # noqa: E731
+    joint = price(market.solve_market(profiles, quotes, regime, capacity, method="joint"))
+    dec = price(market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=8))
+    assert sum(p > 0 for p in joint.values()) >= 2
+    assert dec == pytest.approx(joint, rel=1e-6, abs=1e-9)
+
+
 def test_decomposition_in_worker_processes_equals_the_one_in_this_process(japan):
     profiles, quotes, capacity = japan
     regime = load_regime(DATA / "regimes" / "asset-based.toml")
