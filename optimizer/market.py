@@ -72,11 +72,11 @@ REPAIR_JOINT_MAX = 0      # the decomposition's repair: the mix of answers first
                           # exchanges only when that mix finds no allocation (or for up to this many of them)
 PRICE_START = 0.01        # yen per yen: the first price tried for a counterparty asked for more than it has
 PRICE_BRACKET = 1e-6      # bisection stops when every scarce price's bracket is this narrow (relative)
-MASTER_ANSWERS = 24        # the mix repair chooses among this many of the last rounds' answers per exchange
+MASTER_ANSWERS = 24       # the mix repair chooses among this many of the last rounds' answers per exchange
 MASTER_ROUNDS = 30        # Dantzig–Wolfe rounds at most (each: the mix LP, then one batch at its prices)
 MASTER_GAP = 1e-6         # stop when the mix is within this share of the total cost of the Lagrangian bound
 MASTER_SPREAD = 0.05      # the mix repair asks for answers at the low prices × 0.95 and the high prices × 1.05
-MAX_RAISES = 40          # rounds spent raising the high prices until they clear together
+MAX_RAISES = 40           # rounds spent raising the high prices until they clear together
 MAX_ROUNDS = 80           # price rounds at most (each one a batch over all exchanges)
 MAX_COST_PRICE = 100.0    # yen per yen: the dearest yen of cover (rate on line ≤ 10, premium multiplier ≤ 10)
 DEFAULT_CHUNK = 512       # exchanges per chunk LP in the decomposition
@@ -218,12 +218,21 @@ class _Stacked:
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
-        self.h.setOptionValue("threads", settings.THREADS)
-        self.h.passModel(lp)
+        self.lp = lp
+        # A chunk of the decomposition keeps only its numbers and last basis between rounds: HiGHS's working
+        # memory (~150 kB an exchange once solved) is given back after each round, so that 100,000 exchanges fit.
+        self.lean = capacity is None
+        self.basis = None
+        self.h = None if self.lean else self._highs()
         self.shape = (m, n, A.nnz)
         self.build_seconds = time.perf_counter() - started
+
+    def _highs(self) -> highspy.Highs:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", settings.THREADS)
+        h.passModel(self.lp)
+        return h
 
     # -------------------------------------------------------------- solving
     def _run(self) -> str:
@@ -289,10 +298,34 @@ class _Stacked:
         cost = self.cost_yen.copy()
         np.add.at(cost, self.cover_k, prices[self.cover_c] * self.cover_v)
         cost[self.z] += SHORTFALL_PENALTY * self.units
-        self._costs(cost / self.money)
-        if self._run() != "optimal":
-            raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
-        return self.response(np.asarray(self.h.getSolution().col_value))
+        if self.lean:
+            self.lp.col_cost_ = cost / self.money
+            self.h = self._highs()
+            if self.basis is not None:
+                self.h.setBasis(self.basis)
+        else:
+            self._costs(cost / self.money)
+        restarts = 0
+        try:
+            try:
+                outcome = self._run()
+            except SolveError:  # a warm start HiGHS could not finish from: once more from scratch
+                if not (self.lean and self.basis is not None):
+                    raise
+                self.h = self._highs()
+                outcome = self._run()
+                restarts = 1
+            if outcome != "optimal":
+                raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
+            x = np.asarray(self.h.getSolution().col_value)
+            if self.lean:
+                self.basis = self.h.getBasis()
+        finally:
+            if self.lean:
+                self.h = None
+        r = self.response(x)
+        r.restarts = restarts
+        return r
 
     def response(self, x: np.ndarray) -> "_Response":
         k = len(self.parts)
@@ -319,6 +352,7 @@ class _Response:
     cost: np.ndarray
     shortfall: np.ndarray
     x: np.ndarray
+    restarts: int = 0   # chunks HiGHS could not finish from the last basis, solved again from scratch
 
 
 # ---------------------------------------------------------------------------------------------- the joint LP
@@ -460,14 +494,16 @@ class _Owners:
 
 def _gather(responses: list[_Response]) -> _Response:
     return _Response(np.vstack([r.cover for r in responses]), np.concatenate([r.cost for r in responses]),
-                     np.concatenate([r.shortfall for r in responses]), np.concatenate([r.x for r in responses]))
+                     np.concatenate([r.shortfall for r in responses]), np.concatenate([r.x for r in responses]),
+                     sum(r.restarts for r in responses))
 
 
 def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], limited: Sequence[str],
                capacity: np.ndarray, *, workers: int, scheduler: str | None, chunk_size: int,
                max_rounds: int = MAX_ROUNDS, repair_max: int = REPAIR_JOINT_MAX) -> _Allocation:
-    """Prices by simultaneous bisection (one batch of chunk LPs per round), then the repair LP of the marginal
-    exchanges on the capacity the others leave. See the module docstring."""
+    """Prices by simultaneous bisection (one batch of chunk LPs per round), then the repair: Dantzig–Wolfe rounds
+    on the mix of each marginal exchange's answers (`_master`), or one joint LP of the marginal exchanges on the
+    capacity the others leave. See the module docstring."""
     started = time.perf_counter()
     takes = [_takes(s, inst) for s, inst in zip(alone, instances)]
     milp = MILP_FIXED if any(takes) else MILP_NONE
@@ -476,14 +512,15 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     C = len(limited)
     owners = _Owners(specs, workers, scheduler)
     setup = time.perf_counter() - started
-    rounds, best_bound = 0, -math.inf
+    rounds, best_bound, restarts = 0, -math.inf, 0
     lo, hi, lam = np.zeros(C), np.full(C, np.nan), np.zeros(C)
     recent: deque[_Response] = deque(maxlen=MASTER_ANSWERS)  # the last rounds' answers: the mix repair's columns
     try:
         def ask(prices: np.ndarray) -> _Response:
-            nonlocal rounds, best_bound
+            nonlocal rounds, best_bound, restarts
             rounds += 1
             r = _gather(owners.respond(prices))
+            restarts += r.restarts
             demand = r.cover.sum(axis=0)
             bound = float(r.cost.sum() + SHORTFALL_PENALTY * r.shortfall.sum() + prices @ (demand - capacity))
             best_bound = max(best_bound, bound)
@@ -584,7 +621,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     shortfall_price = np.where(in_shortfall, price / SHORTFALL_PENALTY, 0.0)
     price = np.where(in_shortfall, np.nan, price)
     penalised = sum(s.annual_cost_jpy + SHORTFALL_PENALTY * s.shortfall_jpy for s in solutions)
-    info = {"rounds": rounds, "chunks": len(specs), "owners": owners.kind, "workers": workers,
+    info = {"rounds": rounds, "warm_start_restarts": restarts, "chunks": len(specs), "owners": owners.kind, "workers": workers,
             "setup_seconds": setup, "rounds_seconds": rounds_seconds, "repair": repair_info,
             "lagrangian_bound_jpy": best_bound, "penalised_cost_jpy": penalised,
             "gap_to_bound": (penalised - best_bound) / max(abs(penalised), 1.0), "price_low": lo.tolist(),
