@@ -89,6 +89,18 @@ def test_yes_no_quotes_are_fixed_at_the_stand_alone_choice_and_said_so():
     assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(sum(s.annual_cost_jpy for s in alone), rel=1e-7)
 
 
+def test_minimum_lines_that_cannot_fit_a_capacity_are_dropped_and_said_so():
+    # Alone, both exchanges buy the cheap layer M at its minimum line or more (0.5 of R1 = 1e9 and of R2 = 2e9:
+    # at least 1.5e9 of cover); M can write 6e8 in all, so the fixed yes/no choices cannot hold: M is dropped.
+    lined = Quote("M", "insurance", "Insurer M", "AA", 0.0, 1.0, 0.01, layer_basis="requirement", min_share=0.5)
+    alone = [solve(p, [LAYER, lined], REGIME) for p in two()]
+    assert all(s.share_of("M") >= 0.5 for s in alone)
+    r = market.solve_market(two(), [LAYER, lined], REGIME, {"Insurer M": 6e8})
+    assert r.summary["milp"] == market.MILP_DROPPED
+    assert all(s.share_of("M") == 0 for s in r.solutions)
+    assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(0.02 * 3e9, rel=1e-6)  # all on L instead
+
+
 # ---------------------------------------------------------------------------------------------- against batch
 
 @pytest.fixture(scope="module")
