@@ -176,6 +176,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", default=str(data_dir() / "capacity.csv"), metavar="F",
                    help="capacity CSV: the summary sets the cover bought against each counterparty's capacity "
                         "(default: bundled capacity.csv; 'none' to leave it out)")
+    p = sub.add_parser("market", help="all exchanges at once against the world's insurance capacity: clearing "
+                                      "prices, who falls short")
+    p.add_argument("profiles", nargs="?", default=str(data_dir() / "profiles-japan-2025.csv"), metavar="PROFILES",
+                   help="profiles CSV or Parquet (default: bundled profiles-japan-2025.csv)")
+    p.add_argument("--quotes", default=str(data_dir() / "quotes-japan.csv"),
+                   help="quotes CSV (default: bundled quotes-japan.csv)")
+    p.add_argument("--regime", default=str(data_dir() / "regimes" / DEFAULT_REGIME), help="regime TOML (default: "
+                   f"bundled {DEFAULT_REGIME}); a bare preset name such as asset-based also works")
+    p.add_argument("--capacity", default=str(data_dir() / "capacity.csv"),
+                   help="capacity CSV: counterparty,capacity_jpy[,source] (default: bundled capacity.csv)")
+    p.add_argument("--out", default="market.csv", help="MARKET.csv or MARKET.parquet (default market.csv); the "
+                   "summary goes to MARKET.summary.json")
+    p.add_argument("--method", choices=("auto", "joint", "decompose"), default="auto",
+                   help="joint: one LP; decompose: capacity prices by rounds, then a repair LP; auto: joint up to "
+                        "20,000 exchanges")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", default=None, help="address of a Dask scheduler, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--chunk-size", type=int, default=None, help="exchanges per chunk LP when decomposing (default 512)")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
     return parser
 
 
@@ -463,7 +482,26 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
+def cmd_market(args: argparse.Namespace) -> int:
+    """`market PROFILES --capacity F --out F`: the joint problem; warnings (unknown counterparties) on stderr."""
+    from . import market
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", f"expected a number of processes ≥ 1, got {args.workers}")
+    result = market.run(args.profiles, args.quotes, _regime_path(args.regime), args.capacity, args.out,
+                        method=args.method, workers=args.workers, scheduler=args.scheduler,
+                        chunk_size=market.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size)
+    for warning in result.summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.format == "json":
+        sys.stdout.write(report.to_json(result.summary) + "\n")
+    else:
+        print(report.market_summary_text(result.summary))
+        print(f"\nResults: {result.out}\nSummary: {market.summary_path(result.out)}")
+    return EXIT_OK
+
+
+COMMANDS = {"market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
             "stress": cmd_stress, "batch": cmd_batch, "risk": cmd_risk}
 
 

@@ -1078,3 +1078,15 @@ def build_view(inst: Instance, *, with_shortfall: bool = False) -> ModelView:
     return ModelView(m.prob, cols[0], gap if with_shortfall else None,
                      {q.quote_id: cols[2 + j] for j, q in enumerate(d.quotes)},
                      {d.quotes[j].quote_id: cols[2 + n + k] for k, j in enumerate(bins)}, cost, d)
+
+
+def solution_from_columns(inst: Instance, d: Scaled, x: np.ndarray, *, seconds: float = 0.0,
+                          check: bool = True) -> Solution:
+    """A column vector of `numbers(d)` (model order, units of R) solved elsewhere → a Solution in JPY, re-checked
+    by `verify` through `assemble` (the market solves many exchanges' `numbers` in one HiGHS model)."""
+    cols = Columns(len(d.quotes), np.flatnonzero(d.binary))
+    take_ids = [d.quotes[j].quote_id for j in cols.binaries]
+    raw = _Raw(cash=max(float(x[0]), 0.0), share={q.quote_id: float(v) for q, v in zip(d.quotes, x[cols.shares()])},
+               take={k: float(v) > 0.5 for k, v in zip(take_ids, x[cols.takes()])}, shortfall=max(float(x[1]), 0.0),
+               objective=float("nan"), solve_seconds=seconds)
+    return assemble(inst, raw, None, check=check)

@@ -362,3 +362,33 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
                   text_table(frame, {"capacity_used": lambda v: pct(v, 1)})]
     lines.append(f"\n{summary['profiles']:,} profiles in {summary['seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def market_summary_text(summary: Mapping[str, Any]) -> str:
+    """The market's summary (market.run's `summary`, the MARKET.summary.json object) for a terminal: totals
+    against the run without capacity limits, then one row per counterparty with its clearing price."""
+    t, free = summary["totals"], summary["unlimited"]
+    short = summary["short_because_of_capacity"]
+    lines = [f"Exchanges       {summary['exchanges']:,}  ({summary['regime']}; method {summary['method']})",
+             f"Yes/no quotes   {summary['milp']}",
+             f"Phases          {' → '.join(summary['phases'])}",
+             f"Requirement     {yen(t['required_coverage_jpy'])}",
+             f"Annual cost     {yen(t['annual_cost_jpy'])}  (without capacity limits {yen(free['annual_cost_jpy'])}; "
+             f"scarcity {yen(summary['scarcity_cost_jpy'])})",
+             f"Shortfall       {yen(t['shortfall_jpy'])}  (without capacity limits {yen(free['shortfall_jpy'])})",
+             f"Insurance       {yen(t['insurance_written_jpy'])} of cover written",
+             f"In shortfall    {len(summary['shortfall_exchanges']):,} exchanges ({free['shortfall_exchanges']:,} "
+             f"without capacity limits)"]
+    if short:
+        lines.append("Short because capacity ran out: " + ", ".join(short[:20]) + (" …" if len(short) > 20 else ""))
+    rows = pd.DataFrame([{"counterparty": r["counterparty"], "capacity_jpy": r["capacity_jpy"],
+                          "cover_jpy": r["cover_jpy"], "utilisation": r["utilisation"],
+                          "clearing_price": r["clearing_price"], "shortfall_price": r["shortfall_price"],
+                          "exchanges": r["exchanges"]} for r in summary["counterparties"]])
+    if not rows.empty:
+        price = lambda v: "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4f}"  # noqa: E731
+        lines += ["", "By counterparty (clearing price: yen of annual cost saved per yen of extra capacity):",
+                  text_table(rows, {"utilisation": lambda v: pct(v, 1), "clearing_price": price,
+                                    "shortfall_price": price})]
+    lines.append(f"\n{summary['exchanges']:,} exchanges in {summary['seconds']:.1f} s")
+    return "\n".join(lines)

@@ -411,3 +411,28 @@ def test_every_string_marked_in_the_code_has_a_japanese_translation():
         if isinstance(message, str) and message and ja.gettext(message) == message:
             missing.append(message)
     assert missing == []
+
+
+MARKET = "app_pages/market.py"
+
+
+def test_market_page_runs_the_bundled_japanese_exchanges_and_prices_the_scarce_capacity(at, files):
+    at.switch_page(MARKET).run()
+    at.button(key="market_run").click().run()
+    assert not at.exception and not errors(at)
+    assert metric(at, "Exchanges") == "21"
+    prices = frame_with(at, "price")
+    assert (prices["price"] > 0).any() and prices["utilisation"].max() == pytest.approx(100, abs=0.01)
+    summary = json.loads(files["market.summary.json"])
+    assert summary["exchanges"] == 21 and summary["scarce_counterparties"]
+
+
+def test_a_negative_capacity_is_refused_with_a_message_and_the_last_results_kept(at):
+    at.switch_page(MARKET).run()
+    at.button(key="market_run").click().run()
+    at.session_state["market_capacity_japan"] = {"edited_rows": {0: {"capacity_bn": -5.0}}, "added_rows": [],
+                                                 "deleted_rows": []}
+    at.run()
+    at.button(key="market_run").click().run()
+    assert any("capacity ≥ 0" in e.value and "row 1" in e.value for e in at.error)
+    assert metric(at, "Exchanges") == "21"  # the previous run is still shown

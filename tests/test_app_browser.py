@@ -440,3 +440,16 @@ def test_the_japanese_risk_view_shows_no_english_label(page, screens):
     assert not words, f"English in the Japanese Risk view: {sorted(words)}"
     page.locator(".vega-embed").first.scroll_into_view_if_needed()
     page.screenshot(path=str(screens / "cfo_risk_ja.png"))
+
+
+# ------------------------------------------------------------------ the market page
+
+def test_market_page_shows_utilisation_bars_clearing_prices_and_who_falls_short(page, screens):
+    go_to(page, "Market: shared capacity")
+    page.get_by_role("button", name="Run market").click()
+    page.wait_for_selector("text=Capacity used and clearing prices", timeout=180_000)
+    wait_quiet(page)
+    assert page.get_by_text("Who falls short").is_visible()
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert values[0] == "21"
+    page.screenshot(path=str(screens / "market_en.png"), full_page=True)

@@ -1,0 +1,147 @@
+"""Market page: every exchange at once against each counterparty's capacity (optimizer.market): utilisation,
+clearing prices, who falls short because capacity ran out."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import DATA, _, unit, ws
+from optimizer import market, report
+from optimizer.inputs import InputError, csv_text_to_frame, load_capacity, load_profiles, load_quotes, \
+    profiles_from_frame
+
+RESULT = "market_result"     # (MarketResult, names) of the last run
+SHEET = "market_sheet"       # which quote sheet: the bundled Japanese one or the scenario's
+CAPACITY_EDITOR = "market_capacity"
+JAPAN_SHEET = "quotes-japan.csv"
+
+
+@st.cache_data(show_spinner=False)
+def _bundled():
+    return (load_profiles(DATA / "profiles-japan-2025.csv"), load_quotes(DATA / JAPAN_SHEET),
+            load_capacity(DATA / "capacity.csv"))
+
+
+def _profiles(up):
+    """The uploaded profiles (CSV or Parquet), or the bundled Japanese ones; InputError for anything else."""
+    if up is None:
+        return _bundled()[0]
+    data = up.getvalue()
+    if up.name.lower().endswith(".parquet"):
+        try:
+            frame = pd.read_parquet(io.BytesIO(data)).astype(object).where(lambda f: f.notna(), "")
+        except Exception as exc:  # noqa: BLE001 — whatever the file holds, a message
+            raise InputError(up.name, f"not a Parquet file ({type(exc).__name__})") from None
+    else:
+        try:
+            frame = csv_text_to_frame(data.decode("utf-8-sig"), up.name)
+        except UnicodeDecodeError:
+            raise InputError(up.name, "not UTF-8 text") from None
+    return profiles_from_frame(frame, up.name)
+
+
+def _capacity_table(quotes) -> pd.DataFrame:
+    """One row per counterparty of the sheet: the bundled capacity where it has one, blank (unlimited) else."""
+    bundled = _bundled()[2]
+    names = sorted({q.counterparty for q in quotes})
+    return pd.DataFrame({"counterparty": names,
+                         "capacity_bn": [bundled[c] / 1e9 if c in bundled else None for c in names]})
+
+
+def _capacity(table: pd.DataFrame) -> dict[str, float]:
+    """The edited table → {counterparty: yen}; a blank is unlimited; a negative capacity is refused."""
+    out = {}
+    for row_no, row in enumerate(table.itertuples(), start=1):
+        value = row.capacity_bn
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if not math.isfinite(float(value)) or float(value) < 0:
+            raise InputError(_("capacity table"), _("expected a capacity ≥ 0 (blank: unlimited)"), row_no,
+                             _("capacity (¥bn)"), row.counterparty)
+        out[row.counterparty] = float(value) * 1e9
+    return out
+
+
+def main() -> None:
+    ss = st.session_state
+    w = ws()
+    u = unit()
+    st.markdown("#### " + _("The market: every exchange at once"))
+    st.caption(_("Each exchange alone assumes every insurer can write its whole tower. Here all exchanges buy at "
+                 "once against each counterparty's capacity (the most cover it writes across all of them): who can "
+                 "still comply, and what one more yen of each counterparty's capacity is worth (its clearing "
+                 "price)."))
+    up = st.file_uploader(_("Profiles (CSV or Parquet)"), type=["csv", "parquet"], key="market_upload")
+    sheet = st.radio(_("Quote sheet"), ["japan", "scenario"], horizontal=True, key=SHEET,
+                     format_func=lambda k: _("bundled Japanese sheet") if k == "japan" else _("the scenario's sheet"))
+    quotes = _bundled()[1] if sheet == "japan" else w.last_quotes
+    st.caption(_("Capacity per counterparty in ¥bn; a blank cell means unlimited. Bundled figures are assumptions "
+                 "bounded by reported totals (data/capacity.csv)."))
+    table = st.data_editor(_capacity_table(quotes), key=f"{CAPACITY_EDITOR}_{sheet}", hide_index=True,
+                           width="stretch", disabled=["counterparty"],
+                           column_config={"counterparty": st.column_config.TextColumn(_("counterparty")),
+                                          "capacity_bn": st.column_config.NumberColumn(_("capacity (¥bn)"),
+                                                                                        format="%.1f")})
+    st.caption(_("Regime: **{regime}** · profiles: **{profiles}**").format(
+        regime=_(w.regime.name), profiles=up.name if up is not None else "profiles-japan-2025.csv"))
+    if st.button(_("Run market"), type="primary", key="market_run"):
+        try:
+            with st.spinner(_("Solving…")):
+                result = market.solve_market(_profiles(up), quotes, w.regime, _capacity(table))
+            ss[RESULT] = (result, {"regime": w.regime.name})
+        except InputError as exc:
+            st.error(_("Not run — {error}").format(error=exc))
+    stored = ss.get(RESULT)
+    if stored is None:
+        return
+    result, names = stored
+    s = result.summary
+    t, free, milp = s["totals"], s["unlimited"], s["milp"]
+    c = st.columns(4)
+    c[0].metric(_("Exchanges"), f"{s['exchanges']:,}")
+    c[1].metric(_("Total annual cost"), u(t["annual_cost_jpy"]))
+    c[2].metric(_("Cost of scarcity"), u(s["scarcity_cost_jpy"]))
+    c[3].metric(_("Short because capacity ran out"), f"{len(s['short_because_of_capacity'])}")
+    st.caption(_("Without capacity limits: annual cost {cost}, shortfall {short}, {n} exchanges short. With them: "
+                 "shortfall {now}. Regime **{regime}**; yes/no quotes: {milp}.").format(
+        cost=u(free["annual_cost_jpy"]), short=u(free["shortfall_jpy"]), n=free["shortfall_exchanges"],
+        now=u(t["shortfall_jpy"]), regime=_(names["regime"]), milp=_(milp)))
+    rows = pd.DataFrame([{"counterparty": r["counterparty"],
+                          "capacity": None if r["capacity_jpy"] is None else u.number(r["capacity_jpy"]),
+                          "cover": u.number(r["cover_jpy"]),
+                          "utilisation": None if r["utilisation"] is None else 100 * min(r["utilisation"], 1.0),
+                          "price": r["clearing_price"], "shortfall_price": r["shortfall_price"],
+                          "exchanges": r["exchanges"]} for r in s["counterparties"]])
+    st.subheader(_("Capacity used and clearing prices"))
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "counterparty": st.column_config.TextColumn(_("counterparty")),
+        "capacity": st.column_config.NumberColumn(_("capacity ({unit})").format(unit=u.label), format="%,.1f"),
+        "cover": st.column_config.NumberColumn(_("cover written ({unit})").format(unit=u.label), format="%,.1f"),
+        "utilisation": st.column_config.ProgressColumn(_("utilisation"), min_value=0, max_value=100,
+                                                       format="%.0f%%"),
+        "price": st.column_config.NumberColumn(_("clearing price (¥ per ¥)"), format="%.4f"),
+        "shortfall_price": st.column_config.NumberColumn(_("shortfall price (¥ per ¥)"), format="%.2f"),
+        "exchanges": st.column_config.NumberColumn(_("buyers")),
+    })
+    st.subheader(_("Who falls short"))
+    short = result.rows[result.rows["status"] == "shortfall"]
+    if short.empty:
+        st.write(_("Every exchange complies."))
+    else:
+        st.dataframe(pd.DataFrame({
+            _("exchange"): short["exchange_id"],
+            _("shortfall ({unit})").format(unit=u.label): short["shortfall_jpy"].map(u.number),
+            _("without capacity limits ({unit})").format(unit=u.label): short["unlimited_shortfall_jpy"].map(u.number),
+            _("because capacity ran out"): short["short_because_of_capacity"].map(lambda v: _("yes") if v else _("no")),
+        }), hide_index=True, width="stretch")
+    c = st.columns(2)
+    c[0].download_button(_("Results (CSV)"), report.csv_bytes(result.rows), "market.csv", "text/csv", key="dl_market")
+    c[1].download_button(_("Summary (JSON)"), report.to_json(s), "market.summary.json", "application/json",
+                         key="dl_market_summary")
+
+
+main()

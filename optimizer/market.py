@@ -1,0 +1,902 @@
+"""The market (DESIGN "The market"): every exchange at once against the world's insurance capacity.
+
+One LP: each exchange's own rows, exactly `model.numbers(Scaled.of(inst))` (the rows `solve` uses), side by side
+(block diagonal, each exchange's columns in units of its own R), plus one **capacity row** per counterparty c
+listed in capacity.csv:
+
+    Σ_e Σ_{j of c} s_ej · limit_ej ≤ capacity_c          (limit_ej in yen; the row is divided by capacity_c)
+
+and one row for the total shortfall. The objective is the sum of the exchanges' annual costs in yen, divided by a
+money unit M (the geometric mean of the exchanges' R) so that HiGHS sees numbers near 1.
+
+- **Yes/no quotes** (minimum line, flat fee) are *fixed* at each exchange's stand-alone choice, so the market LP
+  stays an LP (its capacity rows have prices). A quote bought alone must then be bought at least at its minimum
+  line; if those minimum lines alone do not fit a capacity, the yes/no quotes of capacity-limited counterparties
+  are fixed at "no" instead. The summary says which (`milp`).
+- **Shortfall**: when no allocation lets every exchange comply, two phases on the same HiGHS model: the least
+  total shortfall in yen (Σ_e shortfall_e), then the least total cost at that shortfall (as `solve` does for one
+  exchange). The capacity's `shortfall_price` is the first phase's shadow price (yen of shortfall removed per yen
+  of capacity); its `clearing_price` is the second's (yen of annual cost saved per yen of capacity).
+- **Clearing price** of c: the shadow price of its capacity row, −dual × M ÷ capacity_c, in yen of annual cost
+  per yen of cover written: what one more yen of c's capacity would save the market (0 when c has capacity left).
+- **Decomposition** (`method="decompose"`, and above JOINT_MAX_EXCHANGES exchanges): capacity prices are found
+  by bisection, each round a batch of chunk LPs (the same rows, no capacity rows, each exchange's cover of c
+  charged at c's price and its shortfall at SHORTFALL_PENALTY), in this process, in worker processes or on Dask
+  actors. The repair: exchanges that buy no priced capacity keep their answer; the others take a convex mix of
+  their answers to the last rounds' prices (each answer meets the exchange's own rows, so any mix does), the
+  weights from one LP with the capacity rows (a restricted master problem). If that LP finds no allocation, the
+  marginal exchanges share what capacity is left in one joint LP instead. Either way the allocation never
+  exceeds any capacity, and the Lagrangian bound of the rounds says how far from the joint optimum it can be.
+
+Every exchange's mix goes through `model.assemble` and the independent `verify`; the capacity use is re-counted
+from the mixes' own lines (`check_capacity`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import multiprocessing
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import highspy
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from . import settings
+from .domain import ExchangeProfile, Quote, Regime
+from .i18n import N_
+from .inputs import InputError
+from .model import Instance, Scaled, numbers, quiet_highs, solution_from_columns
+from .regime import credit_factor
+from .solution import SCALAR_KEYS, Solution, SolveError
+
+# ---------------------------------------------------------------------------------------------- tolerances
+CAPACITY_MARGIN = 1e-7    # capacity rows hold capacity × (1 − this): HiGHS's feasibility tolerance (1e-7 of the
+                          # row, which is in units of capacity) then cannot carry a counterparty over its capacity
+CAPACITY_CHECK = 1e-9     # the independent check: cover written ≤ capacity × (1 + this)
+SCARCE = 1e-6             # a counterparty within this share of its capacity is reported as scarce
+PRICE_ZERO = 1e-9         # yen per yen: a shadow price below this is reported as 0
+SHORTFALL_SLACK = 1e-12   # phase 2 may use this share more total shortfall than phase 1 found (keeps it feasible)
+NOISE_SHORTFALL = 1e-7    # units of the exchange's own R: a shortfall below this is solver noise (HiGHS's
+                          # feasibility tolerance on the exchange's own rows; verify allows 1e-6 of R), read as 0
+SHORTFALL_PENALTY = 1e4   # decomposition: yen of cost per yen of shortfall, far above any yen of cover's cost
+                          # (cash costs ≤ cost of capital ≤ 1, the dearest quote ≤ 10 × 10 per yen of limit)
+JOINT_MAX_EXCHANGES = 20_000  # method "auto": one joint LP up to this many exchanges, the decomposition beyond
+REPAIR_JOINT_MAX = 0      # the decomposition's repair: the mix of answers first; a joint LP of the marginal
+                          # exchanges only when that mix finds no allocation (or for up to this many of them)
+PRICE_START = 0.01        # yen per yen: the first price tried for a counterparty asked for more than it has
+PRICE_BRACKET = 1e-6      # bisection stops when every scarce price's bracket is this narrow (relative)
+MASTER_ANSWERS = 24       # the mix repair chooses among this many of the last rounds' answers per exchange
+MASTER_ROUNDS = 30        # Dantzig–Wolfe rounds at most (each: the mix LP, then one batch at its prices)
+MASTER_GAP = 1e-6         # stop when the mix is within this share of the total cost of the Lagrangian bound
+MASTER_SPREAD = 0.05      # the mix repair asks for answers at the low prices × 0.95 and the high prices × 1.05
+MAX_RAISES = 40           # rounds spent raising the high prices until they clear together
+MAX_ROUNDS = 80           # price rounds at most (each one a batch over all exchanges)
+MAX_COST_PRICE = 100.0    # yen per yen: the dearest yen of cover (rate on line ≤ 10, premium multiplier ≤ 10)
+DEFAULT_CHUNK = 512       # exchanges per chunk LP in the decomposition
+
+Method = Literal["auto", "joint", "decompose"]
+MILP_NONE = N_("no yes/no quotes: the market is an LP")
+MILP_FIXED = N_("yes/no quotes fixed at each exchange's stand-alone choice")
+MILP_DROPPED = N_("yes/no quotes fixed at each exchange's stand-alone choice, those of capacity-limited "
+                  "counterparties at 'no' (their minimum lines did not fit the capacity)")
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+def capacity_warnings(capacity: Mapping[str, float], quotes: Sequence[Quote], source: str = "capacity") -> list[str]:
+    """Counterparties in capacity.csv that no quote names (their rows do nothing): one warning listing them."""
+    named = {q.counterparty for q in quotes}
+    unknown = sorted(c for c in capacity if c not in named)
+    if not unknown:
+        return []
+    return [f"{source}: {len(unknown)} counterpart{'y' if len(unknown) == 1 else 'ies'} not named by any quote "
+            f"(ignored): {'; '.join(unknown)}"]
+
+
+def load_profile_list(path: str | Path) -> list[ExchangeProfile]:
+    """PROFILES as CSV or Parquet → profiles (one bad row is an InputError: the market needs every exchange)."""
+    from .inputs import load_profiles, profiles_from_frame
+
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        if not path.is_file():
+            raise InputError(str(path), "file not found" if not path.exists() else "not a file")
+        try:
+            frame = pd.read_parquet(path).astype(object).where(lambda f: f.notna(), "")
+        except Exception as exc:  # noqa: BLE001 — any unreadable file is bad input
+            raise InputError(str(path), f"not a readable Parquet file ({exc})") from None
+        return profiles_from_frame(frame, str(path))
+    return load_profiles(path)
+
+
+# ---------------------------------------------------------------------------------------------- the stacked model
+
+def _takes(solution: Solution | None, inst: Instance, drop: frozenset[str] = frozenset()) -> dict[str, bool]:
+    """Yes/no decisions of an exchange: bought alone (and not of a dropped counterparty) → yes."""
+    bought = {l.quote.quote_id for l in solution.lines} if solution is not None else set()
+    return {q.quote_id: q.quote_id in bought and q.counterparty not in drop for q in inst.eligible if q.needs_binary}
+
+
+@dataclass
+class _Part:
+    """Where one exchange sits in the stacked model."""
+
+    inst: Instance
+    d: Scaled
+    first: int      # first column
+    count: int      # columns
+
+
+class _Stacked:
+    """Exchanges' `numbers` side by side as one HiGHS model, with capacity rows (`capacity` given) and a
+    total-shortfall row, or without them (a chunk of the decomposition: each exchange alone, priced)."""
+
+    def __init__(self, instances: Sequence[Instance], takes: Sequence[Mapping[str, bool]], limited: Sequence[str],
+                 capacity: np.ndarray | None, money: float | None = None):
+        quiet_highs()
+        started = time.perf_counter()
+        self.limited = tuple(limited)
+        where = {c: i for i, c in enumerate(self.limited)}
+        units = np.array([inst.unit for inst in instances], dtype=float)
+        # the money unit: objective in yen ÷ M keeps small and large exchanges' costs near 1
+        self.money = float(money) if money else float(np.exp(np.mean(np.log(units)))) if units.size else 1.0
+        rows, cols, vals = [], [], []
+        cost, col_lo, col_hi, row_lo, row_hi = [], [], [], [], []
+        cov_c, cov_k, cov_v = [], [], []
+        self.parts: list[_Part] = []
+        r0 = c0 = 0
+        for inst, take in zip(instances, takes):
+            d = Scaled.of(inst)
+            index = {q.quote_id: j for j, q in enumerate(d.quotes)}
+            num = numbers(d, {index[k]: v for k, v in take.items() if k in index})
+            i, k = np.nonzero(num.A)
+            rows.append(i + r0)
+            cols.append(k + c0)
+            vals.append(num.A[i, k])
+            cost.append(num.cost * d.unit)  # yen per unit of each column
+            col_lo.append(num.col_lower)
+            col_hi.append(num.col_upper)
+            row_lo.append(num.row_lower)
+            row_hi.append(num.row_upper)
+            for j, q in enumerate(d.quotes):
+                c = where.get(q.counterparty)
+                if c is not None and d.limit[j] > 0:
+                    cov_c.append(c)
+                    cov_k.append(c0 + 2 + j)
+                    cov_v.append(d.limit[j] * d.unit)  # yen of cover per unit of share
+            self.parts.append(_Part(inst, d, c0, num.cost.size))
+            r0 += num.A.shape[0]
+            c0 += num.cost.size
+        self.own_rows, n = r0, c0
+        cat = lambda xs, dtype=float: np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)  # noqa: E731
+        rows, cols, vals = cat(rows, np.int64), cat(cols, np.int64), cat(vals)
+        self.cost_yen = cat(cost)
+        self.col_lower, self.col_upper = cat(col_lo), cat(col_hi)
+        row_lower, row_upper = cat(row_lo), cat(row_hi)
+        self.cover_c, self.cover_k, self.cover_v = (np.array(cov_c, dtype=np.int64), np.array(cov_k, dtype=np.int64),
+                                                    np.array(cov_v, dtype=float))
+        self.col_exchange = np.repeat(np.arange(len(self.parts)), [p.count for p in self.parts])
+        self.z = np.array([p.first + 1 for p in self.parts], dtype=np.int64)
+        self.units = units
+        self.capacity = capacity
+        if capacity is None:
+            self.col_upper[self.z] = highspy.kHighsInf  # a chunk of the decomposition: shortfall priced, not fixed
+        if capacity is not None:
+            # capacity rows, each divided by its capacity (by M when it is under a yen: then its columns are fixed
+            # at 0 as well, since a row's tolerance would let a sliver of cover through)
+            capacity = np.where(capacity < 1.0, 0.0, capacity)
+            none_left = capacity[self.cover_c] == 0
+            self.col_upper[self.cover_k[none_left]] = 0.0
+            self.scale = np.where(capacity > 0, capacity, self.money)
+            self.cap_rows = self.own_rows + np.arange(len(self.limited))
+            rows = np.concatenate([rows, self.cap_rows[self.cover_c]])
+            cols = np.concatenate([cols, self.cover_k])
+            vals = np.concatenate([vals, self.cover_v / self.scale[self.cover_c]])
+            row_lower = np.concatenate([row_lower, np.full(len(self.limited), -highspy.kHighsInf)])
+            row_upper = np.concatenate([row_upper, capacity * (1 - CAPACITY_MARGIN) / self.scale])
+            # the total shortfall in yen ÷ M (free until phase 2 bounds it)
+            self.shortfall_row = self.own_rows + len(self.limited)
+            rows = np.concatenate([rows, np.full(len(self.parts), self.shortfall_row)])
+            cols = np.concatenate([cols, self.z])
+            vals = np.concatenate([vals, self.units / self.money])
+            row_lower = np.concatenate([row_lower, [-highspy.kHighsInf]])
+            row_upper = np.concatenate([row_upper, [highspy.kHighsInf]])
+        m = row_lower.size
+        A = sp.csc_matrix((vals, (rows, cols)), shape=(m, n))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, m
+        lp.col_cost_ = self.cost_yen / self.money
+        lp.col_lower_, lp.col_upper_ = self.col_lower, self.col_upper
+        lp.row_lower_, lp.row_upper_ = row_lower, row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+        self.lp = lp
+        # A chunk of the decomposition keeps only its numbers and last basis between rounds: HiGHS's working
+        # memory (~150 kB an exchange once solved) is given back after each round, so that 100,000 exchanges fit.
+        self.lean = capacity is None
+        self.basis = None
+        self.h = None if self.lean else self._highs()
+        self.shape = (m, n, A.nnz)
+        self.build_seconds = time.perf_counter() - started
+
+    def _highs(self) -> highspy.Highs:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", settings.THREADS)
+        h.passModel(self.lp)
+        return h
+
+    # -------------------------------------------------------------- solving
+    def _run(self) -> str:
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return "optimal"
+        if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return "infeasible"
+        raise SolveError(f"HiGHS stopped the market LP with status {self.h.modelStatusToString(status)}")
+
+    def _costs(self, values: np.ndarray) -> None:
+        self.h.changeColsCost(values.size, np.arange(values.size, dtype=np.int32), values)
+
+    def _z_upper(self, upper: float) -> None:
+        self.h.changeColsBounds(self.z.size, self.z.astype(np.int32), np.zeros(self.z.size),
+                                np.full(self.z.size, upper))
+
+    def lexicographic(self, try_without_shortfall: bool) -> dict[str, Any]:
+        """Least cost with no shortfall; if that is infeasible (or not tried), the least total shortfall, then the
+        least cost at it. Returns x and the capacity rows' duals of the last phase (and of phase 1)."""
+        started = time.perf_counter()
+        phases: list[str] = []
+        if try_without_shortfall:
+            phases.append("least cost, no shortfall")
+            if self._run() == "optimal":
+                return self._answer(phases, None, started)
+            phases[-1] += " (infeasible)"
+        self._z_upper(highspy.kHighsInf)
+        least = np.zeros(self.cost_yen.size)
+        least[self.z] = self.units / self.money
+        self._costs(least)
+        phases.append("least total shortfall")
+        if self._run() != "optimal":
+            raise SolveError("HiGHS could not minimise the market's total shortfall")
+        total = float(self.h.getInfo().objective_function_value)
+        first_duals = self._cap_duals()
+        self._costs(self.cost_yen / self.money)
+        self.h.changeRowBounds(int(self.shortfall_row), -highspy.kHighsInf,
+                               total * (1 + SHORTFALL_SLACK) + SHORTFALL_SLACK)
+        phases.append("least cost at that shortfall")
+        if self._run() != "optimal":
+            raise SolveError("HiGHS found no allocation at the market's least total shortfall")
+        return self._answer(phases, first_duals, started)
+
+    def _cap_duals(self) -> np.ndarray:
+        duals = np.asarray(self.h.getSolution().row_dual)
+        return duals[self.cap_rows] if len(self.limited) else np.zeros(0)
+
+    def _answer(self, phases: list[str], first_duals: np.ndarray | None, started: float) -> dict[str, Any]:
+        x = np.asarray(self.h.getSolution().col_value)
+        to_price = lambda y: np.maximum(-y * self.money / self.scale, 0.0)  # noqa: E731 — yen per yen of capacity
+        price = to_price(self._cap_duals())
+        shortfall_price = to_price(first_duals) if first_duals is not None else np.zeros(len(self.limited))
+        return {"x": x, "phases": phases, "price": np.where(price > PRICE_ZERO, price, 0.0),
+                "shortfall_price": np.where(shortfall_price > PRICE_ZERO, shortfall_price, 0.0),
+                "solve_seconds": time.perf_counter() - started,
+                "iterations": int(self.h.getInfo().simplex_iteration_count)}
+
+    def respond(self, prices: np.ndarray) -> "_Response":
+        """Each exchange alone (no capacity rows), its cover of c charged at prices[c] yen per yen and its
+        shortfall at SHORTFALL_PENALTY: the exchanges' answer to a round's prices."""
+        cost = self.cost_yen.copy()
+        np.add.at(cost, self.cover_k, prices[self.cover_c] * self.cover_v)
+        cost[self.z] += SHORTFALL_PENALTY * self.units
+        if self.lean:
+            self.lp.col_cost_ = cost / self.money
+            self.h = self._highs()
+            if self.basis is not None:
+                self.h.setBasis(self.basis)
+        else:
+            self._costs(cost / self.money)
+        restarts = 0
+        try:
+            try:
+                outcome = self._run()
+            except SolveError:  # a warm start HiGHS could not finish from: once more from scratch
+                if not (self.lean and self.basis is not None):
+                    raise
+                self.h = self._highs()
+                outcome = self._run()
+                restarts = 1
+            if outcome != "optimal":
+                raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
+            x = np.asarray(self.h.getSolution().col_value)
+            if self.lean:
+                self.basis = self.h.getBasis()
+        finally:
+            if self.lean:
+                self.h = None
+        r = self.response(x)
+        r.restarts = restarts
+        return r
+
+    def response(self, x: np.ndarray) -> "_Response":
+        k = len(self.parts)
+        cover = np.zeros((k, len(self.limited)))
+        np.add.at(cover, (self.col_exchange[self.cover_k], self.cover_c), self.cover_v * x[self.cover_k])
+        cost = np.bincount(self.col_exchange, weights=self.cost_yen * x, minlength=k)
+        shortfall = np.maximum(x[self.z], 0.0) * self.units
+        return _Response(cover, cost, shortfall, x)
+
+    def solutions(self, x: np.ndarray, seconds: float) -> list[Solution]:
+        """The stacked answer → one verified Solution per exchange (assemble + verify)."""
+        share = seconds / max(len(self.parts), 1)
+        x = x.copy()
+        x[self.z] = np.where(x[self.z] < NOISE_SHORTFALL, 0.0, x[self.z])
+        return [solution_from_columns(p.inst, p.d, x[p.first:p.first + p.count], seconds=share) for p in self.parts]
+
+
+@dataclass
+class _Response:
+    """A chunk's answer to prices: per exchange, cover of each limited counterparty (yen), annual cost (yen,
+    without the prices), shortfall (yen); and the chunk's columns."""
+
+    cover: np.ndarray
+    cost: np.ndarray
+    shortfall: np.ndarray
+    x: np.ndarray
+    restarts: int = 0   # chunks HiGHS could not finish from the last basis, solved again from scratch
+
+
+# ---------------------------------------------------------------------------------------------- the joint LP
+
+@dataclass
+class _Allocation:
+    solutions: list[Solution]
+    price: np.ndarray
+    shortfall_price: np.ndarray
+    phases: list[str]
+    milp: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _joint(instances: Sequence[Instance], alone: Sequence[Solution | None], limited: Sequence[str],
+           capacity: np.ndarray, try_without_shortfall: bool) -> _Allocation:
+    """One LP over all the given exchanges with capacity rows; the yes/no quotes fixed as MILP_* say."""
+    binaries = any(q.needs_binary for inst in instances for q in inst.eligible)
+    attempts = [(MILP_FIXED if binaries else MILP_NONE, frozenset())]
+    if binaries:
+        attempts.append((MILP_DROPPED, frozenset(limited)))
+    last: Exception | None = None
+    for milp, drop in attempts:
+        takes = [_takes(s, inst, drop) for s, inst in zip(alone, instances)]
+        stacked = _Stacked(instances, takes, limited, capacity)
+        try:
+            ans = stacked.lexicographic(try_without_shortfall)
+        except SolveError as exc:  # minimum lines that do not fit a capacity: try again without them
+            last = exc
+            continue
+        solutions = stacked.solutions(ans["x"], ans["solve_seconds"])
+        m, n, nnz = stacked.shape
+        info = {"rows": m, "columns": n, "nonzeros": nnz, "build_seconds": stacked.build_seconds,
+                "solve_seconds": ans["solve_seconds"], "simplex_iterations": ans["iterations"],
+                "money_unit_jpy": stacked.money}
+        return _Allocation(solutions, ans["price"], ans["shortfall_price"], ans["phases"], milp, info)
+    raise last if last is not None else SolveError("the market LP could not be built")
+
+
+# ---------------------------------------------------------------------------------------------- decomposition
+
+@dataclass(frozen=True)
+class _ChunkSpec:
+    index: int
+    instances: tuple[Instance, ...]
+    takes: tuple[Mapping[str, bool], ...]
+    limited: tuple[str, ...]
+
+
+class _Owner:
+    """Holds some chunks' LPs between rounds (in this process, a worker process, or a Dask actor) and answers
+    each round's prices from the previous round's basis."""
+
+    def __init__(self, specs: Sequence[_ChunkSpec]):
+        self.chunks = [(s.index, _Stacked(s.instances, s.takes, s.limited, None)) for s in specs]
+
+    def respond(self, prices: np.ndarray) -> list[tuple[int, _Response]]:
+        return [(i, lp.respond(np.asarray(prices, dtype=float))) for i, lp in self.chunks]
+
+
+def _owner_loop(conn, specs) -> None:  # a worker process: build the chunks, then answer prices until None
+    try:
+        owner = _Owner(specs)
+        conn.send(("ready", None))
+    except BaseException as exc:  # noqa: BLE001 — report, do not hang the coordinator
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    while True:
+        prices = conn.recv()
+        if prices is None:
+            return
+        try:
+            conn.send(("ok", owner.respond(prices)))
+        except BaseException as exc:  # noqa: BLE001
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Owners:
+    """The chunks, dealt round-robin to `workers` owners: here, in spawned processes, or as Dask actors."""
+
+    def __init__(self, specs: list[_ChunkSpec], workers: int, scheduler: str | None):
+        self.kind, self.procs, self.client = "local", [], None
+        groups = [specs[k::max(workers, 1)] for k in range(max(workers, 1))]
+        groups = [g for g in groups if g]
+        if scheduler:
+            from distributed import Client
+
+            self.kind = "dask"
+            self.client = Client(scheduler)
+            self.actors = [self.client.submit(_Owner, g, actor=True).result() for g in groups]
+        elif workers > 1 and len(groups) > 1:
+            self.kind = "processes"
+            ctx = multiprocessing.get_context("spawn")
+            self.pipes = []
+            for g in groups:
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(target=_owner_loop, args=(theirs, g), daemon=True)
+                proc.start()
+                self.procs.append(proc)
+                self.pipes.append(mine)
+            for pipe in self.pipes:
+                self._receive(pipe)
+        else:
+            self.owners = [_Owner(g) for g in groups]
+
+    @staticmethod
+    def _receive(pipe):
+        status, payload = pipe.recv()
+        if status == "error":
+            raise SolveError(f"a decomposition worker failed: {payload}")
+        return payload
+
+    def respond(self, prices: np.ndarray) -> list[_Response]:
+        if self.kind == "dask":
+            futures = [a.respond(prices) for a in self.actors]
+            answers = [pair for f in futures for pair in f.result()]
+        elif self.kind == "processes":
+            for pipe in self.pipes:
+                pipe.send(prices)
+            answers = [pair for pipe in self.pipes for pair in self._receive(pipe)]
+        else:
+            answers = [pair for o in self.owners for pair in o.respond(prices)]
+        return [r for _, r in sorted(answers, key=lambda pair: pair[0])]
+
+    def close(self) -> None:
+        for pipe in getattr(self, "pipes", []):
+            try:
+                pipe.send(None)
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        if self.client is not None:
+            self.client.close()
+
+
+def _gather(responses: list[_Response]) -> _Response:
+    return _Response(np.vstack([r.cover for r in responses]), np.concatenate([r.cost for r in responses]),
+                     np.concatenate([r.shortfall for r in responses]), np.concatenate([r.x for r in responses]),
+                     sum(r.restarts for r in responses))
+
+
+def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], limited: Sequence[str],
+               capacity: np.ndarray, *, workers: int, scheduler: str | None, chunk_size: int,
+               max_rounds: int = MAX_ROUNDS, repair_max: int = REPAIR_JOINT_MAX) -> _Allocation:
+    """Prices by simultaneous bisection (one batch of chunk LPs per round), then the repair: Dantzig–Wolfe rounds
+    on the mix of each marginal exchange's answers (`_master`), or one joint LP of the marginal exchanges on the
+    capacity the others leave. See the module docstring."""
+    started = time.perf_counter()
+    takes = [_takes(s, inst) for s, inst in zip(alone, instances)]
+    milp = MILP_FIXED if any(takes) else MILP_NONE
+    specs = [_ChunkSpec(k, tuple(instances[a:a + chunk_size]), tuple(takes[a:a + chunk_size]), tuple(limited))
+             for k, a in enumerate(range(0, len(instances), chunk_size))]
+    C = len(limited)
+    owners = _Owners(specs, workers, scheduler)
+    setup = time.perf_counter() - started
+    rounds, best_bound, restarts = 0, -math.inf, 0
+    lo, hi, lam = np.zeros(C), np.full(C, np.nan), np.zeros(C)
+    recent: deque[_Response] = deque(maxlen=MASTER_ANSWERS)  # the last rounds' answers: the mix repair's columns
+    try:
+        def ask(prices: np.ndarray) -> _Response:
+            nonlocal rounds, best_bound, restarts
+            rounds += 1
+            r = _gather(owners.respond(prices))
+            restarts += r.restarts
+            demand = r.cover.sum(axis=0)
+            bound = float(r.cost.sum() + SHORTFALL_PENALTY * r.shortfall.sum() + prices @ (demand - capacity))
+            best_bound = max(best_bound, bound)
+            recent.append(r)
+            return r
+
+        while rounds < max_rounds:
+            r = ask(lam)
+            demand = r.cover.sum(axis=0)
+            over = demand > capacity * (1 - CAPACITY_MARGIN)
+            for c in range(C):
+                if over[c]:
+                    lo[c] = lam[c]
+                    if not np.isnan(hi[c]) and hi[c] <= lo[c]:
+                        hi[c] = np.nan  # another price moved demand here: the bracket no longer holds
+                    lam[c] = max(2 * lam[c], PRICE_START) if np.isnan(hi[c]) else (lo[c] + hi[c]) / 2
+                else:
+                    hi[c] = lam[c]
+                    if lo[c] >= hi[c]:
+                        lo[c] = 0.0
+                    lam[c] = (lo[c] + hi[c]) / 2
+            open_ = ~np.isnan(hi) & (hi > 0)
+            if not np.isnan(hi).any() and ((hi - lo)[open_] <= PRICE_BRACKET * hi[open_]).all():
+                break
+        high = np.where(np.isnan(hi), lam, hi)
+        r_lo, r_hi = ask(lo), ask(high)
+        # The repair. Marginal exchanges answer the low and the high prices differently; with the others kept at
+        # their answers, they share the capacity left in one joint LP (exact for them). When too many are
+        # marginal for one LP, each takes a convex mix of its answers to the last rounds' prices instead, which
+        # meets its own rows (every answer does and the rows are convex), weights from one LP (`_master`).
+        # An exchange indifferent at the clearing prices may answer both with the same one of its optimal mixes,
+        # so every buyer of a priced counterparty (at either price) is marginal, not only those that switch.
+        tol = 1e-9 * np.maximum(capacity, 1.0)
+        priced = high > PRICE_ZERO
+        moved = (np.abs(r_hi.cover - r_lo.cover) > tol).any(axis=1) | \
+            (r_hi.cover[:, priced] > 0).any(axis=1) | (r_lo.cover[:, priced] > 0).any(axis=1)
+        while True:
+            left = capacity - r_hi.cover[~moved].sum(axis=0)
+            short = left < -tol
+            if not short.any():
+                break
+            moved |= (r_hi.cover[:, short] > 0).any(axis=1)  # a high price that does not clear: its buyers too
+        mix, master_prices = None, None
+        if moved.sum() > repair_max:
+            # prices a little apart, so that marginal exchanges answer them differently
+            r_lo, r_hi = ask(lo * (1 - MASTER_SPREAD)), ask(high * (1 + MASTER_SPREAD))
+            for _ in range(MAX_RAISES):  # the high prices together must clear: raise those that do not
+                over = r_hi.cover.sum(axis=0) > capacity * (1 - CAPACITY_MARGIN)
+                if not over.any():
+                    break
+                high = np.where(over, np.maximum(high * 2, PRICE_START), high)
+                r_hi = ask(high)
+            # Dantzig–Wolfe: the mix LP's capacity prices ask every exchange again, until the mix is as cheap as
+            # the Lagrangian bound allows (each new answer is a column the mix may use)
+            for _ in range(MASTER_ROUNDS):
+                mix = _master(list(recent), r_hi, capacity)
+                if mix is None:
+                    break
+                weights, answers, penalised, prices = mix
+                master_prices = prices
+                cost = float((weights * np.stack([a.cost for a in answers], axis=1)).sum())
+                if penalised - best_bound <= MASTER_GAP * max(cost, 1.0):
+                    break
+                ask(prices)
+            mix = mix[:2] if mix is not None else None
+    finally:
+        owners.close()
+    rounds_seconds = time.perf_counter() - started - setup
+    offsets = _column_offsets(instances)
+    solutions: list[Solution | None] = [None] * len(instances)
+    if mix is not None:
+        weights, answers = mix
+        repair_info: dict[str, Any] = {"exchanges": int((weights.max(axis=1) < 1 - 1e-9).sum()),
+                                       "answers": len(answers), "kind": "mix of the last rounds' answers"}
+    else:
+        repair_ids = np.flatnonzero(moved)
+        repair_info = {"exchanges": int(repair_ids.size), "kind": "joint LP of the marginal exchanges"
+                       if repair_ids.size else "none needed (no capacity is priced)"}
+        if repair_ids.size:
+            sub = _joint([instances[i] for i in repair_ids], [alone[i] for i in repair_ids], limited,
+                         np.maximum(left, 0.0), try_without_shortfall=True)
+            for i, sol in zip(repair_ids, sub.solutions):
+                solutions[i] = sol
+            repair_info.update(sub.info)
+            milp = sub.milp if sub.milp == MILP_DROPPED else milp
+        weights, answers = np.ones((len(instances), 1)), [r_hi]
+    for i, inst in enumerate(instances):
+        if solutions[i] is None:
+            a, b = offsets[i]
+            x = sum(w * r.x[a:b] for w, r in zip(weights[i], answers) if w > 0)
+            x[1] = 0.0 if x[1] < NOISE_SHORTFALL else x[1]
+            solutions[i] = solution_from_columns(inst, Scaled.of(inst), x)
+    # the mix LP's capacity prices are the market's (its restricted master converged); else the bracket's middle
+    price = master_prices if mix is not None and master_prices is not None else (lo + high) / 2
+    # With scarce capacity some exchanges fall short, and a price then carries the shortfall's penalty: above
+    # MAX_COST_PRICE (no yen of cover costs more) it is reported as a shortfall price, price ÷ penalty.
+    in_shortfall = price > MAX_COST_PRICE
+    shortfall_price = np.where(in_shortfall, price / SHORTFALL_PENALTY, 0.0)
+    price = np.where(in_shortfall, np.nan, price)
+    penalised = sum(s.annual_cost_jpy + SHORTFALL_PENALTY * s.shortfall_jpy for s in solutions)
+    info = {"rounds": rounds, "warm_start_restarts": restarts, "chunks": len(specs), "owners": owners.kind, "workers": workers,
+            "setup_seconds": setup, "rounds_seconds": rounds_seconds, "repair": repair_info,
+            "lagrangian_bound_jpy": best_bound, "penalised_cost_jpy": penalised,
+            "gap_to_bound": (penalised - best_bound) / max(abs(penalised), 1.0), "price_low": lo.tolist(),
+            "price_high": high.tolist()}
+    return _Allocation(solutions, np.where(price > PRICE_ZERO, price, np.where(np.isnan(price), np.nan, 0.0)),
+                       np.where(shortfall_price > PRICE_ZERO, shortfall_price, 0.0),
+                       ["price rounds", "repair: " + repair_info["kind"]], milp, info)
+
+
+def _master(answers: list[_Response], clearing: _Response, capacity: np.ndarray
+            ) -> tuple[np.ndarray, list[_Response], float, np.ndarray] | None:
+    """The mix repair (a restricted master LP): each exchange takes a convex mix of its answers to the last
+    rounds' prices, weights w_ek ≥ 0 with Σ_k w_ek = 1, at the least Σ cost + penalty·shortfall that keeps every
+    capacity row. Only exchanges whose answers differ get weights to choose; the others keep `clearing` (an
+    answer that clears every capacity with the rest). Returns (weights exchanges × answers, answers, the mix's
+    Σ cost + penalty·shortfall in yen, the capacity rows' prices in yen per yen), or None when HiGHS finds no such
+    mix."""
+    answers = [a for a in answers if a is not clearing] + [clearing]
+    k = len(answers)
+    covers = np.stack([a.cover for a in answers], axis=1)          # exchanges × answers × counterparties
+    value = np.stack([a.cost + SHORTFALL_PENALTY * a.shortfall for a in answers], axis=1)
+    scale = np.maximum(capacity, 1.0)
+    free = (np.abs(covers - covers[:, -1:, :]) > 1e-9 * scale).any(axis=(1, 2))
+    weights = np.zeros((free.size, k))
+    weights[:, -1] = 1.0
+    room = capacity * (1 - CAPACITY_MARGIN) - covers[~free, -1, :].sum(axis=0)
+    if (room < -1e-9 * scale).any():
+        return None
+    ids = np.flatnonzero(free)
+    if ids.size == 0:
+        return weights, answers, float((weights * value).sum()), np.zeros(capacity.size)
+    n, C = ids.size, capacity.size
+    money = max(float(np.abs(value[ids]).mean()), 1.0)
+    # columns: (exchange, answer) in exchange-major order; rows: capacity rows, then one convexity row per exchange
+    col = np.arange(n * k)
+    cap_part = covers[ids].reshape(n * k, C) / scale              # (n·k) × C
+    r, c = np.nonzero(cap_part)
+    rows = np.concatenate([c, C + col // k])
+    cols = np.concatenate([r, col])
+    vals = np.concatenate([cap_part[r, c], np.ones(n * k)])
+    A = sp.csc_matrix((vals, (rows, cols)), shape=(C + n, n * k))
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n * k, C + n
+    lp.col_cost_ = value[ids].reshape(-1) / money
+    lp.col_lower_, lp.col_upper_ = np.zeros(n * k), np.ones(n * k)
+    lp.row_lower_ = np.concatenate([np.full(C, -highspy.kHighsInf), np.ones(n)])
+    lp.row_upper_ = np.concatenate([np.maximum(room, 0.0) / scale, np.ones(n)])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n * k, C + n
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", settings.THREADS)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    w = np.clip(np.asarray(h.getSolution().col_value).reshape(n, k), 0.0, 1.0)
+    weights[ids] = w / w.sum(axis=1, keepdims=True)
+    prices = np.maximum(-np.asarray(h.getSolution().row_dual)[:C] * money / scale, 0.0)
+    return weights, answers, float((weights * value).sum()), prices
+
+
+def _column_offsets(instances: Sequence[Instance]) -> list[tuple[int, int]]:
+    """Where each exchange's columns sit in the concatenated chunk answers (chunks are stacked in order)."""
+    out, start = [], 0
+    for inst in instances:
+        n = len(inst.eligible)
+        count = 2 + n + sum(q.needs_binary for q in inst.eligible)
+        out.append((start, start + count))
+        start += count
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- checks and results
+
+def check_capacity(solutions: Sequence[Solution], capacity: Mapping[str, float]) -> list[str]:
+    """Independent of the LP: re-count each counterparty's cover from the mixes' own lines (share × yen limit)."""
+    written: dict[str, float] = {}
+    for s in solutions:
+        for line in s.lines:
+            written[line.quote.counterparty] = written.get(line.quote.counterparty, 0.0) + line.cover_jpy
+    return [f"{c} writes {written.get(c, 0.0):,.0f} JPY of cover, more than its capacity {k:,.0f} JPY"
+            for c, k in capacity.items() if written.get(c, 0.0) > k * (1 + CAPACITY_CHECK) + 1e-6]
+
+
+@dataclass
+class MarketResult:
+    """One row per exchange (`rows`, batch columns plus the market's), the summary (`summary`, what
+    MARKET.summary.json holds), the verified mixes (`solutions`) and the file written (`out`)."""
+
+    rows: pd.DataFrame
+    summary: dict[str, Any]
+    solutions: list[Solution]
+    out: Path | None = None
+
+
+def _row(s: Solution, row_no: int) -> dict[str, Any]:
+    d = s.to_dict()
+    R = s.requirement_jpy
+    row = {k: d[k] for k in SCALAR_KEYS}
+    row.update(error="", insurance_credit_jpy=sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
+               derivative_credit_jpy=sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
+               cash_share=s.cash_reserve_jpy / R if R > 0 else np.nan, n_instruments=len(s.lines), source_row=row_no)
+    return row
+
+
+def summary_path(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.stem + ".summary.json")
+
+
+def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], regime: Regime,
+                 capacity: Mapping[str, float], *, method: Method = "auto", workers: int = 1,
+                 scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK, capacity_source: str = "capacity",
+                 unlimited=None, repair_max: int = REPAIR_JOINT_MAX) -> MarketResult:
+    """All exchanges jointly against `capacity` (counterparty → most yen of cover written across all exchanges).
+
+    `unlimited`: the batch.BatchResult of the same profiles without capacity limits (computed here when not given,
+    with the batch engine on `workers` / `scheduler`). `repair_max`: the decomposition repairs at most this many
+    marginal exchanges with one joint LP; beyond, with the mix of their last answers. Returns a MarketResult; raises SolveError if HiGHS fails or a
+    mix fails the independent checks (verify, capacity).
+    """
+    from . import batch
+
+    started = time.perf_counter()
+    quotes = tuple(quotes)
+    if method not in ("auto", "joint", "decompose"):
+        raise InputError("--method", f"expected joint, decompose or auto, got {method!r}")
+    if not (isinstance(chunk_size, int) and chunk_size >= 1):
+        raise InputError("--chunk-size", f"expected a whole number of exchanges ≥ 1, got {chunk_size!r}")
+    warnings = capacity_warnings(capacity, quotes, capacity_source)
+    named = {q.counterparty for q in quotes}
+    limited = tuple(c for c in capacity if c in named)
+    cap = np.array([float(capacity[c]) for c in limited], dtype=float)
+    credit = {q.quote_id: credit_factor(q, regime) for q in quotes}
+    instances = [Instance.build(p, quotes, regime, credit=credit) for p in profiles]
+
+    # the same run without capacity limits: the batch engine (and, with yes/no quotes, each exchange's choices)
+    t0 = time.perf_counter()
+    if unlimited is None:
+        unlimited = batch.run(list(profiles), quotes, regime, None, workers=workers, scheduler=scheduler)
+    free_rows, free_summary = unlimited.results, unlimited.summary
+    failed = free_rows[free_rows["status"] == "error"]
+    if not failed.empty:
+        first = failed.iloc[0]
+        raise SolveError(f"exchange {first['exchange_id']} cannot be solved even alone: {first['error']}")
+    alone: list[Solution | None] = [None] * len(instances)
+    if any(q.needs_binary for q in quotes):
+        from .model import Resolver
+
+        resolver = Resolver()
+        alone = [resolver.solve(inst, marginal=False) for inst in instances]
+    unlimited_seconds = time.perf_counter() - t0
+
+    chosen = method if method != "auto" else ("joint" if len(instances) <= JOINT_MAX_EXCHANGES else "decompose")
+    anyone_short = bool((free_rows["status"] == "shortfall").any())
+    if chosen == "joint":
+        alloc = _joint(instances, alone, limited, cap, try_without_shortfall=not anyone_short)
+    else:
+        alloc = _decompose(instances, alone, limited, cap, workers=workers, scheduler=scheduler,
+                           chunk_size=chunk_size, repair_max=repair_max)
+    solutions = alloc.solutions
+    problems = check_capacity(solutions, {c: capacity[c] for c in limited})
+    if problems:
+        raise SolveError("the market's allocation failed the capacity check: " + "; ".join(problems[:3]))
+    demand = {r["counterparty"]: r["cover_jpy"] for r in free_summary.get("insurance_by_counterparty", [])}
+    return _result(solutions, alloc, limited, capacity, free_rows, demand, chosen, warnings, regime,
+                   time.perf_counter() - started, unlimited_seconds)
+
+
+def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, ...], capacity: Mapping[str, float],
+            unlimited: pd.DataFrame, demand: Mapping[str, float], method: str, warnings: list[str],
+            regime: Regime, seconds: float, unlimited_seconds: float) -> MarketResult:
+    from . import batch
+
+    # cover written by each counterparty (limited or not) and by each exchange
+    written: dict[str, float] = {}
+    per_exchange: list[dict[str, float]] = []
+    for s in solutions:
+        mine: dict[str, float] = {}
+        for line in s.lines:
+            c = line.quote.counterparty
+            mine[c] = mine.get(c, 0.0) + line.cover_jpy
+            written[c] = written.get(c, 0.0) + line.cover_jpy
+        per_exchange.append(mine)
+    counterparties = []
+    for c in sorted(set(written) | set(limited) | set(demand)):
+        k = limited.index(c) if c in limited else None
+        capacity_c = float(capacity[c]) if c in capacity else None
+        cover = written.get(c, 0.0)
+        use = cover / capacity_c if capacity_c else (None if capacity_c is None else (1.0 if cover > 0 else 0.0))
+        price = float(alloc.price[k]) if k is not None else 0.0
+        price = None if math.isnan(price) else price  # decomposition: not separated from the shortfall's price
+        counterparties.append({
+            "counterparty": c, "capacity_jpy": capacity_c, "cover_jpy": cover, "utilisation": use,
+            "clearing_price": price,
+            "shortfall_price": float(alloc.shortfall_price[k]) if k is not None else 0.0,
+            "demand_unlimited_jpy": demand.get(c, 0.0),
+            "exchanges": sum(1 for m in per_exchange if m.get(c, 0.0) > 0),
+            "scarce": bool(k is not None and ((price or 0.0) > 0 or alloc.shortfall_price[k] > 0
+                                              or (capacity_c is not None and cover >= capacity_c * (1 - SCARCE)))),
+        })
+    scarce = [r["counterparty"] for r in counterparties if r["scarce"]]
+
+    rows = [_row(s, i + 1) for i, s in enumerate(solutions)]
+    frame = batch.rows_frame(rows)
+    frame["marginal_cost_per_jpy"] = np.nan  # one exchange's R moves the whole allocation: not computed here
+    base = unlimited.set_index("exchange_id")
+    ids = frame["exchange_id"]
+    frame["unlimited_status"] = ids.map(base["status"]).fillna("").astype(str).to_numpy()
+    frame["unlimited_annual_cost_jpy"] = ids.map(base["annual_cost_jpy"]).astype(float).to_numpy()
+    frame["unlimited_shortfall_jpy"] = ids.map(base["shortfall_jpy"]).astype(float).to_numpy()
+    tol = 1e-6 * frame["required_coverage_jpy"].clip(lower=1.0)
+    because = frame["shortfall_jpy"] > frame["unlimited_shortfall_jpy"].fillna(0.0) + tol
+    frame["short_because_of_capacity"] = because.to_numpy()
+    for c in scarce:
+        frame[f"capacity_jpy:{c}"] = [m.get(c, 0.0) for m in per_exchange]
+
+    totals = {k: float(frame[k].sum()) for k in ("required_coverage_jpy", "annual_cost_jpy", "cash_reserve_jpy",
+                                                   "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy")}
+    totals["insurance_written_jpy"] = float(sum(l.cover_jpy for s in solutions for l in s.lines
+                                                if not l.quote.is_derivative))
+    totals["cover_written_jpy"] = float(sum(written.values()))
+    free = {"annual_cost_jpy": float(unlimited["annual_cost_jpy"].sum()),
+            "shortfall_jpy": float(unlimited["shortfall_jpy"].sum()),
+            "shortfall_exchanges": int((unlimited["status"] == "shortfall").sum())}
+    summary = {
+        "exchanges": len(solutions), "regime": regime.name, "method": method, "milp": alloc.milp,
+        "phases": alloc.phases, "totals": totals, "unlimited": free,
+        "scarcity_cost_jpy": totals["annual_cost_jpy"] - free["annual_cost_jpy"],
+        "scarcity_shortfall_jpy": totals["shortfall_jpy"] - free["shortfall_jpy"],
+        "shortfall_exchanges": list(frame.loc[frame["status"] == "shortfall", "exchange_id"]),
+        "short_because_of_capacity": list(frame.loc[because, "exchange_id"]),
+        "counterparties": counterparties, "scarce_counterparties": scarce,
+        "capacity_check": "passed: no counterparty writes more than its capacity (re-counted from the mixes)",
+        "warnings": warnings, "solver": alloc.info, "unlimited_seconds": unlimited_seconds, "seconds": seconds,
+    }
+    return MarketResult(frame, summary, solutions)
+
+
+def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | Sequence[Quote],
+        regime: str | Path | Regime, capacity: str | Path | Mapping[str, float], out: str | Path | None = None, *,
+        method: Method = "auto", workers: int = 1, scheduler: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK) -> MarketResult:
+    """Files (or objects) in, the market out; with `out` (.csv or .parquet) the rows and OUT.summary.json are
+    written atomically. Raises InputError for bad inputs (capacity: negative, duplicate, not a number)."""
+    from .batch_store import write_atomic
+    from .inputs import load_capacity, load_quotes, load_regime
+
+    if out is not None and Path(out).suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(str(out), "unknown output type; expected .csv or .parquet", column="--out")
+    if out is not None and not Path(out).absolute().parent.is_dir():
+        raise InputError(str(out), f"the folder {Path(out).absolute().parent} does not exist", column="--out")
+    source = str(capacity) if isinstance(capacity, (str, Path)) else "capacity"
+    capacity = load_capacity(capacity) if isinstance(capacity, (str, Path)) else dict(capacity)
+    quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
+    regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
+    profiles = load_profile_list(profiles) if isinstance(profiles, (str, Path)) else list(profiles)
+    result = solve_market(profiles, quotes, regime, capacity, method=method, workers=workers, scheduler=scheduler,
+                          chunk_size=chunk_size, capacity_source=source)
+    if out is not None:
+        import json
+
+        out = Path(out)
+        if out.suffix.lower() == ".parquet":
+            buffer = io.BytesIO()
+            result.rows.to_parquet(buffer, index=False)
+            content = buffer.getvalue()
+        else:
+            from .report import csv_bytes
+
+            content = csv_bytes(result.rows)  # formula-safe, like every CSV export
+        write_atomic(out, content)
+        write_atomic(summary_path(out), (json.dumps(result.summary, indent=2, allow_nan=False, default=float)
+                                         + "\n").encode())
+        result.out = out
+    return result

@@ -1,0 +1,303 @@
+"""The market (optimizer/market.py): all exchanges jointly against each counterparty's capacity.
+
+Hand-checked two-exchange case first, then the market against batch with unlimited capacity, the clearing price
+against a finite difference, a Hypothesis property (no counterparty over its capacity), the decomposition against
+the joint LP (2,000 generated exchanges and the real Japanese profiles), and the CLI end to end.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from optimizer import batch, market
+from optimizer.domain import Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
+from optimizer.inputs import load_capacity, load_profiles, load_quotes, load_regime
+from optimizer.model import solve
+from conftest import DATA, ROOT
+
+# R = 1% of volume; insurance may fund all of it; any rating earns full credit.
+REGIME = Regime("hand", RequirementRule(volume_rate=0.01, perils=("external_hack",)),
+                Eligibility(max_insurance_share=1.0, max_counterparty_share=1.0, min_rating="BBB-"),
+                {"AAA": 1.0, "AA": 1.0, "A": 1.0, "BBB": 1.0})
+LAYER = Quote("L", "insurance", "Insurer A", "AA", 0.0, 1.0, 0.02, layer_basis="requirement")
+
+
+def exchange(eid: str, volume: float, cost_of_capital: float, **kw) -> ExchangeProfile:
+    return ExchangeProfile(eid, 1e11, 0.02, volume, cost_of_capital, **kw)
+
+
+def two() -> list[ExchangeProfile]:
+    # R1 = 1e9 at carry 0.10, R2 = 2e9 at carry 0.05
+    return [exchange("E1", 1e11, 0.10), exchange("E2", 2e11, 0.05)]
+
+
+# ---------------------------------------------------------------------------------------------- hand-checked
+
+def test_scarce_layer_goes_first_to_the_exchange_whose_cash_is_dearest():
+    # Capacity 2e9: E1 (cash at 10%) insures all of its R = 1e9, E2 (cash at 5%) the remaining 1e9 of its 2e9.
+    # Cost: 0.02·1e9 + (0.02·1e9 + 0.05·1e9) = 9e7. The clearing price is what E2, the marginal buyer, saves
+    # per yen of cover: 0.05 − 0.02 = 0.03.
+    r = market.solve_market(two(), [LAYER], REGIME, {"Insurer A": 2e9})
+    s1, s2 = r.solutions
+    assert s1.share_of("L") == pytest.approx(1.0, abs=1e-7) and s1.cash_reserve_jpy == pytest.approx(0, abs=1)
+    # (capacity rows hold capacity × (1 − 1e-7), so that solver tolerance never carries a counterparty over it)
+    assert s2.share_of("L") == pytest.approx(0.5, rel=1e-6) and s2.cash_reserve_jpy == pytest.approx(1e9, rel=1e-6)
+    assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(9e7, rel=1e-6)
+    (cp,) = r.summary["counterparties"]
+    assert cp["clearing_price"] == pytest.approx(0.03, rel=1e-6)
+    assert cp["utilisation"] == pytest.approx(1.0, abs=1e-6) and cp["scarce"]
+    # without limits both insure fully: 0.02 · 3e9 = 6e7, so scarcity costs 3e7
+    assert r.summary["unlimited"]["annual_cost_jpy"] == pytest.approx(6e7, rel=1e-9)
+    assert r.summary["scarcity_cost_jpy"] == pytest.approx(3e7, rel=1e-6)
+    assert list(r.rows["capacity_jpy:Insurer A"]) == pytest.approx([1e9, 1e9], rel=1e-6)
+
+
+def test_price_is_the_dearer_exchanges_saving_when_only_it_can_be_served():
+    # Capacity 5e8 < R1: only E1 buys, and E1 is the marginal buyer: price 0.10 − 0.02 = 0.08.
+    r = market.solve_market(two(), [LAYER], REGIME, {"Insurer A": 5e8})
+    assert r.summary["counterparties"][0]["clearing_price"] == pytest.approx(0.08, rel=1e-6)
+    assert r.solutions[1].share_of("L") == pytest.approx(0.0, abs=1e-7)
+
+
+def test_capacity_that_cannot_serve_everyone_minimises_shortfall_first_then_cost():
+    # Liquid capital 0: only the layer funds R. Capacity 1.5e9 against R = 1e9 + 2e9: total shortfall 1.5e9,
+    # whoever gets the cover; the cost is 0.02·1.5e9 = 3e7 either way.
+    profiles = [exchange("E1", 1e11, 0.10, liquid_capital_jpy=0.0), exchange("E2", 2e11, 0.05, liquid_capital_jpy=0.0)]
+    r = market.solve_market(profiles, [LAYER], REGIME, {"Insurer A": 1.5e9})
+    assert r.summary["phases"][-2:] == ["least total shortfall", "least cost at that shortfall"]
+    assert r.summary["totals"]["shortfall_jpy"] == pytest.approx(1.5e9, rel=1e-6)
+    assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(3e7, rel=1e-6)
+    cp = r.summary["counterparties"][0]
+    assert cp["shortfall_price"] == pytest.approx(1.0, rel=1e-6)  # one more yen of cover, one yen less short
+    assert r.summary["short_because_of_capacity"]  # alone, neither is short
+
+
+def test_unknown_counterparty_in_capacity_is_a_warning_that_lists_it():
+    r = market.solve_market(two(), [LAYER], REGIME, {"Insurer A": 1e12, "Nobody Re": 5.0})
+    assert len(r.summary["warnings"]) == 1 and "Nobody Re" in r.summary["warnings"][0]
+
+
+def test_yes_no_quotes_are_fixed_at_the_stand_alone_choice_and_said_so():
+    flat = Quote("F", "insurance", "Insurer B", "AA", 0.0, 1.0, 0.01, layer_basis="requirement", fixed_fee_jpy=1e6)
+    r = market.solve_market(two(), [LAYER, flat], REGIME, {"Insurer A": 1e9})
+    assert r.summary["milp"] == market.MILP_FIXED
+    alone = [solve(p, [LAYER, flat], REGIME) for p in two()]
+    assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(sum(s.annual_cost_jpy for s in alone), rel=1e-7)
+
+
+def test_minimum_lines_that_cannot_fit_a_capacity_are_dropped_and_said_so():
+    # Alone, both exchanges buy the cheap layer M at its minimum line or more (0.5 of R1 = 1e9 and of R2 = 2e9:
+    # at least 1.5e9 of cover); M can write 6e8 in all, so the fixed yes/no choices cannot hold: M is dropped.
+    lined = Quote("M", "insurance", "Insurer M", "AA", 0.0, 1.0, 0.01, layer_basis="requirement", min_share=0.5)
+    alone = [solve(p, [LAYER, lined], REGIME) for p in two()]
+    assert all(s.share_of("M") >= 0.5 for s in alone)
+    r = market.solve_market(two(), [LAYER, lined], REGIME, {"Insurer M": 6e8})
+    assert r.summary["milp"] == market.MILP_DROPPED
+    assert all(s.share_of("M") == 0 for s in r.solutions)
+    assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(0.02 * 3e9, rel=1e-6)  # all on L instead
+
+
+# ---------------------------------------------------------------------------------------------- against batch
+
+@pytest.fixture(scope="module")
+def japan():
+    return (load_profiles(DATA / "profiles-japan-2025.csv"), load_quotes(DATA / "quotes-japan.csv"),
+            load_capacity(DATA / "capacity.csv"))
+
+
+@pytest.mark.parametrize("preset", ["securities-style", "past-outflows"])
+def test_with_unlimited_capacity_the_market_equals_batch_exchange_by_exchange(japan, preset):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+    huge = {c: 1e15 for c in capacity}
+    r = market.solve_market(profiles, quotes, regime, huge)
+    free = batch.run(profiles, quotes, regime, None, workers=1).results
+    for row, (_, b) in zip(r.rows.itertuples(), free.iterrows()):
+        assert row.exchange_id == b["exchange_id"] and row.status == b["status"]
+        assert row.annual_cost_jpy == pytest.approx(b["annual_cost_jpy"], rel=1e-7, abs=1.0)
+        assert row.shortfall_jpy == pytest.approx(b["shortfall_jpy"], rel=1e-7, abs=1.0)
+    assert all(c["clearing_price"] == 0 for c in r.summary["counterparties"])
+    assert r.summary["short_because_of_capacity"] == []
+
+
+def _cost(profiles, quotes, regime, capacity) -> float:
+    return market.solve_market(profiles, quotes, regime, capacity).summary["totals"]["annual_cost_jpy"]
+
+
+def test_cutting_one_counterparty_raises_cost_and_its_price_is_the_finite_difference(japan):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / "securities-style.toml")
+    name = "Lloyd's specie syndicate with vendor-compromise extension via Lloyd's Japan (licensed; illustrative)"
+    big = {c: 1e15 for c in capacity}
+    free = _cost(profiles, quotes, regime, big)
+    used = market.solve_market(profiles, quotes, regime, big).summary
+    demand = next(c["cover_jpy"] for c in used["counterparties"] if c["counterparty"] == name)
+    cut = dict(big, **{name: 0.6 * demand})
+    r = market.solve_market(profiles, quotes, regime, cut)
+    assert r.summary["totals"]["annual_cost_jpy"] > free
+    price = next(c["clearing_price"] for c in r.summary["counterparties"] if c["counterparty"] == name)
+    assert price > 0
+    step = 1e-4 * cut[name]  # small against the kinks (other exchanges' layer sizes), large against tolerances
+    more = _cost(profiles, quotes, regime, dict(cut, **{name: cut[name] + step}))
+    less = _cost(profiles, quotes, regime, dict(cut, **{name: cut[name] - step}))
+    fd = (less - more) / (2 * step)
+    assert price == pytest.approx(fd, rel=1e-3)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.floats(0.0, 1.2), min_size=12, max_size=12), preset=st.sampled_from(
+    ["securities-style", "asset-based", "past-outflows", "cold-wallet"]))
+def test_no_counterparty_ever_writes_more_than_its_capacity(japan, cuts, preset):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+    caps = {c: k * f for (c, k), f in zip(sorted(capacity.items()), cuts)}
+    r = market.solve_market(profiles, quotes, regime, caps)
+    written: dict[str, float] = {}
+    for s in r.solutions:
+        for line in s.lines:
+            written[line.quote.counterparty] = written.get(line.quote.counterparty, 0.0) + line.share * \
+                line.quote.limit_jpy(s.requirement_jpy)
+    for c, k in caps.items():
+        assert written.get(c, 0.0) <= k * (1 + 1e-9) + 1e-6
+    assert market.check_capacity(r.solutions, caps) == []
+
+
+# ---------------------------------------------------------------------------------------------- decomposition
+
+def generated(n: int, seed: int = 3) -> list[ExchangeProfile]:
+    """n exchanges drawn around the Japanese ones (sizes × 0.2–2, volumes × 0.5–1.5 more)."""
+    base = load_profiles(DATA / "profiles-japan-2025.csv")
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        b, f = base[i % len(base)], rng.uniform(0.2, 2.0)
+        out.append(ExchangeProfile(f"X{i:06d}", b.customer_assets_jpy * f, b.hot_wallet_share,
+                                   b.annual_trading_volume_jpy * f * rng.uniform(0.5, 1.5), b.cost_of_capital,
+                                   b.reserve_yield, b.liquid_capital_jpy * f))
+    return out
+
+
+def _total(r) -> float:
+    return r.summary["totals"]["annual_cost_jpy"]
+
+
+def test_decomposition_matches_the_joint_lp_on_2000_exchanges(japan):
+    _, quotes, capacity = japan
+    profiles = generated(2000)
+    regime = load_regime(DATA / "regimes" / "securities-style-japan.toml")
+    caps = {c: k * len(profiles) / 21 for c, k in capacity.items()}
+    free = batch.run(profiles, quotes, regime, None, workers=1)
+    joint = market.solve_market(profiles, quotes, regime, caps, method="joint", unlimited=free)
+    dec = market.solve_market(profiles, quotes, regime, caps, method="decompose", unlimited=free, chunk_size=700)
+    assert joint.summary["scarce_counterparties"]  # the capacity binds: the test is not trivial
+    assert dec.summary["solver"]["repair"]["kind"] == "mix of the last rounds' answers"
+    assert _total(dec) == pytest.approx(_total(joint), rel=1e-3)
+    assert dec.summary["totals"]["shortfall_jpy"] == pytest.approx(joint.summary["totals"]["shortfall_jpy"], rel=1e-3)
+    assert market.check_capacity(dec.solutions, caps) == []
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (DATA / "regimes").glob("*.toml")))
+def test_decomposition_matches_the_joint_lp_on_the_japanese_profiles(japan, preset):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+    joint = market.solve_market(profiles, quotes, regime, capacity, method="joint")
+    dec = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=8)
+    assert _total(dec) == pytest.approx(_total(joint), rel=1e-3)
+    assert dec.summary["totals"]["shortfall_jpy"] == pytest.approx(joint.summary["totals"]["shortfall_jpy"],
+                                                                   rel=1e-3, abs=1e3)
+    assert market.check_capacity(dec.solutions, capacity) == []
+
+
+def test_decomposition_finds_the_joint_lps_clearing_prices(japan):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / "securities-style-japan.toml")
+    price = lambda r: {c["counterparty"]: c["clearing_price"] for c in r.summary["counterparties"]}  # noqa: E731
+    joint = price(market.solve_market(profiles, quotes, regime, capacity, method="joint"))
+    dec = price(market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=8))
+    assert sum(p > 0 for p in joint.values()) >= 2
+    assert dec == pytest.approx(joint, rel=1e-6, abs=1e-9)
+
+
+def test_decomposition_in_worker_processes_equals_the_one_in_this_process(japan):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / "asset-based.toml")
+    here = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=5)
+    there = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=5, workers=2)
+    assert there.summary["solver"]["owners"] == "processes" and here.summary["solver"]["owners"] == "local"
+    assert _total(there) == pytest.approx(_total(here), rel=1e-9)
+    assert there.summary["solver"]["rounds"] == here.summary["solver"]["rounds"]
+
+
+@pytest.mark.cluster
+def test_decomposition_on_a_dask_cluster_equals_the_local_one(japan):
+    from distributed import LocalCluster
+
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / "securities-style-japan.toml")
+    here = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=5)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        there = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=5,
+                                    workers=2, scheduler=cluster.scheduler_address)
+    assert there.summary["solver"]["owners"] == "dask"
+    assert _total(there) == pytest.approx(_total(here), rel=1e-9)
+    assert market.check_capacity(there.solutions, capacity) == []
+
+
+def test_decomposition_repair_by_one_joint_lp_matches_too(japan):
+    profiles, quotes, capacity = japan
+    for preset in ("securities-style-japan", "past-outflows"):
+        regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+        joint = market.solve_market(profiles, quotes, regime, capacity, method="joint")
+        dec = market.solve_market(profiles, quotes, regime, capacity, method="decompose", chunk_size=8,
+                                  repair_max=10_000)
+        assert dec.summary["solver"]["repair"]["kind"] == "joint LP of the marginal exchanges"
+        assert _total(dec) == pytest.approx(_total(joint), rel=1e-3)
+        assert market.check_capacity(dec.solutions, capacity) == []
+        assert dec.summary["solver"]["penalised_cost_jpy"] >= dec.summary["solver"]["lagrangian_bound_jpy"] * (1 - 1e-9)
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "optimizer", "market", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_writes_rows_and_summary_and_prints_one_json_object(tmp_path):
+    out = tmp_path / "m.parquet"
+    p = cli("--regime", "securities-style-japan", "--out", out, "--format", "json")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)  # exactly one JSON object: no HiGHS banner
+    saved = json.loads((tmp_path / "m.summary.json").read_text())
+    assert data["totals"] == saved["totals"] and data["method"] == "joint"
+    import pandas as pd
+
+    rows = pd.read_parquet(out)
+    assert len(rows) == 21 and set(batch.COLUMNS) <= set(rows.columns)
+    assert any(c.startswith("capacity_jpy:") for c in rows.columns)
+    p = cli("--regime", "securities-style-japan", "--out", tmp_path / "m.csv", "--method", "decompose")
+    assert p.returncode == 0 and "clearing price" in p.stdout
+
+
+@pytest.mark.parametrize("text, where", [
+    ("counterparty,capacity_jpy\nInsurer A,-5\n", "row 1 (line 2, Insurer A), column 'capacity_jpy'"),
+    ("counterparty,capacity_jpy\nInsurer A,1e9\nInsurer A,2e9\n", "row 2 (line 3, Insurer A), column 'counterparty'"),
+    ("counterparty,capacity_jpy\nInsurer A,lots\n", "column 'capacity_jpy'"),
+])
+def test_bad_capacity_exits_2_naming_file_row_and_column(tmp_path, text, where):
+    path = tmp_path / "cap.csv"
+    path.write_text(text)
+    p = cli("--capacity", path, "--out", tmp_path / "m.csv")
+    assert p.returncode == 2 and str(path) in p.stderr and where in p.stderr and "Traceback" not in p.stderr
+
+
+def test_unknown_counterparty_warns_on_stderr_and_still_solves(tmp_path):
+    path = tmp_path / "cap.csv"
+    path.write_text("counterparty,capacity_jpy\nNobody Re,1e9\n")
+    p = cli("--capacity", path, "--out", tmp_path / "m.csv")
+    assert p.returncode == 0 and "warning:" in p.stderr and "Nobody Re" in p.stderr
