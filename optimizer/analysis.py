@@ -16,7 +16,7 @@ import pandas as pd
 
 from .domain import ExchangeProfile, Incident, Quote, Regime
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
-from .model import recovery, solve
+from .model import Resolver, recovery, solve
 from .regime import SWEEPABLE, requirement, with_parameter
 from .solution import Solution
 
@@ -67,15 +67,16 @@ def _with_rol(quotes: Sequence[Quote], quote_id: str, rol: float) -> list[Quote]
 
 
 def _solve_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-              rol: float) -> Solution:
-    """A probe solve with one quote's rate on line changed (no marginal cost, no re-check: never reported)."""
-    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False)
+              rol: float, resolver: Resolver | None = None) -> Solution:
+    """A probe solve with one quote's rate on line changed (no marginal cost, no re-check: never reported); with a
+    resolver, a re-solve of the model it keeps for this sheet (only the cost of one column changes)."""
+    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False, resolver=resolver)
 
 
 def share_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-             rol: float) -> float:
+             rol: float, resolver: Resolver | None = None) -> float:
     """The share of `quote_id` the optimal mix buys when its rate on line is `rol`."""
-    return _solve_at(profile, quotes, regime, quote_id, rol).share_of(quote_id)
+    return _solve_at(profile, quotes, regime, quote_id, rol, resolver).share_of(quote_id)
 
 
 def _competitors(with_it: Solution, without: Solution, quote_id: str) -> tuple[str, ...]:
@@ -89,16 +90,18 @@ def _competitors(with_it: Solution, without: Solution, quote_id: str) -> tuple[s
 
 
 def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-               base: Solution | None = None) -> BreakEven:
+               base: Solution | None = None, resolver: Resolver | None = None) -> BreakEven:
     """The break-even rate on line of one quote: sup{ROL : the optimal mix buys some of it}.
 
     The optimal cost V(ρ) is concave and non-decreasing in the quote's ROL ρ, with slope
     premium_multiplier·limit·share(ρ), and it reaches V_out (the cost without the quote) exactly at the break-even.
     Newton steps along the tangent never overshoot a concave function, so each lands on the next linear piece;
-    a bisection on the last bracket guards against solver noise. A handful of re-solves, no dual values.
+    a bisection on the last bracket guards against solver noise. A handful of re-solves, no dual values, all on
+    the models one Resolver keeps (pass one to share them across quotes).
     """
+    resolver = resolver or Resolver()
     quote = next(q for q in quotes if q.quote_id == quote_id)
-    base = base or solve(profile, quotes, regime, marginal=False)
+    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver)
     share = base.share_of(quote_id)
     common = dict(quote_id=quote_id, counterparty=quote.counterparty, rate_on_line=quote.rate_on_line,
                   share=share, bought=share > 0)
@@ -111,9 +114,10 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
                          reason=ineligibility(quote, regime) or "ineligible: earns no credit")
 
     def probe(rol: float) -> Solution:
-        return _solve_at(profile, quotes, regime, quote_id, rol)
+        return _solve_at(profile, quotes, regime, quote_id, rol, resolver)
 
-    without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False)
+    without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False,
+                    resolver=resolver)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
     if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (reasons.reason)
         from .reasons import reason as obstacle
@@ -150,11 +154,12 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
 
 
 def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
-                base: Solution | None = None) -> pd.DataFrame:
-    """Break-even premiums of every quote offered to the exchange, one row per quote."""
-    base = base or solve(profile, quotes, regime, marginal=False)
+                base: Solution | None = None, resolver: Resolver | None = None) -> pd.DataFrame:
+    """Break-even premiums of every quote offered to the exchange, one row per quote (one Resolver for all)."""
+    resolver = resolver or Resolver()
+    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver)
     offered = [q for q in quotes if q.offered_to(profile.exchange_id)]
-    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base).to_dict() for q in offered],
+    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base, resolver).to_dict() for q in offered],
                         columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
 
 
@@ -164,12 +169,14 @@ def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regi
 
     Default grid: 0 to twice the larger of the current ROL and its break-even ROL.
     """
+    resolver = Resolver()  # every point re-solves one kept model (only the quote's cost changes)
     quote = next(q for q in quotes if q.quote_id == quote_id)
     if rols is None:
-        be = break_even(profile, quotes, regime, quote_id).break_even_rol
+        be = break_even(profile, quotes, regime, quote_id, resolver=resolver).break_even_rol
         top = max(quote.rate_on_line, be if be is not None and math.isfinite(be) else 0.0, 0.005) * 2.0
         rols = np.unique(np.concatenate([np.linspace(0.0, top, points), [quote.rate_on_line]]))
-    rows = [{"rate_on_line": float(r), "share": share_at(profile, quotes, regime, quote_id, float(r))} for r in rols]
+    rows = [{"rate_on_line": float(r), "share": share_at(profile, quotes, regime, quote_id, float(r), resolver)}
+            for r in rols]
     return pd.DataFrame(rows)
 
 
@@ -219,9 +226,10 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
         raise KeyError(f"unknown regime parameter {param!r}; expected one of {', '.join(SWEEPABLE)}")
     values = default_values(regime, param, profile=profile) if values is None else values
     rows = []
+    resolver = Resolver()  # one kept model across the sweep where the rows keep their shape
     for v in values:
         try:
-            s = solve(profile, quotes, with_parameter(regime, param, float(v)), marginal=False)
+            s = solve(profile, quotes, with_parameter(regime, param, float(v)), marginal=False, resolver=resolver)
         except InputError:  # the rule at this value asks for no (or no plausible) requirement
             rows.append({param: float(v), "status": "skipped", "note": f"{param} = {float(v):g} leaves no plausible "
                          f"requirement for {profile.exchange_id} (R must be between {MIN_REQUIREMENT_JPY:g} and "
