@@ -68,6 +68,8 @@ class Instance:
         """`credit`: κ by quote_id when the caller has it already (it depends on the quote and regime only)."""
         offered = tuple(q for q in quotes if q.offered_to(profile.exchange_id))
         r = requirement(profile, regime) if requirement_jpy is None else float(requirement_jpy)
+        if credit is not None and len(offered) == len(quotes) == len(credit):
+            return cls(profile, tuple(quotes), regime, r, credit)  # every quote offered: share the caller's κ
         kappa = {q.quote_id: credit[q.quote_id] if credit is not None else credit_factor(q, regime) for q in offered}
         return cls(profile, offered, regime, r, kappa)
 
@@ -413,8 +415,18 @@ def quiet_highs() -> None:
         _banner_done = True
 
 
+def highs_options(time_limit: float | None = None) -> dict:
+    """HiGHS's options with the project's settings (settings.py): output off, threads, gaps, tolerances, time."""
+    return {"output_flag": False, "log_to_console": False, "threads": settings.THREADS,
+            "mip_rel_gap": settings.MIP_GAP_REL, "mip_abs_gap": settings.MIP_GAP_ABS,
+            "time_limit": float(settings.TIME_LIMIT_SECONDS if time_limit is None else time_limit),
+            "primal_feasibility_tolerance": settings.PRIMAL_FEASIBILITY,
+            "dual_feasibility_tolerance": settings.DUAL_FEASIBILITY,
+            "mip_feasibility_tolerance": settings.MIP_FEASIBILITY}
+
+
 def highs_solver(time_limit: float | None = None) -> pulp.HiGHS:
-    """PuLP's HiGHS interface with the project's settings (settings.py)."""
+    """PuLP's HiGHS interface with the same settings (for the PuLP model a user solves or exports)."""
     return pulp.HiGHS(msg=False, gapRel=settings.MIP_GAP_REL, gapAbs=settings.MIP_GAP_ABS, threads=settings.THREADS,
                       timeLimit=settings.TIME_LIMIT_SECONDS if time_limit is None else time_limit,
                       primal_feasibility_tolerance=settings.PRIMAL_FEASIBILITY,
@@ -436,31 +448,35 @@ class _Raw:
 
 
 class _Kept:
-    """One structure's HiGHS instance (built by PuLP from the model) and the numbers it holds now."""
+    """One structure's HiGHS instance and the numbers it holds now.
 
-    def __init__(self, model: TowerModel, num: Numbers, time_limit: float | None, relaxed: bool = False):
+    HiGHS is handed the matrix of `numbers()` — the numbers `_model_from` writes into the PuLP model, in the same
+    row and column order (tests/test_model.py checks that PuLP's own HiGHS model holds the same matrix) — without
+    building the PuLP expressions, which cost more than a whole chunk of re-solves."""
+
+    def __init__(self, num: Numbers, time_limit: float | None, relaxed: bool = False):
         """`relaxed`: the yes/no columns are continuous in [0, 1] (for LPs whose yes/no columns are fixed)."""
         quiet_highs()
-        self.model = model
-        solver = highs_solver(time_limit)
-        solver.createAndConfigureSolver(model.prob)
-        solver.buildSolverModel(model.prob)
-        self.h: highspy.Highs = model.prob.solverModel
-        exported = {v.name: j for j, v in enumerate(model.prob.exported_variables())}
-        # PuLP passes only the columns that have a nonzero somewhere; a quote that is free and pays nothing for
-        # this exchange has none, but may for the next one: add such columns (all zeros) at the end.
-        for k, v in enumerate(model.columns):
-            if v.name not in exported:
-                exported[v.name] = self.h.getNumCol()
-                self.h.addVar(float(num.col_lower[k]), float(num.col_upper[k]))
-                if k in set(num.integer.tolist()) and not relaxed:
-                    self.h.changeColsIntegrality(1, np.array([exported[v.name]], dtype=np.int32),
-                                                 np.array([highspy.HighsVarType.kInteger]))
-        self.perm = np.array([exported[v.name] for v in model.columns], dtype=np.int32)  # model column → HiGHS
+        self.h = h = highspy.Highs()
+        for option, value in highs_options(time_limit).items():
+            h.setOptionValue(option, value)
+        m, c = num.A.shape
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = c, m
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = num.cost, num.col_lower, num.col_upper
+        lp.row_lower_, lp.row_upper_ = num.row_lower, num.row_upper
+        rows, cols = np.nonzero(num.A.T)  # column-wise: entries of column 0, then column 1, …
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=c))]).astype(np.int32)
+        lp.a_matrix_.index_ = cols.astype(np.int32)
+        lp.a_matrix_.value_ = num.A.T[rows, cols]
+        if len(num.integer) and not relaxed:
+            integrality = np.full(c, highspy.HighsVarType.kContinuous)
+            integrality[num.integer] = highspy.HighsVarType.kInteger
+            lp.integrality_ = list(integrality)
+        h.passModel(lp)
+        self.perm = np.arange(c, dtype=np.int32)  # model column → HiGHS column
         self.num = num
-        if relaxed and len(num.integer):
-            self.h.changeColsIntegrality(len(num.integer), self.perm[num.integer],
-                                         np.full(len(num.integer), highspy.HighsVarType.kContinuous))
         self.mip = len(num.integer) > 0 and not relaxed
         self.basis: tuple[np.ndarray, np.ndarray] | None = None  # (column status, row status) in model order
         self.bases: list[tuple[np.ndarray, np.ndarray]] = []  # recent optimal bases, most useful first
@@ -629,8 +645,8 @@ class Resolver:
         return assemble(inst, raw, mc, check=check)
 
     def model(self, inst: Instance) -> TowerModel:
-        """The PuLP model this resolver solves `inst` with (built on first use)."""
-        return self._kept_for(Scaled.of(inst))[0].model
+        """The PuLP model of `inst`: the same numbers this resolver hands HiGHS."""
+        return build(inst)
 
     def _kept_for(self, d: Scaled, fixed_take: Mapping[int, bool] | None = None) -> tuple[_Kept, Numbers]:
         num = numbers(d, fixed_take)
@@ -638,7 +654,7 @@ class Resolver:
         kept = self._kept.get(key)
         if kept is None:
             self.stats[REBUILD_NEW_STRUCTURE] += 1
-            kept = self._kept[key] = _Kept(_model_from(d), num, self.time_limit)
+            kept = self._kept[key] = _Kept(num, self.time_limit)
             kept.load(num)
         else:
             kept.load(num)
@@ -831,7 +847,7 @@ class Resolver:
             self.stats[REBUILD_NEW_STRUCTURE] += 1
             first = d.one(0)
             num = numbers(first)
-            kept = self._kept[key] = _Kept(_model_from(first), num, self.time_limit, relaxed=True)
+            kept = self._kept[key] = _Kept(num, self.time_limit, relaxed=True)
             kept.load(num)
         return kept
 

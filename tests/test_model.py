@@ -411,3 +411,45 @@ def test_re_solves_agree_with_a_fresh_model_on_500_random_instances():
     # the cases the test is about did occur
     assert counts["shortfall"] >= 10 and counts["milp"] >= 5 and counts["yen"] >= 10 and counts["stacked"] >= 300
     assert sequential.stats[REUSED_BASIS] > 50 and stacked.stats[REUSED_BASIS] > 100 and stacked.stats[NODES] > 0
+
+
+def test_the_kept_highs_model_holds_the_matrix_of_the_pulp_model():
+    """The Resolver hands HiGHS the numbers the PuLP model is written from: PuLP's own HiGHS model (what
+    `solve --write-lp` exports) has the same rows, columns, coefficients, bounds and costs, by name."""
+    import highspy
+    from optimizer.model import Instance, Scaled, _Kept, build, highs_solver, numbers
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        quotes, reg = random_sheet(rng, 6), random_regime(rng)
+        inst = Instance.build(random_profiles(rng, 1)[0], quotes, reg)
+        num = numbers(Scaled.of(inst))
+        ours = _Kept(num, None).h.getLp()
+        model = build(inst)
+        solver = highs_solver()
+        solver.createAndConfigureSolver(model.prob)
+        solver.buildSolverModel(model.prob)
+        theirs = model.prob.solverModel.getLp()
+        names = [v.name for v in model.columns]
+        exported = {v.name: j for j, v in enumerate(model.prob.exported_variables())}
+
+        def dense(lp):
+            a, out = lp.a_matrix_, np.zeros((lp.num_row_, lp.num_col_))
+            by_column = a.format_ == highspy.MatrixFormat.kColwise
+            for outer in range(lp.num_col_ if by_column else lp.num_row_):
+                for k in range(a.start_[outer], a.start_[outer + 1]):
+                    out[(a.index_[k], outer) if by_column else (outer, a.index_[k])] = a.value_[k]
+            return out
+
+        A_ours, A_theirs = dense(ours), dense(theirs)
+        for k, name in enumerate(names):
+            if name in exported:  # PuLP leaves out columns with no nonzero anywhere
+                j = exported[name]
+                assert np.allclose(A_ours[:, k], A_theirs[:, j], rtol=1e-15, atol=0)
+                assert ours.col_cost_[k] == pytest.approx(theirs.col_cost_[j], rel=1e-15)
+                assert ours.col_upper_[k] == pytest.approx(theirs.col_upper_[j]) or \
+                    (ours.col_upper_[k] >= highspy.kHighsInf and theirs.col_upper_[j] >= highspy.kHighsInf)
+            else:
+                assert not A_ours[:, k].any()
+        assert ours.num_row_ == theirs.num_row_
+        assert np.allclose(np.nan_to_num(ours.row_lower_, neginf=-1e30), np.nan_to_num(theirs.row_lower_, neginf=-1e30))
+        assert np.allclose(np.nan_to_num(ours.row_upper_, posinf=1e30), np.nan_to_num(theirs.row_upper_, posinf=1e30))
