@@ -12,8 +12,11 @@ Cases (each can be skipped or resized):
   bundled  the bundled quote sheet (yen-basis layers, a minimum line, a flat fee)        --bundled 20000
   milp50   50 quotes, 4 of them yes/no (minimum lines, flat fees)                       --milp 5000
 
+Each case alternates the user script and the batch for `--rounds` rounds and reports the median ratio (the load
+of a shared machine moves between runs; a ratio within one round is a fair one).
+
 Run:  .venv/bin/python benchmarks/bench_batch.py [--req-sizes 20000,100000] [--bundled 20000] [--milp 5000]
-                                                 [--sample 1000] [--two]
+                                                 [--sample 1000] [--two] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -107,35 +110,39 @@ def run(cmd: list[str]) -> float:
 
 
 def case(name: str, tmp: Path, profiles: Path, quotes: Path, regime: Path, n: int, sample: int,
-         two: bool) -> None:
+         two: bool, rounds: int) -> None:
+    """Alternate the user script and the batch `rounds` times (a shared machine's load moves between runs, so
+    each ratio is taken within one round) and report every round's ratio and their median."""
     py = sys.executable
-    base_out = tmp / f"{name}-user.csv"
-    base = run([py, str(HERE / "user_script.py"), str(profiles), str(quotes), str(regime), str(base_out),
-                "--limit", str(sample)])
-    per_base = base / sample
-    ours_out = tmp / f"{name}-ours.parquet"
-    ours = run([py, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes), "--regime", str(regime),
-                "--out", str(ours_out), "--workers", "1"])
+    base_out, ours_out = tmp / f"{name}-user.csv", tmp / f"{name}-ours.parquet"
+    batch = [py, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes), "--regime", str(regime)]
+    per_base, ours, ours2 = [], [], []
+    for _ in range(rounds):
+        per_base.append(run([py, str(HERE / "user_script.py"), str(profiles), str(quotes), str(regime),
+                             str(base_out), "--limit", str(sample)]) / sample)
+        ours.append(run(batch + ["--out", str(ours_out), "--workers", "1"]))
+        if two:
+            ours2.append(run(batch + ["--out", str(tmp / f"{name}-two.parquet"), "--workers", "2"]))
     got = pd.read_parquet(ours_out).head(sample)
     want = pd.read_csv(base_out)
     same_status = bool((got["status"].to_numpy() == want["status"].to_numpy()).all())
     gap = float(np.max(np.abs(got["annual_cost_jpy"].to_numpy() / want["annual_cost_jpy"].to_numpy() - 1)))
     summary = json.loads(Path(str(ours_out).replace(".parquet", ".summary.json")).read_text())
-    print(f"\n[{name}] {n:,} profiles")
-    print(f"  user script   {per_base * 1e3:8.3f} ms/profile  (fresh PuLP model + HiGHS, cost only; first {sample:,}"
-          f" profiles, {base:.1f} s)")
-    print(f"  batch, 1 wkr  {ours / n * 1e3:8.3f} ms/profile  ({ours:.1f} s)  → {per_base * n / ours:6.1f}× the user"
-          " script")
+    ratios = [b * n / o for b, o in zip(per_base, ours)]
+    print(f"\n[{name}] {n:,} profiles, {rounds} rounds")
+    print(f"  user script   {np.median(per_base) * 1e3:8.3f} ms/profile  (fresh PuLP model + HiGHS, cost only; first "
+          f"{sample:,} profiles; median)")
+    print(f"  batch, 1 wkr  {np.median(ours) / n * 1e3:8.3f} ms/profile  (median {np.median(ours):.1f} s)  → "
+          f"{np.median(ratios):6.1f}× the user script (rounds: {', '.join(f'{r:.1f}×' for r in ratios)})")
     print(f"  sample: statuses identical {same_status}; costs max relative gap {gap:.1e}")
     print(f"  statuses: {summary.get('status_counts')}")
     if summary.get("solve_paths"):
         print(f"  solve paths: {summary['solve_paths']}")
     if two:
-        ours2 = run([py, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes), "--regime",
-                     str(regime), "--out", str(tmp / f"{name}-two.parquet"), "--workers", "2"])
         identical = pd.read_parquet(tmp / f"{name}-two.parquet").equals(pd.read_parquet(ours_out))
-        print(f"  batch, 2 wkrs {ours2 / n * 1e3:8.3f} ms/profile  ({ours2:.1f} s)  → {ours / ours2:4.2f}× one worker;"
-              f" identical results {identical}")
+        scaling = [o / t for o, t in zip(ours, ours2)]
+        print(f"  batch, 2 wkrs {np.median(ours2) / n * 1e3:8.3f} ms/profile  → {np.median(scaling):4.2f}× one worker "
+              f"(rounds: {', '.join(f'{r:.2f}×' for r in scaling)}); identical results {identical}")
 
 
 def main() -> None:
@@ -145,6 +152,7 @@ def main() -> None:
     ap.add_argument("--milp", type=int, default=5000, help="0 to skip")
     ap.add_argument("--sample", type=int, default=1000, help="profiles the user script solves")
     ap.add_argument("--two", action="store_true", help="also run 2 workers on the requirement-basis cases")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per case (median reported)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -155,18 +163,18 @@ def main() -> None:
         for n in [int(x) for x in args.req_sizes.split(",") if x]:
             profiles = tmp / f"profiles-{n}.parquet"
             make_profiles(profiles, n)
-            case(f"req20-{n}", tmp, profiles, req, regime, n, min(args.sample, n), args.two)
+            case(f"req20-{n}", tmp, profiles, req, regime, n, min(args.sample, n), args.two, args.rounds)
         if args.bundled:
             profiles = tmp / f"profiles-{args.bundled}.parquet"
             make_profiles(profiles, args.bundled)
             case("bundled sheet", tmp, profiles, ROOT / "data" / "quotes.csv", ROOT / "data" / "regimes" /
-                 "securities-style.toml", args.bundled, min(args.sample, args.bundled), False)
+                 "securities-style.toml", args.bundled, min(args.sample, args.bundled), False, args.rounds)
         if args.milp:
             profiles = tmp / f"profiles-{args.milp}.parquet"
             make_profiles(profiles, args.milp)
             milp = tmp / "milp50.csv"
             write_quotes(milp, milp_quotes(50, 4, seed=50))
-            case("milp50", tmp, profiles, milp, regime, args.milp, min(args.sample, args.milp), False)
+            case("milp50", tmp, profiles, milp, regime, args.milp, min(args.sample, args.milp), False, args.rounds)
 
 
 if __name__ == "__main__":

@@ -344,6 +344,9 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
     if resumed or recomputed:
         lines.append(f"Checkpoints     {resumed:,} chunk{'' if resumed == 1 else 's'} taken from an earlier run, "
                      f"{recomputed:,} damaged and recomputed")
+    paths = summary.get("solve_paths") or {}
+    if paths:  # how the solves went: basis re-used, warm simplex, rebuilt (and why), solved on their own
+        lines.append("Solve paths     " + "; ".join(f"{reason}: {n:,}" for reason, n in paths.items()))
     demand = summary.get("cover_demand")
     if demand is not None:
         line = f"Cover bought    {yen(demand['cover_jpy'])} (insurance {yen(demand['insurance_cover_jpy'])})"

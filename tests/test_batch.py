@@ -14,7 +14,7 @@ import pulp
 import pandas as pd
 import pytest
 
-from optimizer import batch
+from optimizer import batch, report
 from optimizer.domain import Quote
 from optimizer.inputs import load_profiles, load_quotes, load_regime
 from optimizer.model import solve
@@ -424,3 +424,15 @@ def test_a_profiles_file_that_is_not_readable_parquet_exits_2(tmp_path, damage):
     out = cli("batch", bad, "--out", tmp_path / "r.csv", "--workers", "1")
     assert out.returncode == 2
     assert out.stderr.startswith(f"error: {bad}: not a readable Parquet file") and len(out.stderr.splitlines()) == 1
+
+
+def test_the_summary_counts_how_each_solve_went(tmp_path):
+    # a chunk is one stack: a few simplex runs, then most exchanges read off a re-used optimal basis; the summary
+    # names each path (model.Resolver's reasons) and counts it
+    from optimizer.model import REBUILD_NEW_STRUCTURE, REUSED_BASIS, WARM_SIMPLEX
+    profiles = make_profiles(tmp_path / "p.csv", 300)
+    result = batch.run(profiles, QUOTES, REGIME, tmp_path / "r.csv", workers=1, chunk_size=150)
+    paths = result.summary["solve_paths"]
+    assert paths[REBUILD_NEW_STRUCTURE] == 2  # one model per chunk
+    assert paths[REUSED_BASIS] > paths[WARM_SIMPLEX] > 0
+    assert "Solve paths" in report.batch_summary_text(result.summary)
