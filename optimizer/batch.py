@@ -1,4 +1,4 @@
-"""Many exchange profiles, the engine (DESIGN.md "Batch semantics"): chunks in, rows out, summary data.
+"""Many exchange profiles, the engine (docs/design.md §7): chunks in, rows out, summary data.
 
 - One bad profile never stops a batch: anything raised while reading or solving one profile becomes that
   profile's row, with status `error` and the message. A file that cannot be read as UTF-8 CSV, or a cell longer
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import itertools
 import json
 import multiprocessing
@@ -86,7 +87,7 @@ DEFAULT_CHUNK = 512
 MAX_CELL_CHARS = 65_536  # no profile cell is anywhere near this long; a longer one is a wrong file, refused
 EXTRA_KEYS: tuple[str, ...] = ("error", "insurance_credit_jpy", "derivative_credit_jpy", "cash_share",
                                "n_instruments", "source_row",
-                               # who cannot comply (DESIGN "Real inputs"): the exchange's own means beside R
+                               # who cannot comply (docs/design.md §7): the exchange's own means beside R
                                "net_assets_jpy", "requirement_to_net_assets", "liquid_capital_jpy",
                                "statement_date", "binding")
 COLUMNS: tuple[str, ...] = SCALAR_KEYS + EXTRA_KEYS
@@ -374,10 +375,11 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
             profiles[pos] = raw if isinstance(raw, ExchangeProfile) else parse_profile(raw, task.source, row_no)
         except InputError as exc:
             rows[pos] = error_result(_given_id(raw), str(exc))
-        except Exception as exc:  # noqa: BLE001 — DESIGN: one bad profile never stops a batch
+        except Exception as exc:  # noqa: BLE001 — docs/design.md §7: one bad profile never stops a batch
             rows[pos] = error_result(_given_id(raw), f"could not be solved: {type(exc).__name__}: {exc}")
     # One solver per chunk: the answer for a chunk never depends on which process solved what before.
     lp = ChunkSolver(task.quotes, task.regime)
+    counted: Counter = Counter()  # solve paths of every solver this chunk used
     positions = list(profiles)
     alone = positions
     try:
@@ -396,6 +398,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     except Exception:  # noqa: BLE001 — the stack failed as a whole: every profile is solved on its own below
         rows = [r if r is not None and r["status"] == "error" else None for r in rows]
         by_quote, alone = {}, positions
+        counted.update(lp.resolver.stats)
         lp = ChunkSolver(task.quotes, task.regime)
     for pos in alone:
         lines: Sequence[Any] = ()
@@ -406,8 +409,9 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
                 row.update(task.risk.values(solution))
         except SolveError as exc:
             row = error_result(profiles[pos].exchange_id, str(exc))
-        except Exception as exc:  # noqa: BLE001 — DESIGN: one bad profile never stops a batch
+        except Exception as exc:  # noqa: BLE001 — docs/design.md §7: one bad profile never stops a batch
             row = error_result(profiles[pos].exchange_id, f"could not be solved: {type(exc).__name__}: {exc}")
+            counted.update(lp.resolver.stats)
             lp = ChunkSolver(task.quotes, task.regime)  # its state after a failure is unknown: start afresh
         for line in lines:
             agg = by_quote.setdefault(line.quote.quote_id, [0.0, 0.0, 0.0, 0.0])
@@ -418,7 +422,8 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         rows[pos] = row
     for pos, row in enumerate(rows):
         row["source_row"] = task.first_row + pos
-    paths = dict(lp.resolver.stats)
+    counted.update(lp.resolver.stats)
+    paths = dict(counted)
     if alone:
         paths[SOLVED_ALONE] = len(alone)
     return ChunkResult(task.index, task.first_row, rows_frame(rows, task.columns), by_quote, paths)

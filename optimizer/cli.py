@@ -1,4 +1,4 @@
-"""The command line (DESIGN.md "Command line"): thin; parses options, calls the core, prints views.
+"""The command line (docs/design.md §6): thin; parses options, calls the core, prints views.
 
 Exit codes: 0 solved; 2 bad input (one line on stderr naming file, row and column) or an output that cannot be
 written or is busy (`error: PATH: reason`); 3 the requirement cannot be met (the result is still printed, status

@@ -1,6 +1,6 @@
 """The regulatory tower as an LP (a MILP when a quote has a minimum line or a flat fee), written once.
 
-DESIGN "The model", row by row: each family of rows is one function below (`funded_losses`, `credit_caps`,
+docs/design.md §4 ("The model"), row by row: each family of rows is one function below (`funded_losses`, `credit_caps`,
 `counterparty_caps`, `min_lines`) returning a `Rows` block with the algebra in its docstring. Everything is in
 *units of R* (every yen amount divided by the requirement), so HiGHS sees numbers near 1 whatever the exchange's
 size; its tolerances are absolute.
@@ -247,7 +247,7 @@ class Rows:
 
 
 def funded_losses(d: Scaled) -> Rows:
-    """DESIGN 1. Every loss up to R is funded, for every peril p:
+    """docs/design.md §4, row family 1. Every loss up to R is funded, for every peril p:
 
         x − Σ_{j covers p} κ_j·s_j·r_j(x) ≤ C + z     ⇔     C + z + Σ_{j covers p} κ_j·r_j(x)·s_j ≥ x
 
@@ -262,7 +262,7 @@ def funded_losses(d: Scaled) -> Rows:
 
 
 def credit_caps(d: Scaled) -> Rows:
-    """DESIGN 2. Regulatory caps on credit, where the credit of quote j is κ_j·s_j·r_j(R):
+    """docs/design.md §4, row family 2. Regulatory caps on credit, where the credit of quote j is κ_j·s_j·r_j(R):
 
         C + z ≥ min_cash_share·R
         Σ_{j insurance} κ_j·r_j(R)·s_j ≤ max_insurance_share·R
@@ -277,7 +277,7 @@ def credit_caps(d: Scaled) -> Rows:
 
 
 def counterparty_caps(d: Scaled) -> Rows:
-    """DESIGN 2. Credit from any one counterparty c ≤ max_counterparty_share·R (collateralized derivatives exempt):
+    """docs/design.md §4, row family 2. Credit from any one counterparty c ≤ max_counterparty_share·R (collateralized derivatives exempt):
 
         Σ_{j of c} κ_j·r_j(R)·s_j ≤ max_counterparty_share·R
     """
@@ -287,7 +287,7 @@ def counterparty_caps(d: Scaled) -> Rows:
 
 
 def min_lines(d: Scaled) -> Rows:
-    """DESIGN 4. MILP links for quotes with a minimum line or a flat fee (y_j ∈ {0, 1}):
+    """docs/design.md §4, row family 4. MILP links for quotes with a minimum line or a flat fee (y_j ∈ {0, 1}):
 
         s_j − min_share_j·y_j ≥ 0        s_j − max_share_j·y_j ≤ 0
     """
@@ -347,7 +347,7 @@ class Numbers:
 
 def numbers(d: Scaled, fixed_take: Mapping[int, bool] | None = None) -> Numbers:
     """Minimise carry·C + Σ_j premium_j·s_j + Σ_j fee_j·y_j subject to ROW_FAMILIES, with bounds
-    0 ≤ C ≤ liquid capital (DESIGN 3), z = 0, 0 ≤ s_j ≤ max_share_j, y_j ∈ {0, 1} (or fixed by `fixed_take`)."""
+    0 ≤ C ≤ liquid capital (docs/design.md §4), z = 0, 0 ≤ s_j ≤ max_share_j, y_j ∈ {0, 1} (or fixed by `fixed_take`)."""
     b, bins = d.batch, np.flatnonzero(d.binary)
     cols = Columns(len(d.quotes), bins)
     shared = d.same_rows()
@@ -385,7 +385,7 @@ class TowerModel:
 
 
 def build(inst: Instance) -> TowerModel:
-    """The PuLP model of DESIGN "The model" for one instance, in units of R, rows named by meaning."""
+    """The PuLP model of docs/design.md §4 for one instance, in units of R, rows named by meaning."""
     return _model_from(Scaled.of(inst))
 
 
@@ -716,12 +716,12 @@ class Resolver:
     def solve_many(self, insts: Sequence[Instance], *, marginal: bool = True) -> tuple[Mixes, np.ndarray]:
         """`solve` for many instances of one structure at once — a batch's chunk.
 
-        The yes/no decisions of a MILP sheet with at most MAX_PATTERN_BINARIES of them are enumerated: for each
-        pattern of y the LP with y fixed is solved for every instance, and each instance takes its cheapest
-        feasible pattern (exactly the MILP's optimum). Each of those LPs is solved for the whole stack by
-        re-using known optimal bases (`certify_many`) and running the simplex, warm, only for the instances no
-        known basis fits; every new basis is then tried on the rest. The marginal cost re-solves the stack at
-        R + step with each instance's pattern held. Every mix is re-checked by the independent `verify_many`.
+        The yes/no decisions of a MILP sheet with at most MAX_PATTERN_BINARIES of them are found by branch and
+        bound on the kept LP (`_cheapest_pattern`), each node one LP for all the instances still open at it. Every
+        LP is solved for the whole stack by re-using known optimal bases (`certify_many`) and running the simplex,
+        warm, only for the instances no known basis fits; every new basis is then tried on the rest. The
+        marginal cost re-solves the stack at R + step with each instance's yes/no values held. Every mix is
+        re-checked by the independent `verify_many`.
 
         Returns the verified mixes and the positions of the instances this path left to `solve` one by one
         (a shortfall, more yes/no quotes than MAX_PATTERN_BINARIES, a mix the check refused).
@@ -1071,7 +1071,7 @@ def solve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, *, 
 class ModelView:
     """The PuLP model of one instance with its variables by meaning, for callers that add their own row families
     on top (the risk view's TVaR rows): prob, cash C, shortfall z (None when fixed at 0), share and take by
-    quote_id, and the cost expression of DESIGN's objective."""
+    quote_id, and the cost expression of the objective (docs/design.md §4)."""
 
     prob: pulp.LpProblem
     cash: object

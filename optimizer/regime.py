@@ -1,4 +1,4 @@
-"""What the regime asks for: the requirement R and each quote's credit factor κ (DESIGN.md "The model")."""
+"""What the regime asks for: the requirement R and each quote's credit factor κ (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The risk view of a mix: what a year of hacks leaves the exchange to pay, and the cheapest mix within a risk
-appetite (DESIGN.md "The risk view").
+appetite (docs/risk.md).
 
 `RiskBook` holds one exchange's scenarios and the payout matrix of the quotes offered to it (per unit share);
 `metrics(book, shares, cash)` evaluates any mix on those same arrays (common random numbers) in a few numpy
@@ -155,7 +155,7 @@ class RiskMetrics:
     instruments: tuple[InstrumentRisk, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON `risk` object (DESIGN.md names)."""
+        """The JSON `risk` object (the names in docs/risk.md)."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "instruments"}
         out["instruments"] = [dict(i.__dict__) for i in self.instruments]
         return out

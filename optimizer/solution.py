@@ -139,7 +139,7 @@ class Solution:
         return frame.groupby(["from_jpy", "to_jpy", "payer"], as_index=False, sort=False)["amount_jpy"].sum()
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON result of DESIGN.md (contract keys first, then extensions)."""
+        """The JSON result (docs/design.md §6) (contract keys first, then extensions)."""
         return {
             "exchange_id": self.profile.exchange_id,
             "status": self.status,
@@ -189,7 +189,7 @@ def error_result(exchange_id: str, message: str) -> dict[str, Any]:
 _GRID = np.linspace(0.0, 1.0, 401)  # losses as fractions of R; the layer edges make the check exact, this is a second net
 
 def verify(solution: Solution) -> list[str]:
-    """Re-check a mix against DESIGN.md's constraints with numpy, without the solver's model.
+    """Re-check a mix against the model's constraints (docs/design.md §4) with numpy, without the solver's model.
 
     Retained loss is evaluated on a dense grid of losses plus every layer edge, for every peril.
     Returns the violations found (empty when the mix is compliant up to its reported shortfall).

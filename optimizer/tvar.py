@@ -89,7 +89,7 @@ def add_tvar_rows(prob: pulp.LpProblem, constant: Sequence[float] | np.ndarray, 
     written = np.flatnonzero((constant != 0.0) | nonzero.any(axis=1))
     left_out = total - written.size
     terms = [(zeta, 1.0)]
-    # DESIGN "Optimising with risk": u_s ≥ retained_s − ζ, u_s ≥ 0 — only scenario-years with a loss need rows
+    # docs/risk.md, optimising with risk: u_s ≥ retained_s − ζ, u_s ≥ 0 — only scenario-years with a loss need rows
     for s in written:  # one row per scenario is the LP itself; building it is linear in its size
         u = prob.add_variable(f"{name}_u_{s}", lowBound=0.0)
         cols = np.flatnonzero(nonzero[s])
@@ -106,6 +106,6 @@ def add_tvar_rows(prob: pulp.LpProblem, constant: Sequence[float] | np.ndarray, 
         terms.append((v, weight * left_out))
     tvar = pulp.LpAffineExpression.from_list(terms)
     if limit is not None:
-        # DESIGN "Optimising with risk": ζ + Σ_s u_s / ((1 − α)·N) ≤ X
+        # docs/risk.md, optimising with risk: ζ + Σ_s u_s / ((1 − α)·N) ≤ X
         out.limit_row = prob.addConstraint(tvar <= float(limit), f"{name}_limit")
     return tvar, out

@@ -1,4 +1,4 @@
-"""The LP/MILP of DESIGN.md "The model" (optimizer/model.py): hand-computed towers, then properties, then a
+"""The LP/MILP of docs/design.md §4 (optimizer/model.py): hand-computed towers, then properties, then a
 cross-check against an independent formulation with scipy.optimize.milp."""
 
 import dataclasses
@@ -320,7 +320,7 @@ def test_multiplying_all_money_by_1000_multiplies_cost_by_1000(inst):
 # ------------------------------------------------------------------ cross-check: an independent formulation
 
 def independent_cost(p: ExchangeProfile, quotes, reg: Regime) -> float | None:
-    """DESIGN.md's model written again as matrices for scipy.optimize.milp, in units of R. None if infeasible."""
+    """The model of docs/design.md §4 written again as matrices for scipy.optimize.milp, in units of R. None if infeasible."""
     R_ = requirement(p, reg)
     qs = [q for q in quotes if q.offered_to(p.exchange_id) and credit_factor(q, reg) > 0]
     n = len(qs)
