@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    N_, _, absorb_grid_edits, tr, bundled, cached_break_evens, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
-    not_bought_reasons, styled, tr_error, unit, ws,
+    N_, _, absorb_grid_edits, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
+    QUOTE_GRID_WIDTHS, not_bought_ids, not_bought_reasons, page_resolver, show_reasons, styled, tr_error, unit, ws,
 )
 from app_pages import exports
 from optimizer import analysis, charts, entry
@@ -56,16 +56,31 @@ def _lang_suffix() -> str:
     return "" if lang() == "en" else f"_{lang()}"
 
 
+def exchange_label(p) -> str:
+    """An exchange as the CFO knows it: by name (the real ones), or the invented name and its id (illustrative)."""
+    if not p.statement_date:  # the illustrative profiles carry no statement date
+        return f"{_(p.display_name)} ({p.exchange_id})"
+    return _(p.display_name)
+
+
 def exchange_inputs() -> None:
     w = ws()
     ids = [p.exchange_id for p in w.profiles] + [OWN]
-    labels = {p.exchange_id: f"{p.exchange_id} — {_(p.display_name)}" for p in w.profiles}
+    labels = {p.exchange_id: exchange_label(p) for p in w.profiles}
     current = OWN if w.exchange_id is None else w.exchange_id
     choice = st.selectbox(_("Exchange"), ids, index=ids.index(current) if current in ids else 0,
                           format_func=lambda i, t=tr(): t("Enter my own figures") if i == OWN else labels.get(i, i),
+                          help=_("Japan's registered exchanges with their published 2025 figures, then illustrative "
+                                 "exchanges, then your own figures. Type to search."),
                           key=f"exchange_choice_{w.generation}{_lang_suffix()}")
     if choice != OWN:
         w.exchange_id = choice
+        p = w.profile
+        if p is not None and p.statement_date:
+            st.caption(_("Figures from the statutory statement of {date}; liquid capital = net assets (an upper "
+                         "bound).").format(date=p.statement_date))
+        elif p is not None and w.profiles_name == "bundled":
+            st.caption(_("Illustrative figures, not a real exchange."))
         return
     w.exchange_id = None
     base = w.own or w.profiles[0]
@@ -156,25 +171,26 @@ def quote_grid() -> None:
     frame = w.quote_text.copy()
     frame.insert(0, "status", _status_column(w))
     req = " ✱"
+    W = QUOTE_GRID_WIDTHS
     config = {
-        "status": st.column_config.TextColumn(_("status"), disabled=True, width=40,
+        "status": st.column_config.TextColumn(_("status"), disabled=True, width=W["status"],
                                               help=_("✎ edited, ＋ new (against the bundled sheet); ⚠ a cell to fix; ? a value to confirm")),
-        "quote_id": st.column_config.TextColumn(_("quote") + req, width=62, required=True),
-        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=85, required=True),
-        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=111, required=True),
-        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=62, required=True),
-        "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=65,
+        "quote_id": st.column_config.TextColumn(_("quote") + req, width=W["quote_id"], required=True),
+        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=W["kind"], required=True),
+        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=W["counterparty"], required=True),
+        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=W["rating"], required=True),
+        "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=W["layer_basis"],
                                                         help=_("¥: attachment and limit in yen; % of R: in percent "
                                                                "of the requirement R")),
-        "attachment": st.column_config.TextColumn(_("attach.") + req, width=80,
+        "attachment": st.column_config.TextColumn(_("attach.") + req, width=W["attachment"],
                                                   help=_("yen (5bn, 50億, 5,000,000,000) or, for basis % of R, "
                                                          "percent of R (25%)")),
-        "limit": st.column_config.TextColumn(_("limit") + req, width=70,
+        "limit": st.column_config.TextColumn(_("limit") + req, width=W["limit"],
                                              help=_("yen (5bn, 50億) or, for basis % of R, percent of R (25%)")),
-        "rate_on_line": st.column_config.TextColumn(_("ROL, %/yr") + req, width=90,
+        "rate_on_line": st.column_config.TextColumn(_("ROL, %/yr") + req, width=W["rate_on_line"],
                                                     help=_("rate on line: annual premium ÷ limit, in percent: type 4 or 4% for "
                                                            "4%; 0.5% for half a percent")),
-        "perils": st.column_config.TextColumn(_("perils"), width=100,
+        "perils": st.column_config.TextColumn(_("perils"), width=W["perils"],
                                               help=_("all, or ; separated: ") + ", ".join(PERILS)),
         "max_share": st.column_config.TextColumn(_("largest share, %"), width=110),
         "min_share": st.column_config.TextColumn(_("smallest share if taken, %"), width=140),
@@ -232,21 +248,21 @@ def result_views(s, scenario) -> None:
     incidents = bundled()[3]
     if view == "Mix":
         table = mix_table(s)
-        st.dataframe(styled(table, money=[c for c in table.columns if f"({u.label})" in c],
-                            percent=[_("credit factor")], fraction=[_("share")]), hide_index=True, width="stretch",
-                     column_config={_("counterparty"): st.column_config.TextColumn(width=150),
+        main = [_("source"), _("counterparty"), f"{_('attaches at')} ({u.label})", f"{_('limit')} ({u.label})",
+                _("share"), f"{_('credit')} ({u.label})", f"{_('annual cost')} ({u.label})"]
+        fitted_table(styled(table, money=[c for c in table.columns if f"({u.label})" in c],
+                            percent=[_("credit factor")], fraction=[_("share")]), main, key="mix_more",
+                     column_config={_("counterparty"): st.column_config.TextColumn(width=220),
                                     _("source"): st.column_config.TextColumn(width=90)})
-        reasons = not_bought_reasons(s, quotes)
-        if len(reasons):
-            st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(
-                ids=", ".join(reasons["quote"])))
+        left_out = not_bought_ids(s, quotes)
+        if left_out:
+            st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(ids=", ".join(left_out)))
     elif view == "Not bought":
-        with st.spinner(_("Pricing every quote…")):
-            be = cached_break_evens(profile, quotes, regime)
-        reasons = not_bought_reasons(s, quotes, be)
-        st.dataframe(reasons.rename(columns={"quote": _("quote"), "reason": _("why not"),
-                                             "what would change it": _("what would change it")}),
-                     hide_index=True, width="stretch")
+        with st.spinner(_("Finding why each quote is left out…")):
+            reasons = not_bought_reasons(s, quotes, page_resolver())
+        st.caption(_("Each reason is checked by the model: without that obstacle (or at that price) the cheapest "
+                     "mix would buy the quote."))
+        show_reasons(reasons)
     elif view == "Tower":
         perils = list(regime.requirement.perils)
         peril = st.selectbox(_("Peril"), perils, index=perils.index(_least_covered(s, perils)), key=f"tower_peril{_lang_suffix()}",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .domain import ExchangeProfile, Incident, Quote, Regime
-from .model import recovery, solve
+from .model import Resolver, recovery, solve
 from .regime import SWEEPABLE, with_parameter
 from .solution import Solution
 
@@ -66,15 +66,15 @@ def _with_rol(quotes: Sequence[Quote], quote_id: str, rol: float) -> list[Quote]
 
 
 def _solve_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-              rol: float) -> Solution:
+              rol: float, resolver: Resolver | None = None) -> Solution:
     """A probe solve with one quote's rate on line changed (no marginal cost, no re-check: never reported)."""
-    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False)
+    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False, resolver=resolver)
 
 
 def share_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-             rol: float) -> float:
+             rol: float, resolver: Resolver | None = None) -> float:
     """The share of `quote_id` the optimal mix buys when its rate on line is `rol`."""
-    return _solve_at(profile, quotes, regime, quote_id, rol).share_of(quote_id)
+    return _solve_at(profile, quotes, regime, quote_id, rol, resolver).share_of(quote_id)
 
 
 def _competitors(with_it: Solution, without: Solution, quote_id: str) -> tuple[str, ...]:
@@ -88,16 +88,17 @@ def _competitors(with_it: Solution, without: Solution, quote_id: str) -> tuple[s
 
 
 def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-               base: Solution | None = None) -> BreakEven:
+               base: Solution | None = None, resolver: Resolver | None = None) -> BreakEven:
     """The break-even rate on line of one quote: sup{ROL : the optimal mix buys some of it}.
 
     The optimal cost V(ρ) is concave and non-decreasing in the quote's ROL ρ, with slope
     premium_multiplier·limit·share(ρ), and it reaches V_out (the cost without the quote) exactly at the break-even.
     Newton steps along the tangent never overshoot a concave function, so each lands on the next linear piece;
-    a bisection on the last bracket guards against solver noise. A handful of re-solves, no dual values.
+    a bisection on the last bracket guards against solver noise. A handful of re-solves, no dual values
+    (on `resolver`'s kept models when one is given: a page pricing every quote shares one).
     """
     quote = next(q for q in quotes if q.quote_id == quote_id)
-    base = base or solve(profile, quotes, regime, marginal=False)
+    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver)
     share = base.share_of(quote_id)
     common = dict(quote_id=quote_id, counterparty=quote.counterparty, rate_on_line=quote.rate_on_line,
                   share=share, bought=share > 0)
@@ -107,9 +108,10 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
         return BreakEven(**common, break_even_rol=None, eligible=False, reason="earns no credit (rating below minimum)")
 
     def probe(rol: float) -> Solution:
-        return _solve_at(profile, quotes, regime, quote_id, rol)
+        return _solve_at(profile, quotes, regime, quote_id, rol, resolver)
 
-    without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False)
+    without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False,
+                    resolver=resolver)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
     if at.share_of(quote_id) <= 0:
         return BreakEven(**common, break_even_rol=None, eligible=True, reason="not bought even if free")
@@ -143,26 +145,28 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
 
 
 def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
-                base: Solution | None = None) -> pd.DataFrame:
+                base: Solution | None = None, resolver: Resolver | None = None) -> pd.DataFrame:
     """Break-even premiums of every quote offered to the exchange, one row per quote."""
-    base = base or solve(profile, quotes, regime, marginal=False)
+    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver)
     offered = [q for q in quotes if q.offered_to(profile.exchange_id)]
-    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base).to_dict() for q in offered],
+    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base, resolver).to_dict() for q in offered],
                         columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
 
 
 def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-                 rols: Iterable[float] | None = None, points: int = 25) -> pd.DataFrame:
+                 rols: Iterable[float] | None = None, points: int = 25,
+                 resolver: Resolver | None = None) -> pd.DataFrame:
     """Share of `quote_id` bought against its rate on line (the quote's demand curve).
 
     Default grid: 0 to twice the larger of the current ROL and its break-even ROL.
     """
     quote = next(q for q in quotes if q.quote_id == quote_id)
     if rols is None:
-        be = break_even(profile, quotes, regime, quote_id).break_even_rol
+        be = break_even(profile, quotes, regime, quote_id, resolver=resolver).break_even_rol
         top = max(quote.rate_on_line, be if be is not None and math.isfinite(be) else 0.0, 0.005) * 2.0
         rols = np.unique(np.concatenate([np.linspace(0.0, top, points), [quote.rate_on_line]]))
-    rows = [{"rate_on_line": float(r), "share": share_at(profile, quotes, regime, quote_id, float(r))} for r in rols]
+    rows = [{"rate_on_line": float(r), "share": share_at(profile, quotes, regime, quote_id, float(r), resolver)}
+            for r in rols]
     return pd.DataFrame(rows)
 
 

@@ -17,18 +17,28 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import DATA, ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 720}
 
-# The quote grid's column widths (app_pages/cfo.py), left to right, after the row marker
+# The quote grid's column widths (the app's own table of them), left to right, after the row marker
 ROW_MARKER = 33
-GRID = [("status", 40), ("quote_id", 62), ("kind", 85), ("counterparty", 111), ("rating", 62), ("layer_basis", 65),
-        ("attachment", 80), ("limit", 70), ("rate_on_line", 90), ("perils", 100)]
 ROW_HEIGHT = 35
+
+
+def _grid_widths() -> list[tuple[str, int]]:
+    sys.path.insert(0, str(ROOT))
+    from app_pages.common import QUOTE_GRID_WIDTHS
+
+    return list(QUOTE_GRID_WIDTHS.items())
+
+
+GRID = _grid_widths()
+ILLUSTRATIVE_C = "Illustrative small exchange C (EX03)"   # liquid capital ¥1bn: short of a ¥2bn requirement
+SECURITIES = "Securities-style (volume-based)"
 
 pytestmark = pytest.mark.browser
 
@@ -204,7 +214,7 @@ def go_to(page, title: str) -> None:
 
 def test_editing_a_premium_in_the_quote_table_changes_the_cost(page, tmp_path):
     before = annual_cost(page)
-    type_in_grid(page, 0, "rate_on_line", "20")   # Q01 at 20% a year is dearer than cash
+    type_in_grid(page, 2, "rate_on_line", "20")   # Q03, in the mix, at 20% a year is dearer than cash
     after = wait_for_change(page, before)
     page.screenshot(path=str(tmp_path / "after_edit.png"))
     assert after != before, "the annual cost did not change after the premium edit"
@@ -286,7 +296,8 @@ def test_the_headline_stays_in_view_while_the_grid_is_edited(page):
 # ------------------------------------------------------------------ 2/4. one scenario across pages
 
 def test_cfo_broker_cfo_keeps_edits_exchange_and_overrides(page):
-    choose(page, "Exchange", "EX03 — Illustrative small exchange C")
+    choose(page, "Exchange", ILLUSTRATIVE_C)
+    choose(page, "Regime", SECURITIES)
     before = annual_cost(page)
     type_in_grid(page, 0, "rate_on_line", "3")
     edited = wait_for_change(page, before)
@@ -312,7 +323,8 @@ def test_cfo_broker_cfo_keeps_edits_exchange_and_overrides(page):
 # ------------------------------------------------------------------ 5. charts
 
 def test_the_frontier_marks_shortfall(page):
-    choose(page, "Exchange", "EX03 — Illustrative small exchange C")  # liquid capital ¥1bn, R = ¥2bn
+    choose(page, "Exchange", ILLUSTRATIVE_C)  # liquid capital ¥1bn, R = ¥2bn
+    choose(page, "Regime", SECURITIES)
     show(page, "Frontier")
     chart = page.locator(".vega-embed svg").first
     chart.wait_for(timeout=120_000)
@@ -343,6 +355,14 @@ ALLOWED_LATIN = {"R", "EX", "Q", "CSV", "JSON", "XLSX", "TOML", "ROL", "yr", "of
                  "AA", "A"}
 
 
+def _real_names() -> set[str]:
+    """The real exchanges' own names (bitFlyer, Coincheck, …): proper nouns, not English labels."""
+    import csv
+
+    with (DATA / "profiles-japan-2025.csv").open(encoding="utf-8") as f:
+        return {w for row in csv.DictReader(f) for w in re.findall(r"[A-Za-z]{2,}", row["name"])}
+
+
 def test_the_japanese_page_shows_no_english_label_in_the_main_view(page, screens):
     page.get_by_text("日本語").click()
     page.wait_for_selector("text=年間コスト", timeout=60_000)
@@ -350,7 +370,7 @@ def test_the_japanese_page_shows_no_english_label_in_the_main_view(page, screens
     text = page.evaluate("""() => { const main = document.querySelector('[data-testid="stMain"]').cloneNode(true);
         main.querySelectorAll('[data-testid="stIconMaterial"], span[role="img"][translate="no"]').forEach(e => e.remove());
         document.body.appendChild(main); const t = main.innerText; main.remove(); return t; }""")
-    words = {w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in ALLOWED_LATIN}
+    words = {w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in ALLOWED_LATIN | _real_names()}
     assert not words, f"English in the Japanese main view: {sorted(words)}"
     assert "百万円" in annual_cost(page)
     page.screenshot(path=str(screens / "check_ja.png"))
