@@ -136,7 +136,13 @@ def main() -> None:
     fitted_table(view, main, key="batch_more", column_config=right_aligned(view))
     if summary["insurance_by_counterparty"]:
         st.subheader(_("Insurance demand by counterparty"))
-        st.dataframe(pd.DataFrame(summary["insurance_by_counterparty"]), hide_index=True, width="stretch")
+        demand = pd.DataFrame(summary["insurance_by_counterparty"])
+        for col in [c for c in demand.columns if c.endswith("_jpy")]:
+            demand[col] = demand[col].map(u.number).astype(float)
+        demand = demand.rename(columns={c: report.column_label(c, _).replace("(¥)", f"({u.label})")
+                                        for c in demand.columns})
+        view = styled(demand, money=[c for c in demand.columns if f"({u.label})" in c])
+        st.dataframe(view, hide_index=True, width="stretch", column_config=right_aligned(view))
     c = st.columns(2)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(results), "batch_results.csv", "text/csv", key="dl_batch")
     c[1].download_button(_("Summary (JSON)"), report.to_json({**summary, **names}), "batch_summary.json",

@@ -27,8 +27,8 @@ ILLUSTRATIVE_PROFILES = DATA / "profiles.csv"         # invented exchanges, stil
 
 # The quote grid's main columns and their widths in px (with the row marker, 33 px, they fit the page at 1280 px;
 # the browser test clicks cells by them)
-QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 85, "counterparty": 115, "rating": 76, "layer_basis": 64,
-                     "attachment": 88, "limit": 78, "rate_on_line": 112, "perils": 100}
+QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 85, "counterparty": 110, "rating": 76, "layer_basis": 64,
+                     "attachment": 100, "limit": 88, "rate_on_line": 112, "perils": 106}
 
 # Session keys used by more than one function
 WS = "workspace"          # the one Workspace
@@ -102,8 +102,10 @@ def cached_more_limit(profile, quotes, regime, extra_jpy: float = 1e9,
             continue
         more = q.limit + (extra_jpy / R if q.layer_basis == "requirement" and R > 0 else extra_jpy)
         changed = [dataclasses.replace(x, limit=more) if x.quote_id == q.quote_id else x for x in quotes]
-        out[q.quote_id] = base.annual_cost_jpy - solve(profile, changed, regime, marginal=False, check=False,
-                                                       resolver=_resolver).annual_cost_jpy
+        # More limit is an offer the exchange may decline: worth 0 when it would not lower the cost (e.g. the extra
+        # limit lies above R and only raises the premium of the share it needs).
+        out[q.quote_id] = max(0.0, base.annual_cost_jpy - solve(profile, changed, regime, marginal=False, check=False,
+                                                                resolver=_resolver).annual_cost_jpy)
     return out
 
 
@@ -305,7 +307,7 @@ def reason_words(reason: str, quote, solution, break_even_rol: float | None = No
             why.append(_("adds nothing the mix needs: not bought even free, covering every peril, with no cap"))
         else:  # a reason this page has no words for yet: shown as the model gives it, never dropped
             why.append(_(part))
-    return "; ".join(why) or "—", (_(" and ").join(change) if change else "—")
+    return _("; ").join(why) or "—", (_(" and ").join(change) if change else "—")
 
 
 def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd.DataFrame:

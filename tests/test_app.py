@@ -370,6 +370,7 @@ def test_broker_page_lists_break_even_premiums_in_yen(at):
     bought = table["bought"] == "✔"
     assert (number("break-even rate, %")[bought] >= number("rate on line, %")[bought]).all()
     assert (number("break-even premium, ¥m/yr")[bought] >= number("premium, ¥m/yr")[bought] - 0.01).all()
+    assert (number("¥1bn more limit saves, ¥m/yr").fillna(0) >= 0).all()  # more limit can be declined: never a loss
     assert not table.astype(str).isin(["None", "nan"]).any().any()
     assert (table.loc[table["quote"] == "Q08", "break-even rate, %"] == "—").all()  # ineligible: no price, a dash
     assert "rating BB+" in table.loc[table["quote"] == "Q08", "note"].iloc[0]   # the model's reason, in words
