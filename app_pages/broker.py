@@ -12,7 +12,7 @@ import streamlit as st
 
 from app_pages.common import (
     N_, _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, headline, headline_slot, not_bought_reasons,
-    fitted_table, page_resolver, right_aligned, show_reasons, styled, unit, ws,
+    fitted_table, page_resolver, right_aligned, session_resolver, show_reasons, styled, unit, ws,
 )
 from optimizer import charts
 
@@ -72,7 +72,7 @@ def main() -> None:
     if sc is None:
         st.info(_("Enter your exchange's figures on the CFO page to see a result."))
         return
-    s = cached_solve(sc.profile, sc.quotes, sc.regime)
+    s = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver())
     slot, details = headline_slot(), st.container()
     with slot:
         headline(s, details)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages.common import (
     N_, _, absorb_grid_edits, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
-    QUOTE_GRID_WIDTHS, not_bought_ids, not_bought_reasons, page_resolver, show_reasons, styled, tr_error, unit, ws,
+    QUOTE_GRID_WIDTHS, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
 )
 from app_pages import exports
 from optimizer import analysis, charts, entry
@@ -309,19 +309,25 @@ def main() -> None:
         with right:
             regime_inputs()
     st.subheader(_("Quote sheet"))
-    quote_grid()
+    grid = st.container()
+    # The grid's edits are in the workspace already (app.py absorbs them before any page runs), so the answer is
+    # solved and sent before the grid is drawn: after a premium edit the new cost reaches the browser first.
     sc = w.scenario()
+    s = None
     with results:
         if sc is None:
             st.info(_("Enter your exchange's figures to see a result."))
-            return
-        try:
-            s = cached_solve(sc.profile, sc.quotes, sc.regime)
-        except SolveError as exc:
-            st.error(_("The solver failed: {e}").format(e=exc))
-            return
-        headline(s, details)
-    result_views(s, sc)
+        else:
+            try:
+                s = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver())
+            except SolveError as exc:
+                st.error(_("The solver failed: {e}").format(e=exc))
+            else:
+                headline(s, details)
+    with grid:
+        quote_grid()
+    if s is not None:
+        result_views(s, sc)
 
 
 main()

@@ -6,6 +6,7 @@ Pages import from here; nothing here draws a whole page. Session keys shared by 
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ import streamlit as st
 from optimizer import analysis, reasons
 from optimizer.i18n import N_, Unit, fit, translator
 from optimizer.inputs import load_incidents, load_profiles, load_quotes, load_regime
-from optimizer.model import Resolver, solve
+from optimizer.model import REBUILD_NEW_STRUCTURE, Resolver, solve
 from optimizer.scenario import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,7 @@ LANG = "lang"             # "en" | "ja"
 UNIT = "unit"             # a key of optimizer.i18n.UNITS
 USD = "usd_rate"
 MESSAGES = "messages"     # upload outcomes shown once: list of (kind, text)
+SESSION_RESOLVER = "session_resolver"  # the KeptResolver of the session (common.session_resolver)
 
 
 # ------------------------------------------------------------------ cached core calls
@@ -58,8 +60,32 @@ def page_resolver() -> Resolver:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_solve(profile, quotes, regime):
-    return solve(profile, quotes, regime)
+def cached_solve(profile, quotes, regime, _kept: "KeptResolver | None" = None):
+    """The headline solve; on the session's kept models when `_kept` is given (not part of the cache key)."""
+    if _kept is None:
+        return solve(profile, quotes, regime)
+    with _kept.lock:
+        return solve(profile, quotes, regime, resolver=_kept.resolver)
+
+
+MAX_KEPT_STRUCTURES = 16   # a session that has seen more quote-sheet structures than this starts a fresh Resolver
+
+
+class KeptResolver:
+    """One session's Resolver for the headline solve, so an edited premium re-solves the kept HiGHS model instead of
+    building it again. With fast reruns a stopped run may still be inside a solve when the next run starts, so every
+    use holds the lock (a Resolver is not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.resolver, self.lock = Resolver(), threading.Lock()
+
+
+def session_resolver() -> KeptResolver:
+    ss = st.session_state
+    kept = ss.get(SESSION_RESOLVER)
+    if kept is None or kept.resolver.stats[REBUILD_NEW_STRUCTURE] > MAX_KEPT_STRUCTURES:
+        kept = ss[SESSION_RESOLVER] = KeptResolver()
+    return kept
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
