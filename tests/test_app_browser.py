@@ -295,7 +295,7 @@ def test_every_table_shows_all_its_columns_at_1280_and_scrolls_only_inside_itsel
     assert_page_does_not_scroll_sideways(page, "Broker, all columns")  # …and the page does not
     go_to(page, "Batch: many exchanges")
     page.get_by_role("button", name="Run batch").click()
-    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=180_000)
+    page.wait_for_selector(".st-key-batch_more", timeout=180_000)  # the results' column toggle: the run is done
     wait_quiet(page)
     assert_tables_fit(page, "Batch")
 
@@ -613,7 +613,7 @@ def test_screenshots_of_every_page_in_both_languages(page, screens):
         page.screenshot(path=str(screens / f"broker_reasons_{lang}.png"))
         go_to(page, "Batch: many exchanges" if lang == "en" else "一括計算：多数の取引所")
         page.get_by_role("button", name="Run batch" if lang == "en" else "一括計算を実行").click()
-        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=180_000)
+        page.wait_for_selector(".st-key-batch_more", timeout=180_000)  # the results' column toggle: the run is done
         wait_quiet(page)
         page.screenshot(path=str(screens / f"batch_{lang}.png"))
         page.locator('[data-testid="stDataFrame"]').first.scroll_into_view_if_needed()
