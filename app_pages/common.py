@@ -28,8 +28,8 @@ ILLUSTRATIVE_PROFILES = DATA / "profiles.csv"         # invented exchanges, stil
 
 # The quote grid's main columns and their widths in px (with the row marker, 33 px, they fit the page at 1280 px;
 # the browser test clicks cells by them)
-QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 85, "counterparty": 110, "rating": 76, "layer_basis": 64,
-                     "attachment": 100, "limit": 88, "rate_on_line": 112, "perils": 106}
+QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 80, "counterparty": 122, "rating": 82, "layer_basis": 64,
+                     "attachment": 100, "limit": 88, "rate_on_line": 108, "perils": 115}
 
 # Session keys used by more than one function
 WS = "workspace"          # the one Workspace

@@ -404,6 +404,9 @@ def test_charts_say_what_they_show(page):
     sources = [line.quote.quote_id for line in s.lines]
     assert all(q in text for q in sources)
     assert text.count("¥") >= len(sources) + 1             # every bar carries its amount (cash included)
+    svg = page.locator(".vega-embed svg").first
+    rows = sorted(svg.locator("text").filter(has_text=re.compile(f"^{q}$")).first.bounding_box()["y"] for q in sources)
+    assert all(b - a >= 12 for a, b in zip(rows, rows[1:])), rows   # one readable row per bar, none on top of another
     show(page, "Stress test")
     text = svg_text(page)
     assert "R = " in text and "Historical hacks: who pays" in text
