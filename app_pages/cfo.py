@@ -176,10 +176,12 @@ def quote_grid() -> None:
         "status": st.column_config.TextColumn(_("status"), disabled=True, width=W["status"],
                                               help=_("✎ edited, ＋ new (against the bundled sheet); ⚠ a cell to fix; ? a value to confirm")),
         "quote_id": st.column_config.TextColumn(_("quote") + req, width=W["quote_id"], required=True),
-        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=W["kind"], required=True),
+        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=W["kind"], required=True,
+                                                 format_func=tr()),  # shown in the page's language, stored as data
         "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=W["counterparty"], required=True),
         "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=W["rating"], required=True),
         "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=W["layer_basis"],
+                                                        format_func=tr(),
                                                         help=_("¥: attachment and limit in yen; % of R: in percent "
                                                                "of the requirement R")),
         "attachment": st.column_config.TextColumn(_("attach.") + req, width=W["attachment"],
