@@ -44,7 +44,8 @@ OVERRIDES = {
 }
 MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_basis", "attachment", "limit",
                 "rate_on_line", "perils"]
-MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id"]
+MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id",
+                "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
          N_("Downloads")]
 
@@ -165,7 +166,8 @@ def quote_grid() -> None:
     """The quote sheet as text cells, parsed by optimizer.entry; problems shown under the grid, never guessed."""
     ss = st.session_state
     w = ws()
-    more = st.toggle(_("Show the rarely used terms (shares, fees, collateral, exchange)"), key="quote_more")
+    more = st.toggle(_("Show the rarely used terms (shares, fees, collateral, exchange, licensing, exclusions)"),
+                     key="quote_more")
     absorb_grid_edits()
     key = grid_key()
     frame = w.quote_text.copy()
@@ -199,6 +201,18 @@ def quote_grid() -> None:
         "fixed_fee_jpy": st.column_config.TextColumn(_("flat fee, ¥"), width=100),
         "collateralized": st.column_config.CheckboxColumn(_("collateralized"), width=110),
         "exchange_id": st.column_config.TextColumn(_("only for exchange"), width=120),
+        "max_limit_jpy": st.column_config.TextColumn(_("yen ceiling, ¥"), width=100,
+                                                     help=_("For a layer in % of R: the most yen of limit it offers "
+                                                            "(blank: no ceiling)")),
+        "licensed_in_japan": st.column_config.CheckboxColumn(_("licensed in Japan"), width=120),
+        "fronting_fee_rate": st.column_config.TextColumn(_("fronting fee, %"), width=110,
+                                                         help=_("Extra premium charged by a licensed fronting insurer, "
+                                                                "in percent of the premium")),
+        "exclusions": st.column_config.TextColumn(_("exclusions"), width=100,
+                                                  help=_("blank, or state_backed (no cover for state-backed attacks)")),
+        "reinstatements": st.column_config.TextColumn(_("reinstatements"), width=110,
+                                                      help=_("How many times the limit is restored after a claim in a "
+                                                             "year (used by the risk view)")),
     }
     with st.container(key="quote_grid"):
         st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",

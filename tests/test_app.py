@@ -504,3 +504,19 @@ def test_every_bundled_name_shown_in_the_app_has_a_japanese_translation():
         regime = load_regime(path)
         shown += [regime.name, regime.description]
     assert [text for text in shown if text and ja.gettext(text) == text] == []
+
+
+def test_an_edit_keeps_the_other_terms_of_an_uploaded_japanese_sheet(at):
+    from optimizer.inputs import load_quotes
+
+    data = (DATA / "quotes-japan-state-excl.csv").read_bytes()
+    at.sidebar.file_uploader(key="upload_quotes").upload("quotes-japan-state-excl.csv", data, "text/csv").run()
+    assert not errors(at)
+    edit_quotes(at, {0: {"rate_on_line": "4.9"}})
+    assert not errors(at)
+    sheet = load_quotes(DATA / "quotes-japan-state-excl.csv")
+    kept = ws(at).last_quotes
+    assert kept[0].rate_on_line == pytest.approx(0.049)
+    assert kept[1:] == tuple(sheet[1:])                               # ceilings, licensing, exclusions untouched
+    assert {f for q, s in zip(kept[:1], sheet[:1]) for f in q.__dataclass_fields__
+            if getattr(q, f) != getattr(s, f)} == {"rate_on_line"}
