@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    N_, _, absorb_grid_edits, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
+    N_, _, absorb_grid_edits, bundled_sheet, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
     QUOTE_GRID_WIDTHS, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
 )
 from app_pages import exports
@@ -160,6 +160,27 @@ def _status_column(w) -> list[str]:
         state = problems.get(i) or changed.get(str(qid).strip())
         out.append(STATUS_MARKS.get(state, ""))
     return out
+
+
+# The bundled quote sheets: the workspace's name for each → (file in data/, words)
+SHEETS = {"bundled": ("quotes.csv", N_("Illustrative quotes (15, invented)")),
+          "quotes-japan.csv": ("quotes-japan.csv", N_("Japanese market, modelled on reported facts (12)")),
+          "quotes-japan-state-excl.csv": ("quotes-japan-state-excl.csv",
+                                          N_("Japanese market with state-backed exclusions (12)"))}
+
+
+def sheet_inputs() -> None:
+    """Which bundled quote sheet the grid starts from (an uploaded sheet is listed under its file name)."""
+    w = ws()
+    names = list(SHEETS) + ([w.quote_sheet] if w.quote_sheet not in SHEETS else [])
+    choice = st.selectbox(_("Start from"), names, index=names.index(w.quote_sheet),
+                          format_func=lambda n, t=tr(): t(SHEETS[n][1]) if n in SHEETS else n,
+                          key=f"sheet_choice_{w.generation}_{w.quote_sheet}{_lang_suffix()}")
+    if choice != w.quote_sheet and choice in SHEETS:
+        quotes = bundled_sheet(SHEETS[choice][0])
+        w.bundled_quotes = quotes          # "changed" markers compare with the sheet chosen here
+        w.replace_quotes(quotes, choice, lang())
+        st.rerun()
 
 
 def quote_grid() -> None:
@@ -325,6 +346,7 @@ def main() -> None:
         with right:
             regime_inputs()
     st.subheader(_("Quote sheet"))
+    sheet_inputs()
     grid = st.container()
     # The grid's edits are in the workspace already (app.py absorbs them before any page runs), so the answer is
     # solved and sent before the grid is drawn: after a premium edit the new cost reaches the browser first.

@@ -50,6 +50,12 @@ def bundled():
             {name: load_regime(path) for name, path in PRESETS.items()}, load_incidents(DATA / "incidents.csv"))
 
 
+@st.cache_data(show_spinner=False)
+def bundled_sheet(name: str) -> tuple:
+    """A bundled quote sheet of data/ by file name."""
+    return tuple(load_quotes(DATA / name))
+
+
 def page_resolver() -> Resolver:
     """One model.Resolver for this page run: the re-solves of the analyses share its kept HiGHS models.
 

@@ -520,3 +520,18 @@ def test_an_edit_keeps_the_other_terms_of_an_uploaded_japanese_sheet(at):
     assert kept[1:] == tuple(sheet[1:])                               # ceilings, licensing, exclusions untouched
     assert {f for q, s in zip(kept[:1], sheet[:1]) for f in q.__dataclass_fields__
             if getattr(q, f) != getattr(s, f)} == {"rate_on_line"}
+
+
+def test_the_cfo_can_start_from_the_modelled_japanese_quote_sheet(at):
+    from optimizer import solve
+    from optimizer.inputs import load_quotes
+
+    profile, _quotes, regime = bundled_inputs()
+    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    assert not at.exception and not errors(at)
+    sheet = tuple(load_quotes(DATA / "quotes-japan.csv"))
+    assert ws(at).last_quotes == sheet and ws(at).changed_rows() == {}
+    assert cost(at) == pytest.approx(solve(profile, sheet, regime).annual_cost_jpy / 1e6, abs=0.05)
+    assert any("quotes-japan.csv, 12 quotes" in c.value for c in at.caption)
+    edit_quotes(at, {0: {"rate_on_line": "4"}})                      # edits are marked against that sheet
+    assert ws(at).changed_rows() == {sheet[0].quote_id: "changed"}
