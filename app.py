@@ -26,7 +26,8 @@ st.markdown("""<style>
 .st-key-headline {background: var(--background-color, white); border-bottom: 1px solid rgba(49, 51, 63, 0.2);
                   padding-bottom: 0.25rem;}
 [data-testid="stMetricValue"] {font-size: clamp(1.1rem, 1.9vw, 1.55rem);}
-.block-container, [data-testid="stMainBlockContainer"] {padding-top: 2.5rem;}
+.block-container, [data-testid="stMainBlockContainer"] {padding-top: 2.5rem; padding-left: 1.25rem;
+                                                         padding-right: 1.25rem;}
 [data-testid="stMetricValue"] > div {overflow: visible; text-overflow: clip; white-space: nowrap;}
 </style>""", unsafe_allow_html=True)
 

@@ -10,21 +10,30 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, _, right_aligned, styled, unit, ws
+from app_pages.common import (
+    ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, right_aligned, styled, tr, unit, ws,
+)
 from optimizer import batch, report
+from optimizer.i18n import input_error_words
 from optimizer.inputs import InputError, csv_text_to_frame
 from optimizer.scenario import quotes_to_frame, regime_to_dict
 
 RESULT = "batch_result"      # (fingerprint, BatchResult, names) of the last run
 CHUNK = 64                   # profiles per task: progress at least every few seconds
+# Bundled profiles the page runs when nothing is uploaded: key → (file, label)
+BUNDLED = {"real": (REAL_PROFILES, N_("Japan's exchanges, 2025 statements")),
+           "illustrative": (ILLUSTRATIVE_PROFILES, N_("Illustrative exchanges"))}
+MAIN = ("exchange_id", "status", "required_coverage_jpy", "annual_cost_jpy", "savings_jpy", "cash_reserve_jpy",
+        "shortfall_jpy")  # the columns in view at 1280 px; the others behind the toggle
 MONEY = ("required_coverage_jpy", "annual_cost_jpy", "all_cash_cost_jpy", "savings_jpy", "cash_reserve_jpy",
          "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy")
 
 
-def _read(up) -> pd.DataFrame:
+def _read(up, bundled: str = "real") -> pd.DataFrame:
     """The uploaded (or bundled) profiles as a frame; InputError for anything that is not a profiles file."""
     if up is None:
-        return csv_text_to_frame((DATA / "profiles.csv").read_text(encoding="utf-8"), "profiles.csv")
+        path = BUNDLED[bundled][0]
+        return csv_text_to_frame(path.read_text(encoding="utf-8"), path.name)
     data = up.getvalue()
     if up.name.lower().endswith(".parquet"):
         import io
@@ -43,8 +52,8 @@ def _read(up) -> pd.DataFrame:
     return csv_text_to_frame(text, up.name)
 
 
-def _fingerprint(up, w) -> str:
-    parts = [up.file_id if up is not None else "bundled", w.quote_sheet, w.regime_name,
+def _fingerprint(up, w, bundled: str) -> str:
+    parts = [up.file_id if up is not None else f"bundled:{bundled}", w.quote_sheet, w.regime_name,
              json.dumps(regime_to_dict(w.regime), default=str), quotes_to_frame(w.last_quotes).to_json()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
@@ -58,14 +67,19 @@ def main() -> None:
                  "exchange with the scenario's regime and quote sheet: total cost, insurance demand, who cannot "
                  "comply. A bad row becomes an error row; the rest still runs."))
     up = st.file_uploader(_("Profiles (CSV or Parquet)"), type=["csv", "parquet"], key="batch_upload")
+    bundled = "real"
+    if up is None:
+        bundled = st.radio(_("Or the bundled profiles"), list(BUNDLED), horizontal=True, key="batch_bundled",
+                           format_func=lambda k, t=tr(): t(BUNDLED[k][1]))
+    profiles = up.name if up is not None else _(BUNDLED[bundled][1])
     sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
     st.caption(_("Regime: **{regime}**{over} · quote sheet: **{sheet}** ({n} quotes) · profiles: **{profiles}**").format(
         regime=_(w.regime.name), over=(" + " + _("{n} overrides").format(n=len(w.overrides))) if w.overrides else "",
-        sheet=sheet, n=len(w.last_quotes), profiles=up.name if up is not None else _("bundled")))
-    fingerprint = _fingerprint(up, w)
+        sheet=sheet, n=len(w.last_quotes), profiles=profiles))
+    fingerprint = _fingerprint(up, w, bundled)
     if st.button(_("Run batch"), type="primary", key="batch_run"):
         try:
-            frame = _read(up)
+            frame = _read(up, bundled)
             workers = max(1, min(os.cpu_count() or 1, -(-len(frame) // CHUNK)))
             bar = st.progress(0.0, text=_("Solving…"))
             started = time.monotonic()
@@ -80,9 +94,9 @@ def main() -> None:
             bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
                 done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,
-                                                "profiles_file": up.name if up is not None else "bundled"})
+                                                "profiles_file": up.name if up is not None else BUNDLED[bundled][1]})
         except InputError as exc:
-            st.error(_("Not run — {error}").format(error=exc))
+            st.error(_("Not run — {error}").format(error=input_error_words(exc, tr())))
         except Exception as exc:  # whatever the file holds, a message, not a traceback
             st.error(_("Not run — the file could not be read ({what})").format(what=type(exc).__name__))
     stored = ss.get(RESULT)
@@ -107,20 +121,28 @@ def main() -> None:
     errors = results[results["status"] == "error"]
     if len(errors):
         st.subheader(_("Rows with errors"))
+        errors = errors.assign(error=errors["error"].map(lambda m, t=tr(): input_error_words(m, t)))
         st.dataframe(errors[["exchange_id", "source_row", "error"]].rename(columns={
             "exchange_id": _("exchange"), "source_row": _("row"), "error": _("message")}), hide_index=True,
             width="stretch")
     shown = results.copy()
+    main = [report.column_label(c, _).replace("(¥)", f"({u.label})") for c in MAIN]
     for col in MONEY:
         if col in shown:
             shown[col] = shown[col].map(u.number).astype(float)
     shown["status"] = shown["status"].map(lambda v: _(v) if isinstance(v, str) else v)
     shown = shown.rename(columns={c: report.column_label(c, _).replace("(¥)", f"({u.label})") for c in shown.columns})
     view = styled(shown, money=[c for c in shown.columns if f"({u.label})" in c])
-    st.dataframe(view, hide_index=True, width="stretch", column_config=right_aligned(view))
+    fitted_table(view, main, key="batch_more", column_config=right_aligned(view))
     if summary["insurance_by_counterparty"]:
         st.subheader(_("Insurance demand by counterparty"))
-        st.dataframe(pd.DataFrame(summary["insurance_by_counterparty"]), hide_index=True, width="stretch")
+        demand = pd.DataFrame(summary["insurance_by_counterparty"])
+        for col in [c for c in demand.columns if c.endswith("_jpy")]:
+            demand[col] = demand[col].map(u.number).astype(float)
+        demand = demand.rename(columns={c: report.column_label(c, _).replace("(¥)", f"({u.label})")
+                                        for c in demand.columns})
+        view = styled(demand, money=[c for c in demand.columns if f"({u.label})" in c])
+        st.dataframe(view, hide_index=True, width="stretch", column_config=right_aligned(view))
     c = st.columns(2)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(results), "batch_results.csv", "text/csv", key="dl_batch")
     c[1].download_button(_("Summary (JSON)"), report.to_json({**summary, **names}), "batch_summary.json",

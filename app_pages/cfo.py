@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    N_, _, absorb_grid_edits, tr, bundled, cached_break_evens, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
-    not_bought_reasons, styled, tr_error, unit, ws,
+    N_, _, absorb_grid_edits, bundled_sheet, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
+    QUOTE_GRID_WIDTHS, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
 )
 from app_pages import exports
 from app_pages import risk as risk_view
@@ -45,7 +45,8 @@ OVERRIDES = {
 }
 MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_basis", "attachment", "limit",
                 "rate_on_line", "perils"]
-MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id"]
+MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id",
+                "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
          N_("Risk"), N_("Downloads")]
 
@@ -57,16 +58,31 @@ def _lang_suffix() -> str:
     return "" if lang() == "en" else f"_{lang()}"
 
 
+def exchange_label(p) -> str:
+    """An exchange as the CFO knows it: by name (the real ones), or the invented name and its id (illustrative)."""
+    if not p.statement_date:  # the illustrative profiles carry no statement date
+        return f"{_(p.display_name)} ({p.exchange_id})"
+    return _(p.display_name)
+
+
 def exchange_inputs() -> None:
     w = ws()
     ids = [p.exchange_id for p in w.profiles] + [OWN]
-    labels = {p.exchange_id: f"{p.exchange_id} — {_(p.display_name)}" for p in w.profiles}
+    labels = {p.exchange_id: exchange_label(p) for p in w.profiles}
     current = OWN if w.exchange_id is None else w.exchange_id
     choice = st.selectbox(_("Exchange"), ids, index=ids.index(current) if current in ids else 0,
                           format_func=lambda i, t=tr(): t("Enter my own figures") if i == OWN else labels.get(i, i),
+                          help=_("Japan's registered exchanges with their published 2025 figures, then illustrative "
+                                 "exchanges, then your own figures. Type to search."),
                           key=f"exchange_choice_{w.generation}{_lang_suffix()}")
     if choice != OWN:
         w.exchange_id = choice
+        p = w.profile
+        if p is not None and p.statement_date:
+            st.caption(_("Figures from the statutory statement of {date}; liquid capital = net assets (an upper "
+                         "bound).").format(date=p.statement_date))
+        elif p is not None and w.profiles_name == "bundled":
+            st.caption(_("Illustrative figures, not a real exchange."))
         return
     w.exchange_id = None
     base = w.own or w.profiles[0]
@@ -147,41 +163,78 @@ def _status_column(w) -> list[str]:
     return out
 
 
+# The bundled quote sheets: the workspace's name for each → (file in data/, words)
+SHEETS = {"bundled": ("quotes.csv", N_("Illustrative quotes (15, invented)")),
+          "quotes-japan.csv": ("quotes-japan.csv", N_("Japanese market, modelled on reported facts (12)")),
+          "quotes-japan-state-excl.csv": ("quotes-japan-state-excl.csv",
+                                          N_("Japanese market with state-backed exclusions (12)"))}
+
+
+def sheet_inputs() -> None:
+    """Which bundled quote sheet the grid starts from (an uploaded sheet is listed under its file name)."""
+    w = ws()
+    names = list(SHEETS) + ([w.quote_sheet] if w.quote_sheet not in SHEETS else [])
+    choice = st.selectbox(_("Start from"), names, index=names.index(w.quote_sheet),
+                          format_func=lambda n, t=tr(): t(SHEETS[n][1]) if n in SHEETS else n,
+                          key=f"sheet_choice_{w.generation}_{w.quote_sheet}{_lang_suffix()}")
+    if choice != w.quote_sheet and choice in SHEETS:
+        quotes = bundled_sheet(SHEETS[choice][0])
+        w.bundled_quotes = quotes          # "changed" markers compare with the sheet chosen here
+        w.replace_quotes(quotes, choice, lang())
+        st.rerun()
+
+
 def quote_grid() -> None:
     """The quote sheet as text cells, parsed by optimizer.entry; problems shown under the grid, never guessed."""
     ss = st.session_state
     w = ws()
-    more = st.toggle(_("Show the rarely used terms (shares, fees, collateral, exchange)"), key="quote_more")
+    more = st.toggle(_("Show the rarely used terms (shares, fees, collateral, exchange, licensing, exclusions)"),
+                     key="quote_more")
     absorb_grid_edits()
     key = grid_key()
     frame = w.quote_text.copy()
     frame.insert(0, "status", _status_column(w))
     req = " ✱"
+    W = QUOTE_GRID_WIDTHS
     config = {
-        "status": st.column_config.TextColumn(_("status"), disabled=True, width=40,
+        "status": st.column_config.TextColumn(_("status"), disabled=True, width=W["status"],
                                               help=_("✎ edited, ＋ new (against the bundled sheet); ⚠ a cell to fix; ? a value to confirm")),
-        "quote_id": st.column_config.TextColumn(_("quote") + req, width=62, required=True),
-        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=85, required=True),
-        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=111, required=True),
-        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=62, required=True),
-        "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=65,
+        "quote_id": st.column_config.TextColumn(_("quote") + req, width=W["quote_id"], required=True),
+        "kind": st.column_config.SelectboxColumn(_("kind") + req, options=list(KINDS), width=W["kind"], required=True,
+                                                 format_func=tr()),  # shown in the page's language, stored as data
+        "counterparty": st.column_config.TextColumn(_("counterparty") + req, width=W["counterparty"], required=True),
+        "rating": st.column_config.SelectboxColumn(_("rating") + req, options=list(RATINGS), width=W["rating"], required=True),
+        "layer_basis": st.column_config.SelectboxColumn(_("basis"), options=list(BASIS_TEXT.values()), width=W["layer_basis"],
+                                                        format_func=tr(),
                                                         help=_("¥: attachment and limit in yen; % of R: in percent "
                                                                "of the requirement R")),
-        "attachment": st.column_config.TextColumn(_("attach.") + req, width=80,
+        "attachment": st.column_config.TextColumn(_("attach.") + req, width=W["attachment"],
                                                   help=_("yen (5bn, 50億, 5,000,000,000) or, for basis % of R, "
                                                          "percent of R (25%)")),
-        "limit": st.column_config.TextColumn(_("limit") + req, width=70,
+        "limit": st.column_config.TextColumn(_("limit") + req, width=W["limit"],
                                              help=_("yen (5bn, 50億) or, for basis % of R, percent of R (25%)")),
-        "rate_on_line": st.column_config.TextColumn(_("ROL, %/yr") + req, width=90,
+        "rate_on_line": st.column_config.TextColumn(_("ROL, %/yr") + req, width=W["rate_on_line"],
                                                     help=_("rate on line: annual premium ÷ limit, in percent: type 4 or 4% for "
                                                            "4%; 0.5% for half a percent")),
-        "perils": st.column_config.TextColumn(_("perils"), width=100,
+        "perils": st.column_config.TextColumn(_("perils"), width=W["perils"],
                                               help=_("all, or ; separated: ") + ", ".join(PERILS)),
         "max_share": st.column_config.TextColumn(_("largest share, %"), width=110),
         "min_share": st.column_config.TextColumn(_("smallest share if taken, %"), width=140),
         "fixed_fee_jpy": st.column_config.TextColumn(_("flat fee, ¥"), width=100),
         "collateralized": st.column_config.CheckboxColumn(_("collateralized"), width=110),
         "exchange_id": st.column_config.TextColumn(_("only for exchange"), width=120),
+        "max_limit_jpy": st.column_config.TextColumn(_("yen ceiling, ¥"), width=100,
+                                                     help=_("For a layer in % of R: the most yen of limit it offers "
+                                                            "(blank: no ceiling)")),
+        "licensed_in_japan": st.column_config.CheckboxColumn(_("licensed in Japan"), width=120),
+        "fronting_fee_rate": st.column_config.TextColumn(_("fronting fee, %"), width=110,
+                                                         help=_("Extra premium charged by a licensed fronting insurer, "
+                                                                "in percent of the premium")),
+        "exclusions": st.column_config.TextColumn(_("exclusions"), width=100,
+                                                  help=_("blank, or state_backed (no cover for state-backed attacks)")),
+        "reinstatements": st.column_config.TextColumn(_("reinstatements"), width=110,
+                                                      help=_("How many times the limit is restored after a claim in a "
+                                                             "year (used by the risk view)")),
     }
     with st.container(key="quote_grid"):
         st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",
@@ -233,21 +286,21 @@ def result_views(s, scenario) -> None:
     incidents = bundled()[3]
     if view == "Mix":
         table = mix_table(s)
-        st.dataframe(styled(table, money=[c for c in table.columns if f"({u.label})" in c],
-                            percent=[_("credit factor")], fraction=[_("share")]), hide_index=True, width="stretch",
-                     column_config={_("counterparty"): st.column_config.TextColumn(width=150),
+        main = [_("source"), _("counterparty"), f"{_('attaches at')} ({u.label})", f"{_('limit')} ({u.label})",
+                _("share"), f"{_('credit')} ({u.label})", f"{_('annual cost')} ({u.label})"]
+        fitted_table(styled(table, money=[c for c in table.columns if f"({u.label})" in c],
+                            percent=[_("credit factor")], fraction=[_("share")]), main, key="mix_more",
+                     column_config={_("counterparty"): st.column_config.TextColumn(width=220),
                                     _("source"): st.column_config.TextColumn(width=90)})
-        reasons = not_bought_reasons(s, quotes)
-        if len(reasons):
-            st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(
-                ids=", ".join(reasons["quote"])))
+        left_out = not_bought_ids(s, quotes)
+        if left_out:
+            st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(ids=", ".join(left_out)))
     elif view == "Not bought":
-        with st.spinner(_("Pricing every quote…")):
-            be = cached_break_evens(profile, quotes, regime)
-        reasons = not_bought_reasons(s, quotes, be)
-        st.dataframe(reasons.rename(columns={"quote": _("quote"), "reason": _("why not"),
-                                             "what would change it": _("what would change it")}),
-                     hide_index=True, width="stretch")
+        with st.spinner(_("Finding why each quote is left out…")):
+            reasons = not_bought_reasons(s, quotes, page_resolver())
+        st.caption(_("Each reason is checked by the model: without that obstacle (or at that price) the cheapest "
+                     "mix would buy the quote."))
+        show_reasons(reasons)
     elif view == "Tower":
         perils = list(regime.requirement.perils)
         peril = st.selectbox(_("Peril"), perils, index=perils.index(_least_covered(s, perils)), key=f"tower_peril{_lang_suffix()}",
@@ -296,19 +349,26 @@ def main() -> None:
         with right:
             regime_inputs()
     st.subheader(_("Quote sheet"))
-    quote_grid()
+    sheet_inputs()
+    grid = st.container()
+    # The grid's edits are in the workspace already (app.py absorbs them before any page runs), so the answer is
+    # solved and sent before the grid is drawn: after a premium edit the new cost reaches the browser first.
     sc = w.scenario()
+    s = None
     with results:
         if sc is None:
             st.info(_("Enter your exchange's figures to see a result."))
-            return
-        try:
-            s = cached_solve(sc.profile, sc.quotes, sc.regime)
-        except SolveError as exc:
-            st.error(_("The solver failed: {e}").format(e=exc))
-            return
-        headline(s, details)
-    result_views(s, sc)
+        else:
+            try:
+                s = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver())
+            except SolveError as exc:
+                st.error(_("The solver failed: {e}").format(e=exc))
+            else:
+                headline(s, details)
+    with grid:
+        quote_grid()
+    if s is not None:
+        result_views(s, sc)
 
 
 main()

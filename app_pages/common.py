@@ -6,21 +6,30 @@ Pages import from here; nothing here draws a whole page. Session keys shared by 
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from optimizer import analysis
+from optimizer import analysis, reasons
 from optimizer.i18n import N_, Unit, fit, translator
 from optimizer.inputs import load_incidents, load_profiles, load_quotes, load_regime
-from optimizer.model import solve
+from optimizer.model import REBUILD_NEW_STRUCTURE, Resolver, solve
 from optimizer.scenario import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 PRESETS = {p.stem: p for p in sorted((DATA / "regimes").glob("*.toml"))}
-DEFAULT_PRESET = "securities-style"
+# The reported shape of the rule (data/README.md "regimes/"): cold-wallet customer crypto, part of it by insurance.
+DEFAULT_PRESET = "cold-wallet"
+REAL_PROFILES = DATA / "profiles-japan-2025.csv"      # Japan's exchanges, from their 2025 statements (the default)
+ILLUSTRATIVE_PROFILES = DATA / "profiles.csv"         # invented exchanges, still selectable
+
+# The quote grid's main columns and their widths in px (with the row marker, 33 px, they fit the page at 1280 px;
+# the browser test clicks cells by them)
+QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 80, "counterparty": 122, "rating": 82, "layer_basis": 64,
+                     "attachment": 100, "limit": 88, "rate_on_line": 108, "perils": 115}
 
 # Session keys used by more than one function
 WS = "workspace"          # the one Workspace
@@ -28,19 +37,61 @@ LANG = "lang"             # "en" | "ja"
 UNIT = "unit"             # a key of optimizer.i18n.UNITS
 USD = "usd_rate"
 MESSAGES = "messages"     # upload outcomes shown once: list of (kind, text)
+SESSION_RESOLVER = "session_resolver"  # the KeptResolver of the session (common.session_resolver)
 
 
 # ------------------------------------------------------------------ cached core calls
 
 @st.cache_data(show_spinner=False)
 def bundled():
-    return (load_profiles(DATA / "profiles.csv"), load_quotes(DATA / "quotes.csv"),
+    """The bundled inputs: real exchanges first, then the illustrative ones; quotes; regime presets; incidents."""
+    profiles = load_profiles(REAL_PROFILES) + load_profiles(ILLUSTRATIVE_PROFILES)
+    return (profiles, load_quotes(DATA / "quotes.csv"),
             {name: load_regime(path) for name, path in PRESETS.items()}, load_incidents(DATA / "incidents.csv"))
 
 
+@st.cache_data(show_spinner=False)
+def bundled_sheet(name: str) -> tuple:
+    """A bundled quote sheet of data/ by file name."""
+    return tuple(load_quotes(DATA / name))
+
+
+def page_resolver() -> Resolver:
+    """One model.Resolver for this page run: the re-solves of the analyses share its kept HiGHS models.
+
+    A Resolver is not thread-safe and Streamlit runs each session in its own thread, so it is never shared between
+    runs (the cached results are).
+    """
+    return Resolver()
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_solve(profile, quotes, regime):
-    return solve(profile, quotes, regime)
+def cached_solve(profile, quotes, regime, _kept: "KeptResolver | None" = None):
+    """The headline solve; on the session's kept models when `_kept` is given (not part of the cache key)."""
+    if _kept is None:
+        return solve(profile, quotes, regime)
+    with _kept.lock:
+        return solve(profile, quotes, regime, resolver=_kept.resolver)
+
+
+MAX_KEPT_STRUCTURES = 16   # a session that has seen more quote-sheet structures than this starts a fresh Resolver
+
+
+class KeptResolver:
+    """One session's Resolver for the headline solve, so an edited premium re-solves the kept HiGHS model instead of
+    building it again. With fast reruns a stopped run may still be inside a solve when the next run starts, so every
+    use holds the lock (a Resolver is not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.resolver, self.lock = Resolver(), threading.Lock()
+
+
+def session_resolver() -> KeptResolver:
+    ss = st.session_state
+    kept = ss.get(SESSION_RESOLVER)
+    if kept is None or kept.resolver.stats[REBUILD_NEW_STRUCTURE] > MAX_KEPT_STRUCTURES:
+        kept = ss[SESSION_RESOLVER] = KeptResolver()
+    return kept
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -48,22 +99,34 @@ def cached_frontier(profile, quotes, regime, param):
     return analysis.frontier(profile, quotes, regime, param, [i / 10 for i in range(11)])
 
 
+# The analyses below re-solve the model many times; `_resolver` (not part of the cache key) is the page run's
+# page_resolver(), so those re-solves share its kept HiGHS models.
+
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_break_evens(profile, quotes, regime):
-    return analysis.break_evens(profile, quotes, regime)
+def cached_break_evens(profile, quotes, regime, _resolver: Resolver | None = None):
+    return analysis.break_evens(profile, quotes, regime, resolver=_resolver)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def cached_demand(profile, quotes, regime, quote_id):
-    return analysis.demand_curve(profile, quotes, regime, quote_id)
+def cached_demand(profile, quotes, regime, quote_id, _resolver: Resolver | None = None):
+    return analysis.demand_curve(profile, quotes, regime, quote_id, resolver=_resolver)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_more_limit(profile, quotes, regime, extra_jpy: float = 1e9) -> dict[str, float]:
+def cached_not_bought(profile, quotes, regime, _resolver: Resolver | None = None) -> list[dict]:
+    """optimizer.reasons.not_bought on this scenario: each quote not bought with the model's reason (verified by
+    re-solving) and, where price alone keeps it out, its break-even rate on line."""
+    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver)
+    return reasons.not_bought(base, quotes, resolver=_resolver)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_more_limit(profile, quotes, regime, extra_jpy: float = 1e9,
+                      _resolver: Resolver | None = None) -> dict[str, float]:
     """quote_id → annual saving (¥) if that quote offered `extra_jpy` more limit, everything else unchanged."""
     import dataclasses
 
-    base = solve(profile, quotes, regime, marginal=False)
+    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver)
     R = base.requirement_jpy
     out = {}
     for q in quotes:
@@ -71,8 +134,10 @@ def cached_more_limit(profile, quotes, regime, extra_jpy: float = 1e9) -> dict[s
             continue
         more = q.limit + (extra_jpy / R if q.layer_basis == "requirement" and R > 0 else extra_jpy)
         changed = [dataclasses.replace(x, limit=more) if x.quote_id == q.quote_id else x for x in quotes]
-        out[q.quote_id] = base.annual_cost_jpy - solve(profile, changed, regime, marginal=False,
-                                                       check=False).annual_cost_jpy
+        # More limit is an offer the exchange may decline: worth 0 when it would not lower the cost (e.g. the extra
+        # limit lies above R and only raises the premium of the share it needs).
+        out[q.quote_id] = max(0.0, base.annual_cost_jpy - solve(profile, changed, regime, marginal=False, check=False,
+                                                                resolver=_resolver).annual_cost_jpy)
     return out
 
 
@@ -144,6 +209,17 @@ def styled(frame: pd.DataFrame, money=(), percent=(), fraction=()):
     return frame.style.format(formats, na_rep="—")
 
 
+def fitted_table(frame, main, key: str, column_config: dict | None = None, **kwargs) -> None:
+    """st.dataframe with the `main` columns only, all of them in view at 1280 px; a toggle adds the others (the
+    table then scrolls inside itself, never the page)."""
+    data = frame.data if hasattr(frame, "data") else frame
+    main = [c for c in main if c in data.columns]
+    rest = [c for c in data.columns if c not in main]
+    more = st.toggle(_("Show all columns (+{n})").format(n=len(rest)), key=key) if rest else False
+    st.dataframe(frame, hide_index=True, width="stretch", column_order=list(data.columns) if more else main,
+                 column_config=column_config, **kwargs)
+
+
 def right_aligned(frame) -> dict:
     """column_config aligning the text columns that hold numbers (see styled) to the right."""
     data = frame.data if hasattr(frame, "data") else frame
@@ -190,47 +266,108 @@ PERIL_WORDS = {"external_hack": N_("external hack"), "insider_theft": N_("inside
                "vendor_compromise": N_("vendor compromise")}
 
 
-def not_bought_reasons(solution, quotes, break_evens: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per offered quote that is not in the mix: quote, reason in words, what would change it.
+def _percent(x: float) -> str:
+    return f"{100 * x:.2f}".rstrip("0").rstrip(".") + "%"
 
-    Uses optimizer.reasons.not_bought when that module exists; otherwise the structural reasons found here and the
-    break-even rate from analysis.break_evens.
-    """
-    # The page's reasons are worded (and translated) here; optimizer.reasons gives the CLI's, checked by re-solving.
-    bought = {l.quote.quote_id for l in solution.lines}
-    rows = []
-    R = solution.requirement_jpy
-    required = list(solution.regime.requirement.perils)
-    be = {} if break_evens is None else {r["quote_id"]: r for r in break_evens.to_dict("records")}
-    for q in quotes:
-        if q.quote_id in bought:
-            continue
-        change = "—"
-        if not q.offered_to(solution.profile.exchange_id):
-            continue
-        if solution.credit.get(q.quote_id, 0.0) <= 0:
-            reason = _("not eligible: rating {r} is below the regime's minimum {m}").format(
-                r=q.rating, m=solution.regime.eligibility.min_rating)
-            change = _("a counterparty rated {m} or better").format(m=solution.regime.eligibility.min_rating)
-        elif q.attachment_jpy(R) >= R:
-            reason = _("attaches at {a}, above the requirement R = {r}: it never pays a loss up to R").format(
-                a=fit(q.attachment_jpy(R), lang()), r=fit(R, lang()))
-            change = _("a lower attachment")
-        else:
-            missing = [p for p in required if not q.covers(p)]
-            row = be.get(q.quote_id)
-            rol = None if row is None else row.get("break_even_rol")
-            if missing:
-                reason = _("does not cover {perils}, which the regime requires: cash must fund those losses anyway"
-                           ).format(perils=", ".join(_(PERIL_WORDS[p]) for p in missing))
+
+def reason_words(reason: str, quote, solution, break_even_rol: float | None = None) -> tuple[str, str]:
+    """One reason of optimizer.reasons (obstacles joined by "; ") in the page's words, translated:
+    (why it is not bought, what would change it). No identifiers of the model reach the page."""
+    e, R, L = solution.regime.eligibility, solution.requirement_jpy, lang()
+    why, change = [], []
+    for part in [p.strip() for p in reason.split(";") if p.strip()]:
+        if part == "not offered to this exchange":
+            why.append(_("offered only to {exchange}").format(exchange=quote.exchange_id))
+            change.append(_("an offer to this exchange"))
+        elif part == "ineligible: not licensed in Japan":
+            why.append(_("not licensed in Japan and not fronted: the regime gives it no credit"))
+            change.append(_("a licensed fronting insurer"))
+        elif part == "ineligible: rating below min_rating":
+            why.append(_("not eligible: rating {r} is below the regime's minimum {m}").format(r=quote.rating,
+                                                                                             m=e.min_rating))
+            change.append(_("a counterparty rated {m} or better").format(m=e.min_rating))
+        elif part.startswith("ineligible: rating credit 0"):
+            why.append(_("the regime gives no credit for cover rated {r}").format(r=quote.rating))
+            change.append(_("a better-rated counterparty"))
+        elif part == "ineligible: derivative_credit_factor 0":
+            why.append(_("the regime gives parametric cover no credit"))
+            change.append(_("a regime that credits parametric cover"))
+        elif part.startswith("ineligible: credit factor 0"):
+            why.append(_("excludes state-backed attacks, which the regime does not credit"))
+            change.append(_("cover without the state-backed exclusion"))
+        elif part == "attaches above R":
+            why.append(_("attaches at {a}, above the requirement R = {r}: it never pays a loss up to R").format(
+                a=fit(quote.attachment_jpy(R), L), r=fit(R, L)))
+            change.append(_("a lower attachment"))
+        elif part.startswith("no share on offer"):
+            why.append(_("no share of it is on offer"))
+            change.append(_("a share on offer"))
+        elif part == "cap binds: max_insurance_share":
+            why.append(_("the cap on insurance credit ({p} of R) is used up by cheaper cover").format(
+                p=_percent(e.max_insurance_share)))
+            change.append(_("a higher cap on insurance credit"))
+        elif part == "cap binds: max_derivative_share":
+            why.append(_("the cap on parametric cover credit ({p} of R) is used up by cheaper cover").format(
+                p=_percent(e.max_derivative_share)))
+            change.append(_("a higher cap on parametric cover credit"))
+        elif part.startswith("cap binds: max_counterparty_share"):
+            why.append(_("{name} already has the most credit one counterparty may give ({p} of R)").format(
+                name=quote.counterparty, p=_percent(e.max_counterparty_share)))
+            change.append(_("a higher cap per counterparty"))
+        elif part == "cap binds: min_cash_share":
+            why.append(_("the minimum cash share ({p} of R) already funds what it would cover").format(
+                p=_percent(e.min_cash_share)))
+            change.append(_("a lower minimum cash share"))
+        elif part.startswith("does not cover "):
+            missing = [p.strip() for p in part.removeprefix("does not cover ").split(",")]
+            why.append(_("does not cover {perils}, which the regime requires: cash must fund those losses anyway"
+                         ).format(perils=", ".join(_(PERIL_WORDS.get(p, p)) for p in missing)))
+            change.append(_("cover for {perils}").format(perils=", ".join(_(PERIL_WORDS.get(p, p)) for p in missing)))
+        elif part.startswith("minimum line"):
+            why.append(_("its smallest line ({p}) is more than the mix needs").format(p=_percent(quote.min_share)))
+            change.append(_("a smaller minimum line"))
+        elif part.startswith("dearer than cash and other cover"):
+            why.append(_("dearer than cash and the other cover for what it adds"))
+            if break_even_rol is not None and math.isfinite(break_even_rol) and break_even_rol > 0:
+                premium = break_even_rol * (1 + quote.fronting_fee_rate) * quote.limit_jpy(R) \
+                    * solution.profile.premium_multiplier
+                change.append(_("a rate on line below {p} (a premium below {premium} a year for the whole layer)"
+                                ).format(p=f"{100 * break_even_rol:.2f}%", premium=fit(premium, L)))
             else:
-                reason = _("dearer than cash and the other cover for what it adds")
-            if rol is not None and isinstance(rol, float) and math.isfinite(rol) and rol > 0:
-                change = _("a rate on line below {p}").format(p=f"{100 * rol:.2f}%")
-            elif row is not None:
-                change = _("no price: it is not bought even if free")
-        rows.append({"quote": q.quote_id, "reason": reason, "what would change it": change})
+                change.append(_("a lower price"))
+        elif part.startswith("adds nothing the mix needs"):
+            why.append(_("adds nothing the mix needs: not bought even free, covering every peril, with no cap"))
+        else:  # a reason this page has no words for yet: shown as the model gives it, never dropped
+            why.append(_(part))
+    return _("; ").join(why) or "—", (_(" and ").join(change) if change else "—")
+
+
+def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd.DataFrame:
+    """One row per quote of the sheet that is not in the mix: quote, reason in words, what would change it.
+
+    The reasons are the model's (optimizer.reasons.not_bought: each obstacle found by re-solving without it, the
+    break-even rate where price alone keeps a quote out); this page only words and translates them.
+    """
+    by_id = {q.quote_id: q for q in quotes}
+    rows = []
+    for item in cached_not_bought(solution.profile, tuple(quotes), solution.regime, _resolver=resolver):
+        why, change = reason_words(item["reason"], by_id[item["quote_id"]], solution, item.get("break_even_rol"))
+        rows.append({"quote": item["quote_id"], "reason": why, "what would change it": change})
     return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])
+
+
+def show_reasons(frame: pd.DataFrame) -> None:
+    """The reasons as a static table whose text wraps (a grid would cut a sentence at the column's edge)."""
+    shown = frame.rename(columns={"quote": _("quote"), "reason": _("why not"),
+                                  "what would change it": _("what would change it")})
+    with st.container(key="reasons"):
+        st.table(shown.set_index(_("quote")))
+
+
+def not_bought_ids(solution, quotes) -> list[str]:
+    """Quotes offered to the exchange that the mix does not buy (no re-solve)."""
+    bought = {line.quote.quote_id for line in solution.lines}
+    return [q.quote_id for q in quotes if q.quote_id not in bought and q.offered_to(solution.profile.exchange_id)]
 
 
 # ------------------------------------------------------------------ the sentence at the top

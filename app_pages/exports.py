@@ -12,12 +12,12 @@ from .common import _
 
 def downloads(s, scenario, stress) -> None:
     exchange = scenario.profile.exchange_id
-    c = st.columns(3)
-    c[0].download_button(_("Mix (CSV)"), report.csv_bytes(s.mix), f"mix_{exchange}.csv", "text/csv", key="dl_csv")
+    # One under the other: each label is read in full (three side by side cut the longer ones at 1280 px)
+    st.download_button(_("Mix (CSV)"), report.csv_bytes(s.mix), f"mix_{exchange}.csv", "text/csv", key="dl_csv")
     book = report.xlsx_bytes(report.workbook_sheets(s, quotes=scenario.quotes, stress=stress, t=_))
-    c[1].download_button(_("Workbook (XLSX: summary, mix, inputs, quotes, stress)"), book, f"reserve_{exchange}.xlsx",
-                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx")
-    c[2].download_button(_("Scenario (JSON; opens here and in the command line)"), to_json(scenario),
-                         f"scenario_{exchange}.json", "application/json", key="dl_scenario")
+    st.download_button(_("Workbook (XLSX: summary, mix, inputs, quotes, stress)"), book, f"reserve_{exchange}.xlsx",
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx")
+    st.download_button(_("Scenario (JSON; opens here and in the command line)"), to_json(scenario),
+                       f"scenario_{exchange}.json", "application/json", key="dl_scenario")
     st.caption(_("The workbook is the one the command line writes (solve --out result.xlsx): amounts in yen, "
                  "rounded to the yen, as numbers."))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from optimizer import settings
+from optimizer.i18n import N_, input_error_words, translator
 from optimizer.inputs import InputError, csv_text_to_frame, profiles_from_frame, quotes_from_frame, regime_from_text
 from optimizer.scenario import Workspace, from_json, to_json
 
 from .common import MESSAGES, _, lang, ws
 
-KINDS = (("profiles", "Exchange profiles (CSV)", ["csv"]), ("quotes", "Quote sheet (CSV)", ["csv"]),
-         ("regime", "Regime (TOML)", ["toml"]), ("scenario", "Saved scenario (JSON)", ["json"]))
+KINDS = (("profiles", N_("Exchange profiles (CSV)"), ["csv"]), ("quotes", N_("Quote sheet (CSV)"), ["csv"]),
+         ("regime", N_("Regime (TOML)"), ["toml"]), ("scenario", N_("Saved scenario (JSON)"), ["json"]))
 MAX_UPLOAD_BYTES = 20_000_000
 
 
@@ -53,7 +54,7 @@ def apply_upload(kind: str, name: str, data: bytes, w: Workspace, language: str 
         else:
             return f"unknown upload kind {kind!r}"
     except InputError as exc:
-        return str(exc)
+        return input_error_words(exc, translator(language))
     except RecursionError:
         return t("{name}: nested too deeply to be a real file").format(name=name)
     except Exception as exc:  # the page must stay usable whatever the file holds

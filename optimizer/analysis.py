@@ -164,7 +164,8 @@ def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regim
 
 
 def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-                 rols: Iterable[float] | None = None, points: int = 25) -> pd.DataFrame:
+                 rols: Iterable[float] | None = None, points: int = 25,
+                 resolver: Resolver | None = None) -> pd.DataFrame:
     """Share of `quote_id` bought against its rate on line (the quote's demand curve).
 
     Default grid: 0 to twice the larger of the current ROL and its break-even ROL.

@@ -120,15 +120,18 @@ def cost_chart(solution: Solution, unit: Unit, t: Translate = _same) -> alt.Laye
     mix = solution.mix
     data = pd.DataFrame({"source": mix["source"].replace({"cash reserve": t("cash reserve")}),
                          "cost": mix["annual_cost_jpy"] / unit.divisor, "label": mix["annual_cost_jpy"].map(unit)})
+    data = data.sort_values("cost", ascending=False, kind="stable")
+    # An explicit order: a sort by "-x" shared by two layers (bars and labels) collapses the band scale in Vega-Lite
     base = alt.Chart(data).encode(
-        y=alt.Y("source:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240)),
+        y=alt.Y("source:N", sort=list(data["source"]), title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240),
+                scale=alt.Scale(paddingInner=0.25)),
         x=alt.X("cost:Q", title=t("annual cost ({unit})").format(unit=unit.label),
                 scale=alt.Scale(domain=[0, float(data["cost"].max() or 1) * 1.25])),
         tooltip=[alt.Tooltip("source:N", title=t("source")), alt.Tooltip("label:N", title=t("annual cost"))],
     )
     bars = base.mark_bar(color="#4c78a8")
     text = base.mark_text(align="left", dx=4, fontSize=12).encode(text="label:N")
-    return (bars + text).properties(height=max(140, 30 * len(data)), title=t("Annual cost by source"),
+    return (bars + text).properties(height=max(220, 36 * len(data)), title=t("Annual cost by source"),
                                     usermeta=SVG)
 
 

@@ -14,6 +14,7 @@ import functools
 import gettext
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -129,3 +130,68 @@ def fit(yen: float, lang: str = "en") -> str:
             digits = 0 if v >= 100 else 1 if v >= 1 else 2
             return f"{sign}¥{v:,.{digits}f}{suffix}"
     return f"{sign}¥{n:,.0f}"
+
+
+# ------------------------------------------------------------------ input errors for people
+
+# What optimizer.inputs says after "file, row, column:", as patterns with the words that stand for them (translated
+# by the catalogue; a detail no pattern knows stays as written, after a translated frame).
+_DETAILS: tuple[tuple[str, str], ...] = (
+    (r"expected a number, got (?P<got>.+)", N_("expected a number, got {got}")),
+    (r"expected a finite number, got (?P<got>.+)", N_("expected a finite number, got {got}")),
+    (r"expected a number ≥ 0, got (?P<got>.+)", N_("expected a number of 0 or more, got {got}")),
+    (r"expected a number > 0, got (?P<got>.+)", N_("expected a number above 0, got {got}")),
+    (r"expected a fraction between 0 and 1 \(0\.02 = 2%\), got (?P<got>.+)",
+     N_("expected a fraction between 0 and 1 (0.02 = 2%), got {got}")),
+    (r"expected true or false, got (?P<got>.+)", N_("expected true or false, got {got}")),
+    (r"expected a rating AAA … CCC \(notches \+ or - allowed\) or NR, got (?P<got>.+)",
+     N_("expected a rating AAA … CCC (notches + or - allowed) or NR, got {got}")),
+    (r"a value is required here", N_("a value is required here")),
+    (r"required column is missing", N_("required column is missing")),
+    (r"the column appears twice", N_("the column appears twice")),
+    (r"unknown column \(expected some of: (?P<names>.+)\)", N_("unknown column (expected some of: {names})")),
+    (r"the file has a header but no rows; expected at least one row",
+     N_("the file has a header but no rows; expected at least one row")),
+    (r"the file is empty; expected a header row and data rows",
+     N_("the file is empty; expected a header row and data rows")),
+    (r"not UTF-8 text(?P<rest>.*)", N_("not UTF-8 text{rest}")),
+    (r"not valid CSV(?P<rest>.*)", N_("not valid CSV{rest}")),
+    (r"not valid TOML(?P<rest>.*)", N_("not valid TOML{rest}")),
+    (r"not valid JSON(?P<rest>.*)", N_("not valid JSON{rest}")),
+    (r"duplicate (?P<what>\w+) (?P<key>.+) \(first seen in row (?P<first>\d+)\)",
+     N_("duplicate {what} {key} (first seen in row {first})")),
+)
+_FRAME = re.compile(r"^(?P<source>.+?)(?:, row (?P<row>\d+) \(line (?P<line>\d+)(?:, (?P<row_id>[^)]*))?\))?"
+                    r"(?:, column '(?P<column>[^']*)')?: (?P<message>.*)$", re.S)
+
+
+def input_error_words(error: Exception | str, t: Callable[[str], str] = N_) -> str:
+    """An InputError (or its text, as in a batch error row) in the words of translator `t`: the frame — file, row,
+    column — translated, the detail translated where it is a known one, else kept as written.
+
+    >>> print(input_error_words("q.csv, row 1 (line 2, X1), column 'limit': expected a number, got 'abc'"))
+    file q.csv, row 1 (line 2, X1), column 'limit': expected a number, got 'abc'
+    >>> print(input_error_words("q.csv, row 1 (line 2), column 'limit': a value is required here", translator("ja")))
+    ファイル q.csv、1行目（ファイルの2行目）、列「limit」：値が必要です
+    """
+    if hasattr(error, "source") and hasattr(error, "message"):
+        parts = {"source": str(error.source), "row": error.row, "line": None if error.row is None else error.row + 1,
+                 "row_id": getattr(error, "row_id", None), "column": error.column, "message": error.message}
+    else:
+        m = _FRAME.match(str(error))
+        if m is None or not (m["row"] or m["column"] or re.search(r"\.\w+\b", m["source"])):
+            return t(str(error))  # not a file's error (e.g. "could not be solved: …")
+        parts = m.groupdict()
+    message = str(parts["message"])
+    for pattern, words in _DETAILS:
+        found = re.fullmatch(pattern, message, re.S)
+        if found:
+            message = t(words).format(**found.groupdict())
+            break
+    where = [t("file {source}").format(source=parts["source"])]
+    if parts.get("row") is not None:
+        line = t("row {row} (line {line}, {row_id})") if parts.get("row_id") else t("row {row} (line {line})")
+        where.append(line.format(row=parts["row"], line=parts["line"], row_id=parts.get("row_id")))
+    if parts.get("column") is not None:
+        where.append(t("column '{column}'").format(column=parts["column"]))
+    return t("{where}: {message}").format(where=t(", ").join(where), message=message)

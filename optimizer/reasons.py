@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 from . import analysis
 from .domain import Quote, Regime, rating_bucket, rating_rank
-from .model import solve
+from .model import Resolver, solve
 from .regime import exempt_from_counterparty_cap, rating_credit
 from .solution import Solution
 
@@ -91,8 +91,9 @@ def _probes(solution: Solution, quote: Quote) -> list[Probe]:
     return probes
 
 
-def _bought(solution: Solution, quotes: list[Quote], regime: Regime, quote_id: str) -> bool:
-    probe = solve(solution.profile, quotes, regime, marginal=False, check=False)
+def _bought(solution: Solution, quotes: list[Quote], regime: Regime, quote_id: str,
+            resolver: Resolver | None = None) -> bool:
+    probe = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver)
     return probe.share_of(quote_id) > _BOUGHT
 
 
@@ -128,7 +129,7 @@ def _gates(solution: Solution, quotes: list[Quote], quote_id: str) -> tuple[list
     return found, [quote if q.quote_id == quote_id else q for q in quotes], True
 
 
-def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str) -> str:
+def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str, resolver: Resolver | None = None) -> str:
     """The reason `quote_id` is not in `solution` (which must be the optimal mix for these quotes): every obstacle
     that has to go before the optimal mix buys it, joined by "; ", in the order of the module docstring."""
     quotes = list(quotes)
@@ -137,40 +138,43 @@ def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str) -> str:
         return "; ".join(found)
     base, regime = solution, solution.regime
     if found:
-        base = solve(solution.profile, quotes, regime, marginal=False, check=False)
+        base = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver)
         if base.share_of(quote_id) > _BOUGHT:
             return "; ".join(found)
     quote = next(q for q in quotes if q.quote_id == quote_id)
     probes = _probes(base, quote)
     for label, remove in probes:               # one obstacle at a time
         qs, r = remove(quotes, regime)
-        if _bought(solution, qs, r, quote_id):
+        if _bought(solution, qs, r, quote_id, resolver):
             return "; ".join([*found, label])
     qs, r = quotes, regime
     for label, remove in probes:               # cumulatively, in order
         qs, r = remove(qs, r)
         found.append(label)
-        if _bought(solution, qs, r, quote_id):
+        if _bought(solution, qs, r, quote_id, resolver):
             return "; ".join(found)
     return "; ".join([*found[:len(found) - len(probes)], "adds nothing the mix needs (not bought even free, covering "
                       "every peril, with no cap)"])
 
 
-def not_bought(solution: Solution, quotes: Sequence[Quote], *, break_even: bool = True) -> list[dict[str, Any]]:
+def not_bought(solution: Solution, quotes: Sequence[Quote], *, break_even: bool = True,
+               resolver: Resolver | None = None) -> list[dict[str, Any]]:
     """`instruments_not_bought`: one `{quote_id, reason, break_even_rol}` per quote of the sheet not in the mix.
 
     `break_even_rol` is the rate on line below which the quote would enter (`analysis.break_even`), given for a
     quote whose reason is its price alone when `break_even` is true; else None. Re-solves the model a few times
-    per quote (never the solution passed in), so it is not part of `Solution.to_dict()`.
+    per quote (never the solution passed in; on `resolver`'s kept models when given), so it is not part of
+    `Solution.to_dict()`.
     """
     out = []
     for q in quotes:
         if solution.share_of(q.quote_id) > 0:
             continue
-        why = reason(solution, quotes, q.quote_id)
+        why = reason(solution, quotes, q.quote_id, resolver)
         rol = None
         if break_even and why == "dearer than cash and other cover":
-            be = analysis.break_even(solution.profile, list(quotes), solution.regime, q.quote_id, base=solution)
+            be = analysis.break_even(solution.profile, list(quotes), solution.regime, q.quote_id, base=solution,
+                                     resolver=resolver)
             if be.break_even_rol is not None and 0 < be.break_even_rol < float("inf"):
                 rol = be.break_even_rol
                 why = f"{why} (enters below a rate on line of {rol:.4%}, quoted {q.rate_on_line:.4%})"

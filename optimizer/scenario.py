@@ -186,7 +186,11 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("layer_basis", "choice"), ("attachment", "layer"), ("limit", "layer"), ("rate_on_line", "rate"),
     ("perils", "text"), ("max_share", "share"), ("min_share", "share"), ("fixed_fee_jpy", "amount"),
     ("collateralized", "bool"), ("exchange_id", "text"),
+    # round-2 terms (DESIGN "Real inputs"): kept through every edit, never dropped by the grid
+    ("max_limit_jpy", "amount"), ("licensed_in_japan", "bool"), ("fronting_fee_rate", "share"), ("exclusions", "text"),
+    ("reinstatements", "text"),
 )
+_CHECKBOXES = ("collateralized", "licensed_in_japan")   # a checkbox is never "blank": it does not make a row typed
 BASIS_TEXT = {"jpy": "¥", "requirement": "% of R"}   # how the grid shows layer_basis
 BASIS_FROM_TEXT = {v: k for k, v in BASIS_TEXT.items()}
 REQUIRED = ("quote_id", "kind", "counterparty", "rating", "attachment", "limit", "rate_on_line")
@@ -223,6 +227,9 @@ def quotes_to_text(quotes: Sequence[Quote], lang: str = "en") -> pd.DataFrame:
             "max_share": entry.format_percent(q.max_share), "min_share": entry.format_percent(q.min_share),
             "fixed_fee_jpy": entry.format_amount(q.fixed_fee_jpy, lang), "collateralized": bool(q.collateralized),
             "exchange_id": q.exchange_id or "",
+            "max_limit_jpy": "" if math.isinf(q.max_limit_jpy) else entry.format_amount(q.max_limit_jpy, lang),
+            "licensed_in_japan": bool(q.licensed_in_japan), "fronting_fee_rate": entry.format_percent(q.fronting_fee_rate),
+            "exclusions": ";".join(sorted(q.exclusions)), "reinstatements": str(int(q.reinstatements)),
         })
     return pd.DataFrame(rows, columns=[c for c, _ in TEXT_COLUMNS])
 
@@ -253,7 +260,7 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
                 key = err
             row_problems.append(CellProblem(i, qid, column, key, params, confirm))
 
-        if all(_blank(rec.get(c)) or c == "collateralized" for c, _ in TEXT_COLUMNS):
+        if all(_blank(rec.get(c)) or c in _CHECKBOXES for c, _ in TEXT_COLUMNS):
             continue  # an empty new row: nothing typed yet
         basis = "jpy" if _blank(rec.get("layer_basis")) else str(rec["layer_basis"]).strip()
         basis = BASIS_FROM_TEXT.get(basis, basis)

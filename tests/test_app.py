@@ -58,29 +58,70 @@ def frame_with(at, column: str) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
+def reasons_table(at) -> pd.DataFrame:
+    """The table of reasons for the quotes not bought (a static table: its sentences wrap)."""
+    return next(t.value for t in at.table if "why not" in t.value.columns).reset_index()
+
+
 def errors(at) -> list[str]:
     return [e.value for e in at.error]
+
+
+def bundled_inputs(exchange: str | None = None, preset: str = "cold-wallet"):
+    """What the page starts from, read from data/ here: the first real exchange (or `exchange`, real or
+    illustrative), the bundled quote sheet and a regime preset."""
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+
+    profiles = load_profiles(DATA / "profiles-japan-2025.csv") + load_profiles(DATA / "profiles.csv")
+    profile = profiles[0] if exchange is None else next(p for p in profiles if p.exchange_id == exchange)
+    return profile, load_quotes(DATA / "quotes.csv"), load_regime(DATA / "regimes" / f"{preset}.toml")
+
+
+def choose_regime(at, preset: str):
+    at.selectbox(key="regime_select_0").set_value(preset).run()
+    return at
 
 
 # ------------------------------------------------------------------ CFO page
 
 def test_cfo_page_shows_the_answer_first_and_the_cheapest_mix(at):
+    from optimizer import solve
+    from optimizer.i18n import fit
+
     assert not at.exception
     assert [m.label for m in at.metric] == ["Annual cost", "Savings vs all cash", "Cash reserve", "Shortfall"]
-    assert cost(at) > 0
+    s = solve(*bundled_inputs())
+    assert cost(at) == pytest.approx(s.annual_cost_jpy / 1e6, abs=0.05)
     sentence = next(m.value for m in at.markdown if "Cheapest compliant mix" in m.value)
-    assert "¥62.5m cash + 6 layers → ¥101m a year, 48% less than ¥2.0bn in cash" in sentence
+    pct = round(100 * s.savings_jpy / s.all_cash_cost_jpy)
+    assert (f"{fit(s.cash_reserve_jpy)} cash + {len(s.lines)} layers → {fit(s.annual_cost_jpy)} a year, {pct}% less "
+            f"than {fit(s.requirement_jpy)} in cash") in sentence
     mix = frame_with(at, "source")
     assert mix["source"].iloc[0] == "cash reserve"
     assert any("Marginal cost of R" in c.value for c in at.caption)
 
 
+def test_the_exchanges_are_the_real_ones_by_name_and_the_illustrative_ones_stay_selectable(at):
+    from optimizer.inputs import load_profiles
+
+    real = load_profiles(DATA / "profiles-japan-2025.csv")
+    illustrative = load_profiles(DATA / "profiles.csv")
+    box = at.selectbox(key="exchange_choice_0")
+    assert box.options[:len(real)] == [p.name for p in real]          # by name, the real ones first
+    assert box.value == real[0].exchange_id and ws(at).regime_name == "cold-wallet"
+    assert f"{illustrative[2].name} ({illustrative[2].exchange_id})" in box.options
+    assert any("statutory statement of " + real[0].statement_date in c.value for c in at.caption)
+    box.set_value(illustrative[2].exchange_id).run()
+    assert not at.exception and ws(at).profile == illustrative[2]
+    assert any("Illustrative figures" in c.value for c in at.caption)
+
+
 def test_a_premium_edit_changes_the_cost(at):
     before = cost(at)
-    edit_quotes(at, {0: {"rate_on_line": "20"}})  # Q01 at 20% a year is dearer than cash
+    edit_quotes(at, {2: {"rate_on_line": "20"}})  # Q03, in the mix, at 20% a year is dearer than cash
     assert not at.exception and not errors(at)
     assert cost(at) > before
-    assert ws(at).last_quotes[0].rate_on_line == pytest.approx(0.20)
+    assert ws(at).last_quotes[2].rate_on_line == pytest.approx(0.20)
 
 
 @pytest.mark.parametrize("typed, words", [
@@ -149,10 +190,10 @@ def test_a_good_upload_replaces_the_quote_sheet(at):
     good = b"quote_id,kind,counterparty,rating,attachment,limit,rate_on_line,layer_basis\nONLY,insurance,I,AA,0,1,0.01,requirement\n"
     at.sidebar.file_uploader(key="upload_quotes").upload("q.csv", good, "text/csv").run()
     assert not errors(at) and [q.quote_id for q in ws(at).last_quotes] == ["ONLY"]
-    from optimizer import load_profiles, load_regime, solve
+    from optimizer import solve
 
-    expected = solve(load_profiles(DATA / "profiles.csv")[0], ws(at).last_quotes,
-                     load_regime(DATA / "regimes" / "securities-style.toml")).annual_cost_jpy
+    profile, _quotes, regime = bundled_inputs()
+    expected = solve(profile, ws(at).last_quotes, regime).annual_cost_jpy
     assert cost(at) == pytest.approx(expected / 1e6, abs=0.05)
     assert any("q.csv, 1 quotes" in c.value for c in at.caption)
 
@@ -201,19 +242,20 @@ def test_a_regime_that_asks_for_nothing_is_refused_as_an_upload_and_the_answer_s
 
 def test_downloads_contain_what_the_page_shows(at, files):
     shown_cost = cost(at)
+    exchange = ws(at).exchange_id
     at.segmented_control(key="cfo_view").set_value("Downloads").run()
     assert not at.exception
-    csv = pd.read_csv(io.BytesIO(files["mix_EX01.csv"]))
+    csv = pd.read_csv(io.BytesIO(files[f"mix_{exchange}.csv"]))
     assert csv["annual_cost_jpy"].sum() / 1e6 == pytest.approx(shown_cost, abs=0.05)
-    book = pd.read_excel(io.BytesIO(files["reserve_EX01.xlsx"]), sheet_name=None)
+    book = pd.read_excel(io.BytesIO(files[f"reserve_{exchange}.xlsx"]), sheet_name=None)
     assert {"summary", "mix", "inputs", "quotes", "stress"} <= set(book)
     assert list(book)[0] == "summary"
     summary = dict(zip(book["summary"]["item"], book["summary"]["value"]))
     assert summary["Annual cost (¥ a year)"] == round(csv["annual_cost_jpy"].sum())
     assert isinstance(summary["Requirement R (¥)"], (int, float)) and summary["Status"] == "optimal"
     assert book["mix"]["annual cost (¥)"].sum() == pytest.approx(csv["annual_cost_jpy"].sum(), abs=10)
-    data = json.loads(files["scenario_EX01.json"])
-    assert data["profile"]["exchange_id"] == "EX01" and len(data["quotes"]) == len(ws(at).last_quotes)
+    data = json.loads(files[f"scenario_{exchange}.json"])
+    assert data["profile"]["exchange_id"] == exchange and len(data["quotes"]) == len(ws(at).last_quotes)
 
 
 def test_a_saved_scenario_loads_back(at):
@@ -232,11 +274,11 @@ def test_a_saved_scenario_loads_back(at):
 
 
 def test_the_page_cost_equals_the_command_line_on_the_saved_scenario(at, files, tmp_path):
-    edit_quotes(at, {0: {"rate_on_line": "3.5"}})
-    at.text_input(key="ov_max_counterparty_share_securities-style_0").set_value("40").run()
+    edit_quotes(at, {2: {"rate_on_line": "3.5"}})
+    at.text_input(key="ov_max_insurance_share_cold-wallet_0").set_value("40").run()
     at.segmented_control(key="cfo_view").set_value("Downloads").run()
     path = tmp_path / "scenario.json"
-    path.write_bytes(files["scenario_EX01.json"])
+    path.write_bytes(files[f"scenario_{ws(at).exchange_id}.json"])
     page_cost = ws(at).scenario()
     from optimizer import solve
 
@@ -255,13 +297,26 @@ def test_every_result_view_renders(at, view):
     assert not at.exception and not errors(at)
 
 
-def test_quotes_not_bought_carry_a_reason_in_words(at):
+def test_quotes_not_bought_carry_the_models_reason_in_words(at):
+    from optimizer import reasons, solve
+
     at.segmented_control(key="cfo_view").set_value("Not bought").run()
-    table = frame_with(at, "why not")
-    reasons = dict(zip(table["quote"], table["why not"]))
-    assert "vendor compromise" in reasons["Q05"]
-    assert "rating BB+" in reasons["Q08"]
-    assert all(r and r != "None" for r in reasons.values())
+    table = reasons_table(at)
+    shown = dict(zip(table["quote"], table["why not"]))
+    profile, quotes, regime = bundled_inputs()
+    model = {r["quote_id"]: r["reason"] for r in reasons.not_bought(solve(profile, quotes, regime), quotes)}
+    assert set(shown) == set(model)                                   # every quote left out, and only those
+    assert "vendor compromise" in shown["Q05"] and model["Q05"] == "does not cover vendor_compromise"
+    assert "rating BB+" in shown["Q08"]
+    assert model["Q01"] == "cap binds: max_insurance_share" and "cap on insurance credit (50% of R)" in shown["Q01"]
+    words = " ".join(table.astype(str).to_numpy().ravel())
+    assert "_" not in words and "None" not in words and "cap binds" not in words  # no identifiers of the model
+
+
+def test_binding_limits_read_in_plain_words(at):
+    caption = next(c.value for c in at.caption if "Requirement R" in c.value)
+    assert "fully taken" in caption and "the cap on insurance credit (50% of R)" in caption
+    assert "capacity:" not in caption and "max_" not in caption
 
 
 def test_unit_toggle_changes_the_amounts(at):
@@ -274,6 +329,7 @@ def test_unit_toggle_changes_the_amounts(at):
 
 
 def test_a_cfo_can_enter_their_own_figures(at):
+    choose_regime(at, "securities-style")  # R = 0.2% of annual volume
     at.selectbox(key="exchange_choice_0").set_value("__own__").run()
     base = cost(at)
     at.text_input(key="own_annual_trading_volume_jpy_0").set_value("5tn").run()  # R = 0.2% × ¥5tn = ¥10bn
@@ -290,7 +346,7 @@ def test_own_figures_that_could_mislead_are_refused_next_to_the_field(at):
 
 def test_overriding_the_insurance_cap_changes_the_mix(at):
     base = cost(at)
-    at.text_input(key="ov_max_insurance_share_securities-style_0").set_value("0").run()
+    at.text_input(key="ov_max_insurance_share_cold-wallet_0").set_value("0").run()
     assert not at.exception
     assert cost(at) > base
     assert any("cap on insurance credit" in c.value for c in at.caption if "Requirement R" in c.value)
@@ -300,6 +356,7 @@ def test_overriding_the_insurance_cap_changes_the_mix(at):
 
 def test_cfo_broker_cfo_keeps_edits_exchange_and_overrides(at):
     at.selectbox(key="exchange_choice_0").set_value("EX03").run()
+    choose_regime(at, "securities-style")  # it credits derivative-style cover, so some cover stays with no insurance
     edit_quotes(at, {0: {"rate_on_line": "3"}})
     at.text_input(key="ov_max_insurance_share_securities-style_0").set_value("0").run()
     before = cost(at)
@@ -320,24 +377,38 @@ def test_broker_page_lists_break_even_premiums_in_yen(at):
     at.switch_page(BROKER).run()
     assert not at.exception
     table = frame_with(at, "bought")
-    assert {"quote", "break-even rate, %", "break-even premium (¥m a year)", "competes with",
-            "saving from ¥1bn more limit (¥m a year)"} <= set(table.columns)
+    assert {"quote", "break-even rate, %", "break-even premium, ¥m/yr", "competes with", "premium, ¥m/yr",
+            "¥1bn more limit saves, ¥m/yr"} <= set(table.columns)
     number = lambda col: pd.to_numeric(table[col].astype(str).str.replace(",", ""), errors="coerce")  # noqa: E731
     bought = table["bought"] == "✔"
     assert (number("break-even rate, %")[bought] >= number("rate on line, %")[bought]).all()
+    assert (number("break-even premium, ¥m/yr")[bought] >= number("premium, ¥m/yr")[bought] - 0.01).all()
+    assert (number("¥1bn more limit saves, ¥m/yr").fillna(0) >= 0).all()  # more limit can be declined: never a loss
     assert not table.astype(str).isin(["None", "nan"]).any().any()
     assert (table.loc[table["quote"] == "Q08", "break-even rate, %"] == "—").all()  # ineligible: no price, a dash
+    assert "rating BB+" in table.loc[table["quote"] == "Q08", "note"].iloc[0]   # the model's reason, in words
+    reasons = reasons_table(at)                                         # and the reasons below, in full
+    assert set(table.loc[~bought, "quote"]) <= set(reasons["quote"])
 
 
 def test_batch_page_runs_the_bundled_profiles_and_names_its_inputs(at, files):
+    from optimizer.inputs import load_profiles
+
+    _profile, _quotes, regime = bundled_inputs()
     at.switch_page(BATCH).run()
     at.button(key="batch_run").click().run()
     assert not at.exception and not errors(at)
-    assert metric(at, "Exchanges") == "14"
-    assert any("Securities-style" in c.value and "bundled" in c.value for c in at.caption if "Run with" in c.value)
+    real = load_profiles(DATA / "profiles-japan-2025.csv")
+    assert metric(at, "Exchanges") == str(len(real))                  # the real exchanges by default
+    assert any(regime.name in c.value and "Japan's exchanges" in c.value for c in at.caption if "Run with" in c.value)
     results = pd.read_csv(io.BytesIO(files["batch_results.csv"]))
-    assert set(results["regime"]) == {"Securities-style (volume-based)"} and "quote_sheet" in results
-    assert json.loads(files["batch_summary.json"])["profiles"] == 14
+    assert set(results["regime"]) == {regime.name} and "quote_sheet" in results
+    assert list(results["exchange_id"]) == [p.exchange_id for p in real]
+    assert json.loads(files["batch_summary.json"])["profiles"] == len(real)
+    at.radio(key="batch_bundled").set_value("illustrative").run()
+    assert any("Stale" in w.value for w in at.warning)
+    at.button(key="batch_run").click().run()
+    assert metric(at, "Exchanges") == str(len(load_profiles(DATA / "profiles.csv")))
 
 
 def test_batch_results_are_marked_stale_when_the_inputs_change(at):
@@ -381,6 +452,29 @@ def test_the_japanese_page_has_japanese_labels_and_units(at):
     assert metric(at, "年間コスト").endswith("億円")
     sentence = next(m.value for m in at.markdown if "最も安い" in m.value)
     assert "億" in sentence and "万円" in sentence
+
+
+def test_an_upload_error_reads_in_japanese_on_the_japanese_page(at):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    bad = b"quote_id,kind,counterparty,rating,attachment,limit,rate_on_line\nX1,insurance,I,AA,0,1e9,cheap\n"
+    at.sidebar.file_uploader(key="upload_quotes").upload("my_quotes.csv", bad, "text/csv").run()
+    shown = errors(at)
+    assert any("ファイル my_quotes.csv" in m and "1行目（ファイルの2行目、X1）" in m and "列「rate_on_line」" in m
+               and "数値が必要です" in m and "'cheap'" in m for m in shown), shown
+    assert not any("row 1" in m or "column" in m or "expected" in m for m in shown)
+
+
+def test_batch_error_rows_read_in_japanese_on_the_japanese_page(at):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.switch_page(BATCH).run()
+    bad = (b"exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+           b"A,1e10,0.05,1e11,0.1\nB,1e10,7,1e11,0.1\n")
+    at.file_uploader(key="batch_upload").upload("p.csv", bad, "text/csv").run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "メッセージ" in d.value.columns)
+    message = table["メッセージ"].iloc[0]
+    assert "列「hot_wallet_share」" in message and "0から1の比率が必要です" in message and "'7'" in message
 
 
 # ------------------------------------------------------------------ bundled configuration
@@ -436,3 +530,45 @@ def test_a_negative_capacity_is_refused_with_a_message_and_the_last_results_kept
     at.button(key="market_run").click().run()
     assert any("capacity ≥ 0" in e.value and "row 1" in e.value for e in at.error)
     assert metric(at, "Exchanges") == "21"  # the previous run is still shown
+
+def test_every_bundled_name_shown_in_the_app_has_a_japanese_translation():
+    from optimizer.i18n import translations
+    from optimizer.inputs import load_profiles, load_regime
+
+    ja = translations("ja")
+    shown = [p.name for p in load_profiles(DATA / "profiles.csv")]  # the real exchanges keep their own names
+    for path in sorted((DATA / "regimes").glob("*.toml")):
+        regime = load_regime(path)
+        shown += [regime.name, regime.description]
+    assert [text for text in shown if text and ja.gettext(text) == text] == []
+
+
+def test_an_edit_keeps_the_other_terms_of_an_uploaded_japanese_sheet(at):
+    from optimizer.inputs import load_quotes
+
+    data = (DATA / "quotes-japan-state-excl.csv").read_bytes()
+    at.sidebar.file_uploader(key="upload_quotes").upload("quotes-japan-state-excl.csv", data, "text/csv").run()
+    assert not errors(at)
+    edit_quotes(at, {0: {"rate_on_line": "4.9"}})
+    assert not errors(at)
+    sheet = load_quotes(DATA / "quotes-japan-state-excl.csv")
+    kept = ws(at).last_quotes
+    assert kept[0].rate_on_line == pytest.approx(0.049)
+    assert kept[1:] == tuple(sheet[1:])                               # ceilings, licensing, exclusions untouched
+    assert {f for q, s in zip(kept[:1], sheet[:1]) for f in q.__dataclass_fields__
+            if getattr(q, f) != getattr(s, f)} == {"rate_on_line"}
+
+
+def test_the_cfo_can_start_from_the_modelled_japanese_quote_sheet(at):
+    from optimizer import solve
+    from optimizer.inputs import load_quotes
+
+    profile, _quotes, regime = bundled_inputs()
+    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    assert not at.exception and not errors(at)
+    sheet = tuple(load_quotes(DATA / "quotes-japan.csv"))
+    assert ws(at).last_quotes == sheet and ws(at).changed_rows() == {}
+    assert cost(at) == pytest.approx(solve(profile, sheet, regime).annual_cost_jpy / 1e6, abs=0.05)
+    assert any("quotes-japan.csv, 12 quotes" in c.value for c in at.caption)
+    edit_quotes(at, {0: {"rate_on_line": "4"}})                      # edits are marked against that sheet
+    assert ws(at).changed_rows() == {sheet[0].quote_id: "changed"}

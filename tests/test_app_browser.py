@@ -17,18 +17,28 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import DATA, ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 720}
 
-# The quote grid's column widths (app_pages/cfo.py), left to right, after the row marker
+# The quote grid's column widths (the app's own table of them), left to right, after the row marker
 ROW_MARKER = 33
-GRID = [("status", 40), ("quote_id", 62), ("kind", 85), ("counterparty", 111), ("rating", 62), ("layer_basis", 65),
-        ("attachment", 80), ("limit", 70), ("rate_on_line", 90), ("perils", 100)]
 ROW_HEIGHT = 35
+
+
+def _grid_widths() -> list[tuple[str, int]]:
+    sys.path.insert(0, str(ROOT))
+    from app_pages.common import QUOTE_GRID_WIDTHS
+
+    return list(QUOTE_GRID_WIDTHS.items())
+
+
+GRID = _grid_widths()
+ILLUSTRATIVE_C = "Illustrative small exchange C (EX03)"   # liquid capital ¥1bn: short of a ¥2bn requirement
+SECURITIES = "Securities-style (volume-based)"
 
 pytestmark = pytest.mark.browser
 
@@ -97,6 +107,7 @@ def page(app_url, browser):
     page = context.new_page()
     page.goto(app_url)
     page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
+    wait_quiet(page)
     yield page
     context.close()
 
@@ -111,7 +122,9 @@ def screens(tmp_path_factory):
 # ------------------------------------------------------------------ what a user does
 
 def annual_cost(page) -> str:
-    return page.locator('[data-testid="stMetricValue"]').first.inner_text()
+    """The headline's first number (the Batch page has no headline: its first metric)."""
+    headline = page.locator('.st-key-headline [data-testid="stMetricValue"]')
+    return (headline if headline.count() else page.locator('[data-testid="stMetricValue"]')).first.inner_text()
 
 
 def money(text: str) -> float:
@@ -183,8 +196,10 @@ def wait_until(page, condition, seconds: float = 30) -> bool:
 
 
 def choose(page, label: str, option: str) -> None:
-    """Pick an option of a selectbox by its label."""
-    page.get_by_role("combobox", name=label).first.click()
+    """Pick an option of a selectbox by its label, typing to search as a user does in a long list."""
+    box = page.get_by_role("combobox", name=label).first
+    box.click()
+    page.keyboard.type(option[:12], delay=20)
     page.get_by_role("option", name=option, exact=True).first.click()
     wait_quiet(page)
 
@@ -204,7 +219,7 @@ def go_to(page, title: str) -> None:
 
 def test_editing_a_premium_in_the_quote_table_changes_the_cost(page, tmp_path):
     before = annual_cost(page)
-    type_in_grid(page, 0, "rate_on_line", "20")   # Q01 at 20% a year is dearer than cash
+    type_in_grid(page, 2, "rate_on_line", "20")   # Q03, in the mix, at 20% a year is dearer than cash
     after = wait_for_change(page, before)
     page.screenshot(path=str(tmp_path / "after_edit.png"))
     assert after != before, "the annual cost did not change after the premium edit"
@@ -247,7 +262,45 @@ def test_the_quote_grid_shows_every_column_without_scrolling_at_1280(page):
     assert ROW_MARKER + sum(w for _, w in GRID) <= box["width"] + 1
 
 
-# ------------------------------------------------------------------ 3. the answer first, never truncated
+def table_widths(page) -> list[tuple[int, int]]:
+    """(scrollWidth, clientWidth) of each grid's scrolling area on the page."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(d => {
+        const s = d.querySelector('.dvn-scroller'); return [s.scrollWidth, s.clientWidth]; })""")
+
+
+def assert_tables_fit(page, where: str) -> None:
+    widths = table_widths(page)
+    assert widths, f"no table on {where}"
+    for scroll, client in widths:
+        assert scroll <= client + 1, f"a table on {where} scrolls sideways: {scroll} > {client}"
+    assert_page_does_not_scroll_sideways(page, where)
+
+
+def assert_page_does_not_scroll_sideways(page, where: str) -> None:
+    scroll, client = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
+        return [m.scrollWidth, m.clientWidth]; }""")
+    assert scroll <= client + 1, f"the page scrolls sideways on {where}: {scroll} > {client}"
+
+
+def test_every_table_shows_all_its_columns_at_1280_and_scrolls_only_inside_itself(page):
+    assert_tables_fit(page, "CFO (quote grid and mix)")
+    go_to(page, "Broker: pricing")
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
+    wait_quiet(page)
+    assert_tables_fit(page, "Broker")
+    page.get_by_text("Show all columns").first.click()              # the rarely used columns, on request
+    wait_quiet(page)
+    (scroll, client), = table_widths(page)
+    assert scroll > client                                           # now the table scrolls, inside itself…
+    assert_page_does_not_scroll_sideways(page, "Broker, all columns")  # …and the page does not
+    go_to(page, "Batch: many exchanges")
+    page.get_by_role("button", name="Run batch").click()
+    page.wait_for_selector(".st-key-batch_more", timeout=180_000)  # the results' column toggle: the run is done
+    wait_quiet(page)
+    assert_tables_fit(page, "Batch")
+
+
+# ------------------------------------------------------------------ 2. the answer first, never truncated
 
 def assert_no_metric_is_cut(page) -> None:
     values = page.locator('[data-testid="stMetricValue"]')
@@ -283,10 +336,11 @@ def test_the_headline_stays_in_view_while_the_grid_is_edited(page):
     assert headline.get_by_text("Annual cost").is_visible()
 
 
-# ------------------------------------------------------------------ 2/4. one scenario across pages
+# ------------------------------------------------------------------ 3. one scenario across pages
 
 def test_cfo_broker_cfo_keeps_edits_exchange_and_overrides(page):
-    choose(page, "Exchange", "EX03 — Illustrative small exchange C")
+    choose(page, "Exchange", ILLUSTRATIVE_C)
+    choose(page, "Regime", SECURITIES)
     before = annual_cost(page)
     type_in_grid(page, 0, "rate_on_line", "3")
     edited = wait_for_change(page, before)
@@ -309,10 +363,11 @@ def test_cfo_broker_cfo_keeps_edits_exchange_and_overrides(page):
     assert "1 overrides" in context and "1 edited" in context
 
 
-# ------------------------------------------------------------------ 5. charts
+# ------------------------------------------------------------------ 4. charts
 
 def test_the_frontier_marks_shortfall(page):
-    choose(page, "Exchange", "EX03 — Illustrative small exchange C")  # liquid capital ¥1bn, R = ¥2bn
+    choose(page, "Exchange", ILLUSTRATIVE_C)  # liquid capital ¥1bn, R = ¥2bn
+    choose(page, "Regime", SECURITIES)
     show(page, "Frontier")
     chart = page.locator(".vega-embed svg").first
     chart.wait_for(timeout=120_000)
@@ -320,7 +375,99 @@ def test_the_frontier_marks_shortfall(page):
     assert "no compliant mix" in text and "shortfall" in text
 
 
-# ------------------------------------------------------------------ 6. exports
+def default_solution():
+    """The page's starting scenario solved here, from data/: the first real exchange, the bundled quote sheet and
+    the cold-wallet preset."""
+    from optimizer import load_profiles, load_quotes, load_regime, solve
+
+    return solve(load_profiles(DATA / "profiles-japan-2025.csv")[0], load_quotes(DATA / "quotes.csv"),
+                 load_regime(DATA / "regimes" / "cold-wallet.toml"))
+
+
+def svg_text(page) -> str:
+    chart = page.locator(".vega-embed svg").first
+    chart.wait_for(timeout=120_000)
+    wait_quiet(page)
+    return chart.evaluate("e => e.textContent")
+
+
+def test_charts_say_what_they_show(page):
+    s = default_solution()
+    show(page, "Tower")
+    text = svg_text(page)
+    assert "Tower: each layer in its band, at the share bought" in text
+    assert "Regulatory credit allocation of a loss of R" in text and "R = " in text
+    for line in s.lines:                                  # each layer bought, labelled in its own band
+        assert f"{line.quote.quote_id} {100 * line.share:.0f}%" in text
+    show(page, "Cost breakdown")
+    text = svg_text(page)
+    sources = [line.quote.quote_id for line in s.lines]
+    assert all(q in text for q in sources)
+    assert text.count("¥") >= len(sources) + 1             # every bar carries its amount (cash included)
+    svg = page.locator(".vega-embed svg").first
+    rows = sorted(svg.locator("text").filter(has_text=re.compile(f"^{q}$")).first.bounding_box()["y"] for q in sources)
+    assert all(b - a >= 12 for a, b in zip(rows, rows[1:])), rows   # one readable row per bar, none on top of another
+    show(page, "Stress test")
+    text = svg_text(page)
+    assert "R = " in text and "Historical hacks: who pays" in text
+    headers = page.locator('[data-testid="stDataFrame"] table thead').last.inner_text()
+    assert "loss (¥m)" in headers and "loss_jpy" not in headers and "$" not in headers
+
+
+# ------------------------------------------------------------------ 5. reasons in words
+
+IDENTIFIER = re.compile(r"[a-z]+_[a-z_]+|capacity:|cap binds|ineligible:")
+
+
+def test_quotes_not_bought_show_the_models_reasons_in_words(page):
+    details = page.get_by_text("What holds the answer where it is").first.inner_text()
+    assert "fully taken" in details and "the cap on insurance credit (50% of R)" in details
+    assert not IDENTIFIER.search(details), details
+    show(page, "Not bought")
+    reasons = page.locator(".st-key-reasons").first
+    reasons.wait_for(timeout=120_000)
+    wait_quiet(page)
+    rows = {r.split()[0]: " ".join(r.split()) for r in reasons.locator("tbody tr").all_inner_texts() if r.strip()}
+    assert {"Q01", "Q05", "Q08"} <= set(rows), rows
+    assert "does not cover vendor compromise" in rows["Q05"] and "cover for vendor compromise" in rows["Q05"]
+    assert "the cap on insurance credit (50% of R)" in rows["Q01"]       # Q01 is dearer per yen of credit
+    assert "rating BB+ is below the regime's minimum BBB-" in rows["Q08"]
+    assert not IDENTIFIER.search(" ".join(rows.values())), rows
+
+
+def test_broker_shows_yen_amounts_and_dashes_never_none(page):
+    go_to(page, "Broker: pricing")
+    grid = page.locator('[data-testid="stDataFrame"] table').first   # the grid's own (hidden) table of its cells
+    grid.wait_for(state="attached", timeout=120_000)
+    wait_quiet(page)
+    text = grid.inner_text()
+    for column in ("premium, ¥m/yr", "break-even premium, ¥m/yr", "¥1bn more limit saves, ¥m/yr"):
+        assert column in text
+    assert "None" not in text and "nan" not in text and "—" in text
+    assert "Why the others are not bought" in page.locator('[data-testid="stMain"]').inner_text()
+
+
+# ------------------------------------------------------------------ 6. figures as people write them
+
+def test_own_figures_take_amounts_as_written_and_refuse_in_the_forms_words(page):
+    choose(page, "Exchange", "Enter my own figures")
+    details = lambda p: p.get_by_text("Requirement R =").first.inner_text()  # noqa: E731
+    before = details(page)
+    box = page.get_by_label("Customer assets in custody (¥; e.g. 50bn, 500億)")
+    box.fill("500億")
+    box.press("Enter")
+    assert wait_until(page, lambda p: details(p) != before, seconds=60)
+    assert "¥50,000" not in messages(page) and not messages(page)
+    box = page.get_by_label("Cost of capital (% a year)")
+    box.fill(".1")
+    box.press("Enter")
+    assert wait_until(page, lambda p: "ambiguous" in messages(p), seconds=60)
+    text = messages(page)
+    assert "Cost of capital (% a year)" in text
+    assert not re.search(r"\brow \d|\bline \d|MINE|cost_of_capital", text), text  # the form's words, not a CSV's
+
+
+# ------------------------------------------------------------------ 7. exports
 
 def test_the_workbook_summary_sheet_holds_numbers(page):
     from openpyxl import load_workbook
@@ -335,12 +482,77 @@ def test_the_workbook_summary_sheet_holds_numbers(page):
     assert isinstance(rows["Annual cost (¥ a year)"], int)
     assert rows["Annual cost (¥ a year)"] == pytest.approx(shown, abs=0.06e6)
     assert isinstance(rows["Requirement R (¥)"], int) and rows["Status"] == "optimal"
+    inputs = {r[1].value: r[2] for r in book["inputs"].iter_rows(min_row=2)}
+    assets = inputs["customer_assets_jpy"]
+    assert isinstance(assets.value, int) and assets.number_format == "#,##0"       # numbers, not text
+    assert isinstance(inputs["hot_wallet_share"].value, float)
+    costs = [r[-1] for r in book["mix"].iter_rows(min_row=2)]
+    assert all(isinstance(c.value, int) and c.number_format == "#,##0" for c in costs)  # rounded to the yen
 
 
-# ------------------------------------------------------------------ 8. Japanese
+def test_a_saved_scenario_solved_on_the_command_line_costs_what_the_page_shows(page, tmp_path):
+    import json
+
+    choose(page, "Show amounts in", "¥")
+    type_in_grid(page, 2, "rate_on_line", "3.1")
+    wait_until(page, lambda p: "Row 3" not in messages(p))
+    wait_quiet(page)
+    shown = money(annual_cost(page))
+    page.locator('[data-testid="stSidebar"]').get_by_text("Open and save").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile("Save this scenario")).click()
+    path = tmp_path / "scenario.json"
+    path.write_bytes(Path(info.value.path()).read_bytes())
+    out = subprocess.run([sys.executable, "-m", "optimizer", "solve", "--scenario", str(path), "--format", "json"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["annual_cost_jpy"] == pytest.approx(shown, abs=0.51)
+
+
+# ------------------------------------------------------------------ 8. the batch page
+
+def test_batch_names_its_inputs_shows_error_rows_and_marks_old_results_stale(page, tmp_path):
+    import json
+
+    go_to(page, "Batch: many exchanges")
+    profiles = tmp_path / "profiles.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+                        "A,1e10,0.05,1e11,0.1\nB,1e10,7,1e11,0.1\n", encoding="utf-8")
+    page.locator('.st-key-batch_upload input[type="file"]').set_input_files(str(profiles))
+    wait_quiet(page)
+    page.get_by_role("button", name="Run batch").click()
+    page.wait_for_selector("text=Rows with errors", timeout=180_000)
+    wait_quiet(page)
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Cold-wallet reserve" in main and "quote sheet bundled" in main and "profiles.csv" in main
+    errors = page.locator('[data-testid="stDataFrame"] table').first.inner_text()
+    assert "B" in errors and "hot_wallet_share" in errors
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Summary (JSON)").click()
+    summary = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert summary["regime"].startswith("Cold-wallet reserve") and summary["status_counts"]["error"] == 1
+    go_to(page, "CFO: funding mix")
+    page.get_by_text("Override the regime's parameters").click()
+    box = page.get_by_label("Insurance credit at most (% of R)")
+    box.fill("20")
+    box.press("Enter")
+    wait_quiet(page)
+    go_to(page, "Batch: many exchanges")
+    assert wait_until(page, lambda p: "Stale" in p.locator('[data-testid="stMain"]').inner_text(), seconds=60)
+
+
+# ------------------------------------------------------------------ 9. Japanese
 
 ALLOWED_LATIN = {"R", "EX", "Q", "CSV", "JSON", "XLSX", "TOML", "ROL", "yr", "of", "US", "bn", "m", "FSA", "BBB",
                  "AA", "A"}
+
+
+def _real_names() -> set[str]:
+    """The real exchanges' own names (bitFlyer, Coincheck, …): proper nouns, not English labels."""
+    import csv
+
+    with (DATA / "profiles-japan-2025.csv").open(encoding="utf-8") as f:
+        return {w for row in csv.DictReader(f) for w in re.findall(r"[A-Za-z]{2,}", row["name"])}
 
 
 def test_the_japanese_page_shows_no_english_label_in_the_main_view(page, screens):
@@ -350,13 +562,34 @@ def test_the_japanese_page_shows_no_english_label_in_the_main_view(page, screens
     text = page.evaluate("""() => { const main = document.querySelector('[data-testid="stMain"]').cloneNode(true);
         main.querySelectorAll('[data-testid="stIconMaterial"], span[role="img"][translate="no"]').forEach(e => e.remove());
         document.body.appendChild(main); const t = main.innerText; main.remove(); return t; }""")
-    words = {w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in ALLOWED_LATIN}
+    words = {w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in ALLOWED_LATIN | _real_names()}
     assert not words, f"English in the Japanese main view: {sorted(words)}"
     assert "百万円" in annual_cost(page)
     page.screenshot(path=str(screens / "check_ja.png"))
 
 
+def test_an_upload_error_is_framed_in_japanese_on_the_japanese_page(page, tmp_path):
+    page.get_by_text("日本語").click()
+    page.wait_for_selector("text=年間コスト", timeout=60_000)
+    wait_quiet(page)
+    page.locator('[data-testid="stSidebar"]').get_by_text("開く・保存").click()
+    bad = tmp_path / "my_quotes.csv"
+    bad.write_text("quote_id,kind,counterparty,rating,attachment,limit,rate_on_line\nX1,insurance,I,AA,0,1e9,cheap\n",
+                   encoding="utf-8")
+    page.locator('.st-key-upload_quotes input[type="file"]').set_input_files(str(bad))
+    assert wait_until(page, lambda p: "my_quotes.csv" in messages(p), seconds=60)
+    text = messages(page)
+    assert "ファイル my_quotes.csv" in text and "1行目" in text and "列「rate_on_line」" in text, text
+    assert "数値が必要です" in text and "'cheap'" in text
+    assert "年間コスト" in page.locator(".st-key-headline").inner_text()  # the page and its inputs stay
+
+
 # ------------------------------------------------------------------ 10. screenshots of every page, both languages
+
+VIEWS = (("Not bought", "購入しない見積", ".st-key-reasons"), ("Tower", "タワー", ".vega-embed"),
+         ("Cost breakdown", "コスト内訳", ".vega-embed"), ("Frontier", "フロンティア", ".vega-embed"),
+         ("Stress test", "ストレステスト", ".vega-embed"), ("Downloads", "ダウンロード", '[data-testid="stMain"] [data-testid="stDownloadButton"]'))
+
 
 def test_screenshots_of_every_page_in_both_languages(page, screens):
     for lang in ("en", "ja"):
@@ -367,21 +600,27 @@ def test_screenshots_of_every_page_in_both_languages(page, screens):
         page.screenshot(path=str(screens / f"cfo_{lang}.png"))
         grid_canvas(page)
         page.screenshot(path=str(screens / f"cfo_grid_{lang}.png"))
-        for view, name in (("Tower", "タワー"), ("Frontier", "フロンティア"), ("Stress test", "ストレステスト")):
+        for view, name, shown in VIEWS:
             show(page, view if lang == "en" else name)
-            page.locator(".vega-embed").first.wait_for(timeout=120_000)
+            page.locator(shown).first.wait_for(timeout=120_000)
             wait_quiet(page)
-            page.locator(".vega-embed").first.scroll_into_view_if_needed()
-            page.screenshot(path=str(screens / f"cfo_{view.split()[0].lower()}_{lang}.png"))
+            page.locator(shown).first.scroll_into_view_if_needed()
+            page.screenshot(path=str(screens / f"cfo_{view.replace(' ', '_').lower()}_{lang}.png"))
         go_to(page, "Broker: pricing" if lang == "en" else "ブローカー：価格")
         page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
         wait_quiet(page)
         page.screenshot(path=str(screens / f"broker_{lang}.png"))
+        page.locator('[data-testid="stDataFrame"]').first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screens / f"broker_table_{lang}.png"))
+        page.locator(".st-key-reasons").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screens / f"broker_reasons_{lang}.png"))
         go_to(page, "Batch: many exchanges" if lang == "en" else "一括計算：多数の取引所")
         page.get_by_role("button", name="Run batch" if lang == "en" else "一括計算を実行").click()
-        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=180_000)
+        page.wait_for_selector(".st-key-batch_more", timeout=180_000)  # the results' column toggle: the run is done
         wait_quiet(page)
         page.screenshot(path=str(screens / f"batch_{lang}.png"))
+        page.locator('[data-testid="stDataFrame"]').first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screens / f"batch_table_{lang}.png"))
         go_to(page, "CFO: funding mix" if lang == "en" else "CFO：資金構成")
     assert len(list(screens.glob("*_en.png"))) >= 5 and len(list(screens.glob("*_ja.png"))) >= 5
 
@@ -453,3 +692,5 @@ def test_market_page_shows_utilisation_bars_clearing_prices_and_who_falls_short(
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     assert values[0] == "21"
     page.screenshot(path=str(screens / "market_en.png"), full_page=True)
+
+    assert len(list(screens.glob("*_en.png"))) >= 12 and len(list(screens.glob("*_ja.png"))) >= 12

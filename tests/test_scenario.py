@@ -143,3 +143,17 @@ def test_the_command_line_solves_the_saved_scenario_to_the_same_cost(tmp_path):
     out = subprocess.run([sys.executable, "-m", "optimizer", "price", "--scenario", str(bad)], capture_output=True,
                          text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 2 and "bad.json" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("sheet", ["quotes-japan.csv", "quotes-japan-state-excl.csv"])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_grid_keeps_the_round_2_terms_of_every_quote(sheet, lang):
+    """Yen ceilings, licensing, fronting fees, exclusions and reinstatements survive the text grid unchanged."""
+    from optimizer.inputs import load_quotes
+    from optimizer.scenario import quotes_to_text, text_to_quotes
+
+    quotes = tuple(load_quotes(DATA / sheet))
+    assert any(q.exclusions or q.reinstatements or q.fronting_fee_rate or q.max_limit_jpy < float("inf")
+               for q in quotes)
+    back, problems = text_to_quotes(quotes_to_text(quotes, lang))
+    assert problems == [] and back == quotes

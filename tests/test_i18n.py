@@ -1,0 +1,51 @@
+"""optimizer.i18n: the input-error frame in Japanese, money units, and its own worked examples."""
+
+import doctest
+
+import pytest
+from hypothesis import given, strategies as st
+
+from optimizer import i18n
+from optimizer.i18n import input_error_words, translator
+from optimizer.inputs import InputError
+
+JA = translator("ja")
+
+
+def test_the_worked_examples_in_the_docstrings_hold():
+    assert doctest.testmod(i18n).failed == 0
+
+
+def test_an_input_error_is_framed_in_japanese_and_its_known_detail_translated():
+    exc = InputError("my_quotes.csv", "expected a number, got 'cheap'", row=1, column="rate_on_line", row_id="X1")
+    assert input_error_words(exc, JA) == "ファイル my_quotes.csv、1行目（ファイルの2行目、X1）、列「rate_on_line」：数値が必要です（入力：'cheap'）"
+
+
+def test_an_unknown_detail_keeps_its_words_inside_the_translated_frame():
+    exc = InputError("regime.toml", "cap_jpy 5 is below floor_jpy 9: the floor would never apply", column="cap_jpy")
+    assert input_error_words(exc, JA) == ("ファイル regime.toml、列「cap_jpy」：cap_jpy 5 is below floor_jpy 9: the floor "
+                                          "would never apply")
+
+
+def test_a_batch_error_row_is_read_back_from_its_text():
+    text = str(InputError("p.csv", "expected a fraction between 0 and 1 (0.02 = 2%), got '7'", 2, "hot_wallet_share",
+                          "B"))
+    assert input_error_words(text, JA) == ("ファイル p.csv、2行目（ファイルの3行目、B）、列「hot_wallet_share」："
+                                           "0から1の比率が必要です（0.02 = 2%）（入力：'7'）")
+
+
+def test_a_message_that_is_not_a_files_error_is_left_alone():
+    assert input_error_words("could not be solved: SolveError: x", JA) == "could not be solved: SolveError: x"
+
+
+@given(st.text(max_size=40), st.text(max_size=40), st.one_of(st.none(), st.integers(1, 10**6)),
+       st.one_of(st.none(), st.text(alphabet="abcdefghij_", min_size=1, max_size=12)))
+def test_in_english_the_words_are_the_errors_own_whatever_it_holds(source, message, row, column):
+    exc = InputError(source or "f.csv", message, row, column)
+    assert input_error_words(exc) == "file " + str(exc)
+
+
+@pytest.mark.parametrize("key, yen, shown", [("¥m", 101_160_000, "¥101.2m"), ("億円", 2e9, "20.00億円"),
+                                              ("¥", 1234.4, "¥1,234"), ("百万円", 5e8, "500.0百万円")])
+def test_money_units(key, yen, shown):
+    assert i18n.Unit(key, lang="ja" if "円" in key else "en")(yen) == shown
