@@ -110,7 +110,7 @@ def rows_frame(rows: list[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> 
     frame = pd.DataFrame(rows, columns=list(columns))
     for col in columns:
         if col in _TEXT:
-            frame[col] = frame[col].fillna("").astype(str)
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
         elif col in _INT:
             frame[col] = frame[col].fillna(0).astype("int64")
         else:
