@@ -14,7 +14,7 @@ from app_pages.common import (
     N_, _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, headline, headline_slot, not_bought_reasons,
     fitted_table, page_resolver, right_aligned, session_resolver, show_reasons, styled, unit, ws,
 )
-from app_pages import risk as risk_view
+from app_pages import market as market_view, risk as risk_view
 from optimizer import charts
 
 EXTRA_LIMIT_JPY = 1e9
@@ -126,6 +126,7 @@ def main() -> None:
         curve = cached_demand(sc.profile, sc.quotes, sc.regime, pick, _resolver=resolver)
     st.altair_chart(charts.demand_chart(curve, current, _), width="stretch")
     st.caption(_("Share of the layer bought in the cheapest mix at each rate on line; the red line is today's premium."))
+    market_view.broker_section(sc.quotes, sc.regime)
 
 
 main()

@@ -145,3 +145,42 @@ def main() -> None:
 
 
 main()
+
+
+BROKER_MARKET = "broker_market"  # (fingerprint, counterparties frame) of the Broker page's last market run
+
+
+def broker_section(quotes, regime) -> None:
+    """On the Broker page: each counterparty's clearing price when all of Japan's exchanges buy at once from this
+    quote sheet under this regime (bundled profiles and capacity), on demand (one LP over all exchanges)."""
+    ss, u = st.session_state, unit()
+    st.markdown("##### " + _("Clearing prices when all of Japan's exchanges buy at once"))
+    st.caption(_("The market of the bundled Japanese exchanges (2025 statements) with this quote sheet, this regime "
+                 "and the bundled capacity: what one more yen of each counterparty's capacity would save the market "
+                 "a year. A counterparty without a capacity in the bundled file is unlimited (price 0)."))
+    key = repr((tuple(quotes), regime))
+    if st.button(_("Price the market"), key="broker_market_run"):
+        profiles, _sheet, capacity = _bundled()
+        with st.spinner(_("Solving…")):
+            result = market.solve_market(profiles, tuple(quotes), regime, capacity, method="joint")
+        ss[BROKER_MARKET] = (key, pd.DataFrame(result.summary["counterparties"]))
+    stored = ss.get(BROKER_MARKET)
+    if stored is None:
+        return
+    if stored[0] != key:
+        st.info(_("The quote sheet or the regime changed since the market was priced: press the button again."))
+        return
+    frame = stored[1]
+    mine = frame[frame["counterparty"].isin({q.counterparty for q in quotes})]
+    st.dataframe(pd.DataFrame({
+        _("counterparty"): mine["counterparty"],
+        _("capacity ({unit})").format(unit=u.label): mine["capacity_jpy"].map(
+            lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else u.number(v)),
+        _("cover written ({unit})").format(unit=u.label): mine["cover_jpy"].map(u.number),
+        _("utilisation"): mine["utilisation"].map(lambda v: None if v is None or (isinstance(v, float)
+                                                  and math.isnan(v)) else 100 * min(v, 1.0)),
+        _("clearing price (¥ per ¥)"): mine["clearing_price"],
+    }), hide_index=True, width="stretch", column_config={
+        _("utilisation"): st.column_config.ProgressColumn(_("utilisation"), min_value=0, max_value=100,
+                                                          format="%.0f%%"),
+        _("clearing price (¥ per ¥)"): st.column_config.NumberColumn(format="%.4f")})

@@ -572,3 +572,24 @@ def test_the_cfo_can_start_from_the_modelled_japanese_quote_sheet(at):
     assert any("quotes-japan.csv, 12 quotes" in c.value for c in at.caption)
     edit_quotes(at, {0: {"rate_on_line": "4"}})                      # edits are marked against that sheet
     assert ws(at).changed_rows() == {sheet[0].quote_id: "changed"}
+
+
+def test_broker_shows_the_clearing_price_of_each_counterparty_in_the_market(at):
+    # issue 12: on the Broker page, what one more yen of each counterparty's capacity is worth when all of Japan's
+    # exchanges buy at once from the scenario's sheet under its regime — the market LP's own numbers
+    from optimizer import market
+    from optimizer.inputs import load_capacity, load_profiles, load_quotes
+
+    _profile, _quotes, regime = bundled_inputs()
+    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    at.switch_page(BROKER).run()
+    at.button(key="broker_market_run").click().run()
+    assert not at.exception and not errors(at)
+    shown = frame_with(at, "clearing price (¥ per ¥)")
+    sheet = load_quotes(DATA / "quotes-japan.csv")
+    want = market.solve_market(load_profiles(DATA / "profiles-japan-2025.csv"), sheet, regime,
+                               load_capacity(DATA / "capacity.csv"), method="joint").summary["counterparties"]
+    want = {r["counterparty"]: r["clearing_price"] for r in want if r["counterparty"] in {q.counterparty for q in sheet}}
+    got = dict(zip(shown["counterparty"], shown["clearing price (¥ per ¥)"]))
+    assert got.keys() == want.keys() and max(want.values()) > 0
+    assert all(got[c] == pytest.approx(want[c], abs=1e-9) for c in want)
