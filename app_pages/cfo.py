@@ -174,7 +174,7 @@ def sheet_inputs() -> None:
     """Which bundled quote sheet the grid starts from (an uploaded sheet is listed under its file name)."""
     w = ws()
     names = list(SHEETS) + ([w.quote_sheet] if w.quote_sheet not in SHEETS else [])
-    choice = st.selectbox(_("Start from"), names, index=names.index(w.quote_sheet),
+    choice = st.columns(2)[0].selectbox(_("Start from"), names, index=names.index(w.quote_sheet),
                           format_func=lambda n, t=tr(): t(SHEETS[n][1]) if n in SHEETS else n,
                           key=f"sheet_choice_{w.generation}_{w.quote_sheet}{_lang_suffix()}")
     if choice != w.quote_sheet and choice in SHEETS:
