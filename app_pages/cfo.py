@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
+    cached_compare,
     N_, _, absorb_grid_edits, bundled_sheet, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
     QUOTE_GRID_WIDTHS, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
 )
@@ -48,7 +49,7 @@ MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_b
 MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id",
                 "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
-         N_("Risk"), N_("Downloads")]
+         N_("Risk"), N_("Presets"), N_("Downloads")]
 
 
 # ------------------------------------------------------------------ inputs
@@ -330,8 +331,32 @@ def result_views(s, scenario) -> None:
         st.dataframe(styled(shown, money=config), hide_index=True, width="stretch")
     elif view == "Risk":
         risk_view.render(scenario)
+    elif view == "Presets":
+        _presets(profile, quotes, u)
     else:
         exports.downloads(s, scenario, analysis.stress_test(s, incidents))
+
+
+def _presets(profile, quotes, u) -> None:
+    """This exchange under every bundled regime preset, side by side (the table a CFO brings to the FSA)."""
+    st.caption(_("The same exchange and quote sheet under every bundled regime preset (without this page's "
+                 "overrides): the requirement, its size against customer assets and net assets, and the cheapest "
+                 "compliant mix's cost."))
+    with st.spinner(_("Solving…")):
+        table = cached_compare(profile, quotes)
+    money = {"required_coverage_jpy": N_("R ({u})"), "annual_cost_jpy": N_("annual cost ({u})"),
+             "all_cash_cost_jpy": N_("all cash ({u})"), "savings_jpy": N_("savings ({u})"),
+             "cash_reserve_jpy": N_("cash reserve ({u})"), "insurance_credit_jpy": N_("insurance credit ({u})"),
+             "shortfall_jpy": N_("shortfall ({u})")}
+    shown = pd.DataFrame({_("preset"): table["regime"].map(lambda name: _(name)),
+                          _("status"): table["status"].map(lambda v: _(v))})
+    for column, title in money.items():
+        shown[_(title).format(u=u.label)] = table[column].map(lambda v: None if v is None or pd.isna(v) else u.number(v))
+    shown[_("R ÷ customer assets, %")] = 100 * table["requirement_to_customer_assets"].astype(float)
+    shown[_("R ÷ net assets, %")] = 100 * table["requirement_to_net_assets"].astype(float)
+    money_columns = [_(t).format(u=u.label) for t in money.values()]
+    fitted_table(styled(shown, money=money_columns, percent=[_("R ÷ customer assets, %"), _("R ÷ net assets, %")]),
+                 [_("preset"), _("status"), *money_columns[:3], _("R ÷ net assets, %")], key="cfo_presets")
 
 
 def _least_covered(s, perils):

@@ -95,6 +95,13 @@ def session_resolver() -> KeptResolver:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def cached_compare(profile, quotes):
+    """The exchange under every bundled regime preset (optimizer.compare): one row per preset."""
+    from optimizer import compare
+    return compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def cached_frontier(profile, quotes, regime, param):
     return analysis.frontier(profile, quotes, regime, param, [i / 10 for i in range(11)])
 

@@ -593,3 +593,21 @@ def test_broker_shows_the_clearing_price_of_each_counterparty_in_the_market(at):
     got = dict(zip(shown["counterparty"], shown["clearing price (¥ per ¥)"]))
     assert got.keys() == want.keys() and max(want.values()) > 0
     assert all(got[c] == pytest.approx(want[c], abs=1e-9) for c in want)
+
+
+def test_presets_view_shows_the_exchange_under_every_preset_as_compare_does(at):
+    # issue 10: the compare view in the app — the same numbers as `python -m optimizer compare`
+    import numpy as np
+
+    from optimizer import compare
+
+    profile, quotes, _regime = bundled_inputs()
+    at.segmented_control(key="cfo_view").set_value("Presets").run()
+    assert not at.exception and not errors(at)
+    shown = frame_with(at, "preset")
+    want = compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"))
+    assert len(shown) == len(want) == len(list((DATA / "regimes").glob("*.toml")))
+    cost = next(c for c in shown.columns if c.startswith("annual cost"))
+    got = pd.to_numeric(shown[cost].astype(str).str.replace(",", ""), errors="coerce")
+    expected = want["annual_cost_jpy"] / 1e6  # the page's default unit is ¥m
+    assert np.allclose(got.to_numpy(dtype=float), expected.to_numpy(dtype=float), atol=0.01, equal_nan=True)
