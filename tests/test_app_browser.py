@@ -38,6 +38,7 @@ def _grid_widths() -> list[tuple[str, int]]:
 
 GRID = _grid_widths()
 ILLUSTRATIVE_C = "Illustrative small exchange C (EX03)"   # liquid capital ¥1bn: short of a ¥2bn requirement
+ILLUSTRATIVE_A = "Illustrative small exchange A (EX01)"   # R = ¥2bn under the securities-style preset
 SECURITIES = "Securities-style (volume-based)"
 
 pytestmark = pytest.mark.browser
@@ -638,6 +639,8 @@ def risk_table(page) -> str:
 
 
 def test_the_risk_slider_re_solves_the_risk_mix_and_its_tvar(page, screens):
+    choose(page, "Exchange", ILLUSTRATIVE_A)
+    choose(page, "Regime", SECURITIES)
     show(page, "Risk")
     chart = page.locator(".vega-embed svg").first
     chart.wait_for(timeout=120_000)
@@ -662,6 +665,8 @@ def test_the_risk_slider_re_solves_the_risk_mix_and_its_tvar(page, screens):
 
 
 def test_the_japanese_risk_view_shows_no_english_label(page, screens):
+    choose(page, "Exchange", ILLUSTRATIVE_A)
+    choose(page, "Regime", SECURITIES)
     page.get_by_text("日本語").click()
     page.wait_for_selector("text=年間コスト", timeout=60_000)
     wait_quiet(page)
