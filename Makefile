@@ -30,7 +30,9 @@ test: install browser
 bench: install
 	$(PY) benchmarks/bench_solve.py
 	$(PY) benchmarks/bench_app.py
-	$(PY) benchmarks/bench_batch.py
+	$(PY) benchmarks/bench_batch.py --two
+	$(PY) benchmarks/bench_risk.py
+	$(PY) benchmarks/bench_market.py
 
 demo: install
 	$(PY) -m optimizer solve
