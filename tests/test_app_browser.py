@@ -500,8 +500,11 @@ def test_a_saved_scenario_solved_on_the_command_line_costs_what_the_page_shows(p
     wait_quiet(page)
     shown = money(annual_cost(page))
     page.locator('[data-testid="stSidebar"]').get_by_text("Open and save").click()
-    with page.expect_download() as info:
-        page.get_by_role("button", name=re.compile("Save this scenario")).click()
+    save = page.get_by_role("button", name=re.compile("Save this scenario"))
+    save.wait_for(timeout=60_000)
+    wait_quiet(page)  # a rerun still drawing the sidebar would swallow the click
+    with page.expect_download(timeout=90_000) as info:
+        save.click()
     path = tmp_path / "scenario.json"
     path.write_bytes(Path(info.value.path()).read_bytes())
     out = subprocess.run([sys.executable, "-m", "optimizer", "solve", "--scenario", str(path), "--format", "json"],
