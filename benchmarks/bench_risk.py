@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import highspy  # noqa: E402
 
-from bench_solve import PROFILE, REGIME, make_quotes  # noqa: E402
+from bench_solve import PROFILE, REGIME, make_quotes, timed  # noqa: E402
 from optimizer.loss_model import load_loss_model  # noqa: E402
 from optimizer.model import Instance, quiet_highs as _swallow_highs_banner, solve  # noqa: E402
 from optimizer.risk import (RiskBook, add_expected_retained, build_model, least_tvar, metrics,  # noqa: E402
@@ -33,15 +33,6 @@ from optimizer.risk import (RiskBook, add_expected_retained, build_model, least_
 from optimizer.simulation import simulate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:

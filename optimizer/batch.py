@@ -306,7 +306,7 @@ def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[floa
     """`_row_for` for many mixes at once (the same columns), and their per-quote totals."""
     R, cash, carry = m.requirement, m.cash, m.carry
     line_cost, line_credit = m.line_cost, m.line_credit
-    cost = carry * cash + line_cost.sum(axis=1)
+    cost = carry * cash + line_cost.sum(axis=1)  # Mixes.annual_cost, without computing line_cost twice
     liquid = m._per("liquid_capital_jpy")
     all_cash = np.where(R <= liquid, carry * R, np.nan)
     derivative = np.fromiter((q.is_derivative for q in m.quotes), bool, len(m.quotes))

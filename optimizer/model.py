@@ -475,7 +475,6 @@ class _Kept:
             integrality[num.integer] = highspy.HighsVarType.kInteger
             lp.integrality_ = list(integrality)
         h.passModel(lp)
-        self.perm = np.arange(c, dtype=np.int32)  # model column → HiGHS column
         self.num = num
         self.mip = len(num.integer) > 0 and not relaxed
         self.basis: tuple[np.ndarray, np.ndarray] | None = None  # (column status, row status) in model order
@@ -488,21 +487,21 @@ class _Kept:
 
     def load(self, num: Numbers) -> None:
         """Change in HiGHS only what differs from the numbers it holds."""
-        old, h, perm = self.num, self.h, self.perm
+        old, h = self.num, self.h
         if num.A.shape != old.A.shape:
             raise SolveError("internal: a re-solve changed the shape of the model")
         rows, cols = np.nonzero(num.A != old.A)
         for i, k in zip(rows.tolist(), cols.tolist()):
-            h.changeCoeff(i, int(perm[k]), float(num.A[i, k]))
+            h.changeCoeff(i, k, float(num.A[i, k]))
         changed = np.flatnonzero((num.row_lower != old.row_lower) | (num.row_upper != old.row_upper))
         if changed.size:
             h.changeRowsBounds(changed.size, changed.astype(np.int32), num.row_lower[changed], num.row_upper[changed])
         changed = np.flatnonzero(num.cost != old.cost)
         if changed.size:
-            h.changeColsCost(changed.size, perm[changed], num.cost[changed])
+            h.changeColsCost(changed.size, changed.astype(np.int32), num.cost[changed])
         changed = np.flatnonzero((num.col_lower != old.col_lower) | (num.col_upper != old.col_upper))
         if changed.size:
-            h.changeColsBounds(changed.size, perm[changed], num.col_lower[changed], num.col_upper[changed])
+            h.changeColsBounds(changed.size, changed.astype(np.int32), num.col_lower[changed], num.col_upper[changed])
         self.num = num
 
     # -------------------------------------------------------------- the optimal basis, re-used when it still holds
@@ -523,11 +522,11 @@ class _Kept:
         h.run()
         status = h.getModelStatus()
         has_solution = h.getInfo().primal_solution_status == 2  # a feasible point is known
-        x = np.asarray(h.getSolution().col_value)[self.perm] if has_solution else None
+        x = np.asarray(h.getSolution().col_value) if has_solution else None
         if status == highspy.HighsModelStatus.kOptimal:
             if not self.mip:
                 b = h.getBasis()
-                cs = np.array([int(s) for s in b.col_status])[self.perm]
+                cs = np.array([int(s) for s in b.col_status])
                 rs = np.array([int(s) for s in b.row_status])
                 self.basis = (cs, rs) if b.valid else None
                 if self.basis is not None:
@@ -717,7 +716,7 @@ class Resolver:
         """`solve` for many instances of one structure at once — a batch's chunk.
 
         The yes/no decisions of a MILP sheet with at most MAX_PATTERN_BINARIES of them are found by branch and
-        bound on the kept LP (`_cheapest_pattern`), each node one LP for all the instances still open at it. Every
+        bound on the kept LP (`_branch_and_bound`), each node one LP for all the instances still open at it. Every
         LP is solved for the whole stack by re-using known optimal bases (`certify_many`) and running the simplex,
         warm, only for the instances no known basis fits; every new basis is then tried on the rest. The
         marginal cost re-solves the stack at R + step with each instance's yes/no values held. Every mix is
@@ -734,7 +733,7 @@ class Resolver:
             return Mixes.empty(insts), np.arange(N)
         kept = self._relaxed_for(d)
         num = numbers(d)
-        best_cost, best_x, best_pattern = self._cheapest_pattern(kept, num, len(bins))
+        best_cost, best_x, best_pattern = self._branch_and_bound(kept, num, len(bins))
         found = np.isfinite(best_cost)
         mc = np.full(N, np.nan)
         if marginal and found.any():
@@ -757,7 +756,7 @@ class Resolver:
         good = np.array([not p for p in problems], dtype=bool)
         return mixes.subset(good), np.sort(np.concatenate([np.flatnonzero(~found), idx[~good]]))
 
-    def _cheapest_pattern(self, kept: "_Kept", num: Numbers, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _branch_and_bound(self, kept: "_Kept", num: Numbers, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every instance of the stack, the MILP's optimum by branch and bound on the kept LP (yes/no columns
         relaxed to [0, 1]): the least cost, its x and its pattern of yes/no values (cost inf where infeasible).
 
@@ -907,12 +906,8 @@ def _fixed_cols(num: Numbers, cols: np.ndarray, values: np.ndarray) -> Numbers:
 
 
 def _fixed(num: Numbers, values: np.ndarray) -> Numbers:
-    """A stack with its yes/no columns fixed at `values`."""
-    if not len(num.integer):
-        return num
-    lower, upper = num.col_lower.copy(), num.col_upper.copy()
-    lower[:, num.integer] = upper[:, num.integer] = values
-    return replace(num, col_lower=lower, col_upper=upper)
+    """A stack with all its yes/no columns fixed at `values`."""
+    return _fixed_cols(num, num.integer, values) if len(num.integer) else num
 
 
 def _with(values: np.ndarray, k: int, v: float) -> np.ndarray:
