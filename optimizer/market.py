@@ -38,8 +38,8 @@ import io
 import math
 import multiprocessing
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
@@ -52,7 +52,8 @@ from . import settings
 from .domain import ExchangeProfile, Quote, Regime
 from .i18n import N_
 from .inputs import InputError
-from .model import Instance, Scaled, numbers, quiet_highs, solution_from_columns
+from .model import (INF, Instance, Numbers, Resolver, Scaled, numbers, quiet_highs, solution_from_columns,
+                    solutions_from_columns_many)
 from .regime import credit_factor
 from .solution import SCALAR_KEYS, Solution, SolveError
 
@@ -135,11 +136,11 @@ class _Part:
 
 
 class _Stacked:
-    """Exchanges' `numbers` side by side as one HiGHS model, with capacity rows (`capacity` given) and a
-    total-shortfall row, or without them (a chunk of the decomposition: each exchange alone, priced)."""
+    """Exchanges' `numbers` side by side as one HiGHS model, with capacity rows and a total-shortfall row: the
+    joint LP."""
 
     def __init__(self, instances: Sequence[Instance], takes: Sequence[Mapping[str, bool]], limited: Sequence[str],
-                 capacity: np.ndarray | None, money: float | None = None):
+                 capacity: np.ndarray, money: float | None = None):
         quiet_highs()
         started = time.perf_counter()
         self.limited = tuple(limited)
@@ -186,28 +187,25 @@ class _Stacked:
         self.z = np.array([p.first + 1 for p in self.parts], dtype=np.int64)
         self.units = units
         self.capacity = capacity
-        if capacity is None:
-            self.col_upper[self.z] = highspy.kHighsInf  # a chunk of the decomposition: shortfall priced, not fixed
-        if capacity is not None:
-            # capacity rows, each divided by its capacity (by M when it is under a yen: then its columns are fixed
-            # at 0 as well, since a row's tolerance would let a sliver of cover through)
-            capacity = np.where(capacity < 1.0, 0.0, capacity)
-            none_left = capacity[self.cover_c] == 0
-            self.col_upper[self.cover_k[none_left]] = 0.0
-            self.scale = np.where(capacity > 0, capacity, self.money)
-            self.cap_rows = self.own_rows + np.arange(len(self.limited))
-            rows = np.concatenate([rows, self.cap_rows[self.cover_c]])
-            cols = np.concatenate([cols, self.cover_k])
-            vals = np.concatenate([vals, self.cover_v / self.scale[self.cover_c]])
-            row_lower = np.concatenate([row_lower, np.full(len(self.limited), -highspy.kHighsInf)])
-            row_upper = np.concatenate([row_upper, capacity * (1 - CAPACITY_MARGIN) / self.scale])
-            # the total shortfall in yen ÷ M (free until phase 2 bounds it)
-            self.shortfall_row = self.own_rows + len(self.limited)
-            rows = np.concatenate([rows, np.full(len(self.parts), self.shortfall_row)])
-            cols = np.concatenate([cols, self.z])
-            vals = np.concatenate([vals, self.units / self.money])
-            row_lower = np.concatenate([row_lower, [-highspy.kHighsInf]])
-            row_upper = np.concatenate([row_upper, [highspy.kHighsInf]])
+        # capacity rows, each divided by its capacity (by M when it is under a yen: then its columns are fixed
+        # at 0 as well, since a row's tolerance would let a sliver of cover through)
+        capacity = np.where(capacity < 1.0, 0.0, capacity)
+        none_left = capacity[self.cover_c] == 0
+        self.col_upper[self.cover_k[none_left]] = 0.0
+        self.scale = np.where(capacity > 0, capacity, self.money)
+        self.cap_rows = self.own_rows + np.arange(len(self.limited))
+        rows = np.concatenate([rows, self.cap_rows[self.cover_c]])
+        cols = np.concatenate([cols, self.cover_k])
+        vals = np.concatenate([vals, self.cover_v / self.scale[self.cover_c]])
+        row_lower = np.concatenate([row_lower, np.full(len(self.limited), -highspy.kHighsInf)])
+        row_upper = np.concatenate([row_upper, capacity * (1 - CAPACITY_MARGIN) / self.scale])
+        # the total shortfall in yen ÷ M (free until phase 2 bounds it)
+        self.shortfall_row = self.own_rows + len(self.limited)
+        rows = np.concatenate([rows, np.full(len(self.parts), self.shortfall_row)])
+        cols = np.concatenate([cols, self.z])
+        vals = np.concatenate([vals, self.units / self.money])
+        row_lower = np.concatenate([row_lower, [-highspy.kHighsInf]])
+        row_upper = np.concatenate([row_upper, [highspy.kHighsInf]])
         m = row_lower.size
         A = sp.csc_matrix((vals, (rows, cols)), shape=(m, n))
         lp = highspy.HighsLp()
@@ -219,11 +217,7 @@ class _Stacked:
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
         self.lp = lp
-        # A chunk of the decomposition keeps only its numbers and last basis between rounds: HiGHS's working
-        # memory (~150 kB an exchange once solved) is given back after each round, so that 100,000 exchanges fit.
-        self.lean = capacity is None
-        self.basis = None
-        self.h = None if self.lean else self._highs()
+        self.h = self._highs()
         self.shape = (m, n, A.nnz)
         self.build_seconds = time.perf_counter() - started
 
@@ -292,41 +286,6 @@ class _Stacked:
                 "solve_seconds": time.perf_counter() - started,
                 "iterations": int(self.h.getInfo().simplex_iteration_count)}
 
-    def respond(self, prices: np.ndarray) -> "_Response":
-        """Each exchange alone (no capacity rows), its cover of c charged at prices[c] yen per yen and its
-        shortfall at SHORTFALL_PENALTY: the exchanges' answer to a round's prices."""
-        cost = self.cost_yen.copy()
-        np.add.at(cost, self.cover_k, prices[self.cover_c] * self.cover_v)
-        cost[self.z] += SHORTFALL_PENALTY * self.units
-        if self.lean:
-            self.lp.col_cost_ = cost / self.money
-            self.h = self._highs()
-            if self.basis is not None:
-                self.h.setBasis(self.basis)
-        else:
-            self._costs(cost / self.money)
-        restarts = 0
-        try:
-            try:
-                outcome = self._run()
-            except SolveError:  # a warm start HiGHS could not finish from: once more from scratch
-                if not (self.lean and self.basis is not None):
-                    raise
-                self.h = self._highs()
-                outcome = self._run()
-                restarts = 1
-            if outcome != "optimal":
-                raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
-            x = np.asarray(self.h.getSolution().col_value)
-            if self.lean:
-                self.basis = self.h.getBasis()
-        finally:
-            if self.lean:
-                self.h = None
-        r = self.response(x)
-        r.restarts = restarts
-        return r
-
     def response(self, x: np.ndarray) -> "_Response":
         k = len(self.parts)
         cover = np.zeros((k, len(self.limited)))
@@ -352,7 +311,72 @@ class _Response:
     cost: np.ndarray
     shortfall: np.ndarray
     x: np.ndarray
-    restarts: int = 0   # chunks HiGHS could not finish from the last basis, solved again from scratch
+    paths: dict[str, int] = field(default_factory=dict)  # how the chunks' LPs were solved (model.Resolver's stats)
+
+
+class _Priced:
+    """A chunk of the decomposition: its exchanges alone (no capacity rows), each one's cover of c charged at
+    c's price and its shortfall at SHORTFALL_PENALTY, in units of its own R.
+
+    Exchanges with the same eligible quotes and yes/no choices are one stack of `numbers()` (the rows `solve`
+    uses; requirement-basis sheets share one matrix), solved by `model.Resolver.lp_many`: a round's prices change
+    only the costs, so an optimal basis of an earlier round or of another exchange mostly still holds and is
+    certified without a simplex (`certify_many`); the warm simplex runs only for the rest."""
+
+    def __init__(self, instances: Sequence[Instance], takes: Sequence[Mapping[str, bool]], limited: Sequence[str]):
+        quiet_highs()
+        self.n, self.C = len(instances), len(limited)
+        self.resolver = Resolver()  # one per chunk: a chunk's answers never depend on which process holds it
+        where = {c: i for i, c in enumerate(limited)}
+        groups: dict[tuple, list[int]] = {}
+        for e, (inst, take) in enumerate(zip(instances, takes)):
+            key = (tuple(q.quote_id for q in inst.eligible), tuple(sorted(take.items())))
+            groups.setdefault(key, []).append(e)
+        offsets = _column_offsets(instances)
+        self.stacks = []
+        for (_, take), members in groups.items():
+            d = Scaled.stack([instances[e] for e in members])
+            index = {q.quote_id: j for j, q in enumerate(d.quotes)}
+            num = numbers(d, {index[k]: v for k, v in take if k in index})
+            upper = num.col_upper.copy()
+            upper[:, 1] = INF  # the shortfall z: priced, not fixed at 0
+            cost = num.cost.copy()
+            cost[:, 1] = SHORTFALL_PENALTY  # yen of cost per yen of shortfall; both in units of R
+            limited_cols = [j for j, q in enumerate(d.quotes) if q.counterparty in where]
+            self.stacks.append(_PricedStack(
+                d, replace(num, col_upper=upper), cost, np.array(members),
+                np.array([where[d.quotes[j].counterparty] for j in limited_cols], dtype=np.int64),
+                np.array(limited_cols, dtype=np.int64), np.array([offsets[e][0] for e in members])))
+        self.width = offsets[-1][1] if offsets else 0
+
+    def respond(self, prices: np.ndarray) -> "_Response":
+        cover, cost = np.zeros((self.n, self.C)), np.zeros(self.n)
+        shortfall, x_all = np.zeros(self.n), np.zeros(self.width)
+        before = Counter(self.resolver.stats)
+        for s in self.stacks:
+            d, num, share = s.d, s.num, 2 + s.cols  # the columns: cash, shortfall, shares, yes/no takes
+            priced = s.cost.copy()
+            priced[:, share] += prices[s.counterparty] * d.limit[:, s.cols]  # price × cover, in units of R
+            status, x = self.resolver.lp_many(d, replace(num, cost=priced))
+            if (status != 1).any():
+                raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
+            np.add.at(cover, (np.repeat(s.members, s.cols.size), np.tile(s.counterparty, s.members.size)),
+                      (x[:, share] * d.limit[:, s.cols] * d.unit[:, None]).reshape(-1))
+            cost[s.members] = np.einsum("ic,ic->i", num.cost, x) * d.unit  # the exchange's annual cost, in yen
+            shortfall[s.members] = np.maximum(x[:, 1], 0.0) * d.unit
+            x_all[s.offsets[:, None] + np.arange(x.shape[1])] = x
+        return _Response(cover, cost, shortfall, x_all, dict(self.resolver.stats - before))
+
+
+@dataclass
+class _PricedStack:
+    d: Scaled
+    num: Numbers           # the exchanges' rows and bounds, costs without prices (shortfall free, cost 0)
+    cost: np.ndarray       # costs with the shortfall's penalty, before prices
+    members: np.ndarray    # positions in the chunk
+    counterparty: np.ndarray  # for each priced share column, its limited counterparty
+    cols: np.ndarray       # the quotes of limited counterparties (positions among the stack's quotes)
+    offsets: np.ndarray    # each member's first column in the chunk's answer
 
 
 # ---------------------------------------------------------------------------------------------- the joint LP
@@ -407,7 +431,7 @@ class _Owner:
     each round's prices from the previous round's basis."""
 
     def __init__(self, specs: Sequence[_ChunkSpec]):
-        self.chunks = [(s.index, _Stacked(s.instances, s.takes, s.limited, None)) for s in specs]
+        self.chunks = [(s.index, _Priced(s.instances, s.takes, s.limited)) for s in specs]
 
     def respond(self, prices: np.ndarray) -> list[tuple[int, _Response]]:
         return [(i, lp.respond(np.asarray(prices, dtype=float))) for i, lp in self.chunks]
@@ -495,7 +519,7 @@ class _Owners:
 def _gather(responses: list[_Response]) -> _Response:
     return _Response(np.vstack([r.cover for r in responses]), np.concatenate([r.cost for r in responses]),
                      np.concatenate([r.shortfall for r in responses]), np.concatenate([r.x for r in responses]),
-                     sum(r.restarts for r in responses))
+                     sum((Counter(r.paths) for r in responses), Counter()))
 
 
 def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], limited: Sequence[str],
@@ -512,15 +536,15 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     C = len(limited)
     owners = _Owners(specs, workers, scheduler)
     setup = time.perf_counter() - started
-    rounds, best_bound, restarts = 0, -math.inf, 0
+    rounds, best_bound, paths = 0, -math.inf, Counter()
     lo, hi, lam = np.zeros(C), np.full(C, np.nan), np.zeros(C)
     recent: deque[_Response] = deque(maxlen=MASTER_ANSWERS)  # the last rounds' answers: the mix repair's columns
     try:
         def ask(prices: np.ndarray) -> _Response:
-            nonlocal rounds, best_bound, restarts
+            nonlocal rounds, best_bound
             rounds += 1
             r = _gather(owners.respond(prices))
-            restarts += r.restarts
+            paths.update(r.paths)
             demand = r.cover.sum(axis=0)
             bound = float(r.cost.sum() + SHORTFALL_PENALTY * r.shortfall.sum() + prices @ (demand - capacity))
             best_bound = max(best_bound, bound)
@@ -607,12 +631,15 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             repair_info.update(sub.info)
             milp = sub.milp if sub.milp == MILP_DROPPED else milp
         weights, answers = np.ones((len(instances), 1)), [r_hi]
-    for i, inst in enumerate(instances):
-        if solutions[i] is None:
-            a, b = offsets[i]
-            x = sum(w * r.x[a:b] for w, r in zip(weights[i], answers) if w > 0)
-            x[1] = 0.0 if x[1] < NOISE_SHORTFALL else x[1]
-            solutions[i] = solution_from_columns(inst, Scaled.of(inst), x)
+    rest = [i for i in range(len(instances)) if solutions[i] is None]
+    xs = []
+    for i in rest:
+        a, b = offsets[i]
+        x = sum(w * r.x[a:b] for w, r in zip(weights[i], answers) if w > 0)
+        x[1] = 0.0 if x[1] < NOISE_SHORTFALL else x[1]
+        xs.append(x)
+    for i, sol in zip(rest, solutions_from_columns_many([instances[i] for i in rest], xs)):
+        solutions[i] = sol
     # the mix LP's capacity prices are the market's (its restricted master converged); else the bracket's middle
     price = master_prices if mix is not None and master_prices is not None else (lo + high) / 2
     # With scarce capacity some exchanges fall short, and a price then carries the shortfall's penalty: above
@@ -621,7 +648,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     shortfall_price = np.where(in_shortfall, price / SHORTFALL_PENALTY, 0.0)
     price = np.where(in_shortfall, np.nan, price)
     penalised = sum(s.annual_cost_jpy + SHORTFALL_PENALTY * s.shortfall_jpy for s in solutions)
-    info = {"rounds": rounds, "warm_start_restarts": restarts, "chunks": len(specs), "owners": owners.kind, "workers": workers,
+    info = {"rounds": rounds, "solve_paths": dict(paths), "chunks": len(specs), "owners": owners.kind, "workers": workers,
             "setup_seconds": setup, "rounds_seconds": rounds_seconds, "repair": repair_info,
             "lagrangian_bound_jpy": best_bound, "penalised_cost_jpy": penalised,
             "gap_to_bound": (penalised - best_bound) / max(abs(penalised), 1.0), "price_low": lo.tolist(),

@@ -756,6 +756,13 @@ class Resolver:
         good = np.array([not p for p in problems], dtype=bool)
         return mixes.subset(good), np.sort(np.concatenate([np.flatnonzero(~found), idx[~good]]))
 
+    def lp_many(self, d: Scaled, num: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        """The LP `num` for every instance of a stack of `d`'s structure, whose costs or bounds the caller has
+        changed (the market's priced chunks), yes/no columns fixed or relaxed to [0, 1]: (status per instance,
+        1 optimal, 0 infeasible, −1 not solved; x in units of each instance's R). Known optimal bases first
+        (`certify_many`), the warm simplex only for the instances none of them fits."""
+        return self._lp_many(self._relaxed_for(d), num)
+
     def _branch_and_bound(self, kept: "_Kept", num: Numbers, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every instance of the stack, the MILP's optimum by branch and bound on the kept LP (yes/no columns
         relaxed to [0, 1]): the least cost, its x and its pattern of yes/no values (cost inf where infeasible).
@@ -1101,3 +1108,30 @@ def solution_from_columns(inst: Instance, d: Scaled, x: np.ndarray, *, seconds: 
                take={k: float(v) > 0.5 for k, v in zip(take_ids, x[cols.takes()])}, shortfall=max(float(x[1]), 0.0),
                objective=float("nan"), solve_seconds=seconds)
     return assemble(inst, raw, None, check=check)
+
+
+def solutions_from_columns_many(insts: Sequence[Instance], xs: Sequence[np.ndarray], *,
+                                seconds: float = 0.0) -> list[Solution]:
+    """`solution_from_columns` for many exchanges at once (the market's 100,000): exchanges with the same eligible
+    quotes are stacked into `Mixes` and re-checked by the vectorised, independent `verify_many`; a mix with a
+    shortfall, or one that check refuses, goes through `assemble` and `verify` on its own."""
+    out: list[Solution | None] = [None] * len(insts)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    alone: list[int] = []
+    for i, (inst, x) in enumerate(zip(insts, xs)):
+        if x[1] > ZERO_SHORTFALL:
+            alone.append(i)
+        else:
+            groups.setdefault(tuple(q.quote_id for q in inst.eligible), []).append(i)
+    for members in groups.values():
+        sub = [insts[i] for i in members]
+        m = _mixes(Scaled.stack(sub), np.arange(len(sub)), sub, np.stack([xs[i] for i in members]), None, seconds)
+        problems, marks = verify_many(m), binding_many(m)
+        for k, i in enumerate(members):
+            if problems[k]:
+                alone.append(i)
+            else:
+                out[i] = replace(m.solution(k), binding=tuple(b for b in marks[k].split(";") if b))
+    for i in alone:
+        out[i] = solution_from_columns(insts[i], Scaled.of(insts[i]), xs[i], seconds=seconds)
+    return out  # type: ignore[return-value]

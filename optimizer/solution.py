@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -273,7 +274,8 @@ def verify(solution: Solution) -> list[str]:
 @dataclass
 class Mixes:
     """Compliant mixes of many exchanges under one regime and one set of eligible quotes, as arrays (the batch's
-    fast path; `solution(k)` gives exchange k as a Solution). Amounts in JPY; `share` is exchanges × quotes."""
+    fast path; `solution(k)` gives exchange k as a Solution). Amounts in JPY; `share` is exchanges × quotes.
+    The arrays are not changed once made: the derived ones are computed once (`solution(k)` reads them N times)."""
 
     profiles: list
     regime: Regime | None
@@ -301,28 +303,28 @@ class Mixes:
     def _per(self, attr: str) -> np.ndarray:
         return np.fromiter((getattr(p, attr) for p in self.profiles), float, len(self.profiles))
 
-    @property
+    @functools.cached_property
     def carry(self) -> np.ndarray:
         return self._per("carry")
 
-    @property
+    @functools.cached_property
     def limit_jpy(self) -> np.ndarray:
         R = self.requirement
         return np.stack([q.limit_jpy(R) for q in self.quotes], axis=-1) if self.quotes else np.zeros((len(R), 0))
 
-    @property
+    @functools.cached_property
     def attachment_jpy(self) -> np.ndarray:
         R = self.requirement
         return np.stack([q.attachment_jpy(R) for q in self.quotes], axis=-1) if self.quotes else np.zeros((len(R), 0))
 
-    @property
+    @functools.cached_property
     def line_cost(self) -> np.ndarray:
         """Annual cost of each line: premium × multiplier (+ the flat fee of a line bought)."""
         rate = np.fromiter((q.premium_rate for q in self.quotes), float, len(self.quotes))
         fee = np.fromiter((q.fixed_fee_jpy for q in self.quotes), float, len(self.quotes))
         return self._per("premium_multiplier")[:, None] * rate * self.limit_jpy * self.share + fee * (self.share > 0)
 
-    @property
+    @functools.cached_property
     def line_credit(self) -> np.ndarray:
         """Regulatory credit of each line: κ × share × r(R)."""
         R = self.requirement[:, None]

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from optimizer import batch, market
 from optimizer.domain import Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
 from optimizer.inputs import load_capacity, load_profiles, load_quotes, load_regime
-from optimizer.model import solve
+from optimizer.model import (Instance, Scaled, solution_from_columns, solutions_from_columns_many, solve,
+                             solve_instance)
 from conftest import DATA, ROOT
 
 # R = 1% of volume; insurance may fund all of it; any rating earns full credit.
@@ -183,6 +184,36 @@ def generated(n: int, seed: int = 3) -> list[ExchangeProfile]:
 
 def _total(r) -> float:
     return r.summary["totals"]["annual_cost_jpy"]
+
+
+@pytest.mark.parametrize("preset", ["securities-style", "past-outflows"])
+def test_a_priced_chunk_answers_zero_prices_as_each_exchange_alone_and_a_price_cuts_demand(japan, preset):
+    """The decomposition's chunk (stacks re-solved from kept bases, `model.Resolver.lp_many`) against a fresh
+    model per exchange; then its columns → Solutions all at once, as one by one."""
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+    instances = [Instance.build(p, quotes, regime) for p in list(profiles) + generated(300)]
+    alone = [solve_instance(inst, marginal=False) for inst in instances]
+    takes = [market._takes(s, inst) for s, inst in zip(alone, instances)]
+    limited = tuple(c for c in capacity if any(q.counterparty == c for q in quotes))
+    chunk = market._Priced(instances, takes, limited)
+    free = chunk.respond(np.zeros(len(limited)))
+    assert free.paths.get("basis re-used (no simplex)", 0) > 0  # the stack path, not a model per exchange
+    for e, s in enumerate(alone):
+        assert free.cost[e] == pytest.approx(s.annual_cost_jpy, rel=1e-9)
+        assert free.shortfall[e] == pytest.approx(s.shortfall_jpy, rel=1e-9, abs=1e-6 * s.requirement_jpy)
+    priced = chunk.respond(np.full(len(limited), 0.05))
+    tol = 1e-9 * free.cover.sum(axis=0).max()
+    assert (priced.cover.sum(axis=0) <= free.cover.sum(axis=0) + tol).all()
+    assert priced.cover.sum() < free.cover.sum()  # the price is high enough to matter: the test is not trivial
+
+    xs = [priced.x[a:b] for a, b in market._column_offsets(instances)]
+    for inst, x, many in zip(instances, xs, solutions_from_columns_many(instances, xs)):
+        one = solution_from_columns(inst, Scaled.of(inst), x)
+        assert many.status == one.status and many.binding == one.binding
+        assert many.annual_cost_jpy == pytest.approx(one.annual_cost_jpy, rel=1e-12)
+        assert many.shortfall_jpy == pytest.approx(one.shortfall_jpy, rel=1e-12)
+        assert [(l.quote.quote_id, l.share) for l in many.lines] == [(l.quote.quote_id, l.share) for l in one.lines]
 
 
 def test_decomposition_matches_the_joint_lp_on_2000_exchanges(japan):
