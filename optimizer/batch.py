@@ -28,13 +28,14 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from threadpoolctl import threadpool_limits
 
 from . import settings
-from .batch_store import Checkpoints, OutputLock, ResultsFile, fingerprint, remove_stale_temporaries, \
-    summary_path, write_atomic
+from .batch_store import Checkpoints, OutputLock, PartWriter, ResultsFile, fingerprint, part, \
+    remove_stale_temporaries, summary_path, write_atomic
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_capacity, load_quotes, load_regime, parse_profile
 from .model import Instance, Resolver, binding_many
@@ -209,7 +210,8 @@ def _parquet_errors(path: Path):
         raise InputError(str(path), f"not a readable Parquet file ({exc})") from None
 
 
-def _parquet_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
+def _parquet_chunks(path: Path, size: int) -> Iterator[pa.RecordBatch]:
+    """Arrow batches of `size` rows, their cells checked here; the rows become dicts where they are solved."""
     with _parquet_errors(path):
         pf = pq.ParquetFile(path)
         batches = pf.iter_batches(batch_size=size)
@@ -220,10 +222,50 @@ def _parquet_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
             batch = next(batches, None)
             if batch is None:
                 return
-            rows = batch.to_pylist()
-        rows = _checked(rows, str(path), row)
-        row += len(rows)
-        yield rows
+        _check_batch(batch, str(path), row)
+        row += batch.num_rows
+        yield batch
+
+
+_PLAIN = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_null, pa.types.is_decimal,
+          pa.types.is_temporal)
+
+
+def _check_batch(batch: pa.RecordBatch, source: str, first_row: int) -> None:
+    """`_check_cells` for an Arrow batch, vectorised: valid UTF-8 and no text cell over MAX_CELL_CHARS. Only a
+    batch with a suspect cell is looked at row by row, which names the row and the column."""
+    try:
+        batch.validate(full=True)  # text columns hold valid UTF-8
+        suspect = False
+        for field_, column in zip(batch.schema, batch.columns):
+            if pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type):
+                longest = pc.max(pc.utf8_length(column)).as_py()
+                suspect |= longest is not None and longest > MAX_CELL_CHARS
+            else:
+                suspect |= not any(kind(field_.type) for kind in _PLAIN)
+    except pa.ArrowException:
+        suspect = True
+    if suspect:
+        _not_utf8(batch, source, first_row)
+        _checked(batch.to_pylist(), source, first_row)
+
+
+def _not_utf8(batch: pa.RecordBatch, source: str, first_row: int) -> None:
+    """InputError naming the first text cell of the batch that is not valid UTF-8, if there is one."""
+    found: list[tuple[int, str, int]] = []
+    for field_, column in zip(batch.schema, batch.columns):
+        if pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type):
+            raw = column.view(pa.large_binary() if pa.types.is_large_string(field_.type) else pa.binary())
+            for pos, value in enumerate(raw.to_pylist()):
+                try:
+                    value is None or value.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    found.append((pos, field_.name, value[exc.start]))
+                    break
+    if found:
+        pos, name, byte = min(found)
+        raise InputError(source, f"this cell is not UTF-8 text (byte 0x{byte:02x}); expected UTF-8",
+                         first_row + pos, name)
 
 
 def _frame_chunks(frame: pd.DataFrame, size: int, source: str) -> Iterator[list[dict[str, Any]]]:
@@ -255,18 +297,37 @@ def _given_id(raw: Any) -> str:
     return raw.exchange_id if isinstance(raw, ExchangeProfile) else str(raw.get("exchange_id") or "").strip()
 
 
+def _given_ids(rows: Any) -> list[str]:
+    """`_given_id` of every row of a chunk (an Arrow batch: from its exchange_id column alone)."""
+    if isinstance(rows, pa.RecordBatch):
+        return [str(v or "").strip() for v in rows.column("exchange_id").to_pylist()]
+    return [_given_id(raw) for raw in rows]
+
+
 # ------------------------------------------------------------------ the work of one chunk (runs in a worker)
+
+@dataclass(frozen=True)
+class Output:
+    """Where a run's rows go, as the one who solves a chunk needs to know it: the chunk's rows come back in the
+    output's form (`parquet`: an Arrow table; else CSV text), and its checkpoint is written by the solver when
+    `parts` is given (local processes share the disk), else sent back as bytes (a Dask worker may not)."""
+
+    parquet: bool
+    schema: pa.Schema
+    parts: PartWriter | None = None
+
 
 @dataclass(frozen=True)
 class ChunkTask:
     index: int
     first_row: int
-    rows: list  # dicts of raw cells, or ExchangeProfile objects
+    rows: Any  # an Arrow record batch or a list of dicts of raw cells, or a list of ExchangeProfile objects
     duplicate_of: dict  # position in chunk → row number of the first occurrence of the same exchange_id
     quotes: tuple[Quote, ...]
     regime: Regime
     source: str
     risk: Any = None  # risk.RiskColumns: also the risk metrics of each mix (`batch --risk`)
+    output: Output | None = None  # None: the rows come back as a DataFrame (a run without an output file)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -275,11 +336,35 @@ class ChunkTask:
 
 @dataclass
 class ChunkResult:
+    """A finished chunk, in the form its output takes: the driver only adds up summaries and writes bytes."""
+
     index: int
     first_row: int
-    frame: pd.DataFrame  # ROW_SCHEMA, one row per profile of the chunk, in file order
-    by_quote: dict[str, list[float]] = field(default_factory=dict)  # quote_id → [cover, credit, premium, buyers]
-    paths: dict[str, int] = field(default_factory=dict)  # how the chunk's solves went (model.Resolver's reasons)
+    rows: int
+    summary: "Summary"                # the chunk's part of the run's summary
+    frame: pd.DataFrame | None = None  # ROW_SCHEMA rows in file order (a run without an output file)
+    table: pa.Table | None = None      # the same rows for a Parquet output
+    text: bytes | None = None          # the same rows as CSV text for a CSV output
+    part: bytes | None = None          # the checkpoint, when the solver could not write it itself
+
+
+def finished(index: int, first_row: int, frame: pd.DataFrame, by_quote: dict[str, list[float]],
+             paths: dict[str, int], output: Output | None, restored: bool = False) -> ChunkResult:
+    """A chunk's rows → its ChunkResult: its summary, its rows in the output's form, its checkpoint written (or
+    its bytes kept for the driver) unless the rows were `restored` from one."""
+    result = ChunkResult(index, first_row, len(frame), Summary.of_chunk(frame, by_quote, paths))
+    if output is None:
+        result.frame = frame
+        return result
+    table = None
+    if not restored:
+        table, data = part(frame, output.schema, by_quote)
+        if output.parts is not None:
+            output.parts.save(index, first_row, len(frame), data)
+        else:
+            result.part = data
+    result.table, result.text = ResultsFile.rows(frame, output.parquet, output.schema, table)
+    return result
 
 
 def _row_for(solution) -> dict[str, Any]:
@@ -360,10 +445,11 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     its own, where its errors become its row.
     """
     _one_blas_thread()
-    rows: list[dict[str, Any] | None] = [None] * len(task.rows)
+    rows: list[dict[str, Any] | None] = [None] * len(task.rows)  # result rows
     by_quote: dict[str, list[float]] = {}
     profiles: dict[int, ExchangeProfile] = {}
-    for pos, raw in enumerate(task.rows):
+    raws = task.rows.to_pylist() if isinstance(task.rows, pa.RecordBatch) else task.rows
+    for pos, raw in enumerate(raws):
         row_no = task.first_row + pos
         try:
             if pos in task.duplicate_of:
@@ -426,7 +512,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     paths = dict(counted)
     if alone:
         paths[SOLVED_ALONE] = len(alone)
-    return ChunkResult(task.index, task.first_row, rows_frame(rows, task.columns), by_quote, paths)
+    return finished(task.index, task.first_row, rows_frame(rows, task.columns), by_quote, paths, task.output)
 
 
 # ------------------------------------------------------------------ the summary (data; report.py draws it)
@@ -462,19 +548,38 @@ class Summary:
                                 "shortfall_jpy": r.shortfall_jpy, "binding": r.binding.split(";") if r.binding else []}
                                for r in short.itertuples()]
 
-    def add(self, result: ChunkResult) -> None:
-        f = result.frame
-        self._add_who_cannot_comply(f)
+    @classmethod
+    def of_chunk(cls, f: pd.DataFrame, by_quote: Mapping[str, list[float]], paths: Mapping[str, int]) -> "Summary":
+        """One chunk's part of the summary (made where the chunk was solved; `merge` adds them in file order)."""
+        s = cls()
+        s._add_who_cannot_comply(f)
         for status, n in f["status"].value_counts().items():
-            self.counts[status] = self.counts.get(status, 0) + int(n)
+            s.counts[status] = s.counts.get(status, 0) + int(n)
+        for key in s.totals:
+            s.totals[key] += float(f[key].sum(skipna=True))
+        s.shortfall_ids = list(f.loc[f["status"] == "shortfall", "exchange_id"])[:50]
+        s.error_ids = list(f.loc[f["status"] == "error", "exchange_id"])[:50]
+        s.cash_shares = [f["cash_share"].dropna().to_numpy(dtype="float32")]
+        s.paths = dict(paths)
+        s.by_quote = {qid: list(agg) for qid, agg in by_quote.items()}
+        return s
+
+    def merge(self, other: "Summary") -> None:
+        """Add the summary of the rows that follow (a chunk's): the same totals as one pass over all rows."""
+        for status, n in other.counts.items():
+            self.counts[status] = self.counts.get(status, 0) + n
         for key in self.totals:
-            self.totals[key] += float(f[key].sum(skipna=True))
-        self.shortfall_ids += list(f.loc[f["status"] == "shortfall", "exchange_id"])[: max(0, 50 - len(self.shortfall_ids))]
-        self.error_ids += list(f.loc[f["status"] == "error", "exchange_id"])[: max(0, 50 - len(self.error_ids))]
-        self.cash_shares.append(f["cash_share"].dropna().to_numpy(dtype="float32"))
-        for reason, n in result.paths.items():
+            self.totals[key] += other.totals[key]
+        self.shortfall_ids += other.shortfall_ids[: max(0, 50 - len(self.shortfall_ids))]
+        self.error_ids += other.error_ids[: max(0, 50 - len(self.error_ids))]
+        self.cash_shares += other.cash_shares
+        for key in self.over:
+            self.over[key][0] += other.over[key][0]
+            self.over[key][1] += other.over[key][1][: max(0, 50 - len(self.over[key][1]))]
+        self.cannot_comply += other.cannot_comply[: max(0, 50 - len(self.cannot_comply))]
+        for reason, n in other.paths.items():
             self.paths[reason] = self.paths.get(reason, 0) + n
-        for qid, agg in result.by_quote.items():
+        for qid, agg in other.by_quote.items():
             mine = self.by_quote.setdefault(qid, [0.0, 0.0, 0.0, 0.0])
             for i in range(4):
                 mine[i] += agg[i]
@@ -581,7 +686,8 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
 
     if out is None:
         frames: list[pd.DataFrame] = []
-        summary = _pipeline(chunks, quotes, regime, source, None, frames.append, workers, scheduler, advance, risk)
+        summary = _pipeline(chunks, quotes, regime, source, None, lambda r: frames.append(r.frame), None, workers,
+                            scheduler, advance, risk)
         results = pd.concat(frames, ignore_index=True) if frames else rows_frame([], columns)
         return BatchResult(described(summary), None, results)
 
@@ -591,9 +697,11 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
     with OutputLock(out_path):
         remove_stale_temporaries(out_path)
         store = Checkpoints(out_path, fingerprint(profiles, quotes, regime, chunk_size, schema), schema)
+        # local workers write their chunks' checkpoints; a Dask cluster's send them back to be written here
+        output = Output(out_path.suffix.lower() == ".parquet", schema, None if scheduler else store.writer())
         with ResultsFile(out_path, schema, rows_frame([], columns)) as results:
-            summary = _pipeline(chunks, quotes, regime, source, store, results.write, workers, scheduler, advance,
-                                risk)
+            summary = _pipeline(chunks, quotes, regime, source, store, lambda r: results.write_rows(r.table, r.text),
+                                output, workers, scheduler, advance, risk)
             results.commit()
         info = described(summary)
         text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
@@ -602,29 +710,33 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
     return BatchResult(info, out_path)
 
 
-def _pipeline(chunks: Iterable[list], quotes: tuple[Quote, ...], regime: Regime, source: str,
-              store: Checkpoints | None, write: Callable[[pd.DataFrame], None], workers: int | None,
-              scheduler: str | None, advance: Callable[[int], None], risk: Any = None) -> Summary:
-    """Chunks → results in file order: proven checkpoints are reused, the rest solved, each one written once."""
+def _pipeline(chunks: Iterable[Any], quotes: tuple[Quote, ...], regime: Regime, source: str,
+              store: Checkpoints | None, write: Callable[[ChunkResult], None], output: Output | None,
+              workers: int | None, scheduler: str | None, advance: Callable[[int], None], risk: Any = None) -> Summary:
+    """Chunks → results in file order: proven checkpoints are reused, the rest solved, each one written once.
+
+    Whoever solves a chunk also turns it into its output's form, its summary and its checkpoint (`finished`):
+    this process only reads chunks, adds up summaries and writes bytes, so that it keeps the workers busy."""
     summary = Summary()
 
     def emit(result: ChunkResult) -> None:
-        summary.add(result)
-        write(result.frame)
+        summary.merge(result.summary)
+        write(result)
 
     ordered = _InOrder(emit)
 
-    def restored(result: ChunkResult) -> None:
+    def restored(index: int, first_row: int, frame: pd.DataFrame, by_quote: dict) -> None:
         summary.resumed_chunks += 1
-        ordered.put(result)
-        advance(len(result.frame))
+        ordered.put(finished(index, first_row, frame, by_quote, {}, output, restored=True))
+        advance(len(frame))
 
-    tasks = _Tasks(chunks, store, quotes, regime, source, restored, risk)
+    tasks = _Tasks(chunks, store, quotes, regime, source, restored, risk, output)
     for result in _execute(iter(tasks), workers, scheduler):
-        if store is not None:
-            store.save(result.index, result.first_row, result.frame, result.by_quote)
+        if store is not None and result.part is not None:
+            store.writer().save(result.index, result.first_row, result.rows, result.part)
+            result.part = None
         ordered.put(result)
-        advance(len(result.frame))
+        advance(result.rows)
     ordered.finish(tasks.count)
     summary.recomputed_chunks = store.damaged if store is not None else 0
     return summary
@@ -656,10 +768,10 @@ class _Tasks:
     Iterating reads the profiles lazily; `count` is the number of chunks seen so far (all of them at the end).
     """
 
-    def __init__(self, chunks: Iterable[list], store: Checkpoints | None, quotes, regime, source: str,
-                 restored: Callable[[ChunkResult], None], risk: Any = None):
+    def __init__(self, chunks: Iterable[Any], store: Checkpoints | None, quotes, regime, source: str,
+                 restored: Callable[..., None], risk: Any = None, output: Output | None = None):
         self.chunks, self.store, self.quotes, self.regime, self.source = chunks, store, quotes, regime, source
-        self.restored, self.risk = restored, risk
+        self.restored, self.risk, self.output = restored, risk, output
         self.count = 0
 
     def __iter__(self) -> Iterator[ChunkTask]:
@@ -667,8 +779,7 @@ class _Tasks:
         row = 1
         for index, rows in enumerate(self.chunks):
             duplicates = {}
-            for pos, raw in enumerate(rows):
-                key = _given_id(raw)
+            for pos, key in enumerate(_given_ids(rows)):
                 if key:
                     if key in seen:
                         duplicates[pos] = seen[key]
@@ -677,9 +788,10 @@ class _Tasks:
             self.count = index + 1
             saved = self.store.load(index, row, len(rows)) if self.store is not None else None
             if saved is not None:
-                self.restored(ChunkResult(index, row, *saved))
+                self.restored(index, row, *saved)
             else:
-                yield ChunkTask(index, row, rows, duplicates, self.quotes, self.regime, self.source, self.risk)
+                yield ChunkTask(index, row, rows, duplicates, self.quotes, self.regime, self.source, self.risk,
+                                self.output)
             row += len(rows)
 
 

@@ -30,6 +30,7 @@ import socket
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -280,6 +281,34 @@ def fingerprint(profiles: Any, quotes: Sequence[Any], regime: Any, chunk_size: i
     return h.hexdigest()
 
 
+def part(frame: pd.DataFrame, schema: pa.Schema, by_quote: dict) -> tuple[pa.Table, bytes]:
+    """A finished chunk's rows as an Arrow table and as the bytes of its checkpoint (Parquet, with the per-quote
+    totals in the schema's metadata)."""
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           _BY_QUOTE_KEY: json.dumps(by_quote).encode()})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return table, buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class PartWriter:
+    """Writes checkpoints into a run's parts folder; small enough to send to a worker process, which then
+    writes its chunk's checkpoint itself (the holder of the output's lock is its parent)."""
+
+    dir: Path
+    out: Path
+
+    def save(self, index: int, first_row: int, rows: int, data: bytes) -> None:
+        """The part's bytes, then the sidecar that proves them: written last, it marks the chunk finished."""
+        table_path, meta_path = self.dir / f"part-{index:07d}.parquet", self.dir / f"part-{index:07d}.json"
+        write_atomic(table_path, data, report_as=self.out)
+        meta = {"format": PART_FORMAT, "index": index, "first_row": first_row, "rows": rows,
+                "sha256": hashlib.sha256(data).hexdigest()}
+        write_atomic(meta_path, json.dumps(meta).encode(), report_as=self.out)
+
+
 class Checkpoints:
     """The finished chunks of one output's run, in `.NAME.parts/` (see the module docstring).
 
@@ -309,21 +338,16 @@ class Checkpoints:
                          report_as=out)
 
     def _paths(self, index: int) -> tuple[Path, Path]:
-        return self.dir / f"part-{index:07d}.parquet", self.dir / f"part-{index:07d}.json"
+        return self.dir / f"part-{index:07d}.parquet", self.dir / f"part-{index:07d}.json"  # as PartWriter
 
     def save(self, index: int, first_row: int, frame: pd.DataFrame, by_quote: dict) -> None:
         """Checkpoint one finished chunk: its rows (with the per-quote totals inside), then the sidecar."""
-        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               _BY_QUOTE_KEY: json.dumps(by_quote).encode()})
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer)
-        data = buffer.getvalue()
-        table_path, meta_path = self._paths(index)
-        write_atomic(table_path, data, report_as=self.out)
-        meta = {"format": PART_FORMAT, "index": index, "first_row": first_row, "rows": len(frame),
-                "sha256": hashlib.sha256(data).hexdigest()}
-        write_atomic(meta_path, json.dumps(meta).encode(), report_as=self.out)  # last: marks the chunk finished
+        _, data = part(frame, self.schema, by_quote)
+        self.writer().save(index, first_row, len(frame), data)
+
+    def writer(self) -> "PartWriter":
+        """What writes this run's checkpoints, to hand to whoever solves a chunk (a local worker process)."""
+        return PartWriter(self.dir, self.out)
 
     def load(self, index: int, first_row: int, rows: int) -> tuple[pd.DataFrame, dict] | None:
         """The rows and per-quote totals of chunk `index` if its part proves itself, else None.
@@ -406,11 +430,24 @@ class ResultsFile:
         self.abort()
 
     def write(self, frame: pd.DataFrame) -> None:
+        self.write_rows(*self.rows(frame, self.parquet, self.schema))
+
+    @staticmethod
+    def rows(frame: pd.DataFrame, parquet: bool, schema: pa.Schema,
+             table: pa.Table | None = None) -> tuple[pa.Table | None, bytes | None]:
+        """A chunk's rows in the output's form (made where the chunk is solved): an Arrow table for Parquet, the
+        CSV text (neutralised, no header) for CSV. `table`: the rows as Arrow already."""
+        if parquet:
+            return (table if table is not None else pa.Table.from_pandas(frame, schema=schema,
+                                                                           preserve_index=False)), None
+        return None, neutralize(frame).to_csv(index=False, header=False).encode("utf-8")
+
+    def write_rows(self, table: pa.Table | None, text: bytes | None) -> None:
         with _os_errors(self.out):
             if self.parquet:
-                self._writer.write_table(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
+                self._writer.write_table(table)
             else:
-                _write_all(self.fd, neutralize(frame).to_csv(index=False, header=False).encode("utf-8"))
+                _write_all(self.fd, text)
 
     def commit(self) -> None:
         """Flush, fsync and rename the temporary file over the output."""

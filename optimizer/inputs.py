@@ -46,6 +46,17 @@ class InputError(ValueError):
             where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {message}")
 
+    def __reduce__(self):
+        """Pickled as its fields and text (a batch worker's error reaches the driver as the same error)."""
+        return _rebuilt_error, (type(self), str(self), dict(self.__dict__))
+
+
+def _rebuilt_error(cls: type, text: str, fields: dict) -> "InputError":
+    error = cls.__new__(cls)
+    ValueError.__init__(error, text)
+    error.__dict__.update(fields)
+    return error
+
 
 # ---------------------------------------------------------------- bounds (docs/inputs.md, "Bounds")
 # Beyond these no real file goes; past them an input means nothing (or breaks the LP), so it is refused.

@@ -298,6 +298,36 @@ def test_undecodable_or_oversized_profiles_exit_2_naming_file_row_and_column(tmp
     assert [p.name for p in tmp_path.iterdir()] == ["profiles.csv"]  # refused before anything was written
 
 
+@pytest.mark.parametrize("case", ["100KB-cell", "invalid-utf8"])
+def test_a_bad_text_cell_deep_in_a_parquet_file_exits_2_naming_its_row_and_column(tmp_path, case):
+    """Parquet chunks are checked as Arrow columns; a chunk with a suspect cell is read row by row to name it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n, bad = 1200, 700  # row 700 is in the second chunk of 512
+    names = [f"Exchange {i}" for i in range(1, n + 1)]
+    if case == "100KB-cell":
+        names[bad - 1] = "x" * 100_000
+        name_column = pa.array(names, pa.string())
+    else:
+        raw = [v.encode() for v in names]
+        raw[bad - 1] = b"B\xfft"
+        name_column = pa.array(raw, pa.binary()).view(pa.string())  # not validated: what a foreign writer may do
+    table = pa.table({"exchange_id": [f"E{i}" for i in range(1, n + 1)], "name": name_column,
+                      "customer_assets_jpy": [1e10] * n, "hot_wallet_share": [0.05] * n,
+                      "annual_trading_volume_jpy": [1e12] * n, "cost_of_capital": [0.1] * n})
+    path = tmp_path / "profiles.parquet"
+    pq.write_table(table, path)
+    out = cli("batch", path, "--out", tmp_path / "r.csv", "--workers", "1")
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr and lines[0].startswith("error: ")
+    assert "profiles.parquet" in lines[0]
+    assert f"row {bad}" in lines[0] and "column 'name'" in lines[0]
+    assert ("expected at most 65,536" if case == "100KB-cell" else "not UTF-8 text (byte 0xff)") in lines[0]
+    assert not (tmp_path / "r.csv").exists()
+
+
 # ------------------------------------------------------------------ formula injection
 
 def test_results_csv_is_neutralised_like_every_export_and_parquet_keeps_raw_values(tmp_path):

@@ -421,3 +421,17 @@ def test_capacity_file_is_validated(write):
         load_capacity(write("c.csv", "counterparty,capacity_jpy\nA,9e10\nA,1e9\n"))
     with pytest.raises(InputError, match="'capacity_jpy'.*≥ 0"):
         load_capacity(write("c.csv", "counterparty,capacity_jpy,source\nA,-1,x\n"))
+
+
+def test_an_input_error_crosses_processes_as_the_same_error():
+    """A batch worker's error (a checkpoint it could not write) reaches the command line as the same message."""
+    import pickle
+
+    from optimizer.batch_store import OutputError
+
+    for error in (InputError("p.csv", "expected a number", 7, "cost_of_capital", "EX07"),
+                  OutputError("/tmp/r.csv", "No space left on device")):
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and str(again) == str(error)
+        assert (again.source, again.message, again.row, again.column, again.row_id) == \
+            (error.source, error.message, error.row, error.column, error.row_id)
