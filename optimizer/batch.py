@@ -18,7 +18,10 @@ import itertools
 import json
 import multiprocessing
 import os
+import signal
+import threading
 import time
+import warnings
 from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -815,16 +818,13 @@ def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | N
         for task in tasks:
             yield solve_chunk(task)
         return
-    # forkserver, not fork: the caller may be multi-threaded (Streamlit, Dask), and fork would copy its locks. The
-    # server is a fresh single-threaded process that imports this module once; each worker is a fork of it, so a
-    # worker starts in milliseconds instead of importing numpy, pandas, PuLP and HiGHS again.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(), initializer=_worker_signals)
     try:
         pending = set()
         for task in tasks:
-            pending.add(pool.submit(solve_chunk, task))
+            with warnings.catch_warnings():  # the first submit forks every worker (see _worker_context)
+                warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+                pending.add(pool.submit(solve_chunk, task))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -835,6 +835,28 @@ def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | N
         _stop_pool(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start. From a single-threaded caller (the command line), `fork`: a worker is a copy of
+    this process, running at once with numpy, pandas, PuLP and HiGHS imported. From a multi-threaded one
+    (Streamlit, Dask, a test runner's threads), fork would copy other threads' locks: `forkserver` instead, a
+    fresh single-threaded process that imports this module once and forks each worker (milliseconds too, but
+    the server's own start, about a second, is on the way)."""
+    if threading.active_count() == 1:
+        # Python warns that the process has other threads: they are pyarrow's jemalloc and OpenBLAS's idle
+        # pools, which register their own fork handlers (this was every Linux program's default up to 3.13).
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _worker_signals() -> None:
+    """A worker takes SIGTERM and SIGINT as a fresh process does (a forked one would inherit the command line's
+    handlers, whose clean-up belongs to the run, not to its workers)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

@@ -364,7 +364,8 @@ def _progress_bar():
 
     bar = Progress(TextColumn("profiles"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                   transient=False, console=Console(stderr=True))
+                   transient=False, console=Console(stderr=True),
+                   auto_refresh=False)  # redrawn as chunks finish: no refresh thread, so workers can be forked
     bar.add_task("solve", total=None, rate="")
     return bar
 def _loss_model_path(value: str) -> str:
@@ -461,6 +462,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     def on_progress(done: int, total: int | None) -> None:
         rate = done / max(time.perf_counter() - started, 1e-9)
         bar.update(bar.task_ids[0], total=total, completed=done, rate=f"{rate:,.0f}/s")
+        bar.refresh()
 
     if bar is not None:
         bar.start()
