@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
-import pulp
 
 from . import analysis, compare, reasons, report
 from .batch_store import write_atomic
@@ -264,6 +263,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 def _write_model(model, path: str) -> None:
     """`solve --write-lp`: the PuLP model as an LP (or MPS) file; an unwritable path is the user's error."""
+    import pulp
+
     try:
         model.write(path)
     except (OSError, pulp.PulpError) as exc:  # PuLP reports a missing folder as its own error

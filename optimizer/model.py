@@ -25,16 +25,18 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import highspy
 import numpy as np
-import pulp
 
 from . import settings
 from .domain import Eligibility, ExchangeProfile, Quote, Regime, recovery
 from .regime import credit_factor, exempt_from_counterparty_cap, requirement
 from .solution import Line, Mixes, Solution, SolveError, verify, verify_many
+
+if TYPE_CHECKING:  # PuLP, with the log parsers it imports (~0.2 s), is imported where a PuLP model is built
+    import pulp
 
 # ---------------------------------------------------------------------------------------------- tolerances
 # All in units of R (the LP's scale), so each means the same for a ¥1m and a ¥1tn requirement.
@@ -427,6 +429,8 @@ def highs_options(time_limit: float | None = None) -> dict:
 
 def highs_solver(time_limit: float | None = None) -> pulp.HiGHS:
     """PuLP's HiGHS interface with the same settings (for the PuLP model a user solves or exports)."""
+    import pulp
+
     return pulp.HiGHS(msg=False, gapRel=settings.MIP_GAP_REL, gapAbs=settings.MIP_GAP_ABS, threads=settings.THREADS,
                       timeLimit=settings.TIME_LIMIT_SECONDS if time_limit is None else time_limit,
                       primal_feasibility_tolerance=settings.PRIMAL_FEASIBILITY,
@@ -925,6 +929,8 @@ def _with(values: np.ndarray, k: int, v: float) -> np.ndarray:
 
 def _model_from(d: Scaled) -> TowerModel:
     """`build` for scaled data already at hand."""
+    import pulp
+
     num = numbers(d)
     prob = pulp.LpProblem("reserve_tower", pulp.LpMinimize)
     names = ["cash", "shortfall", *(f"share_{j}_{_safe(q.quote_id)}" for j, q in enumerate(d.quotes)),
@@ -1086,6 +1092,8 @@ class ModelView:
 
 def build_view(inst: Instance, *, with_shortfall: bool = False) -> ModelView:
     """`build`, with the variables named by meaning; `with_shortfall` frees z ≥ 0 (it is fixed at 0 otherwise)."""
+    import pulp
+
     m = build(inst)
     d, cols = m.scaled, m.columns
     n, bins = len(d.quotes), np.flatnonzero(d.binary)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import pulp
 
 from . import settings
 from .domain import ExchangeProfile, Quote, Regime
@@ -25,6 +24,9 @@ from .model import Instance, _Raw as RawSolution, assemble, build_view as build_
 from .simulation import Scenarios
 from .solution import Solution, SolveError
 from .tvar import add_tvar_rows
+
+if TYPE_CHECKING:  # PuLP, with the log parsers it imports (~0.2 s), is imported where a PuLP model is built
+    import pulp
 
 DEFAULT_LEVEL = 0.99
 # Tolerances, in units of R. HiGHS meets each row to 1e-7 (scaled); the TVaR expression sums the u_s rows
@@ -234,6 +236,8 @@ class RiskSolution:
 
 
 def _solver() -> pulp.HiGHS:
+    import pulp
+
     return pulp.HiGHS(msg=False, gapRel=settings.MIP_GAP_REL, gapAbs=settings.MIP_GAP_ABS,
                       threads=settings.THREADS, timeLimit=settings.TIME_LIMIT_SECONDS)
 
@@ -251,6 +255,8 @@ def add_expected_retained(prob: pulp.LpProblem, book: RiskBook, share: Mapping[s
     parametric index above the loss) get a variable r ≥ 0 and the row r ≥ L − P·s; minimising then makes
     r = max(L − P·s, 0). So the objective never rewards paying more than the loss.
     """
+    import pulp
+
     n = book.scenarios.n_years
     L = book.scenarios.annual_loss / unit
     P = book.payout / unit
@@ -285,6 +291,8 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
         SolveError: HiGHS fails; no compliant mix meets the TVaR limit (the message gives the least TVaR a
             compliant mix reaches); or the reported mix fails the recomputed TVaR check.
     """
+    import pulp
+
     started = time.perf_counter()
     inst = Instance.build(profile, quotes, regime)
     book = RiskBook.build(scenarios, inst.eligible, inst.requirement_jpy)
@@ -351,6 +359,8 @@ def tvar_family(model, book: RiskBook, unit: float, level: float, limit: float |
 def least_tvar(inst: Instance, book: RiskBook, level: float = DEFAULT_LEVEL) -> float | None:
     """The smallest TVaR_level of annual retained loss (JPY) that a compliant mix reaches on the book's scenarios;
     None when no mix is compliant or HiGHS fails."""
+    import pulp
+
     _swallow_highs_banner()
     model = build_model(inst, with_shortfall=False)
     tvar, _ = tvar_family(model, book, inst.unit, level, None)

@@ -25,10 +25,12 @@ coefficients) are treated as left out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import pulp
+
+if TYPE_CHECKING:  # PuLP, with the log parsers it imports (~0.2 s), is imported where a PuLP model is built
+    import pulp
 
 _COEF_ZERO = 0.0  # coefficients exactly 0 are dropped; anything else is kept (scaling is the caller's)
 
@@ -71,6 +73,8 @@ def add_tvar_rows(prob: pulp.LpProblem, constant: Sequence[float] | np.ndarray, 
     Raises:
         ValueError: level outside (0, 1), shapes that do not match, or n_scenarios < n.
     """
+    import pulp
+
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     constant = np.asarray(constant, dtype=float)
