@@ -61,6 +61,7 @@ def run(n: int, joint: bool, decompose: bool, two: bool) -> None:
             gap = "" if cost_joint is None else \
                 f", cost vs joint {r.summary['totals']['annual_cost_jpy'] / cost_joint - 1:+.2e}"
             line += (f" | decompose×{workers} {t_dec:8.2f} s ({t_dec / t_batch:5.2f}× batch; {s['rounds']} rounds, "
+                     f"of which mix LP {s['mix_lp_seconds']:.1f} s; "
                      f"repair {s['repair']['kind']} of {s['repair']['exchanges']:,}{gap})")
     print(line, flush=True)
 

@@ -587,7 +587,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             if not short.any():
                 break
             moved |= (r_hi.cover[:, short] > 0).any(axis=1)  # a high price that does not clear: its buyers too
-        mix, master_prices = None, None
+        mix, master_prices, mix_seconds = None, None, 0.0
         if moved.sum() > repair_max:
             # prices a little apart, so that marginal exchanges answer them differently
             r_lo, r_hi = ask(lo * (1 - MASTER_SPREAD)), ask(high * (1 + MASTER_SPREAD))
@@ -600,7 +600,9 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
             # Dantzig–Wolfe: the mix LP's capacity prices ask every exchange again, until the mix is as cheap
             # as the Lagrangian bound allows (each new answer is a column the mix may use)
             for _ in range(MASTER_ROUNDS):
+                t = time.perf_counter()
                 mix = _master(list(recent), r_hi, capacity)
+                mix_seconds += time.perf_counter() - t
                 if mix is None or _mix_gap(mix, best_bound) <= MASTER_GAP:
                     break
                 ask(mix[3])
@@ -645,7 +647,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     price = np.where(in_shortfall, np.nan, price)
     penalised = sum(s.annual_cost_jpy + SHORTFALL_PENALTY * s.shortfall_jpy for s in solutions)
     info = {"rounds": rounds, "solve_paths": dict(paths), "chunks": len(specs), "owners": owners.kind, "workers": workers,
-            "setup_seconds": setup, "rounds_seconds": rounds_seconds, "repair": repair_info,
+            "setup_seconds": setup, "rounds_seconds": rounds_seconds, "mix_lp_seconds": mix_seconds, "repair": repair_info,
             "lagrangian_bound_jpy": best_bound, "penalised_cost_jpy": penalised,
             "gap_to_bound": (penalised - best_bound) / max(abs(penalised), 1.0), "price_low": lo.tolist(),
             "price_high": high.tolist()}
