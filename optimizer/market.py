@@ -47,6 +47,7 @@ import highspy
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from . import settings
 from .domain import ExchangeProfile, Quote, Regime
@@ -439,6 +440,8 @@ class _Owner:
 
 def _owner_loop(conn, specs) -> None:  # a worker process: build the chunks, then answer prices until None
     try:
+        # small matrices in several processes: numpy's BLAS threads would only contend (settings.BLAS_THREADS)
+        threadpool_limits(limits=settings.BLAS_THREADS, user_api="blas")
         owner = _Owner(specs)
         conn.send(("ready", None))
     except BaseException as exc:  # noqa: BLE001 — report, do not hang the coordinator
