@@ -21,15 +21,16 @@ money unit M (the geometric mean of the exchanges' R) so that HiGHS sees numbers
   per yen of cover written: what one more yen of c's capacity would save the market (0 when c has capacity left).
 - **Decomposition** (`method="decompose"`, and above JOINT_MAX_EXCHANGES exchanges): capacity prices are found
   by bisection, each round a batch of chunk LPs (the same rows, no capacity rows, each exchange's cover of c
-  charged at c's price and its shortfall at SHORTFALL_PENALTY), in this process, in worker processes or on Dask
-  actors. The repair: exchanges that buy no priced capacity keep their answer; the others take a convex mix of
+  charged at c's price and its shortfall at SHORTFALL_PENALTY; solved as stacks by `Resolver.lp_many`, `_Priced`),
+  in this process, in worker processes or on Dask actors. The repair: exchanges that buy no priced capacity keep their answer; the others take a convex mix of
   their answers to the last rounds' prices (each answer meets the exchange's own rows, so any mix does), the
   weights from one LP with the capacity rows (a restricted master problem). If that LP finds no allocation, the
   marginal exchanges share what capacity is left in one joint LP instead. Either way the allocation never
   exceeds any capacity, and the Lagrangian bound of the rounds says how far from the joint optimum it can be.
 
-Every exchange's mix goes through `model.assemble` and the independent `verify`; the capacity use is re-counted
-from the mixes' own lines (`check_capacity`).
+Every exchange's mix goes through the independent check (`verify`; in the decomposition, stacks of mixes through
+`verify_many`, a mix in shortfall through `assemble` and `verify`); the capacity use is re-counted from the mixes'
+own lines (`check_capacity`).
 """
 
 from __future__ import annotations
