@@ -234,6 +234,10 @@ _PLAIN = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.typ
           pa.types.is_temporal)
 
 
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
 def _check_batch(batch: pa.RecordBatch, source: str, first_row: int) -> None:
     """`_check_cells` for an Arrow batch, vectorised: valid UTF-8 and no text cell over MAX_CELL_CHARS. Only a
     batch with a suspect cell is looked at row by row, which names the row and the column."""
@@ -241,7 +245,7 @@ def _check_batch(batch: pa.RecordBatch, source: str, first_row: int) -> None:
         batch.validate(full=True)  # text columns hold valid UTF-8
         suspect = False
         for field_, column in zip(batch.schema, batch.columns):
-            if pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type):
+            if _is_text(field_.type):
                 longest = pc.max(pc.utf8_length(column)).as_py()
                 suspect |= longest is not None and longest > MAX_CELL_CHARS
             else:
@@ -257,7 +261,7 @@ def _not_utf8(batch: pa.RecordBatch, source: str, first_row: int) -> None:
     """InputError naming the first text cell of the batch that is not valid UTF-8, if there is one."""
     found: list[tuple[int, str, int]] = []
     for field_, column in zip(batch.schema, batch.columns):
-        if pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type):
+        if _is_text(field_.type):
             raw = column.view(pa.large_binary() if pa.types.is_large_string(field_.type) else pa.binary())
             for pos, value in enumerate(raw.to_pylist()):
                 try:
@@ -448,7 +452,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     its own, where its errors become its row.
     """
     _one_blas_thread()
-    rows: list[dict[str, Any] | None] = [None] * len(task.rows)  # result rows
+    rows: list[dict[str, Any] | None] = [None] * len(task.rows)
     by_quote: dict[str, list[float]] = {}
     profiles: dict[int, ExchangeProfile] = {}
     raws = task.rows.to_pylist() if isinstance(task.rows, pa.RecordBatch) else task.rows

@@ -300,9 +300,13 @@ class PartWriter:
     dir: Path
     out: Path
 
+    def paths(self, index: int) -> tuple[Path, Path]:
+        """Chunk `index`'s part (its rows) and sidecar (the proof)."""
+        return self.dir / f"part-{index:07d}.parquet", self.dir / f"part-{index:07d}.json"
+
     def save(self, index: int, first_row: int, rows: int, data: bytes) -> None:
         """The part's bytes, then the sidecar that proves them: written last, it marks the chunk finished."""
-        table_path, meta_path = self.dir / f"part-{index:07d}.parquet", self.dir / f"part-{index:07d}.json"
+        table_path, meta_path = self.paths(index)
         write_atomic(table_path, data, report_as=self.out)
         meta = {"format": PART_FORMAT, "index": index, "first_row": first_row, "rows": rows,
                 "sha256": hashlib.sha256(data).hexdigest()}
@@ -337,14 +341,6 @@ class Checkpoints:
             write_atomic(manifest, json.dumps({"format": PART_FORMAT, "fingerprint": fingerprint}).encode(),
                          report_as=out)
 
-    def _paths(self, index: int) -> tuple[Path, Path]:
-        return self.dir / f"part-{index:07d}.parquet", self.dir / f"part-{index:07d}.json"  # as PartWriter
-
-    def save(self, index: int, first_row: int, frame: pd.DataFrame, by_quote: dict) -> None:
-        """Checkpoint one finished chunk: its rows (with the per-quote totals inside), then the sidecar."""
-        _, data = part(frame, self.schema, by_quote)
-        self.writer().save(index, first_row, len(frame), data)
-
     def writer(self) -> "PartWriter":
         """What writes this run's checkpoints, to hand to whoever solves a chunk (a local worker process)."""
         return PartWriter(self.dir, self.out)
@@ -355,7 +351,7 @@ class Checkpoints:
         Proof: the sidecar names this chunk, its first row and row count; the Parquet bytes have the recorded
         sha256; they parse, with exactly the row schema; and their `source_row` column is the chunk's row range.
         """
-        table_path, meta_path = self._paths(index)
+        table_path, meta_path = self.writer().paths(index)
         if not meta_path.exists() and not table_path.exists():
             return None
         try:
@@ -428,9 +424,6 @@ class ResultsFile:
 
     def __exit__(self, *exc) -> None:
         self.abort()
-
-    def write(self, frame: pd.DataFrame) -> None:
-        self.write_rows(*self.rows(frame, self.parquet, self.schema))
 
     @staticmethod
     def rows(frame: pd.DataFrame, parquet: bool, schema: pa.Schema,

@@ -421,13 +421,18 @@ def test_batch_results_are_marked_stale_when_the_inputs_change(at):
     assert any("Stale" in w.value for w in at.warning)
 
 
-def test_batch_shows_error_rows_with_their_messages(at):
+def run_batch_with_a_bad_row(at) -> None:
+    """The batch page on two profiles, the second with a hot-wallet share of 7."""
     at.switch_page(BATCH).run()
     bad = (b"exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
            b"A,1e10,0.05,1e11,0.1\nB,1e10,7,1e11,0.1\n")
     at.file_uploader(key="batch_upload").upload("p.csv", bad, "text/csv").run()
     at.button(key="batch_run").click().run()
     assert not at.exception
+
+
+def test_batch_shows_error_rows_with_their_messages(at):
+    run_batch_with_a_bad_row(at)
     table = next(d.value for d in at.dataframe if "message" in d.value.columns)
     assert list(table["exchange"]) == ["B"] and "hot_wallet_share" in table["message"].iloc[0]
 
@@ -466,12 +471,7 @@ def test_an_upload_error_reads_in_japanese_on_the_japanese_page(at):
 
 def test_batch_error_rows_read_in_japanese_on_the_japanese_page(at):
     at.sidebar.radio(key="lang").set_value("ja").run()
-    at.switch_page(BATCH).run()
-    bad = (b"exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
-           b"A,1e10,0.05,1e11,0.1\nB,1e10,7,1e11,0.1\n")
-    at.file_uploader(key="batch_upload").upload("p.csv", bad, "text/csv").run()
-    at.button(key="batch_run").click().run()
-    assert not at.exception
+    run_batch_with_a_bad_row(at)
     table = next(d.value for d in at.dataframe if "メッセージ" in d.value.columns)
     message = table["メッセージ"].iloc[0]
     assert "列「hot_wallet_share」" in message and "0から1の比率が必要です" in message and "'7'" in message
