@@ -54,7 +54,7 @@ from . import settings
 from .domain import ExchangeProfile, Quote, Regime
 from .i18n import N_
 from .inputs import InputError
-from .model import (INF, Instance, Numbers, Resolver, Scaled, numbers, quiet_highs, solution_from_columns,
+from .model import (INF, Instance, Numbers, Resolver, Scaled, numbers, quiet_highs,
                     solutions_from_columns_many)
 from .regime import credit_factor
 from .solution import SCALAR_KEYS, Solution, SolveError
@@ -185,10 +185,8 @@ class _Stacked:
         row_lower, row_upper = cat(row_lo), cat(row_hi)
         self.cover_c, self.cover_k, self.cover_v = (np.array(cov_c, dtype=np.int64), np.array(cov_k, dtype=np.int64),
                                                     np.array(cov_v, dtype=float))
-        self.col_exchange = np.repeat(np.arange(len(self.parts)), [p.count for p in self.parts])
         self.z = np.array([p.first + 1 for p in self.parts], dtype=np.int64)
         self.units = units
-        self.capacity = capacity
         # capacity rows, each divided by its capacity (by M when it is under a yen: then its columns are fixed
         # at 0 as well, since a row's tolerance would let a sliver of cover through)
         capacity = np.where(capacity < 1.0, 0.0, capacity)
@@ -288,20 +286,13 @@ class _Stacked:
                 "solve_seconds": time.perf_counter() - started,
                 "iterations": int(self.h.getInfo().simplex_iteration_count)}
 
-    def response(self, x: np.ndarray) -> "_Response":
-        k = len(self.parts)
-        cover = np.zeros((k, len(self.limited)))
-        np.add.at(cover, (self.col_exchange[self.cover_k], self.cover_c), self.cover_v * x[self.cover_k])
-        cost = np.bincount(self.col_exchange, weights=self.cost_yen * x, minlength=k)
-        shortfall = np.maximum(x[self.z], 0.0) * self.units
-        return _Response(cover, cost, shortfall, x)
-
     def solutions(self, x: np.ndarray, seconds: float) -> list[Solution]:
-        """The stacked answer → one verified Solution per exchange (assemble + verify)."""
+        """The stacked answer → one verified Solution per exchange (checked as stacks, `solutions_from_columns_many`)."""
         share = seconds / max(len(self.parts), 1)
         x = x.copy()
         x[self.z] = np.where(x[self.z] < NOISE_SHORTFALL, 0.0, x[self.z])
-        return [solution_from_columns(p.inst, p.d, x[p.first:p.first + p.count], seconds=share) for p in self.parts]
+        return solutions_from_columns_many([p.inst for p in self.parts],
+                                           [x[p.first:p.first + p.count] for p in self.parts], seconds=share)
 
 
 @dataclass
