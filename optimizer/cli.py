@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-lp", default=None, metavar="FILE",
                    help="also write the model HiGHS solves (units of R, rows named by meaning) as an LP file, or "
                         "MPS when FILE ends in .mps")
-    _add_risk_options(p)
+    _add_risk_options(p, defaults=False)
 
     p = sub.add_parser("price", help="break-even premium of every quote (brokers), or one quote's demand curve")
     _add_inputs(p)
@@ -240,11 +240,14 @@ def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None)
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    given = _fill_risk_defaults(args)
     if getattr(args, "objective", "cost") == "risk":
         args.mix = "risk"
         return cmd_risk(args)
     if getattr(args, "tvar_limit", None) is not None:
         raise InputError("--tvar-limit", "expected --objective risk with a TVaR limit")
+    if given:  # never ignored in silence: the cheapest mix does not depend on the loss model
+        raise InputError(given[0], "expected --objective risk: the risk options only apply to the risk objective")
     profile, quotes, regime = _load(args)
     s = solve(profile, quotes, regime)
     if args.write_lp:

@@ -200,6 +200,10 @@ def test_cli_solve_objective_risk_is_the_risk_mix():
     assert json.loads(a.stdout) == json.loads(b.stdout)
     plain = run("solve", "--tvar-limit", "1e9")
     assert plain.returncode == 2 and "--objective risk" in plain.stderr
+    for option in (["--level", "0.95"], ["--seed", "4"], ["--scenarios", "100"], ["--loss-model", "japan"]):
+        ignored = run("solve", *option)  # a risk option without the risk objective is refused, not ignored
+        assert ignored.returncode == 2 and option[0] in ignored.stderr and "--objective risk" in ignored.stderr
+        assert "Traceback" not in ignored.stderr
 
 
 # ---------------------------------------------------------------- the three mixes side by side (risk_view)
