@@ -8,9 +8,10 @@ file, start-up, reading, solving (with the marginal cost and the independent che
 summary included. The sample's statuses must be identical and costs equal within 1e-9 relative.
 
 Cases (each can be skipped or resized):
-  req20    20 requirement-basis LP quotes                   --req-sizes 20000,100000   1 worker (and 2: --two)
+  req20    20 requirement-basis LP quotes                   --req-sizes 20000,100000
   bundled  the bundled quote sheet (yen-basis layers, a minimum line, a flat fee)        --bundled 20000
   milp50   50 quotes, 4 of them yes/no (minimum lines, flat fees)                       --milp 5000
+Each with 1 worker; `--two` also runs 2 workers and reports 2 workers over 1, whole command against whole command.
 
 Each case alternates the user script and the batch for `--rounds` rounds and reports the median ratio (the load
 of a shared machine moves between runs; a ratio within one round is a fair one).
@@ -151,7 +152,7 @@ def main() -> None:
     ap.add_argument("--bundled", type=int, default=20000, help="0 to skip")
     ap.add_argument("--milp", type=int, default=5000, help="0 to skip")
     ap.add_argument("--sample", type=int, default=1000, help="profiles the user script solves")
-    ap.add_argument("--two", action="store_true", help="also run 2 workers on the requirement-basis cases")
+    ap.add_argument("--two", action="store_true", help="also run 2 workers on every case")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per case (median reported)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,13 +169,13 @@ def main() -> None:
             profiles = tmp / f"profiles-{args.bundled}.parquet"
             make_profiles(profiles, args.bundled)
             case("bundled sheet", tmp, profiles, ROOT / "data" / "quotes.csv", ROOT / "data" / "regimes" /
-                 "securities-style.toml", args.bundled, min(args.sample, args.bundled), False, args.rounds)
+                 "securities-style.toml", args.bundled, min(args.sample, args.bundled), args.two, args.rounds)
         if args.milp:
             profiles = tmp / f"profiles-{args.milp}.parquet"
             make_profiles(profiles, args.milp)
             milp = tmp / "milp50.csv"
             write_quotes(milp, milp_quotes(50, 4, seed=50))
-            case("milp50", tmp, profiles, milp, regime, args.milp, min(args.sample, args.milp), False, args.rounds)
+            case("milp50", tmp, profiles, milp, regime, args.milp, min(args.sample, args.milp), args.two, args.rounds)
 
 
 if __name__ == "__main__":
