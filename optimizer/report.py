@@ -65,6 +65,9 @@ def _write_sheet(ws, frame: pd.DataFrame) -> None:
     the id reads back unchanged."""
     columns = [str(c) for c in frame.columns]
     labels = frame.attrs.get("labels", {})
+    # a quote sheet's attachment and limit are yen only on yen-basis rows; on requirement-basis rows they are
+    # fractions of R (0.25 = 25% of R), which rounding to the yen would turn into 0
+    basis = list(frame["layer_basis"]) if "layer_basis" in frame.columns else None
     for j, name in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=j, value=str(labels.get(name, name)))
         cell.data_type = "s"
@@ -80,7 +83,9 @@ def _write_sheet(ws, frame: pd.DataFrame) -> None:
                 cell = ws.cell(row=i, column=j, value=value)
                 continue
             if isinstance(value, (int, float)):
-                if _is_money(key) and frame.attrs.get("money_rows") is None:
+                if key in ("attachment", "limit") and basis is not None and basis[i - 2] == "requirement":
+                    fmt = _PERCENT_FORMAT
+                elif _is_money(key) and frame.attrs.get("money_rows") is None:
                     value, fmt = round(float(value)), _MONEY_FORMAT
                 elif key in _PERCENT_COLUMNS:
                     fmt = _PERCENT_FORMAT

@@ -52,6 +52,19 @@ def test_the_workbook_has_a_numeric_summary_rounded_to_the_yen():
     assert isinstance(money.value, int) and money.number_format == "#,##0"
     inputs = {r[1].value: r[2].value for r in book["inputs"].iter_rows(min_row=2)}
     assert inputs["customer_assets_jpy"] == 5_000_000_000 and inputs["cost_of_capital"] == 0.1
+    # the quote sheet: a requirement-basis layer's attachment and limit are fractions of R, shown as percent (not
+    # rounded to 0 yen); a yen-basis layer's are yen
+    header = [c.value for c in book["quotes"][1]]
+    rows = {r[header.index("quote id")].value: r for r in book["quotes"].iter_rows(min_row=2)}
+    for q in load_quotes(DATA / "quotes.csv"):
+        attachment, limit = rows[q.quote_id][header.index("attachment")], rows[q.quote_id][header.index("limit")]
+        if q.layer_basis == "requirement":
+            assert (attachment.value, limit.value) == pytest.approx((q.attachment, q.limit))
+            assert attachment.number_format == limit.number_format == "0.00%"
+        else:
+            assert (attachment.value, limit.value) == (round(q.attachment), round(q.limit))
+            assert limit.number_format == "#,##0"
+    assert any(q.layer_basis == "requirement" and q.limit > 0 for q in load_quotes(DATA / "quotes.csv"))
 
 
 def test_json_has_no_nan_or_infinity():
