@@ -3,7 +3,8 @@
 Conventions, said in every label that uses them:
 - **Rates are typed in percent**: `4`, `4%`, `4.5 %`, `０．５％` (full-width) all mean a fraction 0.04 …; a bare
   number between 0 and 1 (`.05`, `0.5`) is refused as ambiguous (5% or 0.05%?) unless typed with `%`.
-- **Amounts in yen** accept `5bn`, `500m`, `2.5k`, `5,000,000,000`, `5e9`, `¥5bn`, `50億`, `300百万`, `1億5000万円`.
+- **Amounts in yen** accept `5bn`, `500m`, `2.5k`, `5,000,000,000`, `5e9`, `¥5bn`, `50億`, `300百万`, `1億5000万円`,
+  `5千億`, `1兆2千億`, `3千5百万`; a figure without its unit after a Japanese one (`5億5`) is refused.
   Commas only group thousands (`0,04` is refused: use a dot for decimals).
 - Negative numbers, text and non-finite values are refused.
 
@@ -46,11 +47,13 @@ _EN_UNITS = {
     "million": 1e6, "mn": 1e6, "mm": 1e6, "m": 1e6,
     "thousand": 1e3, "k": 1e3,
 }
-_JA_UNITS = {"兆": 10**12, "億": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
+_JA_UNITS = {"兆": 10**12, "億": 10**8, "万": 10**4, "千": 10**3, "百": 10**2, "十": 10}
+_JA_BIG = {"兆": 10**12, "億": 10**8, "万": 10**4}  # the myriad units: 1億5000万 = 1·10^8 + 5000·10^4
+_JA_SMALL = re.compile(r"(?:(?P<k>\d+(?:\.\d+)?)?(?P<K>千))?(?:(?P<h>\d+(?:\.\d+)?)?(?P<H>百))?"
+                       r"(?:(?P<t>\d+(?:\.\d+)?)?(?P<T>十))?")
 _NUMBER = r"\d+(?:\.\d*)?|\.\d+"
 _GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 _SCI = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)e[+-]?\d+$")
-_JA_PART = re.compile(rf"({_NUMBER})(兆|億|千万|百万|万|千)")
 
 AMOUNT_EXAMPLES = "5bn, 500m, 5,000,000,000, 50億, 300百万"
 
@@ -89,11 +92,45 @@ def _finite(value: float, raw: str) -> float:
     return value
 
 
+def _ja_group(g: str, raw: str) -> Decimal:
+    """The figure in front of a myriad unit (or the last one): `5000`, `1.5`, `3千5百`, `千`, `300百` (= 30,000)."""
+    if _GROUPED.match(g):  # 1,500万
+        g = g.replace(",", "")
+    if re.fullmatch(_NUMBER, g):
+        return Decimal(g)
+    m = _JA_SMALL.fullmatch(g)
+    if not g or m is None:
+        raise EntryError("'{raw}' is not an amount (examples: {examples})", raw=raw, examples=AMOUNT_EXAMPLES)
+    return sum((Decimal(m.group(n) or 1) * scale for n, N, scale in (("k", "K", 1000), ("h", "H", 100),
+                                                                     ("t", "T", 10)) if m.group(N)), Decimal(0))
+
+
+def _ja_amount(t: str, raw: str) -> Decimal:
+    """Yen written the Japanese way: myriad units 兆 億 万 in falling order, each after a figure that may use 千 百
+    十 (`1兆2千億`, `3千5百万`, `1億5000万`, `1億2345万6789`). A bare figure after a unit (`5億5`, `1万5`) is
+    refused unless it fills the last four places after 万 (`1万2345`): people write `5億5` for 5億5千万."""
+    pieces = re.split(r"(兆|億|万)", t)
+    total, scale = Decimal(0), None
+    for g, unit in zip(pieces[0:-1:2], pieces[1::2]):
+        if scale is not None and _JA_BIG[unit] >= scale:
+            raise EntryError("'{raw}' is not an amount (examples: {examples})", raw=raw, examples=AMOUNT_EXAMPLES)
+        scale = _JA_BIG[unit]
+        total += _ja_group(g, raw) * scale
+    tail = pieces[-1]
+    if tail:
+        if scale is not None and re.fullmatch(_NUMBER, tail) and not (scale == 10**4 and re.fullmatch(r"\d{4}", tail)):
+            raise EntryError("'{raw}': write the unit of its last figure too (5億5千万 or 5.5億)", raw=raw)
+        total += _ja_group(tail, raw)
+    return total
+
+
 def parse_amount(text: str) -> float:
     """Yen typed by a person → yen (float ≥ 0). Raises EntryError.
 
     >>> parse_amount("5bn"), parse_amount("50億"), parse_amount("300百万"), parse_amount("1億5000万円")
     (5000000000.0, 5000000000.0, 300000000.0, 150000000.0)
+    >>> parse_amount("5千億"), parse_amount("1兆2千億"), parse_amount("3千5百万")
+    (500000000000.0, 1200000000000.0, 35000000.0)
     """
     raw = str(text).strip()
     t = _normalise(raw)
@@ -105,16 +142,7 @@ def parse_amount(text: str) -> float:
     if not t:
         raise EntryError("'{raw}' is not a number", raw=raw)
     if any(u in t for u in _JA_UNITS):
-        parts = list(_JA_PART.finditer(t))
-        rest = _JA_PART.sub("|", t)
-        tail = rest.split("|")[-1]
-        if not parts or any(s for s in rest.split("|")[:-1]) or (tail and not re.fullmatch(r"\d+", tail)):
-            raise EntryError("'{raw}' is not an amount (examples: {examples})", raw=raw, examples=AMOUNT_EXAMPLES)
-        scales = [_JA_UNITS[m.group(2)] for m in parts]
-        if any(a <= b for a, b in zip(scales, scales[1:])):
-            raise EntryError("'{raw}' is not an amount (examples: {examples})", raw=raw, examples=AMOUNT_EXAMPLES)
-        total = sum(Decimal(m.group(1)) * s for m, s in zip(parts, scales)) + (Decimal(tail) if tail else 0)
-        return _finite(float(total), raw)
+        return _finite(float(_ja_amount(t, raw)), raw)
     m = re.fullmatch(r"(.+?)([a-z]+)", t)
     if m and not _SCI.match(t):
         unit = _EN_UNITS.get(m.group(2))
@@ -200,7 +228,8 @@ def format_amount(yen: float, lang: str = "en") -> str:
                 if rest >= scale:
                     parts.append(f"{rest // scale}{unit}")
                     rest %= scale
-            if parts and (rest == 0 or rest < 10**4):
+            # a bare last figure is read back only as the four places after 万 (1万2345; see _ja_amount)
+            if parts and (rest == 0 or (parts[-1].endswith("万") and rest >= 1000)):
                 return "".join(parts) + (str(rest) if rest else "")
         return f"{yen:,.0f}" if yen == int(yen) else f"{yen:,}"
     for suffix, scale in (("tn", 1e12), ("bn", 1e9), ("m", 1e6)):

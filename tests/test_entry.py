@@ -64,6 +64,8 @@ def test_a_free_or_very_dear_rate_on_line_asks_for_confirmation():
     ("1tn", 1e12), ("5,000,000,000", 5e9), ("5000000000", 5e9), ("5e9", 5e9), ("¥5bn", 5e9), ("￥５，０００", 5000),
     ("50億", 5e9), ("50億円", 5e9), ("300百万", 3e8), ("300百万円", 3e8), ("1億5000万", 1.5e8), ("1兆", 1e12),
     ("2000万", 2e7), ("1.5億", 1.5e8), ("0", 0.0), ("1億2345万6789", 123456789),
+    ("5千億", 5e11), ("1兆2千億", 1.2e12), ("3千5百万", 3.5e7), ("1千万", 1e7), ("十万", 1e5), ("1万5千", 15000),
+    ("1,500万", 1.5e7), ("5億5千万", 5.5e8),
 ])
 def test_amounts_in_the_ways_finance_people_write_them(typed, yen):
     assert parse_amount(typed) == pytest.approx(yen, rel=1e-15)
@@ -73,6 +75,9 @@ def test_amounts_in_the_ways_finance_people_write_them(typed, yen):
     ("-1", "negative"), ("▲5億", "negative"), ("abc", "not an amount"), ("5xyz", "not an amount"),
     ("0,04", "commas only group thousands"), ("5,00", "commas only group thousands"), ("万", "not an amount"),
     ("5万1億", "not an amount"), ("1e400", "too large"), ("", "required"), ("5億abc", "not an amount"),
+    # a bare figure after a Japanese unit: 5億5 is 5億5千万 to the person who typed it, not ¥500,000,005
+    ("5億5", "write the unit of its last figure"), ("1万5", "write the unit of its last figure"),
+    ("1億5000", "write the unit of its last figure"), ("3千5万", "not an amount"), ("1千5", "not an amount"),
 ])
 def test_amounts_that_could_mislead_are_refused(typed, words):
     with pytest.raises(EntryError) as err:
