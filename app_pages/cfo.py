@@ -29,7 +29,7 @@ OWN_LABELS = {
     "cost_of_capital": N_("Cost of capital (% a year)"),
     "reserve_yield": N_("Yield on reserve assets (% a year)"),
     "liquid_capital_jpy": N_("Most cash we can set aside (¥; blank: no limit)"),
-    "premium_multiplier": N_("Insurers' loading on premiums (×, 1 = none)"),
+    "premium_multiplier": N_("Insurers' loading on premiums (×; 1 or blank = none)"),
 }
 # Regime overrides: parameter → (label with unit, kind of entry)
 OVERRIDES = {
@@ -93,9 +93,17 @@ def exchange_inputs() -> None:
     for i, (field, _kind) in enumerate(OWN_FIELDS):
         values[field] = cols[i % 2].text_input(_(OWN_LABELS[field]), value=text[field],
                                                key=f"own_{field}_{w.generation}")
-    profile, errors = parse_own(values)
+    profile, errors, doubts = parse_own(values, w.own_confirmed)
     for field, exc in errors.items():
         st.error(f"{_(OWN_LABELS.get(field, field))}: {tr_error(exc)}", icon=":material/warning:")
+    for field, doubt in doubts.items():  # possible but probably not meant: used only once confirmed
+        typed = values[field].strip()
+        c1, c2 = st.columns([4, 1])
+        c1.warning(f"{_(OWN_LABELS.get(field, field))}: {_(doubt.key).format(**doubt.params)}. "
+                   + _("Is that what you meant?"), icon=":material/help:")
+        if c2.button(_("Yes, use {v}").format(v=typed), key=f"own_confirm_{field}_{typed}"):
+            w.own_confirmed = w.own_confirmed | {(field, typed)}
+            st.rerun()
     if profile is not None:
         w.own = profile
     elif w.own is not None:

@@ -324,10 +324,28 @@ OWN_FIELDS: tuple[tuple[str, str], ...] = (  # own-figures form: (field, kind of
 )
 
 
-def parse_own(values: Mapping[str, str]) -> tuple[ExchangeProfile | None, dict[str, Exception]]:
-    """The own-figures form (text as typed) → profile, or None and {field: EntryError/InputError} per bad field."""
+SMALL_AMOUNT_JPY = 1e6  # an exchange's assets, volume or capital below ¥1m is almost surely `12` meant as ¥12bn
+
+
+def own_doubt(name: str, value: float) -> entry.Implausible | None:
+    """A figure of the own-figures form that parses but is probably not what was meant: ask before using it."""
+    kind = dict(OWN_FIELDS)[name]
+    if kind in ("amount", "amount_or_blank") and 0 < value < SMALL_AMOUNT_JPY:
+        return entry.Implausible("¥{yen} is less than ¥1m: amounts are in yen (e.g. 50bn, 500億)",
+                                 {"yen": f"{value:,.0f}" if value == int(value) else f"{value:,}"})
+    if name == "premium_multiplier" and value == 0:
+        return entry.Implausible("a loading of 0 makes every premium free", {})
+    return None
+
+
+def parse_own(values: Mapping[str, str], confirmed: frozenset[tuple[str, str]] = frozenset()
+              ) -> tuple[ExchangeProfile | None, dict[str, Exception], dict[str, entry.Implausible]]:
+    """The own-figures form (text as typed) → profile, or None and {field: EntryError/InputError} per bad field,
+    and {field: Implausible} per figure that waits for confirmation (`own_doubt`; `confirmed` holds the (field,
+    typed text) pairs confirmed as meant). The profile is None while a figure waits."""
     row: dict[str, Any] = {"exchange_id": "MINE", "name": str(values.get("name") or "My exchange")}
     errors: dict[str, Exception] = {}
+    doubts: dict[str, entry.Implausible] = {}
     for name, kind in OWN_FIELDS:
         raw = str(values.get(name, "") or "")
         try:
@@ -341,12 +359,16 @@ def parse_own(values: Mapping[str, str]) -> tuple[ExchangeProfile | None, dict[s
                 row[name] = entry.parse_number(raw) if raw.strip() else 1.0
         except entry.EntryError as exc:
             errors[name] = exc
-    if errors:
-        return None, errors
+            continue
+        doubt = own_doubt(name, row[name]) if name in row else None
+        if doubt is not None and (name, raw.strip()) not in confirmed:
+            doubts[name] = doubt
+    if errors or doubts:
+        return None, errors, doubts
     try:
-        return parse_profile(row, "own figures"), {}
+        return parse_profile(row, "own figures"), {}, {}
     except InputError as exc:
-        return None, {exc.column or "customer_assets_jpy": exc}
+        return None, {exc.column or "customer_assets_jpy": exc}, {}
 
 
 def own_to_text(profile: ExchangeProfile, lang: str = "en") -> dict[str, str]:
@@ -382,6 +404,7 @@ class Workspace:
     own: ExchangeProfile | None = None
     overrides: dict[str, float] = field(default_factory=dict)
     confirmed: frozenset[tuple[str, str]] = frozenset()
+    own_confirmed: frozenset[tuple[str, str]] = frozenset()  # (field, typed text) of own figures confirmed as meant
     last_quotes: tuple[Quote, ...] = ()
     problems: list[CellProblem] = field(default_factory=list)
     version: int = 0                                   # bumped whenever the quote grid must be rebuilt

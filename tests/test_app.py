@@ -344,6 +344,20 @@ def test_own_figures_that_could_mislead_are_refused_next_to_the_field(at):
     assert any("Cost of capital" in m and "ambiguous" in m for m in errors(at))
 
 
+def test_own_figures_that_are_probably_not_meant_are_asked_about_before_use(at):
+    choose_regime(at, "securities-style")
+    at.selectbox(key="exchange_choice_0").set_value("__own__").run()
+    before = cost(at)
+    at.text_input(key="own_premium_multiplier_0").set_value("0").run()  # every premium free: asked, not used
+    assert not at.exception and cost(at) == before
+    assert any("Insurers' loading" in w.value and "free" in w.value for w in at.warning)
+    at.button(key="own_confirm_premium_multiplier_0").click().run()
+    assert not at.exception and not [w for w in at.warning if "Insurers' loading" in w.value]
+    assert cost(at) < before  # confirmed: now every premium is free
+    at.text_input(key="own_annual_trading_volume_jpy_0").set_value("12").run()  # ¥12 of volume: meant ¥12bn?
+    assert any("Annual trading volume" in w.value and "less than ¥1m" in w.value for w in at.warning)
+
+
 def test_overriding_the_insurance_cap_changes_the_mix(at):
     base = cost(at)
     at.text_input(key="ov_max_insurance_share_cold-wallet_0").set_value("0").run()

@@ -79,13 +79,31 @@ def test_grid_edits_are_absorbed_and_marked_against_the_bundled_sheet():
 
 
 def test_own_figures_are_parsed_with_units_and_refused_when_ambiguous():
-    profile, errors = parse_own({"customer_assets_jpy": "500億", "hot_wallet_share": "5", "annual_trading_volume_jpy":
-                                 "1tn", "cost_of_capital": "10", "reserve_yield": "0", "liquid_capital_jpy": "",
-                                 "premium_multiplier": "1.2"})
-    assert errors == {} and profile.customer_assets_jpy == 5e10 and profile.hot_wallet_share == 0.05
-    _, errors = parse_own({"customer_assets_jpy": "-5", "hot_wallet_share": ".05", "annual_trading_volume_jpy": "1tn",
-                           "cost_of_capital": "10", "reserve_yield": "0"})
+    profile, errors, doubts = parse_own({"customer_assets_jpy": "500億", "hot_wallet_share": "5",
+                                         "annual_trading_volume_jpy": "1tn", "cost_of_capital": "10",
+                                         "reserve_yield": "0", "liquid_capital_jpy": "", "premium_multiplier": "1.2"})
+    assert errors == {} == doubts and profile.customer_assets_jpy == 5e10 and profile.hot_wallet_share == 0.05
+    _, errors, _doubts = parse_own({"customer_assets_jpy": "-5", "hot_wallet_share": ".05",
+                                    "annual_trading_volume_jpy": "1tn", "cost_of_capital": "10", "reserve_yield": "0"})
     assert set(errors) == {"customer_assets_jpy", "hot_wallet_share"}
+
+
+def test_own_figures_that_are_probably_not_meant_wait_for_confirmation():
+    # `12` for customer assets is ¥12 (meant: ¥12bn?), a loading of 0 makes cover free: asked, not used in silence
+    typed = {"customer_assets_jpy": "12", "hot_wallet_share": "5", "annual_trading_volume_jpy": "1tn",
+             "cost_of_capital": "10", "reserve_yield": "0", "liquid_capital_jpy": "", "premium_multiplier": "0"}
+    profile, errors, doubts = parse_own(typed)
+    assert profile is None and errors == {} and set(doubts) == {"customer_assets_jpy", "premium_multiplier"}
+    assert "less than ¥1m" in str(doubts["customer_assets_jpy"]) and "free" in str(doubts["premium_multiplier"])
+    profile, _, doubts = parse_own(typed, frozenset({("customer_assets_jpy", "12")}))
+    assert profile is None and set(doubts) == {"premium_multiplier"}
+    profile, errors, doubts = parse_own(typed, frozenset({("customer_assets_jpy", "12"), ("premium_multiplier", "0")}))
+    assert errors == {} == doubts and profile.customer_assets_jpy == 12 and profile.premium_multiplier == 0
+    # a confirmation is for the text typed: another small figure asks again
+    _, _, doubts = parse_own({**typed, "customer_assets_jpy": "13"}, frozenset({("customer_assets_jpy", "12")}))
+    assert "customer_assets_jpy" in doubts
+    _, _, doubts = parse_own({**typed, "customer_assets_jpy": "0", "premium_multiplier": "1"})
+    assert doubts == {}  # no customer assets (a volume-based rule) is a real case
 
 
 # ------------------------------------------------------------------ the scenario file
