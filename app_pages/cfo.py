@@ -261,7 +261,8 @@ def quote_grid() -> None:
             typed = str(w.quote_text.at[p.row - 1, p.column]).strip()
             c1, c2 = st.columns([4, 1])
             c1.warning(f"{where}: {text}. " + _("Is that what you meant?"), icon=":material/help:")
-            if c2.button(_("Yes, use {v}").format(v=typed + ("" if typed.endswith("%") else "%")),
+            percent = p.column == "rate_on_line" and not typed.endswith("%")
+            if c2.button(_("Yes, use {v}").format(v=typed + ("%" if percent else "")),
                          key=f"confirm_{p.quote_id}_{typed}"):
                 w.confirm(p.quote_id, typed)
                 w.version += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -291,10 +292,18 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
                     value = basis
                 else:
                     value = raw
+                if kind == "amount" or (kind == "layer" and basis != "requirement"):
+                    doubt = small_amount_doubt(value)  # a limit of `12` is ¥12: meant ¥12bn?
+                    if doubt is not None and (qid, str(raw).strip()) not in confirmed:
+                        bad(column, doubt.key, confirm=True, **doubt.params)
+                        continue
             except entry.EntryError as exc:
                 if kind == "layer" and basis != "requirement" and "%" in str(raw):
                     bad(column, "'{raw}': this layer is in yen (basis ¥); type an amount such as 5bn, or set the "
                         "basis to % of R", raw=str(raw))
+                elif kind == "layer" and basis == "requirement" and _is_amount(str(raw)):
+                    bad(column, "'{raw}': this layer is in % of R; type a percentage such as 25, or set the "
+                        "basis to ¥", raw=str(raw))
                 else:
                     bad(column, exc)
                 continue
@@ -327,12 +336,30 @@ OWN_FIELDS: tuple[tuple[str, str], ...] = (  # own-figures form: (field, kind of
 SMALL_AMOUNT_JPY = 1e6  # an exchange's assets, volume or capital below ¥1m is almost surely `12` meant as ¥12bn
 
 
+def small_amount_doubt(value: float) -> entry.Implausible | None:
+    """Yen above 0 and below ¥1m, where an exchange's or a layer's amount is expected: `12` meant as ¥12bn?"""
+    if 0 < value < SMALL_AMOUNT_JPY:
+        return entry.Implausible("¥{yen} is less than ¥1m: amounts are in yen (e.g. 50bn, 500億)",
+                                 {"yen": f"{value:,.0f}" if value == int(value) else f"{value:,}"})
+    return None
+
+
+def _is_amount(text: str) -> bool:
+    """Typed text that reads as yen with a unit (5bn, 50億, ¥5,000) although a percentage was expected."""
+    if not re.search(r"[a-zA-Z兆億万千百十¥￥円]", text):
+        return False  # a bare number is a percentage typed wrongly (0.25: ambiguous), not an amount
+    try:
+        entry.parse_amount(text)
+    except entry.EntryError:
+        return False
+    return True
+
+
 def own_doubt(name: str, value: float) -> entry.Implausible | None:
     """A figure of the own-figures form that parses but is probably not what was meant: ask before using it."""
     kind = dict(OWN_FIELDS)[name]
-    if kind in ("amount", "amount_or_blank") and 0 < value < SMALL_AMOUNT_JPY:
-        return entry.Implausible("¥{yen} is less than ¥1m: amounts are in yen (e.g. 50bn, 500億)",
-                                 {"yen": f"{value:,.0f}" if value == int(value) else f"{value:,}"})
+    if kind in ("amount", "amount_or_blank"):
+        return small_amount_doubt(value)
     if name == "premium_multiplier" and value == 0:
         return entry.Implausible("a loading of 0 makes every premium free", {})
     return None

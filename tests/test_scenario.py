@@ -57,6 +57,27 @@ def test_a_percent_in_a_yen_layer_says_which_basis_it_is():
     assert "basis" in problems[0].message
 
 
+def test_an_amount_in_a_layer_of_r_says_which_basis_it_is():
+    grid = quotes_to_text(QUOTES)
+    grid.loc[0, "limit"] = "5bn"  # Q01 is in % of R
+    _, problems = text_to_quotes(grid)
+    assert "% of R" in problems[0].message and "25" in problems[0].message
+    grid.loc[0, "limit"] = "0.25"  # a bare fraction is the ambiguous-percentage refusal, not this one
+    _, problems = text_to_quotes(grid)
+    assert "% of R" not in problems[0].message
+
+
+def test_a_yen_amount_under_1m_waits_for_confirmation_then_counts():
+    w = workspace()
+    grid = w.quote_text.copy()
+    grid.loc[5, "limit"] = "12"  # Q06 is in yen: ¥12 of limit, meant ¥12bn?
+    w.set_quote_text(grid)
+    assert [(p.quote_id, p.column, p.confirm) for p in w.problems] == [("Q06", "limit", True)]
+    assert "less than ¥1m" in w.problems[0].message and w.last_quotes == tuple(QUOTES)
+    w.confirm("Q06", "12")
+    assert not w.problems and w.last_quotes[5].limit == 12
+
+
 def test_a_zero_rate_waits_for_confirmation_then_counts():
     w = workspace()
     grid = w.quote_text.copy()
