@@ -17,7 +17,7 @@ import pandas as pd
 from .domain import ExchangeProfile, Incident, Quote, Regime
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
-from .regime import SWEEPABLE, requirement, with_parameter
+from .regime import SWEEPABLE, check_parameter, requirement, with_parameter
 from .solution import Solution
 
 _ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"
@@ -225,7 +225,8 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
     """
     if param not in SWEEPABLE:
         raise KeyError(f"unknown regime parameter {param!r}; expected one of {', '.join(SWEEPABLE)}")
-    values = default_values(regime, param, profile=profile) if values is None else values
+    values = default_values(regime, param, profile=profile) if values is None else \
+        [check_parameter(param, v) for v in values]  # a value the regime file would refuse is refused here too
     rows = []
     resolver = Resolver()  # one kept model across the sweep where the rows keep their shape
     for v in values:

@@ -93,3 +93,21 @@ def with_parameter(regime: Regime, name: str, value: float) -> Regime:
     section = SWEEPABLE[name]
     part = dataclasses.replace(getattr(regime, section), **{name: float(value)})
     return dataclasses.replace(regime, **{section: part})
+
+
+def check_parameter(name: str, value: float, source: str = "--values") -> float:
+    """`value` for regime parameter `name`, typed outside a regime file (a frontier's --values, a scenario's
+    overrides), held to the bounds the regime file puts on it (inputs.regime_from_dict): rates and eligibility
+    fractions in [0, 1], yen in [0, ¥1,000tn]; a ceiling on R (cap_jpy, max_share_of_customer_assets) may also be
+    infinite (no ceiling) or 0 (a frontier then shows the rule asking for nothing). Raises InputError."""
+    if name not in SWEEPABLE:
+        raise InputError(source, f"unknown regime parameter {name!r}; expected one of {', '.join(SWEEPABLE)}")
+    v = float(value)
+    ceiling = name in ("cap_jpy", "max_share_of_customer_assets")
+    if name.endswith("_jpy"):
+        ok, expected = 0 <= v <= MAX_JPY, f"an amount in yen between 0 and {MAX_JPY:g}"
+    else:
+        ok, expected = 0 <= v <= 1, "a fraction between 0 and 1 (0.5 = 50%)"
+    if not (ok or (ceiling and v == math.inf)):
+        raise InputError(source, f"{name} = {v:g}: expected {expected}" + (", or inf for no ceiling" if ceiling else ""))
+    return v

@@ -23,7 +23,7 @@ from .domain import PERILS, ExchangeProfile, Quote, Regime
 from .inputs import (
     QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, read_text_file, regime_from_dict,
 )
-from .regime import SWEEPABLE, with_parameter
+from .regime import SWEEPABLE, check_parameter, with_parameter
 
 SCENARIO_VERSION = 2
 MAX_NESTING = 32          # JSON deeper than this is not a scenario (a real one is 4 levels deep)
@@ -127,8 +127,12 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
     """Scenario JSON → Scenario, validated like the files it stands for; InputError otherwise (never another error)."""
     if len(text) > MAX_SCENARIO_BYTES:
         raise InputError(source, f"the file is larger than {MAX_SCENARIO_BYTES:,} characters; expected a scenario")
+    def no_constant(token: str):  # NaN and Infinity are not JSON: a blank cell is null
+        raise InputError(source, f"{token} is not a number a scenario can hold; expected a number, or null for a "
+                         "blank cell")
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=no_constant)
     except json.JSONDecodeError as exc:
         raise InputError(source, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
@@ -166,9 +170,21 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
     if not isinstance(overrides, dict) or not all(
             k in SWEEPABLE and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in overrides.items()):
         raise InputError(source, "expected overrides as {regime parameter: number}", column="overrides")
+    for name, value in overrides.items():  # a record of what differs from the preset: it must be what is solved
+        check_parameter(name, value, source)
+        held = float(getattr(getattr(regime, SWEEPABLE[name]), name))
+        if float(value) != held and not math.isclose(float(value), held, rel_tol=1e-12):
+            raise InputError(source, f"overrides.{name} = {float(value):g}, but the regime holds {name} = {held:g}; "
+                             "the regime's values are the ones solved (overrides only record which of them differ "
+                             "from the preset): change it in the regime", column=f"overrides.{name}")
+    version = data.get("scenario_version", SCENARIO_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SCENARIO_VERSION:
+        raise InputError(source, f"expected a scenario_version from 1 to {SCENARIO_VERSION} (this program writes "
+                         f"{SCENARIO_VERSION}), got {version!r}", column="scenario_version")
     text_fields = {k: data.get(k) or "" for k in ("regime_preset", "quote_sheet")}
-    if not all(isinstance(v, str) for v in text_fields.values()):
-        raise InputError(source, "expected text", column="regime_preset")
+    for key, value in text_fields.items():
+        if not isinstance(value, str):
+            raise InputError(source, "expected text", column=key)
     return Scenario(profile, tuple(quotes), regime, overrides={k: float(v) for k, v in overrides.items()},
                     **text_fields)
 

@@ -3,6 +3,8 @@
 import math
 
 import pytest
+
+from optimizer.inputs import InputError
 from hypothesis import given, settings, strategies as st
 
 from optimizer.analysis import break_even, break_evens, demand_curve, frontier, share_at, stress_test
@@ -141,6 +143,23 @@ def test_frontier_over_insurance_cap_falls_from_all_cash_to_the_unconstrained_co
 def test_frontier_rejects_an_unknown_parameter():
     with pytest.raises(KeyError, match="unknown regime parameter"):
         frontier(_profile(), [], _regime(), "max_insurance")
+
+
+@pytest.mark.parametrize("param, value", [
+    ("derivative_credit_factor", 5.0), ("min_cash_share", 2.0), ("max_insurance_share", 1.5), ("volume_rate", -0.5),
+    ("floor_jpy", -5.0), ("floor_jpy", 1e308), ("min_cash_share", float("nan")), ("max_insurance_share", float("inf")),
+])
+def test_frontier_refuses_a_value_the_regime_file_would_refuse(param, value):
+    # a credit factor of 5 or a cash floor of 2×R would be solved and called optimal: refused, as in a regime TOML
+    with pytest.raises(InputError, match=param):
+        frontier(_profile(), [_layer("L", 0.0, 1.0, 0.03)], _regime(), param, [0.5 if param != "floor_jpy" else 1e9,
+                                                                               value])
+
+
+def test_frontier_takes_no_ceiling_and_a_zero_ceiling_on_r():
+    table = frontier(_profile(), [_layer("L", 0.0, 1.0, 0.03)], _share_capped(), "max_share_of_customer_assets",
+                     [0.0, 0.05, float("inf")])
+    assert list(table["status"]) == ["skipped", "optimal", "optimal"]
 
 
 def _share_capped(share_cap=float("inf")):

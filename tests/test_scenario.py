@@ -153,6 +153,34 @@ def test_a_malformed_scenario_is_an_input_error(text, words):
         from_json(text, "s.json")
 
 
+def _saved(**changes) -> str:
+    data = json.loads(to_json(workspace().scenario()))
+    for path, value in changes.items():
+        *outer, key = path.split("__")
+        node = data
+        for part in outer:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[key] = value
+    return json.dumps(data, allow_nan=True)
+
+
+@pytest.mark.parametrize("changes, words", [
+    # NaN is not JSON: taken as a blank cell it would drop a fee or lift a share cap to its default
+    ({"quotes__3__fixed_fee_jpy": float("nan")}, "NaN is not a number"),
+    ({"quotes__0__max_share": float("nan")}, "NaN is not a number"),
+    ({"profile__reserve_yield": float("inf")}, "Infinity is not a number"),
+    # overrides record what differs from the preset; one that the regime does not hold would be ignored
+    ({"overrides": {"max_insurance_share": 0.0}}, "overrides.max_insurance_share = 0, but the regime holds"),
+    ({"overrides": {"max_insurance_share": 5}}, "expected a fraction between 0 and 1"),
+    ({"scenario_version": 99}, "scenario_version"), ({"scenario_version": "x"}, "scenario_version"),
+    ({"quote_sheet": 5}, "quote_sheet"),
+])
+def test_a_scenario_that_would_be_read_as_something_else_is_refused(changes, words):
+    with pytest.raises(InputError) as err:
+        from_json(_saved(**changes), "s.json")
+    assert words in str(err.value)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.floats() | st.text(max_size=5),
                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
