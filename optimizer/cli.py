@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -40,14 +42,66 @@ def data_dir() -> Path:
 DEFAULT_REGIME = "securities-style.toml"
 
 
-def _add_inputs(p: argparse.ArgumentParser, *, profiles_option: bool = True) -> None:
+def _input_defaults() -> dict[str, str | None]:
     d = data_dir()
+    return {"profiles": str(d / "profiles.csv"), "exchange": None, "quotes": str(d / "quotes.csv"),
+            "regime": str(d / "regimes" / DEFAULT_REGIME)}
+
+
+def _add_inputs(p: argparse.ArgumentParser, *, profiles_option: bool = True) -> None:
+    """--profiles, --exchange, --quotes, --regime. They parse as None so that `_fill_inputs` can tell whether they
+    were given (a --scenario replaces them: giving both is refused) and then fills in the bundled defaults."""
     if profiles_option:
-        p.add_argument("--profiles", default=str(d / "profiles.csv"), help="profiles CSV (default: bundled)")
+        p.add_argument("--profiles", default=None, help="profiles CSV (default: bundled)")
         p.add_argument("--exchange", default=None, help="exchange_id to solve (default: the first row)")
-    p.add_argument("--quotes", default=str(d / "quotes.csv"), help="quotes CSV (default: bundled)")
-    p.add_argument("--regime", default=str(d / "regimes" / DEFAULT_REGIME), help="regime TOML (default: bundled "
-                   f"{DEFAULT_REGIME}); a bare preset name such as asset-based also works")
+    p.add_argument("--quotes", default=None, help="quotes CSV (default: bundled)")
+    p.add_argument("--regime", default=None, help=f"regime TOML (default: bundled {DEFAULT_REGIME}); a bare preset "
+                   "name such as asset-based also works")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--out (of a command that prints one result) and --write-lp, checked before anything is solved: a bad path
+    must not follow a printed result (exit 2 with a full answer on stdout)."""
+    for option, value, kinds in (("--out", getattr(args, "out", None), (".json", ".csv", ".xlsx")),
+                                 ("--write-lp", getattr(args, "write_lp", None), (".lp", ".mps"))):
+        if not value or args.command in ("batch", "market"):  # those check theirs (and take .parquet)
+            continue
+        path = Path(value)
+        if option == "--out" and path.suffix.lower() not in kinds:
+            raise InputError(str(path), f"unknown output type; expected {', '.join(kinds)}", column=option)
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise InputError(str(path), f"the folder {folder} does not exist",
+                             column=option if option != "--out" else None)
+
+
+_SCHEDULER = re.compile(r"^(?:[a-z][a-z0-9+]*://)?(?:\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):\d{1,5}$")
+
+
+def _check_processes(args: argparse.Namespace) -> None:
+    """--workers, --scheduler and --chunk-size, refused when they are not numbers of processes, an address, or
+    would change nothing (market --method joint solves one LP: no chunks)."""
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        raise InputError("--workers", f"expected a number of processes ≥ 1, got {workers}")
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None and not _SCHEDULER.match(scheduler):
+        raise InputError("--scheduler", f"expected a Dask scheduler address such as tcp://127.0.0.1:8786, got "
+                         f"{scheduler!r}")
+    if getattr(args, "method", None) == "joint" and getattr(args, "chunk_size", None) is not None:
+        raise InputError("--chunk-size", "expected no --chunk-size with --method joint: the joint LP has no chunks "
+                         "(they split the decomposition)")
+
+
+def _fill_inputs(args: argparse.Namespace) -> None:
+    """Bundled defaults for the input options not given; with --scenario, none of them may be given."""
+    given = [key for key in _input_defaults() if getattr(args, key, None) is not None]
+    if getattr(args, "scenario", None) and given:
+        raise InputError("--scenario", f"the scenario holds the exchange, the quote sheet and the regime; expected "
+                         f"no --{given[0]} with it (edit the scenario in the app, or leave --scenario out)")
+    for key, default in _input_defaults().items():
+        if hasattr(args, key) and getattr(args, key) is None:
+            setattr(args, key, default)
 
 
 def _add_scenario(p: argparse.ArgumentParser) -> None:
@@ -64,6 +118,7 @@ def _add_output(p: argparse.ArgumentParser) -> None:
 DEFAULT_LOSS_MODEL = "japan.toml"
 
 
+MAX_SCENARIOS = 2_000_000  # scenario-years held in memory at once: 16 MB per array, ~0.3 GB of payouts for 20 quotes
 RISK_DEFAULTS = {"level": 0.99}  # with the simulation's DEFAULT_SCENARIOS and DEFAULT_SEED and the loss model above
 
 
@@ -382,8 +437,11 @@ def _loss_model_path(value: str) -> str:
 def _check_risk_options(args: argparse.Namespace) -> None:
     if not 0 < args.level < 1:
         raise InputError("--level", f"expected a level between 0 and 1 (0.99 = the worst 1%), got {args.level:g}")
-    if args.scenarios < 1:
-        raise InputError("--scenarios", f"expected a number of scenario-years ≥ 1, got {args.scenarios}")
+    if not 1 <= args.scenarios <= MAX_SCENARIOS:
+        raise InputError("--scenarios", f"expected a number of scenario-years from 1 to {MAX_SCENARIOS:,} (the "
+                         f"simulation holds every year in memory), got {args.scenarios}")
+    if args.seed < 0:
+        raise InputError("--seed", f"expected a whole number ≥ 0, got {args.seed}")
 
 
 def cmd_risk(args: argparse.Namespace) -> int:
@@ -392,8 +450,8 @@ def cmd_risk(args: argparse.Namespace) -> int:
     from .simulation import simulate
 
     _check_risk_options(args)
-    if args.tvar_limit is not None and (args.mix != "risk" or args.tvar_limit < 0):
-        raise InputError("--tvar-limit", "expected a limit ≥ 0 in JPY, used with --mix risk")
+    if args.tvar_limit is not None and (args.mix != "risk" or not 0 <= args.tvar_limit < math.inf):
+        raise InputError("--tvar-limit", "expected a finite limit ≥ 0 in JPY, used with --mix risk")
     loss_model = load_loss_model(_loss_model_path(args.loss_model))
     profile, quotes, regime = _load(args)
     scenarios = simulate(profile, loss_model, args.scenarios, args.seed)
@@ -492,8 +550,6 @@ def cmd_market(args: argparse.Namespace) -> int:
     """`market PROFILES --capacity F --out F`: the joint problem; warnings (unknown counterparties) on stderr."""
     from . import market
 
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", f"expected a number of processes ≥ 1, got {args.workers}")
     result = market.run(args.profiles, args.quotes, _regime_path(args.regime), args.capacity, args.out,
                         method=args.method, workers=args.workers, scheduler=args.scheduler,
                         chunk_size=market.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size)
@@ -526,6 +582,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be handled
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
+        _fill_inputs(args)
+        _check_outputs(args)
+        _check_processes(args)
         return COMMANDS[args.command](args)
     except InputError as exc:  # OutputError too: `error: PATH: reason`
         print(f"error: {exc}", file=sys.stderr)

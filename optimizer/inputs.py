@@ -552,6 +552,9 @@ def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
         if rating not in RATINGS:
             raise InputError(source, f"unknown rating {key!r}; expected AAA … CCC (notches + or -) or NR",
                              column=f"rating_credit.{key}")
+        if rating in table:  # `aa` and `AA` both given: whichever came last would win in silence
+            raise InputError(source, f"rating {rating} is given twice (ratings ignore case); expected one value",
+                             column=f"rating_credit.{key}")
         table[rating] = _toml_number("rating_credit", str(key), raw, source, high=1.0)
 
     for key in ("name", "description"):

@@ -19,6 +19,8 @@ from typing import Any, Literal, Mapping
 from .domain import PERILS, RATINGS, rating_bucket
 from .inputs import InputError, read_text_file
 
+MAX_EVENTS_PER_YEAR = 52.0  # see loss_model_from_dict: bounds on what the simulation can mean
+MAX_VOLATILITY = 3.0
 Z90 = 1.2815515655446004  # standard normal 90% quantile: a lognormal's p90 = median × exp(Z90·σ)
 PROBABILITY_SUM_TOL = 1e-9  # event-type probabilities must sum to 1 within this
 BUCKETS: tuple[str, ...] = tuple(dict.fromkeys(rating_bucket(r) for r in RATINGS))  # AAA, AA, A, …, CCC, NR
@@ -114,6 +116,15 @@ def _number(data: Mapping[str, Any], key: str, where: str, source: str, *, defau
     return value
 
 
+_SIGMA_WHY = "beyond it a mean-1 lognormal factor underflows to 0 in every simulated year"
+
+
+def _at_most(value: float, high: float, key: str, source: str, why: str) -> float:
+    if value > high:
+        raise InputError(source, f"expected at most {high:g} ({why}), got {value:g}", column=key)
+    return value
+
+
 def _text(data: Mapping[str, Any], key: str, where: str, source: str, default: str | None = None) -> str:
     if key not in data:
         if default is None:
@@ -202,11 +213,17 @@ def loss_model_from_dict(data: Mapping[str, Any], source: str = "loss model") ->
     return LossModel(
         name=_text(data, "name", "name", source, default=Path(str(source)).stem),
         description=_text(data, "description", "description", source, default=""),
-        events_per_year=_number(data, "events_per_year", "events_per_year", source),
+        # bounds: well past any real exchange (a major outflow a week; a coin's price moving e^3 = 20× in a year's
+        # standard deviation), and short of where the simulation stops meaning anything: a mean-1 lognormal with
+        # σ ≫ 3 underflows to 0 in every sampled year ("expected loss ¥0"), and 1e9 events a year exhaust memory
+        events_per_year=_at_most(_number(data, "events_per_year", "events_per_year", source), MAX_EVENTS_PER_YEAR,
+                                 "events_per_year", source, "a major outflow a week"),
         state_backed_share=_number(data, "state_backed_share", "state_backed_share", source, high=1.0),
-        price_volatility=_number(data, "price_volatility", "price_volatility", source),
+        price_volatility=_at_most(_number(data, "price_volatility", "price_volatility", source), MAX_VOLATILITY,
+                                  "price_volatility", source, _SIGMA_WHY),
         payout_lag_days=_number(data, "payout_lag_days", "payout_lag_days", source),
-        basis_volatility=_number(data, "basis_volatility", "basis_volatility", source, default=0.3),
+        basis_volatility=_at_most(_number(data, "basis_volatility", "basis_volatility", source, default=0.3),
+                                  MAX_VOLATILITY, "basis_volatility", source, _SIGMA_WHY),
         event_types=types,
         default_probability=table,
     )

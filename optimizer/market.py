@@ -54,7 +54,7 @@ from . import settings
 from .domain import ExchangeProfile, Quote, Regime
 from .i18n import N_
 from .inputs import InputError
-from .model import (INF, Instance, Numbers, Resolver, Scaled, numbers, quiet_highs,
+from .model import (INF, Instance, Numbers, Resolver, Scaled, numbers, quiet_highs, run_highs,
                     solutions_from_columns_many)
 from .regime import credit_factor
 from .solution import SCALAR_KEYS, Solution, SolveError
@@ -230,7 +230,7 @@ class _Stacked:
 
     # -------------------------------------------------------------- solving
     def _run(self) -> str:
-        self.h.run()
+        run_highs(self.h)
         status = self.h.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
             return "optimal"
@@ -711,7 +711,7 @@ def _master(answers: list[_Response], clearing: _Response, capacity: np.ndarray
     h.setOptionValue("threads", settings.THREADS)
     h.setOptionValue("solver", "ipm")  # then crossover to a vertex; 8× faster than the simplex at 100,000 exchanges
     h.passModel(lp)
-    h.run()
+    run_highs(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     w = np.zeros(n * k)

@@ -417,6 +417,16 @@ def quiet_highs() -> None:
         _banner_done = True
 
 
+def run_highs(h: highspy.Highs) -> None:
+    """`h.run()`, once more if HiGHS refused to start: its thread scheduler is one per process, and when other code
+    in the process (a user's script, a test) started it with another `threads` setting, a run with ours returns
+    an error before solving (model status "Not Set"). Resetting the scheduler lets ours start it afresh."""
+    h.run()
+    if h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+        highspy.Highs.resetGlobalScheduler(True)
+        h.run()
+
+
 def highs_options(time_limit: float | None = None) -> dict:
     """HiGHS's options with the project's settings (settings.py): output off, threads, gaps, tolerances, time."""
     return {"output_flag": False, "log_to_console": False, "threads": settings.THREADS,
@@ -523,7 +533,7 @@ class _Kept:
     def run(self) -> tuple[str, np.ndarray | None]:
         """HiGHS from where it stands (the last basis for an LP). Returns (outcome, x in model order)."""
         h = self.h
-        h.run()
+        run_highs(h)
         status = h.getModelStatus()
         has_solution = h.getInfo().primal_solution_status == 2  # a feasible point is known
         x = np.asarray(h.getSolution().col_value) if has_solution else None

@@ -130,7 +130,7 @@ def test_solve_out_into_a_missing_folder_exits_2_naming_the_folder(tmp_path, nam
     result = run("solve", "--out", str(out))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {out}: the folder {out.parent} does not exist"
-    assert "Funding mix" in result.stdout  # the answer was still printed before the file failed
+    assert result.stdout == ""  # found before solving: no answer printed beside an exit code of 2
 
 
 def test_solve_out_replaces_the_file_atomically_and_leaves_no_temporary(tmp_path):
@@ -222,9 +222,46 @@ def test_solve_write_lp_writes_the_model_it_solves(tmp_path):
     h.readModel(str(lp))
     h.run()
     R = json.loads(done.stdout)["required_coverage_jpy"]
-    assert h.getInfo().objective_function_value * R == pytest.approx(json.loads(done.stdout)["annual_cost_jpy"],
-                                                                     rel=1e-9)
+    objective = h.getInfo().objective_function_value
+    assert objective * R == pytest.approx(json.loads(done.stdout)["annual_cost_jpy"], rel=1e-9)
     mps = tmp_path / "model.mps"
     assert run("solve", "--write-lp", str(mps)).returncode == 0 and "ROWS" in mps.read_text()
     bad = run("solve", "--write-lp", str(tmp_path / "missing" / "m.lp"))
     assert bad.returncode == 2 and "--write-lp" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------------ options that would mislead are refused up front
+
+@pytest.mark.parametrize("args, words", [
+    # a value a regime file would refuse: solved, it would be called optimal
+    (["frontier", "--param", "derivative_credit_factor", "--values", "5"], "derivative_credit_factor = 5"),
+    (["frontier", "--param", "min_cash_share", "--values", "0.1,nan,0.9"], "min_cash_share = nan"),
+    (["frontier", "--param", "floor_jpy", "--values", "-5"], "floor_jpy = -5"),
+    # options that would be dropped in silence
+    (["solve", "--scenario", "s.json", "--exchange", "EX01"], "no --exchange with it"),
+    (["batch", "data/profiles.csv", "--workers", "0"], "--workers"),
+    (["market", "--method", "joint", "--chunk-size", "3"], "--chunk-size"),
+    # bad input, not a solver failure or an internal error
+    (["risk", "--seed", "-1"], "--seed"), (["risk", "--mix", "risk", "--tvar-limit", "nan"], "--tvar-limit"),
+    (["risk", "--scenarios", "10000000000"], "--scenarios"),
+    (["batch", "data/profiles.csv", "--scheduler", "garbage"], "--scheduler"),
+    (["batch", "data/profiles.csv", "--risk", "--seed", "-1"], "--seed"),
+    # an output that cannot be written is found before a result is printed
+    (["solve", "--format", "json", "--out", "x.txt"], "unknown output type"),
+    (["solve", "--out", "no-such-folder/x.json"], "does not exist"),
+    (["solve", "--write-lp", "no-such-folder/x.lp"], "does not exist"),
+])
+def test_options_that_would_mislead_exit_2_before_anything_is_printed(args, words, tmp_path):
+    out = run(*args, cwd=ROOT) if args[0] != "solve" or "--scenario" not in args else None
+    if out is None:  # a valid scenario file, so that only the extra option is wrong
+        from optimizer.scenario import Scenario, to_json
+        from optimizer import load_profiles, load_quotes, load_regime
+        from conftest import DATA
+
+        profile = load_profiles(DATA / "profiles.csv")[0]
+        (tmp_path / "s.json").write_text(to_json(Scenario(profile, tuple(load_quotes(DATA / "quotes.csv")),
+                                                          load_regime(DATA / "regimes" / "securities-style.toml"))))
+        out = run(*[str(tmp_path / "s.json") if a == "s.json" else a for a in args])
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    assert words in out.stderr and "Traceback" not in out.stderr
+    assert out.stdout == ""  # nothing that looks like a result

@@ -453,3 +453,24 @@ def test_the_kept_highs_model_holds_the_matrix_of_the_pulp_model():
         assert ours.num_row_ == theirs.num_row_
         assert np.allclose(np.nan_to_num(ours.row_lower_, neginf=-1e30), np.nan_to_num(theirs.row_lower_, neginf=-1e30))
         assert np.allclose(np.nan_to_num(ours.row_upper_, posinf=1e30), np.nan_to_num(theirs.row_upper_, posinf=1e30))
+
+
+def test_a_solve_runs_after_other_code_started_highs_with_other_threads(tmp_path):
+    # HiGHS's thread scheduler is one per process: a user's own HiGHS run with the default threads used to make
+    # every later solve here stop with status "Not Set"
+    import subprocess
+    import sys
+
+    script = """
+import highspy, sys
+from optimizer import load_profiles, load_quotes, load_regime, solve
+h = highspy.Highs(); h.setOptionValue("output_flag", False); h.setOptionValue("threads", 2)
+h.addVar(0, 1); h.changeColCost(0, 1.0); h.run(); del h
+p = load_profiles(sys.argv[1])[1]
+print(solve(p, load_quotes(sys.argv[2]), load_regime(sys.argv[3]), marginal=False).status)
+"""
+    from conftest import DATA
+    out = subprocess.run([sys.executable, "-c", script, str(DATA / "profiles.csv"), str(DATA / "quotes.csv"),
+                          str(DATA / "regimes" / "securities-style.toml")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "optimal"
