@@ -309,6 +309,12 @@ def reason_words(reason: str, quote, solution, break_even_rol: float | None = No
         elif part.startswith("no share on offer"):
             why.append(_("no share of it is on offer"))
             change.append(_("a share on offer"))
+        elif part == "no credit allowed: max_insurance_share 0":
+            why.append(_("the regime allows insurance no credit (its cap is 0% of R)"))
+            change.append(_("a regime that credits insurance"))
+        elif part == "no credit allowed: max_derivative_share 0":
+            why.append(_("the regime allows parametric cover no credit (its cap is 0% of R)"))
+            change.append(_("a regime that credits parametric cover"))
         elif part == "cap binds: max_insurance_share":
             why.append(_("the cap on insurance credit ({p} of R) is used up by cheaper cover").format(
                 p=_percent(e.max_insurance_share)))

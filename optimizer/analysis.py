@@ -122,8 +122,12 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (reasons.reason)
         from .reasons import reason as obstacle
 
+        obstacles = obstacle(base, quotes, quote_id)
+        price = "; dearer than cash and other cover"  # free alone is not enough: the others first, then the price
+        if obstacles.endswith(price):
+            obstacles = obstacles.removesuffix(price) + " (without that, its price too)"
         return BreakEven(**common, break_even_rol=None, eligible=True,
-                         reason="not bought even if free: " + obstacle(base, quotes, quote_id))
+                         reason="not bought even if free: " + obstacles)
     if at.shortfall_jpy < without.shortfall_jpy * (1 - 1e-9) - 1e-6 * max(base.requirement_jpy, 1.0):
         return BreakEven(**common, break_even_rol=math.inf, eligible=True, reason="reduces the shortfall: bought at any price")
     slope_per_share = profile.premium_multiplier * quote.limit_jpy(base.requirement_jpy)

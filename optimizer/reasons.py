@@ -12,7 +12,8 @@ Order of the checks, cheapest and most fundamental first:
    credit factor 0 (state-backed exclusion), rating credit 0, derivative_credit_factor 0;
 3. `attaches above R` (a layer starting at or above R pays nothing for a loss up to R);
 4. `no share on offer (max_share 0)`;
-5. `cap binds: <name>` (max_insurance_share, max_derivative_share, max_counterparty_share (<counterparty>),
+5. `no credit allowed: <cap> 0` when the regime caps this kind's credit (insurance or derivative) at 0; else
+   `cap binds: <name>` (max_insurance_share, max_derivative_share, max_counterparty_share (<counterparty>),
    min_cash_share): the cap is binding in the solution and lifting it (to 1, or 0 for the cash floor) buys it;
 6. `does not cover <perils>`: covering every peril of the regime buys it;
 7. `minimum line min_share <x> does not fit`: dropping its minimum line buys it;
@@ -70,7 +71,9 @@ def _probes(solution: Solution, quote: Quote) -> list[Probe]:
     elig = regime.eligibility
     probes: list[Probe] = []
     cap = "max_derivative_share" if quote.is_derivative else "max_insurance_share"
-    if cap in binding and getattr(elig, cap) < 1:
+    if getattr(elig, cap) <= 0:  # the regime allows this kind no credit at all: nothing "uses the cap up"
+        probes.append((f"no credit allowed: {cap} 0", lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0}))))
+    elif cap in binding and getattr(elig, cap) < 1:
         probes.append((f"cap binds: {cap}", lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0}))))
     if (not exempt_from_counterparty_cap(quote) and f"max_counterparty_share:{quote.counterparty}" in binding
             and elig.max_counterparty_share < 1):

@@ -56,6 +56,9 @@ def remove_obstacles(why, quote_id, quotes, reg, break_even_rol=None):
             reg = dataclasses.replace(reg, eligibility=dataclasses.replace(elig, max_counterparty_share=1.0))
         elif part == "cap binds: min_cash_share":
             reg = dataclasses.replace(reg, eligibility=dataclasses.replace(elig, min_cash_share=0.0))
+        elif part.startswith("no credit allowed: "):
+            name = part.removeprefix("no credit allowed: ").removesuffix(" 0")
+            reg = dataclasses.replace(reg, eligibility=dataclasses.replace(elig, **{name: 1.0}))
         elif part.startswith("cap binds: "):
             name = part.removeprefix("cap binds: ")
             reg = dataclasses.replace(reg, eligibility=dataclasses.replace(elig, **{name: 1.0}))
@@ -81,8 +84,10 @@ CASES = [
      "cap binds: max_insurance_share"),
     ("counterparty cap", [q("Q1", 0, 0.5, 0.01), q("Q", 0.5, 0.5, 0.02)], regime(max_counterparty_share=0.5),
      "cap binds: max_counterparty_share (C)"),
-    ("derivative cap", [q(kind="derivative", rating="NR", collateralized=True)], regime(max_derivative_share=0.0),
-     "cap binds: max_derivative_share"),
+    # a cap of 0 is not "used up by cheaper cover": the regime allows this kind no credit at all
+    ("derivative cap of 0", [q(kind="derivative", rating="NR", collateralized=True)], regime(max_derivative_share=0.0),
+     "no credit allowed: max_derivative_share 0"),
+    ("insurance cap of 0", [q()], regime(max_insurance_share=0.0), "no credit allowed: max_insurance_share 0"),
     ("cash floor", [q()], regime(min_cash_share=1.0), "cap binds: min_cash_share"),
 ]
 
@@ -151,7 +156,7 @@ def test_solve_json_and_table_carry_the_reasons():
     reasons = {d["quote_id"]: d["reason"] for d in data["instruments_not_bought"]}
     assert reasons["BDA-D1"] == "ineligible: not licensed in Japan; does not cover vendor_compromise"
     assert reasons["OFF-1"].startswith("ineligible: rating below min_rating")
-    assert reasons["PAR-1"] == "cap binds: max_derivative_share"
+    assert reasons["PAR-1"] == "no credit allowed: max_derivative_share 0"  # cold-wallet credits no derivatives
     assert data["requirement_to_net_assets"] == pytest.approx(data["required_coverage_jpy"] / 2.975e10)
     assert data["statement_date"] == "2025-12-31"
     table = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
