@@ -22,6 +22,7 @@ EXTRA_LIMIT_JPY = 1e9
 PREMIUM = N_("premium, {u}/yr")
 BREAK_EVEN = N_("break-even premium, {u}/yr")
 MORE_LIMIT = N_("¥1bn more limit saves, {u}/yr")
+FEE = N_("flat fee, {u}/yr")
 EXPECTED_LOSS = N_("expected loss, {u}/yr")
 
 
@@ -47,6 +48,7 @@ def broker_table(s, quotes, table: pd.DataFrame, more: dict, reasons: pd.DataFra
             _("bought"): "✔" if r["bought"] else "—",
             _("share, %"): 100 * r["share"],
             _(PREMIUM).format(u=u.label): u.number(q.rate_on_line * limit * mult),
+            _(FEE).format(u=u.label): u.number(q.fixed_fee_jpy),  # paid on top if any share is bought
             **({} if losses is None else _loss_columns(losses.get(r["quote_id"]), q.premium_rate * limit * mult, u)),
             _(BREAK_EVEN).format(u=u.label): None if be is None else u.number(be * limit * mult),
             _(MORE_LIMIT).format(u=u.label): u.number(more.get(r["quote_id"])),
@@ -106,7 +108,9 @@ def main() -> None:
     u = unit()
     config = {**right_aligned(table_view), _("counterparty"): st.column_config.TextColumn(width=150),
               _("note"): st.column_config.TextColumn(width="large")}
-    helps = {PREMIUM: N_("Annual premium for the whole layer (a 100% line) at today's rate on line"),
+    helps = {PREMIUM: N_("Annual premium for the whole layer (a 100% line) at today's rate on line; a flat fee, if "
+                         "the quote has one, comes on top (the CFO page's annual cost includes both)"),
+             FEE: N_("Charged in full once any share of the layer is bought, whatever the share"),
              BREAK_EVEN: N_("For the whole layer. In the mix: the highest premium at which it stays; out of it: the "
                             "premium at which it would enter"),
              MORE_LIMIT: N_("How much less the cheapest mix would cost a year if this quote offered ¥1bn more limit")}

@@ -403,6 +403,16 @@ def test_broker_page_lists_break_even_premiums_in_yen(at):
     assert "rating BB+" in table.loc[table["quote"] == "Q08", "note"].iloc[0]   # the model's reason, in words
     reasons = reasons_table(at)                                         # and the reasons below, in full
     assert set(table.loc[~bought, "quote"]) <= set(reasons["quote"])
+    # it reconciles with the CFO page: share × premium + the flat fee is what the mix pays for each layer bought
+    from optimizer import solve
+    sc = ws(at).scenario()
+    s = solve(sc.profile, sc.quotes, sc.regime)
+    fee = number("flat fee, ¥m/yr")
+    assert fee.max() > 0  # the bundled sheet has a quote with a flat fee
+    for line in s.lines:
+        row = table["quote"] == line.quote.quote_id
+        shown = number("share, %")[row].iloc[0] / 100 * number("premium, ¥m/yr")[row].iloc[0] + fee[row].iloc[0]
+        assert shown == pytest.approx(line.annual_cost_jpy / 1e6, abs=0.02)
 
 
 def test_batch_page_runs_the_bundled_profiles_and_names_its_inputs(at, files):
