@@ -399,7 +399,9 @@ def answer_sentence(s) -> str:
     text = _("Cheapest compliant mix: {mix} → {cost} a year").format(mix=mix, cost=fit(s.annual_cost_jpy, L))
     if s.all_cash_cost_jpy:
         pct = 100 * (s.savings_jpy or 0.0) / s.all_cash_cost_jpy
-        text += _(", {pct:.0f}% less than {cash} in cash").format(pct=pct, cash=fit(s.requirement_jpy, L)) \
+        # compared with the cost of holding R in cash (what the Savings metric compares), not with R itself
+        text += _(", {pct:.0f}% less than holding all of R ({cash}) in cash, which costs {carry} a year").format(
+            pct=pct, cash=fit(s.requirement_jpy, L), carry=fit(s.all_cash_cost_jpy, L)) \
             if pct >= 0.5 else _(", the same as holding {cash} in cash").format(cash=fit(s.requirement_jpy, L))
     elif s.all_cash_cost_jpy is None:
         text += _(" (all cash is not an option: R exceeds the liquid capital)")

@@ -95,7 +95,8 @@ def test_cfo_page_shows_the_answer_first_and_the_cheapest_mix(at):
     sentence = next(m.value for m in at.markdown if "Cheapest compliant mix" in m.value)
     pct = round(100 * s.savings_jpy / s.all_cash_cost_jpy)
     assert (f"{fit(s.cash_reserve_jpy)} cash + {len(s.lines)} layers → {fit(s.annual_cost_jpy)} a year, {pct}% less "
-            f"than {fit(s.requirement_jpy)} in cash") in sentence
+            f"than holding all of R ({fit(s.requirement_jpy)}) in cash, which costs {fit(s.all_cash_cost_jpy)} a "
+            "year") in sentence
     mix = frame_with(at, "source")
     assert mix["source"].iloc[0] == "cash reserve"
     assert any("Marginal cost of R" in c.value for c in at.caption)
