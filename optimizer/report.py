@@ -185,6 +185,10 @@ def workbook_sheets(s: Solution, *, quotes=None, stress: pd.DataFrame | None = N
         if name in sheets:
             sheets[name] = sheets[name].copy()
             sheets[name].attrs["labels"] = {c: column_label(str(c), t) for c in sheets[name].columns}
+    for col, words in _VALUE_WORDS.items():  # the words in the mix and stress cells too (ids stay as they are)
+        for name in (t("mix"), t("stress")):
+            if name in sheets and col in sheets[name].columns:
+                sheets[name][col] = sheets[name][col].map(lambda v, words=words: t(v) if v in words else v)
     return sheets
 
 
@@ -198,6 +202,21 @@ COLUMN_WORDS = (N_("source"), N_("quote id"), N_("kind"), N_("counterparty"), N_
     N_("shortfall"), N_("marginal cost per"), N_("insurance credit"), N_("derivative credit"), N_("cash share"),
     N_("n instruments"), N_("source row"), N_("error"), N_("regime"), N_("quote sheet"), N_("max limit"),
     N_("licensed in japan"), N_("fronting fee rate"), N_("exclusions"), N_("reinstatements"))
+
+
+_VALUE_WORDS = {"source": {"cash reserve"}, "kind": {"cash", "insurance", "derivative"},
+                "payer": {"cash", "uncovered"}}  # cells that are words for people, not ids
+
+
+def for_people(frame: pd.DataFrame, t=_same) -> pd.DataFrame:
+    """A result table as people read it in their language: headers by `column_label`, and the cells that are
+    words (`cash reserve`, `insurance`, …) translated by t; ids and numbers unchanged."""
+    out = frame.copy()
+    for col, words in _VALUE_WORDS.items():
+        if col in out.columns:
+            out[col] = out[col].map(lambda v, words=words: t(v) if v in words else v)
+    out.columns = [column_label(str(c), t) for c in out.columns]
+    return out
 
 
 def column_label(name: str, t=_same) -> str:

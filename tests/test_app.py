@@ -484,6 +484,21 @@ def test_the_japanese_page_has_japanese_labels_and_units(at):
     assert "億" in sentence and "万円" in sentence
 
 
+def test_the_japanese_downloads_have_japanese_headers_and_words(at, files):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    exchange = ws(at).exchange_id
+    next(c for c in at.segmented_control if c.key.startswith("cfo_view")).set_value("Downloads").run()
+    assert not at.exception
+    csv = pd.read_csv(io.BytesIO(files[f"mix_{exchange}.csv"]))
+    assert "年間コスト (¥)" in csv.columns and "annual_cost_jpy" not in csv.columns
+    assert csv.iloc[0, 0] == "現金準備"  # the cash row, in words
+    from optimizer import solve
+    assert csv["年間コスト (¥)"].sum() == pytest.approx(solve(*bundled_inputs()).annual_cost_jpy, rel=1e-9)
+    book = pd.read_excel(io.BytesIO(files[f"reserve_{exchange}.xlsx"]), sheet_name=None)
+    mix = next(frame for name, frame in book.items() if "年間コスト (¥)" in frame.columns)
+    assert "cash reserve" not in mix.astype(str).values and "現金準備" in mix.astype(str).values
+
+
 def test_an_upload_error_reads_in_japanese_on_the_japanese_page(at):
     at.sidebar.radio(key="lang").set_value("ja").run()
     bad = b"quote_id,kind,counterparty,rating,attachment,limit,rate_on_line\nX1,insurance,I,AA,0,1e9,cheap\n"
