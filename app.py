@@ -52,9 +52,25 @@ def sidebar() -> None:
     files.sidebar_files()
 
 
+def _uploader_words() -> None:
+    """Streamlit writes its uploader's button and size note in English whatever the page's language (its API has
+    no parameter for them): in another language, CSS puts the translated words in their place."""
+    if st.session_state.get(LANG, "en") == "en":
+        return
+    button, note = (_(w).replace('"', "") for w in ("Upload", "up to 200MB per file"))
+    st.markdown(f"""<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{font-size: 0;}}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {{content: "{button}";
+    font-size: 0.875rem;}}
+[data-testid="stFileUploaderDropzoneInstructions"] span {{font-size: 0;}}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{content: "{note}"; font-size: 0.875rem;}}
+</style>""", unsafe_allow_html=True)
+
+
 ws()
 absorb_grid_edits()  # wherever the user is, edits typed in the grid are in the scenario before anything reads it
 sidebar()
+_uploader_words()
 pages = [
     st.Page("app_pages/cfo.py", title=_("CFO: funding mix"), icon=":material/account_balance:", url_path="cfo", default=True),
     st.Page("app_pages/broker.py", title=_("Broker: pricing"), icon=":material/sell:", url_path="broker"),

@@ -577,6 +577,13 @@ def test_an_upload_error_is_framed_in_japanese_on_the_japanese_page(page, tmp_pa
     page.wait_for_selector("text=年間コスト", timeout=60_000)
     wait_quiet(page)
     page.locator('[data-testid="stSidebar"]').get_by_text("開く・保存").click()
+    # Streamlit's own English on the uploader ("Upload", "200MB per file") is replaced by the Japanese words
+    shown = page.locator(".st-key-upload_quotes").evaluate("""e => {
+        const p = e.querySelector('[data-testid="stFileUploaderDropzone"] button p');
+        const note = e.querySelector('[data-testid="stFileUploaderDropzoneInstructions"] span');
+        return [getComputedStyle(p).fontSize, getComputedStyle(p, '::after').content,
+                getComputedStyle(note).fontSize, getComputedStyle(note, '::after').content]; }""")
+    assert shown == ["0px", '"アップロード"', "0px", '"1ファイル 200MB まで"'], shown
     bad = tmp_path / "my_quotes.csv"
     bad.write_text("quote_id,kind,counterparty,rating,attachment,limit,rate_on_line\nX1,insurance,I,AA,0,1e9,cheap\n",
                    encoding="utf-8")
