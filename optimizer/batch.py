@@ -133,15 +133,17 @@ def _count_rows(path: Path) -> int | None:
     return max(lines - 1, 0)
 
 
-def _check_cells(names: Iterable[str], cells: Iterable[Any], source: str, row_no: int | None) -> None:
-    """InputError for a cell that is not UTF-8 text or is longer than MAX_CELL_CHARS (row_no None: the header)."""
+def _check_cells(names: Iterable[str], cells: Iterable[Any], source: str, row_no: int | None,
+                 line: int | None = None) -> None:
+    """InputError for a cell that is not UTF-8 text or is longer than MAX_CELL_CHARS (row_no None: the header;
+    `line`: the row's first line in the file when it is not row_no + 1)."""
     for name, cell in zip(names, cells):
         if not isinstance(cell, str):
             continue
         where = "the header" if row_no is None else "this cell"
         if len(cell) > MAX_CELL_CHARS:
             raise InputError(source, f"{where} has {len(cell):,} characters; expected at most {MAX_CELL_CHARS:,}",
-                             row_no, None if row_no is None else name)
+                             row_no, None if row_no is None else name, line=line)
         if not cell.isascii():
             try:
                 cell.encode("utf-8")
@@ -149,7 +151,7 @@ def _check_cells(names: Iterable[str], cells: Iterable[Any], source: str, row_no
                 byte = ord(cell[exc.start]) - 0xDC00
                 hint = "; the file looks like UTF-16: save it as UTF-8" if byte in (0xFF, 0xFE) else ""
                 raise InputError(source, f"{where} is not UTF-8 text (byte 0x{byte:02x}{hint}); expected UTF-8",
-                                 row_no, None if row_no is None else name) from None
+                                 row_no, None if row_no is None else name, line=line) from None
 
 
 def _csv_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
@@ -171,24 +173,29 @@ def _csv_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
             check_profile_columns(header, source)
             id_at = header.index("exchange_id")
             chunk: list[dict[str, Any]] = []
-            row_no = 0
+            row_no, end = 0, reader.line_num
             while True:
                 try:
                     cells = next(reader)
                 except StopIteration:
                     break
                 except csv.Error as exc:
-                    raise InputError(source, f"not valid CSV ({exc})", row_no + 1) from None
+                    raise InputError(source, f"not valid CSV ({exc})", row_no + 1, line=end + 1) from None
+                start, end = end + 1, reader.line_num  # blank lines and line breaks in cells move rows down
                 if not any(c.strip() for c in cells):
                     continue
                 row_no += 1
-                _check_cells(header + ["(extra cell)"] * (len(cells) - len(header)), cells, source, row_no)
+                line = start if start != row_no + 1 else None
+                _check_cells(header + ["(extra cell)"] * (len(cells) - len(header)), cells, source, row_no, line)
                 if len(cells) != len(header):
                     # keep the row: it becomes an error row naming its shape problem
-                    chunk.append({"__shape__": f"has {len(cells)} cells but the header has {len(header)}",
-                                  "exchange_id": cells[id_at] if len(cells) > id_at else ""})
+                    row = {"__shape__": f"has {len(cells)} cells but the header has {len(header)}",
+                           "exchange_id": cells[id_at] if len(cells) > id_at else ""}
                 else:
-                    chunk.append(dict(zip(header, cells)))
+                    row = dict(zip(header, cells))
+                if line is not None:
+                    row[_LINE] = line
+                chunk.append(row)
                 if len(chunk) == size:
                     yield chunk
                     chunk = []
@@ -196,6 +203,9 @@ def _csv_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
                 yield chunk
         finally:
             csv.field_size_limit(limit)
+
+
+_LINE = "__line__"  # a CSV row's first line in the file, kept with the row when it is not its row number + 1
 
 
 def _checked(rows: list[dict[str, Any]], source: str, first_row: int) -> list[dict[str, Any]]:
@@ -458,6 +468,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     raws = task.rows.to_pylist() if isinstance(task.rows, pa.RecordBatch) else task.rows
     for pos, raw in enumerate(raws):
         row_no = task.first_row + pos
+        line = raw.pop(_LINE, None) if isinstance(raw, dict) else None
         try:
             if pos in task.duplicate_of:
                 raise InputError(task.source, f"duplicate exchange_id {_given_id(raw)!r} (first seen in row "
@@ -467,6 +478,8 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
                 raise InputError(task.source, raw["__shape__"] + "; expected one cell per column", row_no)
             profiles[pos] = raw if isinstance(raw, ExchangeProfile) else parse_profile(raw, task.source, row_no)
         except InputError as exc:
+            if line is not None and exc.row == row_no and type(exc) is InputError:
+                exc = InputError(exc.source, exc.message, exc.row, exc.column, exc.row_id, line)
             rows[pos] = error_result(_given_id(raw), str(exc))
         except Exception as exc:  # noqa: BLE001 — docs/design.md §7: one bad profile never stops a batch
             rows[pos] = error_result(_given_id(raw), f"could not be solved: {type(exc).__name__}: {exc}")

@@ -37,11 +37,14 @@ class InputError(ValueError):
     """Bad input: one line that names the file, the row and the column, and what was expected."""
 
     def __init__(self, source: str, message: str, row: int | None = None, column: str | None = None,
-                 row_id: str | None = None):
+                 row_id: str | None = None, line: int | None = None):
+        """`line`: the row's first line in the file when it is not row + 1 (blank lines or a cell with a line
+        break above it)."""
         self.source, self.message, self.row, self.column, self.row_id = source, message, row, column, row_id
+        self.line = line
         where = [str(source)]
         if row is not None:
-            where.append(f"row {row} (line {row + 1}{', ' + row_id if row_id else ''})")
+            where.append(f"row {row} (line {line or row + 1}{', ' + row_id if row_id else ''})")
         if column is not None:
             where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {message}")
@@ -362,12 +365,19 @@ def _parse_frame(frame: pd.DataFrame, columns: tuple[_Column, ...], parse: Calla
     if frame.empty and not allow_empty:
         raise InputError(source, "the file has a header but no rows; expected at least one row")
     items, seen = [], {}
+    lines = frame.attrs.get("lines")  # each row's first line in the file (csv_text_to_frame)
     for row_no, record in _rows_from_frame(frame):
-        item = parse(record, source, row_no)
+        line = lines[row_no - 1] if lines else None
+        try:
+            item = parse(record, source, row_no)
+        except InputError as exc:
+            if line is None or exc.row != row_no or type(exc) is not InputError:
+                raise
+            raise InputError(exc.source, exc.message, exc.row, exc.column, exc.row_id, line) from None
         key = getattr(item, id_column)
         if key in seen:
             raise InputError(source, f"duplicate {id_column} {key!r} (first seen in row {seen[key]}); "
-                             "expected unique ids", row_no, id_column, key)
+                             "expected unique ids", row_no, id_column, key, line)
         seen[key] = row_no
         items.append(item)
     return items
@@ -395,16 +405,23 @@ def csv_text_to_frame(text: str, source: str) -> pd.DataFrame:
     # than MAX_CELL_CHARS. The limit is process-wide and only ever raised here (batch.py raises it the same way).
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text))
+    rows, starts, end = [], [], 0
     try:
-        rows = [r for r in reader if any(cell.strip() for cell in r)]
+        for r in reader:  # blank lines are skipped, so each row keeps the line it starts on, for messages
+            start, end = end + 1, reader.line_num
+            if any(cell.strip() for cell in r):
+                rows.append(r)
+                starts.append(start)
     except csv.Error as exc:
         raise InputError(source, f"not valid CSV ({exc})") from None
     header = [h.strip() for h in rows[0]]
     for i, r in enumerate(rows[1:], start=1):
         if len(r) != len(header):
             raise InputError(source, f"has {len(r)} cells but the header has {len(header)}; expected one cell per "
-                             "column", row=i)
-    return pd.DataFrame(rows[1:], columns=header, dtype=object)
+                             "column", row=i, line=starts[i])
+    frame = pd.DataFrame(rows[1:], columns=header, dtype=object)
+    frame.attrs["lines"] = starts[1:]
+    return frame
 
 
 def profiles_from_frame(frame: pd.DataFrame, source: str = "profiles") -> list[ExchangeProfile]:

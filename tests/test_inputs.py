@@ -435,3 +435,28 @@ def test_an_input_error_crosses_processes_as_the_same_error():
         assert type(again) is type(error) and str(again) == str(error)
         assert (again.source, again.message, again.row, again.column, again.row_id) == \
             (error.source, error.message, error.row, error.column, error.row_id)
+
+
+def test_an_error_names_the_line_the_row_is_on_after_blank_lines_and_line_breaks(tmp_path):
+    # row 2 starts on line 5: two blank lines, then a quoted name with a line break in it (row 3 is on line 7)
+    text = (PROFILE_HEADER + ",name\nEX01,1e10,0.05,1e12,0.1,a\n\n\nEX09,abc,0.05,1.5e12,0.10,\"n\nx\"\n"
+            "EX10,1e10,0.05,1e12,zz,b\n")
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_profiles(path)
+    assert "row 2 (line 5, EX09)" in str(err.value) and err.value.column == "customer_assets_jpy"
+    path.write_text(text.replace("EX09,abc", "EX09,1e10"))
+    with pytest.raises(InputError, match=r"row 3 \(line 7, EX10\)"):
+        load_profiles(path)
+
+
+def test_the_batch_names_the_same_line(tmp_path):
+    from optimizer import batch
+
+    text = PROFILE_HEADER + "\nEX01,1e10,0.05,1e12,0.1\n\n\nEX09,abc,0.05,1.5e12,0.10\n"
+    (tmp_path / "p.csv").write_text(text)
+    result = batch.run(tmp_path / "p.csv", load_quotes(DATA / "quotes.csv"),
+                       load_regime(DATA / "regimes" / "securities-style.toml"), None, workers=1)
+    error = result.results.set_index("exchange_id").loc["EX09", "error"]
+    assert "row 2 (line 5, EX09)" in error
