@@ -357,6 +357,11 @@ def cmd_price(args: argparse.Namespace) -> int:
     profile, quotes, regime = _load(args)
     if args.quote is not None and args.quote not in {q.quote_id for q in quotes}:
         raise InputError(args.quotes, f"no quote with quote_id {args.quote!r}", column="quote_id")
+    offered = next((q for q in quotes if q.quote_id == args.quote), None)
+    if offered is not None and not offered.offered_to(profile.exchange_id):  # its curve would be 0 at every price
+        raise InputError("--quote", f"{args.quote} is offered only to {offered.exchange_id}, not to "
+                         f"{profile.exchange_id}: no price makes this exchange buy it; expected a quote offered to "
+                         f"{profile.exchange_id} (or --exchange {offered.exchange_id})")
     s = solve(profile, quotes, regime, marginal=False)
     table = analysis.break_evens(profile, quotes, regime, base=s)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "annual_cost_jpy": s.annual_cost_jpy,
@@ -440,6 +445,10 @@ def _check_risk_options(args: argparse.Namespace) -> None:
     if not 1 <= args.scenarios <= MAX_SCENARIOS:
         raise InputError("--scenarios", f"expected a number of scenario-years from 1 to {MAX_SCENARIOS:,} (the "
                          f"simulation holds every year in memory), got {args.scenarios}")
+    if args.scenarios * (1 - args.level) < 1:  # the worst (1 − α) of the years must hold at least one year
+        raise InputError("--scenarios", f"{args.scenarios:,} scenario-years hold no year in the worst "
+                         f"{1 - args.level:.2%} that VaR and TVaR at level {args.level:g} describe; expected at least "
+                         f"{math.ceil(1 / (1 - args.level) - 1e-9):,}")
     if args.seed < 0:
         raise InputError("--seed", f"expected a whole number ≥ 0, got {args.seed}")
 

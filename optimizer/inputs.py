@@ -647,7 +647,7 @@ def _attribution(raw: Any) -> str:
 
 INCIDENT_COLUMNS: tuple[_Column, ...] = (
     _Column("incident_id", _text),
-    _Column("date", _text),
+    _Column("date", _date),
     _Column("exchange", _text),
     _Column("peril", _choice(PERILS)),
     _Column("loss_jpy", _non_negative),

@@ -244,6 +244,8 @@ def test_solve_write_lp_writes_the_model_it_solves(tmp_path):
     # bad input, not a solver failure or an internal error
     (["risk", "--seed", "-1"], "--seed"), (["risk", "--mix", "risk", "--tvar-limit", "nan"], "--tvar-limit"),
     (["risk", "--scenarios", "10000000000"], "--scenarios"),
+    (["risk", "--scenarios", "50"], "hold no year in the worst 1.00%"),  # VaR 0.99 of 50 years: no tail at all
+    (["price", "--exchange", "EX05", "--quote", "Q13"], "offered only to EX01"),  # a curve of 0 at every price
     (["batch", "data/profiles.csv", "--scheduler", "garbage"], "--scheduler"),
     (["batch", "data/profiles.csv", "--risk", "--seed", "-1"], "--seed"),
     # an output that cannot be written is found before a result is printed

@@ -460,3 +460,13 @@ def test_the_batch_names_the_same_line(tmp_path):
                        load_regime(DATA / "regimes" / "securities-style.toml"), None, workers=1)
     error = result.results.set_index("exchange_id").loc["EX09", "error"]
     assert "row 2 (line 5, EX09)" in error
+
+
+def test_an_incident_date_must_be_a_date(tmp_path):
+    lines = (DATA / "incidents.csv").read_text(encoding="utf-8").splitlines()
+    header, first = lines[0], lines[1].split(",")
+    first[header.split(",").index("date")] = "notadate"
+    (tmp_path / "i.csv").write_text("\n".join([header, ",".join(first)]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_incidents(tmp_path / "i.csv")
+    assert err.value.column == "date" and "YYYY-MM-DD" in str(err.value)
