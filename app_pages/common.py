@@ -445,7 +445,8 @@ def context_bar() -> None:
     p = w.profile
     exchange = _("own figures") if w.exchange_id is None else (_(p.display_name) if p else w.exchange_id)
     mark = lambda changed: " ✎ " + _("changed") if changed else " · " + _("bundled")  # noqa: E731
-    over = (" + " + _("{n} overrides").format(n=len(w.overrides))) if w.overrides else ""
+    over = (" + " + (_("1 override") if len(w.overrides) == 1 else
+                                   _("{n} overrides").format(n=len(w.overrides)))) if w.overrides else ""
     sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
     n_changed = len(w.changed_rows())
     quotes = _("{name}, {n} quotes").format(name=sheet, n=len(w.last_quotes)) + (

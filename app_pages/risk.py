@@ -112,8 +112,9 @@ def render(scenario) -> None:
         return
     options = limit_options(free)
     if len(options) == 1:
-        right.caption(_("No TVaR limit to choose here: no mix meets the requirement, or every compliant mix reaches "
-                        "about the same TVaR."))
+        right.caption(_("No TVaR limit to choose here: no mix meets the requirement.") if free.least_tvar_jpy is None
+                      else _("No TVaR limit to choose here: every compliant mix reaches about the same TVaR ({tvar})."
+                             ).format(tvar=u(free.least_tvar_jpy)))
     pick = 0 if len(options) == 1 else right.select_slider(
         _("TVaR limit: the worst {q} of years may retain at most this on average").format(
             q=f"{100 * (1 - free.level):.0f}%"),

@@ -280,12 +280,15 @@ def exceedance_chart(view, unit: Unit, t: Translate = _same) -> alt.LayerChart:
     )
     marks = [{"x": view.requirement_jpy, "label": t("R = {r}").format(r=unit(view.requirement_jpy)),
               "dash": "R", "color": "black"}]
+    held: dict[float, list[str]] = {}  # mixes holding the same cash share one rule and one label
     for m in view.mixes:
         cash = m.metrics.cash_reserve_jpy
         if m.name != "all cash" and cash > 0:
-            marks.append({"x": cash, "label": t("cash reserve, {mix}: {c}").format(mix=t(MIX_WORDS[m.name]),
-                                                                                  c=unit(cash)),
-                          "dash": "cash", "color": _MIX_COLORS[m.name]})
+            held.setdefault(round(cash), []).append(m.name)
+    for cash, names in held.items():
+        marks.append({"x": float(cash), "label": t("cash reserve, {mix}: {c}").format(
+            mix=t(" and ").join(t(MIX_WORDS[n]) for n in names), c=unit(cash)),
+            "dash": "cash", "color": _MIX_COLORS[names[0]]})
     marks = pd.DataFrame(marks)
     marks["x_unit"] = marks["x"] / unit.divisor
     marks["row"] = range(len(marks))

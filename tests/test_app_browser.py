@@ -361,7 +361,7 @@ def test_cfo_broker_cfo_keeps_edits_exchange_and_overrides(page):
     assert annual_cost(page) == overridden
     assert "EX03" in page.get_by_role("combobox", name="Exchange").first.input_value()
     context = page.locator(".st-key-context").inner_text()
-    assert "1 overrides" in context and "1 edited" in context
+    assert "1 override" in context and "1 overrides" not in context and "1 edited" in context
 
 
 # ------------------------------------------------------------------ 4. charts

@@ -100,7 +100,7 @@ def test_a_shortfall_scenario_shows_the_risk_view_without_a_slider(at):
     next(s for s in at.selectbox if s.label == "Regime").set_value("cash-only").run()
     assert not at.exception and not [e.value for e in at.error]
     assert len(at.select_slider) == 0
-    assert any("No TVaR limit to choose here" in c.value for c in at.caption)
+    assert any("No TVaR limit to choose here: no mix meets the requirement." in c.value for c in at.caption)
     shown = table(at)
     assert shown.loc["cash reserve", "regulatory mix"] == "¥1,000.0m"
     assert any("at the least shortfall" in m.value for m in at.markdown)

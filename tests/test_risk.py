@@ -277,5 +277,14 @@ def test_exceedance_chart_marks_r_and_the_cash_reserves(ex01_view):
     cash = frame[frame["mix"] == "all cash"]
     assert cash["probability"].max() == pytest.approx(np.count_nonzero(ex01_view.mix("all cash").retained > 0) / 20_000)
     spec = json.dumps(charts.exceedance_chart(ex01_view, Unit("¥m")).to_dict(), ensure_ascii=False)
-    assert "R = ¥2,000.0m" in spec and "cash reserve, regulatory mix: ¥62.5m" in spec
+    # here both mixes hold ¥62.5m of cash: one rule and one label for the two (two were drawn on top of each other)
+    assert ex01_view.mix("risk").metrics.cash_reserve_jpy == ex01_view.mix("regulatory").metrics.cash_reserve_jpy
+    assert "R = ¥2,000.0m" in spec and "cash reserve, regulatory mix and risk-optimal mix: ¥62.5m" in spec
     assert '"type": "log"' in spec
+    import dataclasses
+
+    apart = dataclasses.replace(ex01_view, mixes=[  # with different cash, each mix has its own
+        m if m.name != "risk" else dataclasses.replace(m, metrics=dataclasses.replace(m.metrics, cash_reserve_jpy=100e6))
+        for m in ex01_view.mixes])
+    spec = json.dumps(charts.exceedance_chart(apart, Unit("¥m")).to_dict(), ensure_ascii=False)
+    assert "cash reserve, regulatory mix: ¥62.5m" in spec and "cash reserve, risk-optimal mix: ¥100.0m" in spec
