@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, right_aligned, styled, tr, unit, ws,
+    ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, overrides_note, right_aligned, styled, tr, unit, ws,
 )
 from optimizer import batch, report
 from optimizer.i18n import input_error_words
@@ -74,8 +74,7 @@ def main() -> None:
     profiles = up.name if up is not None else _(BUNDLED[bundled][1])
     sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
     st.caption(_("Regime: **{regime}**{over} · quote sheet: **{sheet}** ({n} quotes) · profiles: **{profiles}**").format(
-        regime=_(w.regime.name), over=(" + " + (_("1 override") if len(w.overrides) == 1 else
-                                   _("{n} overrides").format(n=len(w.overrides)))) if w.overrides else "",
+        regime=_(w.regime.name), over=overrides_note(w),
         sheet=sheet, n=len(w.last_quotes), profiles=profiles))
     fingerprint = _fingerprint(up, w, bundled)
     if st.button(_("Run batch"), type="primary", key="batch_run"):

@@ -66,6 +66,13 @@ def exchange_label(p) -> str:
     return _(p.display_name)
 
 
+def _confirmed(text: str, value: str, key: str) -> bool:
+    """A value that is possible but probably not meant: the question beside a "Yes, use it" button (True: clicked)."""
+    c1, c2 = st.columns([4, 1])
+    c1.warning(f"{text}. " + _("Is that what you meant?"), icon=":material/help:")
+    return c2.button(_("Yes, use {v}").format(v=value), key=key)
+
+
 def exchange_inputs() -> None:
     w = ws()
     ids = [p.exchange_id for p in w.profiles] + [OWN]
@@ -98,10 +105,8 @@ def exchange_inputs() -> None:
         st.error(f"{_(OWN_LABELS.get(field, field))}: {tr_error(exc)}", icon=":material/warning:")
     for field, doubt in doubts.items():  # possible but probably not meant: used only once confirmed
         typed = values[field].strip()
-        c1, c2 = st.columns([4, 1])
-        c1.warning(f"{_(OWN_LABELS.get(field, field))}: {_(doubt.key).format(**doubt.params)}. "
-                   + _("Is that what you meant?"), icon=":material/help:")
-        if c2.button(_("Yes, use {v}").format(v=typed), key=f"own_confirm_{field}_{typed}"):
+        if _confirmed(f"{_(OWN_LABELS.get(field, field))}: {_(doubt.key).format(**doubt.params)}", typed,
+                      f"own_confirm_{field}_{typed}"):
             w.own_confirmed = w.own_confirmed | {(field, typed)}
             st.rerun()
     if profile is not None:
@@ -259,11 +264,8 @@ def quote_grid() -> None:
         text = _(p.key).format(**p.params)
         if p.confirm:
             typed = str(w.quote_text.at[p.row - 1, p.column]).strip()
-            c1, c2 = st.columns([4, 1])
-            c1.warning(f"{where}: {text}. " + _("Is that what you meant?"), icon=":material/help:")
             percent = p.column == "rate_on_line" and not typed.endswith("%")
-            if c2.button(_("Yes, use {v}").format(v=typed + ("%" if percent else "")),
-                         key=f"confirm_{p.quote_id}_{typed}"):
+            if _confirmed(f"{where}: {text}", typed + ("%" if percent else ""), f"confirm_{p.quote_id}_{typed}"):
                 w.confirm(p.quote_id, typed)
                 w.version += 1
                 st.rerun()

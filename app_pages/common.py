@@ -438,6 +438,12 @@ def headline(s, details=None) -> None:
             + ((" " + _("What holds the answer where it is: {limits}.").format(limits="; ".join(words))) if words else ""))
 
 
+def overrides_note(w) -> str:
+    """" + 2 overrides" beside the regime's name when the user changed its parameters, else ""."""
+    n = len(w.overrides)
+    return "" if not n else " + " + (_("1 override") if n == 1 else _("{n} overrides").format(n=n))
+
+
 def context_bar() -> None:
     """Which exchange, regime and quote sheet are in use, and whether they differ from the bundled ones."""
     w = ws()
@@ -445,8 +451,7 @@ def context_bar() -> None:
     p = w.profile
     exchange = _("own figures") if w.exchange_id is None else (_(p.display_name) if p else w.exchange_id)
     mark = lambda changed: " ✎ " + _("changed") if changed else " · " + _("bundled")  # noqa: E731
-    over = (" + " + (_("1 override") if len(w.overrides) == 1 else
-                                   _("{n} overrides").format(n=len(w.overrides)))) if w.overrides else ""
+    over = overrides_note(w)
     sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
     n_changed = len(w.changed_rows())
     quotes = _("{name}, {n} quotes").format(name=sheet, n=len(w.last_quotes)) + (

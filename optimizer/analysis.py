@@ -17,7 +17,7 @@ import pandas as pd
 from .domain import ExchangeProfile, Incident, Quote, Regime
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
-from .regime import SWEEPABLE, check_parameter, requirement, with_parameter
+from .regime import CEILINGS, SWEEPABLE, check_parameter, requirement, with_parameter
 from .solution import Solution
 
 _ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"
@@ -186,9 +186,6 @@ def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regi
 
 
 # ------------------------------------------------------------------ frontier
-
-CEILINGS = ("cap_jpy", "max_share_of_customer_assets")  # R = min(these, …): at 0 they leave no requirement
-
 
 def _unbinding(profile: ExchangeProfile, regime: Regime, param: str) -> float:
     """Where a ceiling on R stops binding for this exchange: R with the ceiling lifted, in the parameter's unit."""

@@ -478,9 +478,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
                 raise InputError(task.source, raw["__shape__"] + "; expected one cell per column", row_no)
             profiles[pos] = raw if isinstance(raw, ExchangeProfile) else parse_profile(raw, task.source, row_no)
         except InputError as exc:
-            if line is not None and exc.row == row_no and type(exc) is InputError:
-                exc = InputError(exc.source, exc.message, exc.row, exc.column, exc.row_id, line)
-            rows[pos] = error_result(_given_id(raw), str(exc))
+            rows[pos] = error_result(_given_id(raw), str(exc.on_line(line) if exc.row == row_no else exc))
         except Exception as exc:  # noqa: BLE001 — docs/design.md §7: one bad profile never stops a batch
             rows[pos] = error_result(_given_id(raw), f"could not be solved: {type(exc).__name__}: {exc}")
     # One solver per chunk: the answer for a chunk never depends on which process solved what before.

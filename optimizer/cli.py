@@ -59,16 +59,18 @@ def _add_inputs(p: argparse.ArgumentParser, *, profiles_option: bool = True) -> 
                    "name such as asset-based also works")
 
 
+OUT_TYPES = (".json", ".csv", ".xlsx")  # what --out of a one-result command writes (`_emit`)
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """--out (of a command that prints one result) and --write-lp, checked before anything is solved: a bad path
     must not follow a printed result (exit 2 with a full answer on stdout)."""
-    for option, value, kinds in (("--out", getattr(args, "out", None), (".json", ".csv", ".xlsx")),
-                                 ("--write-lp", getattr(args, "write_lp", None), (".lp", ".mps"))):
+    for option, value in (("--out", getattr(args, "out", None)), ("--write-lp", getattr(args, "write_lp", None))):
         if not value or args.command in ("batch", "market"):  # those check theirs (and take .parquet)
             continue
         path = Path(value)
-        if option == "--out" and path.suffix.lower() not in kinds:
-            raise InputError(str(path), f"unknown output type; expected {', '.join(kinds)}", column=option)
+        if option == "--out" and path.suffix.lower() not in OUT_TYPES:
+            raise InputError(str(path), f"unknown output type; expected {', '.join(OUT_TYPES)}", column=option)
         folder = path.parent if str(path.parent) else Path(".")
         if not folder.is_dir():
             raise InputError(str(path), f"the folder {folder} does not exist",

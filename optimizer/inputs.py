@@ -49,6 +49,13 @@ class InputError(ValueError):
             where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {message}")
 
+    def on_line(self, line: int | None) -> "InputError":
+        """The same error naming its row's real first line in the file (itself when there is nothing to change;
+        a subclass keeps its own text)."""
+        if line is None or self.row is None or type(self) is not InputError:
+            return self
+        return InputError(self.source, self.message, self.row, self.column, self.row_id, line)
+
     def __reduce__(self):
         """Pickled as its fields and text (a batch worker's error reaches the driver as the same error)."""
         return _rebuilt_error, (type(self), str(self), dict(self.__dict__))
@@ -371,9 +378,9 @@ def _parse_frame(frame: pd.DataFrame, columns: tuple[_Column, ...], parse: Calla
         try:
             item = parse(record, source, row_no)
         except InputError as exc:
-            if line is None or exc.row != row_no or type(exc) is not InputError:
+            if exc.row != row_no:
                 raise
-            raise InputError(exc.source, exc.message, exc.row, exc.column, exc.row_id, line) from None
+            raise exc.on_line(line) from None
         key = getattr(item, id_column)
         if key in seen:
             raise InputError(source, f"duplicate {id_column} {key!r} (first seen in row {seen[key]}); "

@@ -95,6 +95,9 @@ def with_parameter(regime: Regime, name: str, value: float) -> Regime:
     return dataclasses.replace(regime, **{section: part})
 
 
+CEILINGS = ("cap_jpy", "max_share_of_customer_assets")  # R = min(these, …): at 0 they leave no requirement
+
+
 def check_parameter(name: str, value: float, source: str = "--values") -> float:
     """`value` for regime parameter `name`, typed outside a regime file (a frontier's --values, a scenario's
     overrides), held to the bounds the regime file puts on it (inputs.regime_from_dict): rates and eligibility
@@ -103,7 +106,7 @@ def check_parameter(name: str, value: float, source: str = "--values") -> float:
     if name not in SWEEPABLE:
         raise InputError(source, f"unknown regime parameter {name!r}; expected one of {', '.join(SWEEPABLE)}")
     v = float(value)
-    ceiling = name in ("cap_jpy", "max_share_of_customer_assets")
+    ceiling = name in CEILINGS
     if name.endswith("_jpy"):
         ok, expected = 0 <= v <= MAX_JPY, f"an amount in yen between 0 and {MAX_JPY:g}"
     else:

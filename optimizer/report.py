@@ -185,10 +185,9 @@ def workbook_sheets(s: Solution, *, quotes=None, stress: pd.DataFrame | None = N
         if name in sheets:
             sheets[name] = sheets[name].copy()
             sheets[name].attrs["labels"] = {c: column_label(str(c), t) for c in sheets[name].columns}
-    for col, words in _VALUE_WORDS.items():  # the words in the mix and stress cells too (ids stay as they are)
-        for name in (t("mix"), t("stress")):
-            if name in sheets and col in sheets[name].columns:
-                sheets[name][col] = sheets[name][col].map(lambda v, words=words: t(v) if v in words else v)
+    for name in (t("mix"), t("stress")):  # the words in their cells too (ids stay as they are)
+        if name in sheets:
+            _translate_words(sheets[name], t)
     return sheets
 
 
@@ -211,12 +210,17 @@ _VALUE_WORDS = {"source": {"cash reserve"}, "kind": {"cash", "insurance", "deriv
 def for_people(frame: pd.DataFrame, t=_same) -> pd.DataFrame:
     """A result table as people read it in their language: headers by `column_label`, and the cells that are
     words (`cash reserve`, `insurance`, …) translated by t; ids and numbers unchanged."""
-    out = frame.copy()
-    for col, words in _VALUE_WORDS.items():
-        if col in out.columns:
-            out[col] = out[col].map(lambda v, words=words: t(v) if v in words else v)
+    out = _translate_words(frame.copy(), t)
     out.columns = [column_label(str(c), t) for c in out.columns]
     return out
+
+
+def _translate_words(frame: pd.DataFrame, t) -> pd.DataFrame:
+    """In place: the cells of `frame` that are words (_VALUE_WORDS) translated by t."""
+    for col, words in _VALUE_WORDS.items():
+        if col in frame.columns:
+            frame[col] = frame[col].map(lambda v, words=words: t(v) if v in words else v)
+    return frame
 
 
 def column_label(name: str, t=_same) -> str:

@@ -356,7 +356,7 @@ def small_amount_doubt(value: float) -> entry.Implausible | None:
     """Yen above 0 and below ¥1m, where an exchange's or a layer's amount is expected: `12` meant as ¥12bn?"""
     if 0 < value < SMALL_AMOUNT_JPY:
         return entry.Implausible("¥{yen} is less than ¥1m: amounts are in yen (e.g. 50bn, 500億)",
-                                 {"yen": f"{value:,.0f}" if value == int(value) else f"{value:,}"})
+                                 {"yen": entry.format_amount(value)})
     return None
 
 
