@@ -3,15 +3,37 @@ PYTHON ?= $(shell command -v python3.12 2>/dev/null || echo python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: install app test browser bench demo clean
+.PHONY: install app test browser bench demo clean lock test-latest
 
+# A fresh machine installs exactly the versions the tests last passed with: constraints.txt pins every package
+# (direct and indirect). `make lock` refreshes it from the newest releases; `make test-latest` tries them without
+# touching the lock.
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet "pip==26.3"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
+
+# The newest releases allowed by pyproject.toml, in a venv of their own (.venv-latest), and the whole suite on them.
+LATEST := .venv-latest
+$(LATEST)/.installed: pyproject.toml
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+test-latest: browser
+	rm -f $(LATEST)/.installed
+	$(MAKE) $(LATEST)/.installed
+	$(LATEST)/bin/python -m pytest
+
+# Refresh the lock: the newest releases, tested, then written to constraints.txt (commit it with the change).
+lock: test-latest
+	{ echo "# Every package make install takes, at the version the suite passed with. Refresh: make lock."; \
+	  $(LATEST)/bin/python -m pip freeze --exclude-editable; } > constraints.txt
 
 # Debian's Chromium for the real-browser test (Playwright cannot download its own browser here), and a Japanese
 # font so the Japanese pages show glyphs, not boxes.
@@ -38,4 +60,4 @@ demo: install
 	$(PY) -m optimizer solve
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LATEST) .pytest_cache .hypothesis

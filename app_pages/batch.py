@@ -107,11 +107,11 @@ def main() -> None:
         st.warning(_("Stale: the inputs changed since this run (profiles, regime or quote sheet). Run the batch "
                      "again to update."), icon=":material/history:")
     summary = result.summary
-    t = summary["totals"]
+    totals = summary["totals"]
     c = st.columns(4)
     c[0].metric(_("Exchanges"), f"{summary['profiles']:,}")
-    c[1].metric(_("Total annual cost"), u(t["annual_cost_jpy"]))
-    c[2].metric(_("Savings vs all cash"), u(t["savings_jpy"]))
+    c[1].metric(_("Total annual cost"), u(totals["annual_cost_jpy"]))
+    c[2].metric(_("Savings vs all cash"), u(totals["savings_jpy"]))
     c[3].metric(_("In shortfall / errors"), f"{summary['status_counts'].get('shortfall', 0)} / "
                                             f"{summary['status_counts'].get('error', 0)}")
     st.caption(_("Run with regime **{regime}**, quote sheet **{sheet}**, profiles **{profiles}**, in {sec:.1f} s.")

@@ -100,16 +100,16 @@ def main() -> None:
         return
     result, names = stored
     s = result.summary
-    t, free, milp = s["totals"], s["unlimited"], s["milp"]
+    totals, free, milp = s["totals"], s["unlimited"], s["milp"]
     c = st.columns(4)
     c[0].metric(_("Exchanges"), f"{s['exchanges']:,}")
-    c[1].metric(_("Total annual cost"), u(t["annual_cost_jpy"]))
+    c[1].metric(_("Total annual cost"), u(totals["annual_cost_jpy"]))
     c[2].metric(_("Cost of scarcity"), u(s["scarcity_cost_jpy"]))
     c[3].metric(_("Short because capacity ran out"), f"{len(s['short_because_of_capacity'])}")
     st.caption(_("Without capacity limits: annual cost {cost}, shortfall {short}, {n} exchanges short. With them: "
                  "shortfall {now}. Regime **{regime}**; yes/no quotes: {milp}.").format(
         cost=u(free["annual_cost_jpy"]), short=u(free["shortfall_jpy"]), n=free["shortfall_exchanges"],
-        now=u(t["shortfall_jpy"]), regime=_(names["regime"]), milp=_(milp)))
+        now=u(totals["shortfall_jpy"]), regime=_(names["regime"]), milp=_(milp)))
     rows = pd.DataFrame([{"counterparty": r["counterparty"],
                           "capacity": None if r["capacity_jpy"] is None else u.number(r["capacity_jpy"]),
                           "cover": u.number(r["cover_jpy"]),

@@ -336,17 +336,17 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
     """A batch summary (batch.run's `summary`, the RESULTS.summary.json object) as a table for a terminal:
     totals, who cannot comply (R above net assets or liquid capital; in shortfall, with what binds) and the cover
     bought against the market's capacity when a capacity file was given."""
-    t, c = summary["totals"], summary["status_counts"]
+    totals, c = summary["totals"], summary["status_counts"]
     others = "".join(f", {k} {n:,}" for k, n in c.items() if k not in ("optimal", "shortfall", "error") and n)
     lines = [f"Profiles        {summary['profiles']:,}  (optimal {c.get('optimal', 0):,}, shortfall "
              f"{c.get('shortfall', 0):,}, error {c.get('error', 0):,}{others})",
-             f"Requirement     {yen(t['required_coverage_jpy'])}  (total R)",
-             f"Annual cost     {yen(t['annual_cost_jpy'])}",
-             f"All cash        {yen(t['all_cash_cost_jpy'])}  (exchanges for which all cash is an option)",
-             f"Savings         {yen(t['savings_jpy'])}",
-             f"Cash reserves   {yen(t['cash_reserve_jpy'])}",
-             f"Insurance credit {yen(t['insurance_credit_jpy'])}; derivative credit {yen(t['derivative_credit_jpy'])}",
-             f"Shortfall       {yen(t['shortfall_jpy'])}"]
+             f"Requirement     {yen(totals['required_coverage_jpy'])}  (total R)",
+             f"Annual cost     {yen(totals['annual_cost_jpy'])}",
+             f"All cash        {yen(totals['all_cash_cost_jpy'])}  (exchanges for which all cash is an option)",
+             f"Savings         {yen(totals['savings_jpy'])}",
+             f"Cash reserves   {yen(totals['cash_reserve_jpy'])}",
+             f"Insurance credit {yen(totals['insurance_credit_jpy'])}; derivative credit {yen(totals['derivative_credit_jpy'])}",
+             f"Shortfall       {yen(totals['shortfall_jpy'])}"]
     for key, words in (("requirement_over_net_assets", "R > net assets "),
                        ("requirement_over_liquid_capital", "R > liquid cap.")):
         over = summary.get(key)
@@ -398,16 +398,16 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
 def market_summary_text(summary: Mapping[str, Any]) -> str:
     """The market's summary (market.run's `summary`, the MARKET.summary.json object) for a terminal: totals
     against the run without capacity limits, then one row per counterparty with its clearing price."""
-    t, free = summary["totals"], summary["unlimited"]
+    totals, free = summary["totals"], summary["unlimited"]
     short = summary["short_because_of_capacity"]
     lines = [f"Exchanges       {summary['exchanges']:,}  ({summary['regime']}; method {summary['method']})",
              f"Yes/no quotes   {summary['milp']}",
              f"Phases          {' → '.join(summary['phases'])}",
-             f"Requirement     {yen(t['required_coverage_jpy'])}",
-             f"Annual cost     {yen(t['annual_cost_jpy'])}  (without capacity limits {yen(free['annual_cost_jpy'])}; "
+             f"Requirement     {yen(totals['required_coverage_jpy'])}",
+             f"Annual cost     {yen(totals['annual_cost_jpy'])}  (without capacity limits {yen(free['annual_cost_jpy'])}; "
              f"scarcity {yen(summary['scarcity_cost_jpy'])})",
-             f"Shortfall       {yen(t['shortfall_jpy'])}  (without capacity limits {yen(free['shortfall_jpy'])})",
-             f"Insurance       {yen(t['insurance_written_jpy'])} of cover written",
+             f"Shortfall       {yen(totals['shortfall_jpy'])}  (without capacity limits {yen(free['shortfall_jpy'])})",
+             f"Insurance       {yen(totals['insurance_written_jpy'])} of cover written",
              f"In shortfall    {len(summary['shortfall_exchanges']):,} exchanges ({free['shortfall_exchanges']:,} "
              f"without capacity limits)"]
     if short:
