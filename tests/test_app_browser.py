@@ -264,13 +264,17 @@ def test_the_quote_grid_shows_every_column_without_scrolling_at_1280(page):
 
 
 def table_widths(page) -> list[tuple[int, int]]:
-    """(scrollWidth, clientWidth) of each grid's scrolling area on the page."""
+    """(scrollWidth, clientWidth) of each grid's scrolling area on the page; None for a grid still being drawn."""
     return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(d => {
-        const s = d.querySelector('.dvn-scroller'); return [s.scrollWidth, s.clientWidth]; })""")
+        const s = d.querySelector('.dvn-scroller'); return s ? [s.scrollWidth, s.clientWidth] : null; })""")
 
 
-def tables_fit(widths: list[tuple[int, int]]) -> bool:
-    return bool(widths) and all(scroll <= client + 1 for scroll, client in widths)
+def drawn(widths: list) -> bool:
+    return bool(widths) and all(w is not None for w in widths)
+
+
+def tables_fit(widths: list) -> bool:
+    return drawn(widths) and all(scroll <= client + 1 for scroll, client in widths)
 
 
 def settled_widths(page, condition, seconds: float = 30) -> list[tuple[int, int]]:
@@ -286,7 +290,7 @@ def settled_widths(page, condition, seconds: float = 30) -> list[tuple[int, int]
 
 def assert_tables_fit(page, where: str) -> None:
     widths = settled_widths(page, tables_fit)
-    assert widths, f"no table on {where}"
+    assert drawn(widths), f"no table drawn on {where}: {widths}"
     for scroll, client in widths:
         assert scroll <= client + 1, f"a table on {where} scrolls sideways: {scroll} > {client}"
     assert_page_does_not_scroll_sideways(page, where)
@@ -312,7 +316,7 @@ def test_every_table_shows_all_its_columns_at_1280_and_scrolls_only_inside_itsel
     assert_tables_fit(page, "Broker")
     page.get_by_text("Show all columns").first.click()              # the rarely used columns, on request
     wait_quiet(page)
-    (scroll, client), = settled_widths(page, lambda w: len(w) == 1 and w[0][0] > w[0][1])
+    (scroll, client), = settled_widths(page, lambda w: drawn(w) and len(w) == 1 and w[0][0] > w[0][1])
     assert scroll > client                                           # now the table scrolls, inside itself…
     assert_page_does_not_scroll_sideways(page, "Broker, all columns")  # …and the page does not
     go_to(page, "Batch: many exchanges")
