@@ -427,6 +427,11 @@ class RiskColumns:
     seed: int
     level: float = DEFAULT_LEVEL
 
+    def __post_init__(self) -> None:  # refused before any profile is solved (or a worker started)
+        from .simulation import check_work
+
+        check_work(self.loss_model, self.scenarios)
+
     def values(self, solution: Solution) -> dict[str, float]:
         """RISK_COLUMNS for one solved profile (optimal or shortfall: the mix it reports)."""
         from .simulation import simulate
