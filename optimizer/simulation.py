@@ -105,7 +105,8 @@ class Scenarios:
 
 
 def check_work(loss_model: LossModel, n_years: int) -> None:
-    """Refuse (InputError naming --scenarios) a simulation expected to draw more than MAX_EVENTS events.
+    """Refuse (InputError naming --scenarios) a simulation expected to draw more than MAX_EVENTS events, and one
+    whose price move or basis noise the Monte Carlo cannot average (loss_model.MAX_LOG_SD).
 
     >>> from optimizer.loss_model import EventType
     >>> lm = LossModel("t", 52.0, 0.0, 0.0, 0.0, (EventType("x", 1.0, "external_hack", "hot", "uniform"),))
@@ -115,6 +116,13 @@ def check_work(loss_model: LossModel, n_years: int) -> None:
     ...
     optimizer.inputs.InputError: --scenarios: 2,000,000 scenario-years at events_per_year = 52 would draw about 104,000,000 events; expected at most 2,000,000 (scenario-years × events_per_year, held in memory at once): at most 38,461 scenario-years with this loss model
     """
+    from .loss_model import MAX_LOG_SD
+
+    move = loss_model.price_volatility * math.sqrt(loss_model.payout_lag_days / DAYS_PER_YEAR)
+    for key, s in (("payout_lag_days", move), ("basis_volatility", loss_model.basis_volatility)):
+        if s > MAX_LOG_SD:  # a LossModel built in code, not read from a file (where the same bound is checked)
+            raise InputError(loss_model.name, f"a mean-1 lognormal factor with log-sd {s:.3g}; expected at most "
+                             f"{MAX_LOG_SD:g} (the simulated mean would fall well short of 1)", column=key)
     expected = float(n_years) * loss_model.events_per_year
     if expected > MAX_EVENTS:
         raise InputError("--scenarios", f"{n_years:,} scenario-years at events_per_year = "
