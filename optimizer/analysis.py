@@ -17,8 +17,8 @@ import pandas as pd
 from .domain import ExchangeProfile, Incident, Quote, Regime
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
-from .risk import exceeds_reserve
 from .regime import CEILINGS, SWEEPABLE, check_parameter, requirement, with_parameter
+from .risk import exceeds_reserve
 from .solution import Solution
 
 _ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"

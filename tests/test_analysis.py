@@ -227,6 +227,14 @@ def test_stress_excluded_peril_falls_on_cash():
     assert row["uncovered_jpy"] == pytest.approx(5e9)
 
 
+def test_stress_note_names_a_layer_that_does_not_cover_the_peril():
+    quotes = [_layer("L", 0.0, 1.0, 0.03, perils=frozenset({"external_hack"}))]
+    regime = Regime("t", RequirementRule(volume_rate=0.002, perils=("external_hack",)), Eligibility())
+    s = solve(_profile(liquid_capital_jpy=0.0), quotes, regime)
+    hack, vendor = stress_test(s, [_incident(0.05), _incident(0.05, peril="vendor_compromise")])["note"]
+    assert hack == "" and vendor == "L paid nothing: it does not cover vendor compromise"
+
+
 def test_stress_overlapping_layers_never_pay_more_than_the_loss():
     quotes = [_layer("A", 0.0, 1.0, 0.02, max_share=0.8, counterparty="P"),
               _layer("B", 0.0, 1.0, 0.02, max_share=0.8, counterparty="Q")]
