@@ -334,8 +334,10 @@ def result_views(s, scenario) -> None:
         scale = st.radio(_("Scale each historical loss by"), ["assets", "absolute"], horizontal=True,
                          key=f"stress_scale{_lang_suffix()}", format_func=lambda k, t=tr(): t("share of customer assets") if k == "assets"
                          else t("reported yen amount"))
-        st.caption(_("Historical hacks replayed against this mix: layers pay first (if they cover the peril), then "
-                     "cash up to the reserve; the rest is uncovered. The dashed line is R."))
+        st.caption(_("Historical hacks replayed against this mix: layers pay first (if they cover the peril and do "
+                     "not exclude the attack: a layer that excludes state-backed attacks pays nothing for an attack "
+                     "attributed to a state actor or of unknown attribution), then cash up to the reserve; the rest "
+                     "is uncovered. The dashed line is R."))
         table = analysis.stress_test(s, incidents, scale)
         st.altair_chart(charts.stress_chart(table, u, _, s.requirement_jpy), width="stretch")
         shown, config = charts.stress_table(table, u, _)

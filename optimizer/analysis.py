@@ -18,6 +18,7 @@ from .domain import ExchangeProfile, Incident, Quote, Regime
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
 from .regime import CEILINGS, SWEEPABLE, check_parameter, requirement, with_parameter
+from .risk import exceeds_reserve
 from .solution import Solution
 
 _ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"
@@ -256,24 +257,49 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
 
 # ------------------------------------------------------------------ stress test
 
+def _excluded_by_attribution(quote: Quote, incident: Incident) -> bool:
+    """Whether the quote's `state_backed` exclusion takes the incident out of its cover: the incident is attributed
+    to a state actor, or its attribution is unknown (a claim the insurer can refuse until the attribution is
+    settled is not money a reserve can count on). As in the risk view, a quote without the exclusion pays whoever
+    is behind the attack, and an incident attributed to no state actor (`state_backed = false`) is paid."""
+    return "state_backed" in quote.exclusions and incident.state_backed != "false"
+
+
 def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = "assets") -> pd.DataFrame:
     """Replay historical hacks against the optimal mix: who pays each loss.
 
     scale="assets": the loss is the incident's share of its victim's customer assets applied to this
     exchange's customer assets; scale="absolute": the loss in JPY as reported. Layers pay what they would
-    pay in cash (share × recovery, if the peril is covered); cash pays the rest up to the reserve; the remainder
-    is uncovered. One row per incident; per-layer columns are named `paid_<quote_id>_jpy`.
+    pay in cash (share × recovery) if they cover the incident's peril and their exclusions do not take it out: a
+    layer excluding state-backed attacks pays nothing for an incident attributed to a state actor or of unknown
+    attribution (`_excluded_by_attribution`; docs/design.md, "Stress test"). Cash pays the rest up to the reserve
+    (within RESERVE_TOL·R, as the risk view compares); the remainder is uncovered. One row per incident; per-layer
+    columns are named `paid_<quote_id>_jpy`; `note` says which layer paid nothing that would otherwise have paid,
+    and why.
     """
     if scale not in ("assets", "absolute"):
         raise ValueError("scale must be 'assets' or 'absolute'")
     R = solution.requirement_jpy
+    cash = solution.cash_reserve_jpy
     rows = []
     for inc in incidents:
         loss = inc.loss_share_of_assets * solution.profile.customer_assets_jpy if scale == "assets" else inc.loss_jpy
         row = {"incident_id": inc.incident_id, "date": inc.date, "exchange": inc.exchange, "peril": inc.peril,
-               "loss_jpy": loss, "loss_vs_requirement": loss / R if R > 0 else math.inf}
-        owed = {line.quote.quote_id: line.share * recovery(loss, line.quote.attachment_jpy(R), line.quote.limit_jpy(R))
-                if line.quote.covers(inc.peril) else 0.0 for line in solution.lines}
+               "state_backed": inc.state_backed, "loss_jpy": loss,
+               "loss_vs_requirement": loss / R if R > 0 else math.inf}
+        owed, notes = {}, []
+        for line in solution.lines:
+            q = line.quote
+            would = line.share * recovery(loss, q.attachment_jpy(R), q.limit_jpy(R))
+            if would > 0 and not q.covers(inc.peril):
+                notes.append(f"{q.quote_id} paid nothing: it does not cover {inc.peril.replace('_', ' ')}")
+                would = 0.0
+            elif would > 0 and _excluded_by_attribution(q, inc):
+                why = ("the incident is attributed to a state actor" if inc.state_backed == "true" else
+                       "its attribution is unknown (counted as excluded)")
+                notes.append(f"{q.quote_id} paid nothing: it excludes state-backed attacks and {why}")
+                would = 0.0
+            owed[q.quote_id] = would
         # Overlapping layers never pay more than the loss between them: they contribute pro rata.
         pro_rata = min(1.0, loss / sum(owed.values())) if sum(owed.values()) > 0 else 0.0
         for qid, amount in owed.items():
@@ -281,10 +307,14 @@ def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = 
         paid_layers = sum(owed.values()) * pro_rata
         retained = max(loss - paid_layers, 0.0)
         row["paid_by_layers_jpy"] = paid_layers
-        row["paid_by_cash_jpy"] = min(retained, solution.cash_reserve_jpy)
+        # within the tolerance the risk view uses, a loss the cash covers up to rounding is covered by it
+        row["paid_by_cash_jpy"] = min(retained, cash) if exceeds_reserve(retained, cash, R) else retained
         row["uncovered_jpy"] = retained - row["paid_by_cash_jpy"]
+        row["note"] = "; ".join(notes)
         rows.append(row)
-    front = ["incident_id", "date", "exchange", "peril", "loss_jpy", "loss_vs_requirement", "paid_by_cash_jpy",
-             "paid_by_layers_jpy", "uncovered_jpy"]
+    front = ["incident_id", "date", "exchange", "peril", "state_backed", "loss_jpy", "loss_vs_requirement",
+             "paid_by_cash_jpy", "paid_by_layers_jpy", "uncovered_jpy"]
     frame = pd.DataFrame(rows)
-    return frame[front + [c for c in frame.columns if c not in front]] if rows else pd.DataFrame(columns=front)
+    if not rows:
+        return pd.DataFrame(columns=front + ["note"])
+    return frame[front + [c for c in frame.columns if c not in front and c != "note"] + ["note"]]

@@ -232,6 +232,8 @@ def stress_table(table: pd.DataFrame, unit: Unit, t: Translate = _same) -> tuple
         name = f"{label} ({unit.label})"
         out[name] = table[col] / unit.divisor
         names.append(name)
+    if "note" in table.columns:  # which layer paid nothing although the loss reached it, and why
+        out[t("note")] = table["note"]
     return out, names
 
 

@@ -416,6 +416,9 @@ def cmd_stress(args: argparse.Namespace) -> int:
             f"{'share of customer assets' if args.scale == 'assets' else 'reported JPY amount'})\n\n"
             + report.text_table(table[["incident_id", "date", "peril", "loss_jpy", "paid_by_cash_jpy",
                                        "paid_by_layers_jpy", "uncovered_jpy"]]))
+    noted = table[table["note"] != ""]
+    if not noted.empty:  # a layer that paid nothing although the loss reached it, and why
+        text += "\n\nNotes:\n" + "\n".join(f"{i}: {n}" for i, n in zip(noted["incident_id"], noted["note"]))
     _emit(args, text, data, {"stress": table})
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
 

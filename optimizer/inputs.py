@@ -493,12 +493,20 @@ def _toml_table(data: dict, key: str, source: str) -> dict:
 
 
 def _depth(value: Any) -> int:
-    """Nesting depth of a parsed TOML value: a scalar is 0, a table or array one more than its deepest item."""
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+    """Nesting depth of a parsed TOML value: a scalar is 0, a table or array one more than its deepest item.
+    Iterative, so a value nested a thousand levels deep is measured, not a RecursionError.
+
+    >>> _depth({"a": [1, {"b": 2}]}), _depth(3)
+    (3, 0)
+    """
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((v, depth) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _toml_flag(section: str, key: str, raw: Any, source: str) -> bool:

@@ -17,10 +17,20 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from .domain import PERILS, RATINGS, rating_bucket
-from .inputs import InputError, read_text_file
+from .inputs import MAX_TOML_BYTES, MAX_TOML_DEPTH, InputError, _depth, read_text_file
 
-MAX_EVENTS_PER_YEAR = 52.0  # see loss_model_from_dict: bounds on what the simulation can mean
-MAX_VOLATILITY = 3.0
+# Bounds on what the simulation can mean (see loss_model_from_dict and docs/risk.md):
+MAX_EVENTS_PER_YEAR = 52.0  # a major outflow a week
+MAX_VOLATILITY = 3.0        # annual log-volatility of the coins' yen price: a 20× move in a year's standard deviation
+# Log-sd of a mean-1 lognormal factor the Monte Carlo can average: the price move to the payout,
+# price_volatility·√(payout_lag_days/365), and the parametric basis noise. Of n draws of exp(sZ − s²/2) the mean
+# has relative standard error √((e^{s²} − 1)/n) and its typical value falls short of 1 as s grows, because a few
+# rare draws carry the mean: at s = 2 and the 2,500 events of 100,000 years at 2.5% a year, the median sample mean
+# is 0.98 (se 15%); at s = 3 it is 0.82 (se 180%), and at s = 4.2 (volatility 3 over 730 days) 0.32 — an expected
+# loss a third of the true one, with a standard error that does not show it. Beyond s ≈ 37 every factor underflows
+# to 0 (`payout_lag_days = 100000`: "expected loss ¥1").
+MAX_LOG_SD = 2.0
+DAYS_PER_YEAR = 365.0       # payout_lag_days / DAYS_PER_YEAR is the lag in years
 Z90 = 1.2815515655446004  # standard normal 90% quantile: a lognormal's p90 = median × exp(Z90·σ)
 PROBABILITY_SUM_TOL = 1e-9  # event-type probabilities must sum to 1 within this
 BUCKETS: tuple[str, ...] = tuple(dict.fromkeys(rating_bucket(r) for r in RATINGS))  # AAA, AA, A, …, CCC, NR
@@ -116,7 +126,8 @@ def _number(data: Mapping[str, Any], key: str, where: str, source: str, *, defau
     return value
 
 
-_SIGMA_WHY = "beyond it a mean-1 lognormal factor underflows to 0 in every simulated year"
+_SIGMA_WHY = ("beyond it the simulated mean of a mean-1 lognormal factor falls well short of 1 and the expected "
+              "loss is understated")
 
 
 def _at_most(value: float, high: float, key: str, source: str, why: str) -> float:
@@ -176,7 +187,7 @@ def _event_type(raw: Any, i: int, source: str) -> EventType:
         peril=_choice(raw, "peril", f"{where}.peril", source, PERILS),
         base=_choice(raw, "base", f"{where}.base", source, ("hot", "customer_assets")),  # type: ignore[arg-type]
         severity=severity,  # type: ignore[arg-type]
-        cap=_number(raw, "cap", f"{where}.cap", source, default=1.0, strictly_positive=True),
+        cap=_number(raw, "cap", f"{where}.cap", source, default=1.0, high=1.0, strictly_positive=True),
         **values,
     )
 
@@ -203,37 +214,60 @@ def loss_model_from_dict(data: Mapping[str, Any], source: str = "loss model") ->
     if not isinstance(table_raw, dict):
         raise InputError(source, "expected a table [default_probability]", column="default_probability")
     table: dict[str, float] = {}
+    spelled: dict[str, str] = {}
     for key in table_raw:
         rating = str(key).strip().upper()
         if rating not in RATINGS and rating not in BUCKETS:
             raise InputError(source, f"unknown rating {key!r}; expected AAA … CCC (notches + or -) or NR",
                              column=f"default_probability.{key}")
+        if rating in table:  # "A" and "a " are one rating: the last would win in silence
+            raise InputError(source, f"rating {rating} is given twice ({spelled[rating]!r} and {key!r}); expected "
+                             "each rating once", column=f"default_probability.{key}")
+        spelled[rating] = key
         table[rating] = _number(table_raw, key, f"default_probability.{key}", source, high=1.0)
 
+    price_volatility = _at_most(_number(data, "price_volatility", "price_volatility", source), MAX_VOLATILITY,
+                                "price_volatility", source, _SIGMA_WHY)
+    payout_lag_days = _number(data, "payout_lag_days", "payout_lag_days", source)
+    move = price_volatility * math.sqrt(payout_lag_days / DAYS_PER_YEAR)
+    if move > MAX_LOG_SD:
+        longest = DAYS_PER_YEAR * (MAX_LOG_SD / price_volatility) ** 2
+        raise InputError(source, f"the price move to the payout has log-sd price_volatility × √(payout_lag_days / "
+                         f"365) = {price_volatility:g} × √({payout_lag_days:g} / 365) = {move:.3g}; expected at most "
+                         f"{MAX_LOG_SD:g} ({_SIGMA_WHY}): at this volatility, payout_lag_days ≤ {math.floor(longest):,}",
+                         column="payout_lag_days")
     return LossModel(
         name=_text(data, "name", "name", source, default=Path(str(source)).stem),
         description=_text(data, "description", "description", source, default=""),
-        # bounds: well past any real exchange (a major outflow a week; a coin's price moving e^3 = 20× in a year's
-        # standard deviation), and short of where the simulation stops meaning anything: a mean-1 lognormal with
-        # σ ≫ 3 underflows to 0 in every sampled year ("expected loss ¥0"), and 1e9 events a year exhaust memory
+        # bounds (top of the module): well past any real exchange, and short of where the simulation stops meaning
+        # anything
         events_per_year=_at_most(_number(data, "events_per_year", "events_per_year", source), MAX_EVENTS_PER_YEAR,
                                  "events_per_year", source, "a major outflow a week"),
         state_backed_share=_number(data, "state_backed_share", "state_backed_share", source, high=1.0),
-        price_volatility=_at_most(_number(data, "price_volatility", "price_volatility", source), MAX_VOLATILITY,
-                                  "price_volatility", source, _SIGMA_WHY),
-        payout_lag_days=_number(data, "payout_lag_days", "payout_lag_days", source),
+        price_volatility=price_volatility,
+        payout_lag_days=payout_lag_days,
         basis_volatility=_at_most(_number(data, "basis_volatility", "basis_volatility", source, default=0.3),
-                                  MAX_VOLATILITY, "basis_volatility", source, _SIGMA_WHY),
+                                  MAX_LOG_SD, "basis_volatility", source, _SIGMA_WHY),
         event_types=types,
         default_probability=table,
     )
 
 
 def loss_model_from_text(text: str, source: str = "loss model") -> LossModel:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TOML_BYTES:
+        raise InputError(source, f"the file is larger than {MAX_TOML_BYTES // 1024} KB; a loss model is a few KB "
+                         "(see data/loss-models/)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(source, f"not valid TOML ({exc})") from None
+    except RecursionError:
+        raise InputError(source, f"nested too deeply; expected at most {MAX_TOML_DEPTH} levels ([[event_type]] "
+                         "tables of numbers and text)") from None
+    for key, value in data.items():  # before any value is read (or shown in a message)
+        if 1 + _depth(value) > MAX_TOML_DEPTH:
+            raise InputError(source, f"nested {1 + _depth(value)} levels deep; expected at most {MAX_TOML_DEPTH} "
+                             "([[event_type]] tables of numbers and text)", column=key)
     return loss_model_from_dict(data, source)
 
 

@@ -34,6 +34,21 @@ DEFAULT_LEVEL = 0.99
 # in `assemble` (≤ 1e-7 of a layer). TVAR_TOL / (1 − α) covers both with a margin of 10.
 TVAR_TOL = 1e-6
 OVER_INDEMNITY_TOL = 1e-12  # a year where full cover could pay more than the loss (relative), gets a clip row
+# A simulated (or replayed) amount is compared with the cash reserve within RESERVE_TOL·R: a year whose retained
+# loss is the cash reserve up to rounding (L − P·s summed in floating point over layers that exactly fill the
+# loss above the cash) retains the cash, it does not exhaust it. 1e-9·R is far above the rounding of sums of yen
+# amounts up to 1e12 (≈1e-4 yen) and far below any amount a reader would call a shortfall (¥1 on R = ¥1bn).
+# Every comparison with the reserve uses `exceeds_reserve` (risk metrics, the stress test).
+RESERVE_TOL = 1e-9
+
+
+def exceeds_reserve(amount, cash_jpy: float, requirement_jpy: float):
+    """Whether `amount` (JPY, a number or an array) is more than the cash reserve, beyond RESERVE_TOL·R.
+
+    >>> bool(exceeds_reserve(1e9 + 1e-3, 1e9, 1e9)), bool(exceeds_reserve(1e9 + 10.0, 1e9, 1e9))
+    (False, True)
+    """
+    return amount > cash_jpy + RESERVE_TOL * max(float(requirement_jpy), 1.0)
 
 
 # ---------------------------------------------------------------- scenarios × quotes
@@ -175,11 +190,28 @@ def annual_cost(profile: ExchangeProfile, quotes: Sequence[Quote], requirement_j
     return profile.carry * cash_jpy + sum(by_quote.values()), by_quote
 
 
+def allocate_recovery(recovered: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Each instrument's part of a year's recovery: the year's total (capped at the loss) shared pro rata to what
+    each would pay, so that the parts add up to the total in every year.
+
+    In an over-insured year (overlapping layers, an index above the loss) the instruments would pay more than the
+    loss; the exchange recovers only the loss, and each instrument is credited its share of it:
+
+    >>> allocate_recovery(np.array([[6.0, 4.0], [3.0, 1.0]]), np.array([5.0, 4.0])).tolist()
+    [[3.0, 2.0], [3.0, 1.0]]
+    """
+    paid = recovered.sum(axis=1)
+    scale = np.divide(total, paid, out=np.zeros_like(paid), where=paid > 0)
+    return recovered * scale[:, None]
+
+
 def metrics(book: RiskBook, profile: ExchangeProfile, shares: Mapping[str, float], cash_jpy: float, *,
             level: float = DEFAULT_LEVEL, annual_cost_jpy: float | None = None) -> RiskMetrics:
     """The risk view of a mix (shares by quote_id, cash in JPY) on the book's scenarios.
 
-    Retained loss of a year = clip(L − P·s, 0, L). `annual_cost_jpy` defaults to the mix's premiums, fees and
+    Retained loss of a year = clip(L − P·s, 0, L); a year exhausts the reserve when its retained loss exceeds the
+    cash beyond RESERVE_TOL·R; each instrument's expected recovery is its pro-rata part of each year's capped
+    recovery (`allocate_recovery`), so the instruments add up to `expected_recovery_jpy`. `annual_cost_jpy` defaults to the mix's premiums, fees and
     carry (pass the Solution's figure to report exactly the regulatory answer).
     """
     sc = book.scenarios
@@ -195,12 +227,13 @@ def metrics(book: RiskBook, profile: ExchangeProfile, shares: Mapping[str, float
     e_ret, se_ret = _mean_se(retained, n)
     e_rec, se_rec = _mean_se(L - retained, n)
     var, tvar = var_tvar(retained, n, level)
-    p_exhaust = float(np.count_nonzero(retained > cash_jpy)) / n
+    p_exhaust = float(np.count_nonzero(exceeds_reserve(retained, cash_jpy, book.requirement_jpy))) / n
+    allocated = allocate_recovery(recovered, L - retained)
     instruments = []
     for j, q in enumerate(book.quotes):
         if s[j] <= 0:
             continue
-        mean, se = _mean_se(recovered[:, j], n)
+        mean, se = _mean_se(allocated[:, j], n)
         premium = by_quote.get(q.quote_id, 0.0)
         instruments.append(InstrumentRisk(q.quote_id, float(s[j]), premium, mean, se,
                                           mean / premium if premium > 0 else None))
@@ -393,6 +426,11 @@ class RiskColumns:
     scenarios: int
     seed: int
     level: float = DEFAULT_LEVEL
+
+    def __post_init__(self) -> None:  # refused before any profile is solved (or a worker started)
+        from .simulation import check_work
+
+        check_work(self.loss_model, self.scenarios)
 
     def values(self, solution: Solution) -> dict[str, float]:
         """RISK_COLUMNS for one solved profile (optimal or shortfall: the mix it reports)."""

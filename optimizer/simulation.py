@@ -20,11 +20,16 @@ from typing import Sequence
 import numpy as np
 
 from .domain import PERILS, ExchangeProfile, Quote
-from .loss_model import LossModel
+from .inputs import InputError
+from .loss_model import DAYS_PER_YEAR, LossModel
 
 DEFAULT_SCENARIOS = 100_000
 DEFAULT_SEED = 2026
-DAYS_PER_YEAR = 365.0
+# Work bound: events drawn at once, expected (scenario-years × events_per_year). Each event holds about twenty
+# float arrays while it is drawn (≈0.2 KB) and a row of the events × quotes payout arrays while paid (8 bytes a
+# quote, a few copies): 2,000,000 events take about 0.5 GB to draw and 0.3 GB per 20 quotes to pay. Above it,
+# 52 events a year × 2,000,000 years (1e8 events) ended in a MemoryError; now it is refused before drawing.
+MAX_EVENTS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,34 @@ class Scenarios:
         return P
 
 
+def check_work(loss_model: LossModel, n_years: int) -> None:
+    """Refuse (InputError naming --scenarios) a simulation expected to draw more than MAX_EVENTS events, and one
+    whose price move or basis noise the Monte Carlo cannot average (loss_model.MAX_LOG_SD).
+
+    >>> from optimizer.loss_model import EventType
+    >>> lm = LossModel("t", 52.0, 0.0, 0.0, 0.0, (EventType("x", 1.0, "external_hack", "hot", "uniform"),))
+    >>> check_work(lm, 38_461)
+    >>> check_work(lm, 2_000_000)
+    Traceback (most recent call last):
+    ...
+    optimizer.inputs.InputError: --scenarios: 2,000,000 scenario-years at events_per_year = 52 would draw about 104,000,000 events; expected at most 2,000,000 (scenario-years × events_per_year, held in memory at once): at most 38,461 scenario-years with this loss model
+    """
+    from .loss_model import MAX_LOG_SD
+
+    move = loss_model.price_volatility * math.sqrt(loss_model.payout_lag_days / DAYS_PER_YEAR)
+    for key, s in (("payout_lag_days", move), ("basis_volatility", loss_model.basis_volatility)):
+        if s > MAX_LOG_SD:  # a LossModel built in code, not read from a file (where the same bound is checked)
+            raise InputError(loss_model.name, f"a mean-1 lognormal factor with log-sd {s:.3g}; expected at most "
+                             f"{MAX_LOG_SD:g} (the simulated mean would fall well short of 1)", column=key)
+    expected = float(n_years) * loss_model.events_per_year
+    if expected > MAX_EVENTS:
+        raise InputError("--scenarios", f"{n_years:,} scenario-years at events_per_year = "
+                         f"{loss_model.events_per_year:g} would draw about {expected:,.0f} events; expected at most "
+                         f"{MAX_EVENTS:,} (scenario-years × events_per_year, held in memory at once): at most "
+                         f"{math.floor(MAX_EVENTS / loss_model.events_per_year):,} scenario-years with this loss "
+                         "model")
+
+
 def simulate(profile: ExchangeProfile, loss_model: LossModel, n_years: int = DEFAULT_SCENARIOS,
              seed: int = DEFAULT_SEED) -> Scenarios:
     """Draw N scenario-years of hack losses for `profile` (same seed → identical arrays).
@@ -111,9 +144,11 @@ def simulate(profile: ExchangeProfile, loss_model: LossModel, n_years: int = DEF
 
     Raises:
         ValueError: n_years < 1.
+        InputError: more than MAX_EVENTS events expected (`check_work`), before anything is drawn.
     """
     if n_years < 1:
         raise ValueError(f"n_years must be ≥ 1, got {n_years}")
+    check_work(loss_model, n_years)
     lm = loss_model
     rng = np.random.default_rng(seed)
     counts = rng.poisson(lm.events_per_year, n_years)

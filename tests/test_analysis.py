@@ -227,6 +227,14 @@ def test_stress_excluded_peril_falls_on_cash():
     assert row["uncovered_jpy"] == pytest.approx(5e9)
 
 
+def test_stress_note_names_a_layer_that_does_not_cover_the_peril():
+    quotes = [_layer("L", 0.0, 1.0, 0.03, perils=frozenset({"external_hack"}))]
+    regime = Regime("t", RequirementRule(volume_rate=0.002, perils=("external_hack",)), Eligibility())
+    s = solve(_profile(liquid_capital_jpy=0.0), quotes, regime)
+    hack, vendor = stress_test(s, [_incident(0.05), _incident(0.05, peril="vendor_compromise")])["note"]
+    assert hack == "" and vendor == "L paid nothing: it does not cover vendor compromise"
+
+
 def test_stress_overlapping_layers_never_pay_more_than_the_loss():
     quotes = [_layer("A", 0.0, 1.0, 0.02, max_share=0.8, counterparty="P"),
               _layer("B", 0.0, 1.0, 0.02, max_share=0.8, counterparty="Q")]
@@ -240,6 +248,37 @@ def test_stress_absolute_scale_uses_the_reported_loss():
     s = solve(_profile(), [], _regime())
     row = stress_test(s, [_incident(0.5, loss_jpy=3e9)], scale="absolute").iloc[0]
     assert row["loss_jpy"] == 3e9 and row["paid_by_cash_jpy"] == pytest.approx(3e9)
+
+
+@pytest.mark.parametrize("attribution,excluded_pays", [("true", False), ("unknown", False), ("false", True)])
+def test_stress_layer_excluding_state_backed_attacks_pays_as_the_risk_view_does(attribution, excluded_pays):
+    # A 0–20% layer excluding state-backed attacks under a 20–50% layer; a loss of 3% of 1e11 = 3e9 reaches both.
+    quotes = [_layer("X", 0.0, 0.2, 0.02, exclusions=frozenset({"state_backed"})), _layer("P", 0.2, 0.3, 0.03)]
+    s = solve(_profile(liquid_capital_jpy=0.0), quotes, _regime(max_insurance_share=1.0))
+    assert s.share_of("X") > 0 and s.share_of("P") > 0
+    inc = Incident("S", "2024-05-31", "Somewhere", "external_hack", 1e9, 0.03, state_backed=attribution)
+    row = stress_test(s, [inc]).iloc[0]
+    assert row["paid_P_jpy"] == pytest.approx(s.share_of("P") * 1e9)
+    assert row["paid_X_jpy"] == pytest.approx(s.share_of("X") * 2e9 if excluded_pays else 0.0)
+    assert row["paid_by_layers_jpy"] + row["paid_by_cash_jpy"] + row["uncovered_jpy"] == pytest.approx(3e9)
+    assert row["state_backed"] == attribution
+    if excluded_pays:
+        assert row["note"] == ""
+    else:
+        assert "X paid nothing: it excludes state-backed attacks" in row["note"]
+        assert ("attributed to a state actor" if attribution == "true" else "attribution is unknown") in row["note"]
+
+
+def test_stress_cash_that_covers_the_retained_loss_up_to_rounding_leaves_nothing_uncovered():
+    # Cash 0–10% of R and layers 10–40% and 40–100% each split 50/50: a loss of R leaves exactly the cash.
+    quotes = [_layer(f"{n}{h}", a, l, 0.01, max_share=0.5, counterparty=f"{n}{h}")
+              for n, a, l in (("A", 0.1, 0.3), ("B", 0.4, 0.6)) for h in (1, 2)]
+    s = solve(_profile(), quotes, _regime(max_insurance_share=0.9, max_counterparty_share=0.5))
+    losses = [0.1 * R + k * 0.9 * R / 997 for k in range(1, 997)]  # every loss between cash and R
+    table = stress_test(s, [Incident(f"I{k}", "2018-01-26", "S", "external_hack", x, 0.0)
+                            for k, x in enumerate(losses)], scale="absolute")
+    assert s.cash_reserve_jpy == pytest.approx(0.1 * R)
+    assert (table["uncovered_jpy"] == 0).all()
 
 
 @settings(max_examples=20, deadline=None)
@@ -269,3 +308,26 @@ def test_stress_scales_every_incident_by_its_own_share_of_assets():
     s = solve(_profile(), [_layer("L", 0.0, 0.5, 0.02)], _regime())
     table = stress_test(s, [_incident(0.01), Incident("J", "2019-07-11", "Other", "insider_theft", 3e9, 0.13)])
     assert list(table["loss_jpy"]) == pytest.approx([1e9, 1.3e10])
+
+
+def test_cli_stress_pays_nothing_from_a_layer_excluding_the_attack_and_says_why():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    args = [sys.executable, "-m", "optimizer", "stress", "--profiles", "data/profiles-japan-2025.csv", "--exchange",
+            "bitflyer", "--quotes", "data/quotes-japan-state-excl.csv", "--regime", "cold-wallet"]
+    out = subprocess.run([*args, "--format", "json"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {r["incident_id"]: r for r in json.loads(out.stdout)["incidents"]}
+    for incident in ("DMM-2024", "BYBIT-2025"):  # attributed to a state actor; LL-V1 excludes state-backed attacks
+        row = rows[incident]
+        assert row["state_backed"] == "true" and row["paid_LL-V1_jpy"] == 0
+        assert "LL-V1 paid nothing: it excludes state-backed attacks" in row["note"]
+        assert row["paid_by_layers_jpy"] == pytest.approx(sum(v for k, v in row.items()
+                                                               if k.startswith("paid_") and k[5:-4] not in
+                                                               ("by_cash", "by_layers")))
+    text = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0 and "DMM-2024: LL-V1 paid nothing" in text.stdout

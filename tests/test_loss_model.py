@@ -91,6 +91,17 @@ BAD = [
     ('"BBB" = 0.0015', '"ZZZ" = 0.0015', "default_probability.ZZZ", "unknown rating"),
     ("state_backed_share = 0.6", "state_backed_share = 1.6", "state_backed_share", "between 0 and 1"),
     ("low = 0.2\nhigh = 1.0", "median = 0.2\nhigh = 1.0", "event_type[1].median", "belongs to a lognormal"),
+    # a severity above the whole of its base
+    ("high = 1.0", "high = 1.0\ncap = 1.5", "event_type[1].cap", "between 0 and 1"),
+    # one rating twice, spelled two ways: the last one would win in silence
+    ('"A" = 0.0005', '"A" = 0.0005\n"a " = 0.5', "default_probability.a ", "given twice"),
+    # a price move the Monte Carlo cannot average: σ√t = 3·√2 (the volatility alone is within its bound)
+    ("price_volatility = 0.55\npayout_lag_days = 60", "price_volatility = 3.0\npayout_lag_days = 730",
+     "payout_lag_days", "payout_lag_days ≤ 162"),
+    ("payout_lag_days = 60", "payout_lag_days = 100000", "payout_lag_days", "= 9.1; expected at most 2"),
+    ("payout_lag_days = 60", "payout_lag_days = 60\nbasis_volatility = 3.0", "basis_volatility", "at most 2"),
+    # nesting a thousand levels deep (tomllib would recurse; so would showing the value)
+    ('name = "hot_wallet"', 'name = ' + "[" * 400 + "]" * 400, "event_type", "nested 403 levels deep"),
 ]
 
 
@@ -130,9 +141,10 @@ def _risk(*args):
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("old,new,key,words", [BAD[0], BAD[1], BAD[3], BAD[4], BAD[5], BAD[7]],
+@pytest.mark.parametrize("old,new,key,words", [*BAD[:2], *BAD[3:6], BAD[7], *BAD[-6:]],
                          ids=["probabilities", "negative_rate", "median_above_p90", "unknown_peril", "unknown_key",
-                              "wrong_type"])
+                              "wrong_type", "cap_above_1", "rating_twice", "price_move_730_days",
+                              "price_move_100000_days", "basis_volatility", "nested_deep"])
 def test_cli_risk_with_bad_loss_model_exits_2_naming_file_and_key(tmp_path, old, new, key, words):
     bad = tmp_path / "bad.toml"
     bad.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
@@ -148,3 +160,35 @@ def test_cli_risk_accepts_a_preset_name():
     out = _risk("--loss-model", "japan-stressed", "--format", "json")
     assert out.returncode == 0, out.stderr
     assert '"loss_model": "Japan (stressed)"' in out.stdout
+
+
+def test_nesting_deeper_than_the_parser_recurses_is_refused_in_one_line(tmp_path):
+    bad = tmp_path / "deep.toml"
+    bad.write_text(GOOD + "x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_loss_model(bad)
+    out = _risk("--loss-model", str(bad))
+    assert out.returncode == 2 and out.stdout == ""
+    assert "\n" not in out.stderr.strip() and str(bad) in out.stderr and "nested too deeply" in out.stderr
+
+
+def test_more_events_than_memory_holds_are_refused_before_simulating(tmp_path):
+    # 52 events a year × 2,000,000 scenario-years would draw 1e8 events (a MemoryError): refused naming
+    # --scenarios and the bound, by risk and by batch --risk, before anything is drawn or solved.
+    import time
+
+    busy = tmp_path / "weekly.toml"
+    busy.write_text(GOOD.replace("events_per_year = 0.025", "events_per_year = 52"), encoding="utf-8")
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "optimizer", "risk", "--loss-model", str(busy), "--scenarios",
+                          "2000000"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and out.stdout == "", out.stderr
+    err = out.stderr.strip()
+    assert "\n" not in err and "--scenarios" in err and "events_per_year = 52" in err
+    assert "expected at most 2,000,000" in err and "at most 38,461 scenario-years" in err
+    assert time.perf_counter() - started < 60  # refused, not simulated
+    batch = subprocess.run([sys.executable, "-m", "optimizer", "batch", "data/profiles.csv", "--out",
+                            str(tmp_path / "r.csv"), "--risk", "--loss-model", str(busy), "--scenarios", "2000000"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert batch.returncode == 2 and "--scenarios" in batch.stderr and "at most 38,461" in batch.stderr
+    assert not (tmp_path / "r.csv").exists()

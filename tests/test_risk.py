@@ -288,3 +288,53 @@ def test_exceedance_chart_marks_r_and_the_cash_reserves(ex01_view):
         for m in ex01_view.mixes])
     spec = json.dumps(charts.exceedance_chart(apart, Unit("¥m")).to_dict(), ensure_ascii=False)
     assert "cash reserve, regulatory mix: ¥62.5m" in spec and "cash reserve, risk-optimal mix: ¥100.0m" in spec
+
+
+# ---------------------------------------------------------------- the reserve tolerance and per-instrument recoveries
+
+def _split_tower():
+    """Cash ¥1bn under a 3bn xs 1bn layer and a 6bn xs 4bn layer, each split 50/50 between two insurers."""
+    return [Quote(f"{name}{half}", "insurance", f"{name}{half}", "AA", a, l, 0.01)
+            for name, a, l in (("A", 1e9, 3e9), ("B", 4e9, 6e9)) for half in (1, 2)]
+
+
+def test_a_year_that_retains_exactly_the_cash_does_not_exhaust_it():
+    # Every single-event year with a loss between ¥1.5bn and ¥9.5bn retains exactly the ¥1bn of cash (the layers
+    # pay the rest); a second event in a year finds the layers' aggregates spent, so the year retains ≥ ¥2bn. So a
+    # year exhausts the reserve exactly when it has two or more events: counted from the simulated years, and
+    # against the Poisson closed form P(N ≥ 2) = 1 − e^(−λ)(1 + λ).
+    from optimizer.loss_model import EventType, LossModel
+
+    lam, n = 0.3, 40_000
+    lm = LossModel("t", lam, 0.0, 0.0, 60, (EventType("x", 1.0, "external_hack", "customer_assets", "uniform",
+                                                         low=0.15, high=0.95),))
+    profile = ExchangeProfile("T", 1e10, 0.05, 1e11, cost_of_capital=0.1)
+    sc = simulate(profile, lm, n, seed=3)
+    quotes = _split_tower()
+    m = metrics(RiskBook.build(sc, quotes, 1e10), profile, {q.quote_id: 0.5 for q in quotes}, cash_jpy=1e9)
+    events = np.bincount(sc.event_year, minlength=n)
+    assert m.prob_reserve_exhausted == np.count_nonzero(events >= 2) / n
+    exact = 1 - math.exp(-lam) * (1 + lam)
+    assert abs(m.prob_reserve_exhausted - exact) <= 4 * math.sqrt(exact * (1 - exact) / n)
+
+
+def test_per_instrument_recoveries_add_up_to_the_total_in_over_insured_years():
+    # Two full layers over the same band: each would pay the whole loss; the exchange recovers it once.
+    sc = hand_scenarios([0, 4], [6.0, 30.0], ["external_hack"] * 2, [False] * 2)
+    qs = [Quote("P", "insurance", "C", "AA", 0.0, 10.0, 0.1), Quote("Q", "insurance", "D", "AA", 0.0, 10.0, 0.1)]
+    m = metrics(RiskBook.build(sc, qs, 1.0), HAND, {"P": 1.0, "Q": 0.5}, cash_jpy=0.0)
+    # year 0: would pay 6 + 3 for a loss of 6 → 4 and 2; year 4: would pay 10 + 5 for 30 → all of it
+    p, q = m.instruments
+    assert (p.expected_recovery_jpy, q.expected_recovery_jpy) == pytest.approx(((4 + 10) / 10, (2 + 5) / 10))
+    assert p.expected_recovery_jpy + q.expected_recovery_jpy == pytest.approx(m.expected_recovery_jpy)
+    assert p.loss_ratio == pytest.approx(1.4 / 1.0) and q.loss_ratio == pytest.approx(0.7 / 0.5)
+
+
+def test_cli_risk_instruments_add_up_to_the_expected_recovery():
+    out = subprocess.run([sys.executable, "-m", "optimizer", "risk", "--exchange", "EX05", "--scenarios", "20000",
+                          "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    risk = json.loads(out.stdout)["risk"]
+    parts = sum(i["expected_recovery_jpy"] for i in risk["instruments"])
+    assert len(risk["instruments"]) >= 2
+    assert parts == pytest.approx(risk["expected_recovery_jpy"], rel=1e-9)

@@ -157,3 +157,15 @@ def test_same_seed_same_scenarios(seed, n):
 def test_bad_scenario_count():
     with pytest.raises(ValueError):
         simulate(PROFILE, JAPAN, 0)
+
+
+def test_a_price_move_the_simulation_cannot_average_is_refused_even_when_built_in_code():
+    from optimizer.inputs import InputError
+
+    wild = replace(JAPAN, price_volatility=3.0, payout_lag_days=730)  # log-sd 4.24: E[loss] a third of the truth
+    with pytest.raises(InputError, match="expected at most 2") as err:
+        simulate(PROFILE, wild, 1000)
+    assert err.value.column == "payout_lag_days"
+    with pytest.raises(InputError) as err:
+        simulate(PROFILE, replace(JAPAN, basis_volatility=2.5), 1000)
+    assert err.value.column == "basis_volatility"
