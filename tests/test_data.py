@@ -219,10 +219,18 @@ def test_the_bundled_assets_load_and_every_figure_says_where_it_comes_from():
     jgbs = {a.asset_id: a for a in assets if a.kind == "jgb"}
     # the Bank of Japan's collateral prices by remaining maturity: 99% up to 5 years, 98% for 5-10 years
     assert [jgbs[k].haircut for k in ("JGB-3M", "JGB-2Y", "JGB-5Y", "JGB-10Y")] == [0.01, 0.01, 0.01, 0.02]
-    assert jgbs["JGB-3M"].yield_rate < jgbs["JGB-2Y"].yield_rate < jgbs["JGB-5Y"].yield_rate < jgbs["JGB-10Y"].yield_rate
+    yields = [jgbs[k].yield_rate for k in ("JGB-3M", "JGB-2Y", "JGB-5Y", "JGB-10Y")]
+    assert yields == sorted(yields) and len(set(yields)) == 4                 # the curve rises with the tenor
     [line] = [a for a in assets if a.kind == "credit_line"]
     assert (line.max_amount_jpy, line.exchange_id) == (6e9, "coincheck")     # Coincheck's JPY 6bn line
     for p in REAL + load_profiles(DATA / "profiles.csv"):
         check_asset_yields(p, assets, "data/assets-japan.csv")               # no asset earns more than capital costs
     readme = (DATA / "README.md").read_text(encoding="utf-8")
     assert "## assets-japan.csv" in readme and all(f"`{a.asset_id}`" in readme for a in assets)
+
+
+def test_every_reserve_asset_key_of_the_assets_preset_says_whether_it_is_sourced():
+    text = (DATA / "regimes" / "cold-wallet-assets.toml").read_text(encoding="utf-8")
+    lines = [line for line in text.split("[eligibility.assets]")[1].split("[rating_credit]")[0].splitlines()
+             if "=" in line]
+    assert len(lines) == 5 and all("SOURCED" in line or "ASSUMPTION" in line for line in lines)
