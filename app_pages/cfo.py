@@ -47,7 +47,8 @@ OVERRIDES = {
 MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_basis", "attachment", "limit",
                 "rate_on_line", "perils"]
 MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id",
-                "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements", "days_to_pay"]
+                "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements",
+                "days_to_pay"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
          N_("Risk"), N_("Presets"), N_("Downloads")]
 

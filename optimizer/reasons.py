@@ -8,8 +8,9 @@ the named obstacle and see the quote bought.
 
 Order of the checks, cheapest and most fundamental first:
 1. `not offered to this exchange` (its exchange_id is another exchange's);
-2. `ineligible: …` (κ = 0): pays after more days than max_days_to_pay, not licensed in Japan (require_licensed, no fronting), rating below min_rating,
-   credit factor 0 (state-backed exclusion), rating credit 0, derivative_credit_factor 0;
+2. `ineligible: …` (κ = 0): pays after more days than max_days_to_pay, not licensed in Japan (require_licensed,
+   no fronting), rating below min_rating, credit factor 0 (state-backed exclusion), rating credit 0,
+   derivative_credit_factor 0;
 3. `attaches above R` (a layer starting at or above R pays nothing for a loss up to R);
 4. `no share on offer (max_share 0)`;
 5. `no credit allowed: <cap> 0` when the regime caps this kind's credit (insurance or derivative) at 0; else

@@ -66,8 +66,9 @@ def pays_in_time(days_to_pay: float, regime: Regime) -> bool:
 def credit_factor(quote: Quote, regime: Regime) -> float:
     """κ: regulatory credit per yen of cover.
 
-    0 for a quote that pays later than the regime's `max_days_to_pay`. Insurance: the rating credit. Derivative: rating credit × derivative_credit_factor. A collateralized
-    derivative: derivative_credit_factor alone (the collateral pays, so the issuer's rating does not matter).
+    0 for a quote that pays later than the regime's `max_days_to_pay`. Insurance: the rating credit. Derivative:
+    rating credit × derivative_credit_factor. A collateralized derivative: derivative_credit_factor alone (the
+    collateral pays, so the issuer's rating does not matter).
     Then two regime rules: with `require_licensed`, a quote from a counterparty not licensed in Japan earns 0
     unless it is fronted (`fronting_fee_rate > 0`); a quote that excludes state-backed attacks is multiplied by
     `state_backed_exclusion_factor`.

@@ -231,6 +231,6 @@ def test_the_bundled_assets_load_and_every_figure_says_where_it_comes_from():
 
 def test_every_reserve_asset_key_of_the_assets_preset_says_whether_it_is_sourced():
     text = (DATA / "regimes" / "cold-wallet-assets.toml").read_text(encoding="utf-8")
-    lines = [line for line in text.split("[eligibility.assets]")[1].split("[rating_credit]")[0].splitlines()
-             if "=" in line]
+    table = text.split("\n[eligibility.assets]")[1].split("\n[rating_credit]")[0]
+    lines = [line for line in table.splitlines()[1:] if "=" in line]
     assert len(lines) == 5 and all("SOURCED" in line or "ASSUMPTION" in line for line in lines)

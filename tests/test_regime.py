@@ -215,3 +215,11 @@ def test_a_frontier_over_max_days_to_pay_buys_the_slow_layer_once_the_limit_reac
     assert list(default_values(r, "max_days_to_pay", 3)) == [0, 182.5, 365]
     assert list(default_values(_elig(max_days_to_pay=30), "max_days_to_pay", 3)) == [0, 30, 60]
     assert list(default_values(r, "max_share.bank_guarantee", 3)) == [0, 0.5, 1]
+
+
+def test_the_worked_examples_in_the_docstrings_hold():
+    import doctest
+
+    from optimizer import reasons, regime
+
+    assert doctest.testmod(regime).failed == 0 and doctest.testmod(reasons).failed == 0
