@@ -47,7 +47,8 @@ OVERRIDES = {
 MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_basis", "attachment", "limit",
                 "rate_on_line", "perils"]
 MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id",
-                "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements"]
+                "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements",
+                "days_to_pay"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
          N_("Risk"), N_("Presets"), N_("Downloads")]
 
@@ -249,6 +250,10 @@ def quote_grid() -> None:
         "reinstatements": st.column_config.TextColumn(_("reinstatements"), width=110,
                                                       help=_("How many times the limit is restored after a claim in a "
                                                              "year (used by the risk view)")),
+        "days_to_pay": st.column_config.TextColumn(_("days to pay"), width=100,
+                                                   help=_("Days from a loss until the cover pays customers (0: on "
+                                                          "the day); a regime's max_days_to_pay gives later cover no "
+                                                          "credit")),
     }
     with st.container(key="quote_grid"):
         st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",

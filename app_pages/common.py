@@ -286,6 +286,10 @@ def reason_words(reason: str, quote, solution, break_even_rol: float | None = No
         if part == "not offered to this exchange":
             why.append(_("offered only to {exchange}").format(exchange=quote.exchange_id))
             change.append(_("an offer to this exchange"))
+        elif part.startswith("ineligible: pays after "):
+            why.append(_("pays {n} days after a loss; the regime credits only cover that pays within {m} days").format(
+                n=f"{quote.days_to_pay:g}", m=f"{e.max_days_to_pay:g}"))
+            change.append(_("cover that pays within {m} days").format(m=f"{e.max_days_to_pay:g}"))
         elif part == "ineligible: not licensed in Japan":
             why.append(_("not licensed in Japan and not fronted: the regime gives it no credit"))
             change.append(_("a licensed fronting insurer"))

@@ -17,7 +17,7 @@ import pandas as pd
 from .domain import ExchangeProfile, Incident, Quote, Regime
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
-from .regime import CEILINGS, SWEEPABLE, check_parameter, requirement, with_parameter
+from .regime import CEILINGS, SWEEPABLE, check_parameter, parameter_value, requirement, with_parameter
 from .risk import exceeds_reserve
 from .solution import Solution
 
@@ -196,15 +196,17 @@ def _unbinding(profile: ExchangeProfile, regime: Regime, param: str) -> float:
 
 def default_values(regime: Regime, param: str, points: int = 21,
                    profile: ExchangeProfile | None = None) -> np.ndarray:
-    """Fractions sweep 0..1; other parameters 0..2× their current value.
+    """Fractions sweep 0..1; other parameters 0..2× their current value (max_days_to_pay: 0..2× the limit, or
+    0..365 days when there is none).
 
     A ceiling on R (cap_jpy, max_share_of_customer_assets) never starts at 0, where no requirement is left: it
     sweeps `points` steps up to 1.5× the value at which it stops binding for `profile` (R with the ceiling
     lifted), or, without a profile, up to 2× its current value (1 for an unset share).
     """
-    section = getattr(regime, SWEEPABLE[param])
-    current = float(getattr(section, param))
-    if SWEEPABLE[param] == "eligibility":
+    current = parameter_value(regime, param)
+    if param == "max_days_to_pay":
+        return np.linspace(0.0, 2.0 * current if math.isfinite(current) and current > 0 else 365.0, points)
+    if SWEEPABLE[param].startswith("eligibility"):
         return np.linspace(0.0, 1.0, points)
     if param in CEILINGS:
         if profile is not None:

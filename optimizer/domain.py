@@ -1,4 +1,4 @@
-"""The nouns of the problem: exchange profiles, quotes and regimes.
+"""The nouns of the problem: exchange profiles, quotes, reserve assets and regimes.
 
 Frozen dataclasses, always valid: `inputs.py` builds them from files and checks every field once;
 nothing downstream re-checks. Money is in JPY, rates are fractions (0.02 = 2%).
@@ -16,6 +16,11 @@ PERILS: tuple[str, ...] = ("external_hack", "insider_theft", "vendor_compromise"
 KINDS: tuple[str, ...] = ("insurance", "derivative")
 EXCLUSIONS: tuple[str, ...] = ("state_backed",)
 LAYER_BASES: tuple[str, ...] = ("jpy", "requirement")
+# Reserve assets (assets.csv): funded kinds are held (capital is tied up, they earn a yield); unfunded kinds are
+# promised by a bank or the parent (no capital is tied up, a fee is paid).
+FUNDED_ASSET_KINDS: tuple[str, ...] = ("deposit", "jgb")
+UNFUNDED_ASSET_KINDS: tuple[str, ...] = ("bank_guarantee", "credit_line", "parent_guarantee")
+ASSET_KINDS: tuple[str, ...] = FUNDED_ASSET_KINDS + UNFUNDED_ASSET_KINDS
 
 # Best to worst; NR (not rated) ranks lowest.
 RATINGS: tuple[str, ...] = (
@@ -104,6 +109,7 @@ class Quote:
     fronting_fee_rate: float = 0.0        # a licensed fronting insurer's charge, as a fraction of the premium
     exclusions: frozenset[str] = frozenset()  # from EXCLUSIONS, e.g. {"state_backed"}
     reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements); risk view only
+    days_to_pay: float = 0.0              # days from a loss until the cover pays customers (regime: max_days_to_pay)
 
     def attachment_jpy(self, requirement: float) -> float:
         """The layer's attachment in yen for a requirement R (an array of R gives an array)."""
@@ -155,6 +161,61 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class ReserveAsset:
+    """A way to hold or stand behind the reserve other than plain cash (one row of assets.csv).
+
+    Funded kinds (`deposit`, `jgb`) are held: each yen ties up capital and earns `yield_rate`. Unfunded kinds
+    (`bank_guarantee`, `credit_line`, `parent_guarantee`) are promised by `counterparty`: no capital is tied up and
+    `fee_rate` is paid on the amount committed. Money in JPY, rates annual fractions; `yield_rate` is the file's
+    `yield` column (`yield` is a Python keyword).
+    """
+
+    asset_id: str
+    kind: str
+    counterparty: str = ""                # the bank or the parent company; "" for a JGB (the state)
+    rating: str = ""                      # the counterparty's rating; "" for a JGB
+    haircut: float = 0.0                  # credit per yen = κ × (1 − haircut)
+    yield_rate: float = 0.0               # funded kinds only
+    fee_rate: float = 0.0                 # unfunded kinds only
+    max_amount_jpy: float = math.inf      # the most that can be held or committed
+    days_to_pay: float = 0.0              # days from a loss until the money can pay customers
+    exchange_id: str | None = None        # None: offered to every exchange
+    source: str = ""                      # where the figures come from (free text)
+
+    @property
+    def funded(self) -> bool:
+        """Held (deposit, JGB) rather than promised (guarantee, line): it ties up capital and counts as cash does
+        toward min_cash_share and liquid capital."""
+        return self.kind in FUNDED_ASSET_KINDS
+
+    def credit_per_yen(self, kappa: float) -> float:
+        """Regulatory credit per yen held or committed: κ × (1 − haircut), κ from `regime.asset_credit_factor`
+        (1 for a JGB, the rating credit for a bank or parent).
+
+        A JGB with a 5% haircut needs 1/0.95 yen per yen of credit:
+        >>> round(1 / ReserveAsset("J", "jgb", haircut=0.05).credit_per_yen(1.0), 6)
+        1.052632
+        """
+        return kappa * (1.0 - self.haircut)
+
+    def annual_cost_per_yen(self, profile: ExchangeProfile) -> float:
+        """Annual cost of one yen held or committed for this exchange: a funded asset ties up capital and earns
+        its yield (cost_of_capital − yield); an unfunded one costs its fee alone.
+
+        >>> p = ExchangeProfile("X", 1e11, 0.05, 1e11, 0.08)
+        >>> [round(ReserveAsset("J", "jgb", yield_rate=0.016).annual_cost_per_yen(p), 6),
+        ...  ReserveAsset("G", "bank_guarantee", "Bank", "A", fee_rate=0.004).annual_cost_per_yen(p)]
+        [0.064, 0.004]
+        """
+        if self.funded:
+            return profile.cost_of_capital - self.yield_rate
+        return self.fee_rate
+
+    def offered_to(self, exchange_id: str) -> bool:
+        return self.exchange_id is None or self.exchange_id == exchange_id
+
+
+@dataclass(frozen=True)
 class RequirementRule:
     """R = min(cap, max(floor, volume_rate·volume, hot_rate·hot + cold_rate·cold))."""
 
@@ -165,6 +226,18 @@ class RequirementRule:
     cap_jpy: float = math.inf
     perils: tuple[str, ...] = PERILS
     max_share_of_customer_assets: float = math.inf  # R ≤ this × customer assets (inf: no such cap)
+
+
+@dataclass(frozen=True)
+class AssetShares:
+    """`[eligibility.assets] max_share.<kind>`, fractions of R: the held kinds are credited in full unless a regime
+    says otherwise; a promise (guarantee, line) earns nothing until a regime allows it explicitly."""
+
+    deposit: float = 1.0
+    jgb: float = 1.0
+    bank_guarantee: float = 0.0
+    credit_line: float = 0.0
+    parent_guarantee: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +252,12 @@ class Eligibility:
     derivative_credit_factor: float = 0.7
     require_licensed: bool = False              # unlicensed quotes earn credit only when fronted
     state_backed_exclusion_factor: float = 1.0  # κ × this for quotes that exclude state-backed attacks
+    max_days_to_pay: float = math.inf           # a quote or asset that pays later than this earns no credit
+    asset_shares: AssetShares = AssetShares()  # [eligibility.assets] max_share
+
+    def max_asset_share(self, kind: str) -> float:
+        """`max_share.<kind>`: credit from reserve assets of that kind ≤ this × R."""
+        return float(getattr(self.asset_shares, kind))
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,21 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pandas as pd
 
 from .domain import (
+    ASSET_KINDS,
     EXCLUSIONS,
+    FUNDED_ASSET_KINDS,
     KINDS,
     LAYER_BASES,
     PERILS,
     RATINGS,
+    AssetShares,
     Eligibility,
     ExchangeProfile,
     Incident,
     Quote,
     Regime,
     RequirementRule,
+    ReserveAsset,
 )
 
 
@@ -77,6 +81,7 @@ MIN_REQUIREMENT_JPY = 1.0   # R below one yen means the profile has nothing the 
 MAX_RATE_ON_LINE = 10.0     # 1,000% of limit a year: the break-even search's ceiling; hot-wallet cover is 10–20%
 MAX_PREMIUM_MULTIPLIER = 10.0
 MAX_REINSTATEMENTS = 10
+MAX_DAYS_TO_PAY = 3650.0    # ten years from a loss to payment: money that arrives later is no reserve for that loss
 MAX_CELL_CHARS = 4096       # the longest bundled cell (an incident's notes) is under 1,000 characters
 MAX_TOML_BYTES = 65_536     # the bundled presets are about 3 KB
 MAX_TOML_DEPTH = 3          # table → table → value (e.g. [requirement] perils = [...]); real presets use 3
@@ -134,6 +139,7 @@ def _bounded(parse: Callable[[Any], float], high: float, what: str) -> Callable[
 _yen = _bounded(_non_negative, MAX_JPY, "¥1,000tn: no real amount is larger")
 _yen_positive = _bounded(_positive, MAX_JPY, "¥1,000tn: no real amount is larger")
 _volume = _bounded(_non_negative, MAX_VOLUME_JPY, "¥100,000tn a year: no real volume is larger")
+_days = _bounded(_non_negative, MAX_DAYS_TO_PAY, "ten years: money that arrives later is no reserve")
 
 
 def _signed_yen(raw: Any) -> float:
@@ -283,6 +289,7 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("fronting_fee_rate", _fraction, False, 0.0),
     _Column("exclusions", _exclusions, False, frozenset()),
     _Column("reinstatements", _reinstatements, False, 0),
+    _Column("days_to_pay", _days, False, 0.0),
 )
 
 _ID_COLUMN = {"profiles": "exchange_id", "quotes": "quote_id"}
@@ -519,7 +526,33 @@ _REQUIREMENT_RATES = ("volume_rate", "hot_wallet_rate", "cold_wallet_rate")
 _REQUIREMENT_KEYS = (*_REQUIREMENT_RATES, "floor_jpy", "cap_jpy", "perils", "max_share_of_customer_assets")
 _ELIGIBILITY_FRACTIONS = ("min_cash_share", "max_insurance_share", "max_derivative_share", "max_counterparty_share",
                           "derivative_credit_factor", "state_backed_exclusion_factor")
-_ELIGIBILITY_KEYS = (*_ELIGIBILITY_FRACTIONS, "min_rating", "require_licensed")
+_ELIGIBILITY_KEYS = (*_ELIGIBILITY_FRACTIONS, "min_rating", "require_licensed", "max_days_to_pay", "assets")
+
+
+def _asset_shares(raw: Any, source: str) -> AssetShares:
+    """`[eligibility.assets]` → AssetShares: only `max_share.<kind>` keys, each a fraction of R; a kind not given
+    keeps its default (1 for the held kinds, 0 for guarantees and lines: a regime must allow those explicitly)."""
+    if raw is None:
+        return AssetShares()
+    where = "eligibility.assets"
+    if not isinstance(raw, dict):
+        raise InputError(source, "expected a table [eligibility.assets] of max_share.<kind> = a fraction of R",
+                         column=where)
+    for key in raw:
+        if key != "max_share":
+            raise InputError(source, "unknown key in [eligibility.assets] (expected max_share.<kind>, e.g. "
+                             "max_share.bank_guarantee = 0.5)", column=f"{where}.{key}")
+    shares = raw.get("max_share", {})
+    if not isinstance(shares, dict):
+        raise InputError(source, f"expected max_share.<kind> = a fraction of R, for kinds {', '.join(ASSET_KINDS)}",
+                         column=f"{where}.max_share")
+    values = {}
+    for kind, value in shares.items():
+        if kind not in ASSET_KINDS:
+            raise InputError(source, f"unknown kind of reserve asset {kind!r}; expected some of "
+                             f"{', '.join(ASSET_KINDS)}", column=f"{where}.max_share.{kind}")
+        values[kind] = _toml_number(where, f"max_share.{kind}", value, source, high=1.0)
+    return AssetShares(**values)
 
 
 def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
@@ -530,6 +563,10 @@ def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
     for key in data:
         if key not in _REGIME_TOP:
             raise InputError(source, f"unknown key (expected some of: {', '.join(sorted(_REGIME_TOP))})", column=key)
+    shares = None  # [eligibility.assets] max_share.<kind> is one level deeper than any other key: checked on its own
+    if isinstance(data.get("eligibility"), dict) and "assets" in data["eligibility"]:
+        data["eligibility"] = dict(data["eligibility"])
+        shares = data["eligibility"].pop("assets")
     if _depth(data) > MAX_TOML_DEPTH:
         raise InputError(source, f"nested {_depth(data)} levels deep; expected at most {MAX_TOML_DEPTH} (a table of "
                          "keys whose values are numbers, text or a list of text)")
@@ -575,7 +612,10 @@ def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
                          column="eligibility.min_rating")
     require_licensed = _toml_flag("eligibility", "require_licensed",
                                   elig.get("require_licensed", defaults.require_licensed), source)
-    eligibility = Eligibility(min_rating=min_rating.strip().upper(), require_licensed=require_licensed, **values)
+    max_days = _toml_number("eligibility", "max_days_to_pay", elig.get("max_days_to_pay", math.inf), source,
+                            high=MAX_DAYS_TO_PAY, allow_inf=True)
+    eligibility = Eligibility(min_rating=min_rating.strip().upper(), require_licensed=require_licensed,
+                              max_days_to_pay=max_days, asset_shares=_asset_shares(shares, source), **values)
 
     credits = _toml_table(data, "rating_credit", source)
     table: dict[str, float] = {}
@@ -648,6 +688,90 @@ def read_text_file(path: str | Path, expected: str | None = None, encoding: str 
 def load_regime(path: str | Path) -> Regime:
     """A regime TOML file → Regime."""
     return regime_from_text(read_text_file(path, "a regime (see data/regimes/)"), str(path))
+
+
+# ---------------------------------------------------------------- assets.csv (reserve assets beyond cash)
+
+def _haircut(raw: Any) -> float:
+    value = _number(raw)
+    if not 0 <= value < 1:
+        raise ValueError(f"expected a haircut from 0 up to but not including 1 (0.02 = 2%; a haircut of 1 or more "
+                         f"would leave no credit at all), got {raw!r}")
+    return value
+
+
+def _amount_or_inf(raw: Any) -> float:
+    """max_amount_jpy: yen ≥ 0, or inf for "no limit" (the same as a blank cell)."""
+    if (isinstance(raw, float) and raw == math.inf) or (isinstance(raw, str) and raw.strip().lower() == "inf"):
+        return math.inf
+    return _yen(raw)
+
+
+ASSET_COLUMNS: tuple[_Column, ...] = (
+    _Column("asset_id", _text),
+    _Column("kind", _choice(ASSET_KINDS)),
+    _Column("counterparty", _text, False, ""),      # required except for a JGB (checked in parse_asset)
+    _Column("rating", _rating, False, ""),          # likewise
+    _Column("haircut", _haircut, False, 0.0),
+    _Column("yield", _fraction, False, 0.0),        # funded kinds only
+    _Column("fee_rate", _fraction, False, 0.0),     # unfunded kinds only
+    _Column("max_amount_jpy", _amount_or_inf, False, math.inf),
+    _Column("days_to_pay", _days, False, 0.0),
+    _Column("exchange_id", _text, False, None),
+    _Column("source", _text, False, ""),
+)
+
+
+def parse_asset(row: Mapping[str, Any], source: str = "assets", row_no: int = 1) -> ReserveAsset:
+    """One assets.csv row → ReserveAsset; raises InputError. A held kind (deposit, JGB) earns a yield and pays no
+    fee; a promised kind (guarantee, line) pays a fee and earns nothing; a JGB is owed by the state, so it has
+    neither counterparty nor rating, and every other kind needs both."""
+    row_id = None if _missing(row.get("asset_id")) else str(row.get("asset_id")).strip()
+    v = _parse_row(row, ASSET_COLUMNS, source, row_no, row_id)
+    kind = v["kind"]
+    if kind == "jgb":
+        if v["counterparty"]:
+            raise InputError(source, "a JGB is owed by the state, which counts toward no counterparty's cap; expected "
+                             "a blank cell", row_no, "counterparty", row_id)
+        if v["rating"]:
+            raise InputError(source, "a JGB's credit factor is 1 whatever a rating says (the issuer is the state); "
+                             "expected a blank cell", row_no, "rating", row_id)
+    else:
+        for column, what in (("counterparty", "who holds or promises the money (the bank or the parent company)"),
+                             ("rating", "that counterparty's rating (AAA … CCC or NR), which sets its credit")):
+            if not v[column]:
+                raise InputError(source, f"a {kind} needs {what}; only a jgb may leave it blank", row_no, column,
+                                 row_id)
+    if kind in FUNDED_ASSET_KINDS and v["fee_rate"] > 0:
+        raise InputError(source, f"a {kind} is held, not promised: it earns a yield and is charged no fee; expected "
+                         "fee_rate 0 (what it earns goes in yield)", row_no, "fee_rate", row_id)
+    if kind not in FUNDED_ASSET_KINDS and v["yield"] > 0:
+        raise InputError(source, f"a {kind} is promised, not held: no money is invested, so it earns no yield; "
+                         "expected yield 0 (its price goes in fee_rate)", row_no, "yield", row_id)
+    v["yield_rate"] = v.pop("yield")
+    v["exchange_id"] = v["exchange_id"] or None
+    return ReserveAsset(**v)
+
+
+def assets_from_frame(frame: pd.DataFrame, source: str = "assets") -> list[ReserveAsset]:
+    return _parse_frame(frame, ASSET_COLUMNS, parse_asset, source, "asset_id", allow_empty=True)
+
+
+def load_assets(path: str | Path) -> list[ReserveAsset]:
+    """assets.csv → reserve assets in file order (a header-only file means none: cash and cover alone)."""
+    return assets_from_frame(read_csv_text(path), str(path))
+
+
+def check_asset_yields(profile: ExchangeProfile, assets: Iterable[ReserveAsset], source: str = "assets") -> None:
+    """Raises InputError for a held asset offered to `profile` that yields more than its cost of capital: each yen
+    would earn money, and the cheapest mix would hold as much of it as liquid capital allows, reserve or not (the
+    same rule as reserve_yield ≤ cost_of_capital for plain cash)."""
+    for row_no, a in enumerate(assets, start=1):
+        if a.funded and a.offered_to(profile.exchange_id) and a.yield_rate > profile.cost_of_capital:
+            raise InputError(source, f"yield {a.yield_rate:g} exceeds exchange {profile.exchange_id!r}'s "
+                             f"cost_of_capital {profile.cost_of_capital:g}: holding it would earn money; expected "
+                             "yield ≤ the cost of capital of every exchange it is offered to", row_no, "yield",
+                             a.asset_id)
 
 
 # ---------------------------------------------------------------- incidents.csv (stress test)

@@ -8,8 +8,9 @@ the named obstacle and see the quote bought.
 
 Order of the checks, cheapest and most fundamental first:
 1. `not offered to this exchange` (its exchange_id is another exchange's);
-2. `ineligible: …` (κ = 0): not licensed in Japan (require_licensed, no fronting), rating below min_rating,
-   credit factor 0 (state-backed exclusion), rating credit 0, derivative_credit_factor 0;
+2. `ineligible: …` (κ = 0): pays after more days than max_days_to_pay, not licensed in Japan (require_licensed,
+   no fronting), rating below min_rating, credit factor 0 (state-backed exclusion), rating credit 0,
+   derivative_credit_factor 0;
 3. `attaches above R` (a layer starting at or above R pays nothing for a loss up to R);
 4. `no share on offer (max_share 0)`;
 5. `no credit allowed: <cap> 0` when the regime caps this kind's credit (insurance or derivative) at 0; else
@@ -31,7 +32,7 @@ from typing import Any, Callable, Sequence
 from . import analysis
 from .domain import Quote, Regime, rating_bucket, rating_rank
 from .model import Resolver, solve
-from .regime import exempt_from_counterparty_cap, rating_credit
+from .regime import exempt_from_counterparty_cap, pays_in_time, rating_credit
 from .solution import Solution
 
 _BOUGHT = 1e-7  # a probe counts the quote as bought above this share (shares below 1e-9 are reported as 0)
@@ -42,6 +43,8 @@ Probe = tuple[str, Callable[[list[Quote], Regime], tuple[list[Quote], Regime]]]
 def ineligibility(quote: Quote, regime: Regime) -> str | None:
     """Why κ = 0 for this quote under the regime (None when it earns credit). Mirrors regime.credit_factor."""
     elig = regime.eligibility
+    if not pays_in_time(quote.days_to_pay, regime):
+        return late(quote.days_to_pay, regime)
     if elig.require_licensed and not quote.licensed_in_japan and quote.fronting_fee_rate <= 0:
         return "ineligible: not licensed in Japan"
     if not (quote.is_derivative and quote.collateralized):
@@ -54,6 +57,17 @@ def ineligibility(quote: Quote, regime: Regime) -> str | None:
     if "state_backed" in quote.exclusions and elig.state_backed_exclusion_factor <= 0:
         return "ineligible: credit factor 0 (state-backed exclusion)"
     return None
+
+
+def late(days_to_pay: float, regime: Regime) -> str:
+    """The reason for cover or an asset that pays after the regime's max_days_to_pay (no ";": reasons join on it).
+
+    >>> from .domain import Eligibility
+    >>> late(180, Regime("r", eligibility=Eligibility(max_days_to_pay=30)))
+    'ineligible: pays after 180 days, the regime allows 30'
+    """
+    return (f"ineligible: pays after {days_to_pay:g} days, the regime allows "
+            f"{regime.eligibility.max_days_to_pay:g}")
 
 
 def _replace_quote(quotes: list[Quote], quote_id: str, **changes: Any) -> list[Quote]:
@@ -110,6 +124,10 @@ def _gates(solution: Solution, quotes: list[Quote], quote_id: str) -> tuple[list
         found.append("not offered to this exchange")
         quote = dataclasses.replace(quote, exchange_id=None)
     why = ineligibility(quote, regime)
+    if not pays_in_time(quote.days_to_pay, regime):  # a term of the quote: one that pays in time could be bought
+        found.append(why)
+        quote = dataclasses.replace(quote, days_to_pay=regime.eligibility.max_days_to_pay)
+        why = ineligibility(quote, regime)
     if why == "ineligible: not licensed in Japan":
         found.append(why)
         quote = dataclasses.replace(quote, licensed_in_japan=True)

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from .domain import AssetShares
 from .i18n import N_
 from .solution import Solution
 
@@ -166,7 +167,9 @@ def workbook_sheets(s: Solution, *, quotes=None, stress: pd.DataFrame | None = N
     regime_rows = [("regime", "name", s.regime.name)]
     regime_rows += [("requirement", k, (";".join(v) if isinstance(v, tuple) else v))
                     for k, v in _dc.asdict(s.regime.requirement).items()]
-    regime_rows += [("eligibility", k, v) for k, v in _dc.asdict(s.regime.eligibility).items()]
+    regime_rows += [("eligibility", k, v) for k, v in _dc.asdict(s.regime.eligibility).items() if k != "asset_shares"]
+    regime_rows += [("eligibility.assets", f"max_share.{k}", v)  # as in the regime file: the shares it sets
+                    for k, v in _dc.asdict(s.regime.eligibility.asset_shares).items() if v != getattr(AssetShares(), k)]
     regime_rows += [("rating_credit", k, v) for k, v in s.regime.rating_credit.items()]
     inputs = pd.DataFrame([("profile", k, v) for k, v in profile.items()] + regime_rows,
                           columns=[t("section"), t("key"), t("value")])
@@ -201,7 +204,7 @@ COLUMN_WORDS = (N_("source"), N_("quote id"), N_("kind"), N_("counterparty"), N_
     N_("shortfall"), N_("marginal cost per"), N_("insurance credit"), N_("derivative credit"), N_("cash share"),
     N_("n instruments"), N_("source row"), N_("error"), N_("regime"), N_("quote sheet"), N_("max limit"),
     N_("licensed in japan"), N_("fronting fee rate"), N_("exclusions"), N_("reinstatements"),
-    N_("state backed"))
+    N_("state backed"), N_("days to pay"))
 
 
 _VALUE_WORDS = {"source": {"cash reserve"}, "kind": {"cash", "insurance", "derivative"},

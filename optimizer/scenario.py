@@ -23,7 +23,8 @@ from .domain import PERILS, ExchangeProfile, Quote, Regime
 from .inputs import (
     QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, read_text_file, regime_from_dict,
 )
-from .regime import SWEEPABLE, check_parameter, with_parameter
+from .domain import AssetShares
+from .regime import SWEEPABLE, check_parameter, parameter_value, with_parameter
 
 SCENARIO_VERSION = 2
 MAX_NESTING = 32          # JSON deeper than this is not a scenario (a real one is 4 levels deep)
@@ -82,6 +83,11 @@ def _section(obj) -> dict[str, Any]:
     out = {}
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
+        if isinstance(v, AssetShares):  # [eligibility.assets]: only the shares that differ from the defaults
+            shares = {k: x for k, x in dataclasses.asdict(v).items() if x != getattr(AssetShares(), k)}
+            if shares:
+                out["assets"] = {"max_share": shares}
+            continue
         if isinstance(v, float) and math.isinf(v):
             continue  # no cap
         if f.name in _OPTIONAL_REGIME_KEYS and v == f.default:
@@ -172,7 +178,7 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
         raise InputError(source, "expected overrides as {regime parameter: number}", column="overrides")
     for name, value in overrides.items():  # a record of what differs from the preset: it must be what is solved
         check_parameter(name, value, source)
-        held = float(getattr(getattr(regime, SWEEPABLE[name]), name))
+        held = parameter_value(regime, name)
         if float(value) != held and not math.isclose(float(value), held, rel_tol=1e-12):
             raise InputError(source, f"overrides.{name} = {float(value):g}, but the regime holds {name} = {held:g}; "
                              "the regime's values are the ones solved (overrides only record which of them differ "
@@ -205,7 +211,7 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("collateralized", "bool"), ("exchange_id", "text"),
     # round-2 terms (DESIGN "Real inputs"): kept through every edit, never dropped by the grid
     ("max_limit_jpy", "amount"), ("licensed_in_japan", "bool"), ("fronting_fee_rate", "share"), ("exclusions", "text"),
-    ("reinstatements", "text"),
+    ("reinstatements", "text"), ("days_to_pay", "text"),
 )
 _CHECKBOXES = ("collateralized", "licensed_in_japan")   # a checkbox is never "blank": it does not make a row typed
 BASIS_TEXT = {"jpy": "¥", "requirement": "% of R"}   # how the grid shows layer_basis
@@ -247,6 +253,7 @@ def quotes_to_text(quotes: Sequence[Quote], lang: str = "en") -> pd.DataFrame:
             "max_limit_jpy": "" if math.isinf(q.max_limit_jpy) else entry.format_amount(q.max_limit_jpy, lang),
             "licensed_in_japan": bool(q.licensed_in_japan), "fronting_fee_rate": entry.format_percent(q.fronting_fee_rate),
             "exclusions": ";".join(sorted(q.exclusions)), "reinstatements": str(int(q.reinstatements)),
+            "days_to_pay": f"{q.days_to_pay:g}",
         })
     return pd.DataFrame(rows, columns=[c for c, _ in TEXT_COLUMNS])
 

@@ -651,3 +651,29 @@ def test_presets_view_shows_the_exchange_under_every_preset_as_compare_does(at):
     got = pd.to_numeric(shown[cost].astype(str).str.replace(",", ""), errors="coerce")
     expected = want["annual_cost_jpy"] / 1e6  # the page's default unit is ¥m
     assert np.allclose(got.to_numpy(dtype=float), expected.to_numpy(dtype=float), atol=0.01, equal_nan=True)
+
+
+def test_cover_that_pays_too_late_is_shown_as_not_bought_and_why_and_its_days_survive_an_edit(at):
+    # issue 21: a sheet with days_to_pay, a regime with max_days_to_pay — uploaded as a user would
+    import csv as _csv
+
+    from optimizer import solve
+
+    profile, quotes, regime = bundled_inputs()
+    late = solve(profile, quotes, regime).lines[0].quote.quote_id          # bought when it pays on the day
+    rows = list(_csv.reader(io.StringIO((DATA / "quotes.csv").read_text(encoding="utf-8"))))
+    sheet = [rows[0] + ["days_to_pay"]] + [r + ["180" if r[0] == late else "0"] for r in rows[1:]]
+    buffer = io.StringIO()
+    _csv.writer(buffer).writerows(sheet)
+    toml = (DATA / "regimes" / "cold-wallet.toml").read_text(encoding="utf-8").replace(
+        "[eligibility]\n", "[eligibility]\nmax_days_to_pay = 30\n", 1)
+    at.sidebar.file_uploader(key="upload_quotes").upload("slow.csv", buffer.getvalue().encode(), "text/csv").run()
+    at.sidebar.file_uploader(key="upload_regime").upload("prompt.toml", toml.encode(), "application/toml").run()
+    assert not at.exception and not errors(at)
+    at.segmented_control(key="cfo_view").set_value("Not bought").run()
+    shown = dict(zip(reasons_table(at)["quote"], reasons_table(at)["why not"]))
+    assert "pays 180 days after a loss" in shown[late] and "within 30 days" in shown[late]
+    other = next(i for i, q in enumerate(ws(at).last_quotes) if q.quote_id != late)
+    edit_quotes(at, {other: {"rate_on_line": "4.9"}})
+    assert not errors(at)
+    assert {q.quote_id: q.days_to_pay for q in ws(at).last_quotes}[late] == 180   # the grid keeps the term

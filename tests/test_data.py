@@ -157,3 +157,80 @@ def test_an_exchange_whose_R_exceeds_what_the_market_writes_is_short():
     assert s.status == "shortfall" and s.shortfall_jpy > 0
     assert "liquid_capital" in s.binding and any(b.startswith("capacity:") for b in s.binding)
     assert s.to_dict()["requirement_to_net_assets"] > 4
+
+
+# ------------------------------------------------------------------ issue 21: days to pay and reserve assets
+
+def _with_days_column(name: str, tmp_path) -> list:
+    """The bundled sheet with a `days_to_pay` column of 0 in every row (as a user would add it)."""
+    with (DATA / name).open(encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    path = tmp_path / name
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([rows[0] + ["days_to_pay"]] + [r + ["0"] for r in rows[1:]])
+    return load_quotes(path)
+
+
+CASES = [("profiles.csv", "EX05", "quotes.csv"), ("profiles-japan-2025.csv", "bitflyer", "quotes-japan.csv"),
+         ("profiles-japan-2025.csv", "zaif", "quotes-japan-state-excl.csv")]
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
+def test_quotes_that_pay_on_the_day_give_every_preset_the_answer_it_gave_before_days_to_pay(preset, tmp_path):
+    # Default: 0 days and no limit. A sheet that says 0 days, under a regime that allows 0 days, is the same input.
+    import dataclasses
+
+    from optimizer.inputs import select_profile
+
+    regime = load_regime(preset)
+    strict = dataclasses.replace(regime, eligibility=dataclasses.replace(regime.eligibility, max_days_to_pay=0.0))
+    for profiles, exchange, sheet in CASES:
+        profile = select_profile(load_profiles(DATA / profiles), exchange, profiles)
+        before = solve(profile, load_quotes(DATA / sheet), regime).to_dict()
+        assert solve(profile, _with_days_column(sheet, tmp_path), strict).to_dict() == before
+
+
+def test_cold_wallet_assets_without_an_assets_file_answers_as_cold_wallet_does():
+    from optimizer.inputs import select_profile
+
+    cold, assets = (load_regime(DATA / "regimes" / f"{n}.toml") for n in ("cold-wallet", "cold-wallet-assets"))
+    assert (assets.requirement, assets.rating_credit) == (cold.requirement, cold.rating_credit)
+    shares = assets.eligibility.asset_shares
+    assert (shares.deposit, shares.jgb, shares.bank_guarantee, shares.credit_line, shares.parent_guarantee) == \
+        (1.0, 1.0, 0.5, 0.0, 0.0)                     # deposits and JGBs, a bank guarantee for half, no lines
+    for p in REAL:
+        for sheet in ("quotes-japan.csv", "quotes-japan-state-excl.csv"):
+            quotes = load_quotes(DATA / sheet)
+            a, c = solve(p, quotes, assets, marginal=False).to_dict(), solve(p, quotes, cold, marginal=False).to_dict()
+            assert a.pop("regime") != c.pop("regime") and a == c, p.exchange_id
+
+
+def test_the_bundled_assets_load_and_every_figure_says_where_it_comes_from():
+    from optimizer.domain import ASSET_KINDS
+    from optimizer.inputs import check_asset_yields, load_assets
+
+    assets = load_assets(DATA / "assets-japan.csv")
+    assert {a.kind for a in assets} == set(ASSET_KINDS)
+    for a in assets:
+        assert a.source, a.asset_id
+        if a.kind != "jgb":
+            assert "rating ASSUMPTION" in a.source, a.asset_id      # no bank's or parent's rating is sourced here
+        assert "days ASSUMPTION" in a.source, a.asset_id
+    jgbs = {a.asset_id: a for a in assets if a.kind == "jgb"}
+    # the Bank of Japan's collateral prices by remaining maturity: 99% up to 5 years, 98% for 5-10 years
+    assert [jgbs[k].haircut for k in ("JGB-3M", "JGB-2Y", "JGB-5Y", "JGB-10Y")] == [0.01, 0.01, 0.01, 0.02]
+    yields = [jgbs[k].yield_rate for k in ("JGB-3M", "JGB-2Y", "JGB-5Y", "JGB-10Y")]
+    assert yields == sorted(yields) and len(set(yields)) == 4                 # the curve rises with the tenor
+    [line] = [a for a in assets if a.kind == "credit_line"]
+    assert (line.max_amount_jpy, line.exchange_id) == (6e9, "coincheck")     # Coincheck's JPY 6bn line
+    for p in REAL + load_profiles(DATA / "profiles.csv"):
+        check_asset_yields(p, assets, "data/assets-japan.csv")               # no asset earns more than capital costs
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    assert "## assets-japan.csv" in readme and all(f"`{a.asset_id}`" in readme for a in assets)
+
+
+def test_every_reserve_asset_key_of_the_assets_preset_says_whether_it_is_sourced():
+    text = (DATA / "regimes" / "cold-wallet-assets.toml").read_text(encoding="utf-8")
+    table = text.split("\n[eligibility.assets]")[1].split("\n[rating_credit]")[0]
+    lines = [line for line in table.splitlines()[1:] if "=" in line]
+    assert len(lines) == 5 and all("SOURCED" in line or "ASSUMPTION" in line for line in lines)

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from optimizer.domain import PERILS
+from optimizer.domain import ASSET_KINDS, PERILS
 from optimizer.inputs import (
-    InputError, load_incidents, load_profiles, load_quotes, load_regime, regime_from_text, select_profile,
+    InputError, load_assets, load_incidents, load_profiles, load_quotes, load_regime, regime_from_text, select_profile,
 )
 from conftest import DATA, PROFILE_HEADER, QUOTE_HEADER
 
@@ -470,3 +470,123 @@ def test_an_incident_date_must_be_a_date(tmp_path):
     with pytest.raises(InputError) as err:
         load_incidents(tmp_path / "i.csv")
     assert err.value.column == "date" and "YYYY-MM-DD" in str(err.value)
+
+
+# ------------------------------------------------------------------ issue 21: days to pay, reserve assets
+
+def test_a_quote_pays_on_the_day_unless_its_days_to_pay_say_otherwise(write):
+    [q] = load_quotes(write("q.csv", f"{QUOTE_HEADER}\n{GOOD_QUOTE}\n"))
+    assert q.days_to_pay == 0
+    [q] = load_quotes(write("q.csv", f"{QUOTE_HEADER},days_to_pay\n{GOOD_QUOTE},180\n"))
+    assert q.days_to_pay == 180
+
+
+@pytest.mark.parametrize("cell, what", [("-1", "≥ 0"), ("soon", "expected a number"), ("3651", "at most 3650")])
+def test_a_bad_days_to_pay_is_refused_naming_row_and_column(capsys, write, cell, what):
+    err = refused(capsys, write, quotes=f"{QUOTE_HEADER},days_to_pay\n{GOOD_QUOTE},{cell}\n")
+    assert "q.csv, row 1 (line 2, Q1), column 'days_to_pay'" in err and what in err
+
+
+def test_max_days_to_pay_defaults_to_no_limit_and_is_read():
+    base = 'name = "x"\n[requirement]\nfloor_jpy = 2e9\n'
+    assert math.isinf(regime_from_text(base).eligibility.max_days_to_pay)
+    assert regime_from_text(base + "[eligibility]\nmax_days_to_pay = 30\n").eligibility.max_days_to_pay == 30
+    assert math.isinf(regime_from_text(base + "[eligibility]\nmax_days_to_pay = inf\n").eligibility.max_days_to_pay)
+
+
+def test_asset_shares_default_to_the_held_kinds_only_and_are_read():
+    base = 'name = "x"\n[requirement]\nfloor_jpy = 2e9\n'
+    elig = regime_from_text(base).eligibility
+    assert [elig.max_asset_share(k) for k in ASSET_KINDS] == [1.0, 1.0, 0.0, 0.0, 0.0]
+    elig = regime_from_text(base + "[eligibility.assets]\nmax_share.bank_guarantee = 0.5\nmax_share.jgb = 0.8\n"
+                            ).eligibility
+    assert [elig.max_asset_share(k) for k in ASSET_KINDS] == [1.0, 0.8, 0.5, 0.0, 0.0]
+    both = regime_from_text(base + "[eligibility]\nmax_insurance_share = 0.5\n[eligibility.assets]\n"
+                            "max_share.credit_line = 0.25\n").eligibility
+    assert both.max_insurance_share == 0.5 and both.max_asset_share("credit_line") == 0.25
+
+
+_BASE = 'name = "x"\n[requirement]\nfloor_jpy = 2e9\n'
+
+
+@pytest.mark.parametrize("regime, where, what", [
+    (_BASE + "[eligibility]\nmax_days_to_pay = -1\n", "'eligibility.max_days_to_pay'", "between 0 and 3650"),
+    (_BASE + "[eligibility]\nmax_days_to_pay = 4000\n", "'eligibility.max_days_to_pay'", "between 0 and 3650"),
+    (_BASE + '[eligibility]\nmax_days_to_pay = "a month"\n', "'eligibility.max_days_to_pay'", "expected a number"),
+    (_BASE + "[eligibility.assets]\nmax_share.bank_guarantee = 1.5\n",
+     "'eligibility.assets.max_share.bank_guarantee'", "between 0 and 1"),
+    (_BASE + "[eligibility.assets]\nmax_share.bond = 0.5\n", "'eligibility.assets.max_share.bond'",
+     "unknown kind of reserve asset 'bond'"),
+    (_BASE + "[eligibility.assets]\nmin_share.jgb = 0.5\n", "'eligibility.assets.min_share'", "max_share.<kind>"),
+    (_BASE + "[eligibility.assets]\nmax_share = 0.5\n", "'eligibility.assets.max_share'", "max_share.<kind>"),
+    (_BASE + "[eligibility]\nassets = 1\n", "'eligibility.assets'", "expected a table"),
+    (_BASE + "[eligibility.assets]\nmax_share.jgb = [[0.5]]\n", "'eligibility.assets.max_share.jgb'",
+     "expected a number"),
+])
+def test_a_bad_asset_or_days_key_is_refused_naming_the_key(capsys, write, regime, where, what):
+    err = refused(capsys, write, regime=regime)
+    assert "r.toml" in err and where in err and what in err
+
+
+ASSET_HEADER = "asset_id,kind,counterparty,rating,haircut,yield,fee_rate,max_amount_jpy,days_to_pay,exchange_id"
+
+
+def asset_error(write, *rows, header=ASSET_HEADER):
+    with pytest.raises(InputError) as info:
+        load_assets(write("assets.csv", "\n".join([header, *rows]) + "\n"))
+    return str(info.value)
+
+
+def test_assets_load_with_their_defaults(write):
+    text = "asset_id,kind,counterparty,rating\nJ,jgb,,\nG,bank_guarantee,Bank A,a+\n"
+    jgb, guarantee = load_assets(write("assets.csv", text))
+    assert (jgb.kind, jgb.counterparty, jgb.rating, jgb.haircut, jgb.yield_rate) == ("jgb", "", "", 0.0, 0.0)
+    assert math.isinf(jgb.max_amount_jpy) and jgb.days_to_pay == 0 and jgb.exchange_id is None and jgb.funded
+    assert (guarantee.counterparty, guarantee.rating, guarantee.funded) == ("Bank A", "A+", False)
+    assert load_assets(write("a.csv", ASSET_HEADER + "\n")) == []   # a header alone: no assets
+
+
+@pytest.mark.parametrize("row, where, what", [
+    ("D,deposit,Bank,A,0,0.004,0.001,,,", "column 'fee_rate'", "is held, not promised"),
+    ("J,jgb,,,0,0.01,0.002,,,", "column 'fee_rate'", "is held, not promised"),
+    ("G,bank_guarantee,Bank,A,0,0.01,0.004,,,", "column 'yield'", "is promised, not held"),
+    ("L,credit_line,Bank,A,0,0.001,0,,,", "column 'yield'", "is promised, not held"),
+    ("J,jgb,,,1,0.01,0,,,", "column 'haircut'", "up to but not including 1"),
+    ("J,jgb,,,-0.01,0.01,0,,,", "column 'haircut'", "up to but not including 1"),
+    ("J,jgb,,AA,0,0.01,0,,,", "column 'rating'", "a JGB's credit factor is 1"),
+    ("J,jgb,Ministry of Finance,,0,0.01,0,,,", "column 'counterparty'", "owed by the state"),
+    ("G,bank_guarantee,,A,0,0,0.004,,,", "column 'counterparty'", "a bank_guarantee needs who holds or promises"),
+    ("P,parent_guarantee,Parent,,0,0,0.004,,,", "column 'rating'", "a parent_guarantee needs that counterparty's"),
+    ("D,deposit,Bank,,0,0.004,0,,,", "column 'rating'", "only a jgb may leave it blank"),
+    ("B,bond,Bank,A,0,0.01,0,,,", "column 'kind'", "expected one of deposit, jgb, bank_guarantee, credit_line"),
+    ("J,jgb,,,0,0.01,0,-5,,", "column 'max_amount_jpy'", "≥ 0"),
+    ("J,jgb,,,0,0.01,0,,5000,", "column 'days_to_pay'", "at most 3650"),
+    ("G,bank_guarantee,Bank,ZZ,0,0,0.004,,,", "column 'rating'", "expected a rating"),
+    ("J,jgb,,,0,2,0,,,", "column 'yield'", "between 0 and 1"),
+])
+def test_each_bad_asset_row_is_refused_with_why(write, row, where, what):
+    err = asset_error(write, row)
+    assert f"assets.csv, row 1 (line 2, {row.split(',')[0]}), {where}: " in err and what in err
+
+
+def test_a_duplicate_asset_id_or_an_unknown_column_is_refused(write):
+    err = asset_error(write, "J,jgb,,,0,0.01,0,,,", "J,jgb,,,0.02,0.02,0,,,")
+    assert "row 2" in err and "duplicate asset_id 'J' (first seen in row 1)" in err
+    err = asset_error(write, "J,jgb,,,0,0.01,0", header="asset_id,kind,counterparty,rating,haircut,yeild,fee_rate")
+    assert "column 'yeild'" in err and "unknown column" in err
+    err = asset_error(write, "jgb,,", header="kind,counterparty,rating")
+    assert "column 'asset_id'" in err and "required column is missing" in err
+
+
+def test_a_held_asset_yielding_more_than_the_cost_of_capital_is_refused_for_that_exchange():
+    from optimizer.domain import ExchangeProfile, ReserveAsset
+    from optimizer.inputs import check_asset_yields
+
+    cheap_capital = ExchangeProfile("LOW", 1e11, 0.05, 1e12, cost_of_capital=0.015)
+    assets = [ReserveAsset("J2", "jgb", yield_rate=0.012),
+              ReserveAsset("J10", "jgb", yield_rate=0.02125),
+              ReserveAsset("MINE", "jgb", yield_rate=0.03, exchange_id="OTHER")]   # not offered to LOW
+    with pytest.raises(InputError) as info:
+        check_asset_yields(cheap_capital, assets, "assets.csv")
+    assert str(info.value).startswith("assets.csv, row 2 (line 3, J10), column 'yield': yield 0.02125 exceeds")
+    check_asset_yields(cheap_capital, assets[:1] + assets[2:], "assets.csv")   # the others are fine

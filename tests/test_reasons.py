@@ -46,6 +46,8 @@ def remove_obstacles(why, quote_id, quotes, reg, break_even_rol=None):
             quotes = replace(quotes, quote_id, rating=reg.eligibility.min_rating)
         elif part == "ineligible: not licensed in Japan":
             quotes = replace(quotes, quote_id, licensed_in_japan=True)
+        elif part.startswith("ineligible: pays after "):
+            quotes = replace(quotes, quote_id, days_to_pay=float(part.rsplit(" ", 1)[1]))  # "... the regime allows M"
         elif part == "ineligible: credit factor 0 (state-backed exclusion)":
             quotes = replace(quotes, quote_id, exclusions=frozenset())
         elif part.startswith("adds nothing the mix needs"):
@@ -89,6 +91,10 @@ CASES = [
      "no credit allowed: max_derivative_share 0"),
     ("insurance cap of 0", [q()], regime(max_insurance_share=0.0), "no credit allowed: max_insurance_share 0"),
     ("cash floor", [q()], regime(min_cash_share=1.0), "cap binds: min_cash_share"),
+    ("pays too late", [q(days_to_pay=180)], regime(max_days_to_pay=30),
+     "ineligible: pays after 180 days, the regime allows 30"),
+    ("pays too late and dear", [q(days_to_pay=90, rol=0.5)], regime(max_days_to_pay=60),
+     "ineligible: pays after 90 days, the regime allows 60; dearer than cash and other cover"),
 ]
 
 
@@ -99,6 +105,28 @@ def test_each_reason_names_the_obstacle_and_removing_it_buys_the_quote(name, quo
     assert reason(s, quotes, "Q") == expected
     quotes2, reg2 = remove_obstacles(expected, "Q", quotes, reg)
     assert bought(quotes2, reg2, "Q")
+
+
+def test_cover_that_pays_after_the_regimes_limit_earns_nothing_and_cash_funds_R():
+    # Hand-checked: R = ¥1bn, carry 10%. A layer 0→R at 1% pays 180 days after a loss; the regime allows 30 days.
+    # It earns no credit, so the whole ¥1bn is cash (¥100m a year); the same layer paying in 30 days replaces
+    # all of it for its ¥10m premium.
+    late, reg = [q(days_to_pay=180)], regime(max_days_to_pay=30)
+    s = solve(P, late, reg, marginal=False)
+    assert s.share_of("Q") == 0 and s.credit["Q"] == 0
+    assert s.cash_reserve_jpy == pytest.approx(R) and s.annual_cost_jpy == pytest.approx(0.1 * R)
+    on_time = solve(P, replace(late, "Q", days_to_pay=30), reg, marginal=False)   # on the limit: in time
+    assert on_time.share_of("Q") == pytest.approx(1.0) and on_time.annual_cost_jpy == pytest.approx(0.01 * R)
+    assert solve(P, late, regime(), marginal=False).share_of("Q") == pytest.approx(1.0)  # no limit: bought
+
+
+def test_a_late_quote_has_no_break_even_and_says_why():
+    from optimizer.analysis import break_even
+
+    quotes = [q(days_to_pay=180)]
+    be = break_even(P, quotes, regime(max_days_to_pay=30), "Q")
+    assert be.break_even_rol is None and not be.eligible
+    assert be.reason == "ineligible: pays after 180 days, the regime allows 30"
 
 
 def test_a_dear_quote_gets_its_break_even_which_is_the_carry_for_a_full_layer():

@@ -156,3 +156,70 @@ def test_batch_turns_an_implausible_requirement_into_an_error_row(tmp_path):
     rows = {r["exchange_id"]: r for r in csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8"))}
     assert rows["A"]["status"] == rows["B"]["status"] == "optimal"
     assert rows["TINY"]["status"] == "error" and "customer_assets_jpy" in rows["TINY"]["error"]
+
+
+# ------------------------------------------------------------------ issue 21: days to pay, reserve assets
+
+def test_a_quote_that_pays_after_max_days_to_pay_has_kappa_0_and_one_on_the_limit_keeps_its_kappa():
+    quote = lambda days: Quote("Q", "insurance", "C", "A", 0, 1e9, 0.01, days_to_pay=days)  # noqa: E731
+    assert credit_factor(quote(31), _elig(max_days_to_pay=30)) == 0.0
+    assert credit_factor(quote(30), _elig(max_days_to_pay=30)) == 0.95
+    assert credit_factor(quote(3650), _elig()) == 0.95                  # no limit by default
+
+
+def test_an_assets_kappa_is_1_for_a_jgb_the_rating_credit_for_a_bank_and_0_when_it_pays_late():
+    from optimizer.domain import ReserveAsset
+    from optimizer.regime import asset_credit_factor
+
+    r = _elig(max_days_to_pay=10)
+    assert asset_credit_factor(ReserveAsset("J", "jgb", haircut=0.05), r) == 1.0
+    assert asset_credit_factor(ReserveAsset("G", "bank_guarantee", "Bank", "A-", fee_rate=0.004), r) == 0.95
+    assert asset_credit_factor(ReserveAsset("D", "deposit", "Bank", "BB+"), r) == 0.0          # below min_rating
+    assert asset_credit_factor(ReserveAsset("P", "parent_guarantee", "Parent", "AA", days_to_pay=14), r) == 0.0
+    assert asset_credit_factor(ReserveAsset("J", "jgb", days_to_pay=11), r) == 0.0
+    # credit per yen = κ·(1 − h): ¥1 of a JGB with a 5% haircut is ¥0.95 of credit, so ¥1/0.95 buys ¥1 of credit
+    jgb = ReserveAsset("J", "jgb", haircut=0.05)
+    assert jgb.credit_per_yen(asset_credit_factor(jgb, r)) * (1 / 0.95) == pytest.approx(1.0)
+
+
+def test_the_asset_shares_and_days_are_regime_parameters_a_frontier_or_an_override_can_set():
+    from optimizer.regime import SWEEPABLE, check_parameter, parameter_value
+
+    r = _elig()
+    for kind, default in (("deposit", 1.0), ("jgb", 1.0), ("bank_guarantee", 0.0), ("credit_line", 0.0),
+                          ("parent_guarantee", 0.0)):
+        name = f"max_share.{kind}"
+        assert name in SWEEPABLE and parameter_value(r, name) == default
+        changed = with_parameter(r, name, 0.25)
+        assert changed.eligibility.max_asset_share(kind) == 0.25 and parameter_value(changed, name) == 0.25
+        assert r.eligibility.max_asset_share(kind) == default               # the original is untouched
+    assert with_parameter(r, "max_days_to_pay", 30).eligibility.max_days_to_pay == 30
+    assert check_parameter("max_days_to_pay", math.inf) == math.inf and check_parameter("max_share.jgb", 0.5) == 0.5
+    for name, bad, words in (("max_days_to_pay", -1, "days between 0 and 3650"),
+                             ("max_share.bank_guarantee", 1.5, "a fraction between 0 and 1")):
+        with pytest.raises(InputError, match=words):
+            check_parameter(name, bad)
+    assert "asset_shares" not in SWEEPABLE
+
+
+def test_a_frontier_over_max_days_to_pay_buys_the_slow_layer_once_the_limit_reaches_it():
+    from optimizer.analysis import frontier, default_values
+
+    p = ExchangeProfile("X", 1e11, 0.05, 1e12, cost_of_capital=0.1)
+    r = _elig()
+    slow = Quote("S", "insurance", "C", "A", 0, 1.0, 0.01, layer_basis="requirement", days_to_pay=90)
+    table = frontier(p, [slow], r, "max_days_to_pay", [30, 89, 90, math.inf])
+    # R = ¥1bn floor: all cash at 10% = ¥100m until the limit reaches 90 days; then the layer (κ 0.95, 1%)
+    # funds 95% of R: ¥10m premium + 5% of R in cash ¥5m = ¥15m
+    assert list(table["annual_cost_jpy"]) == pytest.approx([1e8, 1e8, 1.5e7, 1.5e7])
+    assert list(default_values(r, "max_days_to_pay", 3)) == [0, 182.5, 365]
+    assert list(default_values(_elig(max_days_to_pay=30), "max_days_to_pay", 3)) == [0, 30, 60]
+    assert list(default_values(r, "max_share.bank_guarantee", 3)) == [0, 0.5, 1]
+
+
+def test_the_worked_examples_in_the_docstrings_hold():
+    import doctest
+
+    from optimizer import reasons, regime
+
+    assert doctest.testmod(regime).failed == 0 and doctest.testmod(reasons).failed == 0

@@ -224,3 +224,26 @@ def test_the_grid_keeps_the_round_2_terms_of_every_quote(sheet, lang):
                for q in quotes)
     back, problems = text_to_quotes(quotes_to_text(quotes, lang))
     assert problems == [] and back == quotes
+
+
+def test_a_scenario_keeps_days_to_pay_the_asset_shares_and_their_overrides():
+    # issue 21: the regime's [eligibility.assets] and max_days_to_pay, an override of max_share.<kind>, and each
+    # quote's days_to_pay are saved and read back as solved
+    import dataclasses
+
+    w = Workspace.new(PROFILES, QUOTES, REGIMES, "cold-wallet-assets")
+    w.overrides = {"max_share.bank_guarantee": 0.3, "max_days_to_pay": 30.0}
+    slow = tuple(dataclasses.replace(q, days_to_pay=45.0) if i == 0 else q for i, q in enumerate(QUOTES))
+    sc = dataclasses.replace(w.scenario(), quotes=slow)
+    data = json.loads(to_json(sc))
+    assert data["regime"]["eligibility"]["assets"] == {"max_share": {"bank_guarantee": 0.3}}
+    assert data["regime"]["eligibility"]["max_days_to_pay"] == 30.0 and data["quotes"][0]["days_to_pay"] == 45.0
+    back = from_json(to_json(sc))
+    assert back == sc and back.regime.eligibility.max_asset_share("bank_guarantee") == 0.3
+    assert back.quotes[0].days_to_pay == 45.0
+    # an override the regime does not hold is refused, as for every parameter
+    data["overrides"]["max_share.bank_guarantee"] = 0.5
+    with pytest.raises(InputError, match="overrides.max_share.bank_guarantee = 0.5, but the regime holds"):
+        from_json(json.dumps(data))
+    # a regime without asset keys writes none (files stay readable by readers that predate them)
+    assert "assets" not in json.loads(to_json(workspace().scenario()))["regime"]["eligibility"]
