@@ -126,7 +126,7 @@ def assemble(inst: Instance, raw: Raw, marginal_cost: float | None, *, check: bo
     # A yes/no quote is bought only if its binary is on (integrality is met to a tolerance, so a binary of 1e-8
     # could otherwise let a sliver of share through below the minimum line).
     shares = {k: (v if v > ZERO_SHARE and raw.take.get(k, True) else 0.0) for k, v in raw.share.items()}
-    for q in inst.eligible:  # snap solver noise (feasibility tolerance 1e-7) onto the bounds of the line
+    for q in inst.eligible:  # snap solver noise (settings.PRIMAL_FEASIBILITY) onto the bounds of the line
         if shares[q.quote_id] > 0:
             shares[q.quote_id] = min(max(shares[q.quote_id], q.min_share), q.max_share)
     cash, shortfall = raw.cash * u, raw.shortfall * u
