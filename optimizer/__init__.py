@@ -1,11 +1,11 @@
 """Reserve optimizer: the cheapest compliant mix of cash, insurance layers and parametric cover.
 
-Data flows one way: files → `inputs` → domain objects → `model` → `Solution` → views (CLI, app, exports).
+Data flows one way: files → `inputs` → domain objects → `lp` (the model) → `Solution` → views (CLI, app, exports).
 """
 
 from .domain import PERILS, RATINGS, Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
 from .inputs import InputError, load_profiles, load_quotes, load_regime
-from .model import Instance, solve
+from .lp import Instance, solve
 from .regime import credit_factor, requirement
 from .solution import Line, Solution, SolveError, verify
 

@@ -41,7 +41,9 @@ from .batch_store import Checkpoints, OutputLock, PartWriter, ResultsFile, finge
     remove_stale_temporaries, summary_path, write_atomic
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_capacity, load_quotes, load_regime, parse_profile
-from .model import Instance, Resolver, binding_many
+from .lp.engine import Resolver
+from .lp.results import binding_many
+from .lp.scaled import Instance
 from .regime import credit_factor
 from .risk import RISK_COLUMNS
 from .solution import SCALAR_KEYS, Mixes, SolveError, error_result

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, load_regime
-from .model import solve
+from .lp import solve
 
 COLUMNS: tuple[str, ...] = (
     "preset", "regime", "status", "required_coverage_jpy", "requirement_to_customer_assets",

@@ -44,7 +44,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-import highspy
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -54,20 +53,19 @@ from . import settings
 from .domain import ExchangeProfile, Quote, Regime
 from .i18n import N_
 from .inputs import InputError
-from .model import (INF, Instance, Numbers, Resolver, Scaled, numbers, quiet_highs, run_highs,
-                    solutions_from_columns_many)
+from .lp import highs
+from .lp.columns import SHORTFALL, Columns
+from .lp.engine import Resolver
+from .lp.highs import INF
+from .lp.matrix import Numbers, numbers
+from .lp.results import solutions_from_columns_many
+from .lp.scaled import Instance, Scaled
 from .regime import credit_factor
+# the market's tolerances: in settings.py's block with every other one
+from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK
 from .solution import SCALAR_KEYS, Solution, SolveError
 
-# ---------------------------------------------------------------------------------------------- tolerances
-CAPACITY_MARGIN = 1e-7    # capacity rows hold capacity × (1 − this): HiGHS's feasibility tolerance (1e-7 of the
-                          # row, which is in units of capacity) then cannot carry a counterparty over its capacity
-CAPACITY_CHECK = 1e-9     # the independent check: cover written ≤ capacity × (1 + this)
-SCARCE = 1e-6             # a counterparty within this share of its capacity is reported as scarce
-PRICE_ZERO = 1e-9         # yen per yen: a shadow price below this is reported as 0
-SHORTFALL_SLACK = 1e-12   # phase 2 may use this share more total shortfall than phase 1 found (keeps it feasible)
-NOISE_SHORTFALL = 1e-7    # units of the exchange's own R: a shortfall below this is solver noise (HiGHS's
-                          # feasibility tolerance on the exchange's own rows; verify allows 1e-6 of R), read as 0
+# ---------------------------------------------------------------------------------------------- work and prices
 SHORTFALL_PENALTY = 1e4   # decomposition: yen of cost per yen of shortfall, far above any yen of cover's cost
                           # (cash costs ≤ cost of capital ≤ 1, the dearest quote ≤ 10 × 10 per yen of limit)
 JOINT_MAX_EXCHANGES = 20_000  # method "auto": one joint LP up to this many exchanges, the decomposition beyond
@@ -143,7 +141,6 @@ class _Stacked:
 
     def __init__(self, instances: Sequence[Instance], takes: Sequence[Mapping[str, bool]], limited: Sequence[str],
                  capacity: np.ndarray, money: float | None = None):
-        quiet_highs()
         started = time.perf_counter()
         self.limited = tuple(limited)
         where = {c: i for i, c in enumerate(self.limited)}
@@ -172,7 +169,7 @@ class _Stacked:
                 c = where.get(q.counterparty)
                 if c is not None and d.limit[j] > 0:
                     cov_c.append(c)
-                    cov_k.append(c0 + 2 + j)
+                    cov_k.append(c0 + Columns.of(d.quotes, d.binary).share(j))
                     cov_v.append(d.limit[j] * d.unit)  # yen of cover per unit of share
             self.parts.append(_Part(inst, d, c0, num.cost.size))
             r0 += num.A.shape[0]
@@ -185,7 +182,7 @@ class _Stacked:
         row_lower, row_upper = cat(row_lo), cat(row_hi)
         self.cover_c, self.cover_k, self.cover_v = (np.array(cov_c, dtype=np.int64), np.array(cov_k, dtype=np.int64),
                                                     np.array(cov_v, dtype=float))
-        self.z = np.array([p.first + 1 for p in self.parts], dtype=np.int64)
+        self.z = np.array([p.first + SHORTFALL for p in self.parts], dtype=np.int64)
         self.units = units
         # capacity rows, each divided by its capacity (by M when it is under a yen: then its columns are fixed
         # at 0 as well, since a row's tolerance would let a sliver of cover through)
@@ -197,94 +194,78 @@ class _Stacked:
         rows = np.concatenate([rows, self.cap_rows[self.cover_c]])
         cols = np.concatenate([cols, self.cover_k])
         vals = np.concatenate([vals, self.cover_v / self.scale[self.cover_c]])
-        row_lower = np.concatenate([row_lower, np.full(len(self.limited), -highspy.kHighsInf)])
+        row_lower = np.concatenate([row_lower, np.full(len(self.limited), -INF)])
         row_upper = np.concatenate([row_upper, capacity * (1 - CAPACITY_MARGIN) / self.scale])
         # the total shortfall in yen ÷ M (free until phase 2 bounds it)
         self.shortfall_row = self.own_rows + len(self.limited)
         rows = np.concatenate([rows, np.full(len(self.parts), self.shortfall_row)])
         cols = np.concatenate([cols, self.z])
         vals = np.concatenate([vals, self.units / self.money])
-        row_lower = np.concatenate([row_lower, [-highspy.kHighsInf]])
-        row_upper = np.concatenate([row_upper, [highspy.kHighsInf]])
+        row_lower = np.concatenate([row_lower, [-INF]])
+        row_upper = np.concatenate([row_upper, [INF]])
         m = row_lower.size
         A = sp.csc_matrix((vals, (rows, cols)), shape=(m, n))
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n, m
-        lp.col_cost_ = self.cost_yen / self.money
-        lp.col_lower_, lp.col_upper_ = self.col_lower, self.col_upper
-        lp.row_lower_, lp.row_upper_ = row_lower, row_upper
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-        self.lp = lp
-        self.h = self._highs()
+        self.h = highs.new(settings.MARKET_TIME_LIMIT_SECONDS, **highs.market_options())
+        highs.load(self.h, A, self.cost_yen / self.money, self.col_lower, self.col_upper, row_lower, row_upper)
         self.shape = (m, n, A.nnz)
         self.build_seconds = time.perf_counter() - started
 
-    def _highs(self) -> highspy.Highs:
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", settings.THREADS)
-        h.passModel(self.lp)
-        return h
-
     # -------------------------------------------------------------- solving
     def _run(self) -> str:
-        run_highs(self.h)
-        status = self.h.getModelStatus()
-        if status == highspy.HighsModelStatus.kOptimal:
-            return "optimal"
-        if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-            return "infeasible"
-        raise SolveError(f"HiGHS stopped the market LP with status {self.h.modelStatusToString(status)}")
+        outcome = highs.run(self.h, "the market LP")
+        if outcome == "time_limit":
+            raise SolveError(f"HiGHS stopped the market LP at the time limit "
+                             f"({settings.MARKET_TIME_LIMIT_SECONDS:g} s)")
+        return outcome
 
-    def _costs(self, values: np.ndarray) -> None:
-        self.h.changeColsCost(values.size, np.arange(values.size, dtype=np.int32), values)
+    # the three steps of highs.least_shortfall_then_least_cost on the joint LP
+    def least_cost(self) -> str:
+        self._phases.append("least cost, no shortfall" if not self._phases else "least cost at that shortfall")
+        outcome = self._run()
+        if outcome != "optimal" and len(self._phases) == 1:
+            self._phases[-1] += " (infeasible)"
+        return outcome
 
-    def _z_upper(self, upper: float) -> None:
-        self.h.changeColsBounds(self.z.size, self.z.astype(np.int32), np.zeros(self.z.size),
-                                np.full(self.z.size, upper))
+    def least_shortfall(self) -> tuple[str, float]:
+        highs.set_col_bounds(self.h, self.z, np.zeros(self.z.size), np.full(self.z.size, INF))
+        least = np.zeros(self.cost_yen.size)
+        least[self.z] = self.units / self.money
+        highs.set_costs(self.h, np.arange(least.size), least)
+        self._phases.append("least total shortfall")
+        outcome = self._run()
+        if outcome != "optimal":
+            return outcome, float("nan")
+        self._first_duals = self._cap_duals()
+        return outcome, highs.objective(self.h)
+
+    def hold_shortfall(self, least: float) -> None:
+        values = self.cost_yen / self.money
+        highs.set_costs(self.h, np.arange(values.size), values)
+        highs.set_row_bounds(self.h, self.shortfall_row, -INF, least * (1 + SHORTFALL_SLACK) + SHORTFALL_SLACK)
 
     def lexicographic(self, try_without_shortfall: bool) -> dict[str, Any]:
         """Least cost with no shortfall; if that is infeasible (or not tried), the least total shortfall, then the
         least cost at it. Returns x and the capacity rows' duals of the last phase (and of phase 1)."""
         started = time.perf_counter()
-        phases: list[str] = []
-        if try_without_shortfall:
-            phases.append("least cost, no shortfall")
-            if self._run() == "optimal":
-                return self._answer(phases, None, started)
-            phases[-1] += " (infeasible)"
-        self._z_upper(highspy.kHighsInf)
-        least = np.zeros(self.cost_yen.size)
-        least[self.z] = self.units / self.money
-        self._costs(least)
-        phases.append("least total shortfall")
-        if self._run() != "optimal":
-            raise SolveError("HiGHS could not minimise the market's total shortfall")
-        total = float(self.h.getInfo().objective_function_value)
-        first_duals = self._cap_duals()
-        self._costs(self.cost_yen / self.money)
-        self.h.changeRowBounds(int(self.shortfall_row), -highspy.kHighsInf,
-                               total * (1 + SHORTFALL_SLACK) + SHORTFALL_SLACK)
-        phases.append("least cost at that shortfall")
-        if self._run() != "optimal":
-            raise SolveError("HiGHS found no allocation at the market's least total shortfall")
-        return self._answer(phases, first_duals, started)
+        self._phases: list[str] = []
+        self._first_duals = None
+        highs.least_shortfall_then_least_cost(self, try_without_shortfall=try_without_shortfall,
+                                              what="total shortfall of the market")
+        return self._answer(self._phases, self._first_duals, started)
 
     def _cap_duals(self) -> np.ndarray:
-        duals = np.asarray(self.h.getSolution().row_dual)
+        duals = highs.duals(self.h)
         return duals[self.cap_rows] if len(self.limited) else np.zeros(0)
 
     def _answer(self, phases: list[str], first_duals: np.ndarray | None, started: float) -> dict[str, Any]:
-        x = np.asarray(self.h.getSolution().col_value)
+        x = highs.values(self.h)
         to_price = lambda y: np.maximum(-y * self.money / self.scale, 0.0)  # noqa: E731 — yen per yen of capacity
         price = to_price(self._cap_duals())
         shortfall_price = to_price(first_duals) if first_duals is not None else np.zeros(len(self.limited))
         return {"x": x, "phases": phases, "price": np.where(price > PRICE_ZERO, price, 0.0),
                 "shortfall_price": np.where(shortfall_price > PRICE_ZERO, shortfall_price, 0.0),
                 "solve_seconds": time.perf_counter() - started,
-                "iterations": int(self.h.getInfo().simplex_iteration_count)}
+                "iterations": highs.iterations(self.h)}
 
     def solutions(self, x: np.ndarray, seconds: float) -> list[Solution]:
         """The stacked answer → one verified Solution per exchange (checked as stacks, `solutions_from_columns_many`)."""
@@ -317,7 +298,7 @@ class _Priced:
     certified without a simplex (`certify_many`); the warm simplex runs only for the rest."""
 
     def __init__(self, instances: Sequence[Instance], takes: Sequence[Mapping[str, bool]], limited: Sequence[str]):
-        quiet_highs()
+        highs.quiet_highs()
         self.n, self.C = len(instances), len(limited)
         self.resolver = Resolver()  # one per chunk: a chunk's answers never depend on which process holds it
         where = {c: i for i, c in enumerate(limited)}
@@ -332,9 +313,9 @@ class _Priced:
             index = {q.quote_id: j for j, q in enumerate(d.quotes)}
             num = numbers(d, {index[k]: v for k, v in take if k in index})
             upper = num.col_upper.copy()
-            upper[:, 1] = INF  # the shortfall z: priced, not fixed at 0
+            upper[:, SHORTFALL] = INF  # the shortfall z: priced, not fixed at 0
             cost = num.cost.copy()
-            cost[:, 1] = SHORTFALL_PENALTY  # yen of cost per yen of shortfall; both in units of R
+            cost[:, SHORTFALL] = SHORTFALL_PENALTY  # yen of cost per yen of shortfall; both in units of R
             limited_cols = [j for j, q in enumerate(d.quotes) if q.counterparty in where]
             self.stacks.append(_PricedStack(
                 d, replace(num, col_upper=upper), cost, np.array(members),
@@ -347,7 +328,8 @@ class _Priced:
         shortfall, x_all = np.zeros(self.n), np.zeros(self.width)
         before = Counter(self.resolver.stats)
         for s in self.stacks:
-            d, num, share = s.d, s.num, 2 + s.cols  # the columns: cash, shortfall, shares, yes/no takes
+            d, num = s.d, s.num
+            share = Columns.of(d.quotes, d.binary).share(s.cols)  # the share columns of the priced quotes
             priced = s.cost.copy()
             priced[:, share] += prices[s.counterparty] * d.limit[:, s.cols]  # price × cover, in units of R
             status, x = self.resolver.lp_many(d, replace(num, cost=priced))
@@ -356,7 +338,7 @@ class _Priced:
             np.add.at(cover, (np.repeat(s.members, s.cols.size), np.tile(s.counterparty, s.members.size)),
                       (x[:, share] * d.limit[:, s.cols] * d.unit[:, None]).reshape(-1))
             cost[s.members] = np.einsum("ic,ic->i", num.cost, x) * d.unit  # the exchange's annual cost, in yen
-            shortfall[s.members] = np.maximum(x[:, 1], 0.0) * d.unit
+            shortfall[s.members] = np.maximum(x[:, SHORTFALL], 0.0) * d.unit
             x_all[s.offsets[:, None] + np.arange(x.shape[1])] = x
         return _Response(cover, cost, shortfall, x_all, dict(self.resolver.stats - before))
 
@@ -629,7 +611,7 @@ def _decompose(instances: Sequence[Instance], alone: Sequence[Solution | None], 
     for i in rest:
         a, b = offsets[i]
         x = sum(w * r.x[a:b] for w, r in zip(weights[i], answers) if w > 0)
-        x[1] = 0.0 if x[1] < NOISE_SHORTFALL else x[1]
+        x[SHORTFALL] = 0.0 if x[SHORTFALL] < NOISE_SHORTFALL else x[SHORTFALL]
         xs.append(x)
     for i, sol in zip(rest, solutions_from_columns_many([instances[i] for i in rest], xs)):
         solutions[i] = sol
@@ -697,28 +679,22 @@ def _master(answers: list[_Response], clearing: _Response, capacity: np.ndarray
     cols = np.concatenate([r, np.arange(m)])
     vals = np.concatenate([cap_part[r, c], np.ones(m)])
     A = sp.csc_matrix((vals, (rows, cols)), shape=(C + n, m))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = m, C + n
-    lp.col_cost_ = value_f.reshape(-1)[at] / money
-    lp.col_lower_, lp.col_upper_ = np.zeros(m), np.ones(m)
-    lp.row_lower_ = np.concatenate([np.full(C, -highspy.kHighsInf), np.ones(n)])
-    lp.row_upper_ = np.concatenate([np.maximum(room, 0.0) / scale, np.ones(n)])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = m, C + n
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", settings.THREADS)
-    h.setOptionValue("solver", "ipm")  # then crossover to a vertex; 8× faster than the simplex at 100,000 exchanges
-    h.passModel(lp)
-    run_highs(h)
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    # the interior point method, then crossover to a vertex: 8× faster than the simplex at 100,000 exchanges
+    h = highs.new(settings.MARKET_TIME_LIMIT_SECONDS, solver="ipm", **highs.market_options())
+    highs.load(h, A, value_f.reshape(-1)[at] / money, np.zeros(m), np.ones(m),
+               np.concatenate([np.full(C, -INF), np.ones(n)]),
+               np.concatenate([np.maximum(room, 0.0) / scale, np.ones(n)]))
+    try:
+        outcome = highs.run(h, "the market's mix LP")
+    except SolveError:
+        outcome = "failed"
+    if outcome != "optimal":
         return None
     w = np.zeros(n * k)
-    w[at] = np.clip(np.asarray(h.getSolution().col_value), 0.0, 1.0)
+    w[at] = np.clip(highs.values(h), 0.0, 1.0)
     w = w.reshape(n, k)
     weights[ids] = w / w.sum(axis=1, keepdims=True)
-    prices = np.maximum(-np.asarray(h.getSolution().row_dual)[:C] * money / scale, 0.0)
+    prices = np.maximum(-highs.duals(h)[:C] * money / scale, 0.0)
     return weights, answers, float((weights * value).sum()), prices
 
 
@@ -726,8 +702,7 @@ def _column_offsets(instances: Sequence[Instance]) -> list[tuple[int, int]]:
     """Where each exchange's columns sit in the concatenated chunk answers (chunks are stacked in order)."""
     out, start = [], 0
     for inst in instances:
-        n = len(inst.eligible)
-        count = 2 + n + sum(q.needs_binary for q in inst.eligible)
+        count = Columns.of(inst.eligible).count
         out.append((start, start + count))
         start += count
     return out
@@ -808,8 +783,6 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
         raise SolveError(f"exchange {first['exchange_id']} cannot be solved even alone: {first['error']}")
     alone: list[Solution | None] = [None] * len(instances)
     if any(q.needs_binary for q in quotes):
-        from .model import Resolver
-
         resolver = Resolver()
         alone = [resolver.solve(inst, marginal=False) for inst in instances]
     unlimited_seconds = time.perf_counter() - t0

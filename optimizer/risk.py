@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from . import settings
 from .domain import ExchangeProfile, Quote, Regime
-# The regulatory model: the one formulation this module re-solves (rename here when model.build is public).
-from .model import Instance, _Raw as RawSolution, assemble, build_view as build_model, quiet_highs as _swallow_highs_banner
+# The regulatory model: the one formulation this module re-solves, through the one HiGHS gateway.
+from .lp import highs
+from .lp.pulp_view import build_view as build_model
+from .lp.results import Raw as RawSolution, assemble
+from .lp.scaled import Instance
+from .settings import OVER_INDEMNITY_TOL, RESERVE_TOL, SHORTFALL_SLACK, TVAR_TOL, ZERO_SHORTFALL
 from .simulation import Scenarios
 from .solution import Solution, SolveError
 from .tvar import add_tvar_rows
@@ -29,17 +32,7 @@ if TYPE_CHECKING:  # PuLP, with the log parsers it imports (~0.2 s), is imported
     import pulp
 
 DEFAULT_LEVEL = 0.99
-# Tolerances, in units of R. HiGHS meets each row to 1e-7 (scaled); the TVaR expression sums the u_s rows
-# divided by (1 − α)·N, so its error is at most 1e-7/(1 − α), plus the snapping of shares onto their bounds
-# in `assemble` (≤ 1e-7 of a layer). TVAR_TOL / (1 − α) covers both with a margin of 10.
-TVAR_TOL = 1e-6
-OVER_INDEMNITY_TOL = 1e-12  # a year where full cover could pay more than the loss (relative), gets a clip row
-# A simulated (or replayed) amount is compared with the cash reserve within RESERVE_TOL·R: a year whose retained
-# loss is the cash reserve up to rounding (L − P·s summed in floating point over layers that exactly fill the
-# loss above the cash) retains the cash, it does not exhaust it. 1e-9·R is far above the rounding of sums of yen
-# amounts up to 1e12 (≈1e-4 yen) and far below any amount a reader would call a shortfall (¥1 on R = ¥1bn).
-# Every comparison with the reserve uses `exceeds_reserve` (risk metrics, the stress test).
-RESERVE_TOL = 1e-9
+# Tolerances (TVAR_TOL, OVER_INDEMNITY_TOL, RESERVE_TOL): in settings.py's block with every other one.
 
 
 def exceeds_reserve(amount, cash_jpy: float, requirement_jpy: float):
@@ -268,13 +261,6 @@ class RiskSolution:
     level: float
 
 
-def _solver() -> pulp.HiGHS:
-    import pulp
-
-    return pulp.HiGHS(msg=False, gapRel=settings.MIP_GAP_REL, gapAbs=settings.MIP_GAP_ABS,
-                      threads=settings.THREADS, timeLimit=settings.TIME_LIMIT_SECONDS)
-
-
 def _val(v) -> float:
     return float(v) if isinstance(v, (bool, int, float)) else float(v.value() or 0.0)
 
@@ -332,38 +318,10 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
     u = inst.unit
     limit_units = None if tvar_limit is None else float(tvar_limit) / u
 
-    def risk_model(with_shortfall: bool, limit: float | None):
-        model = build_model(inst, with_shortfall=with_shortfall)
-        retained = add_expected_retained(model.prob, book, model.share, u)
-        tvar = tvar_family(model, book, u, level, limit) if limit is not None else None
-        return model, retained, tvar
-
-    _swallow_highs_banner()
-    model, retained, _ = risk_model(False, limit_units)
-    model.prob.setObjective(model.cost + retained)
-    stats = model.prob.solve(_solver())
-    shortfall = 0.0
-    if stats.status != pulp.LpSolveStatus.Optimal:
-        if stats.status != pulp.LpSolveStatus.Infeasible:
-            raise SolveError(f"HiGHS stopped with status {stats.status_str}")
-        # Regulatory rows infeasible, or the TVaR limit too tight? Minimise the shortfall first.
-        model, retained, _ = risk_model(True, None)
-        model.prob.setObjective(1 * model.gap)
-        stats = model.prob.solve(_solver())
-        if stats.status != pulp.LpSolveStatus.Optimal:
-            raise SolveError(f"HiGHS stopped with status {stats.status_str} while minimising the shortfall")
-        least = _val(model.gap)
-        if least <= 1e-9 and limit_units is not None:
-            raise SolveError(_tvar_unreachable(inst, book, level, tvar_limit))
-        model.prob += model.gap <= least + 1e-12, "least_shortfall"
-        tvar = tvar_family(model, book, u, level, limit_units) if limit_units is not None else None
-        model.prob.setObjective(model.cost + retained)
-        stats = model.prob.solve(_solver())
-        if stats.status != pulp.LpSolveStatus.Optimal:
-            if tvar is not None and stats.status == pulp.LpSolveStatus.Infeasible:
-                raise SolveError(_tvar_unreachable(inst, book, level, tvar_limit))
-            raise SolveError(f"HiGHS stopped with status {stats.status_str} while costing the shortfall")
-        shortfall = max(least, 0.0)
+    phases = _RiskPhases(inst, book, level, limit_units, tvar_limit)
+    _, least = highs.least_shortfall_then_least_cost(phases)
+    model = phases.model
+    shortfall = 0.0 if least is None else max(least, 0.0)
 
     raw = RawSolution(
         cash=max(_val(model.cash), 0.0),
@@ -381,6 +339,47 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
     return RiskSolution(solution, result, book, tvar_limit, level)
 
 
+class _RiskPhases:
+    """`solve_with_risk`'s model for highs.least_shortfall_then_least_cost: the regulatory PuLP model with the
+    objective cost + E[retained loss] (and the TVaR rows); the shortfall steps on a second model whose shortfall
+    is free, the TVaR rows added once the shortfall is held."""
+
+    def __init__(self, inst: Instance, book: RiskBook, level: float, limit: float | None, limit_jpy: float | None):
+        self.inst, self.book, self.level, self.limit, self.limit_jpy = inst, book, level, limit, limit_jpy
+        self.tvar = None
+        self.model, self.retained, _ = self._model(False, limit)
+        self.model.prob.setObjective(self.model.cost + self.retained)
+
+    def _model(self, with_shortfall: bool, limit: float | None):
+        u = self.inst.unit
+        model = build_model(self.inst, with_shortfall=with_shortfall)
+        retained = add_expected_retained(model.prob, self.book, model.share, u)
+        tvar = tvar_family(model, self.book, u, self.level, limit) if limit is not None else None
+        return model, retained, tvar
+
+    def least_cost(self) -> str:
+        outcome = highs.pulp_outcome(self.model.prob.solve(highs.pulp_solver()))
+        if outcome == "infeasible" and self.tvar is not None:
+            raise SolveError(_tvar_unreachable(self.inst, self.book, self.level, self.limit_jpy))
+        return outcome
+
+    def least_shortfall(self) -> tuple[str, float]:
+        # Regulatory rows infeasible, or the TVaR limit too tight? Minimise the shortfall first.
+        self.model, self.retained, _ = self._model(True, None)
+        self.model.prob.setObjective(1 * self.model.gap)
+        outcome = highs.pulp_outcome(self.model.prob.solve(highs.pulp_solver()))
+        return outcome, _val(self.model.gap)
+
+    def hold_shortfall(self, least: float) -> None:
+        if least <= ZERO_SHORTFALL and self.limit is not None:  # compliant mixes exist: the TVaR limit is the cause
+            raise SolveError(_tvar_unreachable(self.inst, self.book, self.level, self.limit_jpy))
+        model = self.model
+        model.prob += model.gap <= least + SHORTFALL_SLACK, "least_shortfall"
+        self.tvar = tvar_family(model, self.book, self.inst.unit, self.level, self.limit) \
+            if self.limit is not None else None
+        model.prob.setObjective(model.cost + self.retained)
+
+
 def tvar_family(model, book: RiskBook, unit: float, level: float, limit: float | None):
     """TVaR rows on retained = L − P·s in units of R, measured as max(·, 0) (ζ ≥ 0: see tvar.py)."""
     variables = [model.share[q.quote_id] for q in book.quotes]
@@ -394,11 +393,11 @@ def least_tvar(inst: Instance, book: RiskBook, level: float = DEFAULT_LEVEL) -> 
     None when no mix is compliant or HiGHS fails."""
     import pulp
 
-    _swallow_highs_banner()
+    highs.quiet_highs()
     model = build_model(inst, with_shortfall=False)
     tvar, _ = tvar_family(model, book, inst.unit, level, None)
     model.prob.setObjective(tvar)
-    stats = model.prob.solve(_solver())
+    stats = model.prob.solve(highs.pulp_solver())
     return float(pulp.value(tvar)) * inst.unit if stats.status == pulp.LpSolveStatus.Optimal else None
 
 
@@ -495,7 +494,7 @@ def risk_view(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
     All cash holds R in cash and buys nothing (carry·R a year). Raises SolveError as solve_with_risk does (a
     `tvar_limit` below `least_tvar_jpy` is unreachable).
     """
-    from .model import solve
+    from .lp import solve
 
     regulatory = solve(profile, quotes, regime, marginal=False)
     R = regulatory.requirement_jpy

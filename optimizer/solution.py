@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .domain import ExchangeProfile, Quote, Regime
+from .settings import VERIFY_COST, VERIFY_SHARE, VERIFY_SLACK
 
 
 class SolveError(RuntimeError):
@@ -192,13 +193,16 @@ _GRID = np.linspace(0.0, 1.0, 401)  # losses as fractions of R; the layer edges 
 def verify(solution: Solution) -> list[str]:
     """Re-check a mix against the model's constraints (docs/design.md §4) with numpy, without the solver's model.
 
+    Independent on purpose: it re-derives every row, credit and cost from the quotes and the regime in yen, with
+    arithmetic of its own — not the row families of optimizer/lp/ nor the domain's money functions the model and
+    the views share — so that a mistake written once there cannot pass here too.
     Retained loss is evaluated on a dense grid of losses plus every layer edge, for every peril.
     Returns the violations found (empty when the mix is compliant up to its reported shortfall).
     """
     s = solution
     R, C, z = s.requirement_jpy, s.cash_reserve_jpy, s.shortfall_jpy
     elig = s.regime.eligibility
-    tol = 1e-6 * max(R, 1.0)
+    tol = VERIFY_SLACK * max(R, 1.0)
     problems: list[str] = []
 
     if not all(map(math.isfinite, (C, z, s.annual_cost_jpy))):
@@ -228,7 +232,7 @@ def verify(solution: Solution) -> list[str]:
             problems.append(f"{q.quote_id} is not offered to {s.profile.exchange_id}")
         if s.credit.get(q.quote_id, 0.0) <= 0:
             problems.append(f"{q.quote_id} earns no credit but was bought")
-        if not (q.min_share - 1e-9 <= l.share <= q.max_share + 1e-9):
+        if not (q.min_share - VERIFY_SHARE <= l.share <= q.max_share + VERIFY_SHARE):
             problems.append(f"{q.quote_id} share {l.share:.6g} outside [{q.min_share}, {q.max_share}]")
 
     # 1. every loss up to R is funded, for every peril: on a grid and at every layer edge
@@ -264,7 +268,7 @@ def verify(solution: Solution) -> list[str]:
     # reported amounts agree with the mix
     premium = s.profile.premium_multiplier * np.fromiter((q.premium_rate for q in quotes), float, n) * limit * share
     cost = s.profile.carry * C + float(premium.sum()) + sum(q.fixed_fee_jpy for q in quotes)
-    if abs(cost - s.annual_cost_jpy) > 1e-9 * max(abs(cost), 1.0) + 1e-6:
+    if abs(cost - s.annual_cost_jpy) > VERIFY_COST * max(abs(cost), 1.0) + 1e-6:
         problems.append(f"reported cost {s.annual_cost_jpy:.6g} differs from the mix's cost {cost:.6g}")
     return problems
 
@@ -356,13 +360,14 @@ _GRID_MANY = np.linspace(0.0, 1.0, 33)  # the edges make the check exact; a coar
 
 def verify_many(m: Mixes) -> list[str]:
     """`verify` for many mixes at once: the same re-derivation in yen, without the solver's model, vectorised over
-    the exchanges. Returns the first problem found per exchange ("" when the mix is compliant)."""
+    the exchanges (independent of the model and of the domain's money functions, as `verify` is). Returns the
+    first problem found per exchange ("" when the mix is compliant)."""
     N, n = len(m), len(m.quotes)
     if N == 0:
         return []
     R, C = m.requirement, m.cash
     elig = m.regime.eligibility
-    tol = 1e-6 * np.maximum(R, 1.0)
+    tol = VERIFY_SLACK * np.maximum(R, 1.0)
     out = np.full(N, "", dtype=object)
 
     def flag(bad: np.ndarray, message: str) -> None:
@@ -376,7 +381,8 @@ def verify_many(m: Mixes) -> list[str]:
     lo = np.fromiter((q.min_share for q in m.quotes), float, n)
     hi = np.fromiter((q.max_share for q in m.quotes), float, n)
     bought = m.share > 0
-    flag((bought & ((m.share < lo - 1e-9) | (m.share > hi + 1e-9))).any(axis=1), "a share outside its line")
+    flag((bought & ((m.share < lo - VERIFY_SHARE) | (m.share > hi + VERIFY_SHARE))).any(axis=1),
+         "a share outside its line")
     offered = {q.quote_id for q in m.offered}
     for j, q in enumerate(m.quotes):
         if q.quote_id not in offered or m.credit[j] <= 0:

@@ -104,3 +104,28 @@ def test_a_shortfall_scenario_shows_the_risk_view_without_a_slider(at):
     shown = table(at)
     assert shown.loc["cash reserve", "regulatory mix"] == "¥1,000.0m"
     assert any("at the least shortfall" in m.value for m in at.markdown)
+
+
+def test_a_fronted_quotes_loss_ratio_divides_by_the_premium_the_mix_pays():
+    # MGA-V1 of the Japanese sheet is fronted (a 10% fronting fee): the premium a 100% line costs already includes
+    # the fee once; the loss ratio divides the layer's expected loss by that premium, not by the fee charged twice
+    from optimizer import solve
+
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    at.switch_page("app_pages/broker.py").run()
+    assert not at.exception
+    shown = next(d.value for d in at.dataframe if "loss ratio, %" in d.value.columns).set_index("quote")
+    number = lambda v: float(str(v).replace(",", ""))  # noqa: E731 — money is shown with separators
+    profile = load_profiles(DATA / "profiles-japan-2025.csv")[0]
+    sheet = load_quotes(DATA / "quotes-japan.csv")
+    quotes = [q for q in sheet if q.offered_to(profile.exchange_id)]
+    R = solve(profile, sheet, load_regime(DATA / "regimes" / "cold-wallet.toml")).requirement_jpy
+    fronted = next(q for q in quotes if q.quote_id == "MGA-V1")
+    assert fronted.fronting_fee_rate > 0
+    paid = fronted.rate_on_line * (1 + fronted.fronting_fee_rate) * fronted.limit_jpy(R) * profile.premium_multiplier
+    sc = simulate(profile, load_loss_model(DATA / "loss-models" / "japan.toml"), N, DEFAULT_SEED)
+    expected = layer_expected_losses(RiskBook.build(sc, quotes, R))["MGA-V1"][0]
+    assert expected > 0
+    assert number(shown.loc["MGA-V1", "premium, ¥m/yr"]) == pytest.approx(paid / 1e6, abs=0.005)
+    assert number(shown.loc["MGA-V1", "loss ratio, %"]) == pytest.approx(100 * expected / paid, abs=0.005)

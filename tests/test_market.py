@@ -125,6 +125,30 @@ def test_with_unlimited_capacity_the_market_equals_batch_exchange_by_exchange(ja
     assert r.summary["short_because_of_capacity"] == []
 
 
+@pytest.mark.parametrize("preset", ["cold-wallet", "securities-style-japan"])
+def test_the_market_writes_every_batch_column_for_every_exchange_as_batch_does(japan, preset, tmp_path):
+    # docs/market.md: the market's rows are batch rows plus the market's columns. On the same inputs with capacity
+    # to spare, every batch column of every exchange holds what batch writes (the exchange's own figures — net
+    # assets, liquid capital, statement date — and the answer's binding limits too)
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / f"{preset}.toml")
+    r = market.run(profiles, quotes, regime, {c: 1e15 for c in capacity}, tmp_path / "market.csv")
+    b = batch.run(profiles, quotes, regime, tmp_path / "batch.csv", workers=1)
+    import pandas as pd
+
+    ours, theirs = pd.read_csv(tmp_path / "market.csv"), pd.read_csv(tmp_path / "batch.csv")
+    columns = [c for c in theirs.columns if c not in ("marginal_cost_per_jpy",)]  # the market leaves it empty
+    assert set(columns) <= set(ours.columns)
+    assert list(ours["exchange_id"]) == list(theirs["exchange_id"]) and len(ours) == len(profiles)
+    for c in ("net_assets_jpy", "requirement_to_net_assets", "liquid_capital_jpy", "statement_date", "binding"):
+        assert ours[c].notna().sum() == theirs[c].notna().sum() > 0, c
+    for c in columns:
+        if pd.api.types.is_numeric_dtype(theirs[c]):
+            assert np.allclose(ours[c].astype(float), theirs[c].astype(float), rtol=1e-7, atol=1.0, equal_nan=True), c
+        else:
+            assert list(ours[c].fillna("")) == list(theirs[c].fillna("")), c
+
+
 def _cost(profiles, quotes, regime, capacity) -> float:
     return market.solve_market(profiles, quotes, regime, capacity).summary["totals"]["annual_cost_jpy"]
 
