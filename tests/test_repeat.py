@@ -224,3 +224,12 @@ def test_the_candidate_set_is_the_single_loss_test_when_there_is_no_second_loss(
     x = np.clip(np.concatenate([[0.0, 1.0], a, a + l]), 0.0, 1.0)
     single = (x - np.minimum(np.maximum(x[:, None] - a, 0), l) @ w).max()
     assert max_retained(a, l, l.copy(), covers, np.array(1.0), 0.0, w)[0] == pytest.approx(single)
+
+
+def test_the_worked_examples_in_the_docstrings_hold():
+    import doctest
+
+    from optimizer import domain, repeat
+
+    assert doctest.testmod(repeat).failed == 0
+    assert doctest.testmod(domain).failed == 0
