@@ -195,12 +195,17 @@ def column(frame: pd.DataFrame, name: str, default: float) -> np.ndarray:
 
 def solve_all(frame: pd.DataFrame, sheet: Sheet, sort: bool = True) -> tuple[list[str], np.ndarray]:
     """Every profile of `frame` on one kept HiGHS model. Returns (status, annual cost in yen) in frame order."""
-    P, n = len(frame), sheet.n
-    R = requirements(frame, sheet.regime)
-    multiplier = column(frame, "premium_multiplier", 1.0)
-    carry = column(frame, "cost_of_capital", 0.0) - column(frame, "reserve_yield", 0.0)
-    liquid = column(frame, "liquid_capital_jpy", np.inf) / R
-    ids = frame["exchange_id"].astype(str).to_numpy()
+    return solve_arrays(sheet, frame["exchange_id"].astype(str).to_numpy(), requirements(frame, sheet.regime),
+                        column(frame, "premium_multiplier", 1.0),
+                        column(frame, "cost_of_capital", 0.0) - column(frame, "reserve_yield", 0.0),
+                        column(frame, "liquid_capital_jpy", np.inf), sort)
+
+
+def solve_arrays(sheet: Sheet, ids: np.ndarray, R: np.ndarray, multiplier: np.ndarray, carry: np.ndarray,
+                 liquid_jpy: np.ndarray, sort: bool = True) -> tuple[list[str], np.ndarray]:
+    """Profiles given as columns (R and liquid capital in yen) on one kept HiGHS model: (status, annual cost)."""
+    P, n = len(R), sheet.n
+    liquid = liquid_jpy / R
     cost = sheet.costs(R, multiplier, carry)
     upper = np.hstack([np.minimum(liquid, INF)[:, None], np.zeros((P, 1)),
                        np.broadcast_to(sheet.max_share, (P, n)), np.ones((P, len(sheet.binary)))])
@@ -272,3 +277,58 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def joint_market(sheet: Sheet, R: np.ndarray, multiplier: np.ndarray, carry: np.ndarray, liquid_jpy: np.ndarray,
+                 capacity: dict[str, float], margin: float = 0.0) -> tuple[float, float, float]:
+    """The strong user's market LP: every exchange's breakpoint LP side by side (block diagonal, each in units of
+    its own R) plus one row per counterparty with capacity, Σ_e Σ_{j of c} l_ej·R_e·s_ej ≤ capacity_c (divided by
+    capacity_c), the objective the total annual cost in yen ÷ M (M the geometric mean of R). One HiGHS run, LP
+    sheets only (no shortfall stage: every exchange must be able to comply). `margin`: each capacity is held at
+    capacity × (1 − margin). Returns (total annual cost in yen, seconds to build, seconds to solve)."""
+    import time
+
+    import scipy.sparse as sp
+
+    started = time.perf_counter()
+    E, k = len(R), sheet.ncol
+    if len(sheet.binary):
+        raise SystemExit("joint_market: LP sheets only")
+    money = float(np.exp(np.mean(np.log(R))))
+    if sheet.moves:
+        blocks = [sp.csr_matrix(sheet.matrix(*sheet.layers(r))[0]) for r in R]
+        own = sp.block_diag(blocks, format="csr")
+        bounds = [sheet.matrix(*sheet.layers(r))[1:] for r in R]
+        row_lower = np.concatenate([b[0] for b in bounds])
+        row_upper = np.concatenate([b[1] for b in bounds])
+    else:
+        A, lo, up = sheet.matrix(*sheet.layers(1.0))
+        own = sp.kron(sp.identity(E, format="csr"), sp.csr_matrix(A), format="csr")
+        row_lower, row_upper = np.tile(lo, E), np.tile(up, E)
+    limit = np.where(sheet.req, np.minimum(sheet.lim0 * R[:, None], sheet.cap_jpy), sheet.lim0 + 0 * R[:, None])
+    named = [c for c in capacity if any(q.counterparty == c for q in sheet.quotes)]
+    cap_rows = []
+    for c in named:
+        of_c = np.array([q.counterparty == c for q in sheet.quotes])
+        coef = np.zeros((E, k))
+        coef[:, 2:2 + sheet.n] = limit * of_c / capacity[c]
+        cap_rows.append(sp.csr_matrix(coef.reshape(1, -1)))
+    full = sp.vstack([own, *cap_rows], format="csc")
+    cost = (sheet.costs(R, multiplier, carry) * (R / money)[:, None]).ravel()
+    col_upper = np.hstack([np.minimum(liquid_jpy / R, INF)[:, None], np.zeros((E, 1)),
+                           np.broadcast_to(sheet.max_share, (E, sheet.n))]).ravel()
+    h = new_highs()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = full.shape[1], full.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, np.zeros(full.shape[1]), col_upper
+    lp.row_lower_ = np.concatenate([row_lower, np.full(len(named), -INF)])
+    lp.row_upper_ = np.concatenate([row_upper, np.full(len(named), 1.0 - margin)])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = full.shape[1], full.shape[0]
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = full.indptr, full.indices, full.data
+    h.passModel(lp)
+    built = time.perf_counter()
+    h.run()
+    if h.getModelStatus() != OPTIMAL:
+        raise SystemExit(f"joint_market: HiGHS stopped with {h.modelStatusToString(h.getModelStatus())}")
+    return h.getInfo().objective_function_value * money, built - started, time.perf_counter() - built
