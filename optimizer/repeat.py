@@ -148,7 +148,8 @@ def candidates(attach: np.ndarray, limit: np.ndarray, aggregate: np.ndarray, cov
     groups × quotes (1 where the quote covers the group's perils), `top` R in units of R (shape `batch`). For the
     pair (g₁, g₂) the points are
       - every pair (b₁, b₂) of edges: b₁ from 0, R and the attachments and exhaustion points of the layers covering
-        g₁, clipped to [0, R]; b₂ the same for g₂ on [0, σ·R];
+        g₁ (and a_k + A_k − l_k for an aggregate between one and two limits, which a whole number of
+        reinstatements never gives), clipped to [0, R]; b₂ the same for g₂ on [0, σ·R];
       - for each layer k covering both whose aggregate can run out (A_k < 2·l_k), the points of the line
         x₁ + x₂ = 2·a_k + A_k (where both losses hit its band and their recoveries add up to its aggregate) on each
         edge of the other axis: (b₁, 2·a_k + A_k − b₁) and (2·a_k + A_k − b₂, b₂), clipped into the rectangle.
@@ -197,7 +198,10 @@ def candidates(attach: np.ndarray, limit: np.ndarray, aggregate: np.ndarray, cov
 def pair_credit(c: PairCandidates, kappa: np.ndarray, attach: np.ndarray, limit: np.ndarray,
                 aggregate: np.ndarray, covers: np.ndarray) -> np.ndarray:
     """The coefficients of the two-event rows at the points of `c`: κ_j·(what a 100% line of j pays for both losses),
-    batch × points × quotes — the rows then read C + z + Σ_j coef_j·s_j ≥ x₁ + x₂ (units of R)."""
+    batch × points × quotes — the rows then read C + z + Σ_j coef_j·s_j ≥ x₁ + x₂ (units of R). As a row family
+    beside `model.funded_losses`, one block per PairCandidates:
+    `Rows.of([f"repeat_{groups[c.first]}_then_{groups[c.second]}_at_{n}" for n in c.names], d, cash=1.0, gap=1.0,
+    share=pair_credit(c, d.kappa, d.attach, d.limit, aggregate, d.covers), lower=c.x1 + c.x2)`."""
     covers = np.asarray(covers, dtype=bool)
     first, second = pair_recoveries(c.x1, c.x2, np.asarray(attach)[..., None, :], np.asarray(limit)[..., None, :],
                                     np.asarray(aggregate)[..., None, :], covers[c.first], covers[c.second])
