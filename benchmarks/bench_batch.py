@@ -1,11 +1,16 @@
 """Batch speed, end to end through the command line, against the script a user would write — measured in the
 same run, on the same files.
 
-Baseline: `benchmarks/user_script.py` — a fresh PuLP model + HiGHS per profile, cost only — run as its own
-process on the first `--sample` profiles; its time per profile (start-up included) is extrapolated to the whole
-file. Ours: `python -m optimizer batch PROFILES --quotes Q --regime R --out OUT.parquet --workers W`, the whole
+Baselines, each run as its own process:
+  - `benchmarks/user_script.py` — a fresh PuLP model + HiGHS per profile, cost only — on the first `--sample`
+    profiles; its time per profile (start-up included) is extrapolated to the whole file;
+  - `benchmarks/highspy_loop.py` — the strong user's raw-highspy loop: one HiGHS model for the sheet, profiles
+    sorted, bounds and costs changed per profile and re-solved warm, cost only — on the whole file (on a sheet with
+    yes/no quotes, where every profile is a fresh MIP search and neighbours do not help, on the first
+    `--loop-sample` profiles, extrapolated).
+Ours: `python -m optimizer batch PROFILES --quotes Q --regime R --out OUT.parquet --workers W`, the whole
 file, start-up, reading, solving (with the marginal cost and the independent check of every mix), writing and
-summary included. The sample's statuses must be identical and costs equal within 1e-9 relative.
+summary included. Both baselines' statuses must be identical to ours and their costs equal within 1e-9 relative.
 
 Cases (each can be skipped or resized):
   req20    20 requirement-basis LP quotes                   --req-sizes 20000,100000
@@ -17,7 +22,7 @@ Each case alternates the user script and the batch for `--rounds` rounds and rep
 of a shared machine moves between runs; a ratio within one round is a fair one).
 
 Run:  .venv/bin/python benchmarks/bench_batch.py [--req-sizes 20000,100000] [--bundled 20000] [--milp 5000]
-                                                 [--sample 1000] [--two] [--rounds 3]
+                                                 [--sample 1000] [--loop-sample 1000] [--two] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -110,32 +115,49 @@ def run(cmd: list[str]) -> float:
     return seconds
 
 
+def agreement(got: pd.DataFrame, want: pd.DataFrame) -> tuple[bool, float]:
+    """(statuses identical, largest relative gap of the costs) of a baseline's rows against ours, row by row."""
+    got = got.head(len(want))
+    same = bool((got["exchange_id"].to_numpy() == want["exchange_id"].astype(str).to_numpy()).all()
+                and (got["status"].to_numpy() == want["status"].to_numpy()).all())
+    return same, float(np.max(np.abs(want["annual_cost_jpy"].to_numpy() / got["annual_cost_jpy"].to_numpy() - 1)))
+
+
 def case(name: str, tmp: Path, profiles: Path, quotes: Path, regime: Path, n: int, sample: int,
-         two: bool, rounds: int) -> None:
-    """Alternate the user script and the batch `rounds` times (a shared machine's load moves between runs, so
-    each ratio is taken within one round) and report every round's ratio and their median."""
+         two: bool, rounds: int, loop_n: int | None = None) -> None:
+    """Alternate the user script, the raw-highspy loop and the batch `rounds` times (a shared machine's load moves
+    between runs, so each ratio is taken within one round) and report every round's ratios and their medians.
+    `loop_n`: profiles the loop solves (the whole file when None)."""
     py = sys.executable
     base_out, ours_out = tmp / f"{name}-user.csv", tmp / f"{name}-ours.parquet"
+    loop_out, loop_n = tmp / f"{name}-loop.csv", min(loop_n or n, n)
     batch = [py, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes), "--regime", str(regime)]
-    per_base, ours, ours2 = [], [], []
+    loop = [py, str(HERE / "highspy_loop.py"), str(profiles), str(quotes), str(regime), str(loop_out)] + \
+        (["--limit", str(loop_n)] if loop_n < n else [])
+    per_base, per_loop, ours, ours2 = [], [], [], []
     for _ in range(rounds):
         per_base.append(run([py, str(HERE / "user_script.py"), str(profiles), str(quotes), str(regime),
                              str(base_out), "--limit", str(sample)]) / sample)
+        per_loop.append(run(loop) / loop_n)
         ours.append(run(batch + ["--out", str(ours_out), "--workers", "1"]))
         if two:
             ours2.append(run(batch + ["--out", str(tmp / f"{name}-two.parquet"), "--workers", "2"]))
-    got = pd.read_parquet(ours_out).head(sample)
-    want = pd.read_csv(base_out)
-    same_status = bool((got["status"].to_numpy() == want["status"].to_numpy()).all())
-    gap = float(np.max(np.abs(got["annual_cost_jpy"].to_numpy() / want["annual_cost_jpy"].to_numpy() - 1)))
+    got = pd.read_parquet(ours_out)
+    same_status, gap = agreement(got, pd.read_csv(base_out))
+    loop_same, loop_gap = agreement(got, pd.read_csv(loop_out))
     summary = json.loads(Path(str(ours_out).replace(".parquet", ".summary.json")).read_text())
     ratios = [b * n / o for b, o in zip(per_base, ours)]
+    loop_ratios = [b * n / o for b, o in zip(per_loop, ours)]
     print(f"\n[{name}] {n:,} profiles, {rounds} rounds")
     print(f"  user script   {np.median(per_base) * 1e3:8.3f} ms/profile  (fresh PuLP model + HiGHS, cost only; first "
           f"{sample:,} profiles; median)")
+    print(f"  highspy loop  {np.median(per_loop) * 1e3:8.3f} ms/profile  (one kept HiGHS model, sorted, warm; cost "
+          f"only; {'all' if loop_n == n else f'first {loop_n:,}'} profiles; median)")
     print(f"  batch, 1 wkr  {np.median(ours) / n * 1e3:8.3f} ms/profile  (median {np.median(ours):.1f} s)  → "
-          f"{np.median(ratios):6.1f}× the user script (rounds: {', '.join(f'{r:.1f}×' for r in ratios)})")
-    print(f"  sample: statuses identical {same_status}; costs max relative gap {gap:.1e}")
+          f"{np.median(ratios):6.1f}× the user script (rounds: {', '.join(f'{r:.1f}×' for r in ratios)}), "
+          f"{np.median(loop_ratios):5.2f}× the highspy loop (rounds: {', '.join(f'{r:.2f}×' for r in loop_ratios)})")
+    print(f"  user script: statuses identical {same_status}; costs max relative gap {gap:.1e}")
+    print(f"  highspy loop: statuses identical {loop_same}; costs max relative gap {loop_gap:.1e}")
     print(f"  statuses: {summary.get('status_counts')}")
     if summary.get("solve_paths"):
         print(f"  solve paths: {summary['solve_paths']}")
@@ -152,6 +174,8 @@ def main() -> None:
     ap.add_argument("--bundled", type=int, default=20000, help="0 to skip")
     ap.add_argument("--milp", type=int, default=5000, help="0 to skip")
     ap.add_argument("--sample", type=int, default=1000, help="profiles the user script solves")
+    ap.add_argument("--loop-sample", type=int, default=1000,
+                    help="profiles the highspy loop solves on sheets with yes/no quotes (the whole file otherwise)")
     ap.add_argument("--two", action="store_true", help="also run 2 workers on every case")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per case (median reported)")
     args = ap.parse_args()
@@ -169,13 +193,15 @@ def main() -> None:
             profiles = tmp / f"profiles-{args.bundled}.parquet"
             make_profiles(profiles, args.bundled)
             case("bundled sheet", tmp, profiles, ROOT / "data" / "quotes.csv", ROOT / "data" / "regimes" /
-                 "securities-style.toml", args.bundled, min(args.sample, args.bundled), args.two, args.rounds)
+                 "securities-style.toml", args.bundled, min(args.sample, args.bundled), args.two, args.rounds,
+                 args.loop_sample)
         if args.milp:
             profiles = tmp / f"profiles-{args.milp}.parquet"
             make_profiles(profiles, args.milp)
             milp = tmp / "milp50.csv"
             write_quotes(milp, milp_quotes(50, 4, seed=50))
-            case("milp50", tmp, profiles, milp, regime, args.milp, min(args.sample, args.milp), args.two, args.rounds)
+            case("milp50", tmp, profiles, milp, regime, args.milp, min(args.sample, args.milp), args.two, args.rounds,
+                 args.loop_sample)
 
 
 if __name__ == "__main__":

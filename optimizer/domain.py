@@ -38,6 +38,26 @@ def recovery(x, attachment, limit):
     return np.minimum(np.maximum(np.subtract(x, attachment), 0.0), limit)
 
 
+def annual_aggregate(limit, reinstatements):
+    """A layer's annual aggregate: what it pays at most over all losses of a year, limit × (1 + reinstatements)
+    (each reinstatement restores the limit once after a claim); numpy arrays broadcast.
+
+    >>> float(annual_aggregate(4e9, 1))
+    8000000000.0
+    """
+    return np.multiply(limit, np.add(1.0, reinstatements, dtype=float))
+
+
+def within_aggregate(paid, aggregate):
+    """What a layer pays for a year's losses: the sum of what each loss would take from it, capped at its annual
+    aggregate — whichever loss exhausts it (a later loss gets only what is left).
+
+    >>> float(within_aggregate(2e9 + 4e9, annual_aggregate(4e9, 0)))   # 2bn to the first loss, 2bn left
+    4000000000.0
+    """
+    return np.minimum(paid, aggregate)
+
+
 def rating_rank(rating: str) -> int:
     """0 for AAA, larger is worse; NR is the worst."""
     return RATINGS.index(rating)
@@ -108,7 +128,7 @@ class Quote:
     licensed_in_japan: bool = True        # may write Japanese risks (Insurance Business Act Art. 186)
     fronting_fee_rate: float = 0.0        # a licensed fronting insurer's charge, as a fraction of the premium
     exclusions: frozenset[str] = frozenset()  # from EXCLUSIONS, e.g. {"state_backed"}
-    reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements); risk view only
+    reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements): annual_aggregate
     days_to_pay: float = 0.0              # days from a loss until the cover pays customers (regime: max_days_to_pay)
 
     def attachment_jpy(self, requirement: float) -> float:
@@ -134,6 +154,10 @@ class Quote:
         """(attachment, exhaustion point) in yen for a requirement R."""
         a = self.attachment_jpy(requirement)
         return a, a + self.limit_jpy(requirement)
+
+    def aggregate_jpy(self, requirement: float) -> float:
+        """The layer's annual aggregate in yen for a requirement R: limit_jpy × (1 + reinstatements)."""
+        return annual_aggregate(self.limit_jpy(requirement), self.reinstatements)
 
     def pays_jpy(self, loss: float, requirement: float) -> float:
         """What a 100% line of this layer pays for a loss (yen), for a requirement R."""

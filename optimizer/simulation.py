@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .domain import PERILS, ExchangeProfile, Quote
+from .domain import PERILS, ExchangeProfile, Quote, annual_aggregate, within_aggregate
 from .inputs import InputError
 from .loss_model import DAYS_PER_YEAR, LossModel
 
@@ -84,7 +84,7 @@ class Scenarios:
         R = requirement_jpy
         attach = np.array([q.attachment_jpy(R) for q in quotes])
         limit = np.array([q.limit_jpy(R) for q in quotes])
-        aggregate = limit * (1.0 + np.array([q.reinstatements for q in quotes], dtype=float))
+        aggregate = annual_aggregate(limit, np.array([q.reinstatements for q in quotes], dtype=float))
         is_deriv = np.array([q.is_derivative for q in quotes])
         covers = np.array([[q.covers(p) for p in PERILS] for q in quotes])               # quotes × perils
         excludes_sb = np.array(["state_backed" in q.exclusions for q in quotes])
@@ -96,7 +96,7 @@ class Scenarios:
         # per year: sum the events of the year (rows are contiguous because events are sorted by year)
         starts = np.flatnonzero(np.r_[True, np.diff(self.event_row) != 0])
         per_year = np.add.reduceat(pays, starts, axis=0)
-        P[self.event_row[starts]] = np.minimum(per_year, aggregate[None, :])
+        P[self.event_row[starts]] = within_aggregate(per_year, aggregate[None, :])
         for j, q in enumerate(quotes):  # a loop over quotes (≤ hundreds), never over scenarios
             if q.is_derivative and q.collateralized:
                 continue

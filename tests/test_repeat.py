@@ -1,0 +1,235 @@
+"""Two losses in one year (optimizer/repeat.py): what a tower pays for each, and the candidate set of loss pairs at
+which the two-event test is exact. Hand-checked cases first, then Hypothesis against a dense grid of loss pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from builders import layer
+from optimizer.domain import annual_aggregate
+from optimizer.repeat import (aggregates, candidates, max_retained, pair_credit, pair_recoveries, retained_pair,
+                              tower_pays_for_pair)
+
+R = 1e10
+HACK, INSIDER, VENDOR = "external_hack", "insider_theft", "vendor_compromise"
+
+
+def one(a, l, reinstatements, weight=1.0, share=1.0):
+    """max_retained for one layer covering the one peril group, in units of R."""
+    return max_retained(np.array([a]), np.array([l]), np.array([l * (1 + reinstatements)]), np.array([[1]]),
+                        np.array(1.0), share, np.array([weight]))[0]
+
+
+# ---------------------------------------------------------------------------------------------- hand-checked
+
+def test_a_single_layer_with_no_reinstatement_funds_only_the_first_event():
+    tower = [layer("L", 0.0, 1.0, 0.02)]
+    pays = tower_pays_for_pair(tower, [1.0], R, (HACK, R), (HACK, R))
+    assert pays.first_jpy.tolist() == [R]
+    assert pays.second_jpy.tolist() == [0.0]
+    assert pays.retained_jpy == R           # the whole second hack falls on the exchange
+    assert one(0.0, 1.0, 0) == 1.0          # the test asks for cash of R
+
+
+def test_one_reinstatement_makes_the_layer_fund_both_events():
+    tower = [layer("L", 0.0, 1.0, 0.02, reinstatements=1)]
+    pays = tower_pays_for_pair(tower, [1.0], R, (HACK, R), (INSIDER, R))
+    assert pays.first_jpy.tolist() == [R]
+    assert pays.second_jpy.tolist() == [R]
+    assert pays.retained_jpy == 0.0
+    assert one(0.0, 1.0, 1) == 0.0
+
+
+def test_cash_spent_on_the_first_event_is_missing_for_the_second():
+    # cash funds the first half of any loss, a reinstated layer the rest: each loss alone needs 0.5·R of cash,
+    # two losses of R need R — the cash is not restored in between, the layer is
+    tower = [layer("L", 0.5, 0.5, 0.02, reinstatements=1)]
+    pays = tower_pays_for_pair(tower, [1.0], R, (HACK, R), (HACK, R))
+    assert pays.second_jpy.tolist() == [0.5 * R]
+    assert pays.retained_jpy == R
+    assert one(0.5, 0.5, 1) == 1.0
+    assert one(0.5, 0.5, 1, share=0.0) == 0.5  # second_event_share 0: the single-loss test
+
+
+def test_the_second_loss_gets_what_the_first_left_of_the_aggregate():
+    tower = [layer("L", 0.1, 0.4, 0.02)]  # pays losses between 0.1·R and 0.5·R, 0.4·R a year
+    pays = tower_pays_for_pair(tower, [1.0], R, (HACK, 0.3 * R), (HACK, 0.5 * R))
+    assert pays.first_jpy == pytest.approx([0.2 * R])
+    assert pays.second_jpy == pytest.approx([0.2 * R])      # 0.4·R asked for, 0.2·R left
+    assert pays.retained_jpy == pytest.approx(0.8 * R - 0.4 * R)
+
+
+def test_a_layer_not_covering_the_first_peril_keeps_its_aggregate_for_the_second():
+    tower = [layer("L", 0.0, 1.0, 0.02, perils=frozenset({INSIDER}))]
+    pays = tower_pays_for_pair(tower, [1.0], R, (HACK, R), (INSIDER, R))
+    assert pays.first_jpy.tolist() == [0.0] and pays.second_jpy.tolist() == [R]
+    assert pays.retained_jpy == R
+
+
+def test_shares_and_credit_scale_what_each_event_earns():
+    tower = [layer("L", 0.0, 1.0, 0.02, reinstatements=1)]
+    pays = tower_pays_for_pair(tower, [0.5], R, (HACK, R), (HACK, 0.4 * R), credit=[0.8])
+    assert pays.first_jpy == pytest.approx([0.4 * R]) and pays.second_jpy == pytest.approx([0.16 * R])
+    assert pays.retained_jpy == pytest.approx(1.4 * R - 0.56 * R)
+
+
+def test_overlapping_layers_without_reinstatement_leave_the_second_loss_what_the_first_left():
+    # two identical layers [0.2, 0.6]·R, no reinstatement: 0.4·R each for the year. x₁ = 0.5·R takes 0.3 of each;
+    # the second loss of 0.3·R would take 0.1 of each, and gets it; one of 0.6·R would take 0.4 and gets 0.1.
+    a, l = np.array([0.2, 0.2]), np.array([0.4, 0.4])
+    first, second = pair_recoveries([0.5, 0.5], [0.3, 0.6], a, l, l)
+    assert first.ravel().tolist() == pytest.approx([0.3] * 4)
+    assert second.ravel().tolist() == pytest.approx([0.1] * 4)
+    # worst pair: both losses at R, the tower paying its two aggregates: 2 − 0.8
+    assert max_retained(a, l, l.copy(), np.ones((1, 2)), np.array(1.0), 1.0, np.ones(2))[0] == pytest.approx(1.2)
+
+
+def test_where_the_aggregate_runs_out_the_retained_total_is_a_vertex_but_never_the_worst_pair():
+    # one layer at 0.5·R of limit 0.5, no reinstatement, three lines of it (weight 3: retained loss falls as the
+    # loss grows through the band, so it is not monotone). Along x₁ + x₂ = 1.5 the aggregate runs out: the
+    # retained total has a kink there (slope −2 before it, +1 after) — a vertex of its pieces, yet a valley, not
+    # a peak; the worst pair is a pair of breakpoints.
+    a, l, A, w = np.array([0.5]), np.array([0.5]), np.array([0.5]), np.array([3.0])
+    cover = np.ones((1, 1))
+    [c] = candidates(a[None], l[None], A[None], cover, np.array([1.0]), 1.0, ["L"])
+    on_line = np.array(["aggregate" in n for n in c.names])
+    assert np.allclose((c.x1[0] + c.x2[0])[on_line & (c.x1[0] >= 0.5) & (c.x2[0] >= 0.5)], 1.5)
+    x = np.array([0.7, 0.75, 0.8])
+    assert retained_pair(x, 1.5 - x + np.array([-0.05, 0.0, 0.05]), a, l, A, w).tolist() == \
+        pytest.approx([0.1, 0.0, 0.05])  # 1.45 − 3·0.45, on the line 0, past it 1.55 − 1.5
+    dense = np.linspace(0, 1, 801)
+    x1, x2 = np.meshgrid(dense, dense)
+    truth = retained_pair(x1, x2, a, l, A, w).max()
+    assert max_retained(a, l, A, cover, np.array(1.0), 1.0, w)[0] == pytest.approx(truth, abs=1e-12)
+    assert retained_pair(c.x1[0][~on_line], c.x2[0][~on_line], a, l, A, w).max() == pytest.approx(truth, abs=1e-12)
+
+
+def test_candidates_have_one_set_per_ordered_pair_of_groups_and_stay_in_the_rectangle():
+    a = np.array([[0.0, 0.5, 0.9]])
+    l = np.array([[0.5, 0.5, 0.5]])
+    covers = np.array([[1, 1, 0], [1, 0, 1]])
+    out = candidates(a, l, l.copy(), covers, np.array([1.0]), 0.5, ["A", "B", "C"])
+    assert [(c.first, c.second) for c in out] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for c in out:
+        assert c.x1.shape == c.x2.shape == (1, len(c.names))
+        assert (c.x1 >= 0).all() and (c.x1 <= 1.0).all() and (c.x2 >= 0).all() and (c.x2 <= 0.5).all()
+        assert len(set(c.names)) == len(c.names)
+    # a layer covering only the second group's peril adds no edge to the first loss's axis
+    assert not any("attach_C_then" in n for n in out[0].names)
+
+
+def test_pair_credit_is_the_row_coefficient_of_each_quote():
+    a, l = np.array([[0.0, 0.5]]), np.array([[0.5, 0.5]])
+    A = l * np.array([1.0, 2.0])
+    covers = np.ones((1, 2))
+    [c] = candidates(a, l, A, covers, np.array([1.0]), 1.0)
+    coef = pair_credit(c, np.array([0.9, 0.7]), a, l, A, covers)
+    assert coef.shape == (1, len(c.names), 2)
+    k = c.names.index("top_then_top")
+    assert coef[0, k].tolist() == pytest.approx([0.9 * 0.5, 0.7 * 1.0])
+    shares = np.array([1.0, 0.5])
+    rows = c.x1 + c.x2 - coef @ shares  # what C must cover at each point
+    assert rows[0] == pytest.approx(retained_pair(c.x1[0], c.x2[0], a[0], l[0], A[0], np.array([0.9, 0.7]) * shares))
+
+
+def test_aggregates_follow_the_quotes_reinstatements_and_requirement_basis():
+    qs = [layer("A", 0.0, 0.5, 0.02, reinstatements=2), layer("B", 0.5, 0.5, 0.02, max_limit_jpy=2e9)]
+    assert aggregates(qs, R).tolist() == pytest.approx([1.5, 0.2])
+    assert float(annual_aggregate(2e9, 0)) == 2e9
+
+
+def test_a_batch_of_requirements_gives_one_point_set_with_a_leading_axis():
+    a = np.array([[0.1, 0.3], [0.2, 0.3]])
+    l = np.array([[0.4, 0.2], [0.1, 0.2]])
+    out = candidates(a, l, l.copy(), np.ones((1, 2)), np.array([1.0, 1.0]), 1.0)
+    single = candidates(a[1:], l[1:], l[1:].copy(), np.ones((1, 2)), np.array([1.0]), 1.0)
+    assert out[0].x1.shape[0] == 2
+    assert np.array_equal(out[0].x1[1], single[0].x1[0]) and np.array_equal(out[0].x2[1], single[0].x2[0])
+
+
+# ---------------------------------------------------------------------------------------------- against a dense grid
+
+@st.composite
+def towers(draw, lattice: bool):
+    """Up to 4 layers over two peril groups (some covering one, some both), overlapping or not, with shares and
+    credit factors (weights up to 2: two lines of one layer), 0–2 reinstatements. On a lattice of 1/20 of R when
+    `lattice`, so every vertex of the retained total's pieces lies on a grid of step 1/40."""
+    n = draw(st.integers(1, 4))
+    if lattice:
+        num = st.integers(0, 20).map(lambda k: k / 20)
+        a = [draw(num) for _ in range(n)]
+        l = [draw(st.integers(1, 12).map(lambda k: k / 20)) for _ in range(n)]
+        share = draw(st.sampled_from([0.0, 0.25, 0.5, 1.0, 1.5]))
+    else:
+        a = [draw(st.floats(0.0, 1.0)) for _ in range(n)]
+        l = [draw(st.floats(0.02, 0.8)) for _ in range(n)]
+        share = draw(st.floats(0.0, 1.5))
+    reinst = [draw(st.sampled_from([0, 0, 0, 1, 2])) for _ in range(n)]
+    weight = [draw(st.sampled_from([0.0, 0.5, 0.7, 0.85, 1.0, 2.0])) for _ in range(n)]
+    covers = np.array([[draw(st.booleans()) for _ in range(n)] for _ in range(2)])
+    covers[:, 0] = True  # at least one layer covers both
+    a, l = np.array(a), np.array(l)
+    return a, l, annual_aggregate(l, np.array(reinst)), covers, share, np.array(weight)
+
+
+def dense_max(a, l, A, covers, share, w, steps):
+    """The largest retained total over a dense grid of loss pairs, every pair of groups: x₁ on [0, 1] and x₂ on
+    [0, share] in steps of 1/steps (the last step of x₂ shorter)."""
+    g1 = np.linspace(0.0, 1.0, steps + 1)
+    g2 = np.unique(np.r_[np.arange(0.0, share, 1.0 / steps), share])
+    x1, x2 = np.meshgrid(g1, g2, indexing="ij")
+    return max(retained_pair(x1, x2, a, l, A, w, covers[p], covers[q]).max() for p in (0, 1) for q in (0, 1))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tower=towers(lattice=True))
+def test_the_candidate_set_finds_the_largest_retained_total_exactly(tower):
+    # every vertex lies on the grid of step 1/40 (of R and of the second loss's range): the grid's maximum is the
+    # true one, and the candidate set must reach it — no more (its points are loss pairs), no less
+    a, l, A, covers, share, w = tower
+    best = max_retained(a, l, A, covers, np.array(1.0), share, w)[0]
+    assert best == pytest.approx(dense_max(a, l, A, covers, share, w, 40), abs=1e-12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tower=towers(lattice=True))
+def test_pairs_of_attachments_and_ends_alone_find_the_largest_retained_total(tower):
+    # between attachments the retained total is convex (each layer's capped recovery is concave there), so its
+    # maximum is at a corner of such a cell: exhaustion points and points where an aggregate runs out add rows,
+    # not answers
+    a, l, A, covers, share, w = tower
+    best = max_retained(a, l, A, covers, np.array(1.0), share, w, vertices="maxima")[0]
+    assert best == pytest.approx(dense_max(a, l, A, covers, share, w, 40), abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tower=towers(lattice=False))
+def test_no_loss_pair_on_a_dense_grid_retains_more_than_the_candidate_set_says(tower):
+    a, l, A, covers, share, w = tower
+    best = max_retained(a, l, A, covers, np.array(1.0), share, w)[0]
+    steps = 200
+    grid = dense_max(a, l, A, covers, share, w, steps)
+    assert grid <= best + 1e-12
+    # and the candidate set is attained: it lies within a grid step of slope at most 1 + Σ w of the grid's best
+    slope = 1.0 + w.sum()
+    assert best <= grid + slope * 2.0 / steps + 1e-12
+
+
+def test_the_candidate_set_is_the_single_loss_test_when_there_is_no_second_loss():
+    a, l = np.array([0.0, 0.3, 0.6]), np.array([0.2, 0.3, 0.5])
+    w = np.array([1.0, 0.9, 0.5])
+    covers = np.ones((1, 3))
+    x = np.clip(np.concatenate([[0.0, 1.0], a, a + l]), 0.0, 1.0)
+    single = (x - np.minimum(np.maximum(x[:, None] - a, 0), l) @ w).max()
+    assert max_retained(a, l, l.copy(), covers, np.array(1.0), 0.0, w)[0] == pytest.approx(single)
+
+
+def test_the_worked_examples_in_the_docstrings_hold():
+    import doctest
+
+    from optimizer import domain, repeat
+
+    assert doctest.testmod(repeat).failed == 0
+    assert doctest.testmod(domain).failed == 0
