@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--chunk-size", type=int, default=None, help="exchanges per chunk LP when decomposing (default 512)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
+    _add_plan_parser(sub)
     return parser
 
 
@@ -576,6 +577,55 @@ def cmd_market(args: argparse.Namespace) -> int:
 
 COMMANDS = {"market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
             "stress": cmd_stress, "batch": cmd_batch, "risk": cmd_risk}
+
+
+# ---------------------------------------------------------------------------------------------- plan
+
+def _add_plan_parser(sub) -> None:
+    """`plan [input options] [--plan F] [--format table|json] [--out F]`."""
+    p = sub.add_parser("plan", help="the funding plan year by year: phase-in, growth, provisions, tax, multi-year "
+                                    "policies (one LP over all years)")
+    _add_inputs(p)
+    _add_scenario(p)
+    _add_plan_option(p)
+    _add_output(p)
+    p.add_argument("--no-reasons", action="store_true",
+                   help="leave out why each quote is not bought in each year (faster)")
+
+
+def _add_plan_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plan", default=None, metavar="F",
+                   help="plan TOML (default: one year, the rule in full, as solve); a bare preset name such as "
+                        "fy2027-five-year-phase-in means data/plans/<name>.toml")
+
+
+def _plan_path(value: str) -> str:
+    """A bare preset name (`fy2027-hard-market`) means data/plans/<name>.toml."""
+    path = Path(value)
+    candidate = data_dir() / "plans" / f"{value}.toml"
+    return str(candidate) if not path.exists() and path.suffix == "" and candidate.exists() else value
+
+
+def load_plan_option(value: str | None):
+    """--plan → Plan (None: the one-year plan, which gives solve's answer)."""
+    from .plan_file import Plan, load_plan
+
+    return Plan() if value is None else load_plan(_plan_path(value))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import solve_plan, with_reasons
+
+    plan = load_plan_option(args.plan)
+    profile, quotes, regime = _load(args)
+    result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes)
+    if not args.no_reasons:
+        result = with_reasons(result)
+    _emit(args, report.plan_text(result, result.not_bought), result.to_dict(), report.plan_sheets(result))
+    return EXIT_SHORTFALL if result.status == "shortfall" else EXIT_OK
+
+
+COMMANDS["plan"] = cmd_plan
 
 
 class Terminated(BaseException):

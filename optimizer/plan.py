@@ -454,11 +454,13 @@ def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
 def with_reasons(result: PlanResult) -> PlanResult:
     """The result with each year's quotes not bought, and why (`reasons.not_bought` on that year's sheet; a term
     quote after year 1 is bought in year 1 or never)."""
+    from .model import Resolver
     from .reasons import not_bought
 
+    resolver = Resolver()  # one set of kept models for every year's probes (the years share their structure)
     per_year = []
     for y in result.years:
-        rows = not_bought(y.solution, y.year.quotes)
+        rows = not_bought(y.solution, y.year.quotes, resolver=resolver)
         if y.year.t > 1:
             term = {q.quote_id: q.term_years for q in y.year.quotes if q.term_years > 1}
             rows = [{**r, "reason": f"a {term[r['quote_id']]}-year policy is bought in the plan's first year or not "
