@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .domain import ExchangeProfile, Quote, Regime
-from .inputs import InputError
+from .inputs import MIN_REQUIREMENT_JPY, InputError
 from .model import (BINDING, INF, MARGINAL_STEP, Columns, Instance, Numbers, Scaled, highs_options, numbers, quiet_highs,
                     run_highs, solution_from_columns)
 from .plan_file import Plan
@@ -81,7 +81,10 @@ def plan_years(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
         sheet = tuple(q if q.term_years > 1 or renewal == 1 else replace(q, rate_on_line=q.rate_on_line * renewal)
                       for q in quotes if q.term_years == 1 or t <= q.term_years)
         full = requirement(prof, regime)
-        inst = Instance.build(prof, sheet, regime, requirement_jpy=plan.phase_in[t - 1] * full)
+        required = plan.phase_in[t - 1] * full
+        # less than a yen required is nothing required (as inputs refuse an R below a yen: it only breaks the scale)
+        required = required if required >= MIN_REQUIREMENT_JPY else 0.0
+        inst = Instance.build(prof, sheet, regime, requirement_jpy=required)
         out.append(PlanYear(t, plan.start_year + t - 1, prof, sheet, full, plan.phase_in[t - 1], inst,
                             1.0 / (1.0 + rate) ** (t - 1), plan.max_provision_jpy[t - 1]))
     return out
