@@ -23,7 +23,7 @@ from typing import Sequence
 import pandas as pd
 
 from . import analysis, compare, reasons, report
-from .batch_store import write_atomic
+from .batch_store import summary_path, write_atomic
 from .model import Instance, build, solve
 from .inputs import InputError, load_incidents, load_profiles, load_quotes, load_regime, select_profile
 from .regime import SWEEPABLE
@@ -591,6 +591,32 @@ def _add_plan_parser(sub) -> None:
     _add_output(p)
     p.add_argument("--no-reasons", action="store_true",
                    help="leave out why each quote is not bought in each year (faster)")
+    _add_plan_option(sub.choices["batch"])  # batch --plan F: one row per exchange and year
+
+
+def _batch_or_plan(args: argparse.Namespace) -> int:
+    """`batch`, or with --plan the plan for every profile (`plan_batch`)."""
+    if getattr(args, "plan", None) is None:
+        return cmd_batch(args)
+    from . import plan_batch
+    from .inputs import load_capacity
+
+    for option, value in (("--workers", args.workers), ("--scheduler", args.scheduler),
+                          ("--chunk-size", args.chunk_size), ("--risk", args.risk or None)):
+        if value is not None:
+            raise InputError(option, f"expected no {option} with --plan: plans are solved one exchange after another "
+                             "in this process")
+    given = _fill_risk_defaults(argparse.Namespace(**vars(args)))
+    if given:
+        raise InputError(given[0], "expected no risk options with --plan")
+    plan = load_plan_option(args.plan)
+    quotes, regime = load_quotes(args.quotes), load_regime(_regime_path(args.regime))
+    capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
+    summary = plan_batch.run(args.profiles, quotes, regime, plan, args.out, capacity=capacity,
+                             quotes_source=args.quotes)
+    print(plan_batch.summary_text(summary))
+    print(f"\nResults: {args.out}\nSummary: {summary_path(Path(args.out))}")
+    return EXIT_OK
 
 
 def _add_plan_option(p: argparse.ArgumentParser) -> None:
@@ -626,6 +652,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 COMMANDS["plan"] = cmd_plan
+COMMANDS["batch"] = _batch_or_plan
 
 
 class Terminated(BaseException):
