@@ -311,3 +311,30 @@ def test_a_bad_plan_file_exits_2_with_one_line_naming_file_and_key(write):
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and str(plan) in out.stderr and "'phase_in'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_batch_with_a_plan_writes_a_row_per_exchange_and_year_and_a_summary_per_year(tmp_path, capsys):
+    out = tmp_path / "plans.csv"
+    profiles = tmp_path / "p.csv"
+    text = (DATA / "profiles.csv").read_text().splitlines()
+    profiles.write_text("\n".join(text[:4] + [text[4].replace(text[4].split(",")[2], "lots", 1)]) + "\n")
+    code = cli.main(["batch", str(profiles), "--plan", "fy2027-five-year-phase-in", "--out", str(out)])
+    assert code == 0
+    rows = pd.read_csv(out)
+    good = rows[rows["status"] != "error"]
+    assert len(good) == 3 * 5 and list(good["fiscal_year"].head(5)) == [2027, 2028, 2029, 2030, 2031]
+    assert (rows["status"] == "error").sum() == 1 and "customer_assets_jpy" in rows["error"].dropna().iloc[0]
+    summary = json.loads(out.with_name("plans.summary.json").read_text())
+    by_year = summary["by_year"]
+    assert [y["fiscal_year"] for y in by_year] == [2027, 2028, 2029, 2030, 2031]
+    for y in by_year:
+        mine = good[good["fiscal_year"] == y["fiscal_year"]]
+        assert y["total_provisions_jpy"] == pytest.approx(mine["provision_jpy"].sum())
+        assert y["total_required_jpy"] == pytest.approx(mine["required_coverage_jpy"].sum())
+        assert y["short"] == list(mine[mine["status"] == "shortfall"]["exchange_id"])
+    assert "2031" in capsys.readouterr().out
+
+
+def test_batch_with_a_plan_refuses_options_it_would_ignore(capsys):
+    assert cli.main(["batch", "--plan", "fy2027-immediate", "--workers", "2", "--out", "x.csv"]) == 2
+    assert "--workers" in capsys.readouterr().err
