@@ -338,3 +338,31 @@ def test_batch_with_a_plan_writes_a_row_per_exchange_and_year_and_a_summary_per_
 def test_batch_with_a_plan_refuses_options_it_would_ignore(capsys):
     assert cli.main(["batch", "--plan", "fy2027-immediate", "--workers", "2", "--out", "x.csv"]) == 2
     assert "--workers" in capsys.readouterr().err
+
+
+def test_a_term_policy_with_a_minimum_line_is_one_yes_no_decision_for_its_whole_term():
+    """A MILP: T (two years, a 60% minimum line and a flat fee) is cheaper than O per yen but only worth its fee
+    when bought big; whatever the solver decides, year 2 repeats year 1's decision and share."""
+    prof = profile(annual_trading_volume_jpy=5e11)
+    quotes = [layer("O", 0.0, 1.0, 0.03), layer("T", 0.0, 1.0, 0.01, term_years=2, min_share=0.6, fixed_fee_jpy=2e6)]
+    plan = Plan(years=2, phase_in=(0.5, 1.0), asset_growth=(0.0,) * 2, liquid_capital_growth=(0.0,) * 2,
+                max_provision_jpy=(math.inf,) * 2)
+    result = solve_plan(prof, quotes, regime(max_insurance_share=0.8), plan)
+    t_shares = [y.solution.share_of("T") for y in result.years]
+    assert t_shares[0] == pytest.approx(t_shares[1]) and (t_shares[0] == 0 or t_shares[0] >= 0.6 - 1e-9)
+    assert t_shares[0] > 0  # 1% + a ¥2m fee beats 3% on ¥400m+ of cover
+    assert [y.fees_jpy for y in result.years] == pytest.approx([2e6, 2e6])
+    assert all(verify(y.solution) == [] for y in result.years)
+
+
+def test_after_year_one_a_term_policy_not_bought_says_it_could_only_be_bought_in_year_one():
+    prof = profile(annual_trading_volume_jpy=5e11)
+    quotes = [layer("O", 0.0, 1.0, 0.03), layer("T", 0.0, 1.0, 0.5, term_years=2)]
+    plan = Plan(years=2, phase_in=(1.0, 1.0), asset_growth=(0.0,) * 2, liquid_capital_growth=(0.0,) * 2,
+                max_provision_jpy=(math.inf,) * 2)
+    from optimizer.plan import with_reasons
+
+    result = with_reasons(solve_plan(prof, quotes, regime(), plan))
+    first, second = ({r["quote_id"]: r["reason"] for r in rows} for rows in result.not_bought)
+    assert first["T"].startswith("dearer than cash")
+    assert second["T"] == "a 2-year policy is bought in the plan's first year or not at all"
