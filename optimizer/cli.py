@@ -591,6 +591,9 @@ def _add_plan_parser(sub) -> None:
     _add_output(p)
     p.add_argument("--no-reasons", action="store_true",
                    help="leave out why each quote is not bought in each year (faster)")
+    p.add_argument("--analyses", action="store_true",
+                   help="also: the cost of a faster phase-in, the break-even rate of each multi-year policy against "
+                        "one-year renewals, and a frontier over max_provision_jpy")
     _add_plan_option(sub.choices["batch"])  # batch --plan F: one row per exchange and year
 
 
@@ -647,7 +650,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes)
     if not args.no_reasons:
         result = with_reasons(result)
-    _emit(args, report.plan_text(result, result.not_bought), result.to_dict(), report.plan_sheets(result))
+    data, text, sheets = result.to_dict(), report.plan_text(result, result.not_bought), report.plan_sheets(result)
+    if args.analyses:
+        from .plan import phase_in_costs, provision_frontier, term_break_even
+
+        found = {"phase_in_costs": phase_in_costs(profile, quotes, regime, plan, base=result),
+                 "term_break_even": [term_break_even(profile, quotes, regime, plan, q.quote_id) for q in quotes
+                                     if q.term_years > 1 and q.offered_to(profile.exchange_id)],
+                 "provision_frontier": provision_frontier(profile, quotes, regime, plan)}
+        data["analyses"] = found
+        text += "\n\n" + report.plan_analyses_text(found)
+        sheets.update({name: pd.DataFrame(rows) for name, rows in found.items()})
+    _emit(args, text, data, sheets)
     return EXIT_SHORTFALL if result.status == "shortfall" else EXIT_OK
 
 

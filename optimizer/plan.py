@@ -470,3 +470,78 @@ def with_reasons(result: PlanResult) -> PlanResult:
                      "at all", "break_even_rol": None} if r["quote_id"] in term else r for r in rows]
         per_year.append(rows)
     return replace(result, not_bought=tuple(per_year))
+
+
+# ---------------------------------------------------------------------------------------------- analyses over years
+# Each re-solves the plan (`solve_plan`, marginal costs off); no arithmetic of its own.
+
+def provision_frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
+                       values: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    """The plan's present value and shortfall as `max_provision_jpy` (one limit for every year) sweeps.
+    Default values: fractions of the final reserve the plan holds with no provision limit, then no limit."""
+    if values is None:
+        free = solve_plan(profile, quotes, regime, replace(plan, max_provision_jpy=(math.inf,) * plan.years),
+                          marginal=False)
+        top = free.years[-1].solution.cash_reserve_jpy
+        values = [f * top for f in (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)] + [math.inf] if top > 0 else [math.inf]
+    out = []
+    for v in values:
+        r = solve_plan(profile, quotes, regime, replace(plan, max_provision_jpy=(float(v),) * plan.years),
+                       marginal=False)
+        out.append({"max_provision_jpy": v if math.isfinite(v) else None, "status": r.status,
+                    "present_value_jpy": r.present_value_jpy,
+                    "present_value_after_tax_jpy": r.present_value_after_tax_jpy,
+                    "total_shortfall_jpy": sum(y.solution.shortfall_jpy for y in r.years),
+                    "years_short": r.short_years})
+    return out
+
+
+def phase_in_costs(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
+                   base: PlanResult | None = None) -> list[dict[str, Any]]:
+    """The marginal cost of a faster phase-in: for each year t before the last, the present value added by
+    requiring in year t the share of year t + 1 (moving that year's share one year earlier)."""
+    base = base or solve_plan(profile, quotes, regime, plan, marginal=False)
+    out = []
+    for t in range(1, plan.years):
+        if plan.phase_in[t] <= plan.phase_in[t - 1]:
+            continue
+        faster = list(plan.phase_in)
+        faster[t - 1] = plan.phase_in[t]
+        r = solve_plan(profile, quotes, regime, replace(plan, phase_in=tuple(faster)), marginal=False)
+        out.append({"fiscal_year": plan.start_year + t - 1, "share_now": plan.phase_in[t - 1],
+                    "share_earlier": plan.phase_in[t], "extra_present_value_jpy": r.present_value_jpy -
+                    base.present_value_jpy, "extra_shortfall_jpy": sum(y.solution.shortfall_jpy for y in r.years)
+                    - sum(y.solution.shortfall_jpy for y in base.years)})
+    return out
+
+
+BREAK_EVEN_STEPS = 36  # bisection steps on the rate on line: ~1e-11 of the bracket
+
+
+def term_break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
+                    quote_id: str) -> dict[str, Any]:
+    """The break-even rate of a multi-year policy against one-year renewals: the highest rate on line at which the
+    plan still buys it (bisection on re-solved plans; None when it is not bought even free)."""
+    from .inputs import MAX_RATE_ON_LINE
+
+    quote = next(q for q in quotes if q.quote_id == quote_id)
+
+    def bought(rate: float) -> bool:
+        sheet = [replace(q, rate_on_line=rate) if q.quote_id == quote_id else q for q in quotes]
+        r = solve_plan(profile, sheet, regime, plan, marginal=False)
+        return r.years[0].solution.share_of(quote_id) > 0
+
+    if not bought(0.0):
+        return {"quote_id": quote_id, "term_years": quote.term_years, "rate_on_line": quote.rate_on_line,
+                "break_even_rol": None}
+    low, high = 0.0, min(MAX_RATE_ON_LINE, max(4.0 * quote.rate_on_line, 0.5))
+    if bought(high):
+        low, high = high, MAX_RATE_ON_LINE
+    if bought(high):
+        return {"quote_id": quote_id, "term_years": quote.term_years, "rate_on_line": quote.rate_on_line,
+                "break_even_rol": math.inf}
+    for _ in range(BREAK_EVEN_STEPS):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if bought(mid) else (low, mid)
+    return {"quote_id": quote_id, "term_years": quote.term_years, "rate_on_line": quote.rate_on_line,
+            "break_even_rol": low}

@@ -499,3 +499,23 @@ def plan_sheets(result) -> dict[str, pd.DataFrame]:
                             ignore_index=True)
         sheets[f"FY{y.year.fiscal_year}"] = mix
     return sheets
+
+
+def plan_analyses_text(found: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """`plan --analyses` for a terminal: a faster phase-in, multi-year break-evens, the provision frontier."""
+    lines = ["A faster phase-in (present value added by requiring next year's share one year earlier):"]
+    lines.append(text_table(pd.DataFrame(found["phase_in_costs"]),
+                            {"fiscal_year": lambda v: f"{int(v)}", "share_now": lambda v: pct(v, 0),
+                             "share_earlier": lambda v: pct(v, 0)}))
+    lines += ["", "Multi-year policies: the highest rate on line at which the plan still buys each:"]
+    lines.append(text_table(pd.DataFrame(found["term_break_even"]),
+                            {"rate_on_line": pct, "break_even_rol": lambda v: "not bought even free" if v is None
+                             else pct(v, 4)}))
+    lines += ["", "Frontier over max_provision_jpy (one limit every year):"]
+    frame = pd.DataFrame(found["provision_frontier"])
+    if not frame.empty:
+        frame["years_short"] = frame["years_short"].map(lambda v: ", ".join(map(str, v)) or "—")
+        frame["max_provision_jpy"] = frame["max_provision_jpy"].map(lambda v: "none" if v is None or
+                                                                    (isinstance(v, float) and math.isnan(v)) else yen(v))
+    lines.append(text_table(frame))
+    return "\n".join(lines)

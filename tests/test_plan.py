@@ -366,3 +366,59 @@ def test_after_year_one_a_term_policy_not_bought_says_it_could_only_be_bought_in
     first, second = ({r["quote_id"]: r["reason"] for r in rows} for rows in result.not_bought)
     assert first["T"].startswith("dearer than cash")
     assert second["T"] == "a 2-year policy is bought in the plan's first year or not at all"
+
+
+# ---------------------------------------------------------------------------------------------- analyses over years
+
+def hand_case():
+    prof = profile(annual_trading_volume_jpy=5e11)
+    plan = Plan(years=3, phase_in=(0.4, 1.0, 1.0), asset_growth=(0.0,) * 3, liquid_capital_growth=(0.0,) * 3,
+                max_provision_jpy=(math.inf,) * 3)
+    return prof, [layer("Q", 0.0, 1.0, 0.02)], regime(min_cash_share=0.5), plan
+
+
+def test_a_faster_phase_in_costs_the_present_value_of_the_earlier_share_by_hand():
+    """The hand case with no provision limit: year 1 alone holds ¥200m and covers ¥200m at 2% (¥24m); requiring
+    all of R in year 1 costs ¥60m instead: ¥36m more, undiscounted (year 1)."""
+    from optimizer.plan import phase_in_costs
+
+    rows = phase_in_costs(*hand_case())
+    assert [r["fiscal_year"] for r in rows] == [2027]  # year 2 already requires year 3's share
+    assert rows[0]["extra_present_value_jpy"] == pytest.approx(36e6, rel=1e-9)
+
+
+def test_the_provision_frontier_goes_from_short_to_compliant_and_never_gets_dearer_with_more_room():
+    from optimizer.plan import provision_frontier
+
+    rows = provision_frontier(*hand_case(), values=[2e8, 2.5e8, 5e8, math.inf])
+    assert [r["status"] for r in rows] == ["shortfall", "optimal", "optimal", "optimal"]
+    assert rows[0]["total_shortfall_jpy"] == pytest.approx(1e8, rel=1e-9)  # year 2: ¥400m of the ¥500m floor
+    assert rows[0]["years_short"] == [2028]
+    assert rows[1]["present_value_jpy"] == pytest.approx(28e6 + 60e6 / 1.1 + 60e6 / 1.21, rel=1e-9)
+    assert rows[3]["present_value_jpy"] == pytest.approx(24e6 + 60e6 / 1.1 + 60e6 / 1.21, rel=1e-9)
+    assert rows[1]["present_value_jpy"] >= rows[2]["present_value_jpy"] >= rows[3]["present_value_jpy"] - 1e-3
+
+
+def test_a_three_year_policy_breaks_even_at_the_discounted_average_of_the_renewed_rates():
+    """O renews at 2%, 2.3%, 2.645% (+15% a year); T covers the same for three years at one rate r. Cash (10%)
+    is dearer than both, so the plan covers R with T at share s and O at 1 − s: Σ_t d_t (r·s + o_t·(1 − s)) is
+    linear in s, and T is bought while r < Σ d_t o_t / Σ d_t, with d_t = 1.1^−(t−1)."""
+    from optimizer.plan import term_break_even
+
+    prof = profile(annual_trading_volume_jpy=5e11)
+    quotes = [layer("O", 0.0, 1.0, 0.02), layer("T", 0.0, 1.0, 0.05, term_years=3)]
+    plan = Plan(years=3, phase_in=(1.0,) * 3, asset_growth=(0.0,) * 3, liquid_capital_growth=(0.0,) * 3,
+                max_provision_jpy=(math.inf,) * 3, renewal_rate_change=0.15)
+    d = [1.0, 1 / 1.1, 1 / 1.21]
+    expected = sum(di * o for di, o in zip(d, [0.02, 0.023, 0.02645])) / sum(d)
+    found = term_break_even(prof, quotes, regime(), plan, "T")
+    assert found["break_even_rol"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_plan_analyses_on_the_command_line(capsys):
+    assert cli.main(["plan", "--plan", "fy2027-five-year-phase-in", "--no-reasons", "--analyses",
+                     "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)["analyses"]
+    assert [r["fiscal_year"] for r in found["phase_in_costs"]] == [2027, 2028, 2029, 2030]
+    assert all(r["extra_present_value_jpy"] > 0 for r in found["phase_in_costs"])
+    assert found["provision_frontier"][-1]["max_provision_jpy"] is None
