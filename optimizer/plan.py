@@ -106,19 +106,37 @@ class _Block:
         return self.num.cost
 
 
+TINY_YEAR = 1e-3  # a year requiring less than this × the plan's scale is solved in the plan's scale (see _scaled)
+
+
+def _scaled(year: PlanYear, scale: float):
+    """`Scaled.of(year.instance)` — the year's numbers in units of its own R'_t, as `solve` has them — except for a
+    year that requires (almost) nothing: a phase-in share of 0 makes R'_t = 0, whose unit would be one yen beside
+    years counted in billions (a matrix HiGHS cannot solve reliably). Such a year's yen amounts are counted in
+    units of the plan's scale instead: the same rows divided through by one number, so the same answer."""
+    d = Scaled.of(year.instance)
+    if float(d.unit) >= TINY_YEAR * scale:
+        return d
+    f = float(d.unit) / scale  # yen per old unit ÷ yen per new unit
+    return replace(d, unit=np.float64(scale), top=d.top * f, attach=d.attach * f, limit=d.limit * f,
+                   premium=d.premium * f, fee=d.fee * f, liquid=d.liquid * f, points=d.points * f)
+
+
 class _PlanLP:
     """The years' `numbers` side by side with the linking rows, as one HiGHS model."""
 
     def __init__(self, years: Sequence[PlanYear], plan: Plan, takes: Sequence[dict[str, bool]] | None = None,
                  time_limit: float | None = None):
         quiet_highs()
-        units = np.array([y.instance.unit for y in years])
+        required = np.array([y.instance.requirement_jpy for y in years])
+        self.scale = float(np.exp(np.mean(np.log(required[required > 0])))) if (required > 0).any() else 1.0
+        units = np.array([_scaled(y, self.scale).unit for y in years])
         self.money = float(np.exp(np.mean(np.log(units))))
         rows, cols, vals, cost, col_lo, col_hi, row_lo, row_hi, integer = [], [], [], [], [], [], [], [], []
         self.blocks: list[_Block] = []
         r0 = c0 = 0
         for k, year in enumerate(years):
-            d = Scaled.of(year.instance)
+            d = _scaled(year, self.scale)
             index = {q.quote_id: j for j, q in enumerate(d.quotes)}
             fixed = {index[q]: v for q, v in (takes[k] if takes else {}).items() if q in index}
             num = numbers(d, fixed)
@@ -215,7 +233,7 @@ class _PlanLP:
         the numbers that differ: the block's coefficients, row and column bounds, costs, and the coefficients of
         its cash and shortfall in the linking rows."""
         b = self.blocks[k]
-        d = Scaled.of(year.instance)
+        d = _scaled(year, self.scale)
         if d.structure() != b.d.structure():
             raise SolveError("internal: a plan's year changed its structure")
         index = {q.quote_id: j for j, q in enumerate(d.quotes)}
@@ -283,8 +301,11 @@ class _PlanLP:
         return np.asarray(self.h.getSolution().row_dual)
 
     def year_x(self, x: np.ndarray, k: int) -> np.ndarray:
+        """Year k's columns, cash and shortfall in units of its own R'_t (as `solve` has them)."""
         b = self.blocks[k]
-        return x[b.first:b.first + b.cost.size]
+        xs = x[b.first:b.first + b.cost.size].copy()
+        xs[:2] *= float(b.d.unit) / b.year.instance.unit
+        return xs
 
     def takes(self, x: np.ndarray) -> list[dict[str, bool]]:
         """Each year's yes/no decisions, by quote_id."""
@@ -432,7 +453,7 @@ def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     margins: list[float | None] = [None] * len(years)
     if marginal:
         for k, year in enumerate(years):
-            step = year.instance.unit * MARGINAL_STEP
+            step = float(lp.blocks[k].d.unit) * MARGINAL_STEP  # as solve: R × 1e-6 (a year requiring nothing: the plan's scale)
             bumped = replace(year, instance=replace(year.instance, requirement_jpy=year.instance.requirement_jpy + step))
             lp.load_year(k, bumped, takes[k])
             margins[k] = (lp.present_value(lp.lexicographic()) - pv) / step / year.discount_factor

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from builders import layer, profile, random_regime, random_sheet, regime
 from optimizer import cli
-from optimizer.inputs import InputError, load_profiles, load_quotes, load_regime, select_profile
+from optimizer.inputs import InputError, load_profiles, load_quotes, load_regime
 from optimizer.model import solve
 from optimizer.plan import solve_plan
 from optimizer.plan_file import Plan, load_plan, plan_from_text
