@@ -422,3 +422,17 @@ def test_plan_analyses_on_the_command_line(capsys):
     assert [r["fiscal_year"] for r in found["phase_in_costs"]] == [2027, 2028, 2029, 2030]
     assert all(r["extra_present_value_jpy"] > 0 for r in found["phase_in_costs"])
     assert found["provision_frontier"][-1]["max_provision_jpy"] is None
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_apps_quote_grid_keeps_a_policys_term(lang):
+    from optimizer.scenario import quotes_to_text, text_to_quotes
+
+    quotes = (layer("O", 0.0, 0.5, 0.02), layer("T", 0.5, 0.5, 0.01, term_years=3))
+    grid = quotes_to_text(quotes, lang)
+    assert list(grid["term_years"]) == ["1", "3"]
+    back, problems = text_to_quotes(grid)
+    assert problems == [] and back == quotes
+    grid.loc[1, "term_years"] = "31"
+    _, problems = text_to_quotes(grid)
+    assert [p.column for p in problems] == ["term_years"]
