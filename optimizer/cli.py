@@ -23,7 +23,7 @@ from typing import Sequence
 import pandas as pd
 
 from . import analysis, compare, reasons, report
-from .batch_store import write_atomic
+from .batch_store import summary_path, write_atomic
 from .model import Instance, build, solve
 from .inputs import InputError, load_incidents, load_profiles, load_quotes, load_regime, select_profile
 from .regime import SWEEPABLE
@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--chunk-size", type=int, default=None, help="exchanges per chunk LP when decomposing (default 512)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
+    _add_plan_parser(sub)
     return parser
 
 
@@ -579,6 +580,96 @@ def cmd_market(args: argparse.Namespace) -> int:
 
 COMMANDS = {"market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
             "stress": cmd_stress, "batch": cmd_batch, "risk": cmd_risk}
+
+
+# ---------------------------------------------------------------------------------------------- plan
+
+def _add_plan_parser(sub) -> None:
+    """`plan [input options] [--plan F] [--format table|json] [--out F]`."""
+    p = sub.add_parser("plan", help="the funding plan year by year: phase-in, growth, provisions, tax, multi-year "
+                                    "policies (one LP over all years)")
+    _add_inputs(p)
+    _add_scenario(p)
+    _add_plan_option(p)
+    _add_output(p)
+    p.add_argument("--no-reasons", action="store_true",
+                   help="leave out why each quote is not bought in each year (faster)")
+    p.add_argument("--analyses", action="store_true",
+                   help="also: the cost of a faster phase-in, the break-even rate of each multi-year policy against "
+                        "one-year renewals, and a frontier over max_provision_jpy")
+    _add_plan_option(sub.choices["batch"])  # batch --plan F: one row per exchange and year
+
+
+def _batch_or_plan(args: argparse.Namespace) -> int:
+    """`batch`, or with --plan the plan for every profile (`plan_batch`)."""
+    if getattr(args, "plan", None) is None:
+        return cmd_batch(args)
+    from . import plan_batch
+    from .inputs import load_capacity
+
+    for option, value in (("--workers", args.workers), ("--scheduler", args.scheduler),
+                          ("--chunk-size", args.chunk_size), ("--risk", args.risk or None)):
+        if value is not None:
+            raise InputError(option, f"expected no {option} with --plan: plans are solved one exchange after another "
+                             "in this process")
+    given = _fill_risk_defaults(argparse.Namespace(**vars(args)))
+    if given:
+        raise InputError(given[0], "expected no risk options with --plan")
+    plan = load_plan_option(args.plan)
+    quotes, regime = load_quotes(args.quotes), load_regime(_regime_path(args.regime))
+    capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
+    summary = plan_batch.run(args.profiles, quotes, regime, plan, args.out, capacity=capacity,
+                             quotes_source=args.quotes)
+    print(plan_batch.summary_text(summary))
+    print(f"\nResults: {args.out}\nSummary: {summary_path(Path(args.out))}")
+    return EXIT_OK
+
+
+def _add_plan_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plan", default=None, metavar="F",
+                   help="plan TOML (default: one year, the rule in full, as solve); a bare preset name such as "
+                        "fy2027-five-year-phase-in means data/plans/<name>.toml")
+
+
+def _plan_path(value: str) -> str:
+    """A bare preset name (`fy2027-hard-market`) means data/plans/<name>.toml."""
+    path = Path(value)
+    candidate = data_dir() / "plans" / f"{value}.toml"
+    return str(candidate) if not path.exists() and path.suffix == "" and candidate.exists() else value
+
+
+def load_plan_option(value: str | None):
+    """--plan → Plan (None: the one-year plan, which gives solve's answer)."""
+    from .plan_file import Plan, load_plan
+
+    return Plan() if value is None else load_plan(_plan_path(value))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import solve_plan, with_reasons
+
+    plan = load_plan_option(args.plan)
+    profile, quotes, regime = _load(args)
+    result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes)
+    if not args.no_reasons:
+        result = with_reasons(result)
+    data, text, sheets = result.to_dict(), report.plan_text(result, result.not_bought), report.plan_sheets(result)
+    if args.analyses:
+        from .plan import phase_in_costs, provision_frontier, term_break_even
+
+        found = {"phase_in_costs": phase_in_costs(profile, quotes, regime, plan, base=result),
+                 "term_break_even": [term_break_even(profile, quotes, regime, plan, q.quote_id) for q in quotes
+                                     if q.term_years > 1 and q.offered_to(profile.exchange_id)],
+                 "provision_frontier": provision_frontier(profile, quotes, regime, plan)}
+        data["analyses"] = found
+        text += "\n\n" + report.plan_analyses_text(found)
+        sheets.update({name: pd.DataFrame(rows) for name, rows in found.items()})
+    _emit(args, text, data, sheets)
+    return EXIT_SHORTFALL if result.status == "shortfall" else EXIT_OK
+
+
+COMMANDS["plan"] = cmd_plan
+COMMANDS["batch"] = _batch_or_plan
 
 
 class Terminated(BaseException):

@@ -82,6 +82,7 @@ MAX_RATE_ON_LINE = 10.0     # 1,000% of limit a year: the break-even search's ce
 MAX_PREMIUM_MULTIPLIER = 10.0
 MAX_REINSTATEMENTS = 10
 MAX_DAYS_TO_PAY = 3650.0    # ten years from a loss to payment: money that arrives later is no reserve for that loss
+MAX_PLAN_YEARS = 30         # a plan (and a policy's term) runs at most 30 years: beyond, no quote or forecast holds
 MAX_CELL_CHARS = 4096       # the longest bundled cell (an incident's notes) is under 1,000 characters
 MAX_TOML_BYTES = 65_536     # the bundled presets are about 3 KB
 MAX_TOML_DEPTH = 3          # table → table → value (e.g. [requirement] perils = [...]); real presets use 3
@@ -200,6 +201,13 @@ def _exclusions(raw: Any) -> frozenset[str]:
     return frozenset(names)
 
 
+def _term_years(raw: Any) -> int:
+    value = _number(raw)
+    if value != int(value) or not 1 <= value <= MAX_PLAN_YEARS:
+        raise ValueError(f"expected a whole number of years from 1 to {MAX_PLAN_YEARS}, got {raw!r}")
+    return int(value)
+
+
 def _reinstatements(raw: Any) -> int:
     value = _number(raw)
     if value != int(value) or not 0 <= value <= MAX_REINSTATEMENTS:
@@ -290,6 +298,7 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("exclusions", _exclusions, False, frozenset()),
     _Column("reinstatements", _reinstatements, False, 0),
     _Column("days_to_pay", _days, False, 0.0),
+    _Column("term_years", _term_years, False, 1),
 )
 
 _ID_COLUMN = {"profiles": "exchange_id", "quotes": "quote_id"}

@@ -212,6 +212,7 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     # round-2 terms (DESIGN "Real inputs"): kept through every edit, never dropped by the grid
     ("max_limit_jpy", "amount"), ("licensed_in_japan", "bool"), ("fronting_fee_rate", "share"), ("exclusions", "text"),
     ("reinstatements", "text"), ("days_to_pay", "text"),
+    ("term_years", "text"),    # round 3: a multi-year policy (the plan)
 )
 _CHECKBOXES = ("collateralized", "licensed_in_japan")   # a checkbox is never "blank": it does not make a row typed
 BASIS_TEXT = {"jpy": "¥", "requirement": "% of R"}   # how the grid shows layer_basis
@@ -254,6 +255,7 @@ def quotes_to_text(quotes: Sequence[Quote], lang: str = "en") -> pd.DataFrame:
             "licensed_in_japan": bool(q.licensed_in_japan), "fronting_fee_rate": entry.format_percent(q.fronting_fee_rate),
             "exclusions": ";".join(sorted(q.exclusions)), "reinstatements": str(int(q.reinstatements)),
             "days_to_pay": f"{q.days_to_pay:g}",
+            "term_years": str(int(q.term_years)),
         })
     return pd.DataFrame(rows, columns=[c for c, _ in TEXT_COLUMNS])
 
