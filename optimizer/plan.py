@@ -18,8 +18,8 @@ then the least present value at it. Yes/no quotes make it a MILP (HiGHS's branch
 
 Every year's mix is re-checked by the independent `solution.verify` (through `model.solution_from_columns`).
 
-The HiGHS call here (`_PlanLP`) is a raw matrix solve through highspy with the options of `model.highs_options`,
-as the market's joint LP (`market._Stacked`) does; it belongs in the one HiGHS gateway once the model is a package.
+The LP is handed to HiGHS through the one gateway (`lp.highs`: its options, its status table, its "least shortfall,
+then least cost"), as the market's joint LP is.
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import MIN_REQUIREMENT_JPY, InputError
-from .model import (BINDING, INF, MARGINAL_STEP, Columns, Instance, Numbers, Scaled, highs_options, numbers, quiet_highs,
-                    run_highs, solution_from_columns)
+from .lp import highs
+from .lp.columns import CASH, SHORTFALL
+from .model import BINDING, INF, MARGINAL_STEP, Columns, Instance, Numbers, Scaled, numbers, solution_from_columns
 from .plan_file import Plan
 from .regime import requirement
+from .settings import SHORTFALL_SLACK
 from .solution import Solution, SolveError
 
-SHORTFALL_SLACK = 1e-9   # relative: phase 3 may use this much more total shortfall than phase 2 found
 DUAL_ZERO = 1e-9         # a linking row whose dual (yen of present value per yen, ÷ M) is below this does not bind
 
 
@@ -127,7 +127,6 @@ class _PlanLP:
 
     def __init__(self, years: Sequence[PlanYear], plan: Plan, takes: Sequence[dict[str, bool]] | None = None,
                  time_limit: float | None = None):
-        quiet_highs()
         required = np.array([y.instance.requirement_jpy for y in years])
         self.scale = float(np.exp(np.mean(np.log(required[required > 0])))) if (required > 0).any() else 1.0
         units = np.array([_scaled(y, self.scale).unit for y in years])
@@ -173,8 +172,8 @@ class _PlanLP:
         first_year = {q.quote_id: j for j, q in enumerate(self.blocks[0].d.quotes)} if self.blocks else {}
         for k, b in enumerate(self.blocks):
             t = b.year.t
-            cash = [(b.first, b.d.unit / self.money)]
-            before = [] if k == 0 else [(self.blocks[k - 1].first, -self.blocks[k - 1].d.unit / self.money)]
+            cash = [(b.first + CASH, b.d.unit / self.money)]
+            before = [] if k == 0 else [(self.blocks[k - 1].first + CASH, -self.blocks[k - 1].d.unit / self.money)]
             if k > 0 and not plan.release:
                 self.no_fall[t] = r0 + len(self.link_names)
                 link(f"reserve_never_falls_{t}", cash + before, 0.0, INF)
@@ -197,7 +196,7 @@ class _PlanLP:
                     link(f"term_take_{q.quote_id}_{t}",
                          [(b.first + b.cols.takes().start + bins.index(j), 1.0),
                           (first.first + first.cols.takes().start + first_bins.index(j1), -1.0)], 0.0, 0.0)
-        self.z = np.array([b.first + 1 for b in self.blocks], dtype=np.int64)
+        self.z = np.array([b.first + SHORTFALL for b in self.blocks], dtype=np.int64)
         self.z_yen = np.array([b.d.unit for b in self.blocks]) / self.money
         self.shortfall_row = r0 + len(self.link_names)
         link("total_shortfall", list(zip(self.z.tolist(), self.z_yen.tolist())), -INF, INF)
@@ -209,23 +208,11 @@ class _PlanLP:
         self.col_lower, self.col_upper = cat(col_lo), cat(col_hi)
         m, n = r0 + len(self.link_names), c0
         A = sp.csc_matrix((vals, (rows, cols)), shape=(m, n))
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n, m
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = self.cost, self.col_lower, self.col_upper
-        lp.row_lower_ = np.concatenate([cat(row_lo), np.array(link_lo, dtype=float)])
-        lp.row_upper_ = np.concatenate([cat(row_hi), np.array(link_hi, dtype=float)])
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
         self.integer = np.array(sorted(integer), dtype=np.int64)
-        if self.integer.size:
-            kinds = np.full(n, highspy.HighsVarType.kContinuous)
-            kinds[self.integer] = highspy.HighsVarType.kInteger
-            lp.integrality_ = list(kinds)
-        self.h = highspy.Highs()
-        for option, value in highs_options(time_limit).items():
-            self.h.setOptionValue(option, value)
-        self.h.passModel(lp)
+        self.h = highs.new(time_limit)
+        highs.load(self.h, A, self.cost, self.col_lower, self.col_upper,
+                   np.concatenate([cat(row_lo), np.array(link_lo, dtype=float)]),
+                   np.concatenate([cat(row_hi), np.array(link_hi, dtype=float)]), self.integer)
         self.shape = (m, n, A.nnz)
 
     def load_year(self, k: int, year: PlanYear, takes: dict[str, bool]) -> None:
@@ -251,60 +238,54 @@ class _PlanLP:
         for t, sign in ((year.t, 1.0), (year.t + 1, -1.0)):  # C_t in its own linking rows and in next year's
             for row in (self.no_fall.get(t), self.provision.get(t)):
                 if row is not None:
-                    h.changeCoeff(int(row), int(b.first), sign * d.unit / self.money)
+                    h.changeCoeff(int(row), int(b.first + CASH), sign * d.unit / self.money)
         self.z_yen[k] = d.unit / self.money
-        h.changeCoeff(int(self.shortfall_row), int(b.first + 1), float(self.z_yen[k]))
+        h.changeCoeff(int(self.shortfall_row), int(b.first + SHORTFALL), float(self.z_yen[k]))
         self.blocks[k] = _Block(year, d, num, b.first, b.row, b.cols)
 
     def _run(self) -> str:
-        run_highs(self.h)
-        status = self.h.getModelStatus()
-        if status == highspy.HighsModelStatus.kOptimal:
-            return "optimal"
-        if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-            return "infeasible"
-        raise SolveError(f"HiGHS stopped the plan's LP with status {self.h.modelStatusToString(status)}")
+        outcome = highs.run(self.h, "the plan's LP")
+        if outcome == "time_limit":
+            raise SolveError("HiGHS stopped the plan's LP at its time limit")
+        return outcome
 
-    def _costs(self, values: np.ndarray) -> None:
-        self.h.changeColsCost(values.size, np.arange(values.size, dtype=np.int32), values)
+    # "least shortfall, then least cost" (lp.highs.least_shortfall_then_least_cost) asks these three steps
+    def least_cost(self) -> str:
+        return self._run()
+
+    def least_shortfall(self) -> tuple[str, float]:
+        highs.set_col_bounds(self.h, self.z, np.zeros(self.z.size), np.full(self.z.size, INF))
+        least = np.zeros(self.cost.size)
+        least[self.z] = self.z_yen
+        highs.set_costs(self.h, np.arange(least.size), least)
+        outcome = self._run()
+        return outcome, (highs.objective(self.h) if outcome == "optimal" else float("nan"))
+
+    def hold_shortfall(self, least: float) -> None:
+        highs.set_costs(self.h, np.arange(self.cost.size), self.cost)
+        highs.set_row_bounds(self.h, self.shortfall_row, -INF, least * (1 + SHORTFALL_SLACK) + SHORTFALL_SLACK)
 
     def lexicographic(self) -> np.ndarray:
         """No shortfall if possible; else the least total shortfall (yen), then the least present value at it."""
-        z = self.z.astype(np.int32)
-        self.h.changeColsBounds(z.size, z, np.zeros(z.size), np.zeros(z.size))
-        self.h.changeRowBounds(int(self.shortfall_row), -INF, INF)
-        self._costs(self.cost)
-        if self._run() == "optimal":
-            return np.asarray(self.h.getSolution().col_value)
-        self.h.changeColsBounds(z.size, z, np.zeros(z.size), np.full(z.size, INF))
-        least = np.zeros(self.cost.size)
-        least[self.z] = self.z_yen
-        self._costs(least)
-        if self._run() != "optimal":
-            raise SolveError("HiGHS could not minimise the plan's total shortfall")
-        total = float(self.h.getInfo().objective_function_value)
-        self._costs(self.cost)
-        self.h.changeRowBounds(int(self.shortfall_row), -INF, total * (1 + SHORTFALL_SLACK) + SHORTFALL_SLACK * 1e-3)
-        if self._run() != "optimal":
-            raise SolveError("HiGHS found no plan at the least total shortfall")
-        return np.asarray(self.h.getSolution().col_value)
+        highs.set_col_bounds(self.h, self.z, np.zeros(self.z.size), np.zeros(self.z.size))
+        highs.set_row_bounds(self.h, self.shortfall_row, -INF, INF)
+        highs.set_costs(self.h, np.arange(self.cost.size), self.cost)
+        highs.least_shortfall_then_least_cost(self, what="plan's total shortfall")
+        return highs.values(self.h)
 
     def duals(self, x: np.ndarray) -> np.ndarray:
         """Row duals at the optimum (a MILP: of the LP with its yes/no columns fixed where they are)."""
         if self.integer.size:
-            idx = self.integer.astype(np.int32)
-            values = np.round(x[self.integer])
-            self.h.changeColsIntegrality(idx.size, idx, np.full(idx.size, highspy.HighsVarType.kContinuous))
-            self.h.changeColsBounds(idx.size, idx, values, values)
+            highs.fix_integers(self.h, self.integer, np.round(x[self.integer]))
             if self._run() != "optimal":
                 return np.zeros(self.shape[0])
-        return np.asarray(self.h.getSolution().row_dual)
+        return highs.duals(self.h)
 
     def year_x(self, x: np.ndarray, k: int) -> np.ndarray:
         """Year k's columns, cash and shortfall in units of its own R'_t (as `solve` has them)."""
         b = self.blocks[k]
         xs = x[b.first:b.first + b.cost.size].copy()
-        xs[:2] *= float(b.d.unit) / b.year.instance.unit
+        xs[[CASH, SHORTFALL]] *= float(b.d.unit) / b.year.instance.unit
         return xs
 
     def takes(self, x: np.ndarray) -> list[dict[str, bool]]:
