@@ -17,3 +17,7 @@ MIP_FEASIBILITY = 1e-10
 # Bounded work
 TIME_LIMIT_SECONDS = 60.0   # per solve; a solve stopped by it reports status `time_limit` with its best mix
 MAX_QUOTES = 300            # quotes in one sheet the app accepts (an upload above it is refused with a message)
+# Profiles one upload may hold in the app (a Parquet's row count is read from its metadata before any row is; above
+# it the page refuses the file and points to the command line, which streams the rows in chunks)
+APP_MAX_BATCH_ROWS = 100_000   # the Batch page: a run of this many on two cores takes minutes
+APP_MAX_MARKET_ROWS = 20_000   # the Market page: one joint LP (market.JOINT_MAX_EXCHANGES)
