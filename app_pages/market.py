@@ -68,6 +68,27 @@ def _capacity(table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _split(result, u) -> None:
+    """When capacity runs out, which exchanges fall short is one of many equally cheap answers: said, with each
+    exchange's least and most shortfall over all of them (market.shortfall_ranges)."""
+    split = result.summary.get("shortfall_split") or {}
+    if split.get("unique") is None and split.get("note"):
+        st.caption(_("Which exchanges fall short is one of many equally cheap answers (not ranged for this many "
+                     "exchanges): the totals are the least possible, the split among exchanges is not."))
+    if split.get("unique") is not False:
+        return
+    st.caption(_("Which exchanges fall short is one of many equally cheap answers: the total shortfall and cost are "
+                 "the least possible, but capacity can be shared out in other ways at the same cost (another method "
+                 "may name other exchanges). Each exchange's shortfall in every such answer:"))
+    rows = pd.DataFrame(split["exchanges"])
+    st.dataframe(pd.DataFrame({
+        _("exchange"): rows["exchange_id"],
+        _("shortfall ({unit})").format(unit=u.label): rows["shortfall_jpy"].map(u.number),
+        _("at least ({unit})").format(unit=u.label): rows["least_jpy"].map(u.number),
+        _("at most ({unit})").format(unit=u.label): rows["most_jpy"].map(u.number),
+    }), hide_index=True, width="stretch", key="market_split")
+
+
 def main() -> None:
     ss = st.session_state
     w = ws()
@@ -140,6 +161,7 @@ def main() -> None:
             _("without capacity limits ({unit})").format(unit=u.label): short["unlimited_shortfall_jpy"].map(u.number),
             _("because capacity ran out"): short["short_because_of_capacity"].map(lambda v: _("yes") if v else _("no")),
         }), hide_index=True, width="stretch")
+    _split(result, u)
     c = st.columns(2)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(result.rows), "market.csv", "text/csv", key="dl_market")
     c[1].download_button(_("Summary (JSON)"), report.to_json(s), "market.summary.json", "application/json",

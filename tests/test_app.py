@@ -802,3 +802,15 @@ def test_a_csv_with_more_rows_than_the_market_page_takes_is_refused(at):
     at.file_uploader(key="market_upload").upload("big.csv", text.encode(), "text/csv").run()
     at.button(key="market_run").click().run()
     assert any("big.csv" in m and "20,000" in m and "python -m optimizer market" in m for m in errors(at)), errors(at)
+
+
+def test_the_market_page_says_who_falls_short_is_not_unique_with_each_exchanges_range(at):
+    choose_regime(at, "asset-based")
+    at.switch_page(MARKET).run()
+    at.button(key="market_run").click().run()
+    assert not at.exception and not errors(at)
+    assert any("one of many equally cheap answers" in c.value for c in at.caption)
+    ranges = frame_with(at, "at most (¥m)")
+    assert {"exchange", "at least (¥m)"} <= set(ranges.columns)
+    assert (ranges["at most (¥m)"] >= ranges["shortfall (¥m)"] - 1e-3).all()
+    assert (ranges["at least (¥m)"] <= ranges["shortfall (¥m)"] + 1e-3).all()
