@@ -202,6 +202,9 @@ def md(value) -> str:
     s = re.sub(r"_", lambda m: "_" if (0 < m.start() < len(s) - 1 and s[m.start() - 1].isalnum()
                                        and s[m.start() + 1].isalnum()) else r"\_", s)
     s = re.sub(r":(?=\S)", r"\\:", s)                 # http://…, :red[…], :material/…:
+    # emoji and icon shortcodes (:smile:, :material/warning:) are replaced after the escapes are read: an invisible
+    # word joiner after the colon keeps them as text
+    s = re.sub(r"\\:(?=[\w+\-/]+\\?:)", "\\\\:\u2060", s)
     s = re.sub(r"(?i)\b(www)\.", r"\1\\.", s)        # www.host autolinks
     s = re.sub(r"&(?=#?\w+;)", r"\\&", s)              # entities
     s = re.sub(r"^(\s*)([#+=-]|\d+(?=[.)]))", lambda m: m.group(1) + ("\\" + m.group(2) if not m.group(2)[0].isdigit()
