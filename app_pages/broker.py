@@ -12,7 +12,7 @@ import streamlit as st
 
 from app_pages.common import (
     N_, _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, headline, headline_slot, not_bought_reasons,
-    fitted_table, page_resolver, right_aligned, session_resolver, show_reasons, styled, unit, ws,
+    fitted_table, md, page_resolver, right_aligned, session_resolver, show_reasons, styled, unit, ws,
 )
 from app_pages import market as market_view, risk as risk_view
 from optimizer import charts
@@ -120,7 +120,7 @@ def main() -> None:
     fitted_table(table_view, main_columns(), key="broker_more", column_config=config)
     st.caption(_("Expected loss: the layer's average annual payout at a 100% share over {n} simulated years of hacks "
                  "(loss model “{m}”, as in the CFO page's Risk view); loss ratio = expected loss ÷ premium.").format(
-        n=f"{risk_view.APP_SCENARIOS:,}", m=_(risk_view._loss_model(risk_view.DEFAULT_MODEL).name)))
+        n=f"{risk_view.APP_SCENARIOS:,}", m=md(_(risk_view._loss_model(risk_view.DEFAULT_MODEL).name))))
     if len(reasons):
         st.markdown("##### " + _("Why the others are not bought"))
         show_reasons(reasons)

@@ -6,6 +6,7 @@ Pages import from here; nothing here draws a whole page. Session keys shared by 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -188,13 +189,76 @@ def unit() -> Unit:
     return Unit(st.session_state.get(UNIT, "¥m"), float(st.session_state.get(USD, 150.0)), lang())
 
 
+_MD_ALWAYS = re.compile(r"([\\`*\[\]<>|~$])")
+
+
+def md(value) -> str:
+    """A value from a file or typed by a user (a name, an id, a file name, a message quoting them), to be put in
+    Markdown (st.markdown, st.caption, st.error, st.table cells, labels and help): shown as the text it is, never
+    as a link, an image, emphasis, a directive (:red[…]) or a heading. Markdown's own backslash escapes, only where
+    the character could start something (`my_quotes.csv` and `25% of R` stay as they are in the source)."""
+    s = re.sub(r"\s*[\r\n]+\s*", " ", str(value))
+    s = _MD_ALWAYS.sub(r"\\\1", s)
+    s = re.sub(r"_", lambda m: "_" if (0 < m.start() < len(s) - 1 and s[m.start() - 1].isalnum()
+                                       and s[m.start() + 1].isalnum()) else r"\_", s)
+    s = re.sub(r":(?=\S)", r"\\:", s)                 # http://…, :red[…], :material/…:
+    # emoji and icon shortcodes (:smile:, :material/warning:) are replaced after the escapes are read: an invisible
+    # word joiner after the colon keeps them as text
+    s = re.sub(r"\\:(?=[\w+\-/]+\\?:)", "\\\\:\u2060", s)
+    s = re.sub(r"(?i)\b(www)\.", r"\1\\.", s)        # www.host autolinks
+    s = re.sub(r"&(?=#?\w+;)", r"\\&", s)              # entities
+    s = re.sub(r"^(\s*)([#+=-]|\d+(?=[.)]))", lambda m: m.group(1) + ("\\" + m.group(2) if not m.group(2)[0].isdigit()
+                                                                       else m.group(2) + "\\"), s)
+    return s
+
+
+def md_format(template: str, **params) -> str:
+    """`template.format(**params)` with every parameter shown as text (md)."""
+    return template.format(**{k: md(v) for k, v in params.items()})
+
+
+def upload_rows_check(name: str, rows: int, limit: int, command: str) -> None:
+    """InputError when an upload holds more profiles than the page takes: the limit and the command that runs more."""
+    if rows > limit:
+        from optimizer.inputs import InputError
+
+        raise InputError(name, _("{n} rows; this page takes at most {max} (for more, use the command line: {command})"
+                                 ).format(n=f"{rows:,}", max=f"{limit:,}", command=command))
+
+
+def read_profiles_parquet(name: str, data: bytes, limit: int, command: str):
+    """An uploaded profiles Parquet as an Arrow table of its profile columns, read only when its metadata says it
+    has at most `limit` rows (a small file can hold millions of rows: 1 MB of repeated rows took 12 GB read
+    whole). Unknown columns are refused from the schema, before any row is read; InputError for anything else."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from optimizer.inputs import PROFILE_COLUMNS, InputError, check_profile_columns
+
+    try:
+        pf = pq.ParquetFile(io.BytesIO(data))
+        rows, names = pf.metadata.num_rows, pf.schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(name, f"not a Parquet file ({type(exc).__name__})") from None
+    upload_rows_check(name, rows, limit, command)
+    check_profile_columns(names, name)
+    known = {c.name for c in PROFILE_COLUMNS}
+    try:
+        return pf.read(columns=[n for n in names if n in known])
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(name, f"not a Parquet file ({type(exc).__name__})") from None
+
+
 def tr_error(exc: Exception) -> str:
-    """An EntryError, InputError or CellProblem in the session's language."""
+    """An EntryError, InputError or CellProblem in the session's language, as text for Markdown (what was typed or
+    read from a file is escaped: md)."""
     key = getattr(exc, "key", None)
     if key is not None:
-        return _(key).format(**getattr(exc, "params", {}))
+        return md_format(_(key), **getattr(exc, "params", {}))
     message = getattr(exc, "message", None)
-    return _(message) if message else str(exc)
+    return md(_(message) if message else str(exc))
 
 
 def styled(frame: pd.DataFrame, money=(), percent=(), fraction=()):
@@ -241,7 +305,7 @@ def binding_words(binding, regime) -> list[str]:
     """Binding limits in plain words: capacity:Q01 → "Q01 fully taken"."""
     e = regime.eligibility
     out = []
-    full = [b.partition(":")[2] for b in binding if b.startswith("capacity:")]
+    full = [md(b.partition(":")[2]) for b in binding if b.startswith("capacity:")]
     if full:
         out.append((_("{q} fully taken (its largest share on offer)") if len(full) == 1 else
                     _("{q} fully taken (their largest shares on offer)")).format(q=", ".join(full)))
@@ -259,9 +323,9 @@ def binding_words(binding, regime) -> list[str]:
             out.append(_("the cap on parametric cover credit ({p:.0f}% of R)").format(p=100 * e.max_derivative_share))
         elif name == "max_counterparty_share":
             out.append(_("the cap on credit from one counterparty ({p:.0f}% of R): {name}").format(
-                p=100 * e.max_counterparty_share, name=arg))
+                p=100 * e.max_counterparty_share, name=md(arg)))
         else:
-            out.append(b)
+            out.append(md(b))
     return out
 
 
@@ -374,8 +438,9 @@ def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd
 
 
 def show_reasons(frame: pd.DataFrame) -> None:
-    """The reasons as a static table whose text wraps (a grid would cut a sentence at the column's edge)."""
-    shown = frame.rename(columns={"quote": _("quote"), "reason": _("why not"),
+    """The reasons as a static table whose text wraps (a grid would cut a sentence at the column's edge); its cells
+    are Markdown, so the names in them are escaped (md)."""
+    shown = frame.map(md).rename(columns={"quote": _("quote"), "reason": _("why not"),
                                   "what would change it": _("what would change it")})
     with st.container(key="reasons"):
         st.table(shown.set_index(_("quote")))
@@ -438,7 +503,7 @@ def headline(s, details=None) -> None:
     words = binding_words(s.binding, s.regime)
     with (details if details is not None else st.container()):
         st.caption(_("Requirement R = **{r}** under *{regime}*. Marginal cost of R: {mc} a year per yen.").format(
-            r=u(s.requirement_jpy), regime=_(s.regime.name), mc="—" if mc is None else f"{100 * mc:.2f}%")
+            r=u(s.requirement_jpy), regime=md(_(s.regime.name)), mc="—" if mc is None else f"{100 * mc:.2f}%")
             + ((" " + _("What holds the answer where it is: {limits}.").format(limits="; ".join(words))) if words else ""))
 
 
@@ -453,17 +518,17 @@ def context_bar() -> None:
     w = ws()
     diff = w.differs()
     p = w.profile
-    exchange = _("own figures") if w.exchange_id is None else (_(p.display_name) if p else w.exchange_id)
+    exchange = _("own figures") if w.exchange_id is None else md(_(p.display_name) if p else w.exchange_id)
     mark = lambda changed: " ✎ " + _("changed") if changed else " · " + _("bundled")  # noqa: E731
     over = overrides_note(w)
-    sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
+    sheet = _("bundled") if w.quote_sheet == "bundled" else md(w.quote_sheet)
     n_changed = len(w.changed_rows())
     quotes = _("{name}, {n} quotes").format(name=sheet, n=len(w.last_quotes)) + (
         ", " + _("{n} edited").format(n=n_changed) if n_changed else "")
     with st.container(key="context"):
         st.caption(" │ ".join([
             f":material/account_balance: {_('Exchange')}: **{exchange}**{mark(diff['exchange'])}",
-            f":material/gavel: {_('Regime')}: **{_(w.base_regime.name)}**{over}{mark(diff['regime'])}",
+            f":material/gavel: {_('Regime')}: **{md(_(w.base_regime.name))}**{over}{mark(diff['regime'])}",
             f":material/request_quote: {_('Quote sheet')}: **{quotes}**{mark(diff['quotes'])}",
         ]))
         if w.problems:

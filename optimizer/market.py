@@ -62,7 +62,7 @@ from .lp.results import solutions_from_columns_many
 from .lp.scaled import Instance, Scaled
 from .regime import credit_factor
 # the market's tolerances: in settings.py's block with every other one
-from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK
+from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK, SPLIT_TOLERANCE
 from .solution import SCALAR_KEYS, Solution, SolveError
 
 # ---------------------------------------------------------------------------------------------- work and prices
@@ -389,6 +389,96 @@ def _joint(instances: Sequence[Instance], alone: Sequence[Solution | None], limi
                 "money_unit_jpy": stacked.money}
         return _Allocation(solutions, ans["price"], ans["shortfall_price"], ans["phases"], milp, info)
     raise last if last is not None else SolveError("the market LP could not be built")
+
+
+# ---------------------------------------------------------------------------------------------- who falls short
+SPLIT_MAX_EXCHANGES = 100  # the ranges take two LPs of the joint model per exchange that may be short (21 Japanese
+                           # exchanges: under a second): above this many the summary says the split may not be
+                           # unique without ranging it
+
+
+def shortfall_ranges(instances: Sequence[Instance], alone: Sequence[Solution | None], limited: Sequence[str],
+                     capacity: np.ndarray, alloc: _Allocation) -> dict[int, tuple[float, float]]:
+    """How the market's shortfall may be split among exchanges: for each exchange, the least and the most shortfall
+    (yen) it has among all the allocations with the same least total shortfall and the same least total cost as
+    `alloc` (to SPLIT_TOLERANCE). The LP has many optima when capacity runs out, so *which* exchanges fall short
+    depends on the method (and the solver's path), not on the inputs; these ranges do not. Exchanges not in
+    {index: (least, most)} are 0 in every such allocation.
+
+    On the joint model (`_Stacked`, the yes/no quotes fixed as `alloc.milp` says), solved as `_joint` does; then
+    with two more rows (total shortfall ≤ that least one, total cost ≤ that least one), the min and the max of each
+    exchange's shortfall. The decomposition's allocation is within its bound of that optimum, and is ranged
+    against it too.
+    """
+    drop = frozenset(limited) if alloc.milp == MILP_DROPPED else frozenset()
+    takes = [_takes(s, inst, drop) for s, inst in zip(alone, instances)]
+    st = _Stacked(instances, takes, limited, capacity)
+    M, total_r = st.money, float(st.units.sum())
+    h = st.h
+    st.lexicographic(try_without_shortfall=False)  # the least total shortfall, then the least cost at it
+    short = float(highs.values(h)[st.z] @ st.units)
+    cost = highs.objective(h) * M
+    highs.set_row_bounds(h, st.shortfall_row, -INF, (short + SPLIT_TOLERANCE * total_r) / M)
+    nz = np.nonzero(st.cost_yen)[0]
+    highs.add_row(h, nz, st.cost_yen[nz] / M, -INF, (cost + SPLIT_TOLERANCE * max(cost, total_r)) / M)
+    # an exchange can be short only if it is short alone without limits or buys capacity-limited cover
+    limited_cols = set(st.cover_k.tolist())
+    candidates = [i for i, (p, s) in enumerate(zip(st.parts, alloc.solutions))
+                  if s.shortfall_jpy > 0 or any(p.first <= k < p.first + p.count for k in limited_cols)]
+    out: dict[int, tuple[float, float]] = {}
+    highs.set_costs(h, np.arange(st.cost_yen.size), np.zeros(st.cost_yen.size))
+    for i in candidates:
+        z = int(st.z[i])
+        ends = []
+        for sense in (1.0, -1.0):
+            highs.set_costs(h, [z], [sense])
+            if st._run() != "optimal":
+                raise SolveError("HiGHS could not range the market's split of the shortfall")
+            ends.append(float(highs.values(h)[z]))
+        highs.set_costs(h, [z], [0.0])
+        unit = float(st.units[i])
+        least, most = (max(0.0, e) * unit for e in ends)
+        noise = max(NOISE_SHORTFALL * unit, 10 * SPLIT_TOLERANCE * total_r)
+        least, most = (0.0 if least < noise else least), (0.0 if most < noise else min(most, short))
+        mine = alloc.solutions[i].shortfall_jpy  # an end within the slack of this allocation's value is that value
+        least, most = (mine if abs(least - mine) < noise else least), (mine if abs(most - mine) < noise else most)
+        if most > 0:
+            out[i] = (least, most)
+    return out
+
+
+def add_shortfall_split(result: "MarketResult", ranges: dict[int, tuple[float, float]] | None) -> None:
+    """The split of the shortfall in the rows (shortfall_least_jpy, shortfall_most_jpy) and the summary
+    (`shortfall_split`): whether it is unique, and which exchanges may fall short in an allocation as good as this
+    one. `ranges` None: not ranged (too many exchanges); the summary then says it may not be unique."""
+    frame, summary = result.rows, result.summary
+    if not summary["short_because_of_capacity"]:
+        summary["shortfall_split"] = {"unique": True, "ranged": ranges is not None, "exchanges": []}
+        return
+    if ranges is None:
+        summary["shortfall_split"] = {
+            "unique": None, "ranged": False, "exchanges": [],
+            "note": "capacity ran out: the total shortfall and cost are the least possible, but how the shortfall "
+                    "is split among the exchanges may not be unique (not ranged above "
+                    f"{SPLIT_MAX_EXCHANGES:,} exchanges)"}
+        return
+    least = np.zeros(len(frame))
+    most = np.zeros(len(frame))
+    for i, (lo, hi) in ranges.items():
+        least[i], most[i] = lo, hi
+    frame["shortfall_least_jpy"], frame["shortfall_most_jpy"] = least, most
+    tol = 1e-6 * frame["required_coverage_jpy"].clip(lower=1.0).to_numpy()
+    varies = most - least > tol
+    rows = [{"exchange_id": str(frame["exchange_id"].iloc[i]), "shortfall_jpy": float(frame["shortfall_jpy"].iloc[i]),
+             "least_jpy": float(least[i]), "most_jpy": float(most[i])} for i in sorted(ranges)]
+    summary["shortfall_split"] = {
+        "unique": not bool(varies.any()), "ranged": True, "exchanges": rows,
+        "may_fall_short": [r["exchange_id"] for r in rows if r["most_jpy"] > 0],
+        "must_fall_short": [r["exchange_id"] for r in rows if r["least_jpy"] > 0],
+        **({"note": "capacity ran out: the total shortfall and cost are the least possible, but how the shortfall is "
+                    "split among the exchanges is not unique; each exchange's shortfall lies between least_jpy and "
+                    "most_jpy in the allocations as good as this one, and short_because_of_capacity names one of "
+                    "them"} if varies.any() else {})}
 
 
 # ---------------------------------------------------------------------------------------------- decomposition
@@ -799,8 +889,16 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
     if problems:
         raise SolveError("the market's allocation failed the capacity check: " + "; ".join(problems[:3]))
     demand = {r["counterparty"]: r["cover_jpy"] for r in free_summary.get("insurance_by_counterparty", [])}
-    return _result(solutions, alloc, limited, capacity, free_rows, demand, chosen, warnings, regime,
-                   time.perf_counter() - started, unlimited_seconds)
+    result = _result(solutions, alloc, limited, capacity, free_rows, demand, chosen, warnings, regime,
+                     time.perf_counter() - started, unlimited_seconds)
+    if result.summary["short_because_of_capacity"]:  # the split among exchanges is one of many optima: ranged
+        ranges = (shortfall_ranges(instances, alone, limited, cap, alloc)
+                  if len(instances) <= SPLIT_MAX_EXCHANGES else None)
+        add_shortfall_split(result, ranges)
+    else:
+        add_shortfall_split(result, {})
+    result.summary["seconds"] = time.perf_counter() - started
+    return result
 
 
 def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, ...], capacity: Mapping[str, float],

@@ -416,6 +416,15 @@ def market_summary_text(summary: Mapping[str, Any]) -> str:
              f"without capacity limits)"]
     if short:
         lines.append("Short because capacity ran out: " + ", ".join(short[:20]) + (" …" if len(short) > 20 else ""))
+    split = summary.get("shortfall_split") or {}
+    if split.get("unique") is False:
+        lines.append("Not unique      the split of the shortfall among exchanges is one of many as cheap; another "
+                     "method may name others. In every such split:")
+        ranged = pd.DataFrame([{"exchange_id": r["exchange_id"], "shortfall_jpy": r["shortfall_jpy"],
+                                "least_jpy": r["least_jpy"], "most_jpy": r["most_jpy"]} for r in split["exchanges"]])
+        lines.append(text_table(ranged, {c: yen for c in ("shortfall_jpy", "least_jpy", "most_jpy")}))
+    elif split.get("unique") is None and split.get("note"):
+        lines.append("Not unique      " + split["note"])
     rows = pd.DataFrame([{"counterparty": r["counterparty"], "capacity_jpy": r["capacity_jpy"],
                           "cover_jpy": r["cover_jpy"], "utilisation": r["utilisation"],
                           "clearing_price": r["clearing_price"], "shortfall_price": r["shortfall_price"],

@@ -177,6 +177,12 @@ def fix_integers(h: highspy.Highs, cols: np.ndarray, values: np.ndarray) -> None
     set_col_bounds(h, cols, values, values)
 
 
+def add_row(h: highspy.Highs, cols: np.ndarray, values: np.ndarray, lower: float, upper: float) -> None:
+    """One more row lower ≤ Σ values·x[cols] ≤ upper."""
+    cols = np.asarray(cols, dtype=np.int32)
+    h.addRow(float(lower), float(upper), cols.size, cols, np.asarray(values, dtype=float))
+
+
 def set_row_bounds(h: highspy.Highs, row: int, lower: float, upper: float) -> None:
     h.changeRowBounds(int(row), float(lower), float(upper))
 
