@@ -306,6 +306,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if given:  # never ignored in silence: the cheapest mix does not depend on the loss model
         raise InputError(given[0], "expected --objective risk: the risk options only apply to the risk objective")
     profile, quotes, regime = _load(args)
+    _warn_stale_statement(profile)
     s = solve(profile, quotes, regime)
     if args.write_lp:
         _write_model(build(Instance.build(profile, quotes, regime)), args.write_lp)
@@ -319,6 +320,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
         text += "\n\nNot bought, and why:\n" + report.text_table(pd.DataFrame(missing)[["quote_id", "reason"]])
     _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing}, frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def _warn_stale_statement(profile) -> None:
+    """`warning: …` on stderr when the exchange's statement is more than 15 months older than this run."""
+    from .statements import statement_age_warning
+
+    warning = statement_age_warning(profile)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _write_model(model, path: str) -> None:

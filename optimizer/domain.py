@@ -104,6 +104,8 @@ class Quote:
     fronting_fee_rate: float = 0.0        # a licensed fronting insurer's charge, as a fraction of the premium
     exclusions: frozenset[str] = frozenset()  # from EXCLUSIONS, e.g. {"state_backed"}
     reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements); risk view only
+    # where the row's numbers come from: the sheet's `source` cell (SOURCED / ASSUMPTION marks, data/README.md)
+    source: str = field(default="", compare=False)
 
     def attachment_jpy(self, requirement: float) -> float:
         """The layer's attachment in yen for a requirement R (an array of R gives an array)."""

@@ -283,6 +283,8 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("fronting_fee_rate", _fraction, False, 0.0),
     _Column("exclusions", _exclusions, False, frozenset()),
     _Column("reinstatements", _reinstatements, False, 0),
+    # provenance: SOURCED / ASSUMPTION marks (data/README.md)
+    _Column("source", _text, False, ""),
 )
 
 _ID_COLUMN = {"profiles": "exchange_id", "quotes": "quote_id"}

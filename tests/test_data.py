@@ -24,7 +24,7 @@ def test_every_bundled_file_loads():
     assert len(REAL) == 21
     for name in QUOTE_SHEETS:
         assert load_quotes(DATA / name)
-    assert len(load_incidents(DATA / "incidents.csv")) == 11
+    assert len(load_incidents(DATA / "incidents.csv")) == 19          # 11 to 2025, and 8 more of 2024–2025
     assert load_capacity(DATA / "capacity.csv")
     assert len(PRESETS) >= 8 and all(load_regime(p).name for p in PRESETS)
 
@@ -95,7 +95,7 @@ def test_japanese_sheets_are_requirement_basis_with_finite_ceilings_inside_repor
             assert q.layer_basis == "requirement" and math.isfinite(q.max_limit_jpy)
             assert q.max_limit_jpy <= 600e6 * USD_JPY        # the largest crypto crime limit for one insured, ~$600m
             if "Lloyd's" in q.counterparty:
-                assert q.max_limit_jpy <= 500e6 * USD_JPY    # Lloyd's specie: ~$500m per risk
+                assert q.max_limit_jpy <= 500e6 * USD_JPY    # the assumed $500m inside the sourced ~$600m
                 assert q.licensed_in_japan                   # through Lloyd's Japan Inc.
             if not q.licensed_in_japan and q.fronting_fee_rate == 0:
                 assert "not fronted" in q.counterparty
@@ -157,3 +157,46 @@ def test_an_exchange_whose_R_exceeds_what_the_market_writes_is_short():
     assert s.status == "shortfall" and s.shortfall_jpy > 0
     assert "liquid_capital" in s.binding and any(b.startswith("capacity:") for b in s.binding)
     assert s.to_dict()["requirement_to_net_assets"] > 4
+
+
+def test_the_sbi_hot_bound_counts_owned_crypto_only():
+    sbi = next(p for p in REAL if p.exchange_id == "sbi-vc-trade")
+    # own crypto 17,193 = owned 11,503 + pledged 3,990 + lent 1,699 (¥m): only owned can guarantee customers' crypto
+    assert sbi.hot_wallet_share == round(11_503 / 344_155, 4) and "11,503" in sbi.source
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    assert "which holdings count" in readme.lower()
+
+
+def test_every_quote_ceiling_fits_inside_its_counterpartys_capacity():
+    capacity = load_capacity(DATA / "capacity.csv")
+    for name in QUOTE_SHEETS[1:]:
+        for q in load_quotes(DATA / name):
+            assert q.max_limit_jpy <= capacity[q.counterparty], (name, q.quote_id)
+
+
+def test_the_no_floor_preset_is_cold_wallet_without_its_floor():
+    import dataclasses
+
+    cold = load_regime(DATA / "regimes" / "cold-wallet.toml")
+    bare = load_regime(DATA / "regimes" / "cold-wallet-no-floor.toml")
+    assert cold.requirement.floor_jpy == 2e9 and bare.requirement.floor_jpy <= 1    # one yen: no floor in effect
+    assert dataclasses.replace(bare.requirement, floor_jpy=cold.requirement.floor_jpy) == cold.requirement
+    assert bare.eligibility == cold.eligibility and bare.rating_credit == cold.rating_credit
+    small = next(p for p in REAL if p.exchange_id == "crypto-garage")
+    assert requirement(small, bare) == pytest.approx(0.02 * small.cold_assets_jpy)
+    assert requirement(small, bare) < requirement(small, cold) == 2e9
+
+
+def test_recent_hacks_and_attribution_follow_the_sources():
+    by_id = {i.incident_id: i for i in load_incidents(DATA / "incidents.csv")}
+    assert by_id["LIQUID-2021"].state_backed == "true" and "Chainalysis" in by_id["LIQUID-2021"].source
+    for key in ("PHEMEX-2025", "BTCTURK-2024", "BTCTURK-2025", "NOBITEX-2025", "BIGONE-2025", "WOOX-2025",
+                "COINDCX-2025", "UPBIT-2025"):
+        assert by_id[key].date.startswith(("2024", "2025")) and by_id[key].loss_usd > 0 and by_id[key].source
+
+
+def test_dmm_has_one_loss_share_in_the_incidents_and_the_loss_models():
+    dmm = next(i for i in load_incidents(DATA / "incidents.csv") if i.incident_id == "DMM-2024")
+    for name in ("japan.toml", "japan-stressed.toml"):
+        text = (DATA / "loss-models" / name).read_text(encoding="utf-8")
+        assert f"{dmm.loss_share_of_assets:.2f}" in text and "0.42" not in text
