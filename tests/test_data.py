@@ -200,3 +200,104 @@ def test_dmm_has_one_loss_share_in_the_incidents_and_the_loss_models():
     for name in ("japan.toml", "japan-stressed.toml"):
         text = (DATA / "loss-models" / name).read_text(encoding="utf-8")
         assert f"{dmm.loss_share_of_assets:.2f}" in text and "0.42" not in text
+
+
+# ---------------------------------------------------------------- SOURCED / ASSUMPTION marks (data/README.md)
+
+import re
+
+MARK = re.compile(r"^(SOURCED|ASSUMPTION)\b(?:\(([^)]*)\))?[^:|]*:\s*\S")
+NOT_VALUES = {"source", "notes"}
+
+
+def _is_value(cell: str) -> bool:
+    text = cell.strip()
+    if text.lower() in ("true", "false"):
+        return True
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def csv_marks(path) -> list[str]:
+    """Every value cell of a data CSV that its row's `source` cell does not mark: "row N, column C: why"."""
+    problems = []
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        if "source" not in header:
+            return ["no source column"]
+        for n, row in enumerate(reader, start=2):
+            marks = [m.strip() for m in row["source"].split(" | ")]
+            named, general = set(), False
+            for mark in marks:
+                m = MARK.match(mark)
+                if not m:
+                    problems.append(f"row {n}, column source: {mark[:60]!r} is not a SOURCED or ASSUMPTION mark")
+                    continue
+                if m.group(2) is None:
+                    general = True
+                    continue
+                for col in (c.strip() for c in m.group(2).split(",")):
+                    if col not in header:
+                        problems.append(f"row {n}, column source: marks unknown column {col!r}")
+                    named.add(col)
+            for col in header:
+                if col in NOT_VALUES or col in named or general or not _is_value(row[col] or ""):
+                    continue
+                problems.append(f"row {n}, column {col}: value {row[col]!r} has no SOURCED or ASSUMPTION mark")
+    return problems
+
+
+KEY_LINE = re.compile(r"^\s*(\"[^\"]+\"|[A-Za-z_][\w-]*)\s*=")
+
+
+def toml_marks(path) -> list[str]:
+    """Every `key = value` line of a data TOML (but name and description) without a SOURCED or ASSUMPTION mark in
+    its own comment or in the comment lines directly above it."""
+    problems, above = [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            above.append(stripped)
+            continue
+        m = KEY_LINE.match(line)
+        if m and m.group(1) not in ("name", "description"):
+            comment = line.split("#", 1)[1] if "#" in line.split("=", 1)[1] else ""
+            if not any(word in text for text in [comment, *above] for word in ("SOURCED", "ASSUMPTION")):
+                problems.append(f"line {n}, key {m.group(1)}: no SOURCED or ASSUMPTION mark")
+        if not stripped.startswith("[") or not stripped:
+            above = []
+        if not stripped:
+            above = []
+    return problems
+
+
+DATA_CSVS = sorted(DATA.glob("*.csv"))
+DATA_TOMLS = sorted(DATA.rglob("*.toml"))
+
+
+@pytest.mark.parametrize("path", DATA_CSVS, ids=lambda p: p.name)
+def test_every_value_in_a_data_csv_is_marked_sourced_or_assumption(path):
+    assert csv_marks(path) == []
+
+
+@pytest.mark.parametrize("path", DATA_TOMLS, ids=lambda p: str(p.relative_to(DATA)))
+def test_every_key_in_a_data_toml_is_marked_sourced_or_assumption(path):
+    assert toml_marks(path) == []
+
+
+def test_the_mark_checks_fail_on_an_unmarked_value(tmp_path):
+    sheet = tmp_path / "x.csv"
+    sheet.write_text("id,rate,limit,source\nA,0.05,1e9,SOURCED(rate): a report\nB,0.01,2e9,ASSUMPTION: ours\n"
+                     "C,0.02,,no mark here\n", encoding="utf-8")
+    assert csv_marks(sheet) == ["row 2, column limit: value '1e9' has no SOURCED or ASSUMPTION mark",
+                                "row 4, column source: 'no mark here' is not a SOURCED or ASSUMPTION mark",
+                                "row 4, column rate: value '0.02' has no SOURCED or ASSUMPTION mark"]
+    preset = tmp_path / "x.toml"
+    preset.write_text('name = "x"\n# SOURCED: a law\na = 1\nb = 2  # ASSUMPTION: ours\n\nc = 3\n[t]\n"AA" = 1.0\n',
+                      encoding="utf-8")
+    assert toml_marks(preset) == ["line 6, key c: no SOURCED or ASSUMPTION mark", "line 8, key \"AA\": no SOURCED or "
+                                  "ASSUMPTION mark"]
