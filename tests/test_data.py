@@ -258,19 +258,21 @@ def toml_marks(path) -> list[str]:
     """Every `key = value` line of a data TOML (but name and description) without a SOURCED or ASSUMPTION mark in
     its own comment or in the comment lines directly above it."""
     problems, above = [], []
+    # assumptions.toml: its descriptive keys are not values; `source` starts with the mark itself (checked on load)
+    text_keys = {"name", "description"} | ({"label", "where", "target", "mode", "quotes", "exchanges",
+                                             "counterparties", "quote_sheet", "source"}
+                                            if path.name == "assumptions.toml" else set())
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith("#"):
             above.append(stripped)
             continue
         m = KEY_LINE.match(line)
-        if m and m.group(1) not in ("name", "description"):
+        if m and m.group(1) not in text_keys:
             comment = line.split("#", 1)[1] if "#" in line.split("=", 1)[1] else ""
             if not any(word in text for text in [comment, *above] for word in ("SOURCED", "ASSUMPTION")):
                 problems.append(f"line {n}, key {m.group(1)}: no SOURCED or ASSUMPTION mark")
-        if not stripped.startswith("[") or not stripped:
-            above = []
-        if not stripped:
+        if not stripped.startswith("["):   # a comment above a table header still belongs to its first key
             above = []
     return problems
 
