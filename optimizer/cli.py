@@ -251,7 +251,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--chunk-size", type=int, default=None, help="exchanges per chunk LP when decomposing (default 512)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
+    _add_sensitivity_parser(sub)
     return parser
+
+
+def _add_sensitivity_parser(sub) -> None:
+    """`sensitivity`: the real exchanges re-solved with each assumption of data/assumptions.toml at low and high."""
+    p = sub.add_parser("sensitivity", help="how much each assumption in data/ moves total cost, insurance demand and "
+                                           "who cannot comply (one at a time, tornado order)")
+    p.add_argument("profiles", nargs="?", default=str(data_dir() / "profiles-japan-2025.csv"), metavar="PROFILES",
+                   help="profiles CSV (default: bundled profiles-japan-2025.csv, Japan's 21 exchanges)")
+    p.add_argument("--quotes", default=str(data_dir() / "quotes-japan.csv"),
+                   help="quotes CSV (default: bundled quotes-japan.csv)")
+    p.add_argument("--regime", default="cold-wallet", help="regime TOML or preset name (default cold-wallet)")
+    p.add_argument("--capacity", default=str(data_dir() / "capacity.csv"), metavar="F",
+                   help="capacity CSV: each quote's ceiling capped by its counterparty's capacity (default: bundled "
+                        "capacity.csv; 'none' for no capping)")
+    p.add_argument("--assumptions", default=str(data_dir() / "assumptions.toml"), metavar="F",
+                   help="the assumptions and their ranges (default: bundled assumptions.toml)")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
+    p.add_argument("--out", default=None, help="also write the table to a file (.csv, .json or .xlsx)")
 
 
 def _regime_path(value: str) -> str:
@@ -584,7 +603,27 @@ def cmd_market(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """`sensitivity [PROFILES]`: each assumption at its low and high value, all else at base."""
+    from . import sensitivity
+    from .inputs import load_capacity
+
+    assumptions = sensitivity.load_assumptions(args.assumptions)
+    profiles = load_profiles(args.profiles)
+    capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
+    inputs = sensitivity.Inputs(profiles, load_quotes(args.quotes), load_regime(_regime_path(args.regime)), capacity,
+                                Path(args.quotes).resolve().parent)
+    from .statements import summary_warning
+
+    warning = summary_warning(profiles)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    result = sensitivity.run(inputs, assumptions, source=args.assumptions)
+    _emit(args, sensitivity.table_text(result), result.to_dict(), {"sensitivity": result.frame()})
+    return EXIT_OK
+
+
+COMMANDS = {"sensitivity": cmd_sensitivity, "market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
             "stress": cmd_stress, "batch": cmd_batch, "risk": cmd_risk}
 
 
