@@ -47,7 +47,8 @@ OVERRIDES = {
 MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_basis", "attachment", "limit",
                 "rate_on_line", "perils"]
 MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id",
-                "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements"]
+                "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements", "legal_form",
+                "source"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
          N_("Risk"), N_("Presets"), N_("Downloads")]
 
@@ -249,6 +250,10 @@ def quote_grid() -> None:
         "reinstatements": st.column_config.TextColumn(_("reinstatements"), width=110,
                                                       help=_("How many times the limit is restored after a claim in a "
                                                              "year (used by the risk view)")),
+        "legal_form": st.column_config.TextColumn(_("legal form"), width=100,
+                                                  help=_("insurance, derivative or guarantee: which licence the cover "
+                                                         "needs in Japan (blank: as its kind)")),
+        "source": st.column_config.TextColumn(_("source"), width=160),
     }
     with st.container(key="quote_grid"):
         st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",
