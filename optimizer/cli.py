@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the model HiGHS solves (units of R, rows named by meaning) as an LP file, or "
                         "MPS when FILE ends in .mps")
     _add_risk_options(p, defaults=False)
+    p.add_argument("--capacity", default=None, metavar="F",
+                   help="capacity CSV (counterparty,capacity_jpy): no quote's ceiling above its counterparty's "
+                        "capacity; the caps that bind are named (default: none)")
 
     p = sub.add_parser("price", help="break-even premium of every quote (brokers), or one quote's demand curve")
     _add_inputs(p)
@@ -326,6 +329,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         raise InputError(given[0], "expected --objective risk: the risk options only apply to the risk objective")
     profile, quotes, regime = _load(args)
     _warn_stale_statement(profile)
+    quotes, caps = _capped_by_capacity(args, quotes)
     s = solve(profile, quotes, regime)
     if args.write_lp:
         _write_model(build(Instance.build(profile, quotes, regime)), args.write_lp)
@@ -337,8 +341,37 @@ def cmd_solve(args: argparse.Namespace) -> int:
                  f"{report.yen(profile.net_assets_jpy)}{', ' + profile.statement_date if profile.statement_date else ''})")
     if missing:
         text += "\n\nNot bought, and why:\n" + report.text_table(pd.DataFrame(missing)[["quote_id", "reason"]])
-    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing}, frames)
+    text += _capacity_caps_text(s, caps)
+    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing, **_capacity_caps_data(s, caps, args)},
+          frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def _capped_by_capacity(args: argparse.Namespace, quotes):
+    """`solve --capacity F`: every quote's ceiling at most its counterparty's capacity (ceilings.cap_by_capacity)."""
+    if getattr(args, "capacity", None) is None:
+        return quotes, None
+    from .ceilings import cap_by_capacity
+    from .inputs import load_capacity
+
+    return cap_by_capacity(quotes, load_capacity(args.capacity))
+
+
+def _capacity_caps_text(s, caps) -> str:
+    if not caps:
+        return ""
+    binding = set(s.binding)
+    lines = [f"  {c.describe()}" + (f" — binds (capacity:{c.quote_id})" if f"capacity:{c.quote_id}" in binding else "")
+             for c in caps]
+    return "\n\nCeilings cut to the counterparty's capacity:\n" + "\n".join(lines)
+
+
+def _capacity_caps_data(s, caps, args) -> dict:
+    if caps is None:
+        return {}
+    binding = set(s.binding)
+    return {"capacity_file": args.capacity,
+            "capacity_caps": [{**c.to_dict(), "binding": f"capacity:{c.quote_id}" in binding} for c in caps]}
 
 
 def _warn_stale_statement(profile) -> None:
