@@ -190,6 +190,12 @@ def apply(a: Assumption, value: float, inputs: Inputs, source: str = "assumption
             raise InputError(source, f"{a.name}: no quote {sorted(missing)[0]!r} in the quote sheet", column="quotes")
         quotes = [dataclasses.replace(q, **{a.key: _moved(getattr(q, a.key), a.mode, value)})
                   if q.quote_id in wanted else q for q in quotes]
+        for q in quotes:
+            v = getattr(q, a.key)
+            if q.quote_id in wanted and not (v > 0 if a.key == "max_limit_jpy" else 0 <= v <= (1 if a.key ==
+                                             "fronting_fee_rate" else 10)):
+                raise InputError(source, f"{a.name} at {value:g} gives quote {q.quote_id} {a.key} = {v:g}; expected "
+                                 "a value the quote sheet would accept", column=a.target)
     elif a.kind == "profiles":
         wanted = set(a.exchanges) if a.exchanges else {p.exchange_id for p in profiles}
         missing = wanted - {p.exchange_id for p in profiles}
@@ -198,11 +204,25 @@ def apply(a: Assumption, value: float, inputs: Inputs, source: str = "assumption
                              column="exchanges")
         profiles = [dataclasses.replace(p, **{a.key: _moved(getattr(p, a.key), a.mode, value)})
                     if p.exchange_id in wanted else p for p in profiles]
+        for p in profiles:
+            if p.exchange_id in wanted:
+                _check_profile(a, value, p, source)
     elif a.kind == "capacity":
         capacity = dict(capacity or {})
         for cp in a.counterparties or ():
             capacity[cp] = value
     return Inputs(profiles, quotes, regime, capacity, inputs.data_dir)
+
+
+def _check_profile(a: Assumption, value: float, p: ExchangeProfile, source: str) -> None:
+    """A moved profile must still be one the profiles file would accept (inputs.parse_profile's rules)."""
+    v = getattr(p, a.key)
+    fraction = a.key in ("cost_of_capital", "reserve_yield", "hot_wallet_share")
+    ok = (0 <= v <= 1) if fraction else (0 <= v <= 10 if a.key == "premium_multiplier" else v > 0)
+    if not ok or p.reserve_yield > p.cost_of_capital:
+        why = "reserve_yield above cost_of_capital" if ok else f"{a.key} = {v:g}"
+        raise InputError(source, f"{a.name} at {value:g} gives exchange {p.exchange_id} {why}; expected a profile "
+                         "the profiles file would accept", column=a.target)
 
 
 # ------------------------------------------------------------------ solving and the table

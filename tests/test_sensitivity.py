@@ -156,3 +156,11 @@ def test_the_command_prints_the_tornado_and_writes_json_and_csv(tmp_path):
     bad = subprocess.run([*args[:-1], str(tmp_path / "missing.toml")], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "missing.toml" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_range_that_makes_an_impossible_exchange_is_refused_naming_the_assumption():
+    inputs = S.Inputs([profile(reserve_yield=0.05)], [layer("L1", 0, 1, 0.01)], regime())
+    [coc, _rate] = _assumptions(SMALL)
+    with pytest.raises(InputError, match=r"t.toml, column 'profiles.cost_of_capital': coc at -0.06 gives exchange X "
+                                         r"reserve_yield above cost_of_capital"):
+        S.apply(coc, -0.06, inputs, "t.toml")
