@@ -205,7 +205,8 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("collateralized", "bool"), ("exchange_id", "text"),
     # round-2 terms (DESIGN "Real inputs"): kept through every edit, never dropped by the grid
     ("max_limit_jpy", "amount"), ("licensed_in_japan", "bool"), ("fronting_fee_rate", "share"), ("exclusions", "text"),
-    ("reinstatements", "text"), ("legal_form", "text"), ("source", "text"),
+    ("reinstatements", "text"), ("legal_form", "text"),
+    ("quote_source", "text"),   # the quote's `source` (not "source": the mix table's column of that name)
 )
 _CHECKBOXES = ("collateralized", "licensed_in_japan")   # a checkbox is never "blank": it does not make a row typed
 BASIS_TEXT = {"jpy": "¥", "requirement": "% of R"}   # how the grid shows layer_basis
@@ -247,7 +248,7 @@ def quotes_to_text(quotes: Sequence[Quote], lang: str = "en") -> pd.DataFrame:
             "max_limit_jpy": "" if math.isinf(q.max_limit_jpy) else entry.format_amount(q.max_limit_jpy, lang),
             "licensed_in_japan": bool(q.licensed_in_japan), "fronting_fee_rate": entry.format_percent(q.fronting_fee_rate),
             "exclusions": ";".join(sorted(q.exclusions)), "reinstatements": str(int(q.reinstatements)),
-            "legal_form": q.legal_form, "source": q.source,
+            "legal_form": q.legal_form, "quote_source": q.source,
         })
     return pd.DataFrame(rows, columns=[c for c, _ in TEXT_COLUMNS])
 
@@ -325,6 +326,8 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
                     bad(column, exc)
                 continue
             row[column] = value
+        if "quote_source" in row:
+            row["source"] = row.pop("quote_source")
         if not row_problems:
             try:
                 q = parse_quote(row, source, i)
