@@ -48,7 +48,7 @@ MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_b
                 "rate_on_line", "perils"]
 MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id",
                 "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements",
-                "days_to_pay", "term_years"]
+                "days_to_pay", "term_years", "legal_form", "quote_source"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
          N_("Risk"), N_("Presets"), N_("Downloads")]
 
@@ -254,10 +254,13 @@ def quote_grid() -> None:
                                                    help=_("Days from a loss until the cover pays customers (0: on "
                                                           "the day); a regime's max_days_to_pay gives later cover no "
                                                           "credit")),
-
         "term_years": st.column_config.TextColumn(_("policy term, years"), width=110,
                                                   help=_("Years one purchase covers at one share and one rate "
                                                          "(blank: 1; used by the funding plan)")),
+        "legal_form": st.column_config.TextColumn(_("legal form"), width=100,
+                                                  help=_("insurance, derivative or guarantee: which licence the cover "
+                                                         "needs in Japan (blank: as its kind)")),
+        "quote_source": st.column_config.TextColumn(_("source"), width=160),
     }
     with st.container(key="quote_grid"):
         st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",

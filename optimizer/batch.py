@@ -555,6 +555,20 @@ class Summary:
     # who cannot comply: counts over every row, the first 50 exchanges of each kind by name
     over: dict[str, list] = field(default_factory=lambda: {"net_assets": [0, []], "liquid_capital": [0, []]})
     cannot_comply: list[dict[str, Any]] = field(default_factory=list)
+    # statements more than statements.STALE_MONTHS before the run: count, the first 50 (exchange_id, date)
+    stale: list = field(default_factory=lambda: [0, []])
+
+    def _add_stale_statements(self, f: pd.DataFrame) -> None:
+        import datetime as dt
+
+        from .statements import is_stale
+
+        today = dt.date.today()
+        for eid, date in zip(f["exchange_id"], f["statement_date"]):
+            if is_stale(date, today):
+                self.stale[0] += 1
+                if len(self.stale[1]) < 50:
+                    self.stale[1].append([eid, date])
 
     def _add_who_cannot_comply(self, f: pd.DataFrame) -> None:
         solved = f["status"] != "error"
@@ -573,6 +587,7 @@ class Summary:
         """One chunk's part of the summary (made where the chunk was solved; `merge` adds them in file order)."""
         s = cls()
         s._add_who_cannot_comply(f)
+        s._add_stale_statements(f)
         for status, n in f["status"].value_counts().items():
             s.counts[status] = s.counts.get(status, 0) + int(n)
         for key in s.totals:
@@ -597,6 +612,8 @@ class Summary:
             self.over[key][0] += other.over[key][0]
             self.over[key][1] += other.over[key][1][: max(0, 50 - len(self.over[key][1]))]
         self.cannot_comply += other.cannot_comply[: max(0, 50 - len(self.cannot_comply))]
+        self.stale[0] += other.stale[0]
+        self.stale[1] += other.stale[1][: max(0, 50 - len(self.stale[1]))]
         for reason, n in other.paths.items():
             self.paths[reason] = self.paths.get(reason, 0) + n
         for qid, agg in other.by_quote.items():
@@ -641,6 +658,8 @@ class Summary:
             "requirement_over_liquid_capital": {"count": self.over["liquid_capital"][0],
                                                 "exchanges": self.over["liquid_capital"][1]},
             "cannot_comply": self.cannot_comply, "cover_demand": demand,
+            "stale_statements": {"count": self.stale[0], "months": _stale_months(),
+                                 "exchanges": [{"exchange_id": e, "statement_date": d} for e, d in self.stale[1]]},
             "shortfall_exchanges": self.shortfall_ids, "error_exchanges": self.error_ids,
             "cash_share_quantiles": quantiles, "insurance_by_quote": per_quote,
             "insurance_by_counterparty": sorted(per_cp.values(), key=lambda r: -r["credit_jpy"]),
@@ -648,6 +667,12 @@ class Summary:
             "solve_paths": dict(sorted(self.paths.items())),
             "seconds": seconds,
         }
+
+
+def _stale_months() -> int:
+    from .statements import STALE_MONTHS
+
+    return STALE_MONTHS
 
 
 # ------------------------------------------------------------------ running

@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the model HiGHS solves (units of R, rows named by meaning) as an LP file, or "
                         "MPS when FILE ends in .mps")
     _add_risk_options(p, defaults=False)
+    p.add_argument("--capacity", default=None, metavar="F",
+                   help="capacity CSV (counterparty,capacity_jpy): no quote's ceiling above its counterparty's "
+                        "capacity; the caps that bind are named (default: none)")
 
     p = sub.add_parser("price", help="break-even premium of every quote (brokers), or one quote's demand curve")
     _add_inputs(p)
@@ -252,7 +255,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=None, help="exchanges per chunk LP when decomposing (default 512)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
     _add_plan_parser(sub)
+    _add_sensitivity_parser(sub)
     return parser
+
+
+def _add_sensitivity_parser(sub) -> None:
+    """`sensitivity`: the real exchanges re-solved with each assumption of data/assumptions.toml at low and high."""
+    p = sub.add_parser("sensitivity", help="how much each assumption in data/ moves total cost, insurance demand and "
+                                           "who cannot comply (one at a time, tornado order)")
+    p.add_argument("profiles", nargs="?", default=str(data_dir() / "profiles-japan-2025.csv"), metavar="PROFILES",
+                   help="profiles CSV (default: bundled profiles-japan-2025.csv, Japan's 21 exchanges)")
+    p.add_argument("--quotes", default=str(data_dir() / "quotes-japan.csv"),
+                   help="quotes CSV (default: bundled quotes-japan.csv)")
+    p.add_argument("--regime", default="cold-wallet", help="regime TOML or preset name (default cold-wallet)")
+    p.add_argument("--capacity", default=str(data_dir() / "capacity.csv"), metavar="F",
+                   help="capacity CSV: each quote's ceiling capped by its counterparty's capacity (default: bundled "
+                        "capacity.csv; 'none' for no capping)")
+    p.add_argument("--assumptions", default=str(data_dir() / "assumptions.toml"), metavar="F",
+                   help="the assumptions and their ranges (default: bundled assumptions.toml)")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
+    p.add_argument("--out", default=None, help="also write the table to a file (.csv, .json or .xlsx)")
 
 
 def _regime_path(value: str) -> str:
@@ -307,6 +329,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if given:  # never ignored in silence: the cheapest mix does not depend on the loss model
         raise InputError(given[0], "expected --objective risk: the risk options only apply to the risk objective")
     profile, quotes, regime = _load(args)
+    _warn_stale_statement(profile)
+    quotes, caps = _capped_by_capacity(args, quotes)
     s = solve(profile, quotes, regime)
     if args.write_lp:
         _write_model(build(Instance.build(profile, quotes, regime)), args.write_lp)
@@ -318,8 +342,46 @@ def cmd_solve(args: argparse.Namespace) -> int:
                  f"{report.yen(profile.net_assets_jpy)}{', ' + profile.statement_date if profile.statement_date else ''})")
     if missing:
         text += "\n\nNot bought, and why:\n" + report.text_table(pd.DataFrame(missing)[["quote_id", "reason"]])
-    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing}, frames)
+    text += _capacity_caps_text(s, caps)
+    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing, **_capacity_caps_data(s, caps, args)},
+          frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def _capped_by_capacity(args: argparse.Namespace, quotes):
+    """`solve --capacity F`: every quote's ceiling at most its counterparty's capacity (ceilings.cap_by_capacity)."""
+    if getattr(args, "capacity", None) is None:
+        return quotes, None
+    from .ceilings import cap_by_capacity
+    from .inputs import load_capacity
+
+    return cap_by_capacity(quotes, load_capacity(args.capacity))
+
+
+def _capacity_caps_text(s, caps) -> str:
+    if not caps:
+        return ""
+    binding = set(s.binding)
+    lines = [f"  {c.describe()}" + (f" — binds (capacity:{c.quote_id})" if f"capacity:{c.quote_id}" in binding else "")
+             for c in caps]
+    return "\n\nCeilings cut to the counterparty's capacity:\n" + "\n".join(lines)
+
+
+def _capacity_caps_data(s, caps, args) -> dict:
+    if caps is None:
+        return {}
+    binding = set(s.binding)
+    return {"capacity_file": args.capacity,
+            "capacity_caps": [{**c.to_dict(), "binding": f"capacity:{c.quote_id}" in binding} for c in caps]}
+
+
+def _warn_stale_statement(profile) -> None:
+    """`warning: …` on stderr when the exchange's statement is more than 15 months older than this run."""
+    from .statements import statement_age_warning
+
+    warning = statement_age_warning(profile)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _write_model(model, path: str) -> None:
@@ -578,7 +640,27 @@ def cmd_market(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """`sensitivity [PROFILES]`: each assumption at its low and high value, all else at base."""
+    from . import sensitivity
+    from .inputs import load_capacity
+
+    assumptions = sensitivity.load_assumptions(args.assumptions)
+    profiles = load_profiles(args.profiles)
+    capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
+    inputs = sensitivity.Inputs(profiles, load_quotes(args.quotes), load_regime(_regime_path(args.regime)), capacity,
+                                Path(args.quotes).resolve().parent)
+    from .statements import summary_warning
+
+    warning = summary_warning(profiles)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    result = sensitivity.run(inputs, assumptions, source=args.assumptions)
+    _emit(args, sensitivity.table_text(result), result.to_dict(), {"sensitivity": result.frame()})
+    return EXIT_OK
+
+
+COMMANDS = {"sensitivity": cmd_sensitivity, "market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
             "stress": cmd_stress, "batch": cmd_batch, "risk": cmd_risk}
 
 

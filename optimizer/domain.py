@@ -14,6 +14,10 @@ import numpy as np
 
 PERILS: tuple[str, ...] = ("external_hack", "insider_theft", "vendor_compromise")
 KINDS: tuple[str, ...] = ("insurance", "derivative")
+# The legal form of a cover, which decides which licence it needs in Japan (kind decides how it is credited):
+# insurance needs an insurer licensed in Japan or a licensed fronting insurer (Insurance Business Act Art. 186);
+# a guarantee needs a guarantor licensed in Japan (e.g. a bank's 保全契約); a derivative needs no insurance licence.
+LEGAL_FORMS: tuple[str, ...] = ("insurance", "derivative", "guarantee")
 EXCLUSIONS: tuple[str, ...] = ("state_backed",)
 LAYER_BASES: tuple[str, ...] = ("jpy", "requirement")
 # Reserve assets (assets.csv): funded kinds are held (capital is tied up, they earn a yield); unfunded kinds are
@@ -131,6 +135,20 @@ class Quote:
     reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements): annual_aggregate
     days_to_pay: float = 0.0              # days from a loss until the cover pays customers (regime: max_days_to_pay)
     term_years: int = 1                   # a multi-year policy: bought in a plan's first year, one share and rate
+    legal_form: str = ""                  # one of LEGAL_FORMS; "" = as `kind` (see `form`)
+    # where the row's numbers come from: the sheet's `source` cell (SOURCED / ASSUMPTION marks, data/README.md)
+    source: str = field(default="", compare=False)
+
+    @property
+    def form(self) -> str:
+        """The legal form (LEGAL_FORMS): `legal_form`, or `kind` when none is given."""
+        return self.legal_form or self.kind
+
+    @property
+    def needs_licence(self) -> bool:
+        """Whether a rule that requires licensed cover (`require_licensed`) asks this quote for a Japanese licence:
+        insurance and guarantees do; a derivative does not (it is not insurance under IBA Art. 186)."""
+        return self.form != "derivative"
 
     def attachment_jpy(self, requirement: float) -> float:
         """The layer's attachment in yen for a requirement R (an array of R gives an array)."""

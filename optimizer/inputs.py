@@ -23,6 +23,7 @@ from .domain import (
     EXCLUSIONS,
     FUNDED_ASSET_KINDS,
     KINDS,
+    LEGAL_FORMS,
     LAYER_BASES,
     PERILS,
     RATINGS,
@@ -299,6 +300,9 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("reinstatements", _reinstatements, False, 0),
     _Column("days_to_pay", _days, False, 0.0),
     _Column("term_years", _term_years, False, 1),
+    # the legal form, which decides the licence (blank: as kind), and provenance (SOURCED / ASSUMPTION marks)
+    _Column("legal_form", _choice(LEGAL_FORMS), False, ""),
+    _Column("source", _text, False, ""),
 )
 
 _ID_COLUMN = {"profiles": "exchange_id", "quotes": "quote_id"}
@@ -370,6 +374,10 @@ def parse_quote(row: Mapping[str, Any], source: str = "quotes", row_no: int = 1)
     elif math.isfinite(v["max_limit_jpy"]):
         raise InputError(source, "max_limit_jpy caps requirement-basis layers only; a jpy-basis layer's limit is "
                          "already in yen: expected a blank cell", row_no, "max_limit_jpy", row_id)
+    if v["fronting_fee_rate"] > 0 and (v["legal_form"] or v["kind"]) != "insurance":
+        raise InputError(source, f"a fronting fee is charged for insurance only (a licensed insurer fronts an "
+                         f"unlicensed one); this quote's legal form is {v['legal_form'] or v['kind']}: expected "
+                         "fronting_fee_rate 0 or legal_form insurance", row_no, "fronting_fee_rate", row_id)
     if v["fronting_fee_rate"] > 0 and v["licensed_in_japan"]:
         raise InputError(source, "a fronting fee is charged only for an unlicensed capacity provider; expected "
                          "fronting_fee_rate 0 or licensed_in_japan false", row_no, "fronting_fee_rate", row_id)

@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 from . import analysis
 from .domain import Quote, Regime, rating_bucket, rating_rank
 from .model import Resolver, solve
-from .regime import exempt_from_counterparty_cap, pays_in_time, rating_credit
+from .regime import exempt_from_counterparty_cap, pays_in_time, rating_credit, unlicensed
 from .solution import Solution
 
 _BOUGHT = 1e-7  # a probe counts the quote as bought above this share (shares below 1e-9 are reported as 0)
@@ -45,7 +45,7 @@ def ineligibility(quote: Quote, regime: Regime) -> str | None:
     elig = regime.eligibility
     if not pays_in_time(quote.days_to_pay, regime):
         return late(quote.days_to_pay, regime)
-    if elig.require_licensed and not quote.licensed_in_japan and quote.fronting_fee_rate <= 0:
+    if unlicensed(quote, regime):  # the licence its legal form needs (regime.unlicensed)
         return "ineligible: not licensed in Japan"
     if not (quote.is_derivative and quote.collateralized):
         if rating_credit(quote.rating, regime) <= 0:

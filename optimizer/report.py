@@ -369,6 +369,11 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
         lines.append("In shortfall    " + ", ".join(summary["shortfall_exchanges"][:20]))
     if summary["error_exchanges"]:
         lines.append("Errors          " + ", ".join(e or "(no id)" for e in summary["error_exchanges"][:20]))
+    stale = summary.get("stale_statements")
+    if stale and stale["count"]:  # figures the run cannot vouch for: a newer statement may say otherwise
+        lines.append(f"Old statements  {stale['count']:,} more than {stale['months']} months before this run: "
+                     + ", ".join(f"{e['exchange_id']} ({e['statement_date']})" for e in stale["exchanges"][:20])
+                     + (" …" if stale["count"] > 20 else ""))
     q = summary["cash_share_quantiles"]
     if q:
         lines.append("Cash share of R " + "  ".join(f"{k}={pct(v, 1)}" for k, v in q.items()))

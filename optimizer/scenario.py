@@ -213,6 +213,8 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("max_limit_jpy", "amount"), ("licensed_in_japan", "bool"), ("fronting_fee_rate", "share"), ("exclusions", "text"),
     ("reinstatements", "text"), ("days_to_pay", "text"),
     ("term_years", "text"),    # round 3: a multi-year policy (the plan)
+    ("legal_form", "text"),
+    ("quote_source", "text"),   # the quote's `source` (not "source": the mix table's column of that name)
 )
 _CHECKBOXES = ("collateralized", "licensed_in_japan")   # a checkbox is never "blank": it does not make a row typed
 BASIS_TEXT = {"jpy": "¥", "requirement": "% of R"}   # how the grid shows layer_basis
@@ -256,6 +258,7 @@ def quotes_to_text(quotes: Sequence[Quote], lang: str = "en") -> pd.DataFrame:
             "exclusions": ";".join(sorted(q.exclusions)), "reinstatements": str(int(q.reinstatements)),
             "days_to_pay": f"{q.days_to_pay:g}",
             "term_years": str(int(q.term_years)),
+            "legal_form": q.legal_form, "quote_source": q.source,
         })
     return pd.DataFrame(rows, columns=[c for c, _ in TEXT_COLUMNS])
 
@@ -333,6 +336,8 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
                     bad(column, exc)
                 continue
             row[column] = value
+        if "quote_source" in row:
+            row["source"] = row.pop("quote_source")
         if not row_problems:
             try:
                 q = parse_quote(row, source, i)

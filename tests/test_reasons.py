@@ -184,7 +184,8 @@ def test_solve_json_and_table_carry_the_reasons():
     reasons = {d["quote_id"]: d["reason"] for d in data["instruments_not_bought"]}
     assert reasons["BDA-D1"] == "ineligible: not licensed in Japan; does not cover vendor_compromise"
     assert reasons["OFF-1"].startswith("ineligible: rating below min_rating")
-    assert reasons["PAR-1"] == "no credit allowed: max_derivative_share 0"  # cold-wallet credits no derivatives
+    # cold-wallet credits no derivatives; and no source says the SPV is licensed in Japan (data/quotes-japan.csv)
+    assert reasons["PAR-1"] == "ineligible: not licensed in Japan; no credit allowed: max_derivative_share 0"
     assert data["requirement_to_net_assets"] == pytest.approx(data["required_coverage_jpy"] / 2.975e10)
     assert data["statement_date"] == "2025-12-31"
     table = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
