@@ -5,6 +5,7 @@ Pages import from here; nothing here draws a whole page. Session keys shared by 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from pathlib import Path
@@ -342,8 +343,8 @@ def reason_words(reason: str, quote, solution, break_even_rol: float | None = No
         elif part.startswith("dearer than cash and other cover"):
             why.append(_("dearer than cash and the other cover for what it adds"))
             if break_even_rol is not None and math.isfinite(break_even_rol) and break_even_rol > 0:
-                premium = break_even_rol * (1 + quote.fronting_fee_rate) * quote.limit_jpy(R) \
-                    * solution.profile.premium_multiplier
+                premium = dataclasses.replace(quote, rate_on_line=break_even_rol).premium_jpy(
+                    R, solution.profile.premium_multiplier)
                 change.append(_("a rate on line below {p} (a premium below {premium} a year for the whole layer)"
                                 ).format(p=f"{100 * break_even_rol:.2f}%", premium=fit(premium, L)))
             else:

@@ -169,8 +169,7 @@ def annual_cost(profile: ExchangeProfile, quotes: Sequence[Quote], requirement_j
     for q in quotes:
         s = float(shares.get(q.quote_id, 0.0))
         if s > 0:
-            by_quote[q.quote_id] = (profile.premium_multiplier * q.premium_rate * q.limit_jpy(requirement_jpy) * s
-                                    + q.fixed_fee_jpy)
+            by_quote[q.quote_id] = q.line_cost_jpy(requirement_jpy, s, profile.premium_multiplier)
     return profile.carry * cash_jpy + sum(by_quote.values()), by_quote
 
 
