@@ -50,7 +50,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from . import settings
-from .domain import ExchangeProfile, Quote, Regime
+from .domain import ExchangeProfile, Quote, Regime, cover_by_counterparty
 from .i18n import N_
 from .inputs import InputError
 from .lp import highs
@@ -63,7 +63,7 @@ from .lp.scaled import Instance, Scaled
 from .regime import credit_factor
 # the market's tolerances: in settings.py's block with every other one
 from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK
-from .solution import SCALAR_KEYS, Solution, SolveError
+from .solution import Solution, SolveError
 
 # ---------------------------------------------------------------------------------------------- work and prices
 SHORTFALL_PENALTY = 1e4   # decomposition: yen of cost per yen of shortfall, far above any yen of cover's cost
@@ -732,13 +732,10 @@ class MarketResult:
 
 
 def _row(s: Solution, row_no: int) -> dict[str, Any]:
-    d = s.to_dict()
-    R = s.requirement_jpy
-    row = {k: d[k] for k in SCALAR_KEYS}
-    row.update(error="", insurance_credit_jpy=sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
-               derivative_credit_jpy=sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
-               cash_share=s.cash_reserve_jpy / R if R > 0 else np.nan, n_instruments=len(s.lines), source_row=row_no)
-    return row
+    """An exchange's row: the batch's row (`batch.row_for`, every batch column) and where it came from."""
+    from . import batch
+
+    return {**batch.row_for(s), "source_row": row_no}
 
 
 def summary_path(out: str | Path) -> Path:
@@ -809,15 +806,8 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
     from . import batch
 
     # cover written by each counterparty (limited or not) and by each exchange
-    written: dict[str, float] = {}
-    per_exchange: list[dict[str, float]] = []
-    for s in solutions:
-        mine: dict[str, float] = {}
-        for line in s.lines:
-            c = line.quote.counterparty
-            mine[c] = mine.get(c, 0.0) + line.cover_jpy
-            written[c] = written.get(c, 0.0) + line.cover_jpy
-        per_exchange.append(mine)
+    written = cover_by_counterparty(line for s in solutions for line in s.lines)
+    per_exchange = [cover_by_counterparty(s.lines) for s in solutions]
     counterparties = []
     for c in sorted(set(written) | set(limited) | set(demand)):
         k = limited.index(c) if c in limited else None
