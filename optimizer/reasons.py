@@ -21,11 +21,16 @@ Order of the checks, cheapest and most fundamental first:
    rate on line (`analysis.break_even`, re-solves) is given when asked.
 When no single removal buys it, the removals are made cumulatively in that order and the reason lists every
 obstacle removed ("; "). A quote not bought even with every obstacle removed "adds nothing the mix needs".
+
+Each obstacle is a typed value, `Reason(code, params)` (the codes below); `Reason.words()` is its English for the
+command line and the JSON (`reason()` joins them with "; "), and the app words each code in its own language
+(app_pages/common.py `reason_words`), never by reading the English back.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from . import analysis
@@ -36,24 +41,63 @@ from .solution import Solution
 
 _BOUGHT = 1e-7  # a probe counts the quote as bought above this share (shares below 1e-9 are reported as 0)
 
-Probe = tuple[str, Callable[[list[Quote], Regime], tuple[list[Quote], Regime]]]
+# The codes of the obstacles, in the order of the module docstring, and their English (`params` fill the braces)
+WORDS: dict[str, str] = {
+    "not_offered": "not offered to this exchange",
+    "not_licensed": "ineligible: not licensed in Japan",
+    "rating_below_min": "ineligible: rating below min_rating",
+    "rating_credit_zero": "ineligible: rating credit 0 for {0}",              # the rating's bucket
+    "derivative_factor_zero": "ineligible: derivative_credit_factor 0",
+    "state_backed_excluded": "ineligible: credit factor 0 (state-backed exclusion)",
+    "attaches_above_r": "attaches above R",
+    "no_share_on_offer": "no share on offer (max_share 0)",
+    "no_credit_allowed": "no credit allowed: {0} 0",                         # the cap's name
+    "cap_binds": "cap binds: {0}",                                           # the cap's name
+    "counterparty_cap_binds": "cap binds: max_counterparty_share ({0})",     # the counterparty
+    "does_not_cover": "does not cover {0}",                                  # the perils (a tuple)
+    "minimum_line": "minimum line min_share {0:g} does not fit",             # the minimum share
+    "dearer": "dearer than cash and other cover",
+    "dearer_below": "dearer than cash and other cover (enters below a rate on line of {0:.4%}, quoted {1:.4%})",
+    "adds_nothing": "adds nothing the mix needs (not bought even free, covering every peril, with no cap)",
+}
 
 
-def ineligibility(quote: Quote, regime: Regime) -> str | None:
+@dataclass(frozen=True)
+class Reason:
+    """One obstacle that keeps a quote out: a code of WORDS and its parameters (a cap's name, perils, shares)."""
+
+    code: str
+    params: tuple = ()
+
+    def words(self) -> str:
+        """The English of the command line and the JSON (a tuple of names is joined by ", ")."""
+        return WORDS[self.code].format(*(", ".join(p) if isinstance(p, tuple) else p for p in self.params))
+
+
+Probe = tuple[Reason, Callable[[list[Quote], Regime], tuple[list[Quote], Regime]]]
+
+
+def ineligibility_reason(quote: Quote, regime: Regime) -> Reason | None:
     """Why κ = 0 for this quote under the regime (None when it earns credit). Mirrors regime.credit_factor."""
     elig = regime.eligibility
     if elig.require_licensed and not quote.licensed_in_japan and quote.fronting_fee_rate <= 0:
-        return "ineligible: not licensed in Japan"
+        return Reason("not_licensed")
     if not (quote.is_derivative and quote.collateralized):
         if rating_credit(quote.rating, regime) <= 0:
             if rating_rank(quote.rating) > rating_rank(elig.min_rating):
-                return "ineligible: rating below min_rating"
-            return f"ineligible: rating credit 0 for {rating_bucket(quote.rating)}"
+                return Reason("rating_below_min")
+            return Reason("rating_credit_zero", (rating_bucket(quote.rating),))
     if quote.is_derivative and elig.derivative_credit_factor <= 0:
-        return "ineligible: derivative_credit_factor 0"
+        return Reason("derivative_factor_zero")
     if "state_backed" in quote.exclusions and elig.state_backed_exclusion_factor <= 0:
-        return "ineligible: credit factor 0 (state-backed exclusion)"
+        return Reason("state_backed_excluded")
     return None
+
+
+def ineligibility(quote: Quote, regime: Regime) -> str | None:
+    """`ineligibility_reason` in words."""
+    why = ineligibility_reason(quote, regime)
+    return None if why is None else why.words()
 
 
 def _replace_quote(quotes: list[Quote], quote_id: str, **changes: Any) -> list[Quote]:
@@ -72,24 +116,24 @@ def _probes(solution: Solution, quote: Quote) -> list[Probe]:
     probes: list[Probe] = []
     cap = "max_derivative_share" if quote.is_derivative else "max_insurance_share"
     if getattr(elig, cap) <= 0:  # the regime allows this kind no credit at all: nothing "uses the cap up"
-        probes.append((f"no credit allowed: {cap} 0", lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0}))))
+        probes.append((Reason("no_credit_allowed", (cap,)), lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0}))))
     elif cap in binding and getattr(elig, cap) < 1:
-        probes.append((f"cap binds: {cap}", lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0}))))
+        probes.append((Reason("cap_binds", (cap,)), lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0}))))
     if (not exempt_from_counterparty_cap(quote) and f"max_counterparty_share:{quote.counterparty}" in binding
             and elig.max_counterparty_share < 1):
-        probes.append((f"cap binds: max_counterparty_share ({quote.counterparty})",
+        probes.append((Reason("counterparty_cap_binds", (quote.counterparty,)),
                        lambda qs, r: (qs, _lift(r, max_counterparty_share=1.0))))
     if "min_cash_share" in binding and elig.min_cash_share > 0:
-        probes.append(("cap binds: min_cash_share", lambda qs, r: (qs, _lift(r, min_cash_share=0.0))))
+        probes.append((Reason("cap_binds", ("min_cash_share",)), lambda qs, r: (qs, _lift(r, min_cash_share=0.0))))
     missing = [p for p in regime.requirement.perils if not quote.covers(p)]
     if missing:
         all_perils = frozenset(quote.perils) | frozenset(regime.requirement.perils)
-        probes.append((f"does not cover {', '.join(missing)}",
+        probes.append((Reason("does_not_cover", (tuple(missing),)),
                        lambda qs, r: (_replace_quote(qs, qid, perils=all_perils), r)))
     if quote.min_share > 0:
-        probes.append((f"minimum line min_share {quote.min_share:g} does not fit",
+        probes.append((Reason("minimum_line", (quote.min_share,)),
                        lambda qs, r: (_replace_quote(qs, qid, min_share=0.0), r)))
-    probes.append(("dearer than cash and other cover",
+    probes.append((Reason("dearer"),
                    lambda qs, r: (_replace_quote(qs, qid, rate_on_line=0.0, fixed_fee_jpy=0.0), r)))
     return probes
 
@@ -100,69 +144,75 @@ def _bought(solution: Solution, quotes: list[Quote], regime: Regime, quote_id: s
     return probe.share_of(quote_id) > _BOUGHT
 
 
-def _gates(solution: Solution, quotes: list[Quote], quote_id: str) -> tuple[list[str], list[Quote], bool]:
+def _gates(solution: Solution, quotes: list[Quote], quote_id: str) -> tuple[list[Reason], list[Quote], bool]:
     """Obstacles that need no re-solve to see (offer, κ = 0, attachment, max_share), with the quotes as they
     would be without them; the flag says whether the obstacles can be removed at all."""
     quote = next(q for q in quotes if q.quote_id == quote_id)
     regime, R = solution.regime, solution.requirement_jpy
-    found: list[str] = []
+    found: list[Reason] = []
     if not quote.offered_to(solution.profile.exchange_id):
-        found.append("not offered to this exchange")
+        found.append(Reason("not_offered"))
         quote = dataclasses.replace(quote, exchange_id=None)
-    why = ineligibility(quote, regime)
-    if why == "ineligible: not licensed in Japan":
+    why = ineligibility_reason(quote, regime)
+    if why == Reason("not_licensed"):
         found.append(why)
         quote = dataclasses.replace(quote, licensed_in_japan=True)
-        why = ineligibility(quote, regime)
-    if why == "ineligible: rating below min_rating":
+        why = ineligibility_reason(quote, regime)
+    if why == Reason("rating_below_min"):
         found.append(why)
         quote = dataclasses.replace(quote, rating=regime.eligibility.min_rating)
-        why = ineligibility(quote, regime)
-    if why == "ineligible: credit factor 0 (state-backed exclusion)":
+        why = ineligibility_reason(quote, regime)
+    if why == Reason("state_backed_excluded"):
         found.append(why)
         quote = dataclasses.replace(quote, exclusions=quote.exclusions - {"state_backed"})
-        why = ineligibility(quote, regime)
+        why = ineligibility_reason(quote, regime)
     if why:  # a rating credit or derivative factor of 0 in the regime: nothing about the quote can change that
         return [*found, why], quotes, False
     if quote.attachment_jpy(R) >= R:
-        found.append("attaches above R")
+        found.append(Reason("attaches_above_r"))
         quote = dataclasses.replace(quote, attachment=0.0)
     if quote.max_share <= 0:
-        return [*found, "no share on offer (max_share 0)"], quotes, False
+        return [*found, Reason("no_share_on_offer")], quotes, False
     return found, [quote if q.quote_id == quote_id else q for q in quotes], True
 
 
 def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str, resolver: Resolver | None = None) -> str:
     """The reason `quote_id` is not in `solution` (which must be the optimal mix for these quotes): every obstacle
     that has to go before the optimal mix buys it, joined by "; ", in the order of the module docstring."""
+    return "; ".join(r.words() for r in reasons(solution, quotes, quote_id, resolver))
+
+
+def reasons(solution: Solution, quotes: Sequence[Quote], quote_id: str,
+            resolver: Resolver | None = None) -> tuple[Reason, ...]:
+    """`reason` as typed values: every obstacle, in order."""
     quotes = list(quotes)
     found, quotes, removable = _gates(solution, quotes, quote_id)
     if not removable:
-        return "; ".join(found)
+        return tuple(found)
     base, regime = solution, solution.regime
     if found:
         base = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver)
         if base.share_of(quote_id) > _BOUGHT:
-            return "; ".join(found)
+            return tuple(found)
     quote = next(q for q in quotes if q.quote_id == quote_id)
     probes = _probes(base, quote)
     for label, remove in probes:               # one obstacle at a time
         qs, r = remove(quotes, regime)
         if _bought(solution, qs, r, quote_id, resolver):
-            return "; ".join([*found, label])
+            return (*found, label)
     qs, r = quotes, regime
     for label, remove in probes:               # cumulatively, in order
         qs, r = remove(qs, r)
         found.append(label)
         if _bought(solution, qs, r, quote_id, resolver):
-            return "; ".join(found)
-    return "; ".join([*found[:len(found) - len(probes)], "adds nothing the mix needs (not bought even free, covering "
-                      "every peril, with no cap)"])
+            return tuple(found)
+    return (*found[:len(found) - len(probes)], Reason("adds_nothing"))
 
 
 def not_bought(solution: Solution, quotes: Sequence[Quote], *, break_even: bool = True,
-               resolver: Resolver | None = None) -> list[dict[str, Any]]:
-    """`instruments_not_bought`: one `{quote_id, reason, break_even_rol}` per quote of the sheet not in the mix.
+               resolver: Resolver | None = None, typed: bool = False) -> list[dict[str, Any]]:
+    """`instruments_not_bought`: one `{quote_id, reason, break_even_rol}` per quote of the sheet not in the mix
+    (and `reasons`, the same as typed values, when `typed`).
 
     `break_even_rol` is the rate on line below which the quote would enter (`analysis.break_even`), given for a
     quote whose reason is its price alone when `break_even` is true; else None. Re-solves the model a few times
@@ -173,13 +223,16 @@ def not_bought(solution: Solution, quotes: Sequence[Quote], *, break_even: bool 
     for q in quotes:
         if solution.share_of(q.quote_id) > 0:
             continue
-        why = reason(solution, quotes, q.quote_id, resolver)
+        why = list(reasons(solution, quotes, q.quote_id, resolver))
         rol = None
-        if break_even and why == "dearer than cash and other cover":
+        if break_even and why == [Reason("dearer")]:
             be = analysis.break_even(solution.profile, list(quotes), solution.regime, q.quote_id, base=solution,
                                      resolver=resolver)
             if be.break_even_rol is not None and 0 < be.break_even_rol < float("inf"):
                 rol = be.break_even_rol
-                why = f"{why} (enters below a rate on line of {rol:.4%}, quoted {q.rate_on_line:.4%})"
-        out.append({"quote_id": q.quote_id, "reason": why, "break_even_rol": rol})
+                why = [Reason("dearer_below", (rol, q.rate_on_line))]
+        item = {"quote_id": q.quote_id, "reason": "; ".join(r.words() for r in why), "break_even_rol": rol}
+        if typed:
+            item["reasons"] = tuple(why)
+        out.append(item)
     return out
