@@ -651,3 +651,16 @@ def test_presets_view_shows_the_exchange_under_every_preset_as_compare_does(at):
     got = pd.to_numeric(shown[cost].astype(str).str.replace(",", ""), errors="coerce")
     expected = want["annual_cost_jpy"] / 1e6  # the page's default unit is ¥m
     assert np.allclose(got.to_numpy(dtype=float), expected.to_numpy(dtype=float), atol=0.01, equal_nan=True)
+
+
+def test_every_reason_code_of_the_model_has_the_apps_words():
+    # the app words the model's typed reasons by code, so a reason reworded in optimizer/reasons.py cannot fall
+    # silently into a fallback: every code has its entry, and the page never reads the English back
+    from pathlib import Path
+
+    from app_pages import common
+    from optimizer.reasons import WORDS
+
+    assert set(common.REASON_WORDS) == set(WORDS)
+    source = Path(common.__file__).read_text()
+    assert "part ==" not in source and "part.startswith" not in source
