@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .domain import ExchangeProfile, Incident, Quote, Regime
+from .domain import ExchangeProfile, Incident, Quote, Regime, credit_by_kind
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
 from .regime import CEILINGS, SWEEPABLE, check_parameter, requirement, with_parameter
@@ -242,8 +242,8 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
             param: float(v), "status": s.status, "required_coverage_jpy": s.requirement_jpy,
             "annual_cost_jpy": s.annual_cost_jpy, "all_cash_cost_jpy": s.all_cash_cost_jpy,
             "savings_jpy": s.savings_jpy, "cash_reserve_jpy": s.cash_reserve_jpy, "shortfall_jpy": s.shortfall_jpy,
-            "insurance_credit_jpy": sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
-            "derivative_credit_jpy": sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
+            "insurance_credit_jpy": credit_by_kind(s.lines)["insurance"],
+            "derivative_credit_jpy": credit_by_kind(s.lines)["derivative"],
             "note": "",
         })
     if rows and all(r["status"] == "skipped" for r in rows):

@@ -21,7 +21,7 @@ money unit M (the geometric mean of the exchanges' R) so that HiGHS sees numbers
   per yen of cover written: what one more yen of c's capacity would save the market (0 when c has capacity left).
 - **Decomposition** (`method="decompose"`, and above JOINT_MAX_EXCHANGES exchanges): capacity prices are found
   by bisection, each round a batch of chunk LPs (the same rows, no capacity rows, each exchange's cover of c
-  charged at c's price and its shortfall at SHORTFALL_PENALTY; solved as stacks by `Resolver.lp_many`, `_Priced`),
+  charged at c's price and its shortfall at SHORTFALL_PENALTY; solved as stacks by `Resolver.solve_lp_stack`, `_Priced`),
   in this process, in worker processes or on Dask actors. The repair: exchanges that buy no priced capacity keep their answer; the others take a convex mix of
   their answers to the last rounds' prices (each answer meets the exchange's own rows, so any mix does), the
   weights from one LP with the capacity rows (a restricted master problem). If that LP finds no allocation, the
@@ -293,7 +293,7 @@ class _Priced:
     c's price and its shortfall at SHORTFALL_PENALTY, in units of its own R.
 
     Exchanges with the same eligible quotes and yes/no choices are one stack of `numbers()` (the rows `solve`
-    uses; requirement-basis sheets share one matrix), solved by `model.Resolver.lp_many`: a round's prices change
+    uses; requirement-basis sheets share one matrix), solved by `lp.engine.Resolver.solve_lp_stack`: a round's prices change
     only the costs, so an optimal basis of an earlier round or of another exchange mostly still holds and is
     certified without a simplex (`certify_many`); the warm simplex runs only for the rest."""
 
@@ -332,7 +332,7 @@ class _Priced:
             share = Columns.of(d.quotes, d.binary).share(s.cols)  # the share columns of the priced quotes
             priced = s.cost.copy()
             priced[:, share] += prices[s.counterparty] * d.limit[:, s.cols]  # price × cover, in units of R
-            status, x = self.resolver.lp_many(d, replace(num, cost=priced))
+            status, x = self.resolver.solve_lp_stack(d, replace(num, cost=priced))
             if (status != 1).any():
                 raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
             np.add.at(cover, (np.repeat(s.members, s.cols.size), np.tile(s.counterparty, s.members.size)),
