@@ -1,6 +1,6 @@
 """The same exchange under every regime preset, side by side (the table a CFO brings to the FSA discussion).
 
-Every number comes from `model.solve`; nothing here computes cost or credit itself.
+Every number comes from `lp.solve`; nothing here computes cost or credit itself.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The market (docs/design.md §8, docs/market.md): every exchange at once against the world's insurance capacity.
 
-One LP: each exchange's own rows, exactly `model.numbers(Scaled.of(inst))` (the rows `solve` uses), side by side
+One LP: each exchange's own rows, exactly `lp.matrix.numbers(Scaled.of(inst))` (the rows `solve` uses), side by side
 (block diagonal, each exchange's columns in units of its own R), plus one **capacity row** per counterparty c
 listed in capacity.csv:
 

@@ -2,7 +2,7 @@
 
 A reason names the obstacle that keeps a quote out of the optimal mix. Eligibility reasons follow from the regime's
 rules for κ (docs/design.md §3); every other reason is found by a counterfactual: remove the obstacle (lift the
-binding cap, let the quote cover every peril, make it free) and re-solve with `model.solve`. The first removal
+binding cap, let the quote cover every peril, make it free) and re-solve with `lp.solve`. The first removal
 that makes the optimal mix buy the quote is its reason, so the reason is true by construction: the tests remove
 the named obstacle and see the quote bought.
 

@@ -272,8 +272,8 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
     """The cheapest compliant mix counting expected losses: minimise carry·C + premiums + fees + E[retained loss],
     subject to the regulatory constraints 1–4 and, with `tvar_limit` (JPY), TVaR_level(retained) ≤ tvar_limit.
 
-    When no mix meets the requirement, the least shortfall is found first (as in `model.solve`) and the risk
-    objective is minimised at it.
+    When no mix meets the requirement, the least shortfall is found first and the risk objective is minimised at
+    it (`lp.highs.least_shortfall_then_least_cost`, as for `lp.solve`).
 
     Returns:
         RiskSolution with a verified Solution (compliance re-checked by `verify`) and its metrics.

@@ -338,7 +338,7 @@ class Mixes:
         return self.carry * self.cash + self.line_cost.sum(axis=1)
 
     def solution(self, k: int) -> Solution:
-        """Exchange k as a Solution (binding limits are left to `model.solve`)."""
+        """Exchange k as a Solution (binding limits are left to `lp.results.assemble`)."""
         R, limit, credit, cost = self.requirement[k], self.limit_jpy[k], self.line_credit[k], self.line_cost[k]
         lines = tuple(Line(q, float(s), float(s * l), float(c), float(a), float(kappa))
                       for q, s, l, c, a, kappa in zip(self.quotes, self.share[k], limit, credit, cost, self.credit)
