@@ -17,6 +17,7 @@ import pandas as pd
 from .domain import ExchangeProfile, Incident, Quote, Regime, credit_by_kind
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
+from .obstacles import ineligibility, reason as obstacle
 from .regime import CEILINGS, SWEEPABLE, check_parameter, requirement, with_parameter
 from .solution import Solution
 
@@ -108,8 +109,6 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     if not quote.offered_to(profile.exchange_id):
         return BreakEven(**common, break_even_rol=None, eligible=False, reason="not offered to this exchange")
     if base.credit.get(quote_id, 0.0) <= 0:  # no price makes it enter: say which rule gives it no credit
-        from .reasons import ineligibility  # (reasons builds on this module)
-
         return BreakEven(**common, break_even_rol=None, eligible=False,
                          reason=ineligibility(quote, regime) or "ineligible: earns no credit")
 
@@ -119,9 +118,7 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False,
                     resolver=resolver)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
-    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (reasons.reason)
-        from .reasons import reason as obstacle
-
+    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (obstacles.reason)
         obstacles = obstacle(base, quotes, quote_id)
         price = "; dearer than cash and other cover"  # free alone is not enough: the others first, then the price
         if obstacles.endswith(price):
