@@ -5,6 +5,7 @@ Pages import from here; nothing here draws a whole page. Session keys shared by 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -125,7 +126,7 @@ def cached_not_bought(profile, quotes, regime, _resolver: Resolver | None = None
     """optimizer.reasons.not_bought on this scenario: each quote not bought with the model's reason (verified by
     re-solving) and, where price alone keeps it out, its break-even rate on line."""
     base = solve(profile, quotes, regime, marginal=False, resolver=_resolver)
-    return reasons.not_bought(base, quotes, resolver=_resolver)
+    return reasons.not_bought(base, quotes, resolver=_resolver, typed=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -341,86 +342,90 @@ def _percent(x: float) -> str:
     return f"{100 * x:.2f}".rstrip("0").rstrip(".") + "%"
 
 
-def reason_words(reason: str, quote, solution, break_even_rol: float | None = None) -> tuple[str, str]:
-    """One reason of optimizer.reasons (obstacles joined by "; ") in the page's words, translated:
-    (why it is not bought, what would change it). No identifiers of the model reach the page."""
+def reason_words(why_not, quote, solution, break_even_rol: float | None = None) -> tuple[str, str]:
+    """The typed reasons of optimizer.reasons (`Reason` values) in the page's words, translated: (why it is not
+    bought, what would change it), one entry of REASON_WORDS per code. No identifiers of the model reach the page."""
     e, R, L = solution.regime.eligibility, solution.requirement_jpy, lang()
     why, change = [], []
-    for part in [p.strip() for p in reason.split(";") if p.strip()]:
-        if part == "not offered to this exchange":
-            why.append(_("offered only to {exchange}").format(exchange=quote.exchange_id))
-            change.append(_("an offer to this exchange"))
-        elif part.startswith("ineligible: pays after "):
-            why.append(_("pays {n} days after a loss; the regime credits only cover that pays within {m} days").format(
-                n=f"{quote.days_to_pay:g}", m=f"{e.max_days_to_pay:g}"))
-            change.append(_("cover that pays within {m} days").format(m=f"{e.max_days_to_pay:g}"))
-        elif part == "ineligible: not licensed in Japan":
-            why.append(_("not licensed in Japan and not fronted: the regime gives it no credit"))
-            change.append(_("a licensed fronting insurer"))
-        elif part == "ineligible: rating below min_rating":
-            why.append(_("not eligible: rating {r} is below the regime's minimum {m}").format(r=quote.rating,
-                                                                                             m=e.min_rating))
-            change.append(_("a counterparty rated {m} or better").format(m=e.min_rating))
-        elif part.startswith("ineligible: rating credit 0"):
-            why.append(_("the regime gives no credit for cover rated {r}").format(r=quote.rating))
-            change.append(_("a better-rated counterparty"))
-        elif part == "ineligible: derivative_credit_factor 0":
-            why.append(_("the regime gives parametric cover no credit"))
-            change.append(_("a regime that credits parametric cover"))
-        elif part.startswith("ineligible: credit factor 0"):
-            why.append(_("excludes state-backed attacks, which the regime does not credit"))
-            change.append(_("cover without the state-backed exclusion"))
-        elif part == "attaches above R":
-            why.append(_("attaches at {a}, above the requirement R = {r}: it never pays a loss up to R").format(
-                a=fit(quote.attachment_jpy(R), L), r=fit(R, L)))
-            change.append(_("a lower attachment"))
-        elif part.startswith("no share on offer"):
-            why.append(_("no share of it is on offer"))
-            change.append(_("a share on offer"))
-        elif part == "no credit allowed: max_insurance_share 0":
-            why.append(_("the regime allows insurance no credit (its cap is 0% of R)"))
-            change.append(_("a regime that credits insurance"))
-        elif part == "no credit allowed: max_derivative_share 0":
-            why.append(_("the regime allows parametric cover no credit (its cap is 0% of R)"))
-            change.append(_("a regime that credits parametric cover"))
-        elif part == "cap binds: max_insurance_share":
-            why.append(_("the cap on insurance credit ({p} of R) is used up by cheaper cover").format(
-                p=_percent(e.max_insurance_share)))
-            change.append(_("a higher cap on insurance credit"))
-        elif part == "cap binds: max_derivative_share":
-            why.append(_("the cap on parametric cover credit ({p} of R) is used up by cheaper cover").format(
-                p=_percent(e.max_derivative_share)))
-            change.append(_("a higher cap on parametric cover credit"))
-        elif part.startswith("cap binds: max_counterparty_share"):
-            why.append(_("{name} already has the most credit one counterparty may give ({p} of R)").format(
-                name=quote.counterparty, p=_percent(e.max_counterparty_share)))
-            change.append(_("a higher cap per counterparty"))
-        elif part == "cap binds: min_cash_share":
-            why.append(_("the minimum cash share ({p} of R) already funds what it would cover").format(
-                p=_percent(e.min_cash_share)))
-            change.append(_("a lower minimum cash share"))
-        elif part.startswith("does not cover "):
-            missing = [p.strip() for p in part.removeprefix("does not cover ").split(",")]
-            why.append(_("does not cover {perils}, which the regime requires: cash must fund those losses anyway"
-                         ).format(perils=", ".join(_(PERIL_WORDS.get(p, p)) for p in missing)))
-            change.append(_("cover for {perils}").format(perils=", ".join(_(PERIL_WORDS.get(p, p)) for p in missing)))
-        elif part.startswith("minimum line"):
-            why.append(_("its smallest line ({p}) is more than the mix needs").format(p=_percent(quote.min_share)))
-            change.append(_("a smaller minimum line"))
-        elif part.startswith("dearer than cash and other cover"):
-            why.append(_("dearer than cash and the other cover for what it adds"))
-            if break_even_rol is not None and math.isfinite(break_even_rol) and break_even_rol > 0:
-                premium = break_even_rol * (1 + quote.fronting_fee_rate) * quote.limit_jpy(R) \
-                    * solution.profile.premium_multiplier
-                change.append(_("a rate on line below {p} (a premium below {premium} a year for the whole layer)"
-                                ).format(p=f"{100 * break_even_rol:.2f}%", premium=fit(premium, L)))
-            else:
-                change.append(_("a lower price"))
-        elif part.startswith("adds nothing the mix needs"):
-            why.append(_("adds nothing the mix needs: not bought even free, covering every peril, with no cap"))
-        else:  # a reason this page has no words for yet: shown as the model gives it, never dropped
-            why.append(_(part))
+    for r in why_not:
+        words = REASON_WORDS.get(r.code)
+        if words is None:  # a reason this page has no words for yet: shown as the model gives it, never dropped
+            why.append(_(r.words()))
+            continue
+        because, fix = words(r, quote, e, R, L, solution, break_even_rol)
+        why.append(because)
+        if fix:
+            change.append(fix)
     return _("; ").join(why) or "—", (_(" and ").join(change) if change else "—")
+
+
+def _dearer(r, quote, e, R, L, solution, break_even_rol):
+    rol = r.params[0] if r.params else break_even_rol
+    if rol is not None and math.isfinite(rol) and rol > 0:
+        premium = dataclasses.replace(quote, rate_on_line=rol).premium_jpy(R, solution.profile.premium_multiplier)
+        return (_("dearer than cash and the other cover for what it adds"),
+                _("a rate on line below {p} (a premium below {premium} a year for the whole layer)").format(
+                    p=f"{100 * rol:.2f}%", premium=fit(premium, L)))
+    return _("dearer than cash and the other cover for what it adds"), _("a lower price")
+
+
+def _perils(r) -> str:
+    return ", ".join(_(PERIL_WORDS.get(p, p)) for p in r.params[0])
+
+
+# code of optimizer.reasons.Reason → (reason, quote, eligibility, R, language, solution, break-even) → (why, change)
+REASON_WORDS = {
+    "not_offered": lambda r, q, e, R, L, *_a: (_("offered only to {exchange}").format(exchange=q.exchange_id),
+                                               _("an offer to this exchange")),
+    "pays_late": lambda r, q, e, *_a: (
+        _("pays {n} days after a loss; the regime credits only cover that pays within {m} days").format(
+            n=f"{r.params[0]:g}", m=f"{r.params[1]:g}"),
+        _("cover that pays within {m} days").format(m=f"{r.params[1]:g}")),
+    "not_licensed": lambda *_a: (_("not licensed in Japan and not fronted: the regime gives it no credit"),
+                                 _("a licensed fronting insurer")),
+    "rating_below_min": lambda r, q, e, *_a: (
+        _("not eligible: rating {r} is below the regime's minimum {m}").format(r=q.rating, m=e.min_rating),
+        _("a counterparty rated {m} or better").format(m=e.min_rating)),
+    "rating_credit_zero": lambda r, q, *_a: (_("the regime gives no credit for cover rated {r}").format(r=q.rating),
+                                             _("a better-rated counterparty")),
+    "derivative_factor_zero": lambda *_a: (_("the regime gives parametric cover no credit"),
+                                           _("a regime that credits parametric cover")),
+    "state_backed_excluded": lambda *_a: (_("excludes state-backed attacks, which the regime does not credit"),
+                                          _("cover without the state-backed exclusion")),
+    "attaches_above_r": lambda r, q, e, R, L, *_a: (
+        _("attaches at {a}, above the requirement R = {r}: it never pays a loss up to R").format(
+            a=fit(q.attachment_jpy(R), L), r=fit(R, L)), _("a lower attachment")),
+    "no_share_on_offer": lambda *_a: (_("no share of it is on offer"), _("a share on offer")),
+    "no_credit_allowed": lambda r, *_a: {
+        "max_insurance_share": (_("the regime allows insurance no credit (its cap is 0% of R)"),
+                                _("a regime that credits insurance")),
+        "max_derivative_share": (_("the regime allows parametric cover no credit (its cap is 0% of R)"),
+                                 _("a regime that credits parametric cover"))}[r.params[0]],
+    "cap_binds": lambda r, q, e, *_a: {
+        "max_insurance_share": lambda: (
+            _("the cap on insurance credit ({p} of R) is used up by cheaper cover").format(
+                p=_percent(e.max_insurance_share)), _("a higher cap on insurance credit")),
+        "max_derivative_share": lambda: (
+            _("the cap on parametric cover credit ({p} of R) is used up by cheaper cover").format(
+                p=_percent(e.max_derivative_share)), _("a higher cap on parametric cover credit")),
+        "min_cash_share": lambda: (
+            _("the minimum cash share ({p} of R) already funds what it would cover").format(
+                p=_percent(e.min_cash_share)), _("a lower minimum cash share")),
+    }[r.params[0]](),
+    "counterparty_cap_binds": lambda r, q, e, *_a: (
+        _("{name} already has the most credit one counterparty may give ({p} of R)").format(
+            name=q.counterparty, p=_percent(e.max_counterparty_share)), _("a higher cap per counterparty")),
+    "does_not_cover": lambda r, *_a: (
+        _("does not cover {perils}, which the regime requires: cash must fund those losses anyway").format(
+            perils=_perils(r)), _("cover for {perils}").format(perils=_perils(r))),
+    "minimum_line": lambda r, q, *_a: (
+        _("its smallest line ({p}) is more than the mix needs").format(p=_percent(q.min_share)),
+        _("a smaller minimum line")),
+    "dearer": _dearer,
+    "dearer_below": _dearer,
+    "adds_nothing": lambda *_a: (
+        _("adds nothing the mix needs: not bought even free, covering every peril, with no cap"), None),
+}
 
 
 def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd.DataFrame:
@@ -432,7 +437,7 @@ def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd
     by_id = {q.quote_id: q for q in quotes}
     rows = []
     for item in cached_not_bought(solution.profile, tuple(quotes), solution.regime, _resolver=resolver):
-        why, change = reason_words(item["reason"], by_id[item["quote_id"]], solution, item.get("break_even_rol"))
+        why, change = reason_words(item["reasons"], by_id[item["quote_id"]], solution, item.get("break_even_rol"))
         rows.append({"quote": item["quote_id"], "reason": why, "what would change it": change})
     return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])
 

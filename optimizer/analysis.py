@@ -14,9 +14,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .domain import ExchangeProfile, Incident, Quote, Regime
+from .domain import ExchangeProfile, Incident, Quote, Regime, credit_by_kind
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
+from .obstacles import ineligibility, reason as obstacle
 from .regime import CEILINGS, SWEEPABLE, check_parameter, parameter_value, requirement, with_parameter
 from .risk import exceeds_reserve
 from .solution import Solution
@@ -109,8 +110,6 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     if not quote.offered_to(profile.exchange_id):
         return BreakEven(**common, break_even_rol=None, eligible=False, reason="not offered to this exchange")
     if base.credit.get(quote_id, 0.0) <= 0:  # no price makes it enter: say which rule gives it no credit
-        from .reasons import ineligibility  # (reasons builds on this module)
-
         return BreakEven(**common, break_even_rol=None, eligible=False,
                          reason=ineligibility(quote, regime) or "ineligible: earns no credit")
 
@@ -120,9 +119,7 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False,
                     resolver=resolver)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
-    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (reasons.reason)
-        from .reasons import reason as obstacle
-
+    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (obstacles.reason)
         obstacles = obstacle(base, quotes, quote_id)
         price = "; dearer than cash and other cover"  # free alone is not enough: the others first, then the price
         if obstacles.endswith(price):
@@ -245,8 +242,8 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
             param: float(v), "status": s.status, "required_coverage_jpy": s.requirement_jpy,
             "annual_cost_jpy": s.annual_cost_jpy, "all_cash_cost_jpy": s.all_cash_cost_jpy,
             "savings_jpy": s.savings_jpy, "cash_reserve_jpy": s.cash_reserve_jpy, "shortfall_jpy": s.shortfall_jpy,
-            "insurance_credit_jpy": sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
-            "derivative_credit_jpy": sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
+            "insurance_credit_jpy": credit_by_kind(s.lines)["insurance"],
+            "derivative_credit_jpy": credit_by_kind(s.lines)["derivative"],
             "note": "",
         })
     if rows and all(r["status"] == "skipped" for r in rows):

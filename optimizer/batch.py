@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from . import settings
 from .batch_store import Checkpoints, OutputLock, PartWriter, ResultsFile, fingerprint, part, \
     remove_stale_temporaries, summary_path, write_atomic
-from .domain import ExchangeProfile, Quote, Regime
+from .domain import ExchangeProfile, Quote, Regime, credit_by_kind
 from .inputs import InputError, check_profile_columns, load_capacity, load_quotes, load_regime, parse_profile
 from .lp.engine import Resolver
 from .lp.results import binding_many
@@ -386,14 +386,16 @@ def finished(index: int, first_row: int, frame: pd.DataFrame, by_quote: dict[str
     return result
 
 
-def _row_for(solution) -> dict[str, Any]:
+def row_for(solution) -> dict[str, Any]:
+    """One solved exchange as a row of the results file (batch and market alike; docs/batch.md's columns)."""
     d = solution.to_dict()
     row = {k: d[k] for k in SCALAR_KEYS}
     R = solution.requirement_jpy
+    credit = credit_by_kind(solution.lines)
     row.update(
         error="",
-        insurance_credit_jpy=sum(l.credit_jpy for l in solution.lines if not l.quote.is_derivative),
-        derivative_credit_jpy=sum(l.credit_jpy for l in solution.lines if l.quote.is_derivative),
+        insurance_credit_jpy=credit["insurance"],
+        derivative_credit_jpy=credit["derivative"],
         cash_share=solution.cash_reserve_jpy / R if R > 0 else np.nan,
         n_instruments=len(solution.lines),
         net_assets_jpy=solution.profile.net_assets_jpy,
@@ -407,7 +409,7 @@ def _row_for(solution) -> dict[str, Any]:
 
 
 def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
-    """`_row_for` for many mixes at once (the same columns), and their per-quote totals."""
+    """`row_for` for many mixes at once (the same columns), and their per-quote totals."""
     R, cash, carry = m.requirement, m.cash, m.carry
     line_cost, line_credit = m.line_cost, m.line_credit
     cost = carry * cash + line_cost.sum(axis=1)  # Mixes.annual_cost, without computing line_cost twice
@@ -510,7 +512,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         lines: Sequence[Any] = ()
         try:
             solution = lp.solve(profiles[pos])
-            row, lines = _row_for(solution), solution.lines
+            row, lines = row_for(solution), solution.lines
             if task.risk is not None:
                 row.update(task.risk.values(solution))
         except SolveError as exc:

@@ -1,6 +1,6 @@
 """The market (docs/design.md §8, docs/market.md): every exchange at once against the world's insurance capacity.
 
-One LP: each exchange's own rows, exactly `model.numbers(Scaled.of(inst))` (the rows `solve` uses), side by side
+One LP: each exchange's own rows, exactly `lp.matrix.numbers(Scaled.of(inst))` (the rows `solve` uses), side by side
 (block diagonal, each exchange's columns in units of its own R), plus one **capacity row** per counterparty c
 listed in capacity.csv:
 
@@ -21,7 +21,7 @@ money unit M (the geometric mean of the exchanges' R) so that HiGHS sees numbers
   per yen of cover written: what one more yen of c's capacity would save the market (0 when c has capacity left).
 - **Decomposition** (`method="decompose"`, and above JOINT_MAX_EXCHANGES exchanges): capacity prices are found
   by bisection, each round a batch of chunk LPs (the same rows, no capacity rows, each exchange's cover of c
-  charged at c's price and its shortfall at SHORTFALL_PENALTY; solved as stacks by `Resolver.lp_many`, `_Priced`),
+  charged at c's price and its shortfall at SHORTFALL_PENALTY; solved as stacks by `Resolver.solve_lp_stack`, `_Priced`),
   in this process, in worker processes or on Dask actors. The repair: exchanges that buy no priced capacity keep their answer; the others take a convex mix of
   their answers to the last rounds' prices (each answer meets the exchange's own rows, so any mix does), the
   weights from one LP with the capacity rows (a restricted master problem). If that LP finds no allocation, the
@@ -50,7 +50,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from . import settings
-from .domain import ExchangeProfile, Quote, Regime
+from .domain import ExchangeProfile, Quote, Regime, cover_by_counterparty
 from .i18n import N_
 from .inputs import InputError
 from .lp import highs
@@ -293,7 +293,7 @@ class _Priced:
     c's price and its shortfall at SHORTFALL_PENALTY, in units of its own R.
 
     Exchanges with the same eligible quotes and yes/no choices are one stack of `numbers()` (the rows `solve`
-    uses; requirement-basis sheets share one matrix), solved by `model.Resolver.lp_many`: a round's prices change
+    uses; requirement-basis sheets share one matrix), solved by `lp.engine.Resolver.solve_lp_stack`: a round's prices change
     only the costs, so an optimal basis of an earlier round or of another exchange mostly still holds and is
     certified without a simplex (`certify_many`); the warm simplex runs only for the rest."""
 
@@ -332,7 +332,7 @@ class _Priced:
             share = Columns.of(d.quotes, d.binary).share(s.cols)  # the share columns of the priced quotes
             priced = s.cost.copy()
             priced[:, share] += prices[s.counterparty] * d.limit[:, s.cols]  # price × cover, in units of R
-            status, x = self.resolver.lp_many(d, replace(num, cost=priced))
+            status, x = self.resolver.solve_lp_stack(d, replace(num, cost=priced))
             if (status != 1).any():
                 raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
             np.add.at(cover, (np.repeat(s.members, s.cols.size), np.tile(s.counterparty, s.members.size)),
@@ -822,13 +822,10 @@ class MarketResult:
 
 
 def _row(s: Solution, row_no: int) -> dict[str, Any]:
-    d = s.to_dict()
-    R = s.requirement_jpy
-    row = {k: d[k] for k in SCALAR_KEYS}
-    row.update(error="", insurance_credit_jpy=sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
-               derivative_credit_jpy=sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
-               cash_share=s.cash_reserve_jpy / R if R > 0 else np.nan, n_instruments=len(s.lines), source_row=row_no)
-    return row
+    """An exchange's row: the batch's row (`batch.row_for`, every batch column) and where it came from."""
+    from . import batch
+
+    return {**batch.row_for(s), "source_row": row_no}
 
 
 def summary_path(out: str | Path) -> Path:
@@ -907,15 +904,8 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
     from . import batch
 
     # cover written by each counterparty (limited or not) and by each exchange
-    written: dict[str, float] = {}
-    per_exchange: list[dict[str, float]] = []
-    for s in solutions:
-        mine: dict[str, float] = {}
-        for line in s.lines:
-            c = line.quote.counterparty
-            mine[c] = mine.get(c, 0.0) + line.cover_jpy
-            written[c] = written.get(c, 0.0) + line.cover_jpy
-        per_exchange.append(mine)
+    written = cover_by_counterparty(line for s in solutions for line in s.lines)
+    per_exchange = [cover_by_counterparty(s.lines) for s in solutions]
     counterparties = []
     for c in sorted(set(written) | set(limited) | set(demand)):
         k = limited.index(c) if c in limited else None

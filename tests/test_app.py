@@ -839,3 +839,15 @@ def test_the_market_page_says_who_falls_short_is_not_unique_with_each_exchanges_
     assert {"exchange", "at least (¥m)"} <= set(ranges.columns)
     assert (ranges["at most (¥m)"] >= ranges["shortfall (¥m)"] - 1e-3).all()
     assert (ranges["at least (¥m)"] <= ranges["shortfall (¥m)"] + 1e-3).all()
+
+def test_every_reason_code_of_the_model_has_the_apps_words():
+    # the app words the model's typed reasons by code, so a reason reworded in optimizer/reasons.py cannot fall
+    # silently into a fallback: every code has its entry, and the page never reads the English back
+    from pathlib import Path
+
+    from app_pages import common
+    from optimizer.reasons import WORDS
+
+    assert set(common.REASON_WORDS) == set(WORDS)
+    source = Path(common.__file__).read_text()
+    assert "part ==" not in source and "part.startswith" not in source

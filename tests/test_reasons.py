@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from optimizer.domain import PERILS, Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
+from optimizer.domain import PERILS, Eligibility, Quote, Regime, RequirementRule
 from optimizer.inputs import load_profiles, load_quotes, load_regime, select_profile
 from optimizer.model import solve
 from optimizer.reasons import not_bought, reason
+from builders import layer, profile
 from conftest import DATA, ROOT
 
-P = ExchangeProfile("X", customer_assets_jpy=1e11, hot_wallet_share=0.05, annual_trading_volume_jpy=1e12,
-                    cost_of_capital=0.1)  # carry 10%: a full layer 0→R is worth buying below a ROL of 10%
+P = profile(annual_trading_volume_jpy=1e12)  # carry 10%: a full layer 0→R is worth buying below a ROL of 10%
 R = 1e9
 
 
@@ -24,8 +24,7 @@ def regime(**elig):
 
 
 def q(quote_id="Q", attachment=0.0, limit=1.0, rol=0.01, **kw):
-    return Quote(quote_id, kw.pop("kind", "insurance"), kw.pop("counterparty", "C"), kw.pop("rating", "AA"),
-                 attachment, limit, rol, layer_basis="requirement", **kw)
+    return layer(quote_id, attachment, limit, rol, counterparty=kw.pop("counterparty", "C"), **kw)
 
 
 def bought(quotes, reg, quote_id, profile=P):
