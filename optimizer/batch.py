@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from . import settings
 from .batch_store import Checkpoints, OutputLock, PartWriter, ResultsFile, fingerprint, part, \
-    remove_stale_temporaries, summary_path, write_atomic
+    remove_stale_temporaries, summary_path
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, load_capacity, load_quotes, load_regime, parse_profile
 from .model import Instance, Resolver, binding_many
@@ -221,6 +221,10 @@ def _parquet_errors(path: Path):
         yield
     except pa.ArrowException as exc:
         raise InputError(str(path), f"not a readable Parquet file ({exc})") from None
+    except OSError as exc:  # Arrow reports a damaged page or footer as a bare OSError ("Couldn't deserialize thrift")
+        if exc.errno is not None:
+            raise InputError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
+        raise InputError(str(path), f"not a readable Parquet file: part of it is damaged ({exc})") from None
 
 
 def _parquet_chunks(path: Path, size: int) -> Iterator[pa.RecordBatch]:
@@ -720,10 +724,9 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         with ResultsFile(out_path, schema, rows_frame([], columns)) as results:
             summary = _pipeline(chunks, quotes, regime, source, store, lambda r: results.write_rows(r.table, r.text),
                                 output, workers, scheduler, advance, risk)
-            results.commit()
-        info = described(summary)
-        text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
-        write_atomic(summary_path(out_path), text.encode())
+            info = described(summary)
+            text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
+            results.commit(summary=text.encode())  # the results and their summary: both replaced or neither
         store.remove()
     return BatchResult(info, out_path)
 
@@ -837,7 +840,7 @@ def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | N
     try:
         pending = set()
         for task in tasks:
-            with warnings.catch_warnings():  # the first submit forks every worker (see _worker_context)
+            with warnings.catch_warnings(), sigint_held():  # the first submit forks every worker (_worker_context)
                 warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
                 pending.add(pool.submit(solve_chunk, task))
             if len(pending) >= 2 * workers:
@@ -868,10 +871,25 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 def _worker_signals() -> None:
-    """A worker takes SIGTERM and SIGINT as a fresh process does (a forked one would inherit the command line's
-    handlers, whose clean-up belongs to the run, not to its workers)."""
+    """A worker ends on SIGTERM as a fresh process does (a forked one would inherit the command line's handler,
+    whose clean-up belongs to the run, not to its workers) and leaves Ctrl-C to the run: the terminal sends SIGINT
+    to every process of the command, and the run stops its workers itself (`_stop_pool`), where a worker's own
+    KeyboardInterrupt would print its traceback. SIGINT arrives blocked (`sigint_held`): unblocked once ignored."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def sigint_held():
+    """SIGINT blocked in this thread while worker processes are made: they inherit the block (through fork and
+    exec alike), so a Ctrl-C at that moment cannot reach a worker before it has chosen to ignore it. A Ctrl-C
+    meanwhile is still a KeyboardInterrupt of the run (Python's handler runs in whichever thread takes it)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

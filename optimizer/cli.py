@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import analysis, compare, reasons, report
 from .batch_store import write_atomic
-from .model import Instance, build, solve
+from .model import Instance, build, quiet_highs, solve
 from .inputs import InputError, load_incidents, load_profiles, load_quotes, load_regime, select_profile
 from .regime import SWEEPABLE
 from .solution import SolveError
@@ -65,6 +65,11 @@ OUT_TYPES = (".json", ".csv", ".xlsx")  # what --out of a one-result command wri
 def _check_outputs(args: argparse.Namespace) -> None:
     """--out (of a command that prints one result) and --write-lp, checked before anything is solved: a bad path
     must not follow a printed result (exit 2 with a full answer on stdout)."""
+    for what, path in _output_paths(args):  # a folder in the way would fail only after the work is done
+        if path.is_dir() and what != f"the checkpoints folder of --out {args.out}":
+            raise InputError(str(path), f"{'this' if what in ('--out', '--write-lp') else what} is a folder; "
+                             "expected a file path (a folder cannot be replaced by a file)",
+                             column=what if what in ("--out", "--write-lp") else None)
     for option, value in (("--out", getattr(args, "out", None)), ("--write-lp", getattr(args, "write_lp", None))):
         if not value or args.command in ("batch", "market"):  # those check theirs (and take .parquet)
             continue
@@ -75,6 +80,76 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if not folder.is_dir():
             raise InputError(str(path), f"the folder {folder} does not exist",
                              column=option if option != "--out" else None)
+
+
+def _input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(option, path) of every file the command will read, as the user named it (presets resolved)."""
+    found: list[tuple[str, Path]] = []
+
+    def add(option: str, value) -> None:
+        if value:
+            found.append((option, Path(value)))
+
+    positional = args.command in ("batch", "market")
+    add("--scenario", getattr(args, "scenario", None))
+    add("PROFILES" if positional else "--profiles", getattr(args, "profiles", None))
+    add("--quotes", getattr(args, "quotes", None))
+    if getattr(args, "regime", None):
+        add("--regime", _regime_path(args.regime))
+    if getattr(args, "capacity", None) and args.capacity.lower() != "none":
+        add("--capacity", args.capacity)
+    add("--incidents", getattr(args, "incidents", None))
+    if getattr(args, "loss_model", None):
+        add("--loss-model", _loss_model_path(args.loss_model))
+    if getattr(args, "regimes", None) and Path(args.regimes).is_dir():  # compare reads every preset in it
+        found += [("--regimes", p) for p in sorted(Path(args.regimes).glob("*.toml"))]
+    return found
+
+
+def _output_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(what, path) of every file the command will write: --out, --write-lp; for batch and market also the summary
+    beside the output, its lock file and (batch) its checkpoints folder."""
+    from .batch_store import lock_path, parts_dir, summary_path
+
+    found: list[tuple[str, Path]] = []
+    out = getattr(args, "out", None)
+    if out:
+        found.append(("--out", Path(out)))
+        if args.command in ("batch", "market"):
+            found += [(f"the summary of --out {out}", summary_path(Path(out))),
+                      (f"the lock file of --out {out}", lock_path(Path(out)))]
+        if args.command == "batch":
+            found.append((f"the checkpoints folder of --out {out}", parts_dir(Path(out))))
+    if getattr(args, "write_lp", None):
+        found.append(("--write-lp", Path(args.write_lp)))
+    return found
+
+
+def _same_or_inside(path: Path, target: Path) -> bool:
+    """Whether `path` is the file `target` (real paths: links and ./ resolved; or the same inode), or lies inside
+    the folder `target`."""
+    a, b = os.path.realpath(path), os.path.realpath(target)
+    if a == b or a.startswith(b.rstrip(os.sep) + os.sep):
+        return True
+    try:
+        return os.path.samefile(path, target)  # hard links
+    except OSError:
+        return False
+
+
+def _check_no_overwrite(args: argparse.Namespace) -> None:
+    """Every output path against every input path (and against the other outputs), before anything is computed:
+    a command never replaces a file it reads. One line naming both."""
+    inputs, outputs = _input_paths(args), _output_paths(args)
+    for what, out in outputs:
+        for option, given in inputs:
+            if _same_or_inside(given, out):
+                raise InputError(str(out), f"{what} is the {option} file {given}: writing it would replace an "
+                                 "input; expected an output path that is not one of the command's inputs")
+    for i, (what, out) in enumerate(outputs):
+        for other, path in outputs[i + 1:]:
+            if _same_or_inside(path, out) or _same_or_inside(out, path):
+                raise InputError(str(out), f"{what} and {other} name the same file; expected two different paths")
 
 
 _SCHEDULER = re.compile(r"^(?:[a-z][a-z0-9+]*://)?(?:\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):\d{1,5}$")
@@ -592,10 +667,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be handled
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    # Ctrl-C as KeyboardInterrupt from here on (before, optimizer._startup's one line); given back at the end
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main_thread else None
     try:
         _fill_inputs(args)
+        _check_no_overwrite(args)
         _check_outputs(args)
         _check_processes(args)
+        quiet_highs()  # HiGHS's banner, before any code path makes its first HiGHS here: stdout stays the result's
         return COMMANDS[args.command](args)
     except InputError as exc:  # OutputError too: `error: PATH: reason`
         print(f"error: {exc}", file=sys.stderr)
@@ -627,6 +706,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+            if previous_int is not None:
+                signal.signal(signal.SIGINT, previous_int)
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

@@ -35,7 +35,6 @@ own lines (`check_capacity`).
 
 from __future__ import annotations
 
-import io
 import math
 import multiprocessing
 import time
@@ -906,7 +905,9 @@ def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | S
         chunk_size: int = DEFAULT_CHUNK) -> MarketResult:
     """Files (or objects) in, the market out; with `out` (.csv or .parquet) the rows and OUT.summary.json are
     written atomically. Raises InputError for bad inputs (capacity: negative, duplicate, not a number)."""
-    from .batch_store import write_atomic
+    from contextlib import nullcontext
+
+    from .batch_store import OutputLock, write_market
     from .inputs import load_capacity, load_quotes, load_regime
 
     if out is not None and Path(out).suffix.lower() not in (".csv", ".parquet"):
@@ -918,22 +919,9 @@ def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | S
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
     profiles = load_profile_list(profiles) if isinstance(profiles, (str, Path)) else list(profiles)
-    result = solve_market(profiles, quotes, regime, capacity, method=method, workers=workers, scheduler=scheduler,
-                          chunk_size=chunk_size, capacity_source=source)
-    if out is not None:
-        import json
-
-        out = Path(out)
-        if out.suffix.lower() == ".parquet":
-            buffer = io.BytesIO()
-            result.rows.to_parquet(buffer, index=False)
-            content = buffer.getvalue()
-        else:
-            from .report import csv_bytes
-
-            content = csv_bytes(result.rows)  # formula-safe, like every CSV export
-        write_atomic(out, content)
-        write_atomic(summary_path(out), (json.dumps(result.summary, indent=2, allow_nan=False, default=float)
-                                         + "\n").encode())
-        result.out = out
+    with OutputLock(Path(out), "market") if out is not None else nullcontext():  # one run per output, as a batch
+        result = solve_market(profiles, quotes, regime, capacity, method=method, workers=workers,
+                              scheduler=scheduler, chunk_size=chunk_size, capacity_source=source)
+        if out is not None:
+            result.out = write_market(Path(out), result.rows, result.summary)
     return result
