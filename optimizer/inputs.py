@@ -93,6 +93,11 @@ def _missing(raw: Any) -> bool:
     return isinstance(raw, str) and raw.strip() == ""
 
 
+def _digits(n: int) -> int:
+    """How many decimal digits |n| has (without str(n): Python refuses that beyond 4,300 digits)."""
+    return max(1, math.floor(abs(n).bit_length() * math.log10(2)) + 1)
+
+
 def _number(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"expected a number, got {raw!r}")
@@ -100,6 +105,8 @@ def _number(raw: Any) -> float:
         value = float(str(raw).strip().replace("_", "")) if isinstance(raw, str) else float(raw)
     except (TypeError, ValueError):
         raise ValueError(f"expected a number, got {raw!r}") from None
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        raise ValueError(f"expected a finite number, got an integer of {_digits(raw):,} digits") from None
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {raw!r}")
     return value
@@ -476,7 +483,11 @@ def _toml_number(section: str, key: str, raw: Any, source: str, *, low: float = 
     where = f"{section}.{key}" if section else key
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise InputError(source, f"expected a number, got {raw!r}", column=where)
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        raise InputError(source, f"expected a finite number, got an integer of {_digits(raw):,} digits",
+                         column=where) from None
     if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)):
         raise InputError(source, f"expected a finite number, got {raw!r}", column=where)
     if value < low or (high is not None and value > high and not (allow_inf and math.isinf(value))):
@@ -620,6 +631,9 @@ def regime_from_text(text: str, source: str = "regime") -> Regime:
         raise InputError(source, f"not valid TOML ({exc})") from None
     except RecursionError:
         raise InputError(source, f"nested too deeply; expected at most {MAX_TOML_DEPTH} levels") from None
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        raise InputError(source, "a number of more than 4,300 digits, far beyond any amount or rate; expected "
+                         "numbers such as 0.002 or 2e9") from None
     return regime_from_dict(data, source)
 
 
