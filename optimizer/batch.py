@@ -882,13 +882,20 @@ def _worker_signals() -> None:
 
 @contextmanager
 def sigint_held():
-    """SIGINT blocked in this thread while worker processes are made: they inherit the block (through fork and
-    exec alike), so a Ctrl-C at that moment cannot reach a worker before it has chosen to ignore it. A Ctrl-C
-    meanwhile is still a KeyboardInterrupt of the run (Python's handler runs in whichever thread takes it)."""
+    """Ctrl-C kept from the worker processes made inside the block: SIGINT is blocked in this thread (a forked
+    worker inherits the block and unblocks it once it ignores SIGINT, `_worker_signals`) and, in the main thread,
+    ignored (a worker started by exec, multiprocessing's `spawn`, inherits that: it never sees the terminal's
+    SIGINT, even while its interpreter starts). A Ctrl-C meanwhile stays pending on this thread (a blocked signal
+    is not discarded) and interrupts the run when the block ends; only one taken by another of this process's
+    threads during those milliseconds is lost."""
+    main = threading.current_thread() is threading.main_thread()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         yield
     finally:
+        if main and handler is not None:
+            signal.signal(signal.SIGINT, handler)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 

@@ -351,12 +351,23 @@ def _load(args: argparse.Namespace):
     return profile, quotes, regime
 
 
+def _say(text: str) -> None:
+    """A view on stdout, its control characters escaped (a cell holding ESC or CR must not drive the terminal);
+    the view's own line breaks kept. In JSON the escape is JSON's own: the value read back is the file's."""
+    sys.stdout.write(report.printable(text, keep="\n") + "\n")
+
+
+def _complain(line: str) -> None:
+    """One line on stderr, whatever the message holds (a file's text is escaped, a line break too)."""
+    print(report.printable(line), file=sys.stderr)
+
+
 def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None) -> None:
     """Print the table or the one JSON object; write --out if asked."""
     if args.format == "json":
-        sys.stdout.write(report.to_json(data) + "\n")
+        _say(report.to_json(data))
     else:
-        sys.stdout.write(text + "\n")
+        _say(text)
     if args.out:
         out = Path(args.out)
         suffix = out.suffix.lower()
@@ -623,12 +634,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.stop()
-    print(report.batch_summary_text(result.summary))
+    _say(report.batch_summary_text(result.summary))
     if risk is not None:
         d = risk.describe()
-        print(f"\nRisk columns: {d['loss_model']}, {d['scenarios']:,} scenario-years per exchange, seed {d['seed']}, "
+        _say(f"\nRisk columns: {d['loss_model']}, {d['scenarios']:,} scenario-years per exchange, seed {d['seed']}, "
               f"VaR/TVaR level {d['level']:g}")
-    print(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
+    _say(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
     return EXIT_OK
 
 
@@ -640,12 +651,12 @@ def cmd_market(args: argparse.Namespace) -> int:
                         method=args.method, workers=args.workers, scheduler=args.scheduler,
                         chunk_size=market.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size)
     for warning in result.summary["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
+        _complain(f"warning: {warning}")
     if args.format == "json":
-        sys.stdout.write(report.to_json(result.summary) + "\n")
+        _say(report.to_json(result.summary))
     else:
-        print(report.market_summary_text(result.summary))
-        print(f"\nResults: {result.out}\nSummary: {market.summary_path(result.out)}")
+        _say(report.market_summary_text(result.summary))
+        _say(f"\nResults: {result.out}\nSummary: {market.summary_path(result.out)}")
     return EXIT_OK
 
 
@@ -677,10 +688,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_highs()  # HiGHS's banner, before any code path makes its first HiGHS here: stdout stays the result's
         return COMMANDS[args.command](args)
     except InputError as exc:  # OutputError too: `error: PATH: reason`
-        print(f"error: {exc}", file=sys.stderr)
+        _complain(f"error: {exc}")
         return EXIT_BAD_INPUT
     except SolveError as exc:
-        print(f"solver error: {exc}", file=sys.stderr)
+        _complain(f"solver error: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted" + _resume_hint(args), file=sys.stderr)
@@ -696,12 +707,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
     except OSError as exc:  # reading or writing a file the user named: say which and why, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _complain(f"error: {where}{exc.strerror or exc}")
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("RESERVE_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set RESERVE_DEBUG=1 for the traceback)", file=sys.stderr)
+        _complain(f"internal error: {type(exc).__name__}: {exc} (set RESERVE_DEBUG=1 for the traceback)")
         return EXIT_FAILED
     finally:
         if in_main_thread:

@@ -161,6 +161,22 @@ def _text(raw: Any) -> str:
     return str(raw).strip()
 
 
+# Characters a terminal obeys instead of showing (ESC starts a colour or cursor sequence, CR rewrites the line,
+# U+202E reverses what follows): C0 and C1 controls, DEL, the bidirectional marks and overrides. Ids must not
+# hold them; other text keeps them, and every terminal view shows them escaped (report.printable).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _identifier(raw: Any) -> str:
+    """An id (exchange_id, quote_id): text without control characters (it is typed and shown on a terminal)."""
+    value = _text(raw)
+    found = CONTROL_CHARACTERS.search(value)
+    if found:
+        raise ValueError(f"holds the control character U+{ord(found.group()):04X} at position {found.start() + 1}; "
+                         "expected an id of printable characters")
+    return value
+
+
 def _choice(options: Iterable[str]) -> Callable[[Any], str]:
     options = tuple(options)
 
@@ -256,7 +272,7 @@ class _Column:
 
 
 PROFILE_COLUMNS: tuple[_Column, ...] = (
-    _Column("exchange_id", _text),
+    _Column("exchange_id", _identifier),
     _Column("name", _text, False, ""),
     _Column("customer_assets_jpy", _yen),
     _Column("hot_wallet_share", _fraction),
@@ -271,7 +287,7 @@ PROFILE_COLUMNS: tuple[_Column, ...] = (
 )
 
 QUOTE_COLUMNS: tuple[_Column, ...] = (
-    _Column("quote_id", _text),
+    _Column("quote_id", _identifier),
     _Column("kind", _choice(KINDS)),
     _Column("counterparty", _text),
     _Column("rating", _rating),
@@ -284,7 +300,7 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("fixed_fee_jpy", _yen, False, 0.0),
     _Column("perils", _perils, False, frozenset(PERILS)),
     _Column("collateralized", _boolean, False, False),
-    _Column("exchange_id", _text, False, None),
+    _Column("exchange_id", _identifier, False, None),
     _Column("max_limit_jpy", _ceiling, False, math.inf),
     _Column("licensed_in_japan", _boolean, False, True),
     _Column("fronting_fee_rate", _fraction, False, 0.0),

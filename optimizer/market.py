@@ -50,6 +50,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from . import settings
+from .batch import sigint_held
 from .domain import ExchangeProfile, Quote, Regime
 from .i18n import N_
 from .inputs import InputError
@@ -468,7 +469,8 @@ class _Owners:
             for g in groups:
                 mine, theirs = ctx.Pipe()
                 proc = ctx.Process(target=_owner_loop, args=(theirs, g), daemon=True)
-                proc.start()
+                with sigint_held():  # Ctrl-C is the coordinator's to handle: a worker starts with SIGINT blocked
+                    proc.start()
                 self.procs.append(proc)
                 self.pipes.append(mine)
             for pipe in self.pipes:

@@ -28,6 +28,15 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def printable(text: Any, *, keep: str = "") -> str:
+    """`text` with every control character (inputs.CONTROL_CHARACTERS) written as a visible escape, \\u001b, so
+    that a terminal shows it instead of obeying it; `keep`: characters left as they are (a view's own line
+    breaks). The same escape is valid inside a JSON string, where it stands for the same character."""
+    from .inputs import CONTROL_CHARACTERS
+
+    return CONTROL_CHARACTERS.sub(lambda m: m.group() if m.group() in keep else f"\\u{ord(m.group()):04x}", str(text))
+
+
 def to_json(data: Any) -> str:
     return json.dumps(json_safe(data), ensure_ascii=False, allow_nan=False, indent=2)
 
@@ -259,8 +268,9 @@ def text_table(frame: pd.DataFrame, formats: Mapping[str, Any] | None = None) ->
     formats = formats or {}
     if frame.empty:
         return "(none)"
-    cells = [[formats.get(c, _default_format)(row[c]) for c in frame.columns] for _, row in frame.iterrows()]
-    header = [str(c) for c in frame.columns]
+    cells = [[printable(formats.get(c, _default_format)(row[c])) for c in frame.columns]
+             for _, row in frame.iterrows()]
+    header = [printable(c) for c in frame.columns]
     widths = [max(len(header[i]), *(len(r[i]) for r in cells)) for i in range(len(header))]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
 
