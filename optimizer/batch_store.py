@@ -2,14 +2,16 @@
 
 Next to an output `RESULTS.csv` a run keeps:
 - `.RESULTS.csv.lock`: held with `flock` for the run's lifetime and recording who holds it (pid, host, start
-  time). A second run on the same output is refused at once, naming the holder. The kernel drops the lock when
-  the holder dies, even by `kill -9`, so a stale lock file never blocks anyone.
+  time, kind: batch or market). A second run on the same output (a batch or a market) is refused at once, naming
+  the holder. The kernel drops the lock when the holder dies, even by `kill -9`, so a stale lock file never
+  blocks anyone.
 - `.RESULTS.csv.parts/`: `manifest.json` (a fingerprint of the inputs) and, per finished chunk,
   `part-NNNNNNN.parquet` (its rows) and `part-NNNNNNN.json` (chunk index, first row, row count and the sha256
   of the Parquet bytes), the JSON written last. A part is reused only if every one of those checks holds; any
   other part is recomputed (and counted), never trusted and never an error.
 - temporary files from `tempfile.mkstemp` in the output's folder (random names, `O_EXCL`: a link planted there
-  is never followed), renamed over their target when complete.
+  is never followed), renamed over their target when complete. The results and their summary are replaced
+  together, both or neither (`replace_with_summary`).
 
 Every OS error on the output (missing folder, read-only folder, full disk) becomes an `OutputError` naming the
 path: the command line reports it like bad input (exit 2).
@@ -277,7 +279,7 @@ class OutputLock:
     """
 
     def __init__(self, out: Path, kind: str = "batch"):
-        """`kind`: what the message calls the run holding it (a batch, a market)."""
+        """`kind`: what the run holding it is (batch, market), recorded for the message a second run gets."""
         self.out, self.path, self.kind = out, lock_path(out), kind
         self.fd: int | None = None
 
@@ -301,9 +303,9 @@ class OutputLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = self._holder(fd)
+                holder, kind = self._holder(fd)
                 os.close(fd)
-                raise OutputError(self.out, f"another {self.kind} run is writing this output ({holder}); wait for it to "
+                raise OutputError(self.out, f"another {kind} run is writing this output ({holder}); wait for it to "
                                   "finish or choose another --out") from None
             # The lock file we locked may have been unlinked by a run that just finished: lock the current one.
             try:
@@ -313,22 +315,24 @@ class OutputLock:
             if same:
                 break
             os.close(fd)
-        record = {"pid": os.getpid(), "host": socket.gethostname(),
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "kind": self.kind,
                   "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime())}
         os.ftruncate(fd, 0)
         _write_all(fd, (json.dumps(record) + "\n").encode())
         self.fd = fd
 
     @staticmethod
-    def _holder(fd: int) -> str:
+    def _holder(fd: int) -> tuple[str, str]:
+        """(who holds the lock, what kind of run: batch or market)."""
         # The holder writes its record right after locking: give it a moment if we came in between.
         for _ in range(20):
             try:
                 record = json.loads(os.pread(fd, 4096, 0).decode())
-                return f"pid {record['pid']} on {record['host']}, started {record['started']}"
+                return (f"pid {record['pid']} on {record['host']}, started {record['started']}",
+                        str(record.get("kind", "batch")))
             except (OSError, ValueError, KeyError, TypeError):
                 time.sleep(0.025)
-        return "a run that has not recorded its pid yet"
+        return "a run that has not recorded its pid yet", "batch"
 
     def release(self) -> None:
         if self.fd is None:
