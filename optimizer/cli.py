@@ -431,7 +431,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                    "cash_reserve_jpy", "insurance_credit_jpy", "shortfall_jpy"]]
     shown = shown.rename(columns={"required_coverage_jpy": "R_jpy", "requirement_to_customer_assets": "R/assets",
                                   "requirement_to_net_assets": "R/net_assets"})
-    text = (f"{profile.display_name} ({profile.exchange_id}) under every preset in {args.regimes}; quotes "
+    text = (f"{report.printable(profile.display_name)} ({profile.exchange_id}) under every preset in "
+            f"{args.regimes}; quotes "
             f"{args.quotes}\n\n" + report.text_table(shown, {"R/assets": lambda v: report.pct(v, 2),
                                                               "R/net_assets": lambda v: report.pct(v, 1)}))
     errors = table[table["status"] == "error"]
@@ -454,7 +455,8 @@ def cmd_price(args: argparse.Namespace) -> int:
     table = analysis.break_evens(profile, quotes, regime, base=s)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "annual_cost_jpy": s.annual_cost_jpy,
             "quotes": table.to_dict("records")}
-    text = [f"Break-even premiums for {profile.exchange_id} under {regime.name} (rate on line; in the mix: the "
+    text = [f"Break-even premiums for {profile.exchange_id} under {report.printable(regime.name)} (rate on line; "
+            "in the mix: the "
             "highest ROL at which it stays; out of it: the ROL at which it enters)", "",
             report.text_table(table[["quote_id", "rate_on_line", "bought", "share", "break_even_rol", "competitors",
                                      "reason"]],
@@ -481,7 +483,8 @@ def cmd_frontier(args: argparse.Namespace) -> int:
             raise InputError("--values", f"expected comma-separated numbers, got {args.values!r}") from None
     table = analysis.frontier(profile, quotes, regime, args.param, values)
     data = {"exchange_id": profile.exchange_id, "param": args.param, "points": table.to_dict("records")}
-    text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps ({regime.name})\n\n" + \
+    text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps " \
+        f"({report.printable(regime.name)})\n\n" + \
         report.text_table(table[[args.param, "status", "required_coverage_jpy", "annual_cost_jpy", "savings_jpy",
                                  "cash_reserve_jpy", "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy"]])
     skipped = table[table["status"] == "skipped"]
@@ -498,7 +501,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     table = analysis.stress_test(s, incidents, scale=args.scale)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "cash_reserve_jpy": s.cash_reserve_jpy,
             "scale": args.scale, "incidents": table.to_dict("records")}
-    text = (f"Stress test for {profile.exchange_id} ({regime.name}; losses scaled by "
+    text = (f"Stress test for {profile.exchange_id} ({report.printable(regime.name)}; losses scaled by "
             f"{'share of customer assets' if args.scale == 'assets' else 'reported JPY amount'})\n\n"
             + report.text_table(table[["incident_id", "date", "peril", "loss_jpy", "paid_by_cash_jpy",
                                        "paid_by_layers_jpy", "uncovered_jpy"]]))

@@ -294,8 +294,8 @@ def solution_text(s: Solution) -> str:
     """What a CFO reads in a terminal: the headline numbers, the mix, and what binds."""
     saving = s.savings_jpy
     lines = [
-        f"Exchange        {s.profile.exchange_id}  {s.profile.name}".rstrip(),
-        f"Regime          {s.regime.name}",
+        f"Exchange        {s.profile.exchange_id}  {printable(s.profile.name)}".rstrip(),
+        f"Regime          {printable(s.regime.name)}",
         f"Requirement R   {yen(s.requirement_jpy)}",
         f"Status          {s.status}" + ("  (stopped by the solver's time limit: the best mix found so far, not proven "
                                            "the cheapest; it meets the rules as checked)" if s.status == "time_limit"
