@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from . import settings
 from .batch_store import Checkpoints, OutputLock, PartWriter, ResultsFile, fingerprint, part, \
-    remove_stale_temporaries, summary_path, write_atomic
+    remove_stale_temporaries, summary_path
 from .domain import ExchangeProfile, Quote, Regime, credit_by_kind
 from .inputs import InputError, check_profile_columns, load_capacity, load_quotes, load_regime, parse_profile
 from .lp.engine import Resolver
@@ -223,6 +223,10 @@ def _parquet_errors(path: Path):
         yield
     except pa.ArrowException as exc:
         raise InputError(str(path), f"not a readable Parquet file ({exc})") from None
+    except OSError as exc:  # Arrow reports a damaged page or footer as a bare OSError ("Couldn't deserialize thrift")
+        if exc.errno is not None:
+            raise InputError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
+        raise InputError(str(path), f"not a readable Parquet file: part of it is damaged ({exc})") from None
 
 
 def _parquet_chunks(path: Path, size: int) -> Iterator[pa.RecordBatch]:
@@ -749,10 +753,9 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         with ResultsFile(out_path, schema, rows_frame([], columns)) as results:
             summary = _pipeline(chunks, quotes, regime, source, store, lambda r: results.write_rows(r.table, r.text),
                                 output, workers, scheduler, advance, risk)
-            results.commit()
-        info = described(summary)
-        text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
-        write_atomic(summary_path(out_path), text.encode())
+            info = described(summary)
+            text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
+            results.commit(summary=text.encode())  # the results and their summary: both replaced or neither
         store.remove()
     return BatchResult(info, out_path)
 
@@ -866,7 +869,7 @@ def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | N
     try:
         pending = set()
         for task in tasks:
-            with warnings.catch_warnings():  # the first submit forks every worker (see _worker_context)
+            with warnings.catch_warnings(), sigint_held():  # the first submit forks every worker (_worker_context)
                 warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
                 pending.add(pool.submit(solve_chunk, task))
             if len(pending) >= 2 * workers:
@@ -897,10 +900,32 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 def _worker_signals() -> None:
-    """A worker takes SIGTERM and SIGINT as a fresh process does (a forked one would inherit the command line's
-    handlers, whose clean-up belongs to the run, not to its workers)."""
+    """A worker ends on SIGTERM as a fresh process does (a forked one would inherit the command line's handler,
+    whose clean-up belongs to the run, not to its workers) and leaves Ctrl-C to the run: the terminal sends SIGINT
+    to every process of the command, and the run stops its workers itself (`_stop_pool`), where a worker's own
+    KeyboardInterrupt would print its traceback. SIGINT arrives blocked (`sigint_held`): unblocked once ignored."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def sigint_held():
+    """Ctrl-C kept from the worker processes made inside the block: SIGINT is blocked in this thread (a forked
+    worker inherits the block and unblocks it once it ignores SIGINT, `_worker_signals`) and, in the main thread,
+    ignored (a worker started by exec, multiprocessing's `spawn`, inherits that: it never sees the terminal's
+    SIGINT, even while its interpreter starts). A Ctrl-C meanwhile stays pending on this thread (a blocked signal
+    is not discarded) and interrupts the run when the block ends; only one taken by another of this process's
+    threads during those milliseconds is lost."""
+    main = threading.current_thread() is threading.main_thread()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        yield
+    finally:
+        if main and handler is not None:
+            signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import analysis, compare, reasons, report
 from .batch_store import summary_path, write_atomic
-from .model import Instance, build, solve
+from .model import Instance, build, quiet_highs, solve
 from .inputs import InputError, load_incidents, load_profiles, load_quotes, load_regime, select_profile
 from .regime import SWEEPABLE
 from .solution import SolveError
@@ -65,6 +65,11 @@ OUT_TYPES = (".json", ".csv", ".xlsx")  # what --out of a one-result command wri
 def _check_outputs(args: argparse.Namespace) -> None:
     """--out (of a command that prints one result) and --write-lp, checked before anything is solved: a bad path
     must not follow a printed result (exit 2 with a full answer on stdout)."""
+    for what, path in _output_paths(args):  # a folder in the way would fail only after the work is done
+        if path.is_dir() and what != f"the checkpoints folder of --out {args.out}":
+            raise InputError(str(path), f"{'this' if what in ('--out', '--write-lp') else what} is a folder; "
+                             "expected a file path (a folder cannot be replaced by a file)",
+                             column=what if what in ("--out", "--write-lp") else None)
     for option, value in (("--out", getattr(args, "out", None)), ("--write-lp", getattr(args, "write_lp", None))):
         if not value or args.command in ("batch", "market"):  # those check theirs (and take .parquet)
             continue
@@ -75,6 +80,76 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if not folder.is_dir():
             raise InputError(str(path), f"the folder {folder} does not exist",
                              column=option if option != "--out" else None)
+
+
+def _input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(option, path) of every file the command will read, as the user named it (presets resolved)."""
+    found: list[tuple[str, Path]] = []
+
+    def add(option: str, value) -> None:
+        if value:
+            found.append((option, Path(value)))
+
+    positional = args.command in ("batch", "market")
+    add("--scenario", getattr(args, "scenario", None))
+    add("PROFILES" if positional else "--profiles", getattr(args, "profiles", None))
+    add("--quotes", getattr(args, "quotes", None))
+    if getattr(args, "regime", None):
+        add("--regime", _regime_path(args.regime))
+    if getattr(args, "capacity", None) and args.capacity.lower() != "none":
+        add("--capacity", args.capacity)
+    add("--incidents", getattr(args, "incidents", None))
+    if getattr(args, "loss_model", None):
+        add("--loss-model", _loss_model_path(args.loss_model))
+    if getattr(args, "regimes", None) and Path(args.regimes).is_dir():  # compare reads every preset in it
+        found += [("--regimes", p) for p in sorted(Path(args.regimes).glob("*.toml"))]
+    return found
+
+
+def _output_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(what, path) of every file the command will write: --out, --write-lp; for batch and market also the summary
+    beside the output, its lock file and (batch) its checkpoints folder."""
+    from .batch_store import lock_path, parts_dir, summary_path
+
+    found: list[tuple[str, Path]] = []
+    out = getattr(args, "out", None)
+    if out:
+        found.append(("--out", Path(out)))
+        if args.command in ("batch", "market"):
+            found += [(f"the summary of --out {out}", summary_path(Path(out))),
+                      (f"the lock file of --out {out}", lock_path(Path(out)))]
+        if args.command == "batch":
+            found.append((f"the checkpoints folder of --out {out}", parts_dir(Path(out))))
+    if getattr(args, "write_lp", None):
+        found.append(("--write-lp", Path(args.write_lp)))
+    return found
+
+
+def _same_or_inside(path: Path, target: Path) -> bool:
+    """Whether `path` is the file `target` (real paths: links and ./ resolved; or the same inode), or lies inside
+    the folder `target`."""
+    a, b = os.path.realpath(path), os.path.realpath(target)
+    if a == b or a.startswith(b.rstrip(os.sep) + os.sep):
+        return True
+    try:
+        return os.path.samefile(path, target)  # hard links
+    except OSError:
+        return False
+
+
+def _check_no_overwrite(args: argparse.Namespace) -> None:
+    """Every output path against every input path (and against the other outputs), before anything is computed:
+    a command never replaces a file it reads. One line naming both."""
+    inputs, outputs = _input_paths(args), _output_paths(args)
+    for what, out in outputs:
+        for option, given in inputs:
+            if _same_or_inside(given, out):
+                raise InputError(str(out), f"{what} is the {option} file {given}: writing it would replace an "
+                                 "input; expected an output path that is not one of the command's inputs")
+    for i, (what, out) in enumerate(outputs):
+        for other, path in outputs[i + 1:]:
+            if _same_or_inside(path, out) or _same_or_inside(out, path):
+                raise InputError(str(out), f"{what} and {other} name the same file; expected two different paths")
 
 
 _SCHEDULER = re.compile(r"^(?:[a-z][a-z0-9+]*://)?(?:\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):\d{1,5}$")
@@ -299,12 +374,23 @@ def _load(args: argparse.Namespace):
     return profile, quotes, regime
 
 
+def _say(text: str) -> None:
+    """A view on stdout, its control characters escaped (a cell holding ESC or CR must not drive the terminal);
+    the view's own line breaks kept. In JSON the escape is JSON's own: the value read back is the file's."""
+    sys.stdout.write(report.printable(text, keep="\n") + "\n")
+
+
+def _complain(line: str) -> None:
+    """One line on stderr, whatever the message holds (a file's text is escaped, a line break too)."""
+    print(report.printable(line), file=sys.stderr)
+
+
 def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None) -> None:
     """Print the table or the one JSON object; write --out if asked."""
     if args.format == "json":
-        sys.stdout.write(report.to_json(data) + "\n")
+        _say(report.to_json(data))
     else:
-        sys.stdout.write(text + "\n")
+        _say(text)
     if args.out:
         out = Path(args.out)
         suffix = out.suffix.lower()
@@ -408,7 +494,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                    "cash_reserve_jpy", "insurance_credit_jpy", "shortfall_jpy"]]
     shown = shown.rename(columns={"required_coverage_jpy": "R_jpy", "requirement_to_customer_assets": "R/assets",
                                   "requirement_to_net_assets": "R/net_assets"})
-    text = (f"{profile.display_name} ({profile.exchange_id}) under every preset in {args.regimes}; quotes "
+    text = (f"{report.printable(profile.display_name)} ({profile.exchange_id}) under every preset in "
+            f"{args.regimes}; quotes "
             f"{args.quotes}\n\n" + report.text_table(shown, {"R/assets": lambda v: report.pct(v, 2),
                                                               "R/net_assets": lambda v: report.pct(v, 1)}))
     errors = table[table["status"] == "error"]
@@ -431,7 +518,8 @@ def cmd_price(args: argparse.Namespace) -> int:
     table = analysis.break_evens(profile, quotes, regime, base=s)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "annual_cost_jpy": s.annual_cost_jpy,
             "quotes": table.to_dict("records")}
-    text = [f"Break-even premiums for {profile.exchange_id} under {regime.name} (rate on line; in the mix: the "
+    text = [f"Break-even premiums for {profile.exchange_id} under {report.printable(regime.name)} (rate on line; "
+            "in the mix: the "
             "highest ROL at which it stays; out of it: the ROL at which it enters)", "",
             report.text_table(table[["quote_id", "rate_on_line", "bought", "share", "break_even_rol", "competitors",
                                      "reason"]],
@@ -458,7 +546,8 @@ def cmd_frontier(args: argparse.Namespace) -> int:
             raise InputError("--values", f"expected comma-separated numbers, got {args.values!r}") from None
     table = analysis.frontier(profile, quotes, regime, args.param, values)
     data = {"exchange_id": profile.exchange_id, "param": args.param, "points": table.to_dict("records")}
-    text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps ({regime.name})\n\n" + \
+    text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps " \
+        f"({report.printable(regime.name)})\n\n" + \
         report.text_table(table[[args.param, "status", "required_coverage_jpy", "annual_cost_jpy", "savings_jpy",
                                  "cash_reserve_jpy", "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy"]])
     skipped = table[table["status"] == "skipped"]
@@ -475,7 +564,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     table = analysis.stress_test(s, incidents, scale=args.scale)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "cash_reserve_jpy": s.cash_reserve_jpy,
             "scale": args.scale, "incidents": table.to_dict("records")}
-    text = (f"Stress test for {profile.exchange_id} ({regime.name}; losses scaled by "
+    text = (f"Stress test for {profile.exchange_id} ({report.printable(regime.name)}; losses scaled by "
             f"{'share of customer assets' if args.scale == 'assets' else 'reported JPY amount'})\n\n"
             + report.text_table(table[["incident_id", "date", "peril", "loss_jpy", "paid_by_cash_jpy",
                                        "paid_by_layers_jpy", "uncovered_jpy"]]))
@@ -614,12 +703,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.stop()
-    print(report.batch_summary_text(result.summary))
+    _say(report.batch_summary_text(result.summary))
     if risk is not None:
         d = risk.describe()
-        print(f"\nRisk columns: {d['loss_model']}, {d['scenarios']:,} scenario-years per exchange, seed {d['seed']}, "
+        _say(f"\nRisk columns: {d['loss_model']}, {d['scenarios']:,} scenario-years per exchange, seed {d['seed']}, "
               f"VaR/TVaR level {d['level']:g}")
-    print(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
+    _say(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
     return EXIT_OK
 
 
@@ -631,12 +720,12 @@ def cmd_market(args: argparse.Namespace) -> int:
                         method=args.method, workers=args.workers, scheduler=args.scheduler,
                         chunk_size=market.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size)
     for warning in result.summary["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
+        _complain(f"warning: {warning}")
     if args.format == "json":
-        sys.stdout.write(report.to_json(result.summary) + "\n")
+        _say(report.to_json(result.summary))
     else:
-        print(report.market_summary_text(result.summary))
-        print(f"\nResults: {result.out}\nSummary: {market.summary_path(result.out)}")
+        _say(report.market_summary_text(result.summary))
+        _say(f"\nResults: {result.out}\nSummary: {market.summary_path(result.out)}")
     return EXIT_OK
 
 
@@ -768,16 +857,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be handled
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    # Ctrl-C as KeyboardInterrupt from here on (before, optimizer._startup's one line); given back at the end
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main_thread else None
     try:
         _fill_inputs(args)
+        _check_no_overwrite(args)
         _check_outputs(args)
         _check_processes(args)
+        quiet_highs()  # HiGHS's banner, before any code path makes its first HiGHS here: stdout stays the result's
         return COMMANDS[args.command](args)
     except InputError as exc:  # OutputError too: `error: PATH: reason`
-        print(f"error: {exc}", file=sys.stderr)
+        _complain(f"error: {exc}")
         return EXIT_BAD_INPUT
     except SolveError as exc:
-        print(f"solver error: {exc}", file=sys.stderr)
+        _complain(f"solver error: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted" + _resume_hint(args), file=sys.stderr)
@@ -793,16 +886,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
     except OSError as exc:  # reading or writing a file the user named: say which and why, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _complain(f"error: {where}{exc.strerror or exc}")
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("RESERVE_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set RESERVE_DEBUG=1 for the traceback)", file=sys.stderr)
+        _complain(f"internal error: {type(exc).__name__}: {exc} (set RESERVE_DEBUG=1 for the traceback)")
         return EXIT_FAILED
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+            if previous_int is not None:
+                signal.signal(signal.SIGINT, previous_int)
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

@@ -100,6 +100,11 @@ def _missing(raw: Any) -> bool:
     return isinstance(raw, str) and raw.strip() == ""
 
 
+def _digits(n: int) -> int:
+    """How many decimal digits |n| has (without str(n): Python refuses that beyond 4,300 digits)."""
+    return max(1, math.floor(abs(n).bit_length() * math.log10(2)) + 1)
+
+
 def _number(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"expected a number, got {raw!r}")
@@ -107,6 +112,8 @@ def _number(raw: Any) -> float:
         value = float(str(raw).strip().replace("_", "")) if isinstance(raw, str) else float(raw)
     except (TypeError, ValueError):
         raise ValueError(f"expected a number, got {raw!r}") from None
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        raise ValueError(f"expected a finite number, got an integer of {_digits(raw):,} digits") from None
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {raw!r}")
     return value
@@ -160,6 +167,22 @@ def _fraction(raw: Any) -> float:
 
 def _text(raw: Any) -> str:
     return str(raw).strip()
+
+
+# Characters a terminal obeys instead of showing (ESC starts a colour or cursor sequence, CR rewrites the line,
+# U+202E reverses what follows): C0 and C1 controls, DEL, the bidirectional marks and overrides. Ids must not
+# hold them; other text keeps them, and every terminal view shows them escaped (report.printable).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _identifier(raw: Any) -> str:
+    """An id (exchange_id, quote_id): text without control characters (it is typed and shown on a terminal)."""
+    value = _text(raw)
+    found = CONTROL_CHARACTERS.search(value)
+    if found:
+        raise ValueError(f"holds the control character U+{ord(found.group()):04X} at position {found.start() + 1}; "
+                         "expected an id of printable characters")
+    return value
 
 
 def _choice(options: Iterable[str]) -> Callable[[Any], str]:
@@ -264,7 +287,7 @@ class _Column:
 
 
 PROFILE_COLUMNS: tuple[_Column, ...] = (
-    _Column("exchange_id", _text),
+    _Column("exchange_id", _identifier),
     _Column("name", _text, False, ""),
     _Column("customer_assets_jpy", _yen),
     _Column("hot_wallet_share", _fraction),
@@ -279,7 +302,7 @@ PROFILE_COLUMNS: tuple[_Column, ...] = (
 )
 
 QUOTE_COLUMNS: tuple[_Column, ...] = (
-    _Column("quote_id", _text),
+    _Column("quote_id", _identifier),
     _Column("kind", _choice(KINDS)),
     _Column("counterparty", _text),
     _Column("rating", _rating),
@@ -292,7 +315,7 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("fixed_fee_jpy", _yen, False, 0.0),
     _Column("perils", _perils, False, frozenset(PERILS)),
     _Column("collateralized", _boolean, False, False),
-    _Column("exchange_id", _text, False, None),
+    _Column("exchange_id", _identifier, False, None),
     _Column("max_limit_jpy", _ceiling, False, math.inf),
     _Column("licensed_in_japan", _boolean, False, True),
     _Column("fronting_fee_rate", _fraction, False, 0.0),
@@ -500,7 +523,11 @@ def _toml_number(section: str, key: str, raw: Any, source: str, *, low: float = 
     where = f"{section}.{key}" if section else key
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise InputError(source, f"expected a number, got {raw!r}", column=where)
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        raise InputError(source, f"expected a finite number, got an integer of {_digits(raw):,} digits",
+                         column=where) from None
     if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)):
         raise InputError(source, f"expected a finite number, got {raw!r}", column=where)
     if value < low or (high is not None and value > high and not (allow_inf and math.isinf(value))):
@@ -685,6 +712,9 @@ def regime_from_text(text: str, source: str = "regime") -> Regime:
         raise InputError(source, f"not valid TOML ({exc})") from None
     except RecursionError:
         raise InputError(source, f"nested too deeply; expected at most {MAX_TOML_DEPTH} levels") from None
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        raise InputError(source, "a number of more than 4,300 digits, far beyond any amount or rate; expected "
+                         "numbers such as 0.002 or 2e9") from None
     return regime_from_dict(data, source)
 
 

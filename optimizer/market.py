@@ -35,7 +35,6 @@ own lines (`check_capacity`).
 
 from __future__ import annotations
 
-import io
 import math
 import multiprocessing
 import time
@@ -50,6 +49,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from . import settings
+from .batch import sigint_held
 from .domain import ExchangeProfile, Quote, Regime, cover_by_counterparty
 from .i18n import N_
 from .inputs import InputError
@@ -63,7 +63,7 @@ from .lp.scaled import Instance, Scaled
 from .regime import credit_factor
 # the market's tolerances: in settings.py's block with every other one
 from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK, SPLIT_TOLERANCE
-from .solution import SCALAR_KEYS, Solution, SolveError
+from .solution import Solution, SolveError
 
 # ---------------------------------------------------------------------------------------------- work and prices
 SHORTFALL_PENALTY = 1e4   # decomposition: yen of cost per yen of shortfall, far above any yen of cover's cost
@@ -541,7 +541,8 @@ class _Owners:
             for g in groups:
                 mine, theirs = ctx.Pipe()
                 proc = ctx.Process(target=_owner_loop, args=(theirs, g), daemon=True)
-                proc.start()
+                with sigint_held():  # Ctrl-C is the coordinator's to handle: a worker starts with SIGINT blocked
+                    proc.start()
                 self.procs.append(proc)
                 self.pipes.append(mine)
             for pipe in self.pipes:
@@ -967,7 +968,9 @@ def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | S
         chunk_size: int = DEFAULT_CHUNK) -> MarketResult:
     """Files (or objects) in, the market out; with `out` (.csv or .parquet) the rows and OUT.summary.json are
     written atomically. Raises InputError for bad inputs (capacity: negative, duplicate, not a number)."""
-    from .batch_store import write_atomic
+    from contextlib import nullcontext
+
+    from .batch_store import OutputLock, write_market
     from .inputs import load_capacity, load_quotes, load_regime
 
     if out is not None and Path(out).suffix.lower() not in (".csv", ".parquet"):
@@ -979,22 +982,9 @@ def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | S
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
     profiles = load_profile_list(profiles) if isinstance(profiles, (str, Path)) else list(profiles)
-    result = solve_market(profiles, quotes, regime, capacity, method=method, workers=workers, scheduler=scheduler,
-                          chunk_size=chunk_size, capacity_source=source)
-    if out is not None:
-        import json
-
-        out = Path(out)
-        if out.suffix.lower() == ".parquet":
-            buffer = io.BytesIO()
-            result.rows.to_parquet(buffer, index=False)
-            content = buffer.getvalue()
-        else:
-            from .report import csv_bytes
-
-            content = csv_bytes(result.rows)  # formula-safe, like every CSV export
-        write_atomic(out, content)
-        write_atomic(summary_path(out), (json.dumps(result.summary, indent=2, allow_nan=False, default=float)
-                                         + "\n").encode())
-        result.out = out
+    with OutputLock(Path(out), "market") if out is not None else nullcontext():  # one run per output, as a batch
+        result = solve_market(profiles, quotes, regime, capacity, method=method, workers=workers,
+                              scheduler=scheduler, chunk_size=chunk_size, capacity_source=source)
+        if out is not None:
+            result.out = write_market(Path(out), result.rows, result.summary)
     return result

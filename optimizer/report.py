@@ -29,6 +29,15 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def printable(text: Any, *, keep: str = "") -> str:
+    """`text` with every control character (inputs.CONTROL_CHARACTERS) written as a visible escape, \\u001b, so
+    that a terminal shows it instead of obeying it; `keep`: characters left as they are (a view's own line
+    breaks). The same escape is valid inside a JSON string, where it stands for the same character."""
+    from .inputs import CONTROL_CHARACTERS
+
+    return CONTROL_CHARACTERS.sub(lambda m: m.group() if m.group() in keep else f"\\u{ord(m.group()):04x}", str(text))
+
+
 def to_json(data: Any) -> str:
     return json.dumps(json_safe(data), ensure_ascii=False, allow_nan=False, indent=2)
 
@@ -263,8 +272,9 @@ def text_table(frame: pd.DataFrame, formats: Mapping[str, Any] | None = None) ->
     formats = formats or {}
     if frame.empty:
         return "(none)"
-    cells = [[formats.get(c, _default_format)(row[c]) for c in frame.columns] for _, row in frame.iterrows()]
-    header = [str(c) for c in frame.columns]
+    cells = [[printable(formats.get(c, _default_format)(row[c])) for c in frame.columns]
+             for _, row in frame.iterrows()]
+    header = [printable(c) for c in frame.columns]
     widths = [max(len(header[i]), *(len(r[i]) for r in cells)) for i in range(len(header))]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
 
@@ -288,8 +298,8 @@ def solution_text(s: Solution) -> str:
     """What a CFO reads in a terminal: the headline numbers, the mix, and what binds."""
     saving = s.savings_jpy
     lines = [
-        f"Exchange        {s.profile.exchange_id}  {s.profile.name}".rstrip(),
-        f"Regime          {s.regime.name}",
+        f"Exchange        {s.profile.exchange_id}  {printable(s.profile.name)}".rstrip(),
+        f"Regime          {printable(s.regime.name)}",
         f"Requirement R   {yen(s.requirement_jpy)}",
         f"Status          {s.status}" + ("  (stopped by the solver's time limit: the best mix found so far, not proven "
                                            "the cheapest; it meets the rules as checked)" if s.status == "time_limit"

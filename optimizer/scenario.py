@@ -129,6 +129,36 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+class _Huge(str):
+    """A JSON number no float holds (a 400-digit integer, 1e999): kept as its text so that the key can be named."""
+
+
+MAX_INT_DIGITS = 300  # below float's 1.8e308 and Python's 4,300-digit limit on reading integers
+
+
+def _parse_int(token: str) -> int | _Huge:
+    return _Huge(token) if len(token.lstrip("-")) > MAX_INT_DIGITS else int(token)
+
+
+def _parse_float(token: str) -> float | _Huge:
+    value = float(token)
+    return _Huge(token) if math.isinf(value) else value
+
+
+def _find_huge(value: Any) -> tuple[str, str] | None:
+    """(key path such as profile.customer_assets_jpy or quotes[0].limit, the number's text) of the first `_Huge`."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        v, path = stack.pop()
+        if isinstance(v, _Huge):
+            return path, str(v)
+        if isinstance(v, dict):
+            stack.extend((x, f"{path}.{k}" if path else str(k)) for k, x in reversed(list(v.items())))
+        elif isinstance(v, list):
+            stack.extend((x, f"{path}[{i}]") for i, x in reversed(list(enumerate(v))))
+    return None
+
+
 def from_json(text: str, source: str = "scenario.json") -> Scenario:
     """Scenario JSON → Scenario, validated like the files it stands for; InputError otherwise (never another error)."""
     if len(text) > MAX_SCENARIO_BYTES:
@@ -138,13 +168,19 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
                          "blank cell")
 
     try:
-        data = json.loads(text, parse_constant=no_constant)
+        data = json.loads(text, parse_constant=no_constant, parse_int=_parse_int, parse_float=_parse_float)
     except json.JSONDecodeError as exc:
         raise InputError(source, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
         raise InputError(source, f"nested deeper than {MAX_NESTING} levels; expected a scenario") from None
     if _depth(data, MAX_NESTING) > MAX_NESTING:
         raise InputError(source, f"nested deeper than {MAX_NESTING} levels; expected a scenario")
+    huge = _find_huge(data)
+    if huge is not None:
+        key, token = huge
+        shown = token if len(token) <= 24 else f"{token[:10]}… ({len(token):,} characters)"
+        raise InputError(source, f"the number {shown} is far beyond any amount or share a "
+                         "scenario holds; expected a number such as 1e12", column=key)
     if not isinstance(data, dict):
         raise InputError(source, "expected a JSON object with profile, quotes and regime")
     for key in ("profile", "quotes", "regime"):
