@@ -38,3 +38,5 @@ if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _interrupted)
     elif _is_spawned_worker():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # started with SIGINT and SIGTERM blocked (batch.sigint_held): SIGINT is its parent's, SIGTERM its end
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -906,26 +906,34 @@ def _worker_signals() -> None:
     KeyboardInterrupt would print its traceback. SIGINT arrives blocked (`sigint_held`): unblocked once ignored."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
+
+
+HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # what a worker starts with blocked (`sigint_held`)
 
 
 @contextmanager
 def sigint_held():
-    """Ctrl-C kept from the worker processes made inside the block: SIGINT is blocked in this thread (a forked
-    worker inherits the block and unblocks it once it ignores SIGINT, `_worker_signals`) and, in the main thread,
-    ignored (a worker started by exec, multiprocessing's `spawn`, inherits that: it never sees the terminal's
-    SIGINT, even while its interpreter starts). A Ctrl-C meanwhile stays pending on this thread (a blocked signal
-    is not discarded) and interrupts the run when the block ends; only one taken by another of this process's
-    threads during those milliseconds is lost."""
+    """Ctrl-C kept from the worker processes made inside the block, never lost by the run: SIGINT is blocked in
+    this thread, and a worker inherits the block — forked, or started by exec (multiprocessing's `spawn`: a mask
+    survives exec) — and unblocks it only once it ignores SIGINT (`_worker_signals`), so the terminal's SIGINT
+    never reaches a worker's interpreter. This process's other threads (BLAS, Arrow) may still take the signal: in
+    the main thread a handler that only notes it stands in for the run's own during the block, and the run is
+    interrupted when the block ends (a blocked signal on this thread stays pending and does the same). SIGTERM is
+    held too: the run stops a worker with it (`_stop_pool`), and one that arrives before the worker has given
+    SIGTERM its default action back waits until it has, instead of running the command line's handler."""
     main = threading.current_thread() is threading.main_thread()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    noted: list[int] = []
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    handler = signal.signal(signal.SIGINT, lambda signum, _frame: noted.append(signum)) if main else None
     try:
         yield
     finally:
         if main and handler is not None:
             signal.signal(signal.SIGINT, handler)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
+        if noted:
+            signal.raise_signal(signal.SIGINT)  # the Ctrl-C taken by another thread, now the run's own handler's
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

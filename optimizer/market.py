@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+from multiprocessing import resource_tracker
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
@@ -537,6 +538,9 @@ class _Owners:
         elif workers > 1 and len(groups) > 1:
             self.kind = "processes"
             ctx = multiprocessing.get_context("spawn")
+            # spawn's first start also starts multiprocessing's resource tracker, which unblocks SIGINT in the
+            # calling thread when it has (3.12): started here, before the workers, it cannot undo `sigint_held`
+            resource_tracker.ensure_running()
             self.pipes = []
             for g in groups:
                 mine, theirs = ctx.Pipe()

@@ -183,35 +183,61 @@ def test_a_batch_replaces_results_and_summary_together(tmp_path):
 
 # ------------------------------------------------------------------ Ctrl-C at every stage
 
-def interrupted_at(delay: float, *args, cwd=ROOT):
-    """The command, sent Ctrl-C (SIGINT to its whole process group, as a terminal does) after `delay` s."""
+def _children(pid: int) -> set[str]:
+    """The process ids `pid` has started (Linux: every thread's /proc children list)."""
+    found: set[str] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            found |= set(Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+        except OSError:
+            pass
+    return found
+
+
+def _has_imported_numpy(pid: int) -> bool:
+    """numpy's core is mapped: the package, which arms Ctrl-C first of all (_startup), is being imported."""
+    try:
+        return "_multiarray_umath" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def interrupted_when(ready, after: float, *args, cwd=ROOT):
+    """The command, sent Ctrl-C (SIGINT to its whole process group, as a terminal does) `after` s once
+    `ready(pid)` holds: the moment is a state of the process, not a time, so a busy machine cannot move it."""
     proc = subprocess.Popen([sys.executable, "-m", "optimizer", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(delay)
-    os.killpg(proc.pid, signal.SIGINT)
+    deadline = time.monotonic() + 120
+    while not ready(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(after)
+    running = proc.poll() is None
+    if running:
+        os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
+    assert running, f"the command ended before it could be interrupted (exit {proc.returncode}): {err[-300:]}"
     return proc.returncode, err
 
 
-@pytest.mark.parametrize("delay", [0.2, 0.35, 0.5, 0.8])
-def test_ctrl_c_while_the_command_line_starts_is_one_line_and_exit_130(delay):
-    code, err = interrupted_at(delay, "solve")  # importing numpy, pandas, HiGHS: before main runs
+@pytest.mark.parametrize("after", [0.0, 0.05, 0.15, 0.4])
+def test_ctrl_c_while_the_command_line_starts_is_one_line_and_exit_130(after):
+    code, err = interrupted_when(_has_imported_numpy, after, "solve")  # importing pandas, HiGHS: before main runs
     assert (code, err.strip().splitlines()) == (130, ["interrupted"]), err
 
 
 def test_ctrl_c_while_a_batch_starts_its_workers_is_one_line_and_exit_130(tmp_path):
     profiles = make_profiles(tmp_path / "p.csv", 3000)
-    for k, delay in enumerate((1.0, 1.4, 1.8, 2.2, 2.6, 3.0)):
-        code, err = interrupted_at(delay, "batch", profiles, "--out", tmp_path / f"r{k}.csv", "--workers", "2",
-                                   "--chunk-size", "50")
-        assert code == 130 and len(err.strip().splitlines()) == 1 and err.startswith("interrupted"), (delay, err)
+    for k, after in enumerate((0.0, 0.01, 0.03, 0.1, 0.3)):
+        code, err = interrupted_when(lambda pid: bool(_children(pid)), after, "batch", profiles, "--out",
+                                     tmp_path / f"r{k}.csv", "--workers", "2", "--chunk-size", "50")
+        assert code == 130 and len(err.strip().splitlines()) == 1 and err.startswith("interrupted"), (after, err)
 
 
 def test_ctrl_c_while_the_market_spawns_its_decomposition_workers_is_one_line_and_exit_130(tmp_path):
-    for k, delay in enumerate((2.5, 3.5, 4.5)):
-        code, err = interrupted_at(delay, "market", "--chunk-size", "2", "--method", "decompose", "--workers", "2",
-                                   "--out", tmp_path / f"m{k}.csv")
-        assert code == 130 and err.strip().splitlines() == ["interrupted"], (delay, err)
+    for k, after in enumerate((0.0, 0.01, 0.05, 0.2)):
+        code, err = interrupted_when(lambda pid: bool(_children(pid)), after, "market", "--chunk-size", "2",
+                                     "--method", "decompose", "--workers", "2", "--out", tmp_path / f"m{k}.csv")
+        assert code == 130 and err.strip().splitlines() == ["interrupted"], (after, err)
 
 
 # ------------------------------------------------------------------ damaged and hostile files
