@@ -130,6 +130,7 @@ class Quote:
     exclusions: frozenset[str] = frozenset()  # from EXCLUSIONS, e.g. {"state_backed"}
     reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements): annual_aggregate
     days_to_pay: float = 0.0              # days from a loss until the cover pays customers (regime: max_days_to_pay)
+    reinstatement_premium: float = 0.0    # fraction of the annual premium due per reinstatement used (after a loss)
 
     def attachment_jpy(self, requirement: float) -> float:
         """The layer's attachment in yen for a requirement R (an array of R gives an array)."""
@@ -250,6 +251,7 @@ class RequirementRule:
     cap_jpy: float = math.inf
     perils: tuple[str, ...] = PERILS
     max_share_of_customer_assets: float = math.inf  # R ≤ this × customer assets (inf: no such cap)
+    second_event_share: float = 0.0  # a second loss up to this × R in the same year must be fundable too (0: none)
 
 
 @dataclass(frozen=True)
