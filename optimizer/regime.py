@@ -44,6 +44,18 @@ def requirement(profile: ExchangeProfile, regime: Regime) -> float:
     return R
 
 
+def all_cash_reserve(requirement_jpy, regime: Regime):
+    """The cash that passes the regime's test alone (JPY; arrays broadcast): R, and with a second loss in the same
+    year R·(1 + second_event_share), since cash spent on the first loss is gone for the second. The all-cash
+    baseline costs carry × this.
+
+    >>> from .domain import RequirementRule
+    >>> all_cash_reserve(1e10, Regime("r", RequirementRule(floor_jpy=1e9, second_event_share=0.5)))
+    15000000000.0
+    """
+    return requirement_jpy * (1.0 + regime.requirement.second_event_share)
+
+
 def rating_credit(rating: str, regime: Regime) -> float:
     """Credit for a counterparty's rating: 0 below min_rating, else the bucket's factor (1 when unlisted).
 

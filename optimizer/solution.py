@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .domain import ExchangeProfile, Quote, Regime
+from .regime import all_cash_reserve
 from .settings import VERIFY_COST, VERIFY_SHARE, VERIFY_SLACK
 
 
@@ -247,6 +248,17 @@ def verify(solution: Solution) -> list[str]:
         if worst > z + tol:
             problems.append(f"a {peril} loss is short by {worst:.6g} JPY, more than the reported shortfall {z:.6g}")
 
+    # 5. a second loss in the same year, after the first: what both retain together is funded
+    sigma = s.regime.requirement.second_event_share
+    if sigma > 0:
+        reinst = np.fromiter((q.reinstatements for q in quotes), float, n)
+        covers = [np.fromiter((q.covers(p) for q in quotes), bool, n) for p in s.regime.requirement.perils]
+        worst = float(_two_events_worst(np.array([R]), np.array([C]), attach[None], limit[None],
+                                        (limit * (1.0 + reinst))[None], weight[None], covers, sigma, _GRID_PAIRS)[0])
+        if worst > z + tol:
+            problems.append(f"a second loss in the same year is short by {worst:.6g} JPY, more than the reported "
+                            f"shortfall {z:.6g}")
+
     # 2. caps on credit, credit of j = κ·s·r(R)
     credit_R = weight * np.clip(R - attach, 0.0, limit)
     if C + z < elig.min_cash_share * R - tol:
@@ -271,6 +283,46 @@ def verify(solution: Solution) -> list[str]:
     if abs(cost - s.annual_cost_jpy) > VERIFY_COST * max(abs(cost), 1.0) + 1e-6:
         problems.append(f"reported cost {s.annual_cost_jpy:.6g} differs from the mix's cost {cost:.6g}")
     return problems
+
+
+_GRID_PAIRS = np.linspace(0.0, 1.0, 33)  # each loss of a pair on this grid too (a second net beside the vertices)
+
+
+def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, grid) -> np.ndarray:
+    """The most that two losses of one year retain together beyond the reserve, per exchange (JPY, N exchanges):
+    max over x₁ ≤ R, x₂ ≤ σ·R and every ordered pair of perils of x₁ + x₂ − Σ_j w_j·min(c₁·r_j(x₁) + c₂·r_j(x₂),
+    A_j) − C, with w_j = κ_j·s_j and A_j the layer's aggregate; ≤ 0 when the two-event test holds.
+
+    The pairs: every pair of edges of the two axes (the grid, each layer's attachment and exhaustion point, and
+    a + A − l where an aggregate lies between one and two limits), and, for each layer whose aggregate two losses
+    can use up (A < 2l), where the line x₁ + x₂ = 2a + A crosses those edges: every vertex of the retained total's
+    linear pieces. Own arithmetic (numpy clip and minimum), not the model's rows nor repeat.py.
+    """
+    N, n = attach.shape
+    top1, top2 = R[:, None], sigma * R[:, None]
+    partial = (aggregate > limit) & (aggregate < 2.0 * limit)
+    extra = np.where(partial, attach + aggregate - limit, 0.0)
+
+    def axis(top):
+        return np.clip(np.concatenate([grid[None, :] * top, attach, attach + limit, extra], axis=1), 0.0, top)
+
+    e1, e2 = axis(top1), axis(top2)
+    x1, x2 = [np.repeat(e1, e2.shape[1], axis=1)], [np.tile(e2, (1, e1.shape[1]))]
+    for k in np.flatnonzero((aggregate < 2.0 * limit).any(axis=0)):
+        line = (2.0 * attach[:, k] + aggregate[:, k])[:, None]
+        x1 += [e1, np.clip(line - e2, 0.0, top1)]
+        x2 += [np.clip(line - e1, 0.0, top2), e2]
+    x1, x2 = np.concatenate(x1, axis=1), np.concatenate(x2, axis=1)    # exchanges × pairs
+    first = np.clip(x1[:, :, None] - attach[:, None, :], 0.0, limit[:, None, :])
+    second = np.clip(x2[:, :, None] - attach[:, None, :], 0.0, limit[:, None, :])
+    worst = np.full(N, -np.inf)
+    kinds = {c.tobytes(): c for c in covers}.values()
+    for c1 in kinds:
+        for c2 in kinds:
+            paid = np.minimum(first * c1 + second * c2, aggregate[:, None, :])
+            retained = x1 + x2 - np.einsum("npj,nj->np", paid, weight)
+            worst = np.maximum(worst, retained.max(axis=1) - C)
+    return worst
 
 
 # ---------------------------------------------------------------------- many mixes at once (a batch's chunk)
@@ -345,17 +397,20 @@ class Mixes:
                       for q, s, l, c, a, kappa in zip(self.quotes, self.share[k], limit, credit, cost, self.credit)
                       if s > 0)
         prof = self.profiles[k]
+        all_cash = all_cash_reserve(float(R), self.regime)
         return Solution(
             profile=prof, regime=self.regime, requirement_jpy=float(R), status="optimal",
             cash_reserve_jpy=float(self.cash[k]), shortfall_jpy=0.0,
             annual_cost_jpy=float(prof.carry * self.cash[k] + cost.sum()),
-            all_cash_cost_jpy=prof.carry * R if R <= prof.liquid_capital_jpy else None,
+            all_cash_cost_jpy=prof.carry * all_cash if all_cash <= prof.liquid_capital_jpy else None,
             marginal_cost_per_jpy=None if np.isnan(self.marginal[k]) else float(self.marginal[k]), lines=lines,
             offered=self.offered, credit={q.quote_id: float(c) for q, c in zip(self.quotes, self.credit)},
             solve_seconds=self.solve_seconds)
 
 
 _GRID_MANY = np.linspace(0.0, 1.0, 33)  # the edges make the check exact; a coarser second net than `verify`'s
+_GRID_PAIRS_MANY = np.linspace(0.0, 1.0, 5)  # the vertices make the two-event check exact; a coarse second net
+_PAIR_SLICE = 64                             # exchanges per slice of the two-event check (pairs × quotes each)
 
 
 def verify_many(m: Mixes) -> list[str]:
@@ -400,6 +455,19 @@ def verify_many(m: Mixes) -> list[str]:
         credit = np.einsum("ilj,ij->il", paid, weight * covers)
         worst = (losses - credit - C[:, None]).max(axis=1)
         flag(worst > tol, f"a {peril} loss is not funded")
+
+    # 5. a second loss in the same year, after the first (in slices of exchanges: pairs × quotes each)
+    sigma = m.regime.requirement.second_event_share
+    if sigma > 0:
+        reinst = np.fromiter((q.reinstatements for q in m.quotes), float, n)
+        covers = [np.fromiter((q.covers(p) for q in m.quotes), bool, n) for p in m.regime.requirement.perils]
+        for lo_i in range(0, N, _PAIR_SLICE):
+            at = slice(lo_i, lo_i + _PAIR_SLICE)
+            worst = _two_events_worst(R[at], C[at], attach[at], limit[at], limit[at] * (1.0 + reinst), weight[at],
+                                      covers, sigma, _GRID_PAIRS_MANY)
+            bad = np.zeros(N, dtype=bool)
+            bad[at] = worst > tol[at]
+            flag(bad, "a second loss in the same year is not funded")
 
     # 2. caps on credit, credit of j = κ·s·r(R)
     credit_R = m.line_credit
