@@ -32,6 +32,24 @@ class Line:
 
 
 @dataclass(frozen=True)
+class TwoEvents:
+    """What the mix pays for two losses in one year: a first loss of R of `first_peril`, then a second of
+    second_event_share × R of `second_peril` (the pair of perils that leaves the exchange the most), per line in
+    the order of `Solution.lines` (JPY, share applied, before κ). `reinstatement_jpy` is what restoring what the
+    first loss took of each line costs (reinstatement_premium × its premium × the limit reinstated ÷ the limit):
+    due after a loss, never part of the annual cost."""
+
+    first_peril: str
+    second_peril: str
+    first_loss_jpy: float
+    second_loss_jpy: float
+    first_jpy: tuple[float, ...]
+    second_jpy: tuple[float, ...]
+    reinstatement_jpy: tuple[float, ...]
+    retained_jpy: float   # both losses less the credit the lines earn for them: what the reserve must fund
+
+
+@dataclass(frozen=True)
 class Solution:
     profile: ExchangeProfile
     regime: Regime
@@ -61,6 +79,29 @@ class Solution:
     def ineligible(self) -> list[Quote]:
         """Offered quotes that earn no credit (rating below the minimum): reported, never bought."""
         return [q for q in self.offered if self.credit.get(q.quote_id, 0.0) <= 0]
+
+    def two_events(self) -> TwoEvents:
+        """The mix against a first loss of R and a second of second_event_share × R in the same year (TwoEvents;
+        with no second loss in the regime, the second is 0)."""
+        from .repeat import tower_pays_for_pair
+
+        R, sigma = self.requirement_jpy, self.regime.requirement.second_event_share
+        quotes = [l.quote for l in self.lines]
+        shares = [l.share for l in self.lines]
+        credit = [l.credit_factor for l in self.lines]
+        perils = list(self.regime.requirement.perils)
+        worst = max(((p1, p2) for p1 in perils for p2 in perils), key=lambda pair: tower_pays_for_pair(
+            quotes, shares, R, (pair[0], R), (pair[1], sigma * R), credit).retained_jpy)
+        pays = tower_pays_for_pair(quotes, shares, R, (worst[0], R), (worst[1], sigma * R))
+        retained = tower_pays_for_pair(quotes, shares, R, (worst[0], R), (worst[1], sigma * R), credit).retained_jpy
+        reinstated = []
+        for q, l, first in zip(quotes, self.lines, pays.first_jpy):
+            limit = q.limit_jpy(R)
+            premium = l.annual_cost_jpy - q.fixed_fee_jpy
+            used = min(first / l.share if l.share > 0 else 0.0, q.reinstatements * limit)
+            reinstated.append(q.reinstatement_premium * premium * used / limit if limit > 0 else 0.0)
+        return TwoEvents(worst[0], worst[1], R, sigma * R, tuple(map(float, pays.first_jpy)),
+                         tuple(map(float, pays.second_jpy)), tuple(reinstated), float(retained))
 
     def share_of(self, quote_id: str) -> float:
         return next((line.share for line in self.lines if line.quote.quote_id == quote_id), 0.0)
@@ -143,6 +184,11 @@ class Solution:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON result (docs/design.md §6) (contract keys first, then extensions)."""
+        # the two events are worked out, and their keys written, only when they say something (a second loss, or
+        # reinstatements that cost): at second_event_share 0 the result is what it always was
+        repeat = self.regime.requirement.second_event_share > 0
+        priced = any(l.quote.reinstatement_premium > 0 and l.quote.reinstatements > 0 for l in self.lines)
+        two = self.two_events() if (repeat or priced) and self.regime.requirement.perils else None
         return {
             "exchange_id": self.profile.exchange_id,
             "status": self.status,
@@ -156,8 +202,8 @@ class Solution:
             "instruments": [
                 {"quote_id": l.quote.quote_id, "kind": l.quote.kind, "counterparty": l.quote.counterparty,
                  "share": l.share, "cover_jpy": l.cover_jpy, "credit_jpy": l.credit_jpy,
-                 "annual_cost_jpy": l.annual_cost_jpy}
-                for l in self.lines
+                 "annual_cost_jpy": l.annual_cost_jpy, **self._events_of(two, k)}
+                for k, l in enumerate(self.lines)
             ],
             "exchange_name": self.profile.name,
             "regime": self.regime.name,
@@ -165,7 +211,22 @@ class Solution:
             "ineligible_quotes": [q.quote_id for q in self.ineligible],
             "requirement_to_net_assets": self.requirement_to_net_assets,
             "statement_date": self.profile.statement_date or None,
+            **({} if two is None else {
+                "second_event": {"first_peril": two.first_peril, "second_peril": two.second_peril,
+                                 "first_loss_jpy": two.first_loss_jpy, "second_loss_jpy": two.second_loss_jpy,
+                                 "retained_jpy": two.retained_jpy} if repeat else None,
+                "reinstatement_cost_jpy": float(sum(two.reinstatement_jpy))}),
         }
+
+    @staticmethod
+    def _events_of(two: "TwoEvents | None", k: int) -> dict[str, Any]:
+        """Line k's keys for the two events (none when they are not worked out)."""
+        if two is None:
+            return {}
+        repeat = two.second_loss_jpy > 0
+        return {"first_event_jpy": two.first_jpy[k] if repeat else None,
+                "second_event_jpy": two.second_jpy[k] if repeat else None,
+                "reinstatement_cost_jpy": two.reinstatement_jpy[k]}
 
     @property
     def requirement_to_net_assets(self) -> float | None:

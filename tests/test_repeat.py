@@ -377,3 +377,33 @@ def test_kept_models_stacks_and_the_market_give_what_a_fresh_solve_gives_under_t
     joint = market.solve_market(profiles, quotes, regime, {}, method="joint")
     got = {s.exchange_id: s.annual_cost_jpy for s in joint.solutions}
     assert [got[p.exchange_id] for p in profiles] == pytest.approx([f.annual_cost_jpy for f in fresh], rel=1e-6)
+
+
+def test_the_result_says_what_each_layer_pays_for_each_event_and_what_its_reinstatement_costs():
+    from builders import profile
+    from optimizer.model import solve
+    from optimizer.report import solution_text
+
+    tower = [layer("L", 0.0, 1.0, 0.01), layer("M", 0.0, 1.0, 0.01, reinstatements=1, reinstatement_premium=0.5,
+                                                  counterparty="Other")]
+    s = solve(profile(), tower, _twice(1.0, max_counterparty_share=0.5))
+    d = s.to_dict()
+    by_id = {i["quote_id"]: i for i in d["instruments"]}
+    assert s.share_of("L") == pytest.approx(0.5) and s.share_of("M") == pytest.approx(0.5)
+    assert by_id["L"]["first_event_jpy"] == pytest.approx(0.5 * R) and by_id["L"]["second_event_jpy"] == 0.0
+    assert by_id["M"]["first_event_jpy"] == pytest.approx(0.5 * R)
+    assert by_id["M"]["second_event_jpy"] == pytest.approx(0.5 * R)
+    # M's premium is 1% × R × 0.5; restoring the full limit the first hack took costs half of it; L has none to buy
+    assert by_id["M"]["reinstatement_cost_jpy"] == pytest.approx(0.5 * 0.01 * R * 0.5)
+    assert by_id["L"]["reinstatement_cost_jpy"] == 0.0
+    assert d["reinstatement_cost_jpy"] == pytest.approx(0.5 * 0.01 * R * 0.5)
+    assert d["annual_cost_jpy"] == pytest.approx(0.10 * s.cash_reserve_jpy + 0.01 * R)  # never in the annual cost
+    assert d["second_event"]["second_loss_jpy"] == R and d["second_event"]["retained_jpy"] == pytest.approx(
+        s.cash_reserve_jpy)
+    text = solution_text(s)
+    assert "Two losses in one year" in text and "second_event_jpy" in text and "reinstatement_cost_jpy" in text
+    one = solve(profile(), tower, _twice(0.0)).to_dict()     # one hack a year, a priced reinstatement: its cost only
+    assert one["second_event"] is None and all(i["second_event_jpy"] is None for i in one["instruments"])
+    assert one["reinstatement_cost_jpy"] > 0
+    plain = solve(profile(), [layer("L", 0.0, 1.0, 0.01)], _twice(0.0)).to_dict()
+    assert "second_event" not in plain and "first_event_jpy" not in plain["instruments"][0]   # as it always was
