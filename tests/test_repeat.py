@@ -407,3 +407,29 @@ def test_the_result_says_what_each_layer_pays_for_each_event_and_what_its_reinst
     assert one["reinstatement_cost_jpy"] > 0
     plain = solve(profile(), [layer("L", 0.0, 1.0, 0.01)], _twice(0.0)).to_dict()
     assert "second_event" not in plain and "first_event_jpy" not in plain["instruments"][0]   # as it always was
+
+
+def test_the_model_at_attachments_and_ends_costs_what_it_costs_at_every_vertex(monkeypatch):
+    # rows.REPEAT_VERTICES = "maxima" (the corners of the cells between attachments) is the set the model uses:
+    # random sheets (yen and requirement layers, overlapping, some perils missing, reinstatements 0–2), random
+    # exchanges and second losses: the same status, cost and shortfall as the model written at every vertex
+    import dataclasses
+
+    from builders import random_profiles, random_regime, random_sheet
+    from optimizer.lp import rows
+    from optimizer.model import solve
+    from optimizer.regime import with_parameter
+
+    rng = np.random.default_rng(2323)
+    cases = []
+    for k in range(12):
+        sheet = [dataclasses.replace(q, reinstatements=int(rng.integers(3)), min_share=0.0, fixed_fee_jpy=0.0)
+                 for q in random_sheet(rng, int(rng.integers(2, 7)))]
+        regime = with_parameter(random_regime(rng), "second_event_share", float(rng.choice([0.3, 1.0, 1.7])))
+        cases += [(p, sheet, regime) for p in random_profiles(rng, 3)]
+    few = [solve(p, q, r, marginal=False) for p, q, r in cases]
+    monkeypatch.setattr(rows, "REPEAT_VERTICES", "all")
+    every = [solve(p, q, r, marginal=False) for p, q, r in cases]
+    assert [s.status for s in few] == [s.status for s in every]
+    assert [s.annual_cost_jpy for s in few] == pytest.approx([s.annual_cost_jpy for s in every], rel=1e-7)
+    assert [s.shortfall_jpy for s in few] == pytest.approx([s.shortfall_jpy for s in every], rel=1e-7, abs=1.0)
