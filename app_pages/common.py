@@ -377,6 +377,10 @@ def _perils(r) -> str:
 REASON_WORDS = {
     "not_offered": lambda r, q, e, R, L, *_a: (_("offered only to {exchange}").format(exchange=q.exchange_id),
                                                _("an offer to this exchange")),
+    "aggregate_used_up": lambda *_a: (
+        _("its annual limit is used up by the first loss: with no reinstatement it pays nothing for the second loss "
+          "the regime asks for"),
+        _("one reinstatement of the limit")),
     "pays_late": lambda r, q, e, *_a: (
         _("pays {n} days after a loss; the regime credits only cover that pays within {m} days").format(
             n=f"{r.params[0]:g}", m=f"{r.params[1]:g}"),

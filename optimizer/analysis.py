@@ -264,6 +264,46 @@ def _excluded_by_attribution(quote: Quote, incident: Incident) -> bool:
     return "state_backed" in quote.exclusions and incident.state_backed != "false"
 
 
+def stress_pair(solution: Solution, first: Incident, second: Incident, scale: str = "assets") -> pd.DataFrame:
+    """Replay two hacks as a first and a second loss of the same year against the optimal mix (a repeat victim's
+    pair, or any two incidents): who pays each.
+
+    Losses are scaled as in `stress_test`. A layer pays the first loss as `stress_test` does, and the second only
+    out of what the first left of its annual aggregate, limit × (1 + reinstatements) (`repeat.pair_recoveries`,
+    the rule of the two-event test); overlapping layers never pay more than a loss. The cash pays the first loss's
+    rest up to the reserve, and the second's only from what the first left of it: it is not restored in between.
+    Two rows, `event` "first" and "second", with the columns of `stress_test` (per-layer `paid_<quote_id>_jpy`).
+    """
+    from .repeat import pair_recoveries
+
+    if scale not in ("assets", "absolute"):
+        raise ValueError("scale must be 'assets' or 'absolute'")
+    R, cash_left = solution.requirement_jpy, solution.cash_reserve_jpy
+    assets = solution.profile.customer_assets_jpy
+    losses = [inc.loss_share_of_assets * assets if scale == "assets" else inc.loss_jpy for inc in (first, second)]
+    quotes = [line.quote for line in solution.lines]
+    share = np.array([line.share for line in solution.lines], dtype=float)
+    pays = [np.array([q.covers(inc.peril) and not _excluded_by_attribution(q, inc) for q in quotes], dtype=bool)
+            for inc in (first, second)]
+    one, two = pair_recoveries(losses[0], losses[1], [q.attachment_jpy(R) for q in quotes],
+                               [q.limit_jpy(R) for q in quotes], [q.aggregate_jpy(R) for q in quotes],
+                               pays[0], pays[1])
+    rows = []
+    for event, inc, loss, owed in (("first", first, losses[0], one * share), ("second", second, losses[1],
+                                                                                two * share)):
+        total = float(owed.sum())
+        owed = owed * (min(1.0, loss / total) if total > 0 else 0.0)
+        retained = max(loss - float(owed.sum()), 0.0)
+        cash = min(retained, cash_left) if exceeds_reserve(retained, cash_left, R) else retained
+        cash_left -= cash
+        row = {"event": event, "incident_id": inc.incident_id, "date": inc.date, "exchange": inc.exchange,
+               "peril": inc.peril, "loss_jpy": loss, "paid_by_cash_jpy": cash, "paid_by_layers_jpy": float(owed.sum()),
+               "uncovered_jpy": retained - cash, "cash_left_jpy": max(cash_left, 0.0)}
+        row.update({f"paid_{q.quote_id}_jpy": float(v) for q, v in zip(quotes, owed)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = "assets") -> pd.DataFrame:
     """Replay historical hacks against the optimal mix: who pays each loss.
 

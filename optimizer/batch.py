@@ -44,7 +44,7 @@ from .inputs import InputError, check_profile_columns, load_capacity, load_quote
 from .lp.engine import Resolver
 from .lp.results import binding_many
 from .lp.scaled import Instance
-from .regime import credit_factor
+from .regime import all_cash_reserve, credit_factor
 from .risk import RISK_COLUMNS
 from .solution import SCALAR_KEYS, Mixes, SolveError, error_result
 
@@ -418,7 +418,8 @@ def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[floa
     line_cost, line_credit = m.line_cost, m.line_credit
     cost = carry * cash + line_cost.sum(axis=1)  # Mixes.annual_cost, without computing line_cost twice
     liquid = m._per("liquid_capital_jpy")
-    all_cash = np.where(R <= liquid, carry * R, np.nan)
+    cash_alone = all_cash_reserve(R, m.regime)
+    all_cash = np.where(cash_alone <= liquid, carry * cash_alone, np.nan)
     derivative = np.fromiter((q.is_derivative for q in m.quotes), bool, len(m.quotes))
     bought = m.share > 0
     columns = {

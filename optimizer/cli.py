@@ -274,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=("assets", "absolute"), default="assets",
                    help="assets: each loss as the same share of this exchange's customer assets (default); "
                         "absolute: the loss in JPY as reported")
+    p.add_argument("--pair", default=None, metavar="FIRST,SECOND",
+                   help="two incident ids: replay them as a first and a second hack in the same year (the cash and "
+                        "each layer's aggregate are not restored in between)")
     _add_output(p)
 
     p = sub.add_parser("compare", help="one exchange under every regime preset, side by side")
@@ -561,6 +564,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
     profile, quotes, regime = _load(args)
     incidents = load_incidents(args.incidents)
     s = solve(profile, quotes, regime, marginal=False)
+    if args.pair is not None:
+        return _stress_pair(args, s, incidents)
     table = analysis.stress_test(s, incidents, scale=args.scale)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "cash_reserve_jpy": s.cash_reserve_jpy,
             "scale": args.scale, "incidents": table.to_dict("records")}
@@ -571,6 +576,23 @@ def cmd_stress(args: argparse.Namespace) -> int:
     noted = table[table["note"] != ""]
     if not noted.empty:  # a layer that paid nothing although the loss reached it, and why
         text += "\n\nNotes:\n" + "\n".join(f"{i}: {n}" for i, n in zip(noted["incident_id"], noted["note"]))
+    _emit(args, text, data, {"stress": table})
+    return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def _stress_pair(args: argparse.Namespace, s, incidents) -> int:
+    by_id = {inc.incident_id: inc for inc in incidents}
+    ids = [part.strip() for part in args.pair.split(",")]
+    if len(ids) != 2 or any(i not in by_id for i in ids):
+        raise InputError("--pair", f"{args.pair!r}: expected two incident ids of {args.incidents} separated by a "
+                         f"comma (e.g. {','.join(list(by_id)[:2])})")
+    table = analysis.stress_pair(s, by_id[ids[0]], by_id[ids[1]], scale=args.scale)
+    data = {"exchange_id": s.exchange_id, "status": s.status, "cash_reserve_jpy": s.cash_reserve_jpy,
+            "scale": args.scale, "pair": table.to_dict("records")}
+    text = (f"Two hacks in one year for {s.exchange_id} ({s.regime.name}): {ids[0]}, then {ids[1]}; the cash and the "
+            "layers' aggregates are not restored in between\n\n"
+            + report.text_table(table[["event", "incident_id", "peril", "loss_jpy", "paid_by_cash_jpy",
+                                       "paid_by_layers_jpy", "uncovered_jpy", "cash_left_jpy"]]))
     _emit(args, text, data, {"stress": table})
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
 

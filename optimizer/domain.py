@@ -180,6 +180,7 @@ class Quote:
     reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements): annual_aggregate
     days_to_pay: float = 0.0              # days from a loss until the cover pays customers (regime: max_days_to_pay)
     term_years: int = 1                   # a multi-year policy: bought in a plan's first year, one share and rate
+    reinstatement_premium: float = 0.0    # fraction of the annual premium due per reinstatement used (after a loss)
     legal_form: str = ""                  # one of LEGAL_FORMS; "" = as `kind` (see `form`)
     # where the row's numbers come from: the sheet's `source` cell (SOURCED / ASSUMPTION marks, data/README.md)
     source: str = field(default="", compare=False)
@@ -314,6 +315,7 @@ class RequirementRule:
     cap_jpy: float = math.inf
     perils: tuple[str, ...] = PERILS
     max_share_of_customer_assets: float = math.inf  # R ≤ this × customer assets (inf: no such cap)
+    second_event_share: float = 0.0  # a second loss up to this × R in the same year must be fundable too (0: none)
 
 
 @dataclass(frozen=True)

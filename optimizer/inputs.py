@@ -82,6 +82,8 @@ MIN_REQUIREMENT_JPY = 1.0   # R below one yen means the profile has nothing the 
 MAX_RATE_ON_LINE = 10.0     # 1,000% of limit a year: the break-even search's ceiling; hot-wallet cover is 10–20%
 MAX_PREMIUM_MULTIPLIER = 10.0
 MAX_REINSTATEMENTS = 10
+MAX_REINSTATEMENT_PREMIUM = 10.0  # ten annual premiums per reinstatement: pro rata is 1, market terms are 0 … 1.5
+MAX_SECOND_EVENT_SHARE = 10.0     # a second loss of ten times R: beyond any regime (keeps the LP's numbers near 1)
 MAX_DAYS_TO_PAY = 3650.0    # ten years from a loss to payment: money that arrives later is no reserve for that loss
 MAX_PLAN_YEARS = 30         # a plan (and a policy's term) runs at most 30 years: beyond, no quote or forecast holds
 MAX_CELL_CHARS = 4096       # the longest bundled cell (an incident's notes) is under 1,000 characters
@@ -326,6 +328,8 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     # the legal form, which decides the licence (blank: as kind), and provenance (SOURCED / ASSUMPTION marks)
     _Column("legal_form", _choice(LEGAL_FORMS), False, ""),
     _Column("source", _text, False, ""),
+    _Column("reinstatement_premium", _bounded(_non_negative, MAX_REINSTATEMENT_PREMIUM, "ten annual premiums"),
+            False, 0.0),
 )
 
 _ID_COLUMN = {"profiles": "exchange_id", "quotes": "quote_id"}
@@ -567,7 +571,8 @@ def _toml_flag(section: str, key: str, raw: Any, source: str) -> bool:
 
 
 _REQUIREMENT_RATES = ("volume_rate", "hot_wallet_rate", "cold_wallet_rate")
-_REQUIREMENT_KEYS = (*_REQUIREMENT_RATES, "floor_jpy", "cap_jpy", "perils", "max_share_of_customer_assets")
+_REQUIREMENT_KEYS = (*_REQUIREMENT_RATES, "floor_jpy", "cap_jpy", "perils", "max_share_of_customer_assets",
+                     "second_event_share")
 _ELIGIBILITY_FRACTIONS = ("min_cash_share", "max_insurance_share", "max_derivative_share", "max_counterparty_share",
                           "derivative_credit_factor", "state_backed_exclusion_factor")
 _ELIGIBILITY_KEYS = (*_ELIGIBILITY_FRACTIONS, "min_rating", "require_licensed", "max_days_to_pay", "assets")
@@ -640,6 +645,8 @@ def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
                              allow_inf=True),
         perils=tuple(dict.fromkeys(perils)),
         max_share_of_customer_assets=share_cap,
+        second_event_share=_toml_number("requirement", "second_event_share", req.get("second_event_share", 0.0),
+                                        source, high=MAX_SECOND_EVENT_SHARE),
     )
 
     elig = _toml_table(data, "eligibility", source)

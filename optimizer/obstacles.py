@@ -20,8 +20,11 @@ Order of the checks, cheapest and most fundamental first:
    `cap binds: <name>` (max_insurance_share, max_derivative_share, max_counterparty_share (<counterparty>),
    min_cash_share): the cap is binding in the solution and lifting it (to 1, or 0 for the cash floor) buys it;
 6. `does not cover <perils>`: covering every peril of the regime buys it;
-7. `minimum line min_share <x> does not fit`: dropping its minimum line buys it;
-8. `dearer than cash and other cover`: at a rate on line of 0 (and no fixed fee) it is bought; the break-even
+7. `aggregate used up by the first loss (no reinstatement left for the second)`: under a regime with a second loss in
+   the year (second_event_share > 0), a layer without reinstatement pays one loss a year; with one reinstatement
+   (at the same premium) it is bought;
+8. `minimum line min_share <x> does not fit`: dropping its minimum line buys it;
+9. `dearer than cash and other cover`: at a rate on line of 0 (and no fixed fee) it is bought; the break-even
    rate on line (`analysis.break_even`, re-solves) is given when asked.
 When no single removal buys it, the removals are made cumulatively in that order and the reason lists every
 obstacle removed ("; "). A quote not bought even with every obstacle removed "adds nothing the mix needs".
@@ -59,6 +62,7 @@ WORDS: dict[str, str] = {
     "cap_binds": "cap binds: {0}",                                           # the cap's name
     "counterparty_cap_binds": "cap binds: max_counterparty_share ({0})",     # the counterparty
     "does_not_cover": "does not cover {0}",                                  # the perils (a tuple)
+    "aggregate_used_up": "aggregate used up by the first loss (no reinstatement left for the second)",
     "minimum_line": "minimum line min_share {0:g} does not fit",             # the minimum share
     "dearer": "dearer than cash and other cover",
     "dearer_below": "dearer than cash and other cover (enters below a rate on line of {0:.4%}, quoted {1:.4%})",
@@ -146,6 +150,8 @@ def _probes(solution: Solution, quote: Quote) -> list[Probe]:
         all_perils = frozenset(quote.perils) | frozenset(regime.requirement.perils)
         probes.append((Reason("does_not_cover", (tuple(missing),)),
                        lambda qs, r: (_replace_quote(qs, qid, perils=all_perils), r)))
+    if regime.requirement.second_event_share > 0 and quote.reinstatements == 0:
+        probes.append((Reason("aggregate_used_up"), lambda qs, r: (_replace_quote(qs, qid, reinstatements=1), r)))
     if quote.min_share > 0:
         probes.append((Reason("minimum_line", (quote.min_share,)),
                        lambda qs, r: (_replace_quote(qs, qid, min_share=0.0), r)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .inputs import MAX_DAYS_TO_PAY, MAX_JPY, MIN_REQUIREMENT_JPY, InputError
+from .inputs import MAX_DAYS_TO_PAY, MAX_JPY, MAX_SECOND_EVENT_SHARE, MIN_REQUIREMENT_JPY, InputError
 from .domain import (
     ASSET_KINDS, Eligibility, ExchangeProfile, Quote, Regime, RequirementRule, ReserveAsset, rating_bucket, rating_rank,
 )
@@ -42,6 +42,18 @@ def requirement(profile: ExchangeProfile, regime: Regime) -> float:
                          f"{regime.name!r} is not a plausible amount; expected R between {MIN_REQUIREMENT_JPY:g} and "
                          f"{MAX_JPY:g} yen (is the exchange's {column} right for this rule?)", column=column)
     return R
+
+
+def all_cash_reserve(requirement_jpy, regime: Regime):
+    """The cash that passes the regime's test alone (JPY; arrays broadcast): R, and with a second loss in the same
+    year R·(1 + second_event_share), since cash spent on the first loss is gone for the second. The all-cash
+    baseline costs carry × this.
+
+    >>> from .domain import RequirementRule
+    >>> all_cash_reserve(1e10, Regime("r", RequirementRule(floor_jpy=1e9, second_event_share=0.5)))
+    15000000000.0
+    """
+    return requirement_jpy * (1.0 + regime.requirement.second_event_share)
 
 
 def rating_credit(rating: str, regime: Regime) -> float:
@@ -156,7 +168,8 @@ CEILINGS = ("cap_jpy", "max_share_of_customer_assets")  # R = min(these, …): a
 def check_parameter(name: str, value: float, source: str = "--values") -> float:
     """`value` for regime parameter `name`, typed outside a regime file (a frontier's --values, a scenario's
     overrides), held to the bounds the regime file puts on it (inputs.regime_from_dict): rates and eligibility
-    fractions in [0, 1], yen in [0, ¥1,000tn], max_days_to_pay in days [0, 3650] or infinite (no limit); a ceiling on
+    fractions in [0, 1], yen in [0, ¥1,000tn], max_days_to_pay in days [0, 3650] or infinite (no limit),
+    second_event_share (a second loss of the same year, × R; 0: none) in [0, 10]; a ceiling on
     R (cap_jpy, max_share_of_customer_assets) may also be infinite (no ceiling) or 0 (a frontier then shows the rule
     asking for nothing). Raises InputError."""
     if name not in SWEEPABLE:
@@ -167,6 +180,11 @@ def check_parameter(name: str, value: float, source: str = "--values") -> float:
         if not (0 <= v <= MAX_DAYS_TO_PAY or v == math.inf):
             raise InputError(source, f"{name} = {v:g}: expected a number of days between 0 and {MAX_DAYS_TO_PAY:g}, "
                              "or inf for no limit")
+        return v
+    if name == "second_event_share":
+        if not 0 <= v <= MAX_SECOND_EVENT_SHARE:
+            raise InputError(source, f"{name} = {v:g}: expected a multiple of R between 0 and "
+                             f"{MAX_SECOND_EVENT_SHARE:g} (1 = a second loss as large as R; 0 = no second loss)")
         return v
     if name.endswith("_jpy"):
         ok, expected = 0 <= v <= MAX_JPY, f"an amount in yen between 0 and {MAX_JPY:g}"

@@ -318,11 +318,32 @@ def solution_text(s: Solution) -> str:
     mix = s.mix[["source", "kind", "counterparty", "rating", "attachment_jpy", "limit_jpy", "share", "credit_jpy",
                  "annual_cost_jpy"]]
     lines.append(text_table(mix, {"share": lambda v: pct(v, 1)}))
+    lines += two_events_lines(s)
     if s.ineligible:
         lines += ["", "Not eligible (no credit, never bought): " + ", ".join(q.quote_id for q in s.ineligible)]
     if s.binding:
         lines += ["", "Binding limits: " + ", ".join(binding_words(s))]
     return "\n".join(lines)
+
+
+def two_events_lines(s: Solution) -> list[str]:
+    """Under a regime with a second loss in the year, or with reinstatements that cost something: what each layer
+    pays for the first and the second loss, and what its reinstatement costs after the first (empty otherwise)."""
+    if not s.lines or not s.regime.requirement.perils:
+        return []
+    sigma = s.regime.requirement.second_event_share
+    two = s.two_events()
+    if sigma <= 0 and not any(two.reinstatement_jpy):
+        return []
+    frame = pd.DataFrame({"quote_id": [l.quote.quote_id for l in s.lines],
+                          "reinstatements": [l.quote.reinstatements for l in s.lines],
+                          "first_event_jpy": two.first_jpy, "second_event_jpy": two.second_jpy,
+                          "reinstatement_cost_jpy": two.reinstatement_jpy})
+    head = (f"Two losses in one year: {yen(two.first_loss_jpy)} ({two.first_peril}), then {yen(two.second_loss_jpy)} "
+            f"({two.second_peril}); both leave {yen(two.retained_jpy)} to the reserve"
+            if sigma > 0 else "What each layer pays for a loss of R")
+    return ["", head + " (reinstatement cost: due after the first loss, not in the annual cost):",
+            text_table(frame, {})]
 
 
 def binding_words(s: Solution) -> list[str]:

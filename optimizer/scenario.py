@@ -76,7 +76,8 @@ def profile_to_dict(profile: ExchangeProfile) -> dict[str, Any]:
 
 # Round-2 regime keys: written only when they differ from their default, so files stay readable by readers
 # that predate them.
-_OPTIONAL_REGIME_KEYS = ("max_share_of_customer_assets", "require_licensed", "state_backed_exclusion_factor")
+_OPTIONAL_REGIME_KEYS = ("max_share_of_customer_assets", "require_licensed", "state_backed_exclusion_factor",
+                         "second_event_share")
 
 
 def _section(obj) -> dict[str, Any]:

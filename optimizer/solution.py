@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .domain import ExchangeProfile, Quote, Regime, line_cost_jpy, line_credit_jpy
+from .regime import all_cash_reserve
 from .settings import VERIFY_COST, VERIFY_SHARE, VERIFY_SLACK
 
 
@@ -28,6 +29,24 @@ class Line:
     credit_jpy: float       # κ × share × r(R): regulatory credit
     annual_cost_jpy: float  # premium × multiplier (+ fixed fee)
     credit_factor: float
+
+
+@dataclass(frozen=True)
+class TwoEvents:
+    """What the mix pays for two losses in one year: a first loss of R of `first_peril`, then a second of
+    second_event_share × R of `second_peril` (the pair of perils that leaves the exchange the most), per line in
+    the order of `Solution.lines` (JPY, share applied, before κ). `reinstatement_jpy` is what restoring what the
+    first loss took of each line costs (reinstatement_premium × its premium × the limit reinstated ÷ the limit):
+    due after a loss, never part of the annual cost."""
+
+    first_peril: str
+    second_peril: str
+    first_loss_jpy: float
+    second_loss_jpy: float
+    first_jpy: tuple[float, ...]
+    second_jpy: tuple[float, ...]
+    reinstatement_jpy: tuple[float, ...]
+    retained_jpy: float   # both losses less the credit the lines earn for them: what the reserve must fund
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,29 @@ class Solution:
     def ineligible(self) -> list[Quote]:
         """Offered quotes that earn no credit (rating below the minimum): reported, never bought."""
         return [q for q in self.offered if self.credit.get(q.quote_id, 0.0) <= 0]
+
+    def two_events(self) -> TwoEvents:
+        """The mix against a first loss of R and a second of second_event_share × R in the same year (TwoEvents;
+        with no second loss in the regime, the second is 0)."""
+        from .repeat import tower_pays_for_pair
+
+        R, sigma = self.requirement_jpy, self.regime.requirement.second_event_share
+        quotes = [l.quote for l in self.lines]
+        shares = [l.share for l in self.lines]
+        credit = [l.credit_factor for l in self.lines]
+        perils = list(self.regime.requirement.perils)
+        worst = max(((p1, p2) for p1 in perils for p2 in perils), key=lambda pair: tower_pays_for_pair(
+            quotes, shares, R, (pair[0], R), (pair[1], sigma * R), credit).retained_jpy)
+        pays = tower_pays_for_pair(quotes, shares, R, (worst[0], R), (worst[1], sigma * R))
+        retained = tower_pays_for_pair(quotes, shares, R, (worst[0], R), (worst[1], sigma * R), credit).retained_jpy
+        reinstated = []
+        for q, l, first in zip(quotes, self.lines, pays.first_jpy):
+            limit = q.limit_jpy(R)
+            premium = l.annual_cost_jpy - q.fixed_fee_jpy
+            used = min(first / l.share if l.share > 0 else 0.0, q.reinstatements * limit)
+            reinstated.append(q.reinstatement_premium * premium * used / limit if limit > 0 else 0.0)
+        return TwoEvents(worst[0], worst[1], R, sigma * R, tuple(map(float, pays.first_jpy)),
+                         tuple(map(float, pays.second_jpy)), tuple(reinstated), float(retained))
 
     def share_of(self, quote_id: str) -> float:
         return next((line.share for line in self.lines if line.quote.quote_id == quote_id), 0.0)
@@ -142,6 +184,11 @@ class Solution:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON result (docs/design.md §6) (contract keys first, then extensions)."""
+        # the two events are worked out, and their keys written, only when they say something (a second loss, or
+        # reinstatements that cost): at second_event_share 0 the result is what it always was
+        repeat = self.regime.requirement.second_event_share > 0
+        priced = any(l.quote.reinstatement_premium > 0 and l.quote.reinstatements > 0 for l in self.lines)
+        two = self.two_events() if (repeat or priced) and self.regime.requirement.perils else None
         return {
             "exchange_id": self.profile.exchange_id,
             "status": self.status,
@@ -155,8 +202,8 @@ class Solution:
             "instruments": [
                 {"quote_id": l.quote.quote_id, "kind": l.quote.kind, "counterparty": l.quote.counterparty,
                  "share": l.share, "cover_jpy": l.cover_jpy, "credit_jpy": l.credit_jpy,
-                 "annual_cost_jpy": l.annual_cost_jpy}
-                for l in self.lines
+                 "annual_cost_jpy": l.annual_cost_jpy, **self._events_of(two, k)}
+                for k, l in enumerate(self.lines)
             ],
             "exchange_name": self.profile.name,
             "regime": self.regime.name,
@@ -164,7 +211,22 @@ class Solution:
             "ineligible_quotes": [q.quote_id for q in self.ineligible],
             "requirement_to_net_assets": self.requirement_to_net_assets,
             "statement_date": self.profile.statement_date or None,
+            **({} if two is None else {
+                "second_event": {"first_peril": two.first_peril, "second_peril": two.second_peril,
+                                 "first_loss_jpy": two.first_loss_jpy, "second_loss_jpy": two.second_loss_jpy,
+                                 "retained_jpy": two.retained_jpy} if repeat else None,
+                "reinstatement_cost_jpy": float(sum(two.reinstatement_jpy))}),
         }
+
+    @staticmethod
+    def _events_of(two: "TwoEvents | None", k: int) -> dict[str, Any]:
+        """Line k's keys for the two events (none when they are not worked out)."""
+        if two is None:
+            return {}
+        repeat = two.second_loss_jpy > 0
+        return {"first_event_jpy": two.first_jpy[k] if repeat else None,
+                "second_event_jpy": two.second_jpy[k] if repeat else None,
+                "reinstatement_cost_jpy": two.reinstatement_jpy[k]}
 
     @property
     def requirement_to_net_assets(self) -> float | None:
@@ -247,6 +309,17 @@ def verify(solution: Solution) -> list[str]:
         if worst > z + tol:
             problems.append(f"a {peril} loss is short by {worst:.6g} JPY, more than the reported shortfall {z:.6g}")
 
+    # 5. a second loss in the same year, after the first: what both retain together is funded
+    sigma = s.regime.requirement.second_event_share
+    if sigma > 0:
+        reinst = np.fromiter((q.reinstatements for q in quotes), float, n)
+        covers = [np.fromiter((q.covers(p) for q in quotes), bool, n) for p in s.regime.requirement.perils]
+        worst = float(_two_events_worst(np.array([R]), np.array([C]), attach[None], limit[None],
+                                        (limit * (1.0 + reinst))[None], weight[None], covers, sigma, _GRID_PAIRS)[0])
+        if worst > z + tol:
+            problems.append(f"a second loss in the same year is short by {worst:.6g} JPY, more than the reported "
+                            f"shortfall {z:.6g}")
+
     # 2. caps on credit, credit of j = κ·s·r(R)
     credit_R = weight * np.clip(R - attach, 0.0, limit)
     if C + z < elig.min_cash_share * R - tol:
@@ -271,6 +344,46 @@ def verify(solution: Solution) -> list[str]:
     if abs(cost - s.annual_cost_jpy) > VERIFY_COST * max(abs(cost), 1.0) + 1e-6:
         problems.append(f"reported cost {s.annual_cost_jpy:.6g} differs from the mix's cost {cost:.6g}")
     return problems
+
+
+_GRID_PAIRS = np.linspace(0.0, 1.0, 33)  # each loss of a pair on this grid too (a second net beside the vertices)
+
+
+def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, grid) -> np.ndarray:
+    """The most that two losses of one year retain together beyond the reserve, per exchange (JPY, N exchanges):
+    max over x₁ ≤ R, x₂ ≤ σ·R and every ordered pair of perils of x₁ + x₂ − Σ_j w_j·min(c₁·r_j(x₁) + c₂·r_j(x₂),
+    A_j) − C, with w_j = κ_j·s_j and A_j the layer's aggregate; ≤ 0 when the two-event test holds.
+
+    The pairs: every pair of edges of the two axes (the grid, each layer's attachment and exhaustion point, and
+    a + A − l where an aggregate lies between one and two limits), and, for each layer whose aggregate two losses
+    can use up (A < 2l), where the line x₁ + x₂ = 2a + A crosses those edges: every vertex of the retained total's
+    linear pieces. Own arithmetic (numpy clip and minimum), not the model's rows nor repeat.py.
+    """
+    N, n = attach.shape
+    top1, top2 = R[:, None], sigma * R[:, None]
+    partial = (aggregate > limit) & (aggregate < 2.0 * limit)
+    extra = np.where(partial, attach + aggregate - limit, 0.0)
+
+    def axis(top):
+        return np.clip(np.concatenate([grid[None, :] * top, attach, attach + limit, extra], axis=1), 0.0, top)
+
+    e1, e2 = axis(top1), axis(top2)
+    x1, x2 = [np.repeat(e1, e2.shape[1], axis=1)], [np.tile(e2, (1, e1.shape[1]))]
+    for k in np.flatnonzero((aggregate < 2.0 * limit).any(axis=0)):
+        line = (2.0 * attach[:, k] + aggregate[:, k])[:, None]
+        x1 += [e1, np.clip(line - e2, 0.0, top1)]
+        x2 += [np.clip(line - e1, 0.0, top2), e2]
+    x1, x2 = np.concatenate(x1, axis=1), np.concatenate(x2, axis=1)    # exchanges × pairs
+    first = np.clip(x1[:, :, None] - attach[:, None, :], 0.0, limit[:, None, :])
+    second = np.clip(x2[:, :, None] - attach[:, None, :], 0.0, limit[:, None, :])
+    worst = np.full(N, -np.inf)
+    kinds = {c.tobytes(): c for c in covers}.values()
+    for c1 in kinds:
+        for c2 in kinds:
+            paid = np.minimum(first * c1 + second * c2, aggregate[:, None, :])
+            retained = x1 + x2 - np.einsum("npj,nj->np", paid, weight)
+            worst = np.maximum(worst, retained.max(axis=1) - C)
+    return worst
 
 
 # ---------------------------------------------------------------------- many mixes at once (a batch's chunk)
@@ -344,17 +457,20 @@ class Mixes:
                       for q, s, l, c, a, kappa in zip(self.quotes, self.share[k], limit, credit, cost, self.credit)
                       if s > 0)
         prof = self.profiles[k]
+        all_cash = all_cash_reserve(float(R), self.regime)
         return Solution(
             profile=prof, regime=self.regime, requirement_jpy=float(R), status="optimal",
             cash_reserve_jpy=float(self.cash[k]), shortfall_jpy=0.0,
             annual_cost_jpy=float(prof.carry * self.cash[k] + cost.sum()),
-            all_cash_cost_jpy=prof.carry * R if R <= prof.liquid_capital_jpy else None,
+            all_cash_cost_jpy=prof.carry * all_cash if all_cash <= prof.liquid_capital_jpy else None,
             marginal_cost_per_jpy=None if np.isnan(self.marginal[k]) else float(self.marginal[k]), lines=lines,
             offered=self.offered, credit={q.quote_id: float(c) for q, c in zip(self.quotes, self.credit)},
             solve_seconds=self.solve_seconds)
 
 
 _GRID_MANY = np.linspace(0.0, 1.0, 33)  # the edges make the check exact; a coarser second net than `verify`'s
+_GRID_PAIRS_MANY = np.linspace(0.0, 1.0, 5)  # the vertices make the two-event check exact; a coarse second net
+_PAIR_SLICE = 64                             # exchanges per slice of the two-event check (pairs × quotes each)
 
 
 def verify_many(m: Mixes) -> list[str]:
@@ -399,6 +515,19 @@ def verify_many(m: Mixes) -> list[str]:
         credit = np.einsum("ilj,ij->il", paid, weight * covers)
         worst = (losses - credit - C[:, None]).max(axis=1)
         flag(worst > tol, f"a {peril} loss is not funded")
+
+    # 5. a second loss in the same year, after the first (in slices of exchanges: pairs × quotes each)
+    sigma = m.regime.requirement.second_event_share
+    if sigma > 0:
+        reinst = np.fromiter((q.reinstatements for q in m.quotes), float, n)
+        covers = [np.fromiter((q.covers(p) for q in m.quotes), bool, n) for p in m.regime.requirement.perils]
+        for lo_i in range(0, N, _PAIR_SLICE):
+            at = slice(lo_i, lo_i + _PAIR_SLICE)
+            worst = _two_events_worst(R[at], C[at], attach[at], limit[at], limit[at] * (1.0 + reinst), weight[at],
+                                      covers, sigma, _GRID_PAIRS_MANY)
+            bad = np.zeros(N, dtype=bool)
+            bad[at] = worst > tol[at]
+            flag(bad, "a second loss in the same year is not funded")
 
     # 2. caps on credit, credit of j = κ·s·r(R) (re-derived here, not Mixes.line_credit)
     credit_R = m.credit * m.share * np.clip(R[:, None] - attach, 0.0, limit)

@@ -317,3 +317,54 @@ def test_cli_stress_pays_nothing_from_a_layer_excluding_the_attack_and_says_why(
                                                                ("by_cash", "by_layers")))
     text = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=300)
     assert text.returncode == 0 and "DMM-2024: LL-V1 paid nothing" in text.stdout
+
+
+# ------------------------------------------------------------------ two hacks in one year, replayed
+
+def _twice(sigma):
+    return Regime("t", RequirementRule(volume_rate=0.002, perils=("external_hack",), second_event_share=sigma),
+                  Eligibility())
+
+
+def test_stress_pair_a_layer_without_reinstatement_pays_the_first_hack_and_cash_the_second():
+    from optimizer.analysis import stress_pair
+
+    quotes = [_layer("L", 0.0, 1.0, 0.01)]
+    hack = _incident(0.1)                                        # 10% of ¥100bn of customer assets: a loss of R
+    ready = solve(_profile(), quotes, _twice(1.0))               # the two-event test: cash R beside the layer
+    first, second = stress_pair(ready, hack, hack).to_dict("records")
+    assert (first["paid_L_jpy"], first["paid_by_cash_jpy"]) == (pytest.approx(R), pytest.approx(0.0))
+    assert (second["paid_L_jpy"], second["paid_by_cash_jpy"], second["uncovered_jpy"]) == (0.0, pytest.approx(R),
+                                                                                         pytest.approx(0.0))
+    once = solve(_profile(), quotes, _twice(0.0))                # one hack a year: no cash left for the second
+    assert stress_pair(once, hack, hack)["uncovered_jpy"].tolist() == pytest.approx([0.0, R])
+
+
+def test_stress_pair_a_reinstatement_pays_the_second_hack_and_cash_spent_on_the_first_is_gone():
+    from optimizer.analysis import stress_pair
+
+    s = solve(_profile(), [_layer("L", 0.5, 0.5, 0.01, reinstatements=1)], _twice(1.0))
+    assert s.cash_reserve_jpy == pytest.approx(R)
+    first, second = stress_pair(s, _incident(0.1), _incident(0.1)).to_dict("records")
+    assert first["paid_L_jpy"] == pytest.approx(0.5 * R) and second["paid_L_jpy"] == pytest.approx(0.5 * R)
+    assert first["paid_by_cash_jpy"] == pytest.approx(0.5 * R) and second["cash_left_jpy"] == pytest.approx(0.0)
+    bigger = stress_pair(s, _incident(0.1), _incident(0.12)).iloc[1]   # the second is larger than the cash left
+    assert bigger["uncovered_jpy"] == pytest.approx(0.2 * R)
+
+
+def test_cli_stress_pair_replays_two_incidents_and_refuses_an_unknown_one(capsys):
+    import json
+
+    from conftest import DATA
+    from optimizer import cli
+
+    args = ["stress", "--profiles", str(DATA / "profiles-japan-2025.csv"), "--quotes", str(DATA / "quotes-japan.csv"),
+            "--regime", "cold-wallet-repeat", "--exchange", "bitflyer", "--format", "json"]
+    assert cli.main(args + ["--pair", "COINCHECK-2018,ZAIF-2018"]) == 0
+    pair = json.loads(capsys.readouterr().out)["pair"]
+    assert [p["event"] for p in pair] == ["first", "second"]
+    assert pair[1]["paid_LL-V1_jpy"] == pytest.approx(pair[0]["paid_LL-V1_jpy"])  # its reinstatement pays again
+    assert pair[1]["paid_by_cash_jpy"] == pytest.approx(pair[0]["cash_left_jpy"])
+    assert cli.main(args + ["--pair", "COINCHECK-2018"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --pair") and err.count("\n") == 1

@@ -1,6 +1,7 @@
 """The bundled data/: every file loads, every preset gives every real exchange a finite R within its share cap,
 and the sheets say what data/README.md says they say."""
 
+import dataclasses
 import csv
 import math
 
@@ -379,3 +380,17 @@ def test_the_mark_checks_fail_on_an_unmarked_value(tmp_path):
                       encoding="utf-8")
     assert toml_marks(preset) == ["line 6, key c: no SOURCED or ASSUMPTION mark", "line 8, key \"AA\": no SOURCED or "
                                   "ASSUMPTION mark"]
+
+
+def test_the_repeat_preset_is_cold_wallet_with_a_second_loss_as_large_as_R_and_says_why():
+    cold, repeat = (load_regime(DATA / "regimes" / f"{n}.toml") for n in ("cold-wallet", "cold-wallet-repeat"))
+    assert repeat.requirement.second_event_share == 1 and cold.requirement.second_event_share == 0
+    assert dataclasses.replace(repeat.requirement, second_event_share=0.0) == cold.requirement
+    assert repeat.eligibility == cold.eligibility and repeat.rating_credit == cold.rating_credit
+    text = (DATA / "regimes" / "cold-wallet-repeat.toml").read_text(encoding="utf-8")
+    for line in text.split("[requirement]")[1].split("[eligibility]")[0].splitlines():
+        if "=" in line:
+            assert "SOURCED" in line or "ASSUMPTION" in line, line
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    [row] = [line for line in readme.splitlines() if line.startswith("| `cold-wallet-repeat` |")]
+    assert all(word in row for word in ("Upbit", "BtcTurk", "2019", "2025", "2024", "https://"))

@@ -284,6 +284,12 @@ def refused(capsys, write, **files):
     ('name = "x"\n[requirement]\nfloor_jpy = 2e9\n[eligibility]\nstate_backed_exclusion_factor = 1.2\n',
      "'eligibility.state_backed_exclusion_factor'", "between 0 and 1"),
     ('name = "x"\n[requirement]\nfloor_jpy = 2e9\nperils = [["external_hack"]]\n', "nested 4 levels", "at most 3"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 2e9\nsecond_event_share = -0.5\n', "'requirement.second_event_share'",
+     "between 0 and 10"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 2e9\nsecond_event_share = 11\n', "'requirement.second_event_share'",
+     "between 0 and 10"),
+    ('name = "x"\n[requirement]\nfloor_jpy = 2e9\nsecond_event_share = "once"\n',
+     "'requirement.second_event_share'", "expected a number"),
 ])
 def test_a_regime_that_means_nothing_is_refused(capsys, write, regime, where, what):
     err = refused(capsys, write, regime=regime)
@@ -337,6 +343,24 @@ QUOTE_R2 = QUOTE_HEADER + ",layer_basis,max_limit_jpy,licensed_in_japan,fronting
 def test_new_quote_columns_are_validated(capsys, write, cells, column, what):
     err = refused(capsys, write, quotes=f"{QUOTE_R2}\nQ1,insurance,Ins,AA,0,0.5,0.02,{cells}\n")
     assert "q.csv" in err and "row 1" in err and column in err and what in err
+
+
+@pytest.mark.parametrize("cell,what", [("-0.1", "≥ 0"), ("11", "at most 10"), ("pro rata", "expected a number")])
+def test_a_reinstatement_premium_that_means_nothing_is_refused(capsys, write, cell, what):
+    err = refused(capsys, write, quotes=f"{QUOTE_R2},reinstatement_premium\n"
+                                        f"Q1,insurance,Ins,AA,0,0.5,0.02,requirement,,true,0,,1,{cell}\n")
+    assert "q.csv" in err and "row 1" in err and "'reinstatement_premium'" in err and what in err
+
+
+def test_second_event_share_and_reinstatement_premium_are_read_and_default_to_nothing(write):
+    [q] = load_quotes(write("q.csv", f"{QUOTE_R2},reinstatement_premium\n"
+                                     "Q1,insurance,Ins,AA,0,0.5,0.02,requirement,,true,0,,1,0.8\n"))
+    assert (q.reinstatements, q.reinstatement_premium) == (1, 0.8)
+    [old] = load_quotes(write("q.csv", f"{QUOTE_HEADER}\n{GOOD_QUOTE}\n"))
+    assert old.reinstatement_premium == 0
+    r = regime_from_text('[requirement]\nfloor_jpy = 2e9\nsecond_event_share = 0.5\n', "r.toml")
+    assert r.requirement.second_event_share == 0.5
+    assert regime_from_text('[requirement]\nfloor_jpy = 2e9\n', "r.toml").requirement.second_event_share == 0
 
 
 def test_new_quote_columns_are_read_and_old_files_keep_their_defaults(write):

@@ -19,8 +19,9 @@ P = profile(annual_trading_volume_jpy=1e12)  # carry 10%: a full layer 0→R is 
 R = 1e9
 
 
-def regime(**elig):
-    return Regime("r", RequirementRule(floor_jpy=R), Eligibility(**elig), rating_credit={})
+def regime(second_event_share=0.0, **elig):
+    return Regime("r", RequirementRule(floor_jpy=R, second_event_share=second_event_share), Eligibility(**elig),
+                  rating_credit={})
 
 
 def q(quote_id="Q", attachment=0.0, limit=1.0, rol=0.01, **kw):
@@ -65,6 +66,8 @@ def remove_obstacles(why, quote_id, quotes, reg, break_even_rol=None):
             reg = dataclasses.replace(reg, eligibility=dataclasses.replace(elig, **{name: 1.0}))
         elif part.startswith("does not cover "):
             quotes = replace(quotes, quote_id, perils=frozenset(PERILS))
+        elif part == "aggregate used up by the first loss (no reinstatement left for the second)":
+            quotes = replace(quotes, quote_id, reinstatements=1)
         elif part.startswith("dearer than cash and other cover"):
             rol = 0.99 * break_even_rol if break_even_rol else 0.0
             quotes = replace(quotes, quote_id, rate_on_line=rol, fixed_fee_jpy=0.0)
@@ -94,6 +97,11 @@ CASES = [
      "ineligible: pays after 180 days, the regime allows 30"),
     ("pays too late and dear", [q(days_to_pay=90, rol=0.5)], regime(max_days_to_pay=60),
      "ineligible: pays after 90 days, the regime allows 60; dearer than cash and other cover"),
+    # a full layer at 12% of its limit is dearer than cash (10%) for one hack a year; for two it would pay twice,
+    # if only it had a reinstatement
+    ("aggregate used up", [q(rol=0.12)], regime(second_event_share=1.0),
+     "aggregate used up by the first loss (no reinstatement left for the second)"),
+    ("one hack a year: dear", [q(rol=0.12)], regime(), "dearer than cash and other cover"),
 ]
 
 
@@ -157,7 +165,7 @@ def test_obstacles_together_are_all_named():
 SHEETS = [("profiles.csv", "EX05", "quotes.csv", p.stem) for p in sorted((DATA / "regimes").glob("*.toml"))] + [
     ("profiles-japan-2025.csv", ex, sheet, preset)
     for ex in ("bitflyer", "zaif") for sheet in ("quotes-japan.csv", "quotes-japan-state-excl.csv")
-    for preset in ("cold-wallet", "cold-wallet-state-backed-haircut", "securities-style-japan")]
+    for preset in ("cold-wallet", "cold-wallet-state-backed-haircut", "securities-style-japan", "cold-wallet-repeat")]
 
 
 @pytest.mark.parametrize("profiles,exchange,sheet,preset", SHEETS)

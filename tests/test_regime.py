@@ -202,6 +202,18 @@ def test_the_asset_shares_and_days_are_regime_parameters_a_frontier_or_an_overri
     assert "asset_shares" not in SWEEPABLE
 
 
+def test_second_event_share_is_a_regime_parameter_held_to_its_bounds():
+    from optimizer.regime import SWEEPABLE, check_parameter, parameter_value
+
+    r = _elig()
+    assert "second_event_share" in SWEEPABLE and parameter_value(r, "second_event_share") == 0
+    assert with_parameter(r, "second_event_share", 1.0).requirement.second_event_share == 1.0
+    assert check_parameter("second_event_share", 2.5) == 2.5
+    for bad in (-0.1, 10.5, math.inf):
+        with pytest.raises(InputError, match="multiple of R between 0 and 10"):
+            check_parameter("second_event_share", bad)
+
+
 def test_a_frontier_over_max_days_to_pay_buys_the_slow_layer_once_the_limit_reaches_it():
     from optimizer.analysis import frontier, default_values
 

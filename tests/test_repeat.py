@@ -233,3 +233,203 @@ def test_the_worked_examples_in_the_docstrings_hold():
 
     assert doctest.testmod(repeat).failed == 0
     assert doctest.testmod(domain).failed == 0
+
+
+# ---------------------------------------------------------------------------------------------- through `solve`
+
+def _twice(sigma=1.0, **elig):
+    """builders.regime (R = ¥10bn for builders.profile) with a second loss of up to σ·R in the same year."""
+    import dataclasses
+
+    from builders import regime
+
+    r = regime(**elig)
+    return dataclasses.replace(r, requirement=dataclasses.replace(r.requirement, second_event_share=sigma))
+
+
+def test_solve_a_single_layer_with_no_reinstatement_funds_only_the_first_event():
+    from builders import profile
+    from optimizer.model import solve
+
+    tower = [layer("L", 0.0, 1.0, 0.01)]
+    once, twice = solve(profile(), tower, _twice(0.0)), solve(profile(), tower, _twice(1.0))
+    assert once.cash_reserve_jpy == pytest.approx(0.0, abs=1.0) and once.share_of("L") == pytest.approx(1.0)
+    # the layer's one limit goes to the first hack: the second (R) is all cash
+    assert twice.status == "optimal" and twice.share_of("L") == pytest.approx(1.0)
+    assert twice.cash_reserve_jpy == pytest.approx(R, rel=1e-9)
+    assert twice.annual_cost_jpy == pytest.approx(0.10 * R + 0.01 * R, rel=1e-9)
+    assert twice.all_cash_cost_jpy == pytest.approx(0.10 * 2 * R)      # all cash must hold both losses: 2·R
+    assert once.all_cash_cost_jpy == pytest.approx(0.10 * R)
+
+
+def test_a_frontier_sweeps_the_second_event_share_on_one_kept_model():
+    from builders import profile
+    from optimizer.analysis import frontier
+
+    table = frontier(profile(), [layer("L", 0.5, 0.5, 0.01)], _twice(0.0), "second_event_share", [0.0, 0.4, 1.0])
+    # no reinstatement: the layer pays once; cash 0.5·R, then 0.5·R + 0.4·R, then 0.5·R + R
+    assert table["cash_reserve_jpy"].tolist() == pytest.approx([0.5 * R, 0.9 * R, 1.5 * R], rel=1e-9)
+
+
+def test_solve_one_reinstatement_makes_the_layer_fund_both_events():
+    from builders import profile
+    from optimizer.model import solve
+
+    s = solve(profile(), [layer("L", 0.0, 1.0, 0.01, reinstatements=1)], _twice(1.0))
+    assert s.share_of("L") == pytest.approx(1.0) and s.cash_reserve_jpy == pytest.approx(0.0, abs=1.0)
+
+
+def test_solve_cash_spent_on_the_first_event_is_missing_for_the_second():
+    from builders import profile
+    from optimizer.model import solve
+
+    # a layer over the top half with a reinstatement: each hack of R leaves 0.5·R to cash, both together R
+    tower = [layer("L", 0.5, 0.5, 0.01, reinstatements=1)]
+    once, twice = solve(profile(), tower, _twice(0.0)), solve(profile(), tower, _twice(1.0))
+    assert once.cash_reserve_jpy == pytest.approx(0.5 * R, rel=1e-9)
+    assert twice.cash_reserve_jpy == pytest.approx(R, rel=1e-9)        # not 0.5·R: the reserve is not restored
+    half = solve(profile(), tower, _twice(0.4))                         # a second hack of 0.4·R stays below the layer
+    assert half.cash_reserve_jpy == pytest.approx(0.9 * R, rel=1e-9)
+
+
+def test_a_second_loss_the_model_would_not_fund_is_refused_by_the_independent_check():
+    import dataclasses
+
+    from builders import profile
+    from optimizer.model import solve
+    from optimizer.solution import verify, verify_many, Mixes
+
+    s = solve(profile(), [layer("L", 0.0, 1.0, 0.01)], _twice(1.0))
+    short = dataclasses.replace(s, cash_reserve_jpy=0.6 * R, annual_cost_jpy=s.annual_cost_jpy - 0.04 * R)
+    assert any("second loss in the same year is short by" in p for p in verify(short))
+    assert verify(dataclasses.replace(short, regime=_twice(0.0))) == []   # one hack alone: the layer pays it
+    m = Mixes([s.profile] * 2, s.regime, s.offered, s.offered, np.array([1.0]), np.array([R, R]),
+              np.array([R, 0.6 * R]), np.array([[1.0], [1.0]]), np.full(2, np.nan))
+    assert verify_many(m) == ["", "a second loss in the same year is not funded"]
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (__import__("conftest").DATA / "regimes").glob("*.toml")))
+def test_with_no_second_loss_every_answer_is_what_the_single_loss_model_gives(preset, monkeypatch):
+    # the bundled profiles and sheets under every preset at second_event_share = 0: the same mixes, costs and rows
+    # as the model without the two-event family
+    from conftest import DATA
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+    from optimizer.lp import rows
+    from optimizer.lp.matrix import numbers
+    from optimizer.lp.scaled import Instance, Scaled
+    from optimizer.model import solve
+    from optimizer.regime import with_parameter
+
+    regime = with_parameter(load_regime(DATA / "regimes" / f"{preset}.toml"), "second_event_share", 0.0)
+    cases = [(p, load_quotes(DATA / "quotes.csv")) for p in load_profiles(DATA / "profiles.csv")[::3]]
+    cases += [(p, load_quotes(DATA / "quotes-japan.csv")) for p in load_profiles(DATA / "profiles-japan-2025.csv")[::3]]
+    now = [solve(p, q, regime, marginal=False).to_dict() for p, q in cases]
+    mats = [numbers(Scaled.of(Instance.build(p, q, regime))) for p, q in cases]
+    monkeypatch.setattr("optimizer.lp.matrix.ROW_FAMILIES", tuple(f for f in rows.ROW_FAMILIES
+                                                                  if f is not rows.repeat_losses))
+    before = [solve(p, q, regime, marginal=False).to_dict() for p, q in cases]
+    for a, b, num, (p, q) in zip(now, before, mats, cases):
+        a.pop("solve_seconds", None), b.pop("solve_seconds", None)
+        assert a == b
+        old = numbers(Scaled.of(Instance.build(p, q, regime)))
+        assert num.names == old.names and np.array_equal(num.A, old.A)
+
+
+def test_the_two_event_rows_are_in_the_lp_file_and_named_by_the_pair_of_perils(tmp_path):
+    from builders import profile
+    from optimizer.lp.pulp_view import build
+    from optimizer.lp.scaled import Instance
+
+    tower = [layer("L", 0.0, 1.0, 0.01, perils=frozenset({HACK}))]
+    m = build(Instance.build(profile(), tower, _twice(1.0, perils=(HACK, VENDOR))))
+    m.write(tmp_path / "m.lp")
+    text = (tmp_path / "m.lp").read_text()
+    assert "repeat_external_hack_then_vendor_compromise_at_top_then_top" in text
+    assert "repeat_vendor_compromise_then_external_hack_at_top_then_attach_L" in text
+    assert "repeat_vendor_compromise_then_external_hack_at_attach_L" not in text  # L does not cover the first
+
+
+def test_kept_models_stacks_and_the_market_give_what_a_fresh_solve_gives_under_the_two_event_test():
+    # the fast paths (a Resolver's kept model and certified bases, a batch's stacks, the market's joint LP) run
+    # the same rows: every exchange's cost as a fresh model's, and no exchange left to the one-by-one path
+    import math
+
+    from builders import random_profiles, random_regime, random_sheet
+    from optimizer import market
+    from optimizer.lp.scaled import Instance
+    from optimizer.model import REBUILD_NEW_STRUCTURE, REUSED_BASIS, Resolver, solve
+    from optimizer.regime import with_parameter
+
+    rng = np.random.default_rng(23)
+    quotes = [q for q in random_sheet(rng, 8) if not q.needs_binary]
+    quotes = [q if k % 2 else __import__("dataclasses").replace(q, reinstatements=1) for k, q in enumerate(quotes)]
+    regime = with_parameter(random_regime(rng), "second_event_share", 0.7)
+    profiles = [p for p in random_profiles(rng, 40) if math.isinf(p.liquid_capital_jpy)]
+    fresh = [solve(p, quotes, regime, marginal=False) for p in profiles]
+    lp = Resolver()
+    kept = [lp.solve(Instance.build(p, quotes, regime), marginal=False) for p in profiles]
+    assert [k.annual_cost_jpy for k in kept] == pytest.approx([f.annual_cost_jpy for f in fresh], rel=1e-7)
+    assert lp.stats[REBUILD_NEW_STRUCTURE] == 1                                  # one kept model, re-solved
+    stacked = Resolver()
+    mixes, left = stacked.solve_many([Instance.build(p, quotes, regime) for p in profiles], marginal=False)
+    assert len(left) == 0 and stacked.stats[REUSED_BASIS] > 0                    # bases certified for the stack
+    assert mixes.annual_cost.tolist() == pytest.approx([f.annual_cost_jpy for f in fresh], rel=1e-7)
+    joint = market.solve_market(profiles, quotes, regime, {}, method="joint")
+    got = {s.exchange_id: s.annual_cost_jpy for s in joint.solutions}
+    assert [got[p.exchange_id] for p in profiles] == pytest.approx([f.annual_cost_jpy for f in fresh], rel=1e-6)
+
+
+def test_the_result_says_what_each_layer_pays_for_each_event_and_what_its_reinstatement_costs():
+    from builders import profile
+    from optimizer.model import solve
+    from optimizer.report import solution_text
+
+    tower = [layer("L", 0.0, 1.0, 0.01), layer("M", 0.0, 1.0, 0.01, reinstatements=1, reinstatement_premium=0.5,
+                                                  counterparty="Other")]
+    s = solve(profile(), tower, _twice(1.0, max_counterparty_share=0.5))
+    d = s.to_dict()
+    by_id = {i["quote_id"]: i for i in d["instruments"]}
+    assert s.share_of("L") == pytest.approx(0.5) and s.share_of("M") == pytest.approx(0.5)
+    assert by_id["L"]["first_event_jpy"] == pytest.approx(0.5 * R) and by_id["L"]["second_event_jpy"] == 0.0
+    assert by_id["M"]["first_event_jpy"] == pytest.approx(0.5 * R)
+    assert by_id["M"]["second_event_jpy"] == pytest.approx(0.5 * R)
+    # M's premium is 1% × R × 0.5; restoring the full limit the first hack took costs half of it; L has none to buy
+    assert by_id["M"]["reinstatement_cost_jpy"] == pytest.approx(0.5 * 0.01 * R * 0.5)
+    assert by_id["L"]["reinstatement_cost_jpy"] == 0.0
+    assert d["reinstatement_cost_jpy"] == pytest.approx(0.5 * 0.01 * R * 0.5)
+    assert d["annual_cost_jpy"] == pytest.approx(0.10 * s.cash_reserve_jpy + 0.01 * R)  # never in the annual cost
+    assert d["second_event"]["second_loss_jpy"] == R and d["second_event"]["retained_jpy"] == pytest.approx(
+        s.cash_reserve_jpy)
+    text = solution_text(s)
+    assert "Two losses in one year" in text and "second_event_jpy" in text and "reinstatement_cost_jpy" in text
+    one = solve(profile(), tower, _twice(0.0)).to_dict()     # one hack a year, a priced reinstatement: its cost only
+    assert one["second_event"] is None and all(i["second_event_jpy"] is None for i in one["instruments"])
+    assert one["reinstatement_cost_jpy"] > 0
+    plain = solve(profile(), [layer("L", 0.0, 1.0, 0.01)], _twice(0.0)).to_dict()
+    assert "second_event" not in plain and "first_event_jpy" not in plain["instruments"][0]   # as it always was
+
+
+def test_the_model_at_attachments_and_ends_costs_what_it_costs_at_every_vertex(monkeypatch):
+    # rows.REPEAT_VERTICES = "maxima" (the corners of the cells between attachments) is the set the model uses:
+    # random sheets (yen and requirement layers, overlapping, some perils missing, reinstatements 0–2), random
+    # exchanges and second losses: the same status, cost and shortfall as the model written at every vertex
+    import dataclasses
+
+    from builders import random_profiles, random_regime, random_sheet
+    from optimizer.lp import rows
+    from optimizer.model import solve
+    from optimizer.regime import with_parameter
+
+    rng = np.random.default_rng(2323)
+    cases = []
+    for k in range(12):
+        sheet = [dataclasses.replace(q, reinstatements=int(rng.integers(3)), min_share=0.0, fixed_fee_jpy=0.0)
+                 for q in random_sheet(rng, int(rng.integers(2, 7)))]
+        regime = with_parameter(random_regime(rng), "second_event_share", float(rng.choice([0.3, 1.0, 1.7])))
+        cases += [(p, sheet, regime) for p in random_profiles(rng, 3)]
+    few = [solve(p, q, r, marginal=False) for p, q, r in cases]
+    monkeypatch.setattr(rows, "REPEAT_VERTICES", "all")
+    every = [solve(p, q, r, marginal=False) for p, q, r in cases]
+    assert [s.status for s in few] == [s.status for s in every]
+    assert [s.annual_cost_jpy for s in few] == pytest.approx([s.annual_cost_jpy for s in every], rel=1e-7)
+    assert [s.shortfall_jpy for s in few] == pytest.approx([s.shortfall_jpy for s in every], rel=1e-7, abs=1.0)

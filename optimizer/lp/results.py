@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..domain import line_cost_jpy, line_credit_jpy
-from ..regime import exempt_from_counterparty_cap
+from ..regime import all_cash_reserve, exempt_from_counterparty_cap
 from ..settings import BINDING, ZERO_SHARE, ZERO_SHORTFALL
 from ..solution import Line, Mixes, Solution, SolveError, verify, verify_many
 from .columns import CASH, SHORTFALL, Columns
@@ -147,7 +147,8 @@ def assemble(inst: Instance, raw: Raw, marginal_cost: float | None, *, check: bo
             credit_factor=inst.credit[q.quote_id],
         ))
     annual_cost = prof.carry * cash + sum(line.annual_cost_jpy for line in lines)
-    all_cash = prof.carry * R if R <= prof.liquid_capital_jpy else None
+    cash_alone = all_cash_reserve(R, inst.regime)
+    all_cash = prof.carry * cash_alone if cash_alone <= prof.liquid_capital_jpy else None
     status = raw.status if raw.status == "time_limit" else ("shortfall" if shortfall > 0 else "optimal")
     solution = Solution(
         profile=prof, regime=inst.regime, requirement_jpy=R, status=status,

@@ -10,8 +10,15 @@ from typing import Sequence
 
 import numpy as np
 
+from ..repeat import candidates, pair_credit
 from .highs import INF
 from .scaled import Scaled, safe_name
+
+# The two-event rows are written at the pairs of {0, R, attachments} × {0, σ·R, attachments} ("maxima"), the corners
+# of the cells between attachments, where T is convex: its maximum over the rectangle is always at one of them
+# (docs/design.md §4, "Two losses in one year"; tests/test_repeat.py checks it against every vertex of T's pieces
+# and a dense grid). "all", every vertex of T's pieces, gives the same answers with about four times the rows.
+REPEAT_VERTICES = "maxima"
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,12 @@ class Rows:
                     cat("take", -2), cat("lower", -1), cat("upper", -1))
 
 
+def reserve_side(names, d: Scaled, **terms) -> Rows:
+    """A row the reserve must fund: (what the reserve holds) + Σ_j coef_j·s_j ≥ the loss, the reserve being cash C and
+    the shortfall z — the one place that says what funds a loss, for every row family that funds one."""
+    return Rows.of(names, d, cash=1.0, gap=1.0, **terms)
+
+
 # DESIGN 1. every loss up to R is funded
 def funded_losses(d: Scaled) -> Rows:
     """docs/design.md §4, row family 1. Every loss up to R is funded, for every peril p:
@@ -54,8 +67,8 @@ def funded_losses(d: Scaled) -> Rows:
     compliant mix exists). Perils covered by the same quotes give the same rows: one block per peril group.
     """
     credit = d.credit_at(d.points)  # batch × points × quotes
-    return Rows.stack([Rows.of([f"funded_{safe_name(group)}_at_{p}" for p in d.point_names], d, cash=1.0, gap=1.0,
-                               share=credit * d.covers[g], lower=d.points)
+    return Rows.stack([reserve_side([f"funded_{safe_name(group)}_at_{p}" for p in d.point_names], d,
+                                    share=credit * d.covers[g], lower=d.points)
                        for g, group in enumerate(d.groups)])
 
 
@@ -102,4 +115,28 @@ def min_lines(d: Scaled) -> Rows:
     ])
 
 
-ROW_FAMILIES = (funded_losses, credit_caps, counterparty_caps, min_lines)
+# DESIGN 5. a second loss in the same year is funded too (regime second_event_share σ > 0)
+def repeat_losses(d: Scaled) -> Rows:
+    """docs/design.md §4, row family 5, "Two losses in one year". After a first loss x₁ ≤ R of peril p₁, a second
+    x₂ ≤ σ·R of peril p₂ in the same year: the reserve is not restored in between, and a layer pays the second only
+    out of what is left of its aggregate A_j = l_j·(1 + reinstatements_j), so for every pair of peril groups
+
+        C + z + Σ_j κ_j·min(c₁·r_j(x₁) + c₂·r_j(x₂), A_j)·s_j ≥ x₁ + x₂
+
+    at the loss pairs of `repeat.candidates` (REPEAT_VERTICES): exact, since the retained total is piecewise linear
+    and convex between attachments. No rows when σ = 0 (the single-loss test alone).
+    """
+    if d.second_event_share <= 0 or not len(d.groups):
+        return Rows.of((), d)
+    ids = [safe_name(q.quote_id) for q in d.quotes]
+    blocks = []
+    for c in candidates(d.attach, d.limit, d.aggregate, d.covers, d.top, d.second_event_share, ids,
+                        vertices=REPEAT_VERTICES):
+        pair = f"repeat_{safe_name(d.groups[c.first])}_then_{safe_name(d.groups[c.second])}"
+        blocks.append(reserve_side([f"{pair}_at_{n}" for n in c.names], d,
+                                   share=pair_credit(c, d.kappa, d.attach, d.limit, d.aggregate, d.covers),
+                                   lower=c.x1 + c.x2))
+    return Rows.stack(blocks)
+
+
+ROW_FAMILIES = (funded_losses, credit_caps, counterparty_caps, min_lines, repeat_losses)

@@ -67,6 +67,7 @@ class Scaled:
     kappa: np.ndarray          # κ_j
     attach: np.ndarray         # a_j                                                       (batch × quotes)
     limit: np.ndarray          # l_j (a requirement-basis layer's capped at max_limit_jpy) (batch × quotes)
+    aggregate: np.ndarray      # A_j = l_j·(1 + reinstatements_j): what the layer pays over a year (batch × quotes)
     premium: np.ndarray        # annual premium of a 100% line: multiplier × ROL × (1 + fronting fee) × l_j
     fee: np.ndarray            # flat fee if taken at all                                  (batch × quotes)
     max_share: np.ndarray
@@ -82,6 +83,7 @@ class Scaled:
     counterparties: tuple[str, ...]
     of_counterparty: np.ndarray  # counterparties × quotes: 1 where the quote counts against that cap
     eligibility: Eligibility
+    second_event_share: float = 0.0  # σ: a second loss up to σ·R in the same year is funded too (0: no such rows)
 
     @property
     def batch(self) -> tuple[int, ...]:
@@ -133,6 +135,7 @@ class Scaled:
         return cls(
             quotes=quotes, unit=u, top=top,
             kappa=arr(inst.credit[q.quote_id] for q in quotes), attach=attach, limit=limit,
+            aggregate=by_quote(lambda q: q.aggregate_jpy(R)) / per,
             premium=premium_jpy(multiplier[..., None], arr(q.premium_rate for q in quotes), limit),
             fee=arr(q.fixed_fee_jpy for q in quotes) / per,
             max_share=arr(q.max_share for q in quotes), min_share=arr(q.min_share for q in quotes),
@@ -146,6 +149,7 @@ class Scaled:
             of_counterparty=np.array([[q.counterparty == c and not exempt_from_counterparty_cap(q) for q in quotes]
                                       for c in capped], dtype=float).reshape(len(capped), n),
             eligibility=inst.regime.eligibility,
+            second_event_share=float(inst.regime.requirement.second_event_share),
         )
 
     def credit_at(self, x: np.ndarray | float) -> np.ndarray:
@@ -161,7 +165,8 @@ class Scaled:
     def structure(self) -> tuple:
         """What fixes the set of rows and columns; instances with the same structure share one HiGHS model."""
         return (tuple(q.quote_id for q in self.quotes), self.binary.tobytes(), self.groups, self.covers.tobytes(),
-                self.counterparties, self.of_counterparty.tobytes())
+                self.counterparties, self.of_counterparty.tobytes(),
+                self.second_event_share > 0 and tuple(q.reinstatements for q in self.quotes))
 
     def same_rows(self) -> bool:
         """A stack whose instances have the same rows (requirement-basis layers: attachments and limits in units
@@ -173,6 +178,6 @@ class Scaled:
 
     def one(self, k: int) -> "Scaled":
         """Instance k of a stack, as a single instance."""
-        per = ("unit", "top", "attach", "limit", "premium", "fee", "carry", "liquid", "points")
+        per = ("unit", "top", "attach", "limit", "aggregate", "premium", "fee", "carry", "liquid", "points")
         return replace(self, **{f: getattr(self, f)[k] for f in per})
 
