@@ -16,5 +16,5 @@ from .lp.matrix import Numbers, numbers  # noqa: F401
 from .lp.pulp_view import ModelView, TowerModel, build, build_view  # noqa: F401
 from .lp.results import (Raw as _Raw, Status, assemble, binding as _binding, binding_many,  # noqa: F401
                          solution_from_columns, solutions_from_columns_many)
-from .lp.rows import ROW_FAMILIES, Rows, counterparty_caps, credit_caps, funded_losses, min_lines  # noqa: F401
+from .lp.rows import ROW_FAMILIES, Rows, counterparty_caps, credit_caps, funded_losses, liquid_capital, min_lines  # noqa: F401
 from .lp.scaled import Instance, Scaled  # noqa: F401

@@ -30,7 +30,7 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 from . import analysis
-from .domain import Quote, Regime, rating_bucket, rating_rank
+from .domain import Quote, Regime, ReserveAsset, rating_bucket, rating_rank
 from .model import Resolver, solve
 from .regime import exempt_from_counterparty_cap, pays_in_time, rating_credit
 from .solution import Solution
@@ -110,7 +110,8 @@ def _probes(solution: Solution, quote: Quote) -> list[Probe]:
 
 def _bought(solution: Solution, quotes: list[Quote], regime: Regime, quote_id: str,
             resolver: Resolver | None = None) -> bool:
-    probe = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver)
+    probe = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver,
+                  assets=solution.offered_assets)
     return probe.share_of(quote_id) > _BOUGHT
 
 
@@ -159,7 +160,8 @@ def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str, resolver:
         return "; ".join(found)
     base, regime = solution, solution.regime
     if found:
-        base = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver)
+        base = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver,
+                     assets=solution.offered_assets)
         if base.share_of(quote_id) > _BOUGHT:
             return "; ".join(found)
     quote = next(q for q in quotes if q.quote_id == quote_id)
@@ -200,4 +202,118 @@ def not_bought(solution: Solution, quotes: Sequence[Quote], *, break_even: bool 
                 rol = be.break_even_rol
                 why = f"{why} (enters below a rate on line of {rol:.4%}, quoted {q.rate_on_line:.4%})"
         out.append({"quote_id": q.quote_id, "reason": why, "break_even_rol": rol})
+    return out
+
+
+# ---------------------------------------------------------------------- reserve assets not held, and why
+
+def asset_ineligibility(asset: ReserveAsset, regime: Regime) -> str | None:
+    """Why a reserve asset earns no credit (κ_a = 0) under the regime (None when it does). Mirrors
+    regime.asset_credit_factor."""
+    if not pays_in_time(asset.days_to_pay, regime):
+        return late(asset.days_to_pay, regime)
+    if asset.kind != "jgb" and rating_credit(asset.rating, regime) <= 0:
+        if rating_rank(asset.rating) > rating_rank(regime.eligibility.min_rating):
+            return "ineligible: rating below min_rating"
+        return f"ineligible: rating credit 0 for {rating_bucket(asset.rating)}"
+    return None
+
+
+def _replace_asset(assets: list[ReserveAsset], asset_id: str, **changes: Any) -> list[ReserveAsset]:
+    return [dataclasses.replace(a, **changes) if a.asset_id == asset_id else a for a in assets]
+
+
+def _lift_asset_share(regime: Regime, kind: str, value: float) -> Regime:
+    shares = dataclasses.replace(regime.eligibility.asset_shares, **{kind: value})
+    return _lift(regime, asset_shares=shares)
+
+
+def asset_reason(solution: Solution, quotes: Sequence[Quote], assets: Sequence[ReserveAsset], asset_id: str,
+                 resolver: Resolver | None = None) -> str:
+    """Why reserve asset `asset_id` is not in `solution` (the optimal mix for these quotes and assets), found as
+    for quotes: the gates that need no re-solve (offer, days to pay, rating, a kind allowed no credit, no amount),
+    then the obstacles removed one at a time and re-solved (a binding max_share.<kind>, max_counterparty_share,
+    liquid_capital or min_cash_share; its price), then cumulatively."""
+    assets = list(assets)
+    asset = next(a for a in assets if a.asset_id == asset_id)
+    regime, prof = solution.regime, solution.profile
+    found: list[str] = []
+    if not asset.offered_to(prof.exchange_id):
+        found.append("not offered to this exchange")
+        asset = dataclasses.replace(asset, exchange_id=None)
+    if not pays_in_time(asset.days_to_pay, regime):
+        found.append(late(asset.days_to_pay, regime))
+        asset = dataclasses.replace(asset, days_to_pay=regime.eligibility.max_days_to_pay)
+    why = asset_ineligibility(asset, regime)
+    if why == "ineligible: rating below min_rating":
+        found.append(why)
+        asset = dataclasses.replace(asset, rating=regime.eligibility.min_rating)
+        why = asset_ineligibility(asset, regime)
+    if why:
+        return "; ".join([*found, why])
+    if regime.eligibility.max_asset_share(asset.kind) <= 0:
+        return "; ".join([*found, f"no credit allowed: max_share.{asset.kind} 0"])
+    if asset.max_amount_jpy <= 0:
+        return "; ".join([*found, "no amount on offer (max_amount_jpy 0)"])
+    assets = [asset if a.asset_id == asset_id else a for a in assets]
+    quotes = list(quotes)
+
+    def held(assets_: list[ReserveAsset], regime_: Regime, profile_=prof) -> bool:
+        probe = solve(profile_, quotes, regime_, marginal=False, check=False, resolver=resolver, assets=assets_)
+        return probe.amount_of(asset_id) > _BOUGHT * max(probe.requirement_jpy, 1.0)
+
+    if found and held(assets, regime):
+        return "; ".join(found)
+    base = solution if not found else solve(prof, quotes, regime, marginal=False, check=False, resolver=resolver,
+                                             assets=assets)
+    binding, elig = set(base.binding), regime.eligibility
+    probes: list[tuple[str, Callable]] = []
+    if f"max_share.{asset.kind}" in binding and elig.max_asset_share(asset.kind) < 1:
+        probes.append((f"cap binds: max_share.{asset.kind}",
+                       lambda a, r, p: (a, _lift_asset_share(r, asset.kind, 1.0), p)))
+    if asset.counterparty and f"max_counterparty_share:{asset.counterparty}" in binding \
+            and elig.max_counterparty_share < 1:
+        probes.append((f"cap binds: max_counterparty_share ({asset.counterparty})",
+                       lambda a, r, p: (a, _lift(r, max_counterparty_share=1.0), p)))
+    if asset.funded and "liquid_capital" in binding:
+        probes.append(("cap binds: liquid_capital",
+                       lambda a, r, p: (a, r, dataclasses.replace(p, liquid_capital_jpy=float("inf")))))
+    if not asset.funded and "min_cash_share" in binding and elig.min_cash_share > 0:
+        probes.append(("cap binds: min_cash_share", lambda a, r, p: (a, _lift(r, min_cash_share=0.0), p)))
+    free = dict(yield_rate=prof.cost_of_capital) if asset.funded else dict(fee_rate=0.0)
+    probes.append(("dearer than cash and other cover",
+                   lambda a, r, p: (_replace_asset(a, asset_id, **free), r, p)))
+    for label, remove in probes:
+        a, r, p = remove(assets, regime, prof)
+        if held(a, r, p):
+            return "; ".join([*found, label])
+    a, r, p = assets, regime, prof
+    for label, remove in probes:
+        a, r, p = remove(a, r, p)
+        found.append(label)
+        if held(a, r, p):
+            return "; ".join(found)
+    return "; ".join([*found[:len(found) - len(probes)], "adds nothing the mix needs (not held even free, with no "
+                      "cap)"])
+
+
+def not_held(solution: Solution, quotes: Sequence[Quote], assets: Sequence[ReserveAsset], *,
+             break_even: bool = True, resolver: Resolver | None = None) -> list[dict[str, Any]]:
+    """`assets_not_held`: one `{asset_id, reason, break_even}` per asset of the file not in the mix;
+    `break_even` is the fee (unfunded) or yield (funded) at which it would enter, for an asset whose reason is
+    its price alone (`analysis.asset_break_even`)."""
+    out = []
+    for a in assets:
+        if solution.amount_of(a.asset_id) > 0:
+            continue
+        why = asset_reason(solution, quotes, assets, a.asset_id, resolver)
+        be = None
+        if break_even and why == "dearer than cash and other cover":
+            be = analysis.asset_break_even(solution.profile, list(quotes), solution.regime, list(assets), a.asset_id,
+                                           resolver=resolver)
+            if be is not None:
+                what = "a yield above" if a.funded else "a fee below"
+                now = a.yield_rate if a.funded else a.fee_rate
+                why = f"{why} (enters at {what} {be:.4%}, offered {now:.4%})"
+        out.append({"asset_id": a.asset_id, "reason": why, "break_even": be})
     return out
