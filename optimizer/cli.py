@@ -443,7 +443,8 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     data = {"exchange_id": profile.exchange_id, "param": args.param, "points": table.to_dict("records")}
     text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps ({regime.name})\n\n" + \
         report.text_table(table[[args.param, "status", "required_coverage_jpy", "annual_cost_jpy", "savings_jpy",
-                                 "cash_reserve_jpy", "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy"]])
+                                 "cash_reserve_jpy", "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy",
+                                 *[c for c in ("reserve_assets_jpy", "committed_jpy") if c in table]]])
     skipped = table[table["status"] == "skipped"]
     if not skipped.empty:
         text += "\n\nSkipped:\n" + "\n".join(skipped["note"])

@@ -277,3 +277,38 @@ def test_stress_says_who_pays_the_layers_their_share_then_cash_then_each_asset()
     assert row["paid_by_cash_jpy"] == pytest.approx(0.0, abs=1)
     assert row["paid_BG_jpy"] == pytest.approx(0.5 * R) and row["paid_by_assets_jpy"] == pytest.approx(0.5 * R)
     assert row["paid_by_layers_jpy"] == pytest.approx(0.3 * R) and row["uncovered_jpy"] == pytest.approx(0.0, abs=1)
+
+
+def test_a_scenario_keeps_its_assets_and_solve_scenario_uses_them(tmp_path):
+    import json
+    from optimizer.scenario import Scenario, from_json, to_json
+    p = load_profiles(DATA / "profiles-japan-2025.csv")[0]
+    quotes, reg = load_quotes(DATA / "quotes-japan.csv"), load_regime(DATA / "regimes" / "cold-wallet-assets.toml")
+    assets = tuple(load_assets(DATA / "assets-japan.csv"))
+    sc = Scenario(p, tuple(quotes), reg, assets=assets)
+    back = from_json(to_json(sc))
+    assert back.assets == assets
+    assert "assets" not in json.loads(to_json(Scenario(p, tuple(quotes), reg)))  # without assets: the file as before
+    path = tmp_path / "s.json"
+    path.write_text(to_json(sc))
+    out = run("solve", "--scenario", str(path), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["annual_cost_jpy"] == pytest.approx(solve(p, quotes, reg, assets=assets)
+                                                                       .annual_cost_jpy, rel=1e-9)
+    both = run("solve", "--scenario", str(path), "--assets", "data/assets-japan.csv")
+    assert both.returncode == 2 and "--assets" in both.stderr
+    bad = json.loads(to_json(sc))
+    bad["assets"][0]["haircut"] = 1.5
+    path.write_text(json.dumps(bad))
+    refused = run("solve", "--scenario", str(path))
+    assert refused.returncode == 2 and "(assets)" in refused.stderr and "haircut" in refused.stderr
+
+
+def test_price_gives_the_fee_at_which_a_guarantee_enters():
+    # a guarantee at 3% against a layer at 2% and cash at 10%: it enters below the layer's price per credit
+    reg = regime(asset_shares=shares(bank_guarantee=1.0))
+    from optimizer.analysis import asset_break_evens
+    table = asset_break_evens(profile(), [layer("L", 0.0, 1.0, 0.02)], reg, [guarantee(fee_rate=0.03)])
+    [row] = table.to_dict("records")
+    assert row["amount_jpy"] == 0 and row["reason"] == "dearer than cash and other cover"
+    assert row["break_even"] == pytest.approx(0.02, abs=1e-6)
