@@ -372,6 +372,12 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
     q = summary["cash_share_quantiles"]
     if q:
         lines.append("Cash share of R " + "  ".join(f"{k}={pct(v, 1)}" for k, v in q.items()))
+    if "reserve_assets_by_kind" in summary:  # a run with an assets file
+        kinds = summary["reserve_assets_by_kind"]
+        lines.append("Reserve assets  " + ("; ".join(f"{r['kind']} {yen(r['amount_jpy'])}" for r in kinds)
+                                           or "none held or committed"))
+        lines += [f"  {r['counterparty']:<40} {yen(r['amount_jpy'])}"
+                  for r in summary["reserve_assets_by_counterparty"][:20]]
     resumed, recomputed = summary.get("resumed_chunks", 0), summary.get("recomputed_chunks", 0)
     if resumed or recomputed:
         lines.append(f"Checkpoints     {resumed:,} chunk{'' if resumed == 1 else 's'} taken from an earlier run, "
