@@ -312,3 +312,18 @@ def test_price_gives_the_fee_at_which_a_guarantee_enters():
     [row] = table.to_dict("records")
     assert row["amount_jpy"] == 0 and row["reason"] == "dearer than cash and other cover"
     assert row["break_even"] == pytest.approx(0.02, abs=1e-6)
+
+
+def test_reasons_name_the_rating_and_a_kinds_cap_that_binds():
+    reg = regime(asset_shares=shares(bank_guarantee=0.5))
+    # Bank A's guarantee fills the cap (¥5bn = 0.5R, its most); Bank B's, dearer, would fund the rest but for the cap
+    cheap = guarantee("BG1", "Bank A", fee_rate=0.004, max_amount_jpy=0.5 * R)
+    dear = guarantee("BG2", "Bank B", fee_rate=0.005)
+    junk = guarantee("BG3", "Bank C", rating="BB", fee_rate=0.001)
+    s = solve(profile(), [], reg, assets=[cheap, dear, junk])
+    assert s.amount_of("BG1") == pytest.approx(0.5 * R) and s.cash_reserve_jpy == pytest.approx(0.5 * R)
+    why = {r["asset_id"]: r["reason"] for r in not_held(s, [], [cheap, dear, junk])}
+    assert why == {"BG2": "cap binds: max_share.bank_guarantee", "BG3": "ineligible: rating below min_rating"}
+    # the reason is true: lift the cap and BG2 is held
+    lifted = solve(profile(), [], regime(asset_shares=shares(bank_guarantee=1.0)), assets=[cheap, dear, junk])
+    assert lifted.amount_of("BG2") > 0
