@@ -353,6 +353,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         text += "\n\nReserve assets not held, and why:\n" + report.text_table(
             pd.DataFrame(not_held)[["asset_id", "reason"]])
     extra = {"assets_not_held": not_held} if assets else {}
+    if not_held:
+        frames["assets_not_held"] = pd.DataFrame(not_held)
     _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing, **extra}, frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
 

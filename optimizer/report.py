@@ -182,6 +182,10 @@ def workbook_sheets(s: Solution, *, quotes=None, stress: pd.DataFrame | None = N
 
     sheets = {t("summary"): summary_table(s, t, generated), t("mix"): s.mix, t("inputs"): inputs,
               t("quotes"): quotes_to_frame(quotes)}
+    if s.offered_assets:  # the reserve assets offered (assets.csv), as the file holds them
+        from .scenario import assets_to_frame
+
+        sheets[t("assets")] = assets_to_frame(s.offered_assets)
     if stress is not None:
         sheets[t("stress")] = stress
     for name in (t("mix"), t("quotes"), t("stress")):

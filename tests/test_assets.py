@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.domain import AssetShares, ReserveAsset
@@ -327,3 +328,18 @@ def test_reasons_name_the_rating_and_a_kinds_cap_that_binds():
     # the reason is true: lift the cap and BG2 is held
     lifted = solve(profile(), [], regime(asset_shares=shares(bank_guarantee=1.0)), assets=[cheap, dear, junk])
     assert lifted.amount_of("BG2") > 0
+
+
+def test_the_workbook_holds_the_assets_offered_and_why_the_others_are_not_held(tmp_path):
+    out = tmp_path / "mix.xlsx"
+    done = run("solve", *JAPAN, "--exchange", "zaif", "--regime", "cold-wallet-assets", "--assets",
+               "data/assets-japan.csv", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    sheets = pd.read_excel(out, sheet_name=None)
+    assert set(sheets["assets"]["asset_id"]) == {a.asset_id for a in load_assets(DATA / "assets-japan.csv")
+                                                  if a.offered_to("zaif")}
+    assert "BG-MEGA" in set(sheets["mix"]["source"])
+    assert "PG-PARENT" in set(sheets["assets_not_held"]["asset_id"])
+    plain = tmp_path / "plain.xlsx"
+    assert run("solve", *JAPAN, "--exchange", "zaif", "--out", str(plain)).returncode == 0
+    assert "assets" not in pd.read_excel(plain, sheet_name=None)
