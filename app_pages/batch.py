@@ -11,9 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, overrides_note, right_aligned, styled, tr, unit, ws,
+    ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
+    styled, tr, unit, upload_rows_check, ws,
 )
-from optimizer import batch, report
+from optimizer import batch, report, settings
 from optimizer.i18n import input_error_words
 from optimizer.inputs import InputError, csv_text_to_frame
 from optimizer.scenario import quotes_to_frame, regime_to_dict
@@ -35,21 +36,16 @@ def _read(up, bundled: str = "real") -> pd.DataFrame:
         path = BUNDLED[bundled][0]
         return csv_text_to_frame(path.read_text(encoding="utf-8"), path.name)
     data = up.getvalue()
+    limit, command = settings.APP_MAX_BATCH_ROWS, f"python -m optimizer batch {up.name} --out results.csv"
     if up.name.lower().endswith(".parquet"):
-        import io
-
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.read_table(io.BytesIO(data)).to_pandas()
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise InputError(up.name, f"not a Parquet file ({type(exc).__name__})") from None
+        return read_profiles_parquet(up.name, data, limit, command).to_pandas()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(up.name, "not UTF-8 text") from None
-    return csv_text_to_frame(text, up.name)
+    frame = csv_text_to_frame(text, up.name)
+    upload_rows_check(up.name, len(frame), limit, command)
+    return frame
 
 
 def _fingerprint(up, w, bundled: str) -> str:
@@ -74,8 +70,8 @@ def main() -> None:
     profiles = up.name if up is not None else _(BUNDLED[bundled][1])
     sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
     st.caption(_("Regime: **{regime}**{over} · quote sheet: **{sheet}** ({n} quotes) · profiles: **{profiles}**").format(
-        regime=_(w.regime.name), over=overrides_note(w),
-        sheet=sheet, n=len(w.last_quotes), profiles=profiles))
+        regime=md(_(w.regime.name)), over=overrides_note(w),
+        sheet=md(sheet), n=len(w.last_quotes), profiles=md(profiles)))
     fingerprint = _fingerprint(up, w, bundled)
     if st.button(_("Run batch"), type="primary", key="batch_run"):
         try:
@@ -96,7 +92,7 @@ def main() -> None:
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,
                                                 "profiles_file": up.name if up is not None else BUNDLED[bundled][1]})
         except InputError as exc:
-            st.error(_("Not run — {error}").format(error=input_error_words(exc, tr())))
+            st.error(_("Not run — {error}").format(error=md(input_error_words(exc, tr()))))
         except Exception as exc:  # whatever the file holds, a message, not a traceback
             st.error(_("Not run — the file could not be read ({what})").format(what=type(exc).__name__))
     stored = ss.get(RESULT)
@@ -115,7 +111,8 @@ def main() -> None:
     c[3].metric(_("In shortfall / errors"), f"{summary['status_counts'].get('shortfall', 0)} / "
                                             f"{summary['status_counts'].get('error', 0)}")
     st.caption(_("Run with regime **{regime}**, quote sheet **{sheet}**, profiles **{profiles}**, in {sec:.1f} s.")
-               .format(regime=_(names["regime"]), sheet=names["quote_sheet"], profiles=_(names.get("profiles_file", "")),
+               .format(regime=md(_(names["regime"])), sheet=md(names["quote_sheet"]),
+                       profiles=md(_(names.get("profiles_file", ""))),
                        sec=summary.get("seconds", 0.0)))
     results = result.results.assign(regime=names["regime"], quote_sheet=names["quote_sheet"])
     errors = results[results["status"] == "error"]

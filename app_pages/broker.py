@@ -5,6 +5,7 @@ It prices the scenario the CFO page shows (the same exchange, regime overrides a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -12,7 +13,7 @@ import streamlit as st
 
 from app_pages.common import (
     N_, _, cached_break_evens, cached_demand, cached_more_limit, cached_solve, headline, headline_slot, not_bought_reasons,
-    fitted_table, page_resolver, right_aligned, session_resolver, show_reasons, styled, unit, ws,
+    fitted_table, md, page_resolver, right_aligned, session_resolver, show_reasons, styled, unit, ws,
 )
 from app_pages import market as market_view, risk as risk_view
 from optimizer import charts
@@ -41,16 +42,17 @@ def broker_table(s, quotes, table: pd.DataFrame, more: dict, reasons: pd.DataFra
     for r in table.to_dict("records"):
         q = by_id[r["quote_id"]]
         limit = q.limit_jpy(R)
-        mult = s.profile.premium_multiplier * (1 + q.fronting_fee_rate)  # the premium paid, fronting fee included
+        premium = q.premium_jpy(R, s.profile.premium_multiplier)  # what a 100% line pays, fronting fee included
         be = r["break_even_rol"]
         rows.append({
             _("quote"): r["quote_id"], _("counterparty"): r["counterparty"],
             _("bought"): "✔" if r["bought"] else "—",
             _("share, %"): 100 * r["share"],
-            _(PREMIUM).format(u=u.label): u.number(q.rate_on_line * limit * mult),
+            _(PREMIUM).format(u=u.label): u.number(premium),
             _(FEE).format(u=u.label): u.number(q.fixed_fee_jpy),  # paid on top if any share is bought
-            **({} if losses is None else _loss_columns(losses.get(r["quote_id"]), q.premium_rate * limit * mult, u)),
-            _(BREAK_EVEN).format(u=u.label): None if be is None else u.number(be * limit * mult),
+            **({} if losses is None else _loss_columns(losses.get(r["quote_id"]), premium, u)),
+            _(BREAK_EVEN).format(u=u.label): None if be is None else u.number(
+                dataclasses.replace(q, rate_on_line=be).premium_jpy(R, s.profile.premium_multiplier)),
             _(MORE_LIMIT).format(u=u.label): u.number(more.get(r["quote_id"])),
             _("rate on line, %"): 100 * r["rate_on_line"],
             _("break-even rate, %"): None if be is None else 100 * be,
@@ -120,7 +122,7 @@ def main() -> None:
     fitted_table(table_view, main_columns(), key="broker_more", column_config=config)
     st.caption(_("Expected loss: the layer's average annual payout at a 100% share over {n} simulated years of hacks "
                  "(loss model “{m}”, as in the CFO page's Risk view); loss ratio = expected loss ÷ premium.").format(
-        n=f"{risk_view.APP_SCENARIOS:,}", m=_(risk_view._loss_model(risk_view.DEFAULT_MODEL).name)))
+        n=f"{risk_view.APP_SCENARIOS:,}", m=md(_(risk_view._loss_model(risk_view.DEFAULT_MODEL).name))))
     if len(reasons):
         st.markdown("##### " + _("Why the others are not bought"))
         show_reasons(reasons)

@@ -10,7 +10,7 @@ import streamlit as st
 from app_pages.common import (
     cached_compare,
     N_, _, absorb_grid_edits, bundled_sheet, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
-    QUOTE_GRID_WIDTHS, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
+    QUOTE_GRID_WIDTHS, md, md_format, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
 )
 from app_pages import exports
 from app_pages import risk as risk_view
@@ -48,7 +48,7 @@ MAIN_COLUMNS = ["status", "quote_id", "kind", "counterparty", "rating", "layer_b
                 "rate_on_line", "perils"]
 MORE_COLUMNS = ["status", "quote_id", "max_share", "min_share", "fixed_fee_jpy", "collateralized", "exchange_id",
                 "max_limit_jpy", "licensed_in_japan", "fronting_fee_rate", "exclusions", "reinstatements",
-                "days_to_pay"]
+                "days_to_pay", "term_years", "legal_form", "quote_source"]
 VIEWS = [N_("Mix"), N_("Not bought"), N_("Tower"), N_("Cost breakdown"), N_("Frontier"), N_("Stress test"),
          N_("Risk"), N_("Presets"), N_("Downloads")]
 
@@ -71,7 +71,7 @@ def _confirmed(text: str, value: str, key: str) -> bool:
     """A value that is possible but probably not meant: the question beside a "Yes, use it" button (True: clicked)."""
     c1, c2 = st.columns([4, 1])
     c1.warning(f"{text}. " + _("Is that what you meant?"), icon=":material/help:")
-    return c2.button(_("Yes, use {v}").format(v=value), key=key)
+    return c2.button(md_format(_("Yes, use {v}"), v=value), key=key)
 
 
 def exchange_inputs() -> None:
@@ -89,7 +89,7 @@ def exchange_inputs() -> None:
         p = w.profile
         if p is not None and p.statement_date:
             st.caption(_("Figures from the statutory statement of {date}; liquid capital = net assets (an upper "
-                         "bound).").format(date=p.statement_date))
+                         "bound).").format(date=md(p.statement_date)))
         elif p is not None and w.profiles_name == "bundled":
             st.caption(_("Illustrative figures, not a real exchange."))
         return
@@ -106,7 +106,7 @@ def exchange_inputs() -> None:
         st.error(f"{_(OWN_LABELS.get(field, field))}: {tr_error(exc)}", icon=":material/warning:")
     for field, doubt in doubts.items():  # possible but probably not meant: used only once confirmed
         typed = values[field].strip()
-        if _confirmed(f"{_(OWN_LABELS.get(field, field))}: {_(doubt.key).format(**doubt.params)}", typed,
+        if _confirmed(f"{_(OWN_LABELS.get(field, field))}: {md_format(_(doubt.key), **doubt.params)}", typed,
                       f"own_confirm_{field}_{typed}"):
             w.own_confirmed = w.own_confirmed | {(field, typed)}
             st.rerun()
@@ -129,7 +129,7 @@ def regime_inputs() -> None:
     names = list(w.regimes)
     name = st.selectbox(_("Regime"), names, index=names.index(w.regime_name), key=f"regime_select_{w.generation}{_lang_suffix()}",
                         format_func=lambda n, t=tr(): t(w.regimes[n].name),
-                        help=_(w.base_regime.description) if w.base_regime.description else None)
+                        help=md(_(w.base_regime.description)) if w.base_regime.description else None)
     if name != w.regime_name:
         w.regime_name, w.overrides = name, {}
     base = w.base_regime
@@ -254,6 +254,13 @@ def quote_grid() -> None:
                                                    help=_("Days from a loss until the cover pays customers (0: on "
                                                           "the day); a regime's max_days_to_pay gives later cover no "
                                                           "credit")),
+        "term_years": st.column_config.TextColumn(_("policy term, years"), width=110,
+                                                  help=_("Years one purchase covers at one share and one rate "
+                                                         "(blank: 1; used by the funding plan)")),
+        "legal_form": st.column_config.TextColumn(_("legal form"), width=100,
+                                                  help=_("insurance, derivative or guarantee: which licence the cover "
+                                                         "needs in Japan (blank: as its kind)")),
+        "quote_source": st.column_config.TextColumn(_("source"), width=160),
     }
     with st.container(key="quote_grid"):
         st.data_editor(frame, key=key, num_rows="dynamic", hide_index=True, width="content",
@@ -264,9 +271,9 @@ def quote_grid() -> None:
     names["rate_on_line"] = _("rate on line, % a year")  # messages use the long names of the short headers
     names["attachment"] = _("attaches at")
     for p in w.problems:
-        where = _("Row {row} ({qid}) · {column}").format(row=p.row, qid=p.quote_id or "—",
+        where = _("Row {row} ({qid}) · {column}").format(row=p.row, qid=md(p.quote_id or "—"),
                                                          column=_(names.get(p.column, p.column)).rstrip(" ✱"))
-        text = _(p.key).format(**p.params)
+        text = md_format(_(p.key), **p.params)
         if p.confirm:
             typed = str(w.quote_text.at[p.row - 1, p.column]).strip()
             percent = p.column == "rate_on_line" and not typed.endswith("%")
@@ -311,7 +318,7 @@ def result_views(s, scenario) -> None:
                                     _("source"): st.column_config.TextColumn(width=90)})
         left_out = not_bought_ids(s, quotes)
         if left_out:
-            st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(ids=", ".join(left_out)))
+            st.caption(_("Not bought: {ids} (see “Not bought” for the reasons).").format(ids=", ".join(map(md, left_out))))
     elif view == "Not bought":
         with st.spinner(_("Finding why each quote is left out…")):
             reasons = not_bought_reasons(s, quotes, page_resolver())
@@ -405,7 +412,7 @@ def main() -> None:
             try:
                 s = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver())
             except SolveError as exc:
-                st.error(_("The solver failed: {e}").format(e=exc))
+                st.error(_("The solver failed: {e}").format(e=md(exc)))
             else:
                 headline(s, details)
     with grid:

@@ -5,7 +5,9 @@ Pages import from here; nothing here draws a whole page. Session keys shared by 
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -124,7 +126,7 @@ def cached_not_bought(profile, quotes, regime, _resolver: Resolver | None = None
     """optimizer.reasons.not_bought on this scenario: each quote not bought with the model's reason (verified by
     re-solving) and, where price alone keeps it out, its break-even rate on line."""
     base = solve(profile, quotes, regime, marginal=False, resolver=_resolver)
-    return reasons.not_bought(base, quotes, resolver=_resolver)
+    return reasons.not_bought(base, quotes, resolver=_resolver, typed=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -188,13 +190,76 @@ def unit() -> Unit:
     return Unit(st.session_state.get(UNIT, "¥m"), float(st.session_state.get(USD, 150.0)), lang())
 
 
+_MD_ALWAYS = re.compile(r"([\\`*\[\]<>|~$])")
+
+
+def md(value) -> str:
+    """A value from a file or typed by a user (a name, an id, a file name, a message quoting them), to be put in
+    Markdown (st.markdown, st.caption, st.error, st.table cells, labels and help): shown as the text it is, never
+    as a link, an image, emphasis, a directive (:red[…]) or a heading. Markdown's own backslash escapes, only where
+    the character could start something (`my_quotes.csv` and `25% of R` stay as they are in the source)."""
+    s = re.sub(r"\s*[\r\n]+\s*", " ", str(value))
+    s = _MD_ALWAYS.sub(r"\\\1", s)
+    s = re.sub(r"_", lambda m: "_" if (0 < m.start() < len(s) - 1 and s[m.start() - 1].isalnum()
+                                       and s[m.start() + 1].isalnum()) else r"\_", s)
+    s = re.sub(r":(?=\S)", r"\\:", s)                 # http://…, :red[…], :material/…:
+    # emoji and icon shortcodes (:smile:, :material/warning:) are replaced after the escapes are read: an invisible
+    # word joiner after the colon keeps them as text
+    s = re.sub(r"\\:(?=[\w+\-/]+\\?:)", "\\\\:\u2060", s)
+    s = re.sub(r"(?i)\b(www)\.", r"\1\\.", s)        # www.host autolinks
+    s = re.sub(r"&(?=#?\w+;)", r"\\&", s)              # entities
+    s = re.sub(r"^(\s*)([#+=-]|\d+(?=[.)]))", lambda m: m.group(1) + ("\\" + m.group(2) if not m.group(2)[0].isdigit()
+                                                                       else m.group(2) + "\\"), s)
+    return s
+
+
+def md_format(template: str, **params) -> str:
+    """`template.format(**params)` with every parameter shown as text (md)."""
+    return template.format(**{k: md(v) for k, v in params.items()})
+
+
+def upload_rows_check(name: str, rows: int, limit: int, command: str) -> None:
+    """InputError when an upload holds more profiles than the page takes: the limit and the command that runs more."""
+    if rows > limit:
+        from optimizer.inputs import InputError
+
+        raise InputError(name, _("{n} rows; this page takes at most {max} (for more, use the command line: {command})"
+                                 ).format(n=f"{rows:,}", max=f"{limit:,}", command=command))
+
+
+def read_profiles_parquet(name: str, data: bytes, limit: int, command: str):
+    """An uploaded profiles Parquet as an Arrow table of its profile columns, read only when its metadata says it
+    has at most `limit` rows (a small file can hold millions of rows: 1 MB of repeated rows took 12 GB read
+    whole). Unknown columns are refused from the schema, before any row is read; InputError for anything else."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from optimizer.inputs import PROFILE_COLUMNS, InputError, check_profile_columns
+
+    try:
+        pf = pq.ParquetFile(io.BytesIO(data))
+        rows, names = pf.metadata.num_rows, pf.schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(name, f"not a Parquet file ({type(exc).__name__})") from None
+    upload_rows_check(name, rows, limit, command)
+    check_profile_columns(names, name)
+    known = {c.name for c in PROFILE_COLUMNS}
+    try:
+        return pf.read(columns=[n for n in names if n in known])
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(name, f"not a Parquet file ({type(exc).__name__})") from None
+
+
 def tr_error(exc: Exception) -> str:
-    """An EntryError, InputError or CellProblem in the session's language."""
+    """An EntryError, InputError or CellProblem in the session's language, as text for Markdown (what was typed or
+    read from a file is escaped: md)."""
     key = getattr(exc, "key", None)
     if key is not None:
-        return _(key).format(**getattr(exc, "params", {}))
+        return md_format(_(key), **getattr(exc, "params", {}))
     message = getattr(exc, "message", None)
-    return _(message) if message else str(exc)
+    return md(_(message) if message else str(exc))
 
 
 def styled(frame: pd.DataFrame, money=(), percent=(), fraction=()):
@@ -241,7 +306,7 @@ def binding_words(binding, regime) -> list[str]:
     """Binding limits in plain words: capacity:Q01 → "Q01 fully taken"."""
     e = regime.eligibility
     out = []
-    full = [b.partition(":")[2] for b in binding if b.startswith("capacity:")]
+    full = [md(b.partition(":")[2]) for b in binding if b.startswith("capacity:")]
     if full:
         out.append((_("{q} fully taken (its largest share on offer)") if len(full) == 1 else
                     _("{q} fully taken (their largest shares on offer)")).format(q=", ".join(full)))
@@ -259,9 +324,9 @@ def binding_words(binding, regime) -> list[str]:
             out.append(_("the cap on parametric cover credit ({p:.0f}% of R)").format(p=100 * e.max_derivative_share))
         elif name == "max_counterparty_share":
             out.append(_("the cap on credit from one counterparty ({p:.0f}% of R): {name}").format(
-                p=100 * e.max_counterparty_share, name=arg))
+                p=100 * e.max_counterparty_share, name=md(arg)))
         else:
-            out.append(b)
+            out.append(md(b))
     return out
 
 
@@ -277,86 +342,118 @@ def _percent(x: float) -> str:
     return f"{100 * x:.2f}".rstrip("0").rstrip(".") + "%"
 
 
-def reason_words(reason: str, quote, solution, break_even_rol: float | None = None) -> tuple[str, str]:
-    """One reason of optimizer.reasons (obstacles joined by "; ") in the page's words, translated:
-    (why it is not bought, what would change it). No identifiers of the model reach the page."""
+def reason_words(why_not, quote, solution, break_even_rol: float | None = None) -> tuple[str, str]:
+    """The typed reasons of optimizer.reasons (`Reason` values) in the page's words, translated: (why it is not
+    bought, what would change it), one entry of REASON_WORDS per code. No identifiers of the model reach the page."""
     e, R, L = solution.regime.eligibility, solution.requirement_jpy, lang()
     why, change = [], []
-    for part in [p.strip() for p in reason.split(";") if p.strip()]:
-        if part == "not offered to this exchange":
-            why.append(_("offered only to {exchange}").format(exchange=quote.exchange_id))
-            change.append(_("an offer to this exchange"))
-        elif part.startswith("ineligible: pays after "):
-            why.append(_("pays {n} days after a loss; the regime credits only cover that pays within {m} days").format(
-                n=f"{quote.days_to_pay:g}", m=f"{e.max_days_to_pay:g}"))
-            change.append(_("cover that pays within {m} days").format(m=f"{e.max_days_to_pay:g}"))
-        elif part == "ineligible: not licensed in Japan":
-            why.append(_("not licensed in Japan and not fronted: the regime gives it no credit"))
-            change.append(_("a licensed fronting insurer"))
-        elif part == "ineligible: rating below min_rating":
-            why.append(_("not eligible: rating {r} is below the regime's minimum {m}").format(r=quote.rating,
-                                                                                             m=e.min_rating))
-            change.append(_("a counterparty rated {m} or better").format(m=e.min_rating))
-        elif part.startswith("ineligible: rating credit 0"):
-            why.append(_("the regime gives no credit for cover rated {r}").format(r=quote.rating))
-            change.append(_("a better-rated counterparty"))
-        elif part == "ineligible: derivative_credit_factor 0":
-            why.append(_("the regime gives parametric cover no credit"))
-            change.append(_("a regime that credits parametric cover"))
-        elif part.startswith("ineligible: credit factor 0"):
-            why.append(_("excludes state-backed attacks, which the regime does not credit"))
-            change.append(_("cover without the state-backed exclusion"))
-        elif part == "attaches above R":
-            why.append(_("attaches at {a}, above the requirement R = {r}: it never pays a loss up to R").format(
-                a=fit(quote.attachment_jpy(R), L), r=fit(R, L)))
-            change.append(_("a lower attachment"))
-        elif part.startswith("no share on offer"):
-            why.append(_("no share of it is on offer"))
-            change.append(_("a share on offer"))
-        elif part == "no credit allowed: max_insurance_share 0":
-            why.append(_("the regime allows insurance no credit (its cap is 0% of R)"))
-            change.append(_("a regime that credits insurance"))
-        elif part == "no credit allowed: max_derivative_share 0":
-            why.append(_("the regime allows parametric cover no credit (its cap is 0% of R)"))
-            change.append(_("a regime that credits parametric cover"))
-        elif part == "cap binds: max_insurance_share":
-            why.append(_("the cap on insurance credit ({p} of R) is used up by cheaper cover").format(
-                p=_percent(e.max_insurance_share)))
-            change.append(_("a higher cap on insurance credit"))
-        elif part == "cap binds: max_derivative_share":
-            why.append(_("the cap on parametric cover credit ({p} of R) is used up by cheaper cover").format(
-                p=_percent(e.max_derivative_share)))
-            change.append(_("a higher cap on parametric cover credit"))
-        elif part.startswith("cap binds: max_counterparty_share"):
-            why.append(_("{name} already has the most credit one counterparty may give ({p} of R)").format(
-                name=quote.counterparty, p=_percent(e.max_counterparty_share)))
-            change.append(_("a higher cap per counterparty"))
-        elif part == "cap binds: min_cash_share":
-            why.append(_("the minimum cash share ({p} of R) already funds what it would cover").format(
-                p=_percent(e.min_cash_share)))
-            change.append(_("a lower minimum cash share"))
-        elif part.startswith("does not cover "):
-            missing = [p.strip() for p in part.removeprefix("does not cover ").split(",")]
-            why.append(_("does not cover {perils}, which the regime requires: cash must fund those losses anyway"
-                         ).format(perils=", ".join(_(PERIL_WORDS.get(p, p)) for p in missing)))
-            change.append(_("cover for {perils}").format(perils=", ".join(_(PERIL_WORDS.get(p, p)) for p in missing)))
-        elif part.startswith("minimum line"):
-            why.append(_("its smallest line ({p}) is more than the mix needs").format(p=_percent(quote.min_share)))
-            change.append(_("a smaller minimum line"))
-        elif part.startswith("dearer than cash and other cover"):
-            why.append(_("dearer than cash and the other cover for what it adds"))
-            if break_even_rol is not None and math.isfinite(break_even_rol) and break_even_rol > 0:
-                premium = break_even_rol * (1 + quote.fronting_fee_rate) * quote.limit_jpy(R) \
-                    * solution.profile.premium_multiplier
-                change.append(_("a rate on line below {p} (a premium below {premium} a year for the whole layer)"
-                                ).format(p=f"{100 * break_even_rol:.2f}%", premium=fit(premium, L)))
-            else:
-                change.append(_("a lower price"))
-        elif part.startswith("adds nothing the mix needs"):
-            why.append(_("adds nothing the mix needs: not bought even free, covering every peril, with no cap"))
-        else:  # a reason this page has no words for yet: shown as the model gives it, never dropped
-            why.append(_(part))
+    for r in why_not:
+        words = REASON_WORDS.get(r.code)
+        if words is None:  # a reason this page has no words for yet: shown as the model gives it, never dropped
+            why.append(_(r.words()))
+            continue
+        because, fix = words(r, quote, e, R, L, solution, break_even_rol)
+        why.append(because)
+        if fix:
+            change.append(fix)
     return _("; ").join(why) or "—", (_(" and ").join(change) if change else "—")
+
+
+def _dearer(r, quote, e, R, L, solution, break_even_rol):
+    rol = r.params[0] if r.params else break_even_rol
+    if rol is not None and math.isfinite(rol) and rol > 0:
+        premium = dataclasses.replace(quote, rate_on_line=rol).premium_jpy(R, solution.profile.premium_multiplier)
+        return (_("dearer than cash and the other cover for what it adds"),
+                _("a rate on line below {p} (a premium below {premium} a year for the whole layer)").format(
+                    p=f"{100 * rol:.2f}%", premium=fit(premium, L)))
+    return _("dearer than cash and the other cover for what it adds"), _("a lower price")
+
+
+def _perils(r) -> str:
+    return ", ".join(_(PERIL_WORDS.get(p, p)) for p in r.params[0])
+
+
+# code of optimizer.reasons.Reason → (reason, quote, eligibility, R, language, solution, break-even) → (why, change)
+REASON_WORDS = {
+    "not_offered": lambda r, q, e, R, L, *_a: (_("offered only to {exchange}").format(exchange=q.exchange_id),
+                                               _("an offer to this exchange")),
+    "pays_late": lambda r, q, e, *_a: (
+        _("pays {n} days after a loss; the regime credits only cover that pays within {m} days").format(
+            n=f"{r.params[0]:g}", m=f"{r.params[1]:g}"),
+        _("cover that pays within {m} days").format(m=f"{r.params[1]:g}")),
+    "not_licensed": lambda *_a: (_("not licensed in Japan and not fronted: the regime gives it no credit"),
+                                 _("a licensed fronting insurer")),
+    "rating_below_min": lambda r, q, e, *_a: (
+        _("not eligible: rating {r} is below the regime's minimum {m}").format(r=q.rating, m=e.min_rating),
+        _("a counterparty rated {m} or better").format(m=e.min_rating)),
+    "rating_credit_zero": lambda r, q, *_a: (_("the regime gives no credit for cover rated {r}").format(r=q.rating),
+                                             _("a better-rated counterparty")),
+    "derivative_factor_zero": lambda *_a: (_("the regime gives parametric cover no credit"),
+                                           _("a regime that credits parametric cover")),
+    "state_backed_excluded": lambda *_a: (_("excludes state-backed attacks, which the regime does not credit"),
+                                          _("cover without the state-backed exclusion")),
+    "attaches_above_r": lambda r, q, e, R, L, *_a: (
+        _("attaches at {a}, above the requirement R = {r}: it never pays a loss up to R").format(
+            a=fit(q.attachment_jpy(R), L), r=fit(R, L)), _("a lower attachment")),
+    "no_share_on_offer": lambda *_a: (_("no share of it is on offer"), _("a share on offer")),
+    "no_credit_allowed": lambda r, *_a: {
+        "max_insurance_share": (_("the regime allows insurance no credit (its cap is 0% of R)"),
+                                _("a regime that credits insurance")),
+        "max_derivative_share": (_("the regime allows parametric cover no credit (its cap is 0% of R)"),
+                                 _("a regime that credits parametric cover"))}[r.params[0]],
+    "cap_binds": lambda r, q, e, *_a: {
+        "max_insurance_share": lambda: (
+            _("the cap on insurance credit ({p} of R) is used up by cheaper cover").format(
+                p=_percent(e.max_insurance_share)), _("a higher cap on insurance credit")),
+        "max_derivative_share": lambda: (
+            _("the cap on parametric cover credit ({p} of R) is used up by cheaper cover").format(
+                p=_percent(e.max_derivative_share)), _("a higher cap on parametric cover credit")),
+        "min_cash_share": lambda: (
+            _("the minimum cash share ({p} of R) already funds what it would cover").format(
+                p=_percent(e.min_cash_share)), _("a lower minimum cash share")),
+    }[r.params[0]](),
+    "counterparty_cap_binds": lambda r, q, e, *_a: (
+        _("{name} already has the most credit one counterparty may give ({p} of R)").format(
+            name=q.counterparty, p=_percent(e.max_counterparty_share)), _("a higher cap per counterparty")),
+    "does_not_cover": lambda r, *_a: (
+        _("does not cover {perils}, which the regime requires: cash must fund those losses anyway").format(
+            perils=_perils(r)), _("cover for {perils}").format(perils=_perils(r))),
+    "minimum_line": lambda r, q, *_a: (
+        _("its smallest line ({p}) is more than the mix needs").format(p=_percent(q.min_share)),
+        _("a smaller minimum line")),
+    "dearer": _dearer,
+    "dearer_below": _dearer,
+    "adds_nothing": lambda *_a: (
+        _("adds nothing the mix needs: not bought even free, covering every peril, with no cap"), None),
+    # a reserve asset not held (optimizer.obstacles.asset_reasons; `q` is then the asset)
+    "asset_no_credit_allowed": lambda r, *_a: (
+        _("the regime allows {kind} no credit (its cap is 0% of R)").format(kind=_asset_kind(r.params[0])),
+        _("a regime that credits {kind}").format(kind=_asset_kind(r.params[0]))),
+    "no_amount_on_offer": lambda *_a: (_("no amount of it is on offer"), _("an amount on offer")),
+    "asset_cap_binds": lambda r, q, e, *_a: (
+        _("the cap on credit from {kind} ({p} of R) is used up by cheaper ones").format(
+            kind=_asset_kind(r.params[0]), p=_percent(e.max_asset_share(r.params[0]))),
+        _("a higher cap on credit from {kind}").format(kind=_asset_kind(r.params[0]))),
+    "liquid_capital_binds": lambda *_a: (
+        _("the exchange's liquid capital is already tied up in cash and other held assets"),
+        _("more liquid capital")),
+    "asset_dearer": lambda *_a: (_("dearer than cash and the other cover for what it adds"), _("a better price")),
+    "dearer_yield_above": lambda r, *_a: (
+        _("dearer than cash and the other cover for what it adds"),
+        _("a yield above {p}").format(p=f"{100 * r.params[0]:.2f}%")),
+    "dearer_fee_below": lambda r, *_a: (
+        _("dearer than cash and the other cover for what it adds"),
+        _("a fee below {p} a year").format(p=f"{100 * r.params[0]:.2f}%")),
+    "asset_adds_nothing": lambda *_a: (
+        _("adds nothing the mix needs: not held even free, with no cap"), None),
+}
+
+
+def _asset_kind(kind: str) -> str:
+    """A reserve asset's kind in words (optimizer.domain.ASSET_KINDS)."""
+    return {"deposit": _("bank deposits"), "jgb": _("Japanese government bonds"),
+            "bank_guarantee": _("bank guarantees"), "credit_line": _("committed credit lines"),
+            "parent_guarantee": _("parent-company guarantees")}.get(kind, kind)
 
 
 def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd.DataFrame:
@@ -368,14 +465,15 @@ def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd
     by_id = {q.quote_id: q for q in quotes}
     rows = []
     for item in cached_not_bought(solution.profile, tuple(quotes), solution.regime, _resolver=resolver):
-        why, change = reason_words(item["reason"], by_id[item["quote_id"]], solution, item.get("break_even_rol"))
+        why, change = reason_words(item["reasons"], by_id[item["quote_id"]], solution, item.get("break_even_rol"))
         rows.append({"quote": item["quote_id"], "reason": why, "what would change it": change})
     return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])
 
 
 def show_reasons(frame: pd.DataFrame) -> None:
-    """The reasons as a static table whose text wraps (a grid would cut a sentence at the column's edge)."""
-    shown = frame.rename(columns={"quote": _("quote"), "reason": _("why not"),
+    """The reasons as a static table whose text wraps (a grid would cut a sentence at the column's edge); its cells
+    are Markdown, so the names in them are escaped (md)."""
+    shown = frame.map(md).rename(columns={"quote": _("quote"), "reason": _("why not"),
                                   "what would change it": _("what would change it")})
     with st.container(key="reasons"):
         st.table(shown.set_index(_("quote")))
@@ -438,7 +536,7 @@ def headline(s, details=None) -> None:
     words = binding_words(s.binding, s.regime)
     with (details if details is not None else st.container()):
         st.caption(_("Requirement R = **{r}** under *{regime}*. Marginal cost of R: {mc} a year per yen.").format(
-            r=u(s.requirement_jpy), regime=_(s.regime.name), mc="—" if mc is None else f"{100 * mc:.2f}%")
+            r=u(s.requirement_jpy), regime=md(_(s.regime.name)), mc="—" if mc is None else f"{100 * mc:.2f}%")
             + ((" " + _("What holds the answer where it is: {limits}.").format(limits="; ".join(words))) if words else ""))
 
 
@@ -453,17 +551,17 @@ def context_bar() -> None:
     w = ws()
     diff = w.differs()
     p = w.profile
-    exchange = _("own figures") if w.exchange_id is None else (_(p.display_name) if p else w.exchange_id)
+    exchange = _("own figures") if w.exchange_id is None else md(_(p.display_name) if p else w.exchange_id)
     mark = lambda changed: " ✎ " + _("changed") if changed else " · " + _("bundled")  # noqa: E731
     over = overrides_note(w)
-    sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
+    sheet = _("bundled") if w.quote_sheet == "bundled" else md(w.quote_sheet)
     n_changed = len(w.changed_rows())
     quotes = _("{name}, {n} quotes").format(name=sheet, n=len(w.last_quotes)) + (
         ", " + _("{n} edited").format(n=n_changed) if n_changed else "")
     with st.container(key="context"):
         st.caption(" │ ".join([
             f":material/account_balance: {_('Exchange')}: **{exchange}**{mark(diff['exchange'])}",
-            f":material/gavel: {_('Regime')}: **{_(w.base_regime.name)}**{over}{mark(diff['regime'])}",
+            f":material/gavel: {_('Regime')}: **{md(_(w.base_regime.name))}**{over}{mark(diff['regime'])}",
             f":material/request_quote: {_('Quote sheet')}: **{quotes}**{mark(diff['quotes'])}",
         ]))
         if w.problems:

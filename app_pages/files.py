@@ -9,7 +9,7 @@ from optimizer.i18n import N_, input_error_words, translator
 from optimizer.inputs import InputError, csv_text_to_frame, profiles_from_frame, quotes_from_frame, regime_from_text
 from optimizer.scenario import Workspace, from_json, to_json
 
-from .common import MESSAGES, _, lang, ws
+from .common import MESSAGES, _, lang, md, ws
 
 KINDS = (("profiles", N_("Exchange profiles (CSV)"), ["csv"]), ("quotes", N_("Quote sheet (CSV)"), ["csv"]),
          ("regime", N_("Regime (TOML)"), ["toml"]), ("scenario", N_("Saved scenario (JSON)"), ["json"]))
@@ -76,10 +76,10 @@ def sidebar_files() -> None:
                 ss[f"upload_error_{kind}"] = apply_upload(kind, up.name, up.getvalue(), w, lang())
             error = ss.get(f"upload_error_{kind}") if up is not None else None
             if error:
-                st.error(_("Not loaded — {error}").format(error=error), icon=":material/block:")
+                st.error(_("Not loaded — {error}").format(error=md(error)), icon=":material/block:")
         sc = w.scenario()
         if sc is not None:
             st.download_button(_("Save this scenario (JSON; opens here and in the command line)"), to_json(sc),
                                f"scenario_{sc.profile.exchange_id}.json", "application/json", key="dl_json")
     for kind, text in ss.pop(MESSAGES, []):
-        getattr(st.sidebar, kind)(text)
+        getattr(st.sidebar, kind)(md(text))

@@ -3,14 +3,13 @@ clearing prices, who falls short because capacity ran out."""
 
 from __future__ import annotations
 
-import io
 import math
 
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, _, unit, ws
-from optimizer import market, report
+from app_pages.common import DATA, _, md, read_profiles_parquet, unit, upload_rows_check, ws
+from optimizer import market, report, settings
 from optimizer.inputs import InputError, csv_text_to_frame, load_capacity, load_profiles, load_quotes, \
     profiles_from_frame
 
@@ -31,9 +30,11 @@ def _profiles(up):
     if up is None:
         return _bundled()[0]
     data = up.getvalue()
+    limit, command = settings.APP_MAX_MARKET_ROWS, f"python -m optimizer market {up.name} --out market.csv"
     if up.name.lower().endswith(".parquet"):
+        table = read_profiles_parquet(up.name, data, limit, command)
         try:
-            frame = pd.read_parquet(io.BytesIO(data)).astype(object).where(lambda f: f.notna(), "")
+            frame = table.to_pandas().astype(object).where(lambda f: f.notna(), "")
         except Exception as exc:  # noqa: BLE001 — whatever the file holds, a message
             raise InputError(up.name, f"not a Parquet file ({type(exc).__name__})") from None
     else:
@@ -41,6 +42,7 @@ def _profiles(up):
             frame = csv_text_to_frame(data.decode("utf-8-sig"), up.name)
         except UnicodeDecodeError:
             raise InputError(up.name, "not UTF-8 text") from None
+        upload_rows_check(up.name, len(frame), limit, command)
     return profiles_from_frame(frame, up.name)
 
 
@@ -66,6 +68,27 @@ def _capacity(table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _split(result, u) -> None:
+    """When capacity runs out, which exchanges fall short is one of many equally cheap answers: said, with each
+    exchange's least and most shortfall over all of them (market.shortfall_ranges)."""
+    split = result.summary.get("shortfall_split") or {}
+    if split.get("unique") is None and split.get("note"):
+        st.caption(_("Which exchanges fall short is one of many equally cheap answers (not ranged for this many "
+                     "exchanges): the totals are the least possible, the split among exchanges is not."))
+    if split.get("unique") is not False:
+        return
+    st.caption(_("Which exchanges fall short is one of many equally cheap answers: the total shortfall and cost are "
+                 "the least possible, but capacity can be shared out in other ways at the same cost (another method "
+                 "may name other exchanges). Each exchange's shortfall in every such answer:"))
+    rows = pd.DataFrame(split["exchanges"])
+    st.dataframe(pd.DataFrame({
+        _("exchange"): rows["exchange_id"],
+        _("shortfall ({unit})").format(unit=u.label): rows["shortfall_jpy"].map(u.number),
+        _("at least ({unit})").format(unit=u.label): rows["least_jpy"].map(u.number),
+        _("at most ({unit})").format(unit=u.label): rows["most_jpy"].map(u.number),
+    }), hide_index=True, width="stretch", key="market_split")
+
+
 def main() -> None:
     ss = st.session_state
     w = ws()
@@ -87,14 +110,14 @@ def main() -> None:
                                           "capacity_bn": st.column_config.NumberColumn(_("capacity (¥bn)"),
                                                                                         format="%.1f")})
     st.caption(_("Regime: **{regime}** · profiles: **{profiles}**").format(
-        regime=_(w.regime.name), profiles=up.name if up is not None else "profiles-japan-2025.csv"))
+        regime=md(_(w.regime.name)), profiles=md(up.name if up is not None else "profiles-japan-2025.csv")))
     if st.button(_("Run market"), type="primary", key="market_run"):
         try:
             with st.spinner(_("Solving…")):
                 result = market.solve_market(_profiles(up), quotes, w.regime, _capacity(table))
             ss[RESULT] = (result, {"regime": w.regime.name})
         except InputError as exc:
-            st.error(_("Not run — {error}").format(error=exc))
+            st.error(_("Not run — {error}").format(error=md(exc)))
     stored = ss.get(RESULT)
     if stored is None:
         return
@@ -109,7 +132,7 @@ def main() -> None:
     st.caption(_("Without capacity limits: annual cost {cost}, shortfall {short}, {n} exchanges short. With them: "
                  "shortfall {now}. Regime **{regime}**; yes/no quotes: {milp}.").format(
         cost=u(free["annual_cost_jpy"]), short=u(free["shortfall_jpy"]), n=free["shortfall_exchanges"],
-        now=u(totals["shortfall_jpy"]), regime=_(names["regime"]), milp=_(milp)))
+        now=u(totals["shortfall_jpy"]), regime=md(_(names["regime"])), milp=_(milp)))
     rows = pd.DataFrame([{"counterparty": r["counterparty"],
                           "capacity": None if r["capacity_jpy"] is None else u.number(r["capacity_jpy"]),
                           "cover": u.number(r["cover_jpy"]),
@@ -138,6 +161,7 @@ def main() -> None:
             _("without capacity limits ({unit})").format(unit=u.label): short["unlimited_shortfall_jpy"].map(u.number),
             _("because capacity ran out"): short["short_because_of_capacity"].map(lambda v: _("yes") if v else _("no")),
         }), hide_index=True, width="stretch")
+    _split(result, u)
     c = st.columns(2)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(result.rows), "market.csv", "text/csv", key="dl_market")
     c[1].download_button(_("Summary (JSON)"), report.to_json(s), "market.summary.json", "application/json",

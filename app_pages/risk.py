@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, N_, _, lang, tr, unit
+from app_pages.common import DATA, N_, _, lang, md, tr, unit
 from optimizer import charts
 from optimizer.loss_model import load_loss_model
 from optimizer.risk import DEFAULT_LEVEL, RiskBook, layer_expected_losses, risk_view
@@ -65,7 +65,7 @@ def limit_options(view) -> list[float | None]:
 def _mix_words(solution) -> str:
     u = unit()
     parts = [f"{u(solution.cash_reserve_jpy)} {_('cash')}"] if solution.cash_reserve_jpy > 0 else []
-    parts += [f"{line.quote.quote_id} {100 * line.share:.3g}%" for line in solution.lines]
+    parts += [f"{md(line.quote.quote_id)} {100 * line.share:.3g}%" for line in solution.lines]  # Markdown: md
     return " + ".join(parts) or _("nothing")
 
 
@@ -108,7 +108,7 @@ def render(scenario) -> None:
         with st.spinner(_("Simulating hack losses…")):
             free = cached_risk_view(profile, quotes, regime, model, None)
     except SolveError as exc:
-        st.error(_("The solver failed: {e}").format(e=exc))
+        st.error(_("The solver failed: {e}").format(e=md(exc)))
         return
     options = limit_options(free)
     if len(options) == 1:
@@ -130,7 +130,7 @@ def render(scenario) -> None:
             with st.spinner(_("Re-solving within the TVaR limit…")):
                 view = cached_risk_view(profile, quotes, regime, model, limit)
         except SolveError as exc:
-            st.error(_("The solver failed: {e}").format(e=exc))
+            st.error(_("The solver failed: {e}").format(e=md(exc)))
             return
     risk = view.mix("risk")
     same = _mix_words(risk.solution) == _mix_words(view.mix("regulatory").solution)

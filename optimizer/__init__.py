@@ -3,6 +3,7 @@
 Data flows one way: files → `inputs` → domain objects → `lp` (the model) → `Solution` → views (CLI, app, exports).
 """
 
+from . import _startup  # noqa: F401  (first: Ctrl-C while the command line is still importing → exit 130, one line)
 from .domain import PERILS, RATINGS, Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
 from .inputs import InputError, load_profiles, load_quotes, load_regime
 from .lp import Instance, solve

@@ -14,9 +14,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .domain import ExchangeProfile, Incident, Quote, Regime, ReserveAsset
+from .domain import ExchangeProfile, Incident, Quote, Regime, ReserveAsset, credit_by_kind
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
+from .obstacles import Reason, asset_reasons, ineligibility, reason as obstacle
 from .regime import CEILINGS, SWEEPABLE, check_parameter, parameter_value, requirement, with_parameter
 from .risk import exceeds_reserve
 from .solution import Solution
@@ -113,8 +114,6 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     if not quote.offered_to(profile.exchange_id):
         return BreakEven(**common, break_even_rol=None, eligible=False, reason="not offered to this exchange")
     if base.credit.get(quote_id, 0.0) <= 0:  # no price makes it enter: say which rule gives it no credit
-        from .reasons import ineligibility  # (reasons builds on this module)
-
         return BreakEven(**common, break_even_rol=None, eligible=False,
                          reason=ineligibility(quote, regime) or "ineligible: earns no credit")
 
@@ -124,9 +123,7 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False,
                     resolver=resolver, assets=assets)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
-    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (reasons.reason)
-        from .reasons import reason as obstacle
-
+    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (obstacles.reason)
         obstacles = obstacle(base, quotes, quote_id)
         price = "; dearer than cash and other cover"  # free alone is not enough: the others first, then the price
         if obstacles.endswith(price):
@@ -230,8 +227,7 @@ def asset_break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime:
                       resolver: Resolver | None = None) -> pd.DataFrame:
     """`price` for reserve assets: one row per asset offered to the exchange — the amount held or committed, and
     for one not held the fee (unfunded) below which or the yield (funded) above which it enters, with the reason
-    it is out (`reasons.asset_reason`)."""
-    from .reasons import asset_reason  # (reasons builds on this module)
+    it is out (`obstacles.asset_reasons`)."""
 
     resolver = resolver or Resolver()
     base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver, assets=assets)
@@ -240,12 +236,13 @@ def asset_break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime:
         if not a.offered_to(profile.exchange_id):
             continue
         amount = base.amount_of(a.asset_id)
-        why = "" if amount > 0 else asset_reason(base, quotes, assets, a.asset_id, resolver)
+        why = () if amount > 0 else asset_reasons(base, quotes, assets, a.asset_id, resolver)
         be = asset_break_even(profile, quotes, regime, assets, a.asset_id, resolver) \
-            if why == "dearer than cash and other cover" else None
+            if why == (Reason("asset_dearer"),) else None
         rows.append({"asset_id": a.asset_id, "kind": a.kind, "counterparty": a.counterparty,
                      "fee_rate": None if a.funded else a.fee_rate, "yield": a.yield_rate if a.funded else None,
-                     "amount_jpy": amount, "break_even": be, "reason": why})
+                     "amount_jpy": amount, "break_even": be,
+                     "reason": "; ".join(r.words() for r in why)})
     return pd.DataFrame(rows, columns=["asset_id", "kind", "counterparty", "fee_rate", "yield", "amount_jpy",
                                        "break_even", "reason"])
 
@@ -311,8 +308,8 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
             param: float(v), "status": s.status, "required_coverage_jpy": s.requirement_jpy,
             "annual_cost_jpy": s.annual_cost_jpy, "all_cash_cost_jpy": s.all_cash_cost_jpy,
             "savings_jpy": s.savings_jpy, "cash_reserve_jpy": s.cash_reserve_jpy, "shortfall_jpy": s.shortfall_jpy,
-            "insurance_credit_jpy": sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
-            "derivative_credit_jpy": sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
+            "insurance_credit_jpy": credit_by_kind(s.lines)["insurance"],
+            "derivative_credit_jpy": credit_by_kind(s.lines)["derivative"],
             "note": "",
             **({"reserve_assets_jpy": s.reserve_assets_jpy, "committed_jpy": s.committed_jpy} if assets else {}),
         })

@@ -38,8 +38,8 @@ from threadpoolctl import threadpool_limits
 
 from . import settings
 from .batch_store import Checkpoints, OutputLock, PartWriter, ResultsFile, fingerprint, part, \
-    remove_stale_temporaries, summary_path, write_atomic
-from .domain import ASSET_KINDS, ExchangeProfile, Quote, Regime, ReserveAsset
+    remove_stale_temporaries, summary_path
+from .domain import ASSET_KINDS, ExchangeProfile, Quote, Regime, ReserveAsset, credit_by_kind
 from .inputs import InputError, check_asset_yields, check_profile_columns, load_assets, load_capacity, load_quotes, \
     load_regime, parse_profile
 from .lp.engine import Resolver
@@ -231,6 +231,10 @@ def _parquet_errors(path: Path):
         yield
     except pa.ArrowException as exc:
         raise InputError(str(path), f"not a readable Parquet file ({exc})") from None
+    except OSError as exc:  # Arrow reports a damaged page or footer as a bare OSError ("Couldn't deserialize thrift")
+        if exc.errno is not None:
+            raise InputError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
+        raise InputError(str(path), f"not a readable Parquet file: part of it is damaged ({exc})") from None
 
 
 def _parquet_chunks(path: Path, size: int) -> Iterator[pa.RecordBatch]:
@@ -399,14 +403,16 @@ def finished(index: int, first_row: int, frame: pd.DataFrame, by_quote: dict[str
     return result
 
 
-def _row_for(solution) -> dict[str, Any]:
+def row_for(solution) -> dict[str, Any]:
+    """One solved exchange as a row of the results file (batch and market alike; docs/batch.md's columns)."""
     d = solution.to_dict()
     row = {k: d[k] for k in SCALAR_KEYS}
     R = solution.requirement_jpy
+    credit = credit_by_kind(solution.lines)
     row.update(
         error="",
-        insurance_credit_jpy=sum(l.credit_jpy for l in solution.lines if not l.quote.is_derivative),
-        derivative_credit_jpy=sum(l.credit_jpy for l in solution.lines if l.quote.is_derivative),
+        insurance_credit_jpy=credit["insurance"],
+        derivative_credit_jpy=credit["derivative"],
         cash_share=solution.cash_reserve_jpy / R if R > 0 else np.nan,
         n_instruments=len(solution.lines),
         net_assets_jpy=solution.profile.net_assets_jpy,
@@ -439,7 +445,7 @@ ASSET_KEY = "asset:"  # per-asset totals share the summary's per-quote store und
 
 
 def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
-    """`_row_for` for many mixes at once (the same columns), and their per-quote totals."""
+    """`row_for` for many mixes at once (the same columns), and their per-quote totals."""
     R, cash, carry = m.requirement, m.cash, m.carry
     line_cost, line_credit = m.line_cost, m.line_credit
     cost = carry * cash + line_cost.sum(axis=1)  # Mixes.annual_cost, without computing line_cost twice
@@ -554,7 +560,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         lines: Sequence[Any] = ()
         try:
             solution = lp.solve(profiles[pos])
-            row, lines = _row_for(solution), solution.lines
+            row, lines = row_for(solution), solution.lines
             for key, agg in _asset_totals(solution.holdings).items():
                 into = by_quote.setdefault(key, [0.0, 0.0, 0.0, 0.0])
                 for k in range(4):
@@ -603,6 +609,20 @@ class Summary:
     # who cannot comply: counts over every row, the first 50 exchanges of each kind by name
     over: dict[str, list] = field(default_factory=lambda: {"net_assets": [0, []], "liquid_capital": [0, []]})
     cannot_comply: list[dict[str, Any]] = field(default_factory=list)
+    # statements more than statements.STALE_MONTHS before the run: count, the first 50 (exchange_id, date)
+    stale: list = field(default_factory=lambda: [0, []])
+
+    def _add_stale_statements(self, f: pd.DataFrame) -> None:
+        import datetime as dt
+
+        from .statements import is_stale
+
+        today = dt.date.today()
+        for eid, date in zip(f["exchange_id"], f["statement_date"]):
+            if is_stale(date, today):
+                self.stale[0] += 1
+                if len(self.stale[1]) < 50:
+                    self.stale[1].append([eid, date])
 
     def _add_who_cannot_comply(self, f: pd.DataFrame) -> None:
         solved = f["status"] != "error"
@@ -621,6 +641,7 @@ class Summary:
         """One chunk's part of the summary (made where the chunk was solved; `merge` adds them in file order)."""
         s = cls()
         s._add_who_cannot_comply(f)
+        s._add_stale_statements(f)
         for status, n in f["status"].value_counts().items():
             s.counts[status] = s.counts.get(status, 0) + int(n)
         for key in s.totals:
@@ -645,6 +666,8 @@ class Summary:
             self.over[key][0] += other.over[key][0]
             self.over[key][1] += other.over[key][1][: max(0, 50 - len(self.over[key][1]))]
         self.cannot_comply += other.cannot_comply[: max(0, 50 - len(self.cannot_comply))]
+        self.stale[0] += other.stale[0]
+        self.stale[1] += other.stale[1][: max(0, 50 - len(self.stale[1]))]
         for reason, n in other.paths.items():
             self.paths[reason] = self.paths.get(reason, 0) + n
         for qid, agg in other.by_quote.items():
@@ -713,6 +736,8 @@ class Summary:
             "requirement_over_liquid_capital": {"count": self.over["liquid_capital"][0],
                                                 "exchanges": self.over["liquid_capital"][1]},
             "cannot_comply": self.cannot_comply, "cover_demand": demand,
+            "stale_statements": {"count": self.stale[0], "months": _stale_months(),
+                                 "exchanges": [{"exchange_id": e, "statement_date": d} for e, d in self.stale[1]]},
             "shortfall_exchanges": self.shortfall_ids, "error_exchanges": self.error_ids,
             "cash_share_quantiles": quantiles, "insurance_by_quote": per_quote,
             "insurance_by_counterparty": sorted(per_cp.values(), key=lambda r: -r["credit_jpy"]),
@@ -720,6 +745,12 @@ class Summary:
             "solve_paths": dict(sorted(self.paths.items())),
             "seconds": seconds,
         }
+
+
+def _stale_months() -> int:
+    from .statements import STALE_MONTHS
+
+    return STALE_MONTHS
 
 
 # ------------------------------------------------------------------ running
@@ -800,10 +831,9 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         with ResultsFile(out_path, schema, rows_frame([], columns)) as results:
             summary = _pipeline(chunks, quotes, regime, source, store, lambda r: results.write_rows(r.table, r.text),
                                 output, workers, scheduler, advance, risk, assets)
-            results.commit()
-        info = described(summary)
-        text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
-        write_atomic(summary_path(out_path), text.encode())
+            info = described(summary)
+            text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
+            results.commit(summary=text.encode())  # the results and their summary: both replaced or neither
         store.remove()
     return BatchResult(info, out_path)
 
@@ -919,7 +949,7 @@ def _execute(tasks: Iterator[ChunkTask], workers: int | None, scheduler: str | N
     try:
         pending = set()
         for task in tasks:
-            with warnings.catch_warnings():  # the first submit forks every worker (see _worker_context)
+            with warnings.catch_warnings(), sigint_held():  # the first submit forks every worker (_worker_context)
                 warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
                 pending.add(pool.submit(solve_chunk, task))
             if len(pending) >= 2 * workers:
@@ -950,10 +980,40 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 def _worker_signals() -> None:
-    """A worker takes SIGTERM and SIGINT as a fresh process does (a forked one would inherit the command line's
-    handlers, whose clean-up belongs to the run, not to its workers)."""
+    """A worker ends on SIGTERM as a fresh process does (a forked one would inherit the command line's handler,
+    whose clean-up belongs to the run, not to its workers) and leaves Ctrl-C to the run: the terminal sends SIGINT
+    to every process of the command, and the run stops its workers itself (`_stop_pool`), where a worker's own
+    KeyboardInterrupt would print its traceback. SIGINT arrives blocked (`sigint_held`): unblocked once ignored."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
+
+
+HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # what a worker starts with blocked (`sigint_held`)
+
+
+@contextmanager
+def sigint_held():
+    """Ctrl-C kept from the worker processes made inside the block, never lost by the run: SIGINT is blocked in
+    this thread, and a worker inherits the block — forked, or started by exec (multiprocessing's `spawn`: a mask
+    survives exec) — and unblocks it only once it ignores SIGINT (`_worker_signals`), so the terminal's SIGINT
+    never reaches a worker's interpreter. This process's other threads (BLAS, Arrow) may still take the signal: in
+    the main thread a handler that only notes it stands in for the run's own during the block, and the run is
+    interrupted when the block ends (a blocked signal on this thread stays pending and does the same). SIGTERM is
+    held too: the run stops a worker with it (`_stop_pool`), and one that arrives before the worker has given
+    SIGTERM its default action back waits until it has, instead of running the command line's handler."""
+    main = threading.current_thread() is threading.main_thread()
+    noted: list[int] = []
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    handler = signal.signal(signal.SIGINT, lambda signum, _frame: noted.append(signum)) if main else None
+    try:
+        yield
+    finally:
+        if main and handler is not None:
+            signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
+        if noted:
+            signal.raise_signal(signal.SIGINT)  # the Ctrl-C taken by another thread, now the run's own handler's
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

@@ -2,14 +2,16 @@
 
 Next to an output `RESULTS.csv` a run keeps:
 - `.RESULTS.csv.lock`: held with `flock` for the run's lifetime and recording who holds it (pid, host, start
-  time). A second run on the same output is refused at once, naming the holder. The kernel drops the lock when
-  the holder dies, even by `kill -9`, so a stale lock file never blocks anyone.
+  time, kind: batch or market). A second run on the same output (a batch or a market) is refused at once, naming
+  the holder. The kernel drops the lock when the holder dies, even by `kill -9`, so a stale lock file never
+  blocks anyone.
 - `.RESULTS.csv.parts/`: `manifest.json` (a fingerprint of the inputs) and, per finished chunk,
   `part-NNNNNNN.parquet` (its rows) and `part-NNNNNNN.json` (chunk index, first row, row count and the sha256
   of the Parquet bytes), the JSON written last. A part is reused only if every one of those checks holds; any
   other part is recomputed (and counted), never trusted and never an error.
 - temporary files from `tempfile.mkstemp` in the output's folder (random names, `O_EXCL`: a link planted there
-  is never followed), renamed over their target when complete.
+  is never followed), renamed over their target when complete. The results and their summary are replaced
+  together, both or neither (`replace_with_summary`).
 
 Every OS error on the output (missing folder, read-only folder, full disk) becomes an `OutputError` naming the
 path: the command line reports it like bad input (exit 2).
@@ -149,6 +151,109 @@ def write_atomic(path: str | Path, data: bytes, *, report_as: str | Path | None 
             _unlink_quietly(tmp)
 
 
+def replace_with_summary(results_tmp: Path, out: Path, summary: bytes) -> None:
+    """Put a finished results file (`results_tmp`, complete and fsynced, in out's folder) in place as `out` together
+    with its summary (`summary_path(out)`): either both are replaced or neither.
+
+    The summary is written to a temporary file first; then it is renamed over the old summary, and the results
+    over the old results. If the second rename fails, the old summary is put back (kept until then as a hard
+    link), or the new one removed when there was none. Only a crash between the two renames (microseconds apart)
+    can leave the new summary beside the old results. OSError → OutputError naming the path that failed.
+    """
+    target = summary_path(out)
+    tmp: Path | None = None
+    backup: Path | None = None
+    failing = target
+    try:
+        fd, tmp = _temp_for(target)
+        try:
+            _write_all(fd, summary)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if target.is_file() and not target.is_symlink():
+            backup = _hard_link(target)
+        os.replace(tmp, target)
+        tmp = None
+        failing = out
+        try:
+            os.replace(results_tmp, out)
+        except OSError:
+            if backup is not None:
+                os.replace(backup, target)
+                backup = None
+            else:
+                _unlink_quietly(target)
+            raise
+        _fsync_folder(out.parent)
+    except OSError as exc:
+        raise OutputError.from_os(failing, exc) from None
+    finally:
+        for left in (tmp, backup):
+            if left is not None:
+                _unlink_quietly(left)
+
+
+def write_with_summary(out: Path, content: bytes, summary: bytes) -> None:
+    """`content` as `out` and `summary` as its summary, both or neither (`replace_with_summary`)."""
+    tmp: Path | None = None
+    try:
+        with _os_errors(out):
+            fd, tmp = _temp_for(out)
+            try:
+                _write_all(fd, content)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        replace_with_summary(tmp, out, summary)
+    finally:
+        if tmp is not None:
+            _unlink_quietly(tmp)
+
+
+def write_market(out: Path, rows: pd.DataFrame, summary: dict) -> Path:
+    """A market's rows as `out` (.parquet, or formula-safe CSV) and its summary beside it, both or neither; call
+    while holding the output's lock. Returns `out`."""
+    from .report import csv_bytes
+
+    remove_stale_temporaries(out)
+    if out.suffix.lower() == ".parquet":
+        buffer = io.BytesIO()
+        rows.to_parquet(buffer, index=False)
+        content = buffer.getvalue()
+    else:
+        content = csv_bytes(rows)  # formula-safe, like every CSV export
+    text = json.dumps(summary, indent=2, allow_nan=False, default=float) + "\n"
+    write_with_summary(out, content, text.encode())
+    return out
+
+
+def _hard_link(path: Path) -> Path:
+    """A second name for `path` in its folder with a temporary file's name (removed like one if left behind)."""
+    for _ in range(100):
+        name = path.with_name(f".{path.name}.{os.urandom(6).hex()[:8]}.tmp")
+        try:
+            os.link(path, name)
+            return name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+
+
+def _fsync_folder(folder: Path) -> None:
+    """The renames in `folder` on disk (best effort: not every file system lets a folder be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def _os_errors(path: Path):
     """OSError inside the block → OutputError naming `path`."""
@@ -173,8 +278,9 @@ class OutputLock:
     Raises OutputError at once if another run holds it, naming that run (pid, host, start time).
     """
 
-    def __init__(self, out: Path):
-        self.out, self.path = out, lock_path(out)
+    def __init__(self, out: Path, kind: str = "batch"):
+        """`kind`: what the run holding it is (batch, market), recorded for the message a second run gets."""
+        self.out, self.path, self.kind = out, lock_path(out), kind
         self.fd: int | None = None
 
     def __enter__(self) -> "OutputLock":
@@ -197,9 +303,9 @@ class OutputLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = self._holder(fd)
+                holder, kind = self._holder(fd)
                 os.close(fd)
-                raise OutputError(self.out, f"another batch run is writing this output ({holder}); wait for it to "
+                raise OutputError(self.out, f"another {kind} run is writing this output ({holder}); wait for it to "
                                   "finish or choose another --out") from None
             # The lock file we locked may have been unlinked by a run that just finished: lock the current one.
             try:
@@ -209,22 +315,24 @@ class OutputLock:
             if same:
                 break
             os.close(fd)
-        record = {"pid": os.getpid(), "host": socket.gethostname(),
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "kind": self.kind,
                   "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime())}
         os.ftruncate(fd, 0)
         _write_all(fd, (json.dumps(record) + "\n").encode())
         self.fd = fd
 
     @staticmethod
-    def _holder(fd: int) -> str:
+    def _holder(fd: int) -> tuple[str, str]:
+        """(who holds the lock, what kind of run: batch or market)."""
         # The holder writes its record right after locking: give it a moment if we came in between.
         for _ in range(20):
             try:
                 record = json.loads(os.pread(fd, 4096, 0).decode())
-                return f"pid {record['pid']} on {record['host']}, started {record['started']}"
+                return (f"pid {record['pid']} on {record['host']}, started {record['started']}",
+                        str(record.get("kind", "batch")))
             except (OSError, ValueError, KeyError, TypeError):
                 time.sleep(0.025)
-        return "a run that has not recorded its pid yet"
+        return "a run that has not recorded its pid yet", "batch"
 
     def release(self) -> None:
         if self.fd is None:
@@ -442,8 +550,9 @@ class ResultsFile:
             else:
                 _write_all(self.fd, text)
 
-    def commit(self) -> None:
-        """Flush, fsync and rename the temporary file over the output."""
+    def commit(self, summary: bytes | None = None) -> None:
+        """Flush, fsync and rename the temporary file over the output; with `summary`, the output and its summary
+        file are replaced together, both or neither (`replace_with_summary`)."""
         with _os_errors(self.out):
             if self._writer is not None:
                 self._writer.close()
@@ -451,8 +560,11 @@ class ResultsFile:
             os.fsync(self.fd)
             os.close(self.fd)
             self.fd = None
-            os.replace(self.tmp, self.out)
-            self.tmp = None
+            if summary is None:
+                os.replace(self.tmp, self.out)
+        if summary is not None:
+            replace_with_summary(self.tmp, self.out, summary)
+        self.tmp = None
 
     def abort(self) -> None:
         if self._writer is not None:

@@ -16,7 +16,7 @@ from .i18n import N_, Unit
 from .solution import Solution
 
 __all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart", "demand_chart", "stress_chart",
-           "stress_table", "exceedance_frame", "exceedance_chart"]
+           "stress_table", "exceedance_frame", "exceedance_chart", "tornado_frame", "tornado_chart"]
 
 Translate = Callable[[str], str]
 _same: Translate = lambda s: s  # noqa: E731
@@ -303,3 +303,40 @@ def exceedance_chart(view, unit: Unit, t: Translate = _same) -> alt.LayerChart:
     return alt.layer(curves, *rules, texts).properties(
         height=360, title=t("How likely, how bad: annual retained loss by mix"), usermeta=SVG,
         padding={"left": 5, "top": 18, "right": 5, "bottom": 5})
+
+
+def tornado_frame(result, unit: Unit, t: Translate = _same) -> pd.DataFrame:
+    """A sensitivity run (sensitivity.Sensitivity) as bars: one row per assumption and side (low, high), from the
+    base total annual cost to that side's, in tornado order. Loss-model assumptions (no change to the mix) are
+    left out."""
+    base = result.base.annual_cost_jpy
+    rows = []
+    for r in result.rows:
+        if r.low is None or r.high is None:
+            continue
+        for side, outcome, value in (("low", r.low, r.assumption.low), ("high", r.high, r.assumption.high)):
+            cost = outcome.annual_cost_jpy
+            rows.append({"assumption": t(r.assumption.label), "side": t(side), "value": f"{value:g}",
+                         "from": base / unit.divisor, "to": cost / unit.divisor,
+                         "change": unit(cost - base) if cost >= base else "−" + unit(base - cost),
+                         "cannot_comply": len(outcome.cannot_comply)})
+    return pd.DataFrame(rows, columns=["assumption", "side", "value", "from", "to", "change", "cannot_comply"])
+
+
+def tornado_chart(result, unit: Unit, t: Translate = _same) -> alt.LayerChart:
+    """How far each assumption at its low and its high value moves the total annual cost from base: one bar per
+    side, widest swing at the top, a rule at the base cost."""
+    data = tornado_frame(result, unit, t)
+    order = list(dict.fromkeys(data["assumption"]))
+    base = result.base.annual_cost_jpy / unit.divisor
+    y = alt.Y("assumption:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=320))
+    bars = alt.Chart(data).mark_bar(opacity=0.85).encode(
+        y=y, x=alt.X("from:Q", title=t("total annual cost ({unit})").format(unit=unit.label)), x2="to:Q",
+        color=alt.Color("side:N", title=t("assumption at"),
+                        scale=alt.Scale(domain=[t("low"), t("high")], range=["#4c78a8", "#f58518"])),
+        tooltip=[alt.Tooltip("assumption:N", title=t("assumption")), alt.Tooltip("side:N", title=t("side")),
+                 alt.Tooltip("value:N", title=t("value")), alt.Tooltip("change:N", title=t("change in cost")),
+                 alt.Tooltip("cannot_comply:Q", title=t("cannot comply"))])
+    rule = alt.Chart(pd.DataFrame({"base": [base]})).mark_rule(color="black").encode(x="base:Q")
+    return (bars + rule).properties(height=max(220, 28 * len(order)), title=t("What each assumption moves"),
+                                    usermeta=SVG)

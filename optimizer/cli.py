@@ -23,8 +23,8 @@ from typing import Sequence
 import pandas as pd
 
 from . import analysis, compare, reasons, report
-from .batch_store import write_atomic
-from .model import Instance, build, solve
+from .batch_store import summary_path, write_atomic
+from .model import Instance, build, quiet_highs, solve
 from .inputs import InputError, check_asset_yields, load_assets, load_incidents, load_profiles, load_quotes, load_regime, \
     select_profile
 from .regime import SWEEPABLE
@@ -87,6 +87,11 @@ OUT_TYPES = (".json", ".csv", ".xlsx")  # what --out of a one-result command wri
 def _check_outputs(args: argparse.Namespace) -> None:
     """--out (of a command that prints one result) and --write-lp, checked before anything is solved: a bad path
     must not follow a printed result (exit 2 with a full answer on stdout)."""
+    for what, path in _output_paths(args):  # a folder in the way would fail only after the work is done
+        if path.is_dir() and what != f"the checkpoints folder of --out {args.out}":
+            raise InputError(str(path), f"{'this' if what in ('--out', '--write-lp') else what} is a folder; "
+                             "expected a file path (a folder cannot be replaced by a file)",
+                             column=what if what in ("--out", "--write-lp") else None)
     for option, value in (("--out", getattr(args, "out", None)), ("--write-lp", getattr(args, "write_lp", None))):
         if not value or args.command in ("batch", "market"):  # those check theirs (and take .parquet)
             continue
@@ -97,6 +102,77 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if not folder.is_dir():
             raise InputError(str(path), f"the folder {folder} does not exist",
                              column=option if option != "--out" else None)
+
+
+def _input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(option, path) of every file the command will read, as the user named it (presets resolved)."""
+    found: list[tuple[str, Path]] = []
+
+    def add(option: str, value) -> None:
+        if value:
+            found.append((option, Path(value)))
+
+    positional = args.command in ("batch", "market")
+    add("--scenario", getattr(args, "scenario", None))
+    add("PROFILES" if positional else "--profiles", getattr(args, "profiles", None))
+    add("--quotes", getattr(args, "quotes", None))
+    if getattr(args, "regime", None):
+        add("--regime", _regime_path(args.regime))
+    if getattr(args, "capacity", None) and args.capacity.lower() != "none":
+        add("--capacity", args.capacity)
+    add("--incidents", getattr(args, "incidents", None))
+    add("--assets", getattr(args, "assets", None))
+    if getattr(args, "loss_model", None):
+        add("--loss-model", _loss_model_path(args.loss_model))
+    if getattr(args, "regimes", None) and Path(args.regimes).is_dir():  # compare reads every preset in it
+        found += [("--regimes", p) for p in sorted(Path(args.regimes).glob("*.toml"))]
+    return found
+
+
+def _output_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(what, path) of every file the command will write: --out, --write-lp; for batch and market also the summary
+    beside the output, its lock file and (batch) its checkpoints folder."""
+    from .batch_store import lock_path, parts_dir, summary_path
+
+    found: list[tuple[str, Path]] = []
+    out = getattr(args, "out", None)
+    if out:
+        found.append(("--out", Path(out)))
+        if args.command in ("batch", "market"):
+            found += [(f"the summary of --out {out}", summary_path(Path(out))),
+                      (f"the lock file of --out {out}", lock_path(Path(out)))]
+        if args.command == "batch":
+            found.append((f"the checkpoints folder of --out {out}", parts_dir(Path(out))))
+    if getattr(args, "write_lp", None):
+        found.append(("--write-lp", Path(args.write_lp)))
+    return found
+
+
+def _same_or_inside(path: Path, target: Path) -> bool:
+    """Whether `path` is the file `target` (real paths: links and ./ resolved; or the same inode), or lies inside
+    the folder `target`."""
+    a, b = os.path.realpath(path), os.path.realpath(target)
+    if a == b or a.startswith(b.rstrip(os.sep) + os.sep):
+        return True
+    try:
+        return os.path.samefile(path, target)  # hard links
+    except OSError:
+        return False
+
+
+def _check_no_overwrite(args: argparse.Namespace) -> None:
+    """Every output path against every input path (and against the other outputs), before anything is computed:
+    a command never replaces a file it reads. One line naming both."""
+    inputs, outputs = _input_paths(args), _output_paths(args)
+    for what, out in outputs:
+        for option, given in inputs:
+            if _same_or_inside(given, out):
+                raise InputError(str(out), f"{what} is the {option} file {given}: writing it would replace an "
+                                 "input; expected an output path that is not one of the command's inputs")
+    for i, (what, out) in enumerate(outputs):
+        for other, path in outputs[i + 1:]:
+            if _same_or_inside(path, out) or _same_or_inside(out, path):
+                raise InputError(str(out), f"{what} and {other} name the same file; expected two different paths")
 
 
 _SCHEDULER = re.compile(r"^(?:[a-z][a-z0-9+]*://)?(?:\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):\d{1,5}$")
@@ -198,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the model HiGHS solves (units of R, rows named by meaning) as an LP file, or "
                         "MPS when FILE ends in .mps")
     _add_risk_options(p, defaults=False)
+    p.add_argument("--capacity", default=None, metavar="F",
+                   help="capacity CSV (counterparty,capacity_jpy): no quote's ceiling above its counterparty's "
+                        "capacity; the caps that bind are named (default: none)")
 
     p = sub.add_parser("price", help="break-even premium of every quote (brokers), or one quote's demand curve")
     _add_inputs(p)
@@ -275,7 +354,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=None, help="exchanges per chunk LP when decomposing (default 512)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
     _add_assets(p)
+    _add_plan_parser(sub)
+    _add_sensitivity_parser(sub)
     return parser
+
+
+def _add_sensitivity_parser(sub) -> None:
+    """`sensitivity`: the real exchanges re-solved with each assumption of data/assumptions.toml at low and high."""
+    p = sub.add_parser("sensitivity", help="how much each assumption in data/ moves total cost, insurance demand and "
+                                           "who cannot comply (one at a time, tornado order)")
+    p.add_argument("profiles", nargs="?", default=str(data_dir() / "profiles-japan-2025.csv"), metavar="PROFILES",
+                   help="profiles CSV (default: bundled profiles-japan-2025.csv, Japan's 21 exchanges)")
+    p.add_argument("--quotes", default=str(data_dir() / "quotes-japan.csv"),
+                   help="quotes CSV (default: bundled quotes-japan.csv)")
+    p.add_argument("--regime", default="cold-wallet", help="regime TOML or preset name (default cold-wallet)")
+    p.add_argument("--capacity", default=str(data_dir() / "capacity.csv"), metavar="F",
+                   help="capacity CSV: each quote's ceiling capped by its counterparty's capacity (default: bundled "
+                        "capacity.csv; 'none' for no capping)")
+    p.add_argument("--assumptions", default=str(data_dir() / "assumptions.toml"), metavar="F",
+                   help="the assumptions and their ranges (default: bundled assumptions.toml)")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
+    p.add_argument("--out", default=None, help="also write the table to a file (.csv, .json or .xlsx)")
+    _add_assets(p)  # parsed so that it is refused in one line (cmd_sensitivity), never ignored
 
 
 def _regime_path(value: str) -> str:
@@ -303,12 +403,23 @@ def _load(args: argparse.Namespace):
     return profile, quotes, regime
 
 
+def _say(text: str) -> None:
+    """A view on stdout, its control characters escaped (a cell holding ESC or CR must not drive the terminal);
+    the view's own line breaks kept. In JSON the escape is JSON's own: the value read back is the file's."""
+    sys.stdout.write(report.printable(text, keep="\n") + "\n")
+
+
+def _complain(line: str) -> None:
+    """One line on stderr, whatever the message holds (a file's text is escaped, a line break too)."""
+    print(report.printable(line), file=sys.stderr)
+
+
 def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None) -> None:
     """Print the table or the one JSON object; write --out if asked."""
     if args.format == "json":
-        sys.stdout.write(report.to_json(data) + "\n")
+        _say(report.to_json(data))
     else:
-        sys.stdout.write(text + "\n")
+        _say(text)
     if args.out:
         out = Path(args.out)
         suffix = out.suffix.lower()
@@ -333,6 +444,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if given:  # never ignored in silence: the cheapest mix does not depend on the loss model
         raise InputError(given[0], "expected --objective risk: the risk options only apply to the risk objective")
     profile, quotes, regime = _load(args)
+    _warn_stale_statement(profile)
+    quotes, caps = _capped_by_capacity(args, quotes)
     assets = _assets(args, profile)
     s = solve(profile, quotes, regime, assets=assets)
     if args.write_lp:
@@ -352,11 +465,48 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if not_held:
         text += "\n\nReserve assets not held, and why:\n" + report.text_table(
             pd.DataFrame(not_held)[["asset_id", "reason"]])
-    extra = {"assets_not_held": not_held} if assets else {}
-    if not_held:
         frames["assets_not_held"] = pd.DataFrame(not_held)
-    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing, **extra}, frames)
+    text += _capacity_caps_text(s, caps)
+    extra = {"assets_not_held": not_held} if assets else {}
+    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing, **extra,
+                       **_capacity_caps_data(s, caps, args)}, frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
+
+
+def _capped_by_capacity(args: argparse.Namespace, quotes):
+    """`solve --capacity F`: every quote's ceiling at most its counterparty's capacity (ceilings.cap_by_capacity)."""
+    if getattr(args, "capacity", None) is None:
+        return quotes, None
+    from .ceilings import cap_by_capacity
+    from .inputs import load_capacity
+
+    return cap_by_capacity(quotes, load_capacity(args.capacity))
+
+
+def _capacity_caps_text(s, caps) -> str:
+    if not caps:
+        return ""
+    binding = set(s.binding)
+    lines = [f"  {c.describe()}" + (f" — binds (capacity:{c.quote_id})" if f"capacity:{c.quote_id}" in binding else "")
+             for c in caps]
+    return "\n\nCeilings cut to the counterparty's capacity:\n" + "\n".join(lines)
+
+
+def _capacity_caps_data(s, caps, args) -> dict:
+    if caps is None:
+        return {}
+    binding = set(s.binding)
+    return {"capacity_file": args.capacity,
+            "capacity_caps": [{**c.to_dict(), "binding": f"capacity:{c.quote_id}" in binding} for c in caps]}
+
+
+def _warn_stale_statement(profile) -> None:
+    """`warning: …` on stderr when the exchange's statement is more than 15 months older than this run."""
+    from .statements import statement_age_warning
+
+    warning = statement_age_warning(profile)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _write_model(model, path: str) -> None:
@@ -385,7 +535,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                    *(["reserve_assets_jpy", "committed_jpy"] if assets else [])]]
     shown = shown.rename(columns={"required_coverage_jpy": "R_jpy", "requirement_to_customer_assets": "R/assets",
                                   "requirement_to_net_assets": "R/net_assets"})
-    text = (f"{profile.display_name} ({profile.exchange_id}) under every preset in {args.regimes}; quotes "
+    text = (f"{report.printable(profile.display_name)} ({profile.exchange_id}) under every preset in "
+            f"{args.regimes}; quotes "
             f"{args.quotes}{'; assets ' + args.assets if assets else ''}\n\n" + report.text_table(shown, {"R/assets": lambda v: report.pct(v, 2),
                                                               "R/net_assets": lambda v: report.pct(v, 1)}))
     errors = table[table["status"] == "error"]
@@ -409,7 +560,8 @@ def cmd_price(args: argparse.Namespace) -> int:
     table = analysis.break_evens(profile, quotes, regime, base=s, assets=assets)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "annual_cost_jpy": s.annual_cost_jpy,
             "quotes": table.to_dict("records")}
-    text = [f"Break-even premiums for {profile.exchange_id} under {regime.name} (rate on line; in the mix: the "
+    text = [f"Break-even premiums for {profile.exchange_id} under {report.printable(regime.name)} (rate on line; "
+            "in the mix: the "
             "highest ROL at which it stays; out of it: the ROL at which it enters)", "",
             report.text_table(table[["quote_id", "rate_on_line", "bought", "share", "break_even_rol", "competitors",
                                      "reason"]],
@@ -443,7 +595,8 @@ def cmd_frontier(args: argparse.Namespace) -> int:
             raise InputError("--values", f"expected comma-separated numbers, got {args.values!r}") from None
     table = analysis.frontier(profile, quotes, regime, args.param, values, assets=_assets(args, profile))
     data = {"exchange_id": profile.exchange_id, "param": args.param, "points": table.to_dict("records")}
-    text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps ({regime.name})\n\n" + \
+    text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps " \
+        f"({report.printable(regime.name)})\n\n" + \
         report.text_table(table[[args.param, "status", "required_coverage_jpy", "annual_cost_jpy", "savings_jpy",
                                  "cash_reserve_jpy", "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy",
                                  *[c for c in ("reserve_assets_jpy", "committed_jpy") if c in table]]])
@@ -461,7 +614,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     table = analysis.stress_test(s, incidents, scale=args.scale)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "cash_reserve_jpy": s.cash_reserve_jpy,
             "scale": args.scale, "incidents": table.to_dict("records")}
-    text = (f"Stress test for {profile.exchange_id} ({regime.name}; losses scaled by "
+    text = (f"Stress test for {profile.exchange_id} ({report.printable(regime.name)}; losses scaled by "
             f"{'share of customer assets' if args.scale == 'assets' else 'reported JPY amount'})\n\n"
             + report.text_table(table[["incident_id", "date", "peril", "loss_jpy", "paid_by_cash_jpy",
                                        *(["paid_by_assets_jpy"] if "paid_by_assets_jpy" in table else []),
@@ -604,12 +757,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.stop()
-    print(report.batch_summary_text(result.summary))
+    _say(report.batch_summary_text(result.summary))
     if risk is not None:
         d = risk.describe()
-        print(f"\nRisk columns: {d['loss_model']}, {d['scenarios']:,} scenario-years per exchange, seed {d['seed']}, "
+        _say(f"\nRisk columns: {d['loss_model']}, {d['scenarios']:,} scenario-years per exchange, seed {d['seed']}, "
               f"VaR/TVaR level {d['level']:g}")
-    print(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
+    _say(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
     return EXIT_OK
 
 
@@ -625,17 +778,141 @@ def cmd_market(args: argparse.Namespace) -> int:
                         method=args.method, workers=args.workers, scheduler=args.scheduler,
                         chunk_size=market.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size)
     for warning in result.summary["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
+        _complain(f"warning: {warning}")
     if args.format == "json":
-        sys.stdout.write(report.to_json(result.summary) + "\n")
+        _say(report.to_json(result.summary))
     else:
-        print(report.market_summary_text(result.summary))
-        print(f"\nResults: {result.out}\nSummary: {market.summary_path(result.out)}")
+        _say(report.market_summary_text(result.summary))
+        _say(f"\nResults: {result.out}\nSummary: {market.summary_path(result.out)}")
     return EXIT_OK
 
 
-COMMANDS = {"market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """`sensitivity [PROFILES]`: each assumption at its low and high value, all else at base."""
+    from . import sensitivity
+    from .inputs import load_capacity
+
+    _refuse_assets(args, "sensitivity", "its runs do not take reserve assets yet (each assumption is re-solved "
+                   "without them)")
+    assumptions = sensitivity.load_assumptions(args.assumptions)
+    profiles = load_profiles(args.profiles)
+    capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
+    inputs = sensitivity.Inputs(profiles, load_quotes(args.quotes), load_regime(_regime_path(args.regime)), capacity,
+                                Path(args.quotes).resolve().parent)
+    from .statements import summary_warning
+
+    warning = summary_warning(profiles)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    result = sensitivity.run(inputs, assumptions, source=args.assumptions)
+    _emit(args, sensitivity.table_text(result), result.to_dict(), {"sensitivity": result.frame()})
+    return EXIT_OK
+
+
+COMMANDS = {"sensitivity": cmd_sensitivity, "market": cmd_market, "compare": cmd_compare, "solve": cmd_solve, "price": cmd_price, "frontier": cmd_frontier,
             "stress": cmd_stress, "batch": cmd_batch, "risk": cmd_risk}
+
+
+# ---------------------------------------------------------------------------------------------- plan
+
+def _add_plan_parser(sub) -> None:
+    """`plan [input options] [--plan F] [--format table|json] [--out F]`."""
+    p = sub.add_parser("plan", help="the funding plan year by year: phase-in, growth, provisions, tax, multi-year "
+                                    "policies (one LP over all years)")
+    _add_inputs(p)
+    _add_scenario(p)
+    _add_plan_option(p)
+    _add_output(p)
+    p.add_argument("--no-reasons", action="store_true",
+                   help="leave out why each quote is not bought in each year (faster)")
+    p.add_argument("--analyses", action="store_true",
+                   help="also: the cost of a faster phase-in, the break-even rate of each multi-year policy against "
+                        "one-year renewals, and a frontier over max_provision_jpy")
+    _add_plan_option(sub.choices["batch"])  # batch --plan F: one row per exchange and year
+
+
+def _batch_or_plan(args: argparse.Namespace) -> int:
+    """`batch`, or with --plan the plan for every profile (`plan_batch`)."""
+    if getattr(args, "plan", None) is None:
+        return cmd_batch(args)
+    from . import plan_batch
+    from .inputs import load_capacity
+
+    for option, value in (("--workers", args.workers), ("--scheduler", args.scheduler),
+                          ("--chunk-size", args.chunk_size), ("--risk", args.risk or None)):
+        if value is not None:
+            raise InputError(option, f"expected no {option} with --plan: plans are solved one exchange after another "
+                             "in this process")
+    given = _fill_risk_defaults(argparse.Namespace(**vars(args)))
+    if given:
+        raise InputError(given[0], "expected no risk options with --plan")
+    _refuse_assets(args, "batch --plan", "the funding plan's one LP over all years has no asset columns")
+    plan = load_plan_option(args.plan)
+    quotes, regime = load_quotes(args.quotes), load_regime(_regime_path(args.regime))
+    capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
+    summary = plan_batch.run(args.profiles, quotes, regime, plan, args.out, capacity=capacity,
+                             quotes_source=args.quotes)
+    print(plan_batch.summary_text(summary))
+    print(f"\nResults: {args.out}\nSummary: {summary_path(Path(args.out))}")
+    return EXIT_OK
+
+
+def _add_plan_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plan", default=None, metavar="F",
+                   help="plan TOML (default: one year, the rule in full, as solve); a bare preset name such as "
+                        "fy2027-five-year-phase-in means data/plans/<name>.toml")
+
+
+def _plan_path(value: str) -> str:
+    """A bare preset name (`fy2027-hard-market`) means data/plans/<name>.toml."""
+    path = Path(value)
+    candidate = data_dir() / "plans" / f"{value}.toml"
+    return str(candidate) if not path.exists() and path.suffix == "" and candidate.exists() else value
+
+
+def load_plan_option(value: str | None):
+    """--plan → Plan (None: the one-year plan, which gives solve's answer)."""
+    from .plan_file import Plan, load_plan
+
+    return Plan() if value is None else load_plan(_plan_path(value))
+
+
+def _refuse_assets(args: argparse.Namespace, command: str, why: str) -> None:
+    """A command that does not model reserve assets refuses --assets (or a scenario's assets) in one line, exit 2,
+    rather than answer as if they were not offered."""
+    sc = getattr(args, "_scenario", None)
+    if getattr(args, "assets", None) or (sc is not None and tuple(sc.assets)):
+        raise InputError("--assets" if getattr(args, "assets", None) else "--scenario",
+                         f"{command} does not count reserve assets yet: {why}; expected no --assets (and no assets "
+                         "in the scenario)")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import solve_plan, with_reasons
+
+    plan = load_plan_option(args.plan)
+    profile, quotes, regime = _load(args)
+    _refuse_assets(args, "plan", "the funding plan's one LP over all years has no asset columns")
+    result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes)
+    if not args.no_reasons:
+        result = with_reasons(result)
+    data, text, sheets = result.to_dict(), report.plan_text(result, result.not_bought), report.plan_sheets(result)
+    if args.analyses:
+        from .plan import phase_in_costs, provision_frontier, term_break_even
+
+        found = {"phase_in_costs": phase_in_costs(profile, quotes, regime, plan, base=result),
+                 "term_break_even": [term_break_even(profile, quotes, regime, plan, q.quote_id) for q in quotes
+                                     if q.term_years > 1 and q.offered_to(profile.exchange_id)],
+                 "provision_frontier": provision_frontier(profile, quotes, regime, plan)}
+        data["analyses"] = found
+        text += "\n\n" + report.plan_analyses_text(found)
+        sheets.update({name: pd.DataFrame(rows) for name, rows in found.items()})
+    _emit(args, text, data, sheets)
+    return EXIT_SHORTFALL if result.status == "shortfall" else EXIT_OK
+
+
+COMMANDS["plan"] = cmd_plan
+COMMANDS["batch"] = _batch_or_plan
 
 
 class Terminated(BaseException):
@@ -652,16 +929,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be handled
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    # Ctrl-C as KeyboardInterrupt from here on (before, optimizer._startup's one line); given back at the end
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main_thread else None
     try:
         _fill_inputs(args)
+        _check_no_overwrite(args)
         _check_outputs(args)
         _check_processes(args)
+        quiet_highs()  # HiGHS's banner, before any code path makes its first HiGHS here: stdout stays the result's
         return COMMANDS[args.command](args)
     except InputError as exc:  # OutputError too: `error: PATH: reason`
-        print(f"error: {exc}", file=sys.stderr)
+        _complain(f"error: {exc}")
         return EXIT_BAD_INPUT
     except SolveError as exc:
-        print(f"solver error: {exc}", file=sys.stderr)
+        _complain(f"solver error: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted" + _resume_hint(args), file=sys.stderr)
@@ -677,16 +958,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
     except OSError as exc:  # reading or writing a file the user named: say which and why, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _complain(f"error: {where}{exc.strerror or exc}")
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("RESERVE_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set RESERVE_DEBUG=1 for the traceback)", file=sys.stderr)
+        _complain(f"internal error: {type(exc).__name__}: {exc} (set RESERVE_DEBUG=1 for the traceback)")
         return EXIT_FAILED
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+            if previous_int is not None:
+                signal.signal(signal.SIGINT, previous_int)
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

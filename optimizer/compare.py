@@ -1,6 +1,6 @@
 """The same exchange under every regime preset, side by side (the table a CFO brings to the FSA discussion).
 
-Every number comes from `model.solve`; nothing here computes cost or credit itself.
+Every number comes from `lp.solve`; nothing here computes cost or credit itself.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from .domain import ASSET_KINDS, ExchangeProfile, Quote, Regime, ReserveAsset
+from .domain import ASSET_KINDS, ExchangeProfile, Quote, Regime, ReserveAsset, credit_by_kind
 from .inputs import InputError, load_regime
 from .lp import solve
 
@@ -62,8 +62,8 @@ def compare_regimes(profile: ExchangeProfile, quotes: Sequence[Quote],
                 requirement_to_net_assets=ratio(R, profile.net_assets_jpy),
                 annual_cost_jpy=s.annual_cost_jpy, all_cash_cost_jpy=s.all_cash_cost_jpy, savings_jpy=s.savings_jpy,
                 cash_reserve_jpy=s.cash_reserve_jpy,
-                insurance_credit_jpy=sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
-                derivative_credit_jpy=sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
+                insurance_credit_jpy=credit_by_kind(s.lines)["insurance"],
+                derivative_credit_jpy=credit_by_kind(s.lines)["derivative"],
                 shortfall_jpy=s.shortfall_jpy, binding=", ".join(s.binding), error="",
             )
             if assets:

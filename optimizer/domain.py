@@ -14,6 +14,10 @@ import numpy as np
 
 PERILS: tuple[str, ...] = ("external_hack", "insider_theft", "vendor_compromise")
 KINDS: tuple[str, ...] = ("insurance", "derivative")
+# The legal form of a cover, which decides which licence it needs in Japan (kind decides how it is credited):
+# insurance needs an insurer licensed in Japan or a licensed fronting insurer (Insurance Business Act Art. 186);
+# a guarantee needs a guarantor licensed in Japan (e.g. a bank's 保全契約); a derivative needs no insurance licence.
+LEGAL_FORMS: tuple[str, ...] = ("insurance", "derivative", "guarantee")
 EXCLUSIONS: tuple[str, ...] = ("state_backed",)
 LAYER_BASES: tuple[str, ...] = ("jpy", "requirement")
 # Reserve assets (assets.csv): funded kinds are held (capital is tied up, they earn a yield); unfunded kinds are
@@ -56,6 +60,51 @@ def within_aggregate(paid, aggregate):
     4000000000.0
     """
     return np.minimum(paid, aggregate)
+
+
+def premium_jpy(multiplier, premium_rate, limit):
+    """Annual premium of a 100% line: the exchange's premium multiplier × the quote's premium rate (rate on line
+    × (1 + fronting fee)) × the limit; in the limit's units (yen, or units of R in the LP); numpy arrays broadcast.
+
+    >>> premium_jpy(1.2, 0.05 * (1 + 0.1), 1e9)  # ROL 5%, a 10% fronting fee, ¥1bn of limit, multiplier 1.2
+    66000000.0
+    """
+    return multiplier * premium_rate * limit
+
+
+def line_cost_jpy(multiplier, premium_rate, limit, share, fee):
+    """Annual cost of a line: `premium_jpy` × share, plus the flat fee once any share is bought (share > 0).
+
+    >>> float(line_cost_jpy(1.0, 0.02, 1e9, 0.5, 3e6)), float(line_cost_jpy(1.0, 0.02, 1e9, 0.0, 3e6))
+    (13000000.0, 0.0)
+    """
+    return premium_jpy(multiplier, premium_rate, limit) * share + fee * (np.asarray(share) > 0)
+
+
+def line_credit_jpy(kappa, share, attachment, limit, requirement):
+    """Regulatory credit of a line: κ × share × r(R), what the layer pays for a loss of R (docs/design.md §3).
+
+    >>> round(float(line_credit_jpy(0.7, 0.5, 1e9, 2e9, 2.5e9)))  # pays ¥1.5bn of a ¥2.5bn loss; half; κ 0.7
+    525000000
+    """
+    return kappa * share * recovery(requirement, attachment, limit)
+
+
+def credit_by_kind(lines) -> dict[str, float]:
+    """Credit (JPY) of a mix's lines (objects with `.quote` and `.credit_jpy`) summed by kind: insurance and
+    derivative."""
+    out = {"insurance": 0.0, "derivative": 0.0}
+    for line in lines:
+        out["derivative" if line.quote.is_derivative else "insurance"] += line.credit_jpy
+    return out
+
+
+def cover_by_counterparty(lines) -> dict[str, float]:
+    """Cover written (JPY, share × limit) of a mix's lines (`.quote`, `.cover_jpy`) summed by counterparty."""
+    out: dict[str, float] = {}
+    for line in lines:
+        out[line.quote.counterparty] = out.get(line.quote.counterparty, 0.0) + line.cover_jpy
+    return out
 
 
 def rating_rank(rating: str) -> int:
@@ -130,6 +179,21 @@ class Quote:
     exclusions: frozenset[str] = frozenset()  # from EXCLUSIONS, e.g. {"state_backed"}
     reinstatements: int = 0               # annual aggregate = limit × (1 + reinstatements): annual_aggregate
     days_to_pay: float = 0.0              # days from a loss until the cover pays customers (regime: max_days_to_pay)
+    term_years: int = 1                   # a multi-year policy: bought in a plan's first year, one share and rate
+    legal_form: str = ""                  # one of LEGAL_FORMS; "" = as `kind` (see `form`)
+    # where the row's numbers come from: the sheet's `source` cell (SOURCED / ASSUMPTION marks, data/README.md)
+    source: str = field(default="", compare=False)
+
+    @property
+    def form(self) -> str:
+        """The legal form (LEGAL_FORMS): `legal_form`, or `kind` when none is given."""
+        return self.legal_form or self.kind
+
+    @property
+    def needs_licence(self) -> bool:
+        """Whether a rule that requires licensed cover (`require_licensed`) asks this quote for a Japanese licence:
+        insurance and guarantees do; a derivative does not (it is not insurance under IBA Art. 186)."""
+        return self.form != "derivative"
 
     def attachment_jpy(self, requirement: float) -> float:
         """The layer's attachment in yen for a requirement R (an array of R gives an array)."""
@@ -150,23 +214,23 @@ class Quote:
             return np.minimum(self.limit * requirement, self.max_limit_jpy)
         return self.limit if np.ndim(requirement) == 0 else np.full(np.shape(requirement), self.limit)
 
-    def band_jpy(self, requirement: float) -> tuple[float, float]:
-        """(attachment, exhaustion point) in yen for a requirement R."""
-        a = self.attachment_jpy(requirement)
-        return a, a + self.limit_jpy(requirement)
-
     def aggregate_jpy(self, requirement: float) -> float:
         """The layer's annual aggregate in yen for a requirement R: limit_jpy × (1 + reinstatements)."""
         return annual_aggregate(self.limit_jpy(requirement), self.reinstatements)
-
-    def pays_jpy(self, loss: float, requirement: float) -> float:
-        """What a 100% line of this layer pays for a loss (yen), for a requirement R."""
-        return float(recovery(loss, self.attachment_jpy(requirement), self.limit_jpy(requirement)))
 
     @property
     def premium_rate(self) -> float:
         """Annual premium per yen of limit at a 100% share, fronting fee included: ROL × (1 + fronting_fee_rate)."""
         return self.rate_on_line * (1.0 + self.fronting_fee_rate)
+
+    def premium_jpy(self, requirement: float, multiplier: float = 1.0) -> float:
+        """Annual premium of a 100% line for a requirement R (fronting fee included, flat fee not)."""
+        return float(premium_jpy(multiplier, self.premium_rate, self.limit_jpy(requirement)))
+
+    def line_cost_jpy(self, requirement: float, share: float, multiplier: float = 1.0) -> float:
+        """Annual cost of a line of `share` for a requirement R: premium × share, plus the flat fee if bought."""
+        return float(line_cost_jpy(multiplier, self.premium_rate, self.limit_jpy(requirement), share,
+                                   self.fixed_fee_jpy))
 
     def covers(self, peril: str) -> bool:
         return peril in self.perils

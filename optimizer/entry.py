@@ -2,9 +2,11 @@
 
 Conventions, said in every label that uses them:
 - **Rates are typed in percent**: `4`, `4%`, `4.5 %`, `０．５％` (full-width) all mean a fraction 0.04 …; a bare
-  number between 0 and 1 (`.05`, `0.5`) is refused as ambiguous (5% or 0.05%?) unless typed with `%`.
+  number between 0 and 1 (`.05`, `0.5`) is refused as ambiguous (5% or 0.05%?) unless typed with `%`; the same
+  in a requirement-basis cell (`0.5 of R` is refused, `0.5% of R` and `25 of R` are not).
 - **Amounts in yen** accept `5bn`, `500m`, `2.5k`, `5,000,000,000`, `5e9`, `¥5bn`, `50億`, `300百万`, `1億5000万円`,
-  `5千億`, `1兆2千億`, `3千5百万`; a figure without its unit after a Japanese one (`5億5`) is refused.
+  `5千億`, `1兆2千億`, `3千5百万`; a figure without its unit after a Japanese one (`5億5`) is refused, and so is
+  千/百/十 straight after 億 or 兆 (`5億5千`, `1兆2千`: people mean 5億5千万, 1兆2千億; `1万5千` is 15,000).
   Commas only group thousands (`0,04` is refused: use a dot for decimals).
 - Negative numbers, text and non-finite values are refused.
 
@@ -120,6 +122,13 @@ def _ja_amount(t: str, raw: str) -> Decimal:
     if tail:
         if scale is not None and re.fullmatch(_NUMBER, tail) and not (scale == 10**4 and re.fullmatch(r"\d{4}", tail)):
             raise EntryError("'{raw}': write the unit of its last figure too (5億5千万 or 5.5億)", raw=raw)
+        if scale is not None and scale >= 10**8 and _JA_SMALL.fullmatch(tail):
+            # 5億5千 is 5億5千万 to the person who typed it (千 and 百 after 億 or 兆 scale the next smaller unit),
+            # ¥500,005,000 read literally: refused, like 5億5, with the reading people mean to type instead
+            smaller = "万" if scale == 10**8 else "億"
+            raise EntryError("'{raw}' is ambiguous after {unit}: type {meant} for {meant_yen} yen",
+                             raw=raw, unit=unit, meant=t + smaller,
+                             meant_yen=f"{_ja_amount(t + smaller, raw):,.0f}")
         total += _ja_group(tail, raw)
     return total
 
@@ -168,10 +177,16 @@ def parse_percent(text: str, *, high: float | None = None) -> float:
     t = _check_sign(t, raw)
     has_sign = t.endswith("%")
     t = t.rstrip("%")
-    if t.endswith("ofr"):  # "25% of R" in a requirement-basis cell
-        t = t.removesuffix("ofr").rstrip("%")
-        has_sign = True
+    of_r = t.endswith("ofr")  # "25% of R" in a requirement-basis cell
+    if of_r:
+        t = t.removesuffix("ofr")
+        has_sign = t.endswith("%")  # "0.5 of R" is a bare number: 50% or 0.5% of R?
+        t = t.rstrip("%")
     value = _plain_number(t, raw)
+    if of_r and not has_sign and 0 < value < 1:
+        raise EntryError("'{raw}' is ambiguous: type {as_pct}% of R for {as_pct} percent of R, or {number}% of R "
+                         "for {number} percent of R", raw=raw, as_pct=_fmt_decimal(value * 100),
+                         number=_fmt_decimal(value))
     if not has_sign and 0 < value < 1:
         raise EntryError("'{raw}' is ambiguous: type {as_pct}% for {as_pct} percent, or {raw}% for {raw} percent",
                          raw=raw, as_pct=_fmt_decimal(value * 100))

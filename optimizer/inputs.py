@@ -23,6 +23,7 @@ from .domain import (
     EXCLUSIONS,
     FUNDED_ASSET_KINDS,
     KINDS,
+    LEGAL_FORMS,
     LAYER_BASES,
     PERILS,
     RATINGS,
@@ -82,6 +83,7 @@ MAX_RATE_ON_LINE = 10.0     # 1,000% of limit a year: the break-even search's ce
 MAX_PREMIUM_MULTIPLIER = 10.0
 MAX_REINSTATEMENTS = 10
 MAX_DAYS_TO_PAY = 3650.0    # ten years from a loss to payment: money that arrives later is no reserve for that loss
+MAX_PLAN_YEARS = 30         # a plan (and a policy's term) runs at most 30 years: beyond, no quote or forecast holds
 MAX_CELL_CHARS = 4096       # the longest bundled cell (an incident's notes) is under 1,000 characters
 MAX_TOML_BYTES = 65_536     # the bundled presets are about 3 KB
 MAX_TOML_DEPTH = 3          # table → table → value (e.g. [requirement] perils = [...]); real presets use 3
@@ -98,6 +100,11 @@ def _missing(raw: Any) -> bool:
     return isinstance(raw, str) and raw.strip() == ""
 
 
+def _digits(n: int) -> int:
+    """How many decimal digits |n| has (without str(n): Python refuses that beyond 4,300 digits)."""
+    return max(1, math.floor(abs(n).bit_length() * math.log10(2)) + 1)
+
+
 def _number(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"expected a number, got {raw!r}")
@@ -105,6 +112,8 @@ def _number(raw: Any) -> float:
         value = float(str(raw).strip().replace("_", "")) if isinstance(raw, str) else float(raw)
     except (TypeError, ValueError):
         raise ValueError(f"expected a number, got {raw!r}") from None
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        raise ValueError(f"expected a finite number, got an integer of {_digits(raw):,} digits") from None
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {raw!r}")
     return value
@@ -160,6 +169,22 @@ def _text(raw: Any) -> str:
     return str(raw).strip()
 
 
+# Characters a terminal obeys instead of showing (ESC starts a colour or cursor sequence, CR rewrites the line,
+# U+202E reverses what follows): C0 and C1 controls, DEL, the bidirectional marks and overrides. Ids must not
+# hold them; other text keeps them, and every terminal view shows them escaped (report.printable).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _identifier(raw: Any) -> str:
+    """An id (exchange_id, quote_id): text without control characters (it is typed and shown on a terminal)."""
+    value = _text(raw)
+    found = CONTROL_CHARACTERS.search(value)
+    if found:
+        raise ValueError(f"holds the control character U+{ord(found.group()):04X} at position {found.start() + 1}; "
+                         "expected an id of printable characters")
+    return value
+
+
 def _choice(options: Iterable[str]) -> Callable[[Any], str]:
     options = tuple(options)
 
@@ -198,6 +223,13 @@ def _exclusions(raw: Any) -> frozenset[str]:
     if unknown:
         raise ValueError(f"expected blank or exclusions separated by ';' from {', '.join(EXCLUSIONS)}; got {raw!r}")
     return frozenset(names)
+
+
+def _term_years(raw: Any) -> int:
+    value = _number(raw)
+    if value != int(value) or not 1 <= value <= MAX_PLAN_YEARS:
+        raise ValueError(f"expected a whole number of years from 1 to {MAX_PLAN_YEARS}, got {raw!r}")
+    return int(value)
 
 
 def _reinstatements(raw: Any) -> int:
@@ -255,7 +287,7 @@ class _Column:
 
 
 PROFILE_COLUMNS: tuple[_Column, ...] = (
-    _Column("exchange_id", _text),
+    _Column("exchange_id", _identifier),
     _Column("name", _text, False, ""),
     _Column("customer_assets_jpy", _yen),
     _Column("hot_wallet_share", _fraction),
@@ -270,7 +302,7 @@ PROFILE_COLUMNS: tuple[_Column, ...] = (
 )
 
 QUOTE_COLUMNS: tuple[_Column, ...] = (
-    _Column("quote_id", _text),
+    _Column("quote_id", _identifier),
     _Column("kind", _choice(KINDS)),
     _Column("counterparty", _text),
     _Column("rating", _rating),
@@ -283,13 +315,17 @@ QUOTE_COLUMNS: tuple[_Column, ...] = (
     _Column("fixed_fee_jpy", _yen, False, 0.0),
     _Column("perils", _perils, False, frozenset(PERILS)),
     _Column("collateralized", _boolean, False, False),
-    _Column("exchange_id", _text, False, None),
+    _Column("exchange_id", _identifier, False, None),
     _Column("max_limit_jpy", _ceiling, False, math.inf),
     _Column("licensed_in_japan", _boolean, False, True),
     _Column("fronting_fee_rate", _fraction, False, 0.0),
     _Column("exclusions", _exclusions, False, frozenset()),
     _Column("reinstatements", _reinstatements, False, 0),
     _Column("days_to_pay", _days, False, 0.0),
+    _Column("term_years", _term_years, False, 1),
+    # the legal form, which decides the licence (blank: as kind), and provenance (SOURCED / ASSUMPTION marks)
+    _Column("legal_form", _choice(LEGAL_FORMS), False, ""),
+    _Column("source", _text, False, ""),
 )
 
 _ID_COLUMN = {"profiles": "exchange_id", "quotes": "quote_id"}
@@ -361,6 +397,10 @@ def parse_quote(row: Mapping[str, Any], source: str = "quotes", row_no: int = 1)
     elif math.isfinite(v["max_limit_jpy"]):
         raise InputError(source, "max_limit_jpy caps requirement-basis layers only; a jpy-basis layer's limit is "
                          "already in yen: expected a blank cell", row_no, "max_limit_jpy", row_id)
+    if v["fronting_fee_rate"] > 0 and (v["legal_form"] or v["kind"]) != "insurance":
+        raise InputError(source, f"a fronting fee is charged for insurance only (a licensed insurer fronts an "
+                         f"unlicensed one); this quote's legal form is {v['legal_form'] or v['kind']}: expected "
+                         "fronting_fee_rate 0 or legal_form insurance", row_no, "fronting_fee_rate", row_id)
     if v["fronting_fee_rate"] > 0 and v["licensed_in_japan"]:
         raise InputError(source, "a fronting fee is charged only for an unlicensed capacity provider; expected "
                          "fronting_fee_rate 0 or licensed_in_japan false", row_no, "fronting_fee_rate", row_id)
@@ -483,7 +523,11 @@ def _toml_number(section: str, key: str, raw: Any, source: str, *, low: float = 
     where = f"{section}.{key}" if section else key
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise InputError(source, f"expected a number, got {raw!r}", column=where)
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        raise InputError(source, f"expected a finite number, got an integer of {_digits(raw):,} digits",
+                         column=where) from None
     if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)):
         raise InputError(source, f"expected a finite number, got {raw!r}", column=where)
     if value < low or (high is not None and value > high and not (allow_inf and math.isinf(value))):
@@ -668,6 +712,9 @@ def regime_from_text(text: str, source: str = "regime") -> Regime:
         raise InputError(source, f"not valid TOML ({exc})") from None
     except RecursionError:
         raise InputError(source, f"nested too deeply; expected at most {MAX_TOML_DEPTH} levels") from None
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        raise InputError(source, "a number of more than 4,300 digits, far beyond any amount or rate; expected "
+                         "numbers such as 0.002 or 2e9") from None
     return regime_from_dict(data, source)
 
 

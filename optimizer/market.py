@@ -1,6 +1,6 @@
 """The market (docs/design.md §8, docs/market.md): every exchange at once against the world's insurance capacity.
 
-One LP: each exchange's own rows, exactly `model.numbers(Scaled.of(inst))` (the rows `solve` uses), side by side
+One LP: each exchange's own rows, exactly `lp.matrix.numbers(Scaled.of(inst))` (the rows `solve` uses), side by side
 (block diagonal, each exchange's columns in units of its own R), plus one **capacity row** per counterparty c
 listed in capacity.csv:
 
@@ -21,7 +21,7 @@ money unit M (the geometric mean of the exchanges' R) so that HiGHS sees numbers
   per yen of cover written: what one more yen of c's capacity would save the market (0 when c has capacity left).
 - **Decomposition** (`method="decompose"`, and above JOINT_MAX_EXCHANGES exchanges): capacity prices are found
   by bisection, each round a batch of chunk LPs (the same rows, no capacity rows, each exchange's cover of c
-  charged at c's price and its shortfall at SHORTFALL_PENALTY; solved as stacks by `Resolver.lp_many`, `_Priced`),
+  charged at c's price and its shortfall at SHORTFALL_PENALTY; solved as stacks by `Resolver.solve_lp_stack`, `_Priced`),
   in this process, in worker processes or on Dask actors. The repair: exchanges that buy no priced capacity keep their answer; the others take a convex mix of
   their answers to the last rounds' prices (each answer meets the exchange's own rows, so any mix does), the
   weights from one LP with the capacity rows (a restricted master problem). If that LP finds no allocation, the
@@ -35,9 +35,9 @@ own lines (`check_capacity`).
 
 from __future__ import annotations
 
-import io
 import math
 import multiprocessing
+from multiprocessing import resource_tracker
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
@@ -50,7 +50,8 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from . import settings
-from .domain import ExchangeProfile, Quote, Regime
+from .batch import sigint_held
+from .domain import ExchangeProfile, Quote, Regime, cover_by_counterparty
 from .i18n import N_
 from .inputs import InputError
 from .lp import highs
@@ -62,8 +63,8 @@ from .lp.results import solutions_from_columns_many
 from .lp.scaled import Instance, Scaled
 from .regime import credit_factor
 # the market's tolerances: in settings.py's block with every other one
-from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK
-from .solution import SCALAR_KEYS, Solution, SolveError
+from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK, SPLIT_TOLERANCE
+from .solution import Solution, SolveError
 
 # ---------------------------------------------------------------------------------------------- work and prices
 SHORTFALL_PENALTY = 1e4   # decomposition: yen of cost per yen of shortfall, far above any yen of cover's cost
@@ -293,7 +294,7 @@ class _Priced:
     c's price and its shortfall at SHORTFALL_PENALTY, in units of its own R.
 
     Exchanges with the same eligible quotes and yes/no choices are one stack of `numbers()` (the rows `solve`
-    uses; requirement-basis sheets share one matrix), solved by `model.Resolver.lp_many`: a round's prices change
+    uses; requirement-basis sheets share one matrix), solved by `lp.engine.Resolver.solve_lp_stack`: a round's prices change
     only the costs, so an optimal basis of an earlier round or of another exchange mostly still holds and is
     certified without a simplex (`certify_many`); the warm simplex runs only for the rest."""
 
@@ -332,7 +333,7 @@ class _Priced:
             share = Columns.of(d.quotes, d.binary).share(s.cols)  # the share columns of the priced quotes
             priced = s.cost.copy()
             priced[:, share] += prices[s.counterparty] * d.limit[:, s.cols]  # price × cover, in units of R
-            status, x = self.resolver.lp_many(d, replace(num, cost=priced))
+            status, x = self.resolver.solve_lp_stack(d, replace(num, cost=priced))
             if (status != 1).any():
                 raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
             np.add.at(cover, (np.repeat(s.members, s.cols.size), np.tile(s.counterparty, s.members.size)),
@@ -391,6 +392,96 @@ def _joint(instances: Sequence[Instance], alone: Sequence[Solution | None], limi
     raise last if last is not None else SolveError("the market LP could not be built")
 
 
+# ---------------------------------------------------------------------------------------------- who falls short
+SPLIT_MAX_EXCHANGES = 100  # the ranges take two LPs of the joint model per exchange that may be short (21 Japanese
+                           # exchanges: under a second): above this many the summary says the split may not be
+                           # unique without ranging it
+
+
+def shortfall_ranges(instances: Sequence[Instance], alone: Sequence[Solution | None], limited: Sequence[str],
+                     capacity: np.ndarray, alloc: _Allocation) -> dict[int, tuple[float, float]]:
+    """How the market's shortfall may be split among exchanges: for each exchange, the least and the most shortfall
+    (yen) it has among all the allocations with the same least total shortfall and the same least total cost as
+    `alloc` (to SPLIT_TOLERANCE). The LP has many optima when capacity runs out, so *which* exchanges fall short
+    depends on the method (and the solver's path), not on the inputs; these ranges do not. Exchanges not in
+    {index: (least, most)} are 0 in every such allocation.
+
+    On the joint model (`_Stacked`, the yes/no quotes fixed as `alloc.milp` says), solved as `_joint` does; then
+    with two more rows (total shortfall ≤ that least one, total cost ≤ that least one), the min and the max of each
+    exchange's shortfall. The decomposition's allocation is within its bound of that optimum, and is ranged
+    against it too.
+    """
+    drop = frozenset(limited) if alloc.milp == MILP_DROPPED else frozenset()
+    takes = [_takes(s, inst, drop) for s, inst in zip(alone, instances)]
+    st = _Stacked(instances, takes, limited, capacity)
+    M, total_r = st.money, float(st.units.sum())
+    h = st.h
+    st.lexicographic(try_without_shortfall=False)  # the least total shortfall, then the least cost at it
+    short = float(highs.values(h)[st.z] @ st.units)
+    cost = highs.objective(h) * M
+    highs.set_row_bounds(h, st.shortfall_row, -INF, (short + SPLIT_TOLERANCE * total_r) / M)
+    nz = np.nonzero(st.cost_yen)[0]
+    highs.add_row(h, nz, st.cost_yen[nz] / M, -INF, (cost + SPLIT_TOLERANCE * max(cost, total_r)) / M)
+    # an exchange can be short only if it is short alone without limits or buys capacity-limited cover
+    limited_cols = set(st.cover_k.tolist())
+    candidates = [i for i, (p, s) in enumerate(zip(st.parts, alloc.solutions))
+                  if s.shortfall_jpy > 0 or any(p.first <= k < p.first + p.count for k in limited_cols)]
+    out: dict[int, tuple[float, float]] = {}
+    highs.set_costs(h, np.arange(st.cost_yen.size), np.zeros(st.cost_yen.size))
+    for i in candidates:
+        z = int(st.z[i])
+        ends = []
+        for sense in (1.0, -1.0):
+            highs.set_costs(h, [z], [sense])
+            if st._run() != "optimal":
+                raise SolveError("HiGHS could not range the market's split of the shortfall")
+            ends.append(float(highs.values(h)[z]))
+        highs.set_costs(h, [z], [0.0])
+        unit = float(st.units[i])
+        least, most = (max(0.0, e) * unit for e in ends)
+        noise = max(NOISE_SHORTFALL * unit, 10 * SPLIT_TOLERANCE * total_r)
+        least, most = (0.0 if least < noise else least), (0.0 if most < noise else min(most, short))
+        mine = alloc.solutions[i].shortfall_jpy  # an end within the slack of this allocation's value is that value
+        least, most = (mine if abs(least - mine) < noise else least), (mine if abs(most - mine) < noise else most)
+        if most > 0:
+            out[i] = (least, most)
+    return out
+
+
+def add_shortfall_split(result: "MarketResult", ranges: dict[int, tuple[float, float]] | None) -> None:
+    """The split of the shortfall in the rows (shortfall_least_jpy, shortfall_most_jpy) and the summary
+    (`shortfall_split`): whether it is unique, and which exchanges may fall short in an allocation as good as this
+    one. `ranges` None: not ranged (too many exchanges); the summary then says it may not be unique."""
+    frame, summary = result.rows, result.summary
+    if not summary["short_because_of_capacity"]:
+        summary["shortfall_split"] = {"unique": True, "ranged": ranges is not None, "exchanges": []}
+        return
+    if ranges is None:
+        summary["shortfall_split"] = {
+            "unique": None, "ranged": False, "exchanges": [],
+            "note": "capacity ran out: the total shortfall and cost are the least possible, but how the shortfall "
+                    "is split among the exchanges may not be unique (not ranged above "
+                    f"{SPLIT_MAX_EXCHANGES:,} exchanges)"}
+        return
+    least = np.zeros(len(frame))
+    most = np.zeros(len(frame))
+    for i, (lo, hi) in ranges.items():
+        least[i], most[i] = lo, hi
+    frame["shortfall_least_jpy"], frame["shortfall_most_jpy"] = least, most
+    tol = 1e-6 * frame["required_coverage_jpy"].clip(lower=1.0).to_numpy()
+    varies = most - least > tol
+    rows = [{"exchange_id": str(frame["exchange_id"].iloc[i]), "shortfall_jpy": float(frame["shortfall_jpy"].iloc[i]),
+             "least_jpy": float(least[i]), "most_jpy": float(most[i])} for i in sorted(ranges)]
+    summary["shortfall_split"] = {
+        "unique": not bool(varies.any()), "ranged": True, "exchanges": rows,
+        "may_fall_short": [r["exchange_id"] for r in rows if r["most_jpy"] > 0],
+        "must_fall_short": [r["exchange_id"] for r in rows if r["least_jpy"] > 0],
+        **({"note": "capacity ran out: the total shortfall and cost are the least possible, but how the shortfall is "
+                    "split among the exchanges is not unique; each exchange's shortfall lies between least_jpy and "
+                    "most_jpy in the allocations as good as this one, and short_because_of_capacity names one of "
+                    "them"} if varies.any() else {})}
+
+
 # ---------------------------------------------------------------------------------------------- decomposition
 
 @dataclass(frozen=True)
@@ -447,11 +538,15 @@ class _Owners:
         elif workers > 1 and len(groups) > 1:
             self.kind = "processes"
             ctx = multiprocessing.get_context("spawn")
+            # spawn's first start also starts multiprocessing's resource tracker, which unblocks SIGINT in the
+            # calling thread when it has (3.12): started here, before the workers, it cannot undo `sigint_held`
+            resource_tracker.ensure_running()
             self.pipes = []
             for g in groups:
                 mine, theirs = ctx.Pipe()
                 proc = ctx.Process(target=_owner_loop, args=(theirs, g), daemon=True)
-                proc.start()
+                with sigint_held():  # Ctrl-C is the coordinator's to handle: a worker starts with SIGINT blocked
+                    proc.start()
                 self.procs.append(proc)
                 self.pipes.append(mine)
             for pipe in self.pipes:
@@ -732,13 +827,10 @@ class MarketResult:
 
 
 def _row(s: Solution, row_no: int) -> dict[str, Any]:
-    d = s.to_dict()
-    R = s.requirement_jpy
-    row = {k: d[k] for k in SCALAR_KEYS}
-    row.update(error="", insurance_credit_jpy=sum(l.credit_jpy for l in s.lines if not l.quote.is_derivative),
-               derivative_credit_jpy=sum(l.credit_jpy for l in s.lines if l.quote.is_derivative),
-               cash_share=s.cash_reserve_jpy / R if R > 0 else np.nan, n_instruments=len(s.lines), source_row=row_no)
-    return row
+    """An exchange's row: the batch's row (`batch.row_for`, every batch column) and where it came from."""
+    from . import batch
+
+    return {**batch.row_for(s), "source_row": row_no}
 
 
 def summary_path(out: str | Path) -> Path:
@@ -799,8 +891,16 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
     if problems:
         raise SolveError("the market's allocation failed the capacity check: " + "; ".join(problems[:3]))
     demand = {r["counterparty"]: r["cover_jpy"] for r in free_summary.get("insurance_by_counterparty", [])}
-    return _result(solutions, alloc, limited, capacity, free_rows, demand, chosen, warnings, regime,
-                   time.perf_counter() - started, unlimited_seconds)
+    result = _result(solutions, alloc, limited, capacity, free_rows, demand, chosen, warnings, regime,
+                     time.perf_counter() - started, unlimited_seconds)
+    if result.summary["short_because_of_capacity"]:  # the split among exchanges is one of many optima: ranged
+        ranges = (shortfall_ranges(instances, alone, limited, cap, alloc)
+                  if len(instances) <= SPLIT_MAX_EXCHANGES else None)
+        add_shortfall_split(result, ranges)
+    else:
+        add_shortfall_split(result, {})
+    result.summary["seconds"] = time.perf_counter() - started
+    return result
 
 
 def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, ...], capacity: Mapping[str, float],
@@ -809,15 +909,8 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
     from . import batch
 
     # cover written by each counterparty (limited or not) and by each exchange
-    written: dict[str, float] = {}
-    per_exchange: list[dict[str, float]] = []
-    for s in solutions:
-        mine: dict[str, float] = {}
-        for line in s.lines:
-            c = line.quote.counterparty
-            mine[c] = mine.get(c, 0.0) + line.cover_jpy
-            written[c] = written.get(c, 0.0) + line.cover_jpy
-        per_exchange.append(mine)
+    written = cover_by_counterparty(line for s in solutions for line in s.lines)
+    per_exchange = [cover_by_counterparty(s.lines) for s in solutions]
     counterparties = []
     for c in sorted(set(written) | set(limited) | set(demand)):
         k = limited.index(c) if c in limited else None
@@ -879,7 +972,9 @@ def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | S
         chunk_size: int = DEFAULT_CHUNK) -> MarketResult:
     """Files (or objects) in, the market out; with `out` (.csv or .parquet) the rows and OUT.summary.json are
     written atomically. Raises InputError for bad inputs (capacity: negative, duplicate, not a number)."""
-    from .batch_store import write_atomic
+    from contextlib import nullcontext
+
+    from .batch_store import OutputLock, write_market
     from .inputs import load_capacity, load_quotes, load_regime
 
     if out is not None and Path(out).suffix.lower() not in (".csv", ".parquet"):
@@ -891,22 +986,9 @@ def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | S
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
     profiles = load_profile_list(profiles) if isinstance(profiles, (str, Path)) else list(profiles)
-    result = solve_market(profiles, quotes, regime, capacity, method=method, workers=workers, scheduler=scheduler,
-                          chunk_size=chunk_size, capacity_source=source)
-    if out is not None:
-        import json
-
-        out = Path(out)
-        if out.suffix.lower() == ".parquet":
-            buffer = io.BytesIO()
-            result.rows.to_parquet(buffer, index=False)
-            content = buffer.getvalue()
-        else:
-            from .report import csv_bytes
-
-            content = csv_bytes(result.rows)  # formula-safe, like every CSV export
-        write_atomic(out, content)
-        write_atomic(summary_path(out), (json.dumps(result.summary, indent=2, allow_nan=False, default=float)
-                                         + "\n").encode())
-        result.out = out
+    with OutputLock(Path(out), "market") if out is not None else nullcontext():  # one run per output, as a batch
+        result = solve_market(profiles, quotes, regime, capacity, method=method, workers=workers,
+                              scheduler=scheduler, chunk_size=chunk_size, capacity_source=source)
+        if out is not None:
+            result.out = write_market(Path(out), result.rows, result.summary)
     return result

@@ -69,14 +69,15 @@ def credit_factor(quote: Quote, regime: Regime) -> float:
     0 for a quote that pays later than the regime's `max_days_to_pay`. Insurance: the rating credit. Derivative:
     rating credit × derivative_credit_factor. A collateralized derivative: derivative_credit_factor alone (the
     collateral pays, so the issuer's rating does not matter).
-    Then two regime rules: with `require_licensed`, a quote from a counterparty not licensed in Japan earns 0
-    unless it is fronted (`fronting_fee_rate > 0`); a quote that excludes state-backed attacks is multiplied by
-    `state_backed_exclusion_factor`.
+    Then two regime rules: with `require_licensed`, a quote whose legal form needs a Japanese licence (insurance, a
+    guarantee: `Quote.needs_licence`) earns 0 when its counterparty is not licensed in Japan, unless it is insurance
+    fronted by a licensed insurer (`fronting_fee_rate > 0`); a quote that excludes state-backed attacks is
+    multiplied by `state_backed_exclusion_factor`.
     """
     elig = regime.eligibility
     if not pays_in_time(quote.days_to_pay, regime):
         return 0.0
-    if elig.require_licensed and not quote.licensed_in_japan and quote.fronting_fee_rate <= 0:
+    if unlicensed(quote, regime):
         return 0.0
     haircut = elig.derivative_credit_factor
     if quote.is_derivative and quote.collateralized:
@@ -105,6 +106,15 @@ def asset_credit_factor(asset: ReserveAsset, regime: Regime) -> float:
     if asset.kind == "jgb":
         return 1.0
     return rating_credit(asset.rating, regime)
+
+
+def unlicensed(quote: Quote, regime: Regime) -> bool:
+    """True when the regime requires licensed cover and this quote lacks the licence its legal form needs: an
+    insurer licensed in Japan or a licensed fronting insurer for insurance (Insurance Business Act Art. 186), a
+    guarantor licensed in Japan for a guarantee; a derivative needs neither."""
+    if not regime.eligibility.require_licensed or not quote.needs_licence or quote.licensed_in_japan:
+        return False
+    return not (quote.form == "insurance" and quote.fronting_fee_rate > 0)
 
 
 def exempt_from_counterparty_cap(quote: Quote) -> bool:

@@ -29,6 +29,15 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def printable(text: Any, *, keep: str = "") -> str:
+    """`text` with every control character (inputs.CONTROL_CHARACTERS) written as a visible escape, \\u001b, so
+    that a terminal shows it instead of obeying it; `keep`: characters left as they are (a view's own line
+    breaks). The same escape is valid inside a JSON string, where it stands for the same character."""
+    from .inputs import CONTROL_CHARACTERS
+
+    return CONTROL_CHARACTERS.sub(lambda m: m.group() if m.group() in keep else f"\\u{ord(m.group()):04x}", str(text))
+
+
 def to_json(data: Any) -> str:
     return json.dumps(json_safe(data), ensure_ascii=False, allow_nan=False, indent=2)
 
@@ -208,7 +217,7 @@ COLUMN_WORDS = (N_("source"), N_("quote id"), N_("kind"), N_("counterparty"), N_
     N_("shortfall"), N_("marginal cost per"), N_("insurance credit"), N_("derivative credit"), N_("cash share"),
     N_("n instruments"), N_("source row"), N_("error"), N_("regime"), N_("quote sheet"), N_("max limit"),
     N_("licensed in japan"), N_("fronting fee rate"), N_("exclusions"), N_("reinstatements"),
-    N_("state backed"), N_("days to pay"))
+    N_("state backed"), N_("days to pay"), N_("term years"))
 
 
 _VALUE_WORDS = {"source": {"cash reserve"}, "kind": {"cash", "insurance", "derivative"},
@@ -267,8 +276,9 @@ def text_table(frame: pd.DataFrame, formats: Mapping[str, Any] | None = None) ->
     formats = formats or {}
     if frame.empty:
         return "(none)"
-    cells = [[formats.get(c, _default_format)(row[c]) for c in frame.columns] for _, row in frame.iterrows()]
-    header = [str(c) for c in frame.columns]
+    cells = [[printable(formats.get(c, _default_format)(row[c])) for c in frame.columns]
+             for _, row in frame.iterrows()]
+    header = [printable(c) for c in frame.columns]
     widths = [max(len(header[i]), *(len(r[i]) for r in cells)) for i in range(len(header))]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
 
@@ -292,8 +302,8 @@ def solution_text(s: Solution) -> str:
     """What a CFO reads in a terminal: the headline numbers, the mix, and what binds."""
     saving = s.savings_jpy
     lines = [
-        f"Exchange        {s.profile.exchange_id}  {s.profile.name}".rstrip(),
-        f"Regime          {s.regime.name}",
+        f"Exchange        {s.profile.exchange_id}  {printable(s.profile.name)}".rstrip(),
+        f"Regime          {printable(s.regime.name)}",
         f"Requirement R   {yen(s.requirement_jpy)}",
         f"Status          {s.status}" + ("  (stopped by the solver's time limit: the best mix found so far, not proven "
                                            "the cheapest; it meets the rules as checked)" if s.status == "time_limit"
@@ -373,6 +383,11 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
         lines.append("In shortfall    " + ", ".join(summary["shortfall_exchanges"][:20]))
     if summary["error_exchanges"]:
         lines.append("Errors          " + ", ".join(e or "(no id)" for e in summary["error_exchanges"][:20]))
+    stale = summary.get("stale_statements")
+    if stale and stale["count"]:  # figures the run cannot vouch for: a newer statement may say otherwise
+        lines.append(f"Old statements  {stale['count']:,} more than {stale['months']} months before this run: "
+                     + ", ".join(f"{e['exchange_id']} ({e['statement_date']})" for e in stale["exchanges"][:20])
+                     + (" …" if stale["count"] > 20 else ""))
     q = summary["cash_share_quantiles"]
     if q:
         lines.append("Cash share of R " + "  ".join(f"{k}={pct(v, 1)}" for k, v in q.items()))
@@ -426,6 +441,15 @@ def market_summary_text(summary: Mapping[str, Any]) -> str:
              f"without capacity limits)"]
     if short:
         lines.append("Short because capacity ran out: " + ", ".join(short[:20]) + (" …" if len(short) > 20 else ""))
+    split = summary.get("shortfall_split") or {}
+    if split.get("unique") is False:
+        lines.append("Not unique      the split of the shortfall among exchanges is one of many as cheap; another "
+                     "method may name others. In every such split:")
+        ranged = pd.DataFrame([{"exchange_id": r["exchange_id"], "shortfall_jpy": r["shortfall_jpy"],
+                                "least_jpy": r["least_jpy"], "most_jpy": r["most_jpy"]} for r in split["exchanges"]])
+        lines.append(text_table(ranged, {c: yen for c in ("shortfall_jpy", "least_jpy", "most_jpy")}))
+    elif split.get("unique") is None and split.get("note"):
+        lines.append("Not unique      " + split["note"])
     rows = pd.DataFrame([{"counterparty": r["counterparty"], "capacity_jpy": r["capacity_jpy"],
                           "cover_jpy": r["cover_jpy"], "utilisation": r["utilisation"],
                           "clearing_price": r["clearing_price"], "shortfall_price": r["shortfall_price"],
@@ -436,4 +460,100 @@ def market_summary_text(summary: Mapping[str, Any]) -> str:
                   text_table(rows, {"utilisation": lambda v: pct(v, 1), "clearing_price": price,
                                     "shortfall_price": price})]
     lines.append(f"\n{summary['exchanges']:,} exchanges in {summary['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the multi-year plan
+
+PLAN_COLUMNS = ("fiscal_year", "status", "requirement_full_jpy", "required_share", "required_coverage_jpy",
+                "cash_reserve_jpy", "provision_jpy", "premiums_jpy", "fees_jpy", "carry_jpy", "annual_cost_jpy",
+                "present_value_jpy", "after_tax_cost_jpy", "credit_cash_jpy", "credit_insurance_jpy",
+                "credit_derivative_jpy", "shortfall_jpy", "marginal_cost_per_jpy", "binding")
+
+
+def plan_frame(result) -> pd.DataFrame:
+    """One row per year of a plan (`plan.PlanResult`): the scalar keys of each year, `binding` joined by ';'."""
+    rows = []
+    for y in result.years:
+        d = {k: v for k, v in y.to_dict().items() if not isinstance(v, (list, dict))}
+        d["binding"] = ";".join(y.binding)
+        rows.append({"exchange_id": result.profile.exchange_id, "plan": result.plan.name, "year": y.year.t, **d})
+    return pd.DataFrame(rows)
+
+
+def plan_binding_words(y) -> list[str]:
+    """What binds in a plan's year, in words: the year's own limits (`binding_words`), then the plan's rows."""
+    out = binding_words(y.solution)
+    for name in y.binding[len(y.solution.binding):]:
+        if name == "max_provision":
+            name = f"max_provision (the reserve may grow by at most {yen(y.year.max_provision_jpy)} this year)"
+        elif name == "reserve_never_falls":
+            name = ("reserve_never_falls (the reserve may not fall below last year's "
+                    f"{yen(y.solution.cash_reserve_jpy - y.provision_jpy)})")
+        out.append(name)
+    return out
+
+
+def plan_text(result, not_bought: Sequence[Sequence[Mapping[str, Any]]] = ()) -> str:
+    """A plan for a terminal: the plan's totals, one row per year, then each year's mix and what binds."""
+    p, prof = result.plan, result.profile
+    d = result.to_dict()
+    lines = [f"Exchange        {prof.exchange_id}  {prof.name}".rstrip(),
+             f"Plan            {p.name} ({p.start_year}–{p.start_year + p.years - 1}, {p.years} year"
+             f"{'s' if p.years > 1 else ''}; reserve {'may' if p.release else 'never'} fall{'s' if not p.release else ''})",
+             f"Regime          {result.regime.name}",
+             f"Status          {result.status}" + (f"  (short in {', '.join(map(str, result.short_years))})"
+                                                    if result.short_years else ""),
+             f"Present value   {yen(d['present_value_jpy'])}  (discounted at {pct(d['discount_rate'], 1)})",
+             f"After tax       {yen(d['present_value_after_tax_jpy'])}  (premiums and fees deductible at "
+             f"{pct(p.tax_rate, 2)}; provisions and carry not)",
+             f"Provisions      {yen(d['total_provisions_jpy'])} in total; final reserve {yen(d['final_reserve_jpy'])}",
+             "", "Year by year:"]
+    frame = plan_frame(result)
+    shown = frame[["fiscal_year", "status", "required_share", "required_coverage_jpy", "cash_reserve_jpy",
+                   "provision_jpy", "premiums_jpy", "fees_jpy", "carry_jpy", "annual_cost_jpy", "shortfall_jpy"]]
+    lines.append(text_table(shown.rename(columns={"required_share": "share_of_R", "required_coverage_jpy": "R_jpy"}),
+                            {"share_of_R": lambda v: pct(v, 0), "fiscal_year": str}))
+    for k, y in enumerate(result.years):
+        mix = y.solution.mix[["source", "kind", "share", "credit_jpy", "annual_cost_jpy"]]
+        lines += ["", f"FY{y.year.fiscal_year}: R {yen(y.year.requirement_full_jpy)} × {pct(y.year.phase_in, 0)} = "
+                  f"{yen(y.solution.requirement_jpy)}", text_table(mix, {"share": lambda v: pct(v, 1)})]
+        words = plan_binding_words(y)
+        if words:
+            lines.append("Binding: " + ", ".join(words))
+        if k < len(not_bought) and not_bought[k]:
+            lines.append("Not bought: " + "; ".join(f"{r['quote_id']}: {r['reason']}" for r in not_bought[k]))
+    return "\n".join(lines)
+
+
+def plan_sheets(result) -> dict[str, pd.DataFrame]:
+    """The plan's workbook: a plan sheet (one row per year), then one sheet per year with that year's mix."""
+    sheets = {"plan": plan_frame(result)}
+    for k, y in enumerate(result.years):
+        mix = y.solution.mix.copy()
+        if result.not_bought and result.not_bought[k]:
+            out = pd.DataFrame(result.not_bought[k])
+            mix = pd.concat([mix, out.rename(columns={"quote_id": "source"})[["source", "reason"]]],
+                            ignore_index=True)
+        sheets[f"FY{y.year.fiscal_year}"] = mix
+    return sheets
+
+
+def plan_analyses_text(found: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """`plan --analyses` for a terminal: a faster phase-in, multi-year break-evens, the provision frontier."""
+    lines = ["A faster phase-in (present value added by requiring next year's share one year earlier):"]
+    lines.append(text_table(pd.DataFrame(found["phase_in_costs"]),
+                            {"fiscal_year": lambda v: f"{int(v)}", "share_now": lambda v: pct(v, 0),
+                             "share_earlier": lambda v: pct(v, 0)}))
+    lines += ["", "Multi-year policies: the highest rate on line at which the plan still buys each:"]
+    lines.append(text_table(pd.DataFrame(found["term_break_even"]),
+                            {"rate_on_line": pct, "break_even_rol": lambda v: "not bought even free" if v is None
+                             else pct(v, 4)}))
+    lines += ["", "Frontier over max_provision_jpy (one limit every year):"]
+    frame = pd.DataFrame(found["provision_frontier"])
+    if not frame.empty:
+        frame["years_short"] = frame["years_short"].map(lambda v: ", ".join(map(str, v)) or "—")
+        frame["max_provision_jpy"] = frame["max_provision_jpy"].map(lambda v: "none" if v is None or
+                                                                    (isinstance(v, float) and math.isnan(v)) else yen(v))
+    lines.append(text_table(frame))
     return "\n".join(lines)

@@ -178,8 +178,7 @@ def annual_cost(profile: ExchangeProfile, quotes: Sequence[Quote], requirement_j
     for q in quotes:
         s = float(shares.get(q.quote_id, 0.0))
         if s > 0:
-            by_quote[q.quote_id] = (profile.premium_multiplier * q.premium_rate * q.limit_jpy(requirement_jpy) * s
-                                    + q.fixed_fee_jpy)
+            by_quote[q.quote_id] = q.line_cost_jpy(requirement_jpy, s, profile.premium_multiplier)
     return profile.carry * cash_jpy + sum(by_quote.values()), by_quote
 
 
@@ -300,8 +299,8 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
     """The cheapest compliant mix counting expected losses: minimise carry·C + premiums + fees + E[retained loss],
     subject to the regulatory constraints 1–4 and, with `tvar_limit` (JPY), TVaR_level(retained) ≤ tvar_limit.
 
-    When no mix meets the requirement, the least shortfall is found first (as in `model.solve`) and the risk
-    objective is minimised at it.
+    When no mix meets the requirement, the least shortfall is found first and the risk objective is minimised at
+    it (`lp.highs.least_shortfall_then_least_cost`, as for `lp.solve`).
 
     Returns:
         RiskSolution with a verified Solution (compliance re-checked by `verify`) and its metrics.

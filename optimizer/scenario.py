@@ -144,6 +144,36 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+class _Huge(str):
+    """A JSON number no float holds (a 400-digit integer, 1e999): kept as its text so that the key can be named."""
+
+
+MAX_INT_DIGITS = 300  # below float's 1.8e308 and Python's 4,300-digit limit on reading integers
+
+
+def _parse_int(token: str) -> int | _Huge:
+    return _Huge(token) if len(token.lstrip("-")) > MAX_INT_DIGITS else int(token)
+
+
+def _parse_float(token: str) -> float | _Huge:
+    value = float(token)
+    return _Huge(token) if math.isinf(value) else value
+
+
+def _find_huge(value: Any) -> tuple[str, str] | None:
+    """(key path such as profile.customer_assets_jpy or quotes[0].limit, the number's text) of the first `_Huge`."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        v, path = stack.pop()
+        if isinstance(v, _Huge):
+            return path, str(v)
+        if isinstance(v, dict):
+            stack.extend((x, f"{path}.{k}" if path else str(k)) for k, x in reversed(list(v.items())))
+        elif isinstance(v, list):
+            stack.extend((x, f"{path}[{i}]") for i, x in reversed(list(enumerate(v))))
+    return None
+
+
 def from_json(text: str, source: str = "scenario.json") -> Scenario:
     """Scenario JSON → Scenario, validated like the files it stands for; InputError otherwise (never another error)."""
     if len(text) > MAX_SCENARIO_BYTES:
@@ -153,13 +183,19 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
                          "blank cell")
 
     try:
-        data = json.loads(text, parse_constant=no_constant)
+        data = json.loads(text, parse_constant=no_constant, parse_int=_parse_int, parse_float=_parse_float)
     except json.JSONDecodeError as exc:
         raise InputError(source, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
         raise InputError(source, f"nested deeper than {MAX_NESTING} levels; expected a scenario") from None
     if _depth(data, MAX_NESTING) > MAX_NESTING:
         raise InputError(source, f"nested deeper than {MAX_NESTING} levels; expected a scenario")
+    huge = _find_huge(data)
+    if huge is not None:
+        key, token = huge
+        shown = token if len(token) <= 24 else f"{token[:10]}… ({len(token):,} characters)"
+        raise InputError(source, f"the number {shown} is far beyond any amount or share a "
+                         "scenario holds; expected a number such as 1e12", column=key)
     if not isinstance(data, dict):
         raise InputError(source, "expected a JSON object with profile, quotes and regime")
     for key in ("profile", "quotes", "regime"):
@@ -239,6 +275,9 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     # round-2 terms (DESIGN "Real inputs"): kept through every edit, never dropped by the grid
     ("max_limit_jpy", "amount"), ("licensed_in_japan", "bool"), ("fronting_fee_rate", "share"), ("exclusions", "text"),
     ("reinstatements", "text"), ("days_to_pay", "text"),
+    ("term_years", "text"),    # round 3: a multi-year policy (the plan)
+    ("legal_form", "text"),
+    ("quote_source", "text"),   # the quote's `source` (not "source": the mix table's column of that name)
 )
 _CHECKBOXES = ("collateralized", "licensed_in_japan")   # a checkbox is never "blank": it does not make a row typed
 BASIS_TEXT = {"jpy": "¥", "requirement": "% of R"}   # how the grid shows layer_basis
@@ -281,6 +320,8 @@ def quotes_to_text(quotes: Sequence[Quote], lang: str = "en") -> pd.DataFrame:
             "licensed_in_japan": bool(q.licensed_in_japan), "fronting_fee_rate": entry.format_percent(q.fronting_fee_rate),
             "exclusions": ";".join(sorted(q.exclusions)), "reinstatements": str(int(q.reinstatements)),
             "days_to_pay": f"{q.days_to_pay:g}",
+            "term_years": str(int(q.term_years)),
+            "legal_form": q.legal_form, "quote_source": q.source,
         })
     return pd.DataFrame(rows, columns=[c for c, _ in TEXT_COLUMNS])
 
@@ -358,6 +399,8 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
                     bad(column, exc)
                 continue
             row[column] = value
+        if "quote_source" in row:
+            row["source"] = row.pop("quote_source")
         if not row_problems:
             try:
                 q = parse_quote(row, source, i)

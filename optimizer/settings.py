@@ -24,6 +24,10 @@ MARKET_DUAL_FEASIBILITY = 1e-7
 TIME_LIMIT_SECONDS = 60.0   # per solve; a solve stopped by it reports status `time_limit` with its best mix
 MARKET_TIME_LIMIT_SECONDS = 3600.0  # per LP of the market (the joint LP holds up to 20,000 exchanges at once)
 MAX_QUOTES = 300            # quotes in one sheet the app accepts (an upload above it is refused with a message)
+# Profiles one upload may hold in the app (a Parquet's row count is read from its metadata before any row is; above
+# it the page refuses the file and points to the command line, which streams the rows in chunks)
+APP_MAX_BATCH_ROWS = 100_000   # the Batch page: a run of this many on two cores takes minutes
+APP_MAX_MARKET_ROWS = 20_000   # the Market page: one joint LP (market.JOINT_MAX_EXCHANGES)
 
 # ---------------------------------------------------------------------------------------------- tolerances
 # Every tolerance of the project, what it guards, and its kind: "absolute, units of R" means a fraction of the
@@ -57,6 +61,9 @@ CAPACITY_MARGIN = 1e-7   # relative, of a capacity: capacity rows hold capacity 
                          # tolerance (of the row, which is in units of capacity) cannot carry a counterparty over it
 CAPACITY_CHECK = 1e-9    # relative, of a capacity: the independent check allows cover ≤ capacity × (1 + this)
 SCARCE = 1e-6            # relative, of a capacity: a counterparty within this of its capacity is reported as scarce
+SPLIT_TOLERANCE = 1e-9   # relative, of the market's total R (shortfall) and total cost: allocations this close to the
+                         # optimum count as equally good when the split of the shortfall is ranged; a range's end
+                         # under 10× this share of the total R is that slack, read as 0
 PRICE_ZERO = 1e-9        # absolute, yen per yen: a shadow price below this is reported as 0
 NOISE_SHORTFALL = 1e-7   # absolute, units of the exchange's own R: a shortfall below it is solver noise, read as 0
 # The risk view (optimizer/risk.py)

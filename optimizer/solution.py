@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .domain import ExchangeProfile, Quote, Regime, ReserveAsset
+from .domain import ExchangeProfile, Quote, Regime, ReserveAsset, line_cost_jpy, line_credit_jpy
 from .settings import VERIFY_COST, VERIFY_SHARE, VERIFY_SLACK
 
 
@@ -459,20 +459,19 @@ class Mixes:
         """Annual cost of each line: premium × multiplier (+ the flat fee of a line bought)."""
         rate = np.fromiter((q.premium_rate for q in self.quotes), float, len(self.quotes))
         fee = np.fromiter((q.fixed_fee_jpy for q in self.quotes), float, len(self.quotes))
-        return self._per("premium_multiplier")[:, None] * rate * self.limit_jpy * self.share + fee * (self.share > 0)
+        return line_cost_jpy(self._per("premium_multiplier")[:, None], rate, self.limit_jpy, self.share, fee)
 
     @functools.cached_property
     def line_credit(self) -> np.ndarray:
         """Regulatory credit of each line: κ × share × r(R)."""
-        R = self.requirement[:, None]
-        return self.credit * self.share * np.clip(R - self.attachment_jpy, 0.0, self.limit_jpy)
+        return line_credit_jpy(self.credit, self.share, self.attachment_jpy, self.limit_jpy, self.requirement[:, None])
 
     @property
     def annual_cost(self) -> np.ndarray:
         return self.carry * self.cash + self.line_cost.sum(axis=1) + self.asset_cost.sum(axis=1)
 
     def solution(self, k: int) -> Solution:
-        """Exchange k as a Solution (binding limits are left to `model.solve`)."""
+        """Exchange k as a Solution (binding limits are left to `lp.results.assemble`)."""
         R, limit, credit, cost = self.requirement[k], self.limit_jpy[k], self.line_credit[k], self.line_cost[k]
         lines = tuple(Line(q, float(s), float(s * l), float(c), float(a), float(kappa))
                       for q, s, l, c, a, kappa in zip(self.quotes, self.share[k], limit, credit, cost, self.credit)
@@ -551,8 +550,9 @@ def verify_many(m: Mixes) -> list[str]:
         worst = (losses - credit - C[:, None] - held_credit.sum(axis=1)[:, None]).max(axis=1)
         flag(worst > tol, f"a {peril} loss is not funded")
 
-    # 2. caps on credit, credit of j = κ·s·r(R)
-    credit_R = m.line_credit
+    # 2. caps on credit, credit of j = κ·s·r(R) (re-derived here, not Mixes.line_credit; an asset's credit from
+    # its own haircut and κ_a, _asset_kappa, not the model's c_a)
+    credit_R = m.credit * m.share * np.clip(R[:, None] - attach, 0.0, limit)
     flag(C + (held_credit * funded).sum(axis=1) < elig.min_cash_share * R - tol,
          "cash and funded assets below min_cash_share × R")
     for kind in {a.kind for a in m.assets}:

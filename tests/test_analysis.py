@@ -8,26 +8,12 @@ from optimizer.inputs import InputError
 from hypothesis import given, settings, strategies as st
 
 from optimizer.analysis import break_even, break_evens, demand_curve, frontier, share_at, stress_test
-from optimizer.domain import Eligibility, ExchangeProfile, Incident, Quote, Regime, RequirementRule
+from optimizer.domain import Eligibility, Incident, Regime, RequirementRule
 from optimizer.model import solve
+# the shared builders: an exchange with R = ¥10bn, a volume rule over every peril, a requirement-basis layer
+from builders import layer as _layer, profile as _profile, regime as _regime
 
 R = 1e10  # requirement in these cases: 0.002 × 5e12 volume
-
-
-def _profile(**kw):
-    base = dict(exchange_id="X", customer_assets_jpy=1e11, hot_wallet_share=0.05, annual_trading_volume_jpy=5e12,
-                cost_of_capital=0.10)
-    base.update(kw)
-    return ExchangeProfile(**base)
-
-
-def _regime(**elig):
-    return Regime("test", RequirementRule(volume_rate=0.002), Eligibility(**elig))
-
-
-def _layer(qid, attachment, limit, rol, **kw):
-    return Quote(qid, kw.pop("kind", "insurance"), kw.pop("counterparty", f"Insurer {qid}"), kw.pop("rating", "AA"),
-                 attachment, limit, rol, layer_basis="requirement", **kw)
 
 
 # ------------------------------------------------------------------ break-even premiums, hand-checked

@@ -63,7 +63,20 @@ def reasons_table(at) -> pd.DataFrame:
     return next(t.value for t in at.table if "why not" in t.value.columns).reset_index()
 
 
+def shown(markdown: str) -> str:
+    """Markdown source as it reads on the page: Markdown's backslash escapes (names from files are escaped) undone."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def errors(at) -> list[str]:
+    """The error messages as they read on the page."""
+    return [shown(e.value) for e in at.error]
+
+
+def raw_errors(at) -> list[str]:
+    """The error messages' Markdown source."""
     return [e.value for e in at.error]
 
 
@@ -677,3 +690,164 @@ def test_cover_that_pays_too_late_is_shown_as_not_bought_and_why_and_its_days_su
     edit_quotes(at, {other: {"rate_on_line": "4.9"}})
     assert not errors(at)
     assert {q.quote_id: q.days_to_pay for q in ws(at).last_quotes}[late] == 180   # the grid keeps the term
+
+# ------------------------------------------------------------------ names from files are shown as text
+
+EVIL = "x ![b](http://HOST/b.png) [renew](http://HOST/)"
+UNESCAPED_LINK = r"(?<!\\)\[[^\]]*(?<!\\)\]\(|(?<!\\)<http|https?:(?!\\)|:red\[|(?<!\\)!(?<!\\)\["
+
+
+def markdown_texts(at) -> list[str]:
+    """Every piece of Markdown on the page: text elements, alerts, table cells, labels and help of widgets."""
+    out = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "success", "subheader")
+           for e in getattr(at, kind)]
+    out += [str(v) for t in at.table for v in [*t.value.to_numpy().ravel(), *t.value.index]]
+    out += [str(getattr(w, a, "") or "") for kind in ("button", "selectbox", "metric", "radio", "text_input")
+            for w in getattr(at, kind) for a in ("label", "help")]
+    return out
+
+
+def links_or_images(at) -> list[str]:
+    import re
+
+    return [t for t in markdown_texts(at) if re.search(UNESCAPED_LINK, t)]
+
+
+def evil_scenario():
+    """A scenario file whose every name is Markdown that fetches an image and shows a link."""
+    import dataclasses
+
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+    from optimizer.scenario import Scenario, to_json
+
+    p = dataclasses.replace(load_profiles(DATA / "profiles-japan-2025.csv")[0], name=EVIL)
+    q = [dataclasses.replace(x, counterparty=EVIL if i == 0 else x.counterparty,
+                             quote_id=f"Q{i} [renew](http://HOST/)" if i == 1 else x.quote_id)
+         for i, x in enumerate(load_quotes(DATA / "quotes.csv"))]
+    r = dataclasses.replace(load_regime(DATA / "regimes" / "cold-wallet.toml"), name=EVIL, description=EVIL)
+    return to_json(dataclasses.replace(Scenario(p, tuple(q), r), quote_sheet=EVIL)).encode()
+
+
+def test_names_from_a_scenario_file_are_shown_as_text_on_every_page(at):
+    at.sidebar.file_uploader(key="upload_scenario").upload("s.json", evil_scenario(), "application/json").run()
+    assert not at.exception and not errors(at)
+    assert ws(at).regime.name == EVIL and ws(at).quote_sheet == EVIL
+    bar = next(c.value for c in at.caption if "Quote sheet" in c.value)
+    assert r"x !\[b\](http\://HOST/b.png) \[renew\](http\://HOST/)" in bar    # the name, escaped, in the context bar
+    assert any(r"under *x !\[b\]" in c.value for c in at.caption if "Requirement R" in c.value)
+    assert links_or_images(at) == []
+    for view in ("Not bought", "Risk"):
+        at.segmented_control(key="cfo_view").set_value(view).run()
+        assert not at.exception and links_or_images(at) == [], view
+    at.switch_page(BROKER).run()
+    assert not at.exception and links_or_images(at) == []
+    at.switch_page(BATCH).run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception and any("Run with" in c.value for c in at.caption) and links_or_images(at) == []
+    at.switch_page(MARKET).run()
+    at.radio(key="market_sheet").set_value("scenario").run()
+    at.button(key="market_run").click().run()
+    assert not at.exception and links_or_images(at) == []
+
+
+def test_a_file_name_and_a_bad_cell_quoted_in_an_error_are_shown_as_text(at):
+    bad = b"quote_id,kind,counterparty,rating,attachment,limit,rate_on_line\nX1,insurance,I,AA,0,1e9,[a](http://HOST/)\n"
+    at.sidebar.file_uploader(key="upload_quotes").upload("[q](http://HOST).csv", bad, "text/csv").run()
+    assert any(r"\[q\](http\://HOST).csv" in m for m in raw_errors(at)), raw_errors(at)
+    assert links_or_images(at) == []
+    edit_quotes(at, {0: {"quote_id": "![i](http://HOST/i.png)", "rate_on_line": "[a](http://HOST/)"}})
+    assert any("Row 1" in m and r"\[a\](http\://HOST/)" in m for m in raw_errors(at)), raw_errors(at)
+    assert any("Row 1" in m and "'[a](http://HOST/)'" in m for m in errors(at))   # and reads as typed
+    assert links_or_images(at) == []
+
+
+# ------------------------------------------------------------------ Japanese amounts in the grid and the form
+
+def test_5oku5sen_is_refused_in_the_grid_and_the_own_figures_form_with_what_to_type(at):
+    before = cost(at)
+    edit_quotes(at, {5: {"limit": "5億5千"}})                      # Q06 is in yen
+    assert any("Row 6" in m and "5億5千万" in m and "550,000,000" in m for m in errors(at)), errors(at)
+    assert cost(at) == before and ws(at).last_quotes[5].limit != 500_005_000
+    at.selectbox(key="exchange_choice_0").set_value("__own__").run()
+    at.text_input(key="own_customer_assets_jpy_0").set_value("1兆2千").run()
+    assert any("Customer assets" in m and "1兆2千億" in m for m in errors(at)), errors(at)
+    at.text_input(key="own_customer_assets_jpy_0").set_value("1万5千").run()
+    assert not any("Customer assets" in m for m in errors(at))
+
+
+def test_a_bare_fraction_of_r_is_refused_in_the_grid(at):
+    good = (b"quote_id,kind,counterparty,rating,attachment,limit,rate_on_line,layer_basis\n"
+            b"ONLY,insurance,I,AA,0,0.5,1,requirement\n")
+    at.sidebar.file_uploader(key="upload_quotes").upload("q.csv", good, "text/csv").run()
+    edit_quotes(at, {0: {"limit": "0.5 of R"}})
+    assert any("Row 1" in m and "ambiguous" in m and "50% of R" in m for m in errors(at)), errors(at)
+    assert ws(at).last_quotes[0].limit == pytest.approx(0.5)               # the last valid sheet stays
+
+
+# ------------------------------------------------------------------ uploads too large for a page
+
+def many_profiles_parquet(rows: int) -> bytes:
+    """A small Parquet file of many identical rows (each with a hot-wallet share of 7: an error row, never solved)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"exchange_id": pa.array(["A"] * rows), "customer_assets_jpy": pa.array([1e10] * rows),
+                      "hot_wallet_share": pa.array([7.0] * rows), "annual_trading_volume_jpy": pa.array([1e11] * rows),
+                      "cost_of_capital": pa.array([0.1] * rows)})
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("page, upload, run, limit, command", [
+    (BATCH, "batch_upload", "batch_run", "100,000", "python -m optimizer batch big.parquet"),
+    (MARKET, "market_upload", "market_run", "20,000", "python -m optimizer market big.parquet"),
+])
+def test_a_parquet_with_more_rows_than_the_page_takes_is_refused_before_it_is_read(at, page, upload, run, limit,
+                                                                                    command):
+    from optimizer import settings
+
+    rows = {BATCH: settings.APP_MAX_BATCH_ROWS, MARKET: settings.APP_MAX_MARKET_ROWS}[page] + 1
+    at.switch_page(page).run()
+    at.file_uploader(key=upload).upload("big.parquet", many_profiles_parquet(rows), "application/octet-stream")
+    at.run()
+    at.button(key=run).click().run()
+    assert not at.exception
+    assert any("big.parquet" in m and f"{rows:,} rows" in m and limit in m and command in m for m in errors(at)), \
+        errors(at)
+
+
+def test_a_csv_with_more_rows_than_the_market_page_takes_is_refused(at):
+    from optimizer import settings
+
+    rows = settings.APP_MAX_MARKET_ROWS + 1
+    text = "exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n" + \
+        "".join(f"E{i},1e10,7,1e11,0.1\n" for i in range(rows))  # error rows: never solved
+    at.switch_page(MARKET).run()
+    at.file_uploader(key="market_upload").upload("big.csv", text.encode(), "text/csv").run()
+    at.button(key="market_run").click().run()
+    assert any("big.csv" in m and "20,000" in m and "python -m optimizer market" in m for m in errors(at)), errors(at)
+
+
+def test_the_market_page_says_who_falls_short_is_not_unique_with_each_exchanges_range(at):
+    choose_regime(at, "asset-based")
+    at.switch_page(MARKET).run()
+    at.button(key="market_run").click().run()
+    assert not at.exception and not errors(at)
+    assert any("one of many equally cheap answers" in c.value for c in at.caption)
+    ranges = frame_with(at, "at most (¥m)")
+    assert {"exchange", "at least (¥m)"} <= set(ranges.columns)
+    assert (ranges["at most (¥m)"] >= ranges["shortfall (¥m)"] - 1e-3).all()
+    assert (ranges["at least (¥m)"] <= ranges["shortfall (¥m)"] + 1e-3).all()
+
+def test_every_reason_code_of_the_model_has_the_apps_words():
+    # the app words the model's typed reasons by code, so a reason reworded in optimizer/reasons.py cannot fall
+    # silently into a fallback: every code has its entry, and the page never reads the English back
+    from pathlib import Path
+
+    from app_pages import common
+    from optimizer.reasons import WORDS
+
+    assert set(common.REASON_WORDS) == set(WORDS)
+    source = Path(common.__file__).read_text()
+    assert "part ==" not in source and "part.startswith" not in source

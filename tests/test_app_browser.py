@@ -734,3 +734,28 @@ def test_market_page_shows_utilisation_bars_clearing_prices_and_who_falls_short(
     page.screenshot(path=str(screens / "market_en.png"), full_page=True)
 
     assert len(list(screens.glob("*_en.png"))) >= 12 and len(list(screens.glob("*_ja.png"))) >= 12
+
+
+# ------------------------------------------------------------------ names from files are text
+
+def test_names_from_a_scenario_file_are_shown_as_text_never_fetched_or_linked(page, tmp_path):
+    import dataclasses
+
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+    from optimizer.scenario import Scenario, to_json
+
+    evil = "x ![b](http://HOST/b.png) [renew](http://HOST/) :red[y] _z_ :material/warning: :smile: $1$"
+    p = dataclasses.replace(load_profiles(DATA / "profiles-japan-2025.csv")[0], name=evil)
+    r = dataclasses.replace(load_regime(DATA / "regimes" / "cold-wallet.toml"), name=evil, description=evil)
+    path = tmp_path / "s.json"
+    path.write_text(to_json(dataclasses.replace(Scenario(p, tuple(load_quotes(DATA / "quotes.csv")), r),
+                                                quote_sheet=evil)), encoding="utf-8")
+    page.locator('[data-testid="stSidebar"]').get_by_text("Open and save").click()
+    page.locator('.st-key-upload_scenario input[type="file"]').set_input_files(str(path))
+    assert wait_until(page, lambda p: "renew" in p.locator(".st-key-context").inner_text(), seconds=60)
+    wait_quiet(page)
+    bar = page.locator(".st-key-context").inner_text().replace("\u2060", "")  # the word joiner md() adds
+    assert bar.count(evil) == 2, bar                     # the regime's name and the sheet's, as written
+    body = page.locator("body").inner_text().replace("\u2060", "")
+    assert "Requirement R" in body and evil in body
+    assert page.locator('img[src*="HOST"], a[href*="HOST"]').count() == 0

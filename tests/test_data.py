@@ -24,7 +24,7 @@ def test_every_bundled_file_loads():
     assert len(REAL) == 21
     for name in QUOTE_SHEETS:
         assert load_quotes(DATA / name)
-    assert len(load_incidents(DATA / "incidents.csv")) == 11
+    assert len(load_incidents(DATA / "incidents.csv")) == 19          # 11 to 2025, and 8 more of 2024–2025
     assert load_capacity(DATA / "capacity.csv")
     assert len(PRESETS) >= 8 and all(load_regime(p).name for p in PRESETS)
 
@@ -95,7 +95,7 @@ def test_japanese_sheets_are_requirement_basis_with_finite_ceilings_inside_repor
             assert q.layer_basis == "requirement" and math.isfinite(q.max_limit_jpy)
             assert q.max_limit_jpy <= 600e6 * USD_JPY        # the largest crypto crime limit for one insured, ~$600m
             if "Lloyd's" in q.counterparty:
-                assert q.max_limit_jpy <= 500e6 * USD_JPY    # Lloyd's specie: ~$500m per risk
+                assert q.max_limit_jpy <= 500e6 * USD_JPY    # the assumed $500m inside the sourced ~$600m
                 assert q.licensed_in_japan                   # through Lloyd's Japan Inc.
             if not q.licensed_in_japan and q.fronting_fee_rate == 0:
                 assert "not fronted" in q.counterparty
@@ -214,8 +214,8 @@ def test_the_bundled_assets_load_and_every_figure_says_where_it_comes_from():
     for a in assets:
         assert a.source, a.asset_id
         if a.kind != "jgb":
-            assert "rating ASSUMPTION" in a.source, a.asset_id      # no bank's or parent's rating is sourced here
-        assert "days ASSUMPTION" in a.source, a.asset_id
+            assert "ASSUMPTION: rating" in a.source, a.asset_id     # no bank's or parent's rating is sourced here
+        assert "ASSUMPTION(days_to_pay)" in a.source or "days_to_pay): " in a.source, a.asset_id
     jgbs = {a.asset_id: a for a in assets if a.kind == "jgb"}
     # the Bank of Japan's collateral prices by remaining maturity: 99% up to 5 years, 98% for 5-10 years
     assert [jgbs[k].haircut for k in ("JGB-3M", "JGB-2Y", "JGB-5Y", "JGB-10Y")] == [0.01, 0.01, 0.01, 0.02]
@@ -234,3 +234,148 @@ def test_every_reserve_asset_key_of_the_assets_preset_says_whether_it_is_sourced
     table = text.split("\n[eligibility.assets]")[1].split("\n[rating_credit]")[0]
     lines = [line for line in table.splitlines()[1:] if "=" in line]
     assert len(lines) == 5 and all("SOURCED" in line or "ASSUMPTION" in line for line in lines)
+
+def test_the_sbi_hot_bound_counts_owned_crypto_only():
+    sbi = next(p for p in REAL if p.exchange_id == "sbi-vc-trade")
+    # own crypto 17,193 = owned 11,503 + pledged 3,990 + lent 1,699 (¥m): only owned can guarantee customers' crypto
+    assert sbi.hot_wallet_share == round(11_503 / 344_155, 4) and "11,503" in sbi.source
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    assert "which holdings count" in readme.lower()
+
+
+def test_every_quote_ceiling_fits_inside_its_counterpartys_capacity():
+    capacity = load_capacity(DATA / "capacity.csv")
+    for name in QUOTE_SHEETS[1:]:
+        for q in load_quotes(DATA / name):
+            assert q.max_limit_jpy <= capacity[q.counterparty], (name, q.quote_id)
+
+
+def test_the_no_floor_preset_is_cold_wallet_without_its_floor():
+    import dataclasses
+
+    cold = load_regime(DATA / "regimes" / "cold-wallet.toml")
+    bare = load_regime(DATA / "regimes" / "cold-wallet-no-floor.toml")
+    assert cold.requirement.floor_jpy == 2e9 and bare.requirement.floor_jpy <= 1    # one yen: no floor in effect
+    assert dataclasses.replace(bare.requirement, floor_jpy=cold.requirement.floor_jpy) == cold.requirement
+    assert bare.eligibility == cold.eligibility and bare.rating_credit == cold.rating_credit
+    small = next(p for p in REAL if p.exchange_id == "crypto-garage")
+    assert requirement(small, bare) == pytest.approx(0.02 * small.cold_assets_jpy)
+    assert requirement(small, bare) < requirement(small, cold) == 2e9
+
+
+def test_recent_hacks_and_attribution_follow_the_sources():
+    by_id = {i.incident_id: i for i in load_incidents(DATA / "incidents.csv")}
+    assert by_id["LIQUID-2021"].state_backed == "true" and "Chainalysis" in by_id["LIQUID-2021"].source
+    for key in ("PHEMEX-2025", "BTCTURK-2024", "BTCTURK-2025", "NOBITEX-2025", "BIGONE-2025", "WOOX-2025",
+                "COINDCX-2025", "UPBIT-2025"):
+        assert by_id[key].date.startswith(("2024", "2025")) and by_id[key].loss_usd > 0 and by_id[key].source
+
+
+def test_dmm_has_one_loss_share_in_the_incidents_and_the_loss_models():
+    dmm = next(i for i in load_incidents(DATA / "incidents.csv") if i.incident_id == "DMM-2024")
+    for name in ("japan.toml", "japan-stressed.toml"):
+        text = (DATA / "loss-models" / name).read_text(encoding="utf-8")
+        assert f"{dmm.loss_share_of_assets:.2f}" in text and "0.42" not in text
+
+
+# ---------------------------------------------------------------- SOURCED / ASSUMPTION marks (data/README.md)
+
+import re
+
+MARK = re.compile(r"^(SOURCED|ASSUMPTION)\b(?:\(([^)]*)\))?[^:|]*:\s*\S")
+NOT_VALUES = {"source", "notes"}
+
+
+def _is_value(cell: str) -> bool:
+    text = cell.strip()
+    if text.lower() in ("true", "false"):
+        return True
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def csv_marks(path) -> list[str]:
+    """Every value cell of a data CSV that its row's `source` cell does not mark: "row N, column C: why"."""
+    problems = []
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        if "source" not in header:
+            return ["no source column"]
+        for n, row in enumerate(reader, start=2):
+            marks = [m.strip() for m in row["source"].split(" | ")]
+            named, general = set(), False
+            for mark in marks:
+                m = MARK.match(mark)
+                if not m:
+                    problems.append(f"row {n}, column source: {mark[:60]!r} is not a SOURCED or ASSUMPTION mark")
+                    continue
+                if m.group(2) is None:
+                    general = True
+                    continue
+                for col in (c.strip() for c in m.group(2).split(",")):
+                    if col not in header:
+                        problems.append(f"row {n}, column source: marks unknown column {col!r}")
+                    named.add(col)
+            for col in header:
+                if col in NOT_VALUES or col in named or general or not _is_value(row[col] or ""):
+                    continue
+                problems.append(f"row {n}, column {col}: value {row[col]!r} has no SOURCED or ASSUMPTION mark")
+    return problems
+
+
+KEY_LINE = re.compile(r"^\s*(\"[^\"]+\"|[A-Za-z_][\w-]*)\s*=")
+
+
+def toml_marks(path) -> list[str]:
+    """Every `key = value` line of a data TOML (but name and description) without a SOURCED or ASSUMPTION mark in
+    its own comment or in the comment lines directly above it."""
+    problems, above = [], []
+    # assumptions.toml: its descriptive keys are not values; `source` starts with the mark itself (checked on load)
+    text_keys = {"name", "description"} | ({"label", "where", "target", "mode", "quotes", "exchanges",
+                                             "counterparties", "quote_sheet", "source"}
+                                            if path.name == "assumptions.toml" else set())
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            above.append(stripped)
+            continue
+        m = KEY_LINE.match(line)
+        if m and m.group(1) not in text_keys:
+            comment = line.split("#", 1)[1] if "#" in line.split("=", 1)[1] else ""
+            if not any(word in text for text in [comment, *above] for word in ("SOURCED", "ASSUMPTION")):
+                problems.append(f"line {n}, key {m.group(1)}: no SOURCED or ASSUMPTION mark")
+        if not stripped.startswith("["):   # a comment above a table header still belongs to its first key
+            above = []
+    return problems
+
+
+DATA_CSVS = sorted(DATA.glob("*.csv"))
+DATA_TOMLS = sorted(DATA.rglob("*.toml"))
+
+
+@pytest.mark.parametrize("path", DATA_CSVS, ids=lambda p: p.name)
+def test_every_value_in_a_data_csv_is_marked_sourced_or_assumption(path):
+    assert csv_marks(path) == []
+
+
+@pytest.mark.parametrize("path", DATA_TOMLS, ids=lambda p: str(p.relative_to(DATA)))
+def test_every_key_in_a_data_toml_is_marked_sourced_or_assumption(path):
+    assert toml_marks(path) == []
+
+
+def test_the_mark_checks_fail_on_an_unmarked_value(tmp_path):
+    sheet = tmp_path / "x.csv"
+    sheet.write_text("id,rate,limit,source\nA,0.05,1e9,SOURCED(rate): a report\nB,0.01,2e9,ASSUMPTION: ours\n"
+                     "C,0.02,,no mark here\n", encoding="utf-8")
+    assert csv_marks(sheet) == ["row 2, column limit: value '1e9' has no SOURCED or ASSUMPTION mark",
+                                "row 4, column source: 'no mark here' is not a SOURCED or ASSUMPTION mark",
+                                "row 4, column rate: value '0.02' has no SOURCED or ASSUMPTION mark"]
+    preset = tmp_path / "x.toml"
+    preset.write_text('name = "x"\n# SOURCED: a law\na = 1\nb = 2  # ASSUMPTION: ours\n\nc = 3\n[t]\n"AA" = 1.0\n',
+                      encoding="utf-8")
+    assert toml_marks(preset) == ["line 6, key c: no SOURCED or ASSUMPTION mark", "line 8, key \"AA\": no SOURCED or "
+                                  "ASSUMPTION mark"]

@@ -85,6 +85,35 @@ def test_amounts_that_could_mislead_are_refused(typed, words):
     assert words in str(err.value)
 
 
+@pytest.mark.parametrize("typed, meant", [
+    ("5億5千", "5億5千万"), ("1兆2千", "1兆2千億"), ("2億5千", "2億5千万"), ("5億5百", "5億5百万"),
+    ("1兆5億2千", "1兆5億2千万"), ("3億千円", "3億千万"), ("1兆2千5百", "1兆2千5百億"),
+])
+def test_thousands_straight_after_oku_or_cho_are_refused_with_the_reading_people_mean(typed, meant):
+    # 5億5千 is 5億5千万 (¥550,000,000) to the person who typed it, never ¥500,005,000
+    with pytest.raises(EntryError) as err:
+        parse_amount(typed)
+    assert "ambiguous" in str(err.value) and meant in str(err.value)
+    assert f"{parse_amount(meant):,.0f}" in str(err.value)
+
+
+def test_thousands_after_man_stay_what_they_say():
+    assert parse_amount("1万5千") == 15_000 and parse_amount("5億5千万5千") == 550_005_000
+
+
+@pytest.mark.parametrize("typed", ["0.5 of R", "0.25 of R", ".5 of R", "0.5of r"])
+def test_a_bare_fraction_of_r_is_ambiguous_like_a_bare_fraction(typed):
+    with pytest.raises(EntryError) as err:
+        parse_percent(typed)
+    number = typed.lower().replace(" ", "").removesuffix("ofr")
+    assert "ambiguous" in str(err.value) and f"{float(number) * 100:g}% of R" in str(err.value)
+    assert f"{float(number):g}% of R" in str(err.value)
+
+
+def test_fractions_of_r_typed_with_a_percent_sign_or_above_one_are_percent():
+    assert parse_percent("0.5% of R") == pytest.approx(0.005) and parse_percent("25 of R") == pytest.approx(0.25)
+
+
 def test_plain_numbers_for_multipliers():
     from optimizer.entry import parse_number
 
@@ -141,3 +170,13 @@ def test_anything_typed_is_either_refused_or_a_finite_non_negative_number(text):
 def test_a_bare_fraction_is_never_taken_as_a_percent(x):
     with pytest.raises(EntryError, match="ambiguous"):
         parse_percent(repr(x))
+
+
+@given(st.integers(1, 9999), st.sampled_from(["億", "兆"]), st.integers(1, 9), st.sampled_from(["千", "百", "十"]))
+def test_a_small_unit_straight_after_oku_or_cho_is_never_read_literally(big, unit, small, small_unit):
+    typed = f"{big}{unit}{small}{small_unit}"
+    with pytest.raises(EntryError, match="ambiguous"):
+        parse_amount(typed)
+    meant = typed + ("万" if unit == "億" else "億")
+    assert parse_amount(meant) == big * entry._JA_BIG[unit] + small * entry._JA_UNITS[small_unit] * (
+        entry._JA_BIG[unit] // 10**4)

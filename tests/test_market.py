@@ -77,6 +77,36 @@ def test_capacity_that_cannot_serve_everyone_minimises_shortfall_first_then_cost
     assert r.summary["short_because_of_capacity"]  # alone, neither is short
 
 
+def test_when_capacity_runs_out_who_falls_short_is_not_unique_and_each_exchange_gets_its_range():
+    # As above: 1.5e9 of shortfall whoever gets the cover, the same cost either way. E1 (R 1e9) may be short of
+    # anything from 0 to all of its R; E2 (R 2e9) of 0.5e9 (E1 takes 1e9 of the cover) to 1.5e9 (E2 takes it all).
+    profiles = [exchange("E1", 1e11, 0.10, liquid_capital_jpy=0.0), exchange("E2", 2e11, 0.05, liquid_capital_jpy=0.0)]
+    for method in ("joint", "decompose"):
+        split = market.solve_market(profiles, [LAYER], REGIME, {"Insurer A": 1.5e9}, method=method).summary[
+            "shortfall_split"]
+        assert split["unique"] is False and "not unique" in split["note"], method
+        ranges = {r["exchange_id"]: (r["least_jpy"], r["most_jpy"]) for r in split["exchanges"]}
+        assert ranges["E1"] == pytest.approx((0.0, 1e9), abs=10.0)
+        assert ranges["E2"] == pytest.approx((0.5e9, 1.5e9), rel=1e-6)
+        assert split["must_fall_short"] == ["E2"] and split["may_fall_short"] == ["E1", "E2"]
+
+
+def test_above_the_ranging_limit_the_summary_still_says_the_split_may_not_be_unique(monkeypatch):
+    monkeypatch.setattr(market, "SPLIT_MAX_EXCHANGES", 1)
+    profiles = [exchange("E1", 1e11, 0.10, liquid_capital_jpy=0.0), exchange("E2", 2e11, 0.05, liquid_capital_jpy=0.0)]
+    r = market.solve_market(profiles, [LAYER], REGIME, {"Insurer A": 1.5e9})
+    split = r.summary["shortfall_split"]
+    assert split["unique"] is None and "may not be unique" in split["note"] and split["exchanges"] == []
+    from optimizer.report import market_summary_text
+
+    assert "Not unique" in market_summary_text(r.summary)
+
+
+def test_when_nobody_is_short_for_lack_of_capacity_the_split_is_unique():
+    split = market.solve_market(two(), [LAYER], REGIME, {"Insurer A": 2e9}).summary["shortfall_split"]
+    assert split["unique"] is True and split["exchanges"] == []
+
+
 def test_unknown_counterparty_in_capacity_is_a_warning_that_lists_it():
     r = market.solve_market(two(), [LAYER], REGIME, {"Insurer A": 1e12, "Nobody Re": 5.0})
     assert len(r.summary["warnings"]) == 1 and "Nobody Re" in r.summary["warnings"][0]
@@ -356,3 +386,31 @@ def test_unknown_counterparty_warns_on_stderr_and_still_solves(tmp_path):
     path.write_text("counterparty,capacity_jpy\nNobody Re,1e9\n")
     p = cli("--capacity", path, "--out", tmp_path / "m.csv")
     assert p.returncode == 0 and "warning:" in p.stderr and "Nobody Re" in p.stderr
+
+
+def test_joint_and_decompose_name_different_exchanges_short_but_give_the_same_ranges(tmp_path):
+    # asset-based: equal totals, but joint names 3 exchanges short for lack of capacity and decompose 6 (the LP has
+    # many optima). The ranges over all optima are the method's answer to "who may fall short", and agree.
+    runs = {}
+    for method in ("joint", "decompose"):
+        p = cli("--regime", "asset-based", "--out", tmp_path / f"{method}.csv", "--method", method, "--format", "json")
+        assert p.returncode == 0, p.stderr
+        runs[method] = json.loads(p.stdout)
+    joint, dec = runs["joint"], runs["decompose"]
+    assert joint["totals"]["shortfall_jpy"] == pytest.approx(dec["totals"]["shortfall_jpy"], rel=1e-9)
+    assert set(joint["short_because_of_capacity"]) != set(dec["short_because_of_capacity"])  # the finding
+    for data in (joint, dec):
+        split = data["shortfall_split"]
+        assert split["unique"] is False and "not unique" in split["note"]
+        slack = 1e-8 * data["totals"]["required_coverage_jpy"]
+        for r in split["exchanges"]:
+            assert r["least_jpy"] - slack <= r["shortfall_jpy"] <= r["most_jpy"] + slack
+        assert set(data["short_because_of_capacity"]) <= set(split["may_fall_short"])
+    ranges = lambda d: {r["exchange_id"]: (r["least_jpy"], r["most_jpy"]) for r in d["shortfall_split"]["exchanges"]}  # noqa: E731
+    assert ranges(joint).keys() == ranges(dec).keys()
+    for eid, (lo, hi) in ranges(joint).items():
+        assert ranges(dec)[eid] == pytest.approx((lo, hi), abs=1e-8 * joint["totals"]["required_coverage_jpy"])
+    rows = __import__("pandas").read_csv(tmp_path / "joint.csv")
+    assert {"shortfall_least_jpy", "shortfall_most_jpy"} <= set(rows.columns)
+    p = cli("--regime", "asset-based", "--out", tmp_path / "t.csv", "--method", "decompose")
+    assert p.returncode == 0 and "Not unique" in p.stdout and "most_jpy" in p.stdout

@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from optimizer.domain import PERILS, Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
+from optimizer.domain import PERILS, Eligibility, Quote, Regime, RequirementRule
 from optimizer.inputs import load_profiles, load_quotes, load_regime, select_profile
 from optimizer.model import solve
 from optimizer.reasons import not_bought, reason
+from builders import layer, profile
 from conftest import DATA, ROOT
 
-P = ExchangeProfile("X", customer_assets_jpy=1e11, hot_wallet_share=0.05, annual_trading_volume_jpy=1e12,
-                    cost_of_capital=0.1)  # carry 10%: a full layer 0→R is worth buying below a ROL of 10%
+P = profile(annual_trading_volume_jpy=1e12)  # carry 10%: a full layer 0→R is worth buying below a ROL of 10%
 R = 1e9
 
 
@@ -24,8 +24,7 @@ def regime(**elig):
 
 
 def q(quote_id="Q", attachment=0.0, limit=1.0, rol=0.01, **kw):
-    return Quote(quote_id, kw.pop("kind", "insurance"), kw.pop("counterparty", "C"), kw.pop("rating", "AA"),
-                 attachment, limit, rol, layer_basis="requirement", **kw)
+    return layer(quote_id, attachment, limit, rol, counterparty=kw.pop("counterparty", "C"), **kw)
 
 
 def bought(quotes, reg, quote_id, profile=P):
@@ -184,7 +183,8 @@ def test_solve_json_and_table_carry_the_reasons():
     reasons = {d["quote_id"]: d["reason"] for d in data["instruments_not_bought"]}
     assert reasons["BDA-D1"] == "ineligible: not licensed in Japan; does not cover vendor_compromise"
     assert reasons["OFF-1"].startswith("ineligible: rating below min_rating")
-    assert reasons["PAR-1"] == "no credit allowed: max_derivative_share 0"  # cold-wallet credits no derivatives
+    # cold-wallet credits no derivatives; and no source says the SPV is licensed in Japan (data/quotes-japan.csv)
+    assert reasons["PAR-1"] == "ineligible: not licensed in Japan; no credit allowed: max_derivative_share 0"
     assert data["requirement_to_net_assets"] == pytest.approx(data["required_coverage_jpy"] / 2.975e10)
     assert data["statement_date"] == "2025-12-31"
     table = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -4,17 +4,18 @@ import dataclasses
 
 import pytest
 
-from optimizer.domain import Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
+from optimizer.domain import Eligibility, Regime, RequirementRule
 from optimizer.model import solve
 from optimizer.solution import SCALAR_KEYS, error_result, verify
+from builders import layer, profile
 
 R = 1e10
-P = ExchangeProfile("X", 1e11, 0.05, 5e12, 0.10, name="Example")
+P = profile(name="Example")
 REG = Regime("t", RequirementRule(volume_rate=0.002), Eligibility(max_insurance_share=0.8))
 
 
 def q(qid, a, l, rol, **kw):
-    return Quote(qid, "insurance", kw.pop("cp", qid), "AA", a, l, rol, layer_basis="requirement", **kw)
+    return layer(qid, a, l, rol, counterparty=kw.pop("cp", qid), **kw)
 
 
 @pytest.fixture

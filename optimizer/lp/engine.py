@@ -5,7 +5,7 @@ counterparties), re-solved for every further exchange or probe with that structu
 Before calling the simplex at all the engine checks whether a known optimal basis is still optimal for the new
 numbers (`certify_many`: primal and dual feasibility, tighter than HiGHS's own); if so the answer is read off
 that basis. `Resolver.solve` is one exchange; `Resolver.solve_many` a stack of exchanges of one structure (a
-batch's chunk), its yes/no decisions by branch and bound on the kept LP; `Resolver.lp_many` the LP of a stack
+batch's chunk), its yes/no decisions by branch and bound on the kept LP; `Resolver.solve_lp_stack` the LP of a stack
 whose costs or bounds the caller changed (the market's priced chunks). Every answer goes through
 results.assemble (or results.mixes_of) and the independent check.
 """
@@ -302,7 +302,7 @@ class Resolver:
             bnum = numbers(bumped)
             for pattern in np.unique(best_pattern[idx]):
                 sub = np.flatnonzero(best_pattern[idx] == pattern)
-                status, x = self._lp_many(kept, _fixed(_take(bnum, sub), _bits(pattern, len(bins))))
+                status, x = self._solve_lp_stack(kept, _fixed(_take(bnum, sub), _bits(pattern, len(bins))))
                 at = idx[sub]
                 cost_b = np.einsum("ic,ic->i", bnum.cost[sub], x)
                 mc[at] = np.where(status == 1, (cost_b * bumped.unit[sub] - best_cost[at] * d.unit[at]) / step[at],
@@ -315,18 +315,18 @@ class Resolver:
         good = np.array([not p for p in problems], dtype=bool)
         return mixes.subset(good), np.sort(np.concatenate([np.flatnonzero(~found), idx[~good]]))
 
-    def lp_many(self, d: Scaled, num: Numbers) -> tuple[np.ndarray, np.ndarray]:
+    def solve_lp_stack(self, d: Scaled, num: Numbers) -> tuple[np.ndarray, np.ndarray]:
         """The LP `num` for every instance of a stack of `d`'s structure, whose costs or bounds the caller has
         changed (the market's priced chunks), yes/no columns fixed or relaxed to [0, 1]: (status per instance,
         1 optimal, 0 infeasible, −1 not solved; x in units of each instance's R). Known optimal bases first
         (`certify_many`), the warm simplex only for the instances none of them fits."""
-        return self._lp_many(self._relaxed_for(d), num)
+        return self._solve_lp_stack(self._relaxed_for(d), num)
 
     def _branch_and_bound(self, kept: "_Kept", num: Numbers, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every instance of the stack, the MILP's optimum by branch and bound on the kept LP (yes/no columns
         relaxed to [0, 1]): the least cost, its x and its pattern of yes/no values (cost inf where infeasible).
 
-        Every node is one LP solved for all the instances still open at it (`_lp_many`: known bases first); an
+        Every node is one LP solved for all the instances still open at it (`_solve_lp_stack`: known bases first); an
         instance leaves a node when the node's LP is infeasible for it or costs no less than its best integral
         mix so far, takes an integral LP solution as its new best, and otherwise branches on its first fractional
         yes/no column (0 first, then 1). With exact LP optima this is the MILP's optimum.
@@ -348,7 +348,7 @@ class Resolver:
             members, bound = members[keep], bound[keep]
             if not members.size:
                 continue
-            status, x = self._lp_many(kept, _fixed_some(num, fix), members)
+            status, x = self._solve_lp_stack(kept, _fixed_some(num, fix), members)
             if k:
                 self.stats[NODES] += members.size
             cost = np.einsum("ic,ic->i", num.cost[members], x)
@@ -370,7 +370,7 @@ class Resolver:
                         nodes.append((child, members[sub], cost[sub]))
         return best_cost, best_x, best_pattern
 
-    def _lp_many(self, kept: "_Kept", num: Numbers, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _solve_lp_stack(self, kept: "_Kept", num: Numbers, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Solve the LP for the instances `idx` (default all) of a stack: (status: 1 optimal, 0 infeasible, −1 not
         solved; x), in the order of `idx`."""
         N = num.A.shape[0]

@@ -169,6 +169,20 @@ def set_col_bounds(h: highspy.Highs, cols: np.ndarray, lower: np.ndarray, upper:
                        np.asarray(upper, dtype=float))
 
 
+def fix_integers(h: highspy.Highs, cols: np.ndarray, values: np.ndarray) -> None:
+    """Make the integer columns `cols` continuous and fix them at `values`: the LP of a MILP with its yes/no
+    decisions held, whose row duals are the marginal values at that decision."""
+    cols = np.asarray(cols, dtype=np.int32)
+    h.changeColsIntegrality(cols.size, cols, np.full(cols.size, highspy.HighsVarType.kContinuous))
+    set_col_bounds(h, cols, values, values)
+
+
+def add_row(h: highspy.Highs, cols: np.ndarray, values: np.ndarray, lower: float, upper: float) -> None:
+    """One more row lower ≤ Σ values·x[cols] ≤ upper."""
+    cols = np.asarray(cols, dtype=np.int32)
+    h.addRow(float(lower), float(upper), cols.size, cols, np.asarray(values, dtype=float))
+
+
 def set_row_bounds(h: highspy.Highs, row: int, lower: float, upper: float) -> None:
     h.changeRowBounds(int(row), float(lower), float(upper))
 

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..domain import line_cost_jpy, line_credit_jpy
 from ..regime import exempt_from_counterparty_cap
 from ..settings import BINDING, ZERO_SHARE, ZERO_SHORTFALL
 from ..solution import Holding, Line, Mixes, Solution, SolveError, verify, verify_many
@@ -87,7 +88,7 @@ def binding(inst: Instance, cash: float, shares: Mapping[str, float],
             capacity.append(f"capacity:{a.asset_id}")
     for q in inst.eligible:
         share = shares.get(q.quote_id, 0.0)
-        credit = inst.credit[q.quote_id] * share * q.pays_jpy(R, R)
+        credit = float(line_credit_jpy(inst.credit[q.quote_id], share, q.attachment_jpy(R), q.limit_jpy(R), R))
         by_kind[q.is_derivative] += credit
         kinds_offered.add(q.is_derivative)
         if not exempt_from_counterparty_cap(q):
@@ -172,8 +173,8 @@ def assemble(inst: Instance, raw: Raw, marginal_cost: float | None, *, check: bo
         limit = q.limit_jpy(R)
         lines.append(Line(
             quote=q, share=s, cover_jpy=s * limit,
-            credit_jpy=inst.credit[q.quote_id] * s * q.pays_jpy(R, R),
-            annual_cost_jpy=prof.premium_multiplier * q.premium_rate * limit * s + q.fixed_fee_jpy,
+            credit_jpy=float(line_credit_jpy(inst.credit[q.quote_id], s, q.attachment_jpy(R), limit, R)),
+            annual_cost_jpy=float(line_cost_jpy(prof.premium_multiplier, q.premium_rate, limit, s, q.fixed_fee_jpy)),
             credit_factor=inst.credit[q.quote_id],
         ))
     holdings = []

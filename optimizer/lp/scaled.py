@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..domain import ASSET_KINDS, Eligibility, ExchangeProfile, Quote, Regime, ReserveAsset, recovery
+from ..domain import ASSET_KINDS, Eligibility, ExchangeProfile, Quote, Regime, ReserveAsset, premium_jpy, recovery
 from ..regime import asset_credit_factor, credit_factor, exempt_from_counterparty_cap, requirement
 from ..settings import SAME_MATRIX
 
@@ -171,7 +171,7 @@ class Scaled:
                                            dtype=float).reshape(len(capped), m),
             quotes=quotes, unit=u, top=top,
             kappa=arr(inst.credit[q.quote_id] for q in quotes), attach=attach, limit=limit,
-            premium=multiplier[..., None] * arr(q.premium_rate for q in quotes) * limit,
+            premium=premium_jpy(multiplier[..., None], arr(q.premium_rate for q in quotes), limit),
             fee=arr(q.fixed_fee_jpy for q in quotes) / per,
             max_share=arr(q.max_share for q in quotes), min_share=arr(q.min_share for q in quotes),
             binary=np.array([q.needs_binary for q in quotes], dtype=bool),

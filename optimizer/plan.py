@@ -1,0 +1,549 @@
+"""The multi-year plan (docs/plan.md): one LP over all years, built from the row families `solve` uses.
+
+Year t is `solve` with R replaced by R'_t = phase_in_t × R_t, on year t's figures (customer assets, volume and liquid
+capital grown as the plan says) and year t's quotes (one-year quotes at their renewed rate, a term-k quote as
+offered in year 1 for years 1 … k). Its rows and columns are exactly `model.numbers(Scaled.of(instance_t))` —
+cash C_t, shortfall z_t, shares s_{j,t}, yes/no y_{j,t}, each in units of that year's R'_t — and the years sit side
+by side (block diagonal, as the market stacks exchanges), joined by the linking rows (in yen ÷ M, M the geometric
+mean of the years' units):
+
+    C_t − C_{t−1} ≥ 0                      unless `release` (the reserve never falls)        (t ≥ 2)
+    C_t − C_{t−1} ≤ max_provision_t        with C_0 = 0 (the reserve is built by yearly provisions)
+    s_{j,t} = s_{j,1}, y_{j,t} = y_{j,1}   for a term-k quote, t = 2 … k (one share for its term)
+
+and one row for the total shortfall Σ_t z_t. Objective: the present value at the start year of the years' annual
+costs, each the cost `solve` computes for one year (carry·C_t + premiums + fees), discounted by
+(1 + discount_rate)^(t−1). Lexicographic as `solve`: no shortfall if possible; else the least total shortfall,
+then the least present value at it. Yes/no quotes make it a MILP (HiGHS's branch and bound).
+
+Every year's mix is re-checked by the independent `solution.verify` (through `model.solution_from_columns`).
+
+The LP is handed to HiGHS through the one gateway (`lp.highs`: its options, its status table, its "least shortfall,
+then least cost"), as the market's joint LP is.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from .domain import ExchangeProfile, Quote, Regime
+from .inputs import MIN_REQUIREMENT_JPY, InputError
+from .lp import highs
+from .lp.columns import CASH, SHORTFALL
+from .model import BINDING, INF, MARGINAL_STEP, Columns, Instance, Numbers, Scaled, numbers, solution_from_columns
+from .plan_file import Plan
+from .regime import requirement
+from .settings import SHORTFALL_SLACK
+from .solution import Solution, SolveError
+
+DUAL_ZERO = 1e-9         # a linking row whose dual (yen of present value per yen, ÷ M) is below this does not bind
+
+
+@dataclass(frozen=True)
+class PlanYear:
+    """One year's inputs: its figures, its quotes and the single-year instance (R replaced by R'_t)."""
+
+    t: int                      # 1 … years
+    fiscal_year: int
+    profile: ExchangeProfile    # year t's figures
+    quotes: tuple[Quote, ...]   # the sheet as offered in year t (renewed rates; term quotes within their term)
+    requirement_full_jpy: float  # R_t: the regime's R on year t's figures
+    phase_in: float
+    instance: Instance          # requirement R'_t = phase_in × R_t
+    discount_factor: float      # 1 / (1 + discount_rate)^(t−1)
+    max_provision_jpy: float
+
+
+def plan_years(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
+               quotes_source: str = "quotes") -> list[PlanYear]:
+    """The plan's years as single-year instances. Raises InputError for a quote whose term is longer than the
+    plan (it would be paid for years the plan does not see)."""
+    for q in quotes:
+        if q.term_years > plan.years:
+            raise InputError(quotes_source, f"quote {q.quote_id} runs {q.term_years} years, longer than the plan's "
+                             f"{plan.years}; expected term_years ≤ {plan.years}", column="term_years",
+                             row_id=q.quote_id)
+    rate = plan.discount(profile.cost_of_capital)
+    out = []
+    for t in range(1, plan.years + 1):
+        grow = plan.growth_factor(plan.asset_growth, t)
+        liquid = profile.liquid_capital_jpy * plan.growth_factor(plan.liquid_capital_growth, t)
+        prof = profile if t == 1 and grow == 1 and liquid == profile.liquid_capital_jpy else replace(
+            profile, customer_assets_jpy=profile.customer_assets_jpy * grow,
+            annual_trading_volume_jpy=profile.annual_trading_volume_jpy * grow, liquid_capital_jpy=liquid)
+        renewal = (1.0 + plan.renewal_rate_change) ** (t - 1)
+        sheet = tuple(q if q.term_years > 1 or renewal == 1 else replace(q, rate_on_line=q.rate_on_line * renewal)
+                      for q in quotes if q.term_years == 1 or t <= q.term_years)
+        full = requirement(prof, regime)
+        required = plan.phase_in[t - 1] * full
+        # less than a yen required is nothing required (as inputs refuse an R below a yen: it only breaks the scale)
+        required = required if required >= MIN_REQUIREMENT_JPY else 0.0
+        inst = Instance.build(prof, sheet, regime, requirement_jpy=required)
+        out.append(PlanYear(t, plan.start_year + t - 1, prof, sheet, full, plan.phase_in[t - 1], inst,
+                            1.0 / (1.0 + rate) ** (t - 1), plan.max_provision_jpy[t - 1]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the LP
+
+@dataclass
+class _Block:
+    year: PlanYear
+    d: Scaled
+    num: Numbers      # numbers(d): the year's rows, bounds and annual costs (units of R'_t)
+    first: int        # the block's first column
+    row: int          # the block's first row
+    cols: Columns
+
+    @property
+    def cost(self) -> np.ndarray:
+        return self.num.cost
+
+
+TINY_YEAR = 1e-3  # a year requiring less than this × the plan's scale is solved in the plan's scale (see _scaled)
+
+
+def _scaled(year: PlanYear, scale: float):
+    """`Scaled.of(year.instance)` — the year's numbers in units of its own R'_t, as `solve` has them — except for a
+    year that requires (almost) nothing: a phase-in share of 0 makes R'_t = 0, whose unit would be one yen beside
+    years counted in billions (a matrix HiGHS cannot solve reliably). Such a year's yen amounts are counted in
+    units of the plan's scale instead: the same rows divided through by one number, so the same answer."""
+    d = Scaled.of(year.instance)
+    if float(d.unit) >= TINY_YEAR * scale:
+        return d
+    f = float(d.unit) / scale  # yen per old unit ÷ yen per new unit
+    return replace(d, unit=np.float64(scale), top=d.top * f, attach=d.attach * f, limit=d.limit * f,
+                   premium=d.premium * f, fee=d.fee * f, liquid=d.liquid * f, points=d.points * f)
+
+
+class _PlanLP:
+    """The years' `numbers` side by side with the linking rows, as one HiGHS model."""
+
+    def __init__(self, years: Sequence[PlanYear], plan: Plan, takes: Sequence[dict[str, bool]] | None = None,
+                 time_limit: float | None = None):
+        required = np.array([y.instance.requirement_jpy for y in years])
+        self.scale = float(np.exp(np.mean(np.log(required[required > 0])))) if (required > 0).any() else 1.0
+        units = np.array([_scaled(y, self.scale).unit for y in years])
+        self.money = float(np.exp(np.mean(np.log(units))))
+        rows, cols, vals, cost, col_lo, col_hi, row_lo, row_hi, integer = [], [], [], [], [], [], [], [], []
+        self.blocks: list[_Block] = []
+        r0 = c0 = 0
+        for k, year in enumerate(years):
+            d = _scaled(year, self.scale)
+            index = {q.quote_id: j for j, q in enumerate(d.quotes)}
+            fixed = {index[q]: v for q, v in (takes[k] if takes else {}).items() if q in index}
+            num = numbers(d, fixed)
+            i, c = np.nonzero(num.A)
+            rows.append(i + r0)
+            cols.append(c + c0)
+            vals.append(num.A[i, c])
+            cost.append(num.cost * d.unit * year.discount_factor / self.money)
+            col_lo.append(num.col_lower)
+            col_hi.append(num.col_upper)
+            row_lo.append(num.row_lower)
+            row_hi.append(num.row_upper)
+            integer.extend((c0 + num.integer[[c not in fixed for c in np.flatnonzero(d.binary)]]).tolist()
+                           if len(num.integer) else [])
+            self.blocks.append(_Block(year, d, num, c0, r0, Columns(len(d.quotes), np.flatnonzero(d.binary))))
+            r0 += num.A.shape[0]
+            c0 += num.cost.size
+        self.own_rows = r0
+        # linking rows, in yen ÷ M
+        link_rows, link_cols, link_vals, link_lo, link_hi, self.link_names = [], [], [], [], [], []
+
+        def link(name: str, entries: list[tuple[int, float]], lo: float, hi: float) -> None:
+            r = r0 + len(self.link_names)
+            self.link_names.append(name)
+            for col, v in entries:
+                link_rows.append(r)
+                link_cols.append(col)
+                link_vals.append(v)
+            link_lo.append(lo)
+            link_hi.append(hi)
+
+        self.no_fall: dict[int, int] = {}     # year t → its row "C_t ≥ C_{t−1}"
+        self.provision: dict[int, int] = {}   # year t → its row "C_t − C_{t−1} ≤ max_provision_t"
+        first_year = {q.quote_id: j for j, q in enumerate(self.blocks[0].d.quotes)} if self.blocks else {}
+        for k, b in enumerate(self.blocks):
+            t = b.year.t
+            cash = [(b.first + CASH, b.d.unit / self.money)]
+            before = [] if k == 0 else [(self.blocks[k - 1].first + CASH, -self.blocks[k - 1].d.unit / self.money)]
+            if k > 0 and not plan.release:
+                self.no_fall[t] = r0 + len(self.link_names)
+                link(f"reserve_never_falls_{t}", cash + before, 0.0, INF)
+            if math.isfinite(b.year.max_provision_jpy):
+                self.provision[t] = r0 + len(self.link_names)
+                link(f"max_provision_{t}", cash + before, -INF, b.year.max_provision_jpy / self.money)
+            if k == 0:
+                continue
+            first = self.blocks[0]
+            bins = list(np.flatnonzero(b.d.binary))
+            first_bins = list(np.flatnonzero(first.d.binary))
+            for j, q in enumerate(b.d.quotes):
+                if q.term_years <= 1 or q.quote_id not in first_year:
+                    continue
+                j1 = first_year[q.quote_id]
+                link(f"term_share_{q.quote_id}_{t}",
+                     [(b.first + b.cols.shares().start + j, 1.0), (first.first + first.cols.shares().start + j1, -1.0)],
+                     0.0, 0.0)
+                if j in bins and j1 in first_bins:
+                    link(f"term_take_{q.quote_id}_{t}",
+                         [(b.first + b.cols.takes().start + bins.index(j), 1.0),
+                          (first.first + first.cols.takes().start + first_bins.index(j1), -1.0)], 0.0, 0.0)
+        self.z = np.array([b.first + SHORTFALL for b in self.blocks], dtype=np.int64)
+        self.z_yen = np.array([b.d.unit for b in self.blocks]) / self.money
+        self.shortfall_row = r0 + len(self.link_names)
+        link("total_shortfall", list(zip(self.z.tolist(), self.z_yen.tolist())), -INF, INF)
+        cat = lambda xs, dtype=float: np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)  # noqa: E731
+        rows = np.concatenate([cat(rows, np.int64), np.array(link_rows, dtype=np.int64)])
+        cols = np.concatenate([cat(cols, np.int64), np.array(link_cols, dtype=np.int64)])
+        vals = np.concatenate([cat(vals), np.array(link_vals, dtype=float)])
+        self.cost = cat(cost)
+        self.col_lower, self.col_upper = cat(col_lo), cat(col_hi)
+        m, n = r0 + len(self.link_names), c0
+        A = sp.csc_matrix((vals, (rows, cols)), shape=(m, n))
+        self.integer = np.array(sorted(integer), dtype=np.int64)
+        self.h = highs.new(time_limit)
+        highs.load(self.h, A, self.cost, self.col_lower, self.col_upper,
+                   np.concatenate([cat(row_lo), np.array(link_lo, dtype=float)]),
+                   np.concatenate([cat(row_hi), np.array(link_hi, dtype=float)]), self.integer)
+        self.shape = (m, n, A.nnz)
+
+    def load_year(self, k: int, year: PlanYear, takes: dict[str, bool]) -> None:
+        """Put `year` in place of block k (same structure: the same quotes; R'_t may differ), changing in HiGHS only
+        the numbers that differ: the block's coefficients, row and column bounds, costs, and the coefficients of
+        its cash and shortfall in the linking rows."""
+        b = self.blocks[k]
+        d = _scaled(year, self.scale)
+        if d.structure() != b.d.structure():
+            raise SolveError("internal: a plan's year changed its structure")
+        index = {q.quote_id: j for j, q in enumerate(d.quotes)}
+        num = numbers(d, {index[q]: v for q, v in takes.items() if q in index})
+        h, old = self.h, b.num
+        for i, c in zip(*np.nonzero(num.A != old.A)):
+            h.changeCoeff(int(b.row + i), int(b.first + c), float(num.A[i, c]))
+        rows = np.arange(b.row, b.row + num.A.shape[0], dtype=np.int32)
+        h.changeRowsBounds(rows.size, rows, num.row_lower, num.row_upper)
+        cols = np.arange(b.first, b.first + num.cost.size, dtype=np.int32)
+        h.changeColsBounds(cols.size, cols, num.col_lower, num.col_upper)
+        self.col_lower[cols], self.col_upper[cols] = num.col_lower, num.col_upper
+        self.cost[cols] = num.cost * d.unit * year.discount_factor / self.money
+        h.changeColsCost(cols.size, cols, self.cost[cols])
+        for t, sign in ((year.t, 1.0), (year.t + 1, -1.0)):  # C_t in its own linking rows and in next year's
+            for row in (self.no_fall.get(t), self.provision.get(t)):
+                if row is not None:
+                    h.changeCoeff(int(row), int(b.first + CASH), sign * d.unit / self.money)
+        self.z_yen[k] = d.unit / self.money
+        h.changeCoeff(int(self.shortfall_row), int(b.first + SHORTFALL), float(self.z_yen[k]))
+        self.blocks[k] = _Block(year, d, num, b.first, b.row, b.cols)
+
+    def _run(self) -> str:
+        outcome = highs.run(self.h, "the plan's LP")
+        if outcome == "time_limit":
+            raise SolveError("HiGHS stopped the plan's LP at its time limit")
+        return outcome
+
+    # "least shortfall, then least cost" (lp.highs.least_shortfall_then_least_cost) asks these three steps
+    def least_cost(self) -> str:
+        return self._run()
+
+    def least_shortfall(self) -> tuple[str, float]:
+        highs.set_col_bounds(self.h, self.z, np.zeros(self.z.size), np.full(self.z.size, INF))
+        least = np.zeros(self.cost.size)
+        least[self.z] = self.z_yen
+        highs.set_costs(self.h, np.arange(least.size), least)
+        outcome = self._run()
+        return outcome, (highs.objective(self.h) if outcome == "optimal" else float("nan"))
+
+    def hold_shortfall(self, least: float) -> None:
+        highs.set_costs(self.h, np.arange(self.cost.size), self.cost)
+        highs.set_row_bounds(self.h, self.shortfall_row, -INF, least * (1 + SHORTFALL_SLACK) + SHORTFALL_SLACK)
+
+    def lexicographic(self) -> np.ndarray:
+        """No shortfall if possible; else the least total shortfall (yen), then the least present value at it."""
+        highs.set_col_bounds(self.h, self.z, np.zeros(self.z.size), np.zeros(self.z.size))
+        highs.set_row_bounds(self.h, self.shortfall_row, -INF, INF)
+        highs.set_costs(self.h, np.arange(self.cost.size), self.cost)
+        highs.least_shortfall_then_least_cost(self, what="plan's total shortfall")
+        return highs.values(self.h)
+
+    def duals(self, x: np.ndarray) -> np.ndarray:
+        """Row duals at the optimum (a MILP: of the LP with its yes/no columns fixed where they are)."""
+        if self.integer.size:
+            highs.fix_integers(self.h, self.integer, np.round(x[self.integer]))
+            if self._run() != "optimal":
+                return np.zeros(self.shape[0])
+        return highs.duals(self.h)
+
+    def year_x(self, x: np.ndarray, k: int) -> np.ndarray:
+        """Year k's columns, cash and shortfall in units of its own R'_t (as `solve` has them)."""
+        b = self.blocks[k]
+        xs = x[b.first:b.first + b.cost.size].copy()
+        xs[[CASH, SHORTFALL]] *= float(b.d.unit) / b.year.instance.unit
+        return xs
+
+    def takes(self, x: np.ndarray) -> list[dict[str, bool]]:
+        """Each year's yes/no decisions, by quote_id."""
+        out = []
+        for k, b in enumerate(self.blocks):
+            xs = self.year_x(x, k)
+            out.append({b.d.quotes[j].quote_id: bool(xs[b.cols.takes().start + i] > 0.5)
+                        for i, j in enumerate(b.cols.binaries)})
+        return out
+
+    def present_value(self, x: np.ndarray) -> float:
+        """Σ_t discount_t × annual cost_t, in yen (without the shortfall's phase cost)."""
+        return float(self.cost @ x) * self.money
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class YearResult:
+    """One year of the plan: `solution` is that year's verified single-year Solution (R = R'_t)."""
+
+    year: PlanYear
+    solution: Solution
+    provision_jpy: float         # ΔC_t = C_t − C_{t−1} (C_0 = 0): a charge to profit that does not lower tax
+    premiums_jpy: float
+    fees_jpy: float
+    carry_jpy: float
+    credit_by_kind: dict[str, float]
+    binding: tuple[str, ...]     # the year's own limits (as `solve` says), then the plan's: max_provision, …
+    tax_rate: float
+
+    @property
+    def tax_shield_jpy(self) -> float:
+        """Tax saved by the year's deductible costs: premiums and fees (the provision and the carry save none)."""
+        return self.tax_rate * (self.premiums_jpy + self.fees_jpy)
+
+    @property
+    def after_tax_cost_jpy(self) -> float:
+        return self.solution.annual_cost_jpy - self.tax_shield_jpy
+
+    @property
+    def profit_charge_jpy(self) -> float:
+        """What the year charges to profit before tax: premiums, fees and the provision (the carry is forgone
+        return, not an expense in the accounts)."""
+        return self.premiums_jpy + self.fees_jpy + self.provision_jpy
+
+    def to_dict(self) -> dict[str, Any]:
+        s, y = self.solution, self.year
+        return {
+            "year": y.t, "fiscal_year": y.fiscal_year, "status": s.status,
+            "requirement_full_jpy": y.requirement_full_jpy, "required_share": y.phase_in,
+            "required_coverage_jpy": s.requirement_jpy,
+            "cash_reserve_jpy": s.cash_reserve_jpy, "provision_jpy": self.provision_jpy,
+            "max_provision_jpy": y.max_provision_jpy if math.isfinite(y.max_provision_jpy) else None,
+            "premiums_jpy": self.premiums_jpy, "fees_jpy": self.fees_jpy, "carry_jpy": self.carry_jpy,
+            "annual_cost_jpy": s.annual_cost_jpy, "discount_factor": y.discount_factor,
+            "present_value_jpy": s.annual_cost_jpy * y.discount_factor,
+            "tax_shield_jpy": self.tax_shield_jpy, "after_tax_cost_jpy": self.after_tax_cost_jpy,
+            "profit_charge_jpy": self.profit_charge_jpy,
+            "credit_cash_jpy": self.credit_by_kind["cash"], "credit_insurance_jpy": self.credit_by_kind["insurance"],
+            "credit_derivative_jpy": self.credit_by_kind["derivative"],
+            "shortfall_jpy": s.shortfall_jpy, "marginal_cost_per_jpy": s.marginal_cost_per_jpy,
+            "customer_assets_jpy": y.profile.customer_assets_jpy,
+            "liquid_capital_jpy": y.profile.liquid_capital_jpy,
+            "binding": list(self.binding),
+            "instruments": s.to_dict()["instruments"],
+        }
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    profile: ExchangeProfile
+    regime: Regime
+    years: tuple[YearResult, ...]
+    solve_seconds: float = 0.0
+    not_bought: tuple[list[dict[str, Any]], ...] = field(default=())  # per year, filled by `with_reasons`
+
+    @property
+    def status(self) -> str:
+        return "shortfall" if any(y.solution.status == "shortfall" for y in self.years) else "optimal"
+
+    @property
+    def present_value_jpy(self) -> float:
+        return sum(y.solution.annual_cost_jpy * y.year.discount_factor for y in self.years)
+
+    @property
+    def present_value_after_tax_jpy(self) -> float:
+        return sum(y.after_tax_cost_jpy * y.year.discount_factor for y in self.years)
+
+    @property
+    def short_years(self) -> list[int]:
+        return [y.year.fiscal_year for y in self.years if y.solution.status == "shortfall"]
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.plan
+        years = []
+        for k, y in enumerate(self.years):
+            d = y.to_dict()
+            if self.not_bought:
+                d["instruments_not_bought"] = self.not_bought[k]
+            years.append(d)
+        return {
+            "exchange_id": self.profile.exchange_id, "exchange_name": self.profile.name, "regime": self.regime.name,
+            "plan": p.name, "status": self.status, "start_year": p.start_year, "years": p.years,
+            "present_value_jpy": self.present_value_jpy, "present_value_after_tax_jpy": self.present_value_after_tax_jpy,
+            "total_provisions_jpy": sum(y.provision_jpy for y in self.years),
+            "total_shortfall_jpy": sum(y.solution.shortfall_jpy for y in self.years),
+            "years_short": self.short_years,
+            "final_reserve_jpy": self.years[-1].solution.cash_reserve_jpy if self.years else 0.0,
+            "tax_rate": p.tax_rate, "discount_rate": p.discount(self.profile.cost_of_capital),
+            "release": p.release, "renewal_rate_change": p.renewal_rate_change,
+            "plan_years": years,
+        }
+
+
+def _year_result(year: PlanYear, s: Solution, previous_cash: float, extra_binding: list[str],
+                 tax_rate: float) -> YearResult:
+    fees = sum(line.quote.fixed_fee_jpy for line in s.lines)
+    premiums = sum(line.annual_cost_jpy for line in s.lines) - fees
+    credit = {"cash": min(s.cash_reserve_jpy, s.requirement_jpy), "insurance": 0.0, "derivative": 0.0}
+    for line in s.lines:
+        credit["derivative" if line.quote.is_derivative else "insurance"] += line.credit_jpy
+    return YearResult(year, s, s.cash_reserve_jpy - previous_cash, premiums, fees,
+                      s.profile.carry * s.cash_reserve_jpy, credit, (*s.binding, *extra_binding), tax_rate)
+
+
+def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan, *,
+               marginal: bool = True, check: bool = True, quotes_source: str = "quotes",
+               time_limit: float | None = None) -> PlanResult:
+    """The cheapest plan: one LP over the plan's years (module docstring). Amounts in JPY.
+
+    Returns a PlanResult whose every year's mix passed the independent check (unless check=False). `marginal`:
+    each year's marginal cost of R'_t — the plan's present value of one more yen required in year t (a forward
+    difference with the yes/no decisions held), in year t's money (÷ its discount factor). Raises InputError for a
+    quote whose term is longer than the plan; SolveError if HiGHS fails.
+    """
+    started = time.perf_counter()
+    years = plan_years(profile, quotes, regime, plan, quotes_source)
+    lp = _PlanLP(years, plan, time_limit=time_limit)
+    x = lp.lexicographic()
+    takes = lp.takes(x)
+    pv = lp.present_value(x)
+    duals = lp.duals(x)  # the yes/no decisions are held from here on
+    margins: list[float | None] = [None] * len(years)
+    if marginal:
+        for k, year in enumerate(years):
+            step = float(lp.blocks[k].d.unit) * MARGINAL_STEP  # as solve: R × 1e-6 (a year requiring nothing: the plan's scale)
+            bumped = replace(year, instance=replace(year.instance, requirement_jpy=year.instance.requirement_jpy + step))
+            lp.load_year(k, bumped, takes[k])
+            margins[k] = (lp.present_value(lp.lexicographic()) - pv) / step / year.discount_factor
+            lp.load_year(k, year, takes[k])
+    seconds = time.perf_counter() - started
+    out, previous = [], 0.0
+    for k, (year, b) in enumerate(zip(years, lp.blocks)):
+        s = solution_from_columns(year.instance, b.d, lp.year_x(x, k), seconds=seconds / len(years), check=check)
+        s = replace(s, marginal_cost_per_jpy=margins[k])
+        extra = []
+        tol = BINDING * year.instance.unit
+        if math.isfinite(year.max_provision_jpy) and s.cash_reserve_jpy - previous >= year.max_provision_jpy - tol:
+            extra.append("max_provision")
+        row = lp.no_fall.get(year.t)
+        if row is not None and abs(duals[row]) > DUAL_ZERO and s.cash_reserve_jpy <= previous + tol:
+            extra.append("reserve_never_falls")
+        out.append(_year_result(year, s, previous, extra, plan.tax_rate))
+        previous = s.cash_reserve_jpy
+    return PlanResult(plan, profile, regime, tuple(out), solve_seconds=time.perf_counter() - started)
+
+
+def with_reasons(result: PlanResult) -> PlanResult:
+    """The result with each year's quotes not bought, and why (`reasons.not_bought` on that year's sheet; a term
+    quote after year 1 is bought in year 1 or never)."""
+    from .model import Resolver
+    from .reasons import not_bought
+
+    resolver = Resolver()  # one set of kept models for every year's probes (the years share their structure)
+    per_year = []
+    for y in result.years:
+        rows = not_bought(y.solution, y.year.quotes, resolver=resolver)
+        if y.year.t > 1:
+            term = {q.quote_id: q.term_years for q in y.year.quotes if q.term_years > 1}
+            rows = [{**r, "reason": f"a {term[r['quote_id']]}-year policy is bought in the plan's first year or not "
+                     "at all", "break_even_rol": None} if r["quote_id"] in term else r for r in rows]
+        per_year.append(rows)
+    return replace(result, not_bought=tuple(per_year))
+
+
+# ---------------------------------------------------------------------------------------------- analyses over years
+# Each re-solves the plan (`solve_plan`, marginal costs off); no arithmetic of its own.
+
+def provision_frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
+                       values: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    """The plan's present value and shortfall as `max_provision_jpy` (one limit for every year) sweeps.
+    Default values: fractions of the final reserve the plan holds with no provision limit, then no limit."""
+    if values is None:
+        free = solve_plan(profile, quotes, regime, replace(plan, max_provision_jpy=(math.inf,) * plan.years),
+                          marginal=False)
+        top = free.years[-1].solution.cash_reserve_jpy
+        values = [f * top for f in (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)] + [math.inf] if top > 0 else [math.inf]
+    out = []
+    for v in values:
+        r = solve_plan(profile, quotes, regime, replace(plan, max_provision_jpy=(float(v),) * plan.years),
+                       marginal=False)
+        out.append({"max_provision_jpy": v if math.isfinite(v) else None, "status": r.status,
+                    "present_value_jpy": r.present_value_jpy,
+                    "present_value_after_tax_jpy": r.present_value_after_tax_jpy,
+                    "total_shortfall_jpy": sum(y.solution.shortfall_jpy for y in r.years),
+                    "years_short": r.short_years})
+    return out
+
+
+def phase_in_costs(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
+                   base: PlanResult | None = None) -> list[dict[str, Any]]:
+    """The marginal cost of a faster phase-in: for each year t before the last, the present value added by
+    requiring in year t the share of year t + 1 (moving that year's share one year earlier)."""
+    base = base or solve_plan(profile, quotes, regime, plan, marginal=False)
+    out = []
+    for t in range(1, plan.years):
+        if plan.phase_in[t] <= plan.phase_in[t - 1]:
+            continue
+        faster = list(plan.phase_in)
+        faster[t - 1] = plan.phase_in[t]
+        r = solve_plan(profile, quotes, regime, replace(plan, phase_in=tuple(faster)), marginal=False)
+        out.append({"fiscal_year": plan.start_year + t - 1, "share_now": plan.phase_in[t - 1],
+                    "share_earlier": plan.phase_in[t], "extra_present_value_jpy": r.present_value_jpy -
+                    base.present_value_jpy, "extra_shortfall_jpy": sum(y.solution.shortfall_jpy for y in r.years)
+                    - sum(y.solution.shortfall_jpy for y in base.years)})
+    return out
+
+
+BREAK_EVEN_STEPS = 36  # bisection steps on the rate on line: ~1e-11 of the bracket
+
+
+def term_break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
+                    quote_id: str) -> dict[str, Any]:
+    """The break-even rate of a multi-year policy against one-year renewals: the highest rate on line at which the
+    plan still buys it (bisection on re-solved plans; None when it is not bought even free)."""
+    from .inputs import MAX_RATE_ON_LINE
+
+    quote = next(q for q in quotes if q.quote_id == quote_id)
+
+    def bought(rate: float) -> bool:
+        sheet = [replace(q, rate_on_line=rate) if q.quote_id == quote_id else q for q in quotes]
+        r = solve_plan(profile, sheet, regime, plan, marginal=False)
+        return r.years[0].solution.share_of(quote_id) > 0
+
+    if not bought(0.0):
+        return {"quote_id": quote_id, "term_years": quote.term_years, "rate_on_line": quote.rate_on_line,
+                "break_even_rol": None}
+    low, high = 0.0, min(MAX_RATE_ON_LINE, max(4.0 * quote.rate_on_line, 0.5))
+    if bought(high):
+        low, high = high, MAX_RATE_ON_LINE
+    if bought(high):
+        return {"quote_id": quote_id, "term_years": quote.term_years, "rate_on_line": quote.rate_on_line,
+                "break_even_rol": math.inf}
+    for _ in range(BREAK_EVEN_STEPS):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if bought(mid) else (low, mid)
+    return {"quote_id": quote_id, "term_years": quote.term_years, "rate_on_line": quote.rate_on_line,
+            "break_even_rol": low}
