@@ -343,3 +343,49 @@ def test_the_workbook_holds_the_assets_offered_and_why_the_others_are_not_held(t
     plain = tmp_path / "plain.xlsx"
     assert run("solve", *JAPAN, "--exchange", "zaif", "--out", str(plain)).returncode == 0
     assert "assets" not in pd.read_excel(plain, sheet_name=None)
+
+
+# ---------------------------------------------------------------------- after the merge with main
+
+def test_an_assets_reasons_are_typed_codes_the_app_words_in_japanese():
+    from app_pages import common
+    from optimizer import i18n
+    from optimizer.obstacles import WORDS, Reason
+
+    reg = regime(asset_shares=shares(deposit=1.0))
+    dear = ReserveAsset("DEP", "deposit", "Bank Y", "AA", yield_rate=0.0)  # cash costs 10%, the deposit yields 0
+    offered = guarantee(fee_rate=0.004)                                    # a guarantee the regime credits 0
+    s = solve(profile(), [], reg, assets=[dear, offered])
+    items = {i["asset_id"]: i for i in not_held(s, [], [dear, offered], typed=True)}
+    assert items["BG"]["reasons"] == (Reason("asset_no_credit_allowed", ("bank_guarantee",)),)
+    assert items["BG"]["reason"] == "no credit allowed: max_share.bank_guarantee 0"
+    # a deposit yielding 0 is out by its price alone: the code carries the break-even yield and the offered one
+    [why] = items["DEP"]["reasons"]
+    assert why.code == "dearer_yield_above" and why.params[1] == 0.0 and why.params[0] > 0
+    assert items["DEP"]["reason"] == WORDS["dearer_yield_above"].format(*why.params)
+    for item in items.values():
+        for r in item["reasons"]:
+            assert r.code in common.REASON_WORDS
+    ja = i18n.translations("ja")
+    for text in ("the regime allows {kind} no credit (its cap is 0% of R)", "bank guarantees", "a yield above {p}"):
+        assert ja.gettext(text) != text
+
+
+def test_assets_named_as_the_output_is_refused_and_left_as_it_was(tmp_path):
+    assets = tmp_path / "assets.csv"
+    assets.write_bytes((DATA / "assets-japan.csv").read_bytes())
+    before = assets.read_bytes()
+    out = run("solve", *JAPAN, "--exchange", "bitflyer", "--regime", "cold-wallet-assets", "--assets", str(assets),
+              "--out", str(assets))
+    assert out.returncode == 2 and out.stdout == ""
+    [line] = out.stderr.strip().splitlines()
+    assert "--assets" in line and str(assets) in line
+    assert assets.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("plan", *JAPAN, "--exchange", "bitflyer"), ("sensitivity",)])
+def test_plan_and_sensitivity_refuse_assets_in_one_line_rather_than_ignore_them(command):
+    out = run(*command, "--assets", "data/assets-japan.csv")
+    assert out.returncode == 2 and out.stdout == ""
+    [line] = out.stderr.strip().splitlines()
+    assert "--assets" in line and command[0] in line
