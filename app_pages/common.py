@@ -429,7 +429,35 @@ REASON_WORDS = {
     "dearer_below": _dearer,
     "adds_nothing": lambda *_a: (
         _("adds nothing the mix needs: not bought even free, covering every peril, with no cap"), None),
+    # a reserve asset not held (optimizer.obstacles.asset_reasons; `q` is then the asset)
+    "asset_no_credit_allowed": lambda r, *_a: (
+        _("the regime allows {kind} no credit (its cap is 0% of R)").format(kind=_asset_kind(r.params[0])),
+        _("a regime that credits {kind}").format(kind=_asset_kind(r.params[0]))),
+    "no_amount_on_offer": lambda *_a: (_("no amount of it is on offer"), _("an amount on offer")),
+    "asset_cap_binds": lambda r, q, e, *_a: (
+        _("the cap on credit from {kind} ({p} of R) is used up by cheaper ones").format(
+            kind=_asset_kind(r.params[0]), p=_percent(e.max_asset_share(r.params[0]))),
+        _("a higher cap on credit from {kind}").format(kind=_asset_kind(r.params[0]))),
+    "liquid_capital_binds": lambda *_a: (
+        _("the exchange's liquid capital is already tied up in cash and other held assets"),
+        _("more liquid capital")),
+    "asset_dearer": lambda *_a: (_("dearer than cash and the other cover for what it adds"), _("a better price")),
+    "dearer_yield_above": lambda r, *_a: (
+        _("dearer than cash and the other cover for what it adds"),
+        _("a yield above {p}").format(p=f"{100 * r.params[0]:.2f}%")),
+    "dearer_fee_below": lambda r, *_a: (
+        _("dearer than cash and the other cover for what it adds"),
+        _("a fee below {p} a year").format(p=f"{100 * r.params[0]:.2f}%")),
+    "asset_adds_nothing": lambda *_a: (
+        _("adds nothing the mix needs: not held even free, with no cap"), None),
 }
+
+
+def _asset_kind(kind: str) -> str:
+    """A reserve asset's kind in words (optimizer.domain.ASSET_KINDS)."""
+    return {"deposit": _("bank deposits"), "jgb": _("Japanese government bonds"),
+            "bank_guarantee": _("bank guarantees"), "credit_line": _("committed credit lines"),
+            "parent_guarantee": _("parent-company guarantees")}.get(kind, kind)
 
 
 def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd.DataFrame:

@@ -14,10 +14,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .domain import ExchangeProfile, Incident, Quote, Regime, credit_by_kind
+from .domain import ExchangeProfile, Incident, Quote, Regime, ReserveAsset, credit_by_kind
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
-from .obstacles import ineligibility, reason as obstacle
+from .obstacles import Reason, asset_reasons, ineligibility, reason as obstacle
 from .regime import CEILINGS, SWEEPABLE, check_parameter, parameter_value, requirement, with_parameter
 from .risk import exceeds_reserve
 from .solution import Solution
@@ -69,16 +69,17 @@ def _with_rol(quotes: Sequence[Quote], quote_id: str, rol: float) -> list[Quote]
 
 
 def _solve_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-              rol: float, resolver: Resolver | None = None) -> Solution:
+              rol: float, resolver: Resolver | None = None, assets: Sequence[ReserveAsset] = ()) -> Solution:
     """A probe solve with one quote's rate on line changed (no marginal cost, no re-check: never reported); with a
     resolver, a re-solve of the model it keeps for this sheet (only the cost of one column changes)."""
-    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False, resolver=resolver)
+    return solve(profile, _with_rol(quotes, quote_id, rol), regime, marginal=False, check=False, resolver=resolver,
+                 assets=assets)
 
 
 def share_at(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-             rol: float, resolver: Resolver | None = None) -> float:
+             rol: float, resolver: Resolver | None = None, assets: Sequence[ReserveAsset] = ()) -> float:
     """The share of `quote_id` the optimal mix buys when its rate on line is `rol`."""
-    return _solve_at(profile, quotes, regime, quote_id, rol, resolver).share_of(quote_id)
+    return _solve_at(profile, quotes, regime, quote_id, rol, resolver, assets).share_of(quote_id)
 
 
 def _competitors(with_it: Solution, without: Solution, quote_id: str) -> tuple[str, ...]:
@@ -92,7 +93,8 @@ def _competitors(with_it: Solution, without: Solution, quote_id: str) -> tuple[s
 
 
 def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-               base: Solution | None = None, resolver: Resolver | None = None) -> BreakEven:
+               base: Solution | None = None, resolver: Resolver | None = None,
+               assets: Sequence[ReserveAsset] | None = None) -> BreakEven:
     """The break-even rate on line of one quote: sup{ROL : the optimal mix buys some of it}.
 
     The optimal cost V(ρ) is concave and non-decreasing in the quote's ROL ρ, with slope
@@ -103,7 +105,9 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     """
     resolver = resolver or Resolver()
     quote = next(q for q in quotes if q.quote_id == quote_id)
-    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver)
+    if assets is None:  # the reserve assets of the base mix (none without one)
+        assets = base.offered_assets if base is not None else ()
+    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver, assets=assets)
     share = base.share_of(quote_id)
     common = dict(quote_id=quote_id, counterparty=quote.counterparty, rate_on_line=quote.rate_on_line,
                   share=share, bought=share > 0)
@@ -114,10 +118,10 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
                          reason=ineligibility(quote, regime) or "ineligible: earns no credit")
 
     def probe(rol: float) -> Solution:
-        return _solve_at(profile, quotes, regime, quote_id, rol, resolver)
+        return _solve_at(profile, quotes, regime, quote_id, rol, resolver, assets)
 
     without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False,
-                    resolver=resolver)
+                    resolver=resolver, assets=assets)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
     if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (obstacles.reason)
         obstacles = obstacle(base, quotes, quote_id)
@@ -156,18 +160,20 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
 
 
 def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
-                base: Solution | None = None, resolver: Resolver | None = None) -> pd.DataFrame:
+                base: Solution | None = None, resolver: Resolver | None = None,
+                assets: Sequence[ReserveAsset] = ()) -> pd.DataFrame:
     """Break-even premiums of every quote offered to the exchange, one row per quote (one Resolver for all)."""
     resolver = resolver or Resolver()
-    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver)
+    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver, assets=assets)
     offered = [q for q in quotes if q.offered_to(profile.exchange_id)]
-    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base, resolver).to_dict() for q in offered],
+    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base, resolver, assets).to_dict()
+                         for q in offered],
                         columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
 
 
 def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
                  rols: Iterable[float] | None = None, points: int = 25,
-                 resolver: Resolver | None = None) -> pd.DataFrame:
+                 resolver: Resolver | None = None, assets: Sequence[ReserveAsset] = ()) -> pd.DataFrame:
     """Share of `quote_id` bought against its rate on line (the quote's demand curve).
 
     Default grid: 0 to twice the larger of the current ROL and its break-even ROL.
@@ -175,12 +181,70 @@ def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regi
     resolver = Resolver()  # every point re-solves one kept model (only the quote's cost changes)
     quote = next(q for q in quotes if q.quote_id == quote_id)
     if rols is None:
-        be = break_even(profile, quotes, regime, quote_id, resolver=resolver).break_even_rol
+        be = break_even(profile, quotes, regime, quote_id, resolver=resolver, assets=assets).break_even_rol
         top = max(quote.rate_on_line, be if be is not None and math.isfinite(be) else 0.0, 0.005) * 2.0
         rols = np.unique(np.concatenate([np.linspace(0.0, top, points), [quote.rate_on_line]]))
-    rows = [{"rate_on_line": float(r), "share": share_at(profile, quotes, regime, quote_id, float(r), resolver)}
+    rows = [{"rate_on_line": float(r), "share": share_at(profile, quotes, regime, quote_id, float(r), resolver, assets)}
             for r in rols]
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ break-even fee or yield of a reserve asset
+
+_RATE_TOL = 1e-7  # break-even fees and yields are found to this absolute precision (a thousandth of a basis point)
+
+
+def asset_break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
+                     assets: Sequence[ReserveAsset], asset_id: str, resolver: Resolver | None = None) -> float | None:
+    """The fee (unfunded) below which, or the yield (funded) above which, the optimal mix holds some of
+    `asset_id`; None when no price makes it enter (an obstacle other than its price) or it is held already at
+    its own price. The optimal cost is concave and non-decreasing in the asset's cost per yen, so the set of costs
+    at which it is held is an interval from 0: a bisection on the cost per yen, every probe a re-solve of one
+    kept model (only one cost changes)."""
+    resolver = resolver or Resolver()
+    asset = next(a for a in assets if a.asset_id == asset_id)
+    coc = profile.cost_of_capital
+
+    def held(cost: float) -> bool:  # cost per yen: coc − yield funded, fee unfunded
+        change = dict(yield_rate=coc - cost) if asset.funded else dict(fee_rate=cost)
+        probe = [dataclasses.replace(a, **change) if a.asset_id == asset_id else a for a in assets]
+        s = solve(profile, quotes, regime, marginal=False, check=False, resolver=resolver, assets=probe)
+        return s.amount_of(asset_id) > 1e-7 * max(s.requirement_jpy, 1.0)
+
+    now = asset.annual_cost_per_yen(profile)
+    if held(now) or not held(0.0):
+        return None
+    lo, hi = 0.0, now
+    while hi - lo > _RATE_TOL:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if held(mid) else (lo, mid)
+    cost = 0.5 * (lo + hi)
+    return coc - cost if asset.funded else cost
+
+
+def asset_break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
+                      assets: Sequence[ReserveAsset], base: Solution | None = None,
+                      resolver: Resolver | None = None) -> pd.DataFrame:
+    """`price` for reserve assets: one row per asset offered to the exchange — the amount held or committed, and
+    for one not held the fee (unfunded) below which or the yield (funded) above which it enters, with the reason
+    it is out (`obstacles.asset_reasons`)."""
+
+    resolver = resolver or Resolver()
+    base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver, assets=assets)
+    rows = []
+    for a in assets:
+        if not a.offered_to(profile.exchange_id):
+            continue
+        amount = base.amount_of(a.asset_id)
+        why = () if amount > 0 else asset_reasons(base, quotes, assets, a.asset_id, resolver)
+        be = asset_break_even(profile, quotes, regime, assets, a.asset_id, resolver) \
+            if why == (Reason("asset_dearer"),) else None
+        rows.append({"asset_id": a.asset_id, "kind": a.kind, "counterparty": a.counterparty,
+                     "fee_rate": None if a.funded else a.fee_rate, "yield": a.yield_rate if a.funded else None,
+                     "amount_jpy": amount, "break_even": be,
+                     "reason": "; ".join(r.words() for r in why)})
+    return pd.DataFrame(rows, columns=["asset_id", "kind", "counterparty", "fee_rate", "yield", "amount_jpy",
+                                       "break_even", "reason"])
 
 
 # ------------------------------------------------------------------ frontier
@@ -216,8 +280,9 @@ def default_values(regime: Regime, param: str, points: int = 21,
 
 
 def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, param: str,
-             values: Iterable[float] | None = None) -> pd.DataFrame:
-    """Optimal cost as one regime parameter sweeps (e.g. max_insurance_share from 0 to 1).
+             values: Iterable[float] | None = None, assets: Sequence[ReserveAsset] = ()) -> pd.DataFrame:
+    """Optimal cost as one regime parameter sweeps (e.g. max_insurance_share from 0 to 1, or
+    max_share.bank_guarantee with `assets`).
 
     One row per value: the parameter value, status, requirement, cost, all-cash cost, savings, cash, shortfall,
     insurance and derivative credit (JPY), and a note. A value at which the rule leaves no plausible requirement
@@ -232,7 +297,8 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
     resolver = Resolver()  # one kept model across the sweep where the rows keep their shape
     for v in values:
         try:
-            s = solve(profile, quotes, with_parameter(regime, param, float(v)), marginal=False, resolver=resolver)
+            s = solve(profile, quotes, with_parameter(regime, param, float(v)), marginal=False, resolver=resolver,
+                      assets=assets)
         except InputError:  # the rule at this value asks for no (or no plausible) requirement
             rows.append({param: float(v), "status": "skipped", "note": f"{param} = {float(v):g} leaves no plausible "
                          f"requirement for {profile.exchange_id} (R must be between {MIN_REQUIREMENT_JPY:g} and "
@@ -245,13 +311,15 @@ def frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, 
             "insurance_credit_jpy": credit_by_kind(s.lines)["insurance"],
             "derivative_credit_jpy": credit_by_kind(s.lines)["derivative"],
             "note": "",
+            **({"reserve_assets_jpy": s.reserve_assets_jpy, "committed_jpy": s.committed_jpy} if assets else {}),
         })
     if rows and all(r["status"] == "skipped" for r in rows):
         raise InputError("--values", f"no value of {param} leaves a plausible requirement for "
                          f"{profile.exchange_id}: {rows[0]['note']}", column=param)
     return pd.DataFrame(rows, columns=[param, "status", "required_coverage_jpy", "annual_cost_jpy",
                                        "all_cash_cost_jpy", "savings_jpy", "cash_reserve_jpy", "shortfall_jpy",
-                                       "insurance_credit_jpy", "derivative_credit_jpy", "note"])
+                                       "insurance_credit_jpy", "derivative_credit_jpy", "note",
+                                       *(("reserve_assets_jpy", "committed_jpy") if assets else ())])
 
 
 # ------------------------------------------------------------------ stress test
@@ -312,7 +380,9 @@ def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = 
     pay in cash (share × recovery) if they cover the incident's peril and their exclusions do not take it out: a
     layer excluding state-backed attacks pays nothing for an incident attributed to a state actor or of unknown
     attribution (`_excluded_by_attribution`; docs/design.md, "Stress test"). Cash pays the rest up to the reserve
-    (within RESERVE_TOL·R, as the risk view compares); the remainder is uncovered. One row per incident; per-layer
+    (within RESERVE_TOL·R, as the risk view compares); then each reserve asset held or committed pays what it
+    brings, amount × (1 − haircut) — held before promised, cheapest first (`paid_<asset_id>_jpy`,
+    `paid_by_assets_jpy`, only for a mix with assets); the remainder is uncovered. One row per incident; per-layer
     columns are named `paid_<quote_id>_jpy`; `note` says which layer paid nothing that would otherwise have paid,
     and why.
     """
@@ -348,11 +418,21 @@ def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = 
         row["paid_by_layers_jpy"] = paid_layers
         # within the tolerance the risk view uses, a loss the cash covers up to rounding is covered by it
         row["paid_by_cash_jpy"] = min(retained, cash) if exceeds_reserve(retained, cash, R) else retained
-        row["uncovered_jpy"] = retained - row["paid_by_cash_jpy"]
+        left = retained - row["paid_by_cash_jpy"]
+        if solution.holdings:
+            row["paid_by_assets_jpy"] = 0.0
+            order = sorted(solution.holdings, key=lambda h: (not h.asset.funded, h.annual_cost_jpy / h.amount_jpy))
+            for h in order:
+                paid = min(left, h.amount_jpy * (1.0 - h.asset.haircut))
+                row[f"paid_{h.asset.asset_id}_jpy"] = paid
+                row["paid_by_assets_jpy"] += paid
+                left -= paid
+        row["uncovered_jpy"] = left
         row["note"] = "; ".join(notes)
         rows.append(row)
     front = ["incident_id", "date", "exchange", "peril", "state_backed", "loss_jpy", "loss_vs_requirement",
-             "paid_by_cash_jpy", "paid_by_layers_jpy", "uncovered_jpy"]
+             "paid_by_cash_jpy", *(["paid_by_assets_jpy"] if solution.holdings else []), "paid_by_layers_jpy",
+             "uncovered_jpy"]
     frame = pd.DataFrame(rows)
     if not rows:
         return pd.DataFrame(columns=front + ["note"])

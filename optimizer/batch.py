@@ -39,25 +39,30 @@ from threadpoolctl import threadpool_limits
 from . import settings
 from .batch_store import Checkpoints, OutputLock, PartWriter, ResultsFile, fingerprint, part, \
     remove_stale_temporaries, summary_path
-from .domain import ExchangeProfile, Quote, Regime, credit_by_kind
-from .inputs import InputError, check_profile_columns, load_capacity, load_quotes, load_regime, parse_profile
+from .domain import ASSET_KINDS, ExchangeProfile, Quote, Regime, ReserveAsset, credit_by_kind
+from .inputs import InputError, check_asset_yields, check_profile_columns, load_assets, load_capacity, load_quotes, \
+    load_regime, parse_profile
 from .lp.engine import Resolver
 from .lp.results import binding_many
 from .lp.scaled import Instance
-from .regime import all_cash_reserve, credit_factor
+from .regime import all_cash_reserve, asset_credit_factor, credit_factor
 from .risk import RISK_COLUMNS
 from .solution import SCALAR_KEYS, Mixes, SolveError, error_result
 
 class ChunkSolver:
     """One chunk's solver: a model.Resolver (one kept HiGHS model per structure) with κ computed once."""
 
-    def __init__(self, quotes: Sequence[Quote], regime: Regime):
-        self.quotes, self.regime = tuple(quotes), regime
+    def __init__(self, quotes: Sequence[Quote], regime: Regime, assets: Sequence[ReserveAsset] = ()):
+        self.quotes, self.regime, self.assets = tuple(quotes), regime, tuple(assets)
         self.resolver = Resolver()
         self.credit = {q.quote_id: credit_factor(q, regime) for q in self.quotes}
+        self.asset_credit = {a.asset_id: asset_credit_factor(a, regime) for a in self.assets}
 
     def instance(self, profile: ExchangeProfile) -> Instance:
-        return Instance.build(profile, self.quotes, self.regime, credit=self.credit)
+        if self.assets:
+            check_asset_yields(profile, self.assets)
+        return Instance.build(profile, self.quotes, self.regime, credit=self.credit, assets=self.assets,
+                              asset_credit=self.asset_credit)
 
     def solve(self, profile: ExchangeProfile):
         return self.resolver.solve(self.instance(profile))
@@ -76,7 +81,8 @@ class ChunkSolver:
         groups: dict[tuple[str, ...], list[int]] = {}
         for k, inst in enumerate(insts):
             if inst is not None:
-                groups.setdefault(tuple(q.quote_id for q in inst.quotes), []).append(k)
+                groups.setdefault((tuple(q.quote_id for q in inst.quotes),
+                                   tuple(a.asset_id for a in inst.assets)), []).append(k)
         out = []
         for members in groups.values():
             mixes, left = self.resolver.solve_many([insts[k] for k in members])
@@ -97,6 +103,8 @@ EXTRA_KEYS: tuple[str, ...] = ("error", "insurance_credit_jpy", "derivative_cred
                                "net_assets_jpy", "requirement_to_net_assets", "liquid_capital_jpy",
                                "statement_date", "binding")
 COLUMNS: tuple[str, ...] = SCALAR_KEYS + EXTRA_KEYS
+# with an assets file (`batch --assets`): what is held and committed, and the amount of each kind
+ASSET_COLUMNS: tuple[str, ...] = ("reserve_assets_jpy", "committed_jpy", *(f"{k}_jpy" for k in ASSET_KINDS))
 _TEXT = {"exchange_id", "status", "error", "statement_date", "binding"}
 _INT = {"n_instruments", "source_row"}
 
@@ -351,10 +359,15 @@ class ChunkTask:
     source: str
     risk: Any = None  # risk.RiskColumns: also the risk metrics of each mix (`batch --risk`)
     output: Output | None = None  # None: the rows come back as a DataFrame (a run without an output file)
+    assets: tuple[ReserveAsset, ...] = ()  # reserve assets (`batch --assets`)
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return COLUMNS if self.risk is None else COLUMNS + RISK_COLUMNS
+        return _columns(self.risk, self.assets)
+
+
+def _columns(risk: Any, assets: Sequence[ReserveAsset]) -> tuple[str, ...]:
+    return COLUMNS + (ASSET_COLUMNS if assets else ()) + (RISK_COLUMNS if risk is not None else ())
 
 
 @dataclass
@@ -409,7 +422,26 @@ def row_for(solution) -> dict[str, Any]:
         statement_date=solution.profile.statement_date,
         binding=";".join(solution.binding),
     )
+    if "reserve_assets_jpy" in d:
+        row.update(reserve_assets_jpy=d["reserve_assets_jpy"], committed_jpy=d["committed_jpy"],
+                   **{f"{k}_jpy": sum(h.amount_jpy for h in solution.holdings if h.asset.kind == k)
+                      for k in ASSET_KINDS})
     return row
+
+
+def _asset_totals(holdings) -> dict[str, list[float]]:
+    """Per-asset totals (amount, credit, cost, exchanges), keyed `asset:<asset_id>` beside the per-quote ones."""
+    out: dict[str, list[float]] = {}
+    for h in holdings:
+        agg = out.setdefault(ASSET_KEY + h.asset.asset_id, [0.0, 0.0, 0.0, 0.0])
+        agg[0] += h.amount_jpy
+        agg[1] += h.credit_jpy
+        agg[2] += h.annual_cost_jpy
+        agg[3] += 1
+    return out
+
+
+ASSET_KEY = "asset:"  # per-asset totals share the summary's per-quote store under this prefix
 
 
 def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
@@ -417,6 +449,8 @@ def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[floa
     R, cash, carry = m.requirement, m.cash, m.carry
     line_cost, line_credit = m.line_cost, m.line_credit
     cost = carry * cash + line_cost.sum(axis=1)  # Mixes.annual_cost, without computing line_cost twice
+    if m.assets:
+        cost = cost + m.asset_cost.sum(axis=1)
     liquid = m._per("liquid_capital_jpy")
     cash_alone = all_cash_reserve(R, m.regime)
     all_cash = np.where(cash_alone <= liquid, carry * cash_alone, np.nan)
@@ -438,12 +472,22 @@ def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[floa
         "statement_date": [p.statement_date for p in m.profiles],
         "binding": binding_many(m),
     }
+    if m.offered_assets:
+        funded = np.array([a.funded for a in m.assets], dtype=bool)
+        held = m.held
+        columns.update(reserve_assets_jpy=held[:, funded].sum(axis=1), committed_jpy=held[:, ~funded].sum(axis=1),
+                       **{f"{k}_jpy": held[:, [a.kind == k for a in m.assets]].sum(axis=1) for k in ASSET_KINDS})
     frame = pd.DataFrame(columns)
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     cover = m.share * m.limit_jpy
     by_quote = {q.quote_id: [float(cover[:, j].sum()), float(line_credit[:, j].sum()),
                              float(line_cost[:, j].sum()), float(bought[:, j].sum())]
                 for j, q in enumerate(m.quotes) if bought[:, j].any()}
+    if m.assets:
+        held, cost_a = m.held, m.asset_cost
+        by_quote.update({ASSET_KEY + a.asset_id: [float(held[:, k].sum()), float((held[:, k] * m.asset_credit[k]).sum()),
+                                                  float(cost_a[:, k].sum()), float((held[:, k] > 0).sum())]
+                         for k, a in enumerate(m.assets) if (held[:, k] > 0).any()})
     return rows, by_quote
 
 
@@ -491,7 +535,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         except Exception as exc:  # noqa: BLE001 — docs/design.md §7: one bad profile never stops a batch
             rows[pos] = error_result(_given_id(raw), f"could not be solved: {type(exc).__name__}: {exc}")
     # One solver per chunk: the answer for a chunk never depends on which process solved what before.
-    lp = ChunkSolver(task.quotes, task.regime)
+    lp = ChunkSolver(task.quotes, task.regime, task.assets)
     counted: Counter = Counter()  # solve paths of every solver this chunk used
     positions = list(profiles)
     alone = positions
@@ -512,20 +556,24 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         rows = [r if r is not None and r["status"] == "error" else None for r in rows]
         by_quote, alone = {}, positions
         counted.update(lp.resolver.stats)
-        lp = ChunkSolver(task.quotes, task.regime)
+        lp = ChunkSolver(task.quotes, task.regime, task.assets)
     for pos in alone:
         lines: Sequence[Any] = ()
         try:
             solution = lp.solve(profiles[pos])
             row, lines = row_for(solution), solution.lines
+            for key, agg in _asset_totals(solution.holdings).items():
+                into = by_quote.setdefault(key, [0.0, 0.0, 0.0, 0.0])
+                for k in range(4):
+                    into[k] += agg[k]
             if task.risk is not None:
                 row.update(task.risk.values(solution))
-        except SolveError as exc:
+        except (SolveError, InputError) as exc:  # InputError: an asset yielding more than this profile's capital costs
             row = error_result(profiles[pos].exchange_id, str(exc))
         except Exception as exc:  # noqa: BLE001 — docs/design.md §7: one bad profile never stops a batch
             row = error_result(profiles[pos].exchange_id, f"could not be solved: {type(exc).__name__}: {exc}")
             counted.update(lp.resolver.stats)
-            lp = ChunkSolver(task.quotes, task.regime)  # its state after a failure is unknown: start afresh
+            lp = ChunkSolver(task.quotes, task.regime, task.assets)  # its state after a failure is unknown: start afresh
         for line in lines:
             agg = by_quote.setdefault(line.quote.quote_id, [0.0, 0.0, 0.0, 0.0])
             agg[0] += line.cover_jpy
@@ -629,15 +677,18 @@ class Summary:
                 mine[i] += agg[i]
 
     def to_dict(self, quotes: Sequence[Quote], seconds: float,
-                capacity: Mapping[str, float] | None = None) -> dict[str, Any]:
+                capacity: Mapping[str, float] | None = None, assets: Sequence[ReserveAsset] = ()) -> dict[str, Any]:
         """The summary; with `capacity` ({counterparty: capacity_jpy}, capacity.csv) each counterparty's cover is
-        set against its capacity and `cover_demand` totals the cover bought against the capacity listed."""
+        set against its capacity and `cover_demand` totals the cover bought against the capacity listed; with
+        `assets`, the reserve assets held and committed by asset, by kind and by bank or parent."""
+        held = {k[len(ASSET_KEY):]: v for k, v in self.by_quote.items() if k.startswith(ASSET_KEY)}
+        by_quote = {k: v for k, v in self.by_quote.items() if not k.startswith(ASSET_KEY)}
         shares = np.concatenate(self.cash_shares) if self.cash_shares else np.zeros(0)
         quantiles = {f"p{int(q * 100):02d}": float(np.quantile(shares, q)) for q in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)} \
             if shares.size else {}
         counterparty = {q.quote_id: q.counterparty for q in quotes}
         per_quote = [{"quote_id": qid, "counterparty": counterparty.get(qid, ""), "cover_jpy": a[0], "credit_jpy": a[1],
-                      "premium_jpy": a[2], "exchanges": int(a[3])} for qid, a in sorted(self.by_quote.items())]
+                      "premium_jpy": a[2], "exchanges": int(a[3])} for qid, a in sorted(by_quote.items())]
         per_cp: dict[str, dict[str, float]] = {}
         for row in per_quote:
             cp = per_cp.setdefault(row["counterparty"], {"counterparty": row["counterparty"], "cover_jpy": 0.0,
@@ -658,7 +709,28 @@ class Summary:
                           over_capacity=sorted(cp["counterparty"] for cp in per_cp.values()
                                                if cp["capacity_jpy"] is not None
                                                and cp["cover_jpy"] > cp["capacity_jpy"] * (1 + 1e-9)))
+        extra: dict[str, Any] = {}
+        if assets:
+            info = {a.asset_id: a for a in assets}
+            per_asset = [{"asset_id": aid, "kind": info[aid].kind if aid in info else "",
+                          "counterparty": info[aid].counterparty if aid in info else "", "amount_jpy": v[0],
+                          "credit_jpy": v[1], "annual_cost_jpy": v[2], "exchanges": int(v[3])}
+                         for aid, v in sorted(held.items())]
+
+            def total(key: str) -> list[dict[str, Any]]:
+                out: dict[str, dict[str, Any]] = {}
+                for r in per_asset:
+                    if key == "counterparty" and not r[key]:
+                        continue  # a JGB: the state, no bank
+                    t = out.setdefault(r[key], {key: r[key], "amount_jpy": 0.0, "credit_jpy": 0.0,
+                                                "annual_cost_jpy": 0.0})
+                    for k in ("amount_jpy", "credit_jpy", "annual_cost_jpy"):
+                        t[k] += r[k]
+                return sorted(out.values(), key=lambda r: -r["amount_jpy"])
+            extra = {"reserve_assets_by_asset": per_asset, "reserve_assets_by_kind": total("kind"),
+                     "reserve_assets_by_counterparty": total("counterparty")}
         return {
+            **extra,
             "profiles": sum(self.counts.values()), "status_counts": self.counts, "totals": self.totals,
             "requirement_over_net_assets": {"count": self.over["net_assets"][0],
                                             "exchanges": self.over["net_assets"][1]},
@@ -695,7 +767,8 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         regime: str | Path | Regime, out: str | Path | None = None, *, workers: int | None = None,
         scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
         on_progress: Callable[[int, int | None], None] | None = None, risk: Any = None,
-        capacity: str | Path | Mapping[str, float] | None = None) -> BatchResult:
+        capacity: str | Path | Mapping[str, float] | None = None,
+        assets: str | Path | Sequence[ReserveAsset] | None = None) -> BatchResult:
     """Solve every profile; write results (CSV or Parquet by extension) and a summary JSON next to them.
 
     profiles: a CSV/Parquet path, a DataFrame of profile columns, or ExchangeProfile objects. quotes, regime:
@@ -705,6 +778,8 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
     sets the cover bought against it (`cover_demand`). With `out`, the run holds the output's lock throughout,
     resumes from proven checkpoints and puts the file in place atomically at the end (batch_store.py). risk: a
     risk.RiskColumns adds RISK_COLUMNS (the risk metrics of each row's mix) and a `risk` block to the summary.
+    assets: an assets.csv path or ReserveAsset objects: every profile may hold or be promised them; the rows gain
+    ASSET_COLUMNS and the summary the reserve assets by asset, kind and counterparty.
 
     Raises InputError for a bad quotes or regime file, a bad profiles header, an undecodable or oversized cell;
     OutputError (an InputError) when the output is busy or cannot be written. Bad profile rows become error rows.
@@ -714,6 +789,7 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         raise InputError("--chunk-size", f"expected a whole number of profiles ≥ 1, got {chunk_size!r}")
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
+    assets = tuple(load_assets(assets) if isinstance(assets, (str, Path)) else (assets or ()))
     if isinstance(capacity, (str, Path)):
         capacity = load_capacity(capacity)
     source, total, chunks = _open_profiles(profiles, chunk_size)
@@ -729,17 +805,19 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         if on_progress is not None:
             on_progress(done_rows, total)
 
-    columns = COLUMNS if risk is None else COLUMNS + RISK_COLUMNS
-    schema = ROW_SCHEMA if risk is None else row_schema(columns).with_metadata({"risk": risk.key()})
+    columns = _columns(risk, assets)
+    schema = ROW_SCHEMA if columns == COLUMNS else row_schema(columns)
+    if risk is not None:
+        schema = schema.with_metadata({"risk": risk.key()})
 
     def described(summary: Summary) -> dict[str, Any]:
-        info = summary.to_dict(quotes, time.perf_counter() - started, capacity)
+        info = summary.to_dict(quotes, time.perf_counter() - started, capacity, assets)
         return info if risk is None else {**info, "risk": risk.describe()}
 
     if out is None:
         frames: list[pd.DataFrame] = []
         summary = _pipeline(chunks, quotes, regime, source, None, lambda r: frames.append(r.frame), None, workers,
-                            scheduler, advance, risk)
+                            scheduler, advance, risk, assets)
         results = pd.concat(frames, ignore_index=True) if frames else rows_frame([], columns)
         return BatchResult(described(summary), None, results)
 
@@ -748,12 +826,12 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
         raise InputError(str(out_path), "unknown output type; expected .csv or .parquet", column="--out")
     with OutputLock(out_path):
         remove_stale_temporaries(out_path)
-        store = Checkpoints(out_path, fingerprint(profiles, quotes, regime, chunk_size, schema), schema)
+        store = Checkpoints(out_path, fingerprint(profiles, (*quotes, *assets), regime, chunk_size, schema), schema)
         # local workers write their chunks' checkpoints; a Dask cluster's send them back to be written here
         output = Output(out_path.suffix.lower() == ".parquet", schema, None if scheduler else store.writer())
         with ResultsFile(out_path, schema, rows_frame([], columns)) as results:
             summary = _pipeline(chunks, quotes, regime, source, store, lambda r: results.write_rows(r.table, r.text),
-                                output, workers, scheduler, advance, risk)
+                                output, workers, scheduler, advance, risk, assets)
             info = described(summary)
             text = json.dumps(info, indent=2, allow_nan=False, default=float) + "\n"
             results.commit(summary=text.encode())  # the results and their summary: both replaced or neither
@@ -763,7 +841,8 @@ def run(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile], quotes:
 
 def _pipeline(chunks: Iterable[Any], quotes: tuple[Quote, ...], regime: Regime, source: str,
               store: Checkpoints | None, write: Callable[[ChunkResult], None], output: Output | None,
-              workers: int | None, scheduler: str | None, advance: Callable[[int], None], risk: Any = None) -> Summary:
+              workers: int | None, scheduler: str | None, advance: Callable[[int], None], risk: Any = None,
+              assets: tuple[ReserveAsset, ...] = ()) -> Summary:
     """Chunks → results in file order: proven checkpoints are reused, the rest solved, each one written once.
 
     Whoever solves a chunk also turns it into its output's form, its summary and its checkpoint (`finished`):
@@ -781,7 +860,7 @@ def _pipeline(chunks: Iterable[Any], quotes: tuple[Quote, ...], regime: Regime, 
         ordered.put(finished(index, first_row, frame, by_quote, {}, output, restored=True))
         advance(len(frame))
 
-    tasks = _Tasks(chunks, store, quotes, regime, source, restored, risk, output)
+    tasks = _Tasks(chunks, store, quotes, regime, source, restored, risk, output, assets)
     for result in _execute(iter(tasks), workers, scheduler):
         if store is not None and result.part is not None:
             store.writer().save(result.index, result.first_row, result.rows, result.part)
@@ -820,9 +899,10 @@ class _Tasks:
     """
 
     def __init__(self, chunks: Iterable[Any], store: Checkpoints | None, quotes, regime, source: str,
-                 restored: Callable[..., None], risk: Any = None, output: Output | None = None):
+                 restored: Callable[..., None], risk: Any = None, output: Output | None = None,
+                 assets: tuple[ReserveAsset, ...] = ()):
         self.chunks, self.store, self.quotes, self.regime, self.source = chunks, store, quotes, regime, source
-        self.restored, self.risk, self.output = restored, risk, output
+        self.restored, self.risk, self.output, self.assets = restored, risk, output, assets
         self.count = 0
 
     def __iter__(self) -> Iterator[ChunkTask]:
@@ -842,7 +922,7 @@ class _Tasks:
                 self.restored(index, row, *saved)
             else:
                 yield ChunkTask(index, row, rows, duplicates, self.quotes, self.regime, self.source, self.risk,
-                                self.output)
+                                self.output, self.assets)
             row += len(rows)
 
 

@@ -25,7 +25,8 @@ import pandas as pd
 from . import analysis, compare, reasons, report
 from .batch_store import summary_path, write_atomic
 from .model import Instance, build, quiet_highs, solve
-from .inputs import InputError, load_incidents, load_profiles, load_quotes, load_regime, select_profile
+from .inputs import InputError, check_asset_yields, load_assets, load_incidents, load_profiles, load_quotes, load_regime, \
+    select_profile
 from .regime import SWEEPABLE
 from .solution import SolveError
 
@@ -57,6 +58,27 @@ def _add_inputs(p: argparse.ArgumentParser, *, profiles_option: bool = True) -> 
     p.add_argument("--quotes", default=None, help="quotes CSV (default: bundled)")
     p.add_argument("--regime", default=None, help=f"regime TOML (default: bundled {DEFAULT_REGIME}); a bare preset "
                    "name such as asset-based also works")
+    _add_assets(p)
+
+
+def _add_assets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--assets", default=None, metavar="F",
+                   help="assets CSV: reserve assets beyond cash (deposits, JGBs, bank guarantees, committed lines, "
+                        "parent guarantees; data/assets-japan.csv is bundled); default: none, cash and cover alone")
+
+
+def _assets(args: argparse.Namespace, profile) -> tuple:
+    """The reserve assets of --assets (or of the scenario), each funded one checked against the exchange's cost of
+    capital; () without them."""
+    sc = getattr(args, "_scenario", None)
+    if sc is not None:
+        return tuple(sc.assets)
+    path = getattr(args, "assets", None)
+    if not path:
+        return ()
+    assets = tuple(load_assets(path))
+    check_asset_yields(profile, assets, path)
+    return assets
 
 
 OUT_TYPES = (".json", ".csv", ".xlsx")  # what --out of a one-result command writes (`_emit`)
@@ -99,6 +121,7 @@ def _input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
     if getattr(args, "capacity", None) and args.capacity.lower() != "none":
         add("--capacity", args.capacity)
     add("--incidents", getattr(args, "incidents", None))
+    add("--assets", getattr(args, "assets", None))
     if getattr(args, "loss_model", None):
         add("--loss-model", _loss_model_path(args.loss_model))
     if getattr(args, "regimes", None) and Path(args.regimes).is_dir():  # compare reads every preset in it
@@ -287,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quotes CSV (default: bundled quotes-japan.csv)")
     p.add_argument("--regimes", default=str(data_dir() / "regimes"),
                    help="folder of regime presets (default: bundled data/regimes)")
+    _add_assets(p)
     _add_output(p)
 
     p = sub.add_parser("risk", help="Monte Carlo hack losses: what a mix leaves the exchange to pay (VaR, TVaR, …)")
@@ -332,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--chunk-size", type=int, default=None, help="exchanges per chunk LP when decomposing (default 512)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
+    _add_assets(p)
     _add_plan_parser(sub)
     _add_sensitivity_parser(sub)
     return parser
@@ -353,6 +378,7 @@ def _add_sensitivity_parser(sub) -> None:
                    help="the assumptions and their ranges (default: bundled assumptions.toml)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
     p.add_argument("--out", default=None, help="also write the table to a file (.csv, .json or .xlsx)")
+    _add_assets(p)  # parsed so that it is refused in one line (cmd_sensitivity), never ignored
 
 
 def _regime_path(value: str) -> str:
@@ -367,7 +393,10 @@ def _load(args: argparse.Namespace):
     if getattr(args, "scenario", None):
         from .scenario import load as load_scenario
 
+        if getattr(args, "assets", None):
+            raise InputError("--scenario", "the scenario holds the reserve assets too; expected no --assets with it")
         sc = load_scenario(args.scenario)
+        args._scenario = sc
         args.quotes = args.scenario  # errors about a quote id name the file it came from
         return sc.profile, list(sc.quotes), sc.regime
     profiles = load_profiles(args.profiles)
@@ -420,10 +449,12 @@ def cmd_solve(args: argparse.Namespace) -> int:
     profile, quotes, regime = _load(args)
     _warn_stale_statement(profile)
     quotes, caps = _capped_by_capacity(args, quotes)
-    s = solve(profile, quotes, regime)
+    assets = _assets(args, profile)
+    s = solve(profile, quotes, regime, assets=assets)
     if args.write_lp:
-        _write_model(build(Instance.build(profile, quotes, regime)), args.write_lp)
+        _write_model(build(Instance.build(profile, quotes, regime, assets=assets)), args.write_lp)
     missing = reasons.not_bought(s, quotes)
+    not_held = reasons.not_held(s, quotes, assets) if assets else []
     frames = {"mix": s.mix, "summary": report.summary_frame(s)}
     text = report.solution_text(s)
     if s.requirement_to_net_assets is not None:
@@ -431,9 +462,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
                  f"{report.yen(profile.net_assets_jpy)}{', ' + profile.statement_date if profile.statement_date else ''})")
     if missing:
         text += "\n\nNot bought, and why:\n" + report.text_table(pd.DataFrame(missing)[["quote_id", "reason"]])
+    if assets:
+        text += (f"\n\nReserve assets  held {report.yen(s.reserve_assets_jpy)}, committed "
+                 f"{report.yen(s.committed_jpy)}")
+    if not_held:
+        text += "\n\nReserve assets not held, and why:\n" + report.text_table(
+            pd.DataFrame(not_held)[["asset_id", "reason"]])
+        frames["assets_not_held"] = pd.DataFrame(not_held)
     text += _capacity_caps_text(s, caps)
-    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing, **_capacity_caps_data(s, caps, args)},
-          frames)
+    extra = {"assets_not_held": not_held} if assets else {}
+    _emit(args, text, {**s.to_dict(), "instruments_not_bought": missing, **extra,
+                       **_capacity_caps_data(s, caps, args)}, frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
 
 
@@ -488,18 +527,20 @@ def _write_model(model, path: str) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     profile = select_profile(load_profiles(args.profiles), args.exchange, args.profiles)
     quotes = load_quotes(args.quotes)
-    table = compare.compare_regimes(profile, quotes, compare.load_presets(args.regimes))
+    assets = _assets(args, profile)
+    table = compare.compare_regimes(profile, quotes, compare.load_presets(args.regimes), assets=assets)
     data = {"exchange_id": profile.exchange_id, "exchange_name": profile.name,
             "customer_assets_jpy": profile.customer_assets_jpy, "net_assets_jpy": profile.net_assets_jpy,
             "statement_date": profile.statement_date or None, "presets": table.to_dict("records")}
     shown = table[["preset", "status", "required_coverage_jpy", "requirement_to_customer_assets",
                    "requirement_to_net_assets", "annual_cost_jpy", "all_cash_cost_jpy", "savings_jpy",
-                   "cash_reserve_jpy", "insurance_credit_jpy", "shortfall_jpy"]]
+                   "cash_reserve_jpy", "insurance_credit_jpy", "shortfall_jpy",
+                   *(["reserve_assets_jpy", "committed_jpy"] if assets else [])]]
     shown = shown.rename(columns={"required_coverage_jpy": "R_jpy", "requirement_to_customer_assets": "R/assets",
                                   "requirement_to_net_assets": "R/net_assets"})
     text = (f"{report.printable(profile.display_name)} ({profile.exchange_id}) under every preset in "
             f"{args.regimes}; quotes "
-            f"{args.quotes}\n\n" + report.text_table(shown, {"R/assets": lambda v: report.pct(v, 2),
+            f"{args.quotes}{'; assets ' + args.assets if assets else ''}\n\n" + report.text_table(shown, {"R/assets": lambda v: report.pct(v, 2),
                                                               "R/net_assets": lambda v: report.pct(v, 1)}))
     errors = table[table["status"] == "error"]
     if not errors.empty:
@@ -517,8 +558,9 @@ def cmd_price(args: argparse.Namespace) -> int:
         raise InputError("--quote", f"{args.quote} is offered only to {offered.exchange_id}, not to "
                          f"{profile.exchange_id}: no price makes this exchange buy it; expected a quote offered to "
                          f"{profile.exchange_id} (or --exchange {offered.exchange_id})")
-    s = solve(profile, quotes, regime, marginal=False)
-    table = analysis.break_evens(profile, quotes, regime, base=s)
+    assets = _assets(args, profile)
+    s = solve(profile, quotes, regime, marginal=False, assets=assets)
+    table = analysis.break_evens(profile, quotes, regime, base=s, assets=assets)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "annual_cost_jpy": s.annual_cost_jpy,
             "quotes": table.to_dict("records")}
     text = [f"Break-even premiums for {profile.exchange_id} under {report.printable(regime.name)} (rate on line; "
@@ -529,8 +571,15 @@ def cmd_price(args: argparse.Namespace) -> int:
                               {"rate_on_line": report.pct, "break_even_rol": report.pct,
                                "share": lambda v: report.pct(v, 1)})]
     frames = {"break_even": table}
+    if assets:
+        rows = analysis.asset_break_evens(profile, quotes, regime, assets, base=s)
+        data["assets"] = rows.to_dict("records")
+        text += ["", "Reserve assets (held: the amount; not held: the fee below which, or the yield above which, it "
+                 "enters)", report.text_table(rows, {"fee_rate": report.pct, "yield": report.pct,
+                                                    "break_even": report.pct})]
+        frames["assets"] = rows
     if args.quote:
-        curve = analysis.demand_curve(profile, quotes, regime, args.quote)
+        curve = analysis.demand_curve(profile, quotes, regime, args.quote, assets=assets)
         data["demand_curve"] = {"quote_id": args.quote, "points": curve.to_dict("records")}
         text += ["", f"Demand curve of {args.quote} (share bought against ROL):",
                  report.text_table(curve, {"rate_on_line": report.pct, "share": lambda v: report.pct(v, 1)})]
@@ -547,12 +596,13 @@ def cmd_frontier(args: argparse.Namespace) -> int:
             values = [float(v) for v in args.values.split(",") if v.strip()]
         except ValueError:
             raise InputError("--values", f"expected comma-separated numbers, got {args.values!r}") from None
-    table = analysis.frontier(profile, quotes, regime, args.param, values)
+    table = analysis.frontier(profile, quotes, regime, args.param, values, assets=_assets(args, profile))
     data = {"exchange_id": profile.exchange_id, "param": args.param, "points": table.to_dict("records")}
     text = f"Frontier for {profile.exchange_id}: optimal cost as {args.param} sweeps " \
         f"({report.printable(regime.name)})\n\n" + \
         report.text_table(table[[args.param, "status", "required_coverage_jpy", "annual_cost_jpy", "savings_jpy",
-                                 "cash_reserve_jpy", "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy"]])
+                                 "cash_reserve_jpy", "shortfall_jpy", "insurance_credit_jpy", "derivative_credit_jpy",
+                                 *[c for c in ("reserve_assets_jpy", "committed_jpy") if c in table]]])
     skipped = table[table["status"] == "skipped"]
     if not skipped.empty:
         text += "\n\nSkipped:\n" + "\n".join(skipped["note"])
@@ -563,7 +613,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
 def cmd_stress(args: argparse.Namespace) -> int:
     profile, quotes, regime = _load(args)
     incidents = load_incidents(args.incidents)
-    s = solve(profile, quotes, regime, marginal=False)
+    s = solve(profile, quotes, regime, marginal=False, assets=_assets(args, profile))
     if args.pair is not None:
         return _stress_pair(args, s, incidents)
     table = analysis.stress_test(s, incidents, scale=args.scale)
@@ -572,6 +622,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     text = (f"Stress test for {profile.exchange_id} ({report.printable(regime.name)}; losses scaled by "
             f"{'share of customer assets' if args.scale == 'assets' else 'reported JPY amount'})\n\n"
             + report.text_table(table[["incident_id", "date", "peril", "loss_jpy", "paid_by_cash_jpy",
+                                       *(["paid_by_assets_jpy"] if "paid_by_assets_jpy" in table else []),
                                        "paid_by_layers_jpy", "uncovered_jpy"]]))
     noted = table[table["note"] != ""]
     if not noted.empty:  # a layer that paid nothing although the loss reached it, and why
@@ -642,6 +693,9 @@ def cmd_risk(args: argparse.Namespace) -> int:
         raise InputError("--tvar-limit", "expected a finite limit ≥ 0 in JPY, used with --mix risk")
     loss_model = load_loss_model(_loss_model_path(args.loss_model))
     profile, quotes, regime = _load(args)
+    if _assets(args, profile):
+        raise InputError("--assets", "the risk view does not count reserve assets yet (a bank that defaults pays "
+                         "nothing that year is not modelled); expected no --assets with risk or --objective risk")
     scenarios = simulate(profile, loss_model, args.scenarios, args.seed)
     if args.mix == "risk":
         result = solve_with_risk(profile, quotes, regime, scenarios, tvar_limit=args.tvar_limit, level=args.level)
@@ -721,7 +775,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         result = batch.run(args.profiles, args.quotes, _regime_path(args.regime), out, workers=args.workers,
                            scheduler=args.scheduler, chunk_size=chunk_size,
                            on_progress=on_progress if bar is not None else None, risk=risk,
-                           capacity=None if args.capacity.lower() == "none" else args.capacity)
+                           capacity=None if args.capacity.lower() == "none" else args.capacity, assets=args.assets)
     finally:
         if bar is not None:
             bar.stop()
@@ -738,6 +792,10 @@ def cmd_market(args: argparse.Namespace) -> int:
     """`market PROFILES --capacity F --out F`: the joint problem; warnings (unknown counterparties) on stderr."""
     from . import market
 
+    if args.assets:
+        raise InputError("--assets", "the market does not take reserve assets yet (a bank's guarantees and lines "
+                         "would count toward its row of capacity.csv); expected no --assets with market — run batch "
+                         "--assets for each exchange's own answer")
     result = market.run(args.profiles, args.quotes, _regime_path(args.regime), args.capacity, args.out,
                         method=args.method, workers=args.workers, scheduler=args.scheduler,
                         chunk_size=market.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size)
@@ -756,6 +814,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from . import sensitivity
     from .inputs import load_capacity
 
+    _refuse_assets(args, "sensitivity", "its runs do not take reserve assets yet (each assumption is re-solved "
+                   "without them)")
     assumptions = sensitivity.load_assumptions(args.assumptions)
     profiles = load_profiles(args.profiles)
     capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
@@ -808,6 +868,7 @@ def _batch_or_plan(args: argparse.Namespace) -> int:
     given = _fill_risk_defaults(argparse.Namespace(**vars(args)))
     if given:
         raise InputError(given[0], "expected no risk options with --plan")
+    _refuse_assets(args, "batch --plan", "the funding plan's one LP over all years has no asset columns")
     plan = load_plan_option(args.plan)
     quotes, regime = load_quotes(args.quotes), load_regime(_regime_path(args.regime))
     capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
@@ -838,11 +899,22 @@ def load_plan_option(value: str | None):
     return Plan() if value is None else load_plan(_plan_path(value))
 
 
+def _refuse_assets(args: argparse.Namespace, command: str, why: str) -> None:
+    """A command that does not model reserve assets refuses --assets (or a scenario's assets) in one line, exit 2,
+    rather than answer as if they were not offered."""
+    sc = getattr(args, "_scenario", None)
+    if getattr(args, "assets", None) or (sc is not None and tuple(sc.assets)):
+        raise InputError("--assets" if getattr(args, "assets", None) else "--scenario",
+                         f"{command} does not count reserve assets yet: {why}; expected no --assets (and no assets "
+                         "in the scenario)")
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from .plan import solve_plan, with_reasons
 
     plan = load_plan_option(args.plan)
     profile, quotes, regime = _load(args)
+    _refuse_assets(args, "plan", "the funding plan's one LP over all years has no asset columns")
     result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes)
     if not args.no_reasons:
         result = with_reasons(result)

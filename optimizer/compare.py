@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from .domain import ExchangeProfile, Quote, Regime, credit_by_kind
+from .domain import ASSET_KINDS, ExchangeProfile, Quote, Regime, ReserveAsset, credit_by_kind
 from .inputs import InputError, load_regime
 from .lp import solve
 
@@ -39,18 +39,19 @@ def ratio(amount: float, base: float | None) -> float | None:
 
 
 def compare_regimes(profile: ExchangeProfile, quotes: Sequence[Quote],
-                    presets: Iterable[tuple[str, Regime]]) -> pd.DataFrame:
+                    presets: Iterable[tuple[str, Regime]], assets: Sequence[ReserveAsset] = ()) -> pd.DataFrame:
     """One row per preset: R, R ÷ customer assets, R ÷ net assets, status, annual cost, all-cash cost, savings,
     cash, insurance and derivative credit, shortfall (JPY), the limits that bind.
 
     A preset under which this exchange's R is not a plausible amount gives a row with status `error` and the
-    message (the other presets still run).
+    message (the other presets still run). With `assets` (assets.csv), every preset may use them as its
+    [eligibility.assets] allows, and the rows also give the amount held and committed, and by kind.
     """
     rows = []
     for stem, regime in presets:
         row: dict = {"preset": stem, "regime": regime.name}
         try:
-            s = solve(profile, quotes, regime, marginal=False)
+            s = solve(profile, quotes, regime, marginal=False, assets=assets)
         except InputError as exc:
             row.update(status="error", error=str(exc))
         else:
@@ -65,5 +66,10 @@ def compare_regimes(profile: ExchangeProfile, quotes: Sequence[Quote],
                 derivative_credit_jpy=credit_by_kind(s.lines)["derivative"],
                 shortfall_jpy=s.shortfall_jpy, binding=", ".join(s.binding), error="",
             )
+            if assets:
+                row.update(reserve_assets_jpy=s.reserve_assets_jpy, committed_jpy=s.committed_jpy,
+                           **{f"{k}_jpy": sum(h.amount_jpy for h in s.holdings if h.asset.kind == k)
+                              for k in ASSET_KINDS})
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    extra = ("reserve_assets_jpy", "committed_jpy", *(f"{k}_jpy" for k in ASSET_KINDS)) if assets else ()
+    return pd.DataFrame(rows, columns=[*COLUMNS, *extra])

@@ -17,6 +17,6 @@ from .lp.pulp_view import ModelView, TowerModel, build, build_view  # noqa: F401
 from .lp.results import (Raw as _Raw, Status, assemble, binding as _binding, binding_many,  # noqa: F401
                          solution_from_columns, solutions_from_columns_many)
 from .lp.rows import (  # noqa: F401
-    ROW_FAMILIES, Rows, counterparty_caps, credit_caps, funded_losses, min_lines, repeat_losses,
+    ROW_FAMILIES, Rows, counterparty_caps, credit_caps, funded_losses, liquid_capital, min_lines, repeat_losses,
 )
 from .lp.scaled import Instance, Scaled  # noqa: F401

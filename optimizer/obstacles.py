@@ -40,7 +40,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .domain import Quote, Regime, rating_bucket, rating_rank
+from .domain import Quote, Regime, ReserveAsset, rating_bucket, rating_rank
 from .lp import Resolver, solve
 from .regime import exempt_from_counterparty_cap, pays_in_time, rating_credit, unlicensed
 from .solution import Solution
@@ -67,6 +67,16 @@ WORDS: dict[str, str] = {
     "dearer": "dearer than cash and other cover",
     "dearer_below": "dearer than cash and other cover (enters below a rate on line of {0:.4%}, quoted {1:.4%})",
     "adds_nothing": "adds nothing the mix needs (not bought even free, covering every peril, with no cap)",
+    # a reserve asset not held (asset_reasons; it shares not_offered, pays_late, rating_below_min,
+    # rating_credit_zero, counterparty_cap_binds and cap_binds (min_cash_share) with the quotes)
+    "asset_no_credit_allowed": "no credit allowed: max_share.{0} 0",        # the asset's kind
+    "no_amount_on_offer": "no amount on offer (max_amount_jpy 0)",
+    "asset_cap_binds": "cap binds: max_share.{0}",                           # the asset's kind
+    "liquid_capital_binds": "cap binds: liquid_capital",
+    "asset_dearer": "dearer than cash and other cover",
+    "dearer_yield_above": "dearer than cash and other cover (enters at a yield above {0:.4%}, offered {1:.4%})",
+    "dearer_fee_below": "dearer than cash and other cover (enters at a fee below {0:.4%}, offered {1:.4%})",
+    "asset_adds_nothing": "adds nothing the mix needs (not held even free, with no cap)",
 }
 
 
@@ -162,7 +172,8 @@ def _probes(solution: Solution, quote: Quote) -> list[Probe]:
 
 def _bought(solution: Solution, quotes: list[Quote], regime: Regime, quote_id: str,
             resolver: Resolver | None = None) -> bool:
-    probe = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver)
+    probe = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver,
+                  assets=solution.offered_assets)
     return probe.share_of(quote_id) > _BOUGHT
 
 
@@ -217,7 +228,8 @@ def reasons(solution: Solution, quotes: Sequence[Quote], quote_id: str,
         return tuple(found)
     base, regime = solution, solution.regime
     if found:
-        base = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver)
+        base = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver,
+                     assets=solution.offered_assets)
         if base.share_of(quote_id) > _BOUGHT:
             return tuple(found)
     quote = next(q for q in quotes if q.quote_id == quote_id)
@@ -233,3 +245,100 @@ def reasons(solution: Solution, quotes: Sequence[Quote], quote_id: str,
         if _bought(solution, qs, r, quote_id, resolver):
             return tuple(found)
     return (*found[:len(found) - len(probes)], Reason("adds_nothing"))
+
+
+# ---------------------------------------------------------------------- reserve assets not held, and why
+
+def asset_ineligibility_reason(asset: ReserveAsset, regime: Regime) -> Reason | None:
+    """Why a reserve asset earns no credit (κ_a = 0) under the regime (None when it does). Mirrors
+    regime.asset_credit_factor."""
+    if not pays_in_time(asset.days_to_pay, regime):
+        return late(asset.days_to_pay, regime)
+    if asset.kind != "jgb" and rating_credit(asset.rating, regime) <= 0:
+        if rating_rank(asset.rating) > rating_rank(regime.eligibility.min_rating):
+            return Reason("rating_below_min")
+        return Reason("rating_credit_zero", (rating_bucket(asset.rating),))
+    return None
+
+
+def _replace_asset(assets: list[ReserveAsset], asset_id: str, **changes: Any) -> list[ReserveAsset]:
+    return [dataclasses.replace(a, **changes) if a.asset_id == asset_id else a for a in assets]
+
+
+def _lift_asset_share(regime: Regime, kind: str, value: float) -> Regime:
+    shares = dataclasses.replace(regime.eligibility.asset_shares, **{kind: value})
+    return _lift(regime, asset_shares=shares)
+
+
+def asset_reason(solution: Solution, quotes: Sequence[Quote], assets: Sequence[ReserveAsset], asset_id: str,
+                 resolver: Resolver | None = None) -> str:
+    """`asset_reasons` in words, joined by "; "."""
+    return "; ".join(r.words() for r in asset_reasons(solution, quotes, assets, asset_id, resolver))
+
+
+def asset_reasons(solution: Solution, quotes: Sequence[Quote], assets: Sequence[ReserveAsset], asset_id: str,
+                  resolver: Resolver | None = None) -> tuple[Reason, ...]:
+    """Why reserve asset `asset_id` is not in `solution` (the optimal mix for these quotes and assets), found as
+    for quotes: the gates that need no re-solve (offer, days to pay, rating, a kind allowed no credit, no amount),
+    then the obstacles removed one at a time and re-solved (a binding max_share.<kind>, max_counterparty_share,
+    liquid_capital or min_cash_share; its price), then cumulatively."""
+    assets = list(assets)
+    asset = next(a for a in assets if a.asset_id == asset_id)
+    regime, prof = solution.regime, solution.profile
+    found: list[Reason] = []
+    if not asset.offered_to(prof.exchange_id):
+        found.append(Reason("not_offered"))
+        asset = dataclasses.replace(asset, exchange_id=None)
+    if not pays_in_time(asset.days_to_pay, regime):
+        found.append(late(asset.days_to_pay, regime))
+        asset = dataclasses.replace(asset, days_to_pay=regime.eligibility.max_days_to_pay)
+    why = asset_ineligibility_reason(asset, regime)
+    if why == Reason("rating_below_min"):
+        found.append(why)
+        asset = dataclasses.replace(asset, rating=regime.eligibility.min_rating)
+        why = asset_ineligibility_reason(asset, regime)
+    if why:
+        return (*found, why)
+    if regime.eligibility.max_asset_share(asset.kind) <= 0:
+        return (*found, Reason("asset_no_credit_allowed", (asset.kind,)))
+    if asset.max_amount_jpy <= 0:
+        return (*found, Reason("no_amount_on_offer"))
+    assets = [asset if a.asset_id == asset_id else a for a in assets]
+    quotes = list(quotes)
+
+    def held(assets_: list[ReserveAsset], regime_: Regime, profile_=prof) -> bool:
+        probe = solve(profile_, quotes, regime_, marginal=False, check=False, resolver=resolver, assets=assets_)
+        return probe.amount_of(asset_id) > _BOUGHT * max(probe.requirement_jpy, 1.0)
+
+    if found and held(assets, regime):
+        return tuple(found)
+    base = solution if not found else solve(prof, quotes, regime, marginal=False, check=False, resolver=resolver,
+                                             assets=assets)
+    binding, elig = set(base.binding), regime.eligibility
+    probes: list[tuple[Reason, Callable]] = []
+    if f"max_share.{asset.kind}" in binding and elig.max_asset_share(asset.kind) < 1:
+        probes.append((Reason("asset_cap_binds", (asset.kind,)),
+                       lambda a, r, p: (a, _lift_asset_share(r, asset.kind, 1.0), p)))
+    if asset.counterparty and f"max_counterparty_share:{asset.counterparty}" in binding \
+            and elig.max_counterparty_share < 1:
+        probes.append((Reason("counterparty_cap_binds", (asset.counterparty,)),
+                       lambda a, r, p: (a, _lift(r, max_counterparty_share=1.0), p)))
+    if asset.funded and "liquid_capital" in binding:
+        probes.append((Reason("liquid_capital_binds"),
+                       lambda a, r, p: (a, r, dataclasses.replace(p, liquid_capital_jpy=float("inf")))))
+    if not asset.funded and "min_cash_share" in binding and elig.min_cash_share > 0:
+        probes.append((Reason("cap_binds", ("min_cash_share",)),
+                       lambda a, r, p: (a, _lift(r, min_cash_share=0.0), p)))
+    free = dict(yield_rate=prof.cost_of_capital) if asset.funded else dict(fee_rate=0.0)
+    probes.append((Reason("asset_dearer"), lambda a, r, p: (_replace_asset(a, asset_id, **free), r, p)))
+    for label, remove in probes:               # one obstacle at a time
+        a, r, p = remove(assets, regime, prof)
+        if held(a, r, p):
+            return (*found, label)
+    a, r, p = assets, regime, prof
+    for label, remove in probes:               # cumulatively, in order
+        a, r, p = remove(a, r, p)
+        found.append(label)
+        if held(a, r, p):
+            return tuple(found)
+    return (*found[:len(found) - len(probes)], Reason("asset_adds_nothing"))

@@ -5,7 +5,8 @@ and checked rather than typed:
     python -m optimizer.readme_tables --write    # put them into README.md between their markers
     python -m optimizer.readme_tables --check    # exit 1 when README.md differs from what the data gives
 
-`presets`: every preset under `batch` (each exchange solved alone; cover set against capacity.csv).
+`presets`: every preset under `batch` (each exchange solved alone; cover set against capacity.csv), and the two
+cold-wallet presets again with the reserve assets of assets-japan.csv.
 `sensitivity`: `python -m optimizer sensitivity` under cold-wallet, as a markdown table.
 """
 
@@ -40,15 +41,17 @@ def presets_table(data: Path = DATA) -> str:
     total_capacity = sum(capacity.values())
     found = sorted(p.stem for p in (data / "regimes").glob("*.toml"))
     presets = [p for p in ORDER if p in found] + [p for p in found if p not in ORDER]
-    runs = [(f"`{p}`", p, "quotes-japan.csv") for p in presets]
+    runs = [(f"`{p}`", p, "quotes-japan.csv", None) for p in presets]
     runs.append(("the same with `quotes-japan-state-excl.csv`", "cold-wallet-state-backed-haircut",
-                 "quotes-japan-state-excl.csv"))
+                 "quotes-japan-state-excl.csv", None))
+    runs += [(f"`{p}` with `--assets data/assets-japan.csv`", p, "quotes-japan.csv", data / "assets-japan.csv")
+             for p in ("cold-wallet", "cold-wallet-assets") if p in found]
     lines = [f"| preset | total R | annual cost | insurance cover | all cover (of ¥{_bn(total_capacity)[:-2]}bn) | "
              "over their capacity | R > net assets | cannot comply (shortfall) |", "|---|---|---|---|---|---|---|---|"]
-    for label, preset, sheet in runs:
+    for label, preset, sheet, assets in runs:
         quotes = load_quotes(data / sheet)
         result = batch.run(profiles, quotes, load_regime(data / "regimes" / f"{preset}.toml"), None, workers=1,
-                           capacity=capacity)
+                           capacity=capacity, assets=assets)
         s, frame = result.summary, result.results
         demand = s["cover_demand"]
         by_cp: dict[str, list[str]] = {}

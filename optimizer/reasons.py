@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from . import analysis
-from .domain import Quote
+from .domain import Quote, ReserveAsset
 from .lp.engine import Resolver
-from .obstacles import WORDS, Reason, ineligibility, ineligibility_reason, reason, reasons  # noqa: F401
+from .obstacles import (WORDS, Reason, asset_ineligibility_reason, asset_reason, asset_reasons,  # noqa: F401
+                        ineligibility, ineligibility_reason, late, reason, reasons)
 from .solution import Solution
 
 
@@ -37,6 +38,31 @@ def not_bought(solution: Solution, quotes: Sequence[Quote], *, break_even: bool 
                 rol = be.break_even_rol
                 why = [Reason("dearer_below", (rol, q.rate_on_line))]
         item = {"quote_id": q.quote_id, "reason": "; ".join(r.words() for r in why), "break_even_rol": rol}
+        if typed:
+            item["reasons"] = tuple(why)
+        out.append(item)
+    return out
+
+
+def not_held(solution: Solution, quotes: Sequence[Quote], assets: Sequence[ReserveAsset], *,
+             break_even: bool = True, resolver: Resolver | None = None, typed: bool = False) -> list[dict[str, Any]]:
+    """`assets_not_held`: one `{asset_id, reason, break_even}` per asset of the file not in the mix (and `reasons`,
+    the same as typed values, when `typed`);
+    `break_even` is the fee (unfunded) or yield (funded) at which it would enter, for an asset whose reason is
+    its price alone (`analysis.asset_break_even`)."""
+    out = []
+    for a in assets:
+        if solution.amount_of(a.asset_id) > 0:
+            continue
+        why = list(asset_reasons(solution, quotes, assets, a.asset_id, resolver))
+        be = None
+        if break_even and why == [Reason("asset_dearer")]:
+            be = analysis.asset_break_even(solution.profile, list(quotes), solution.regime, list(assets), a.asset_id,
+                                           resolver=resolver)
+            if be is not None:
+                now = a.yield_rate if a.funded else a.fee_rate
+                why = [Reason("dearer_yield_above" if a.funded else "dearer_fee_below", (be, now))]
+        item = {"asset_id": a.asset_id, "reason": "; ".join(r.words() for r in why), "break_even": be}
         if typed:
             item["reasons"] = tuple(why)
         out.append(item)

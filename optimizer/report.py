@@ -191,6 +191,10 @@ def workbook_sheets(s: Solution, *, quotes=None, stress: pd.DataFrame | None = N
 
     sheets = {t("summary"): summary_table(s, t, generated), t("mix"): s.mix, t("inputs"): inputs,
               t("quotes"): quotes_to_frame(quotes)}
+    if s.offered_assets:  # the reserve assets offered (assets.csv), as the file holds them
+        from .scenario import assets_to_frame
+
+        sheets[t("assets")] = assets_to_frame(s.offered_assets)
     if stress is not None:
         sheets[t("stress")] = stress
     for name in (t("mix"), t("quotes"), t("stress")):
@@ -408,6 +412,12 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
     q = summary["cash_share_quantiles"]
     if q:
         lines.append("Cash share of R " + "  ".join(f"{k}={pct(v, 1)}" for k, v in q.items()))
+    if "reserve_assets_by_kind" in summary:  # a run with an assets file
+        kinds = summary["reserve_assets_by_kind"]
+        lines.append("Reserve assets  " + ("; ".join(f"{r['kind']} {yen(r['amount_jpy'])}" for r in kinds)
+                                           or "none held or committed"))
+        lines += [f"  {r['counterparty']:<40} {yen(r['amount_jpy'])}"
+                  for r in summary["reserve_assets_by_counterparty"][:20]]
     resumed, recomputed = summary.get("resumed_chunks", 0), summary.get("recomputed_chunks", 0)
     if resumed or recomputed:
         lines.append(f"Checkpoints     {resumed:,} chunk{'' if resumed == 1 else 's'} taken from an earlier run, "

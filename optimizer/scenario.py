@@ -19,8 +19,9 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from . import entry
-from .domain import PERILS, ExchangeProfile, Quote, Regime
+from .domain import PERILS, ExchangeProfile, Quote, Regime, ReserveAsset
 from .inputs import (
+    ASSET_COLUMNS, assets_from_frame, check_asset_yields,
     QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, read_text_file, regime_from_dict,
 )
 from .domain import AssetShares
@@ -41,9 +42,10 @@ class Scenario:
     regime_preset: str = ""                       # the preset the regime started from ("" = as given)
     overrides: Mapping[str, float] = field(default_factory=dict)  # regime parameters changed from the preset
     quote_sheet: str = ""                         # name of the quote sheet ("bundled", a file name, …)
+    assets: tuple[ReserveAsset, ...] = ()          # reserve assets beyond cash (assets.csv); none: cash and cover
 
     def __hash__(self) -> int:
-        return hash((self.profile, self.quotes, self.regime, tuple(sorted(self.overrides.items()))))
+        return hash((self.profile, self.quotes, self.regime, tuple(sorted(self.overrides.items())), self.assets))
 
 
 # ------------------------------------------------------------------ tables and dicts
@@ -65,6 +67,17 @@ def quotes_to_frame(quotes: Sequence[Quote]) -> pd.DataFrame:
         row["perils"] = "all" if q.perils == frozenset(PERILS) else ";".join(p for p in PERILS if p in q.perils)
         row["exchange_id"] = q.exchange_id or ""
         row["exclusions"] = ";".join(sorted(q.exclusions))  # as in quotes.csv (a frozenset would print as text)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=names)
+
+
+def assets_to_frame(assets: Sequence[ReserveAsset]) -> pd.DataFrame:
+    """Reserve assets as the assets.csv table (a blank max_amount_jpy: no limit; a blank exchange_id: everyone)."""
+    names = [c.name for c in ASSET_COLUMNS]
+    rows = []
+    for a in assets:
+        row = {("yield" if k == "yield_rate" else k): _cell(v) for k, v in dataclasses.asdict(a).items()}
+        row["exchange_id"] = a.exchange_id or ""
         rows.append(row)
     return pd.DataFrame(rows, columns=names)
 
@@ -112,6 +125,8 @@ def to_json(scenario: Scenario) -> str:
             "quotes": json.loads(frame.to_json(orient="records")), "regime": regime_to_dict(scenario.regime),
             "regime_preset": scenario.regime_preset, "overrides": dict(scenario.overrides),
             "quote_sheet": scenario.quote_sheet}
+    if scenario.assets:  # only with assets: a scenario without them is the file it always was
+        data["assets"] = json.loads(assets_to_frame(scenario.assets).to_json(orient="records"))
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
@@ -188,7 +203,7 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
         if key not in data:
             raise InputError(source, f"missing key {key!r}; expected profile, quotes and regime", column=key)
     unknown = set(data) - {"scenario_version", "profile", "quotes", "regime", "regime_preset", "overrides",
-                           "quote_sheet"}
+                           "quote_sheet", "assets"}
     if unknown:
         raise InputError(source, "unknown key", column=sorted(unknown)[0])
     if not isinstance(data["profile"], dict) or not isinstance(data["quotes"], list) \
@@ -209,6 +224,18 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
     frame = pd.DataFrame(data["quotes"], columns=names) if data["quotes"] else pd.DataFrame(columns=names)
     quotes = quotes_from_frame(frame.astype(object).where(frame.notna(), None), f"{source} (quotes)")
     regime = regime_from_dict(data["regime"], f"{source} (regime)")
+    assets: list[ReserveAsset] = []
+    if data.get("assets") is not None:
+        if not isinstance(data["assets"], list) or not all(isinstance(a, dict) for a in data["assets"]):
+            raise InputError(source, "expected assets as a list of objects (the rows of assets.csv)", column="assets")
+        asset_names = [c.name for c in ASSET_COLUMNS]
+        for a in data["assets"]:
+            for key in a:
+                if key not in asset_names:
+                    raise InputError(f"{source} (assets)", "unknown field", column=str(key))
+        frame = pd.DataFrame(data["assets"], columns=asset_names)
+        assets = assets_from_frame(frame.astype(object).where(frame.notna(), None), f"{source} (assets)")
+        check_asset_yields(profile, assets, f"{source} (assets)")
     overrides = data.get("overrides") or {}
     if not isinstance(overrides, dict) or not all(
             k in SWEEPABLE and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in overrides.items()):
@@ -229,7 +256,7 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
         if not isinstance(value, str):
             raise InputError(source, "expected text", column=key)
     return Scenario(profile, tuple(quotes), regime, overrides={k: float(v) for k, v in overrides.items()},
-                    **text_fields)
+                    **text_fields, assets=tuple(assets))
 
 
 def load(path: str | Path) -> Scenario:

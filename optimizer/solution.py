@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .domain import ExchangeProfile, Quote, Regime, line_cost_jpy, line_credit_jpy
+from .domain import ExchangeProfile, Quote, Regime, ReserveAsset, line_cost_jpy, line_credit_jpy
 from .regime import all_cash_reserve
 from .settings import VERIFY_COST, VERIFY_SHARE, VERIFY_SLACK
 
@@ -50,6 +50,18 @@ class TwoEvents:
 
 
 @dataclass(frozen=True)
+class Holding:
+    """One reserve asset in the mix: the amount held (funded) or committed (unfunded), its credit and its cost (JPY
+    per year)."""
+
+    asset: ReserveAsset
+    amount_jpy: float
+    credit_jpy: float       # c_a × amount, c_a = κ_a × (1 − haircut)
+    annual_cost_jpy: float  # amount × (cost_of_capital − yield) funded, amount × fee_rate unfunded
+    credit_factor: float    # c_a
+
+
+@dataclass(frozen=True)
 class Solution:
     profile: ExchangeProfile
     regime: Regime
@@ -65,6 +77,27 @@ class Solution:
     credit: Mapping[str, float] = field(default_factory=dict)
     binding: tuple[str, ...] = ()
     solve_seconds: float = 0.0
+    holdings: tuple[Holding, ...] = ()                  # reserve assets held or committed (assets.csv)
+    offered_assets: tuple[ReserveAsset, ...] = ()       # every asset offered to the exchange
+    asset_credit: Mapping[str, float] = field(default_factory=dict)  # κ_a by asset_id, before the haircut
+
+    @property
+    def reserve_assets_jpy(self) -> float:
+        """What is held in funded reserve assets (deposits, JGBs), plain cash excluded."""
+        return sum(h.amount_jpy for h in self.holdings if h.asset.funded)
+
+    @property
+    def committed_jpy(self) -> float:
+        """What banks or the parent have committed (guarantees, lines): no capital tied up."""
+        return sum(h.amount_jpy for h in self.holdings if not h.asset.funded)
+
+    @property
+    def ineligible_assets(self) -> list[ReserveAsset]:
+        """Offered reserve assets that earn no credit (rating, days to pay): reported, never held."""
+        return [a for a in self.offered_assets if self.asset_credit.get(a.asset_id, 0.0) <= 0]
+
+    def amount_of(self, asset_id: str) -> float:
+        return next((h.amount_jpy for h in self.holdings if h.asset.asset_id == asset_id), 0.0)
 
     @property
     def savings_jpy(self) -> float | None:
@@ -125,6 +158,14 @@ class Solution:
                 "share": line.share, "cover_jpy": line.cover_jpy, "credit_factor": line.credit_factor,
                 "credit_jpy": line.credit_jpy, "annual_cost_jpy": line.annual_cost_jpy,
             })
+        for h in self.holdings:
+            a = h.asset
+            rows.append({
+                "source": a.asset_id, "quote_id": "", "kind": a.kind, "counterparty": a.counterparty,
+                "rating": a.rating, "attachment_jpy": 0.0, "limit_jpy": h.amount_jpy, "share": 1.0,
+                "cover_jpy": h.amount_jpy, "credit_factor": h.credit_factor, "credit_jpy": h.credit_jpy,
+                "annual_cost_jpy": h.annual_cost_jpy,
+            })
         return pd.DataFrame(rows)
 
     def tower(self, peril: str | None = None) -> pd.DataFrame:
@@ -133,9 +174,13 @@ class Solution:
         Rows: from_jpy, to_jpy, payer (quote_id, "cash" or "uncovered"), amount_jpy; the amounts add up to R.
         Each layer pays its regulatory credit (κ × share × recovery) within its own band. Where overlapping layers
         would pay more than a slice, the excess (pro rata by layer) fills the gaps between layers from the bottom
-        up; what is still open is paid by cash up to the reserve, and the rest is uncovered.
+        up; what is still open is paid by cash up to the reserve, then by each reserve asset's credit (held before
+        promised, cheapest first), and the rest is uncovered.
         """
         R, C = self.requirement_jpy, self.cash_reserve_jpy
+        first_loss = [("cash", C)] + [(h.asset.asset_id, h.credit_jpy) for h in
+                                      sorted(self.holdings, key=lambda h: (not h.asset.funded, h.annual_cost_jpy
+                                                                           / max(h.credit_jpy, 1e-300)))]
         perils = list(self.regime.requirement.perils) or [None]
         if peril is None:
             peril = min(perils, key=lambda p: sum(l.credit_jpy for l in self.lines
@@ -174,9 +219,13 @@ class Solution:
                 excess = {qid: amount * (1 - used / pool) for qid, amount in excess.items()}
                 pool -= used
                 gap -= used
-            from_cash = min(gap, cash_left)
-            cash_left -= from_cash
-            for payer, amount in (("cash", from_cash), ("uncovered", gap - from_cash)):
+            paid_here = []
+            for k, (payer, left) in enumerate(first_loss):
+                used = min(gap, left)
+                first_loss[k] = (payer, left - used)
+                gap -= used
+                paid_here.append((payer, used))
+            for payer, amount in (*paid_here, ("uncovered", gap)):
                 if amount > 1e-9 * max(R, 1.0):
                     rows.append({"from_jpy": x0, "to_jpy": x1, "payer": payer, "amount_jpy": amount})
         frame = pd.DataFrame(rows, columns=["from_jpy", "to_jpy", "payer", "amount_jpy"])
@@ -204,6 +253,11 @@ class Solution:
                  "share": l.share, "cover_jpy": l.cover_jpy, "credit_jpy": l.credit_jpy,
                  "annual_cost_jpy": l.annual_cost_jpy, **self._events_of(two, k)}
                 for k, l in enumerate(self.lines)
+            ] + [
+                {"asset_id": h.asset.asset_id, "kind": h.asset.kind, "counterparty": h.asset.counterparty,
+                 "share": None, "cover_jpy": h.amount_jpy, "credit_jpy": h.credit_jpy,
+                 "annual_cost_jpy": h.annual_cost_jpy}
+                for h in self.holdings
             ],
             "exchange_name": self.profile.name,
             "regime": self.regime.name,
@@ -216,6 +270,8 @@ class Solution:
                                  "first_loss_jpy": two.first_loss_jpy, "second_loss_jpy": two.second_loss_jpy,
                                  "retained_jpy": two.retained_jpy} if repeat else None,
                 "reinstatement_cost_jpy": float(sum(two.reinstatement_jpy))}),
+            **({"reserve_assets_jpy": self.reserve_assets_jpy, "committed_jpy": self.committed_jpy,
+                "ineligible_assets": [a.asset_id for a in self.ineligible_assets]} if self.offered_assets else {}),
         }
 
     @staticmethod
@@ -280,6 +336,7 @@ def verify(solution: Solution) -> list[str]:
         problems.append(f"cash {C:.6g} is negative")
     if C > s.profile.liquid_capital_jpy + tol:
         problems.append(f"cash {C:.6g} exceeds liquid capital {s.profile.liquid_capital_jpy:.6g}")
+    held_credit, held_funded_credit, tied_up, by_asset_kind, by_asset_cp = _check_holdings(s, tol, problems)
 
     offered_ids = {q.quote_id for q in s.offered}
     lines = s.lines
@@ -305,7 +362,7 @@ def verify(solution: Solution) -> list[str]:
     for peril in s.regime.requirement.perils:
         covers = np.fromiter((q.covers(peril) for q in quotes), bool, n)
         credit = paid_per_line @ (weight * covers)
-        worst = float(np.max(losses - credit - C))
+        worst = float(np.max(losses - credit - C - held_credit))
         if worst > z + tol:
             problems.append(f"a {peril} loss is short by {worst:.6g} JPY, more than the reported shortfall {z:.6g}")
 
@@ -314,7 +371,7 @@ def verify(solution: Solution) -> list[str]:
     if sigma > 0:
         reinst = np.fromiter((q.reinstatements for q in quotes), float, n)
         covers = [np.fromiter((q.covers(p) for q in quotes), bool, n) for p in s.regime.requirement.perils]
-        worst = float(_two_events_worst(np.array([R]), np.array([C]), attach[None], limit[None],
+        worst = float(_two_events_worst(np.array([R]), np.array([C + held_credit]), attach[None], limit[None],
                                         (limit * (1.0 + reinst))[None], weight[None], covers, sigma, _GRID_PAIRS)[0])
         if worst > z + tol:
             problems.append(f"a second loss in the same year is short by {worst:.6g} JPY, more than the reported "
@@ -322,10 +379,10 @@ def verify(solution: Solution) -> list[str]:
 
     # 2. caps on credit, credit of j = κ·s·r(R)
     credit_R = weight * np.clip(R - attach, 0.0, limit)
-    if C + z < elig.min_cash_share * R - tol:
-        problems.append(f"cash {C:.6g} below min_cash_share × R")
+    if C + z + held_funded_credit < elig.min_cash_share * R - tol:
+        problems.append(f"cash {C:.6g} and funded assets below min_cash_share × R")
     by_kind = {"insurance": 0.0, "derivative": 0.0}
-    by_counterparty: dict[str, float] = {}
+    by_counterparty: dict[str, float] = dict(by_asset_cp)
     for q, c in zip(quotes, credit_R):
         by_kind["derivative" if q.is_derivative else "insurance"] += c
         if not (q.is_derivative and q.collateralized):
@@ -338,9 +395,17 @@ def verify(solution: Solution) -> list[str]:
         if total > elig.max_counterparty_share * R + tol:
             problems.append(f"credit from {name} above max_counterparty_share × R")
 
+    for kind, total in by_asset_kind.items():
+        if total > getattr(elig.asset_shares, kind) * R + tol:
+            problems.append(f"{kind} credit above max_share.{kind} × R")
+    if C + tied_up > s.profile.liquid_capital_jpy + tol:
+        problems.append(f"cash and funded assets {C + tied_up:.6g} exceed liquid capital")
+
     # reported amounts agree with the mix
     premium = s.profile.premium_multiplier * np.fromiter((q.premium_rate for q in quotes), float, n) * limit * share
-    cost = s.profile.carry * C + float(premium.sum()) + sum(q.fixed_fee_jpy for q in quotes)
+    held_cost = sum(h.amount_jpy * ((s.profile.cost_of_capital - h.asset.yield_rate) if h.asset.kind in
+                                    ("deposit", "jgb") else h.asset.fee_rate) for h in s.holdings)
+    cost = s.profile.carry * C + float(premium.sum()) + sum(q.fixed_fee_jpy for q in quotes) + held_cost
     if abs(cost - s.annual_cost_jpy) > VERIFY_COST * max(abs(cost), 1.0) + 1e-6:
         problems.append(f"reported cost {s.annual_cost_jpy:.6g} differs from the mix's cost {cost:.6g}")
     return problems
@@ -386,6 +451,53 @@ def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, gri
     return worst
 
 
+def _asset_kappa(a: ReserveAsset, regime: Regime) -> float:
+    """κ_a × (1 − haircut) re-derived for `verify` from the asset's own fields and the regime's rating table."""
+    elig = regime.eligibility
+    if a.days_to_pay > elig.max_days_to_pay:
+        return 0.0
+    if a.kind == "jgb":
+        kappa = 1.0
+    else:
+        order = ("AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-", "BB+", "BB", "BB-", "B+", "B", "B-",
+                 "CCC+", "CCC", "CCC-", "NR")
+        if order.index(a.rating) > order.index(elig.min_rating):
+            return 0.0
+        table = regime.rating_credit
+        kappa = float(table[a.rating]) if a.rating in table else float(table.get(a.rating.rstrip("+-"), 1.0))
+    return kappa * (1.0 - a.haircut)
+
+
+def _check_holdings(s: Solution, tol: float, problems: list[str]):
+    """`verify`'s checks of the reserve assets held: offered, within their amount, earning credit, their credit
+    re-derived. Returns (credit of all, credit of the funded, amount funded, credit by kind, credit by
+    counterparty)."""
+    offered = {a.asset_id for a in s.offered_assets}
+    total = funded_credit = tied = 0.0
+    by_kind: dict[str, float] = {}
+    by_cp: dict[str, float] = {}
+    for h in s.holdings:
+        a = h.asset
+        c = _asset_kappa(a, s.regime)
+        if a.asset_id not in offered:
+            problems.append(f"{a.asset_id} is not offered to {s.profile.exchange_id}")
+        if h.amount_jpy < -tol or h.amount_jpy > a.max_amount_jpy + tol:
+            problems.append(f"{a.asset_id} amount {h.amount_jpy:.6g} outside [0, {a.max_amount_jpy:.6g}]")
+        if c <= 0 and h.amount_jpy > tol:
+            problems.append(f"{a.asset_id} earns no credit but was held")
+        credit = c * h.amount_jpy
+        if abs(credit - h.credit_jpy) > tol:
+            problems.append(f"{a.asset_id} credit {h.credit_jpy:.6g} differs from its amount's {credit:.6g}")
+        total += credit
+        if a.kind in ("deposit", "jgb"):
+            funded_credit += credit
+            tied += h.amount_jpy
+        by_kind[a.kind] = by_kind.get(a.kind, 0.0) + credit
+        if a.counterparty:
+            by_cp[a.counterparty] = by_cp.get(a.counterparty, 0.0) + credit
+    return total, funded_credit, tied, by_kind, by_cp
+
+
 # ---------------------------------------------------------------------- many mixes at once (a batch's chunk)
 
 @dataclass
@@ -404,6 +516,11 @@ class Mixes:
     share: np.ndarray
     marginal: np.ndarray
     solve_seconds: float = 0.0
+    assets: tuple[ReserveAsset, ...] = ()          # the eligible reserve assets: the columns of `amount`
+    asset_credit: np.ndarray = field(default_factory=lambda: np.zeros(0))  # c_a per eligible asset
+    amount: np.ndarray | None = None               # exchanges × assets, JPY (None: no assets)
+    offered_assets: tuple[ReserveAsset, ...] = ()
+    asset_kappa: Mapping[str, float] = field(default_factory=dict)  # κ_a by asset_id, before the haircut
 
     @classmethod
     def empty(cls, insts) -> "Mixes":
@@ -415,7 +532,23 @@ class Mixes:
     def subset(self, keep: np.ndarray) -> "Mixes":
         idx = np.flatnonzero(keep)
         return Mixes([self.profiles[i] for i in idx], self.regime, self.offered, self.quotes, self.credit,
-                     self.requirement[idx], self.cash[idx], self.share[idx], self.marginal[idx], self.solve_seconds)
+                     self.requirement[idx], self.cash[idx], self.share[idx], self.marginal[idx], self.solve_seconds,
+                     self.assets, self.asset_credit, None if self.amount is None else self.amount[idx],
+                     self.offered_assets, self.asset_kappa)
+
+    @functools.cached_property
+    def held(self) -> np.ndarray:
+        """Amount of each eligible asset held or committed (exchanges × assets, JPY)."""
+        return self.amount if self.amount is not None else np.zeros((len(self.profiles), len(self.assets)))
+
+    @functools.cached_property
+    def asset_cost(self) -> np.ndarray:
+        """Annual cost of each holding: amount × (cost_of_capital − yield) funded, amount × fee unfunded."""
+        coc = self._per("cost_of_capital")[:, None]
+        funded = np.array([a.funded for a in self.assets], dtype=bool)
+        yields = np.fromiter((a.yield_rate for a in self.assets), float, len(self.assets))
+        fees = np.fromiter((a.fee_rate for a in self.assets), float, len(self.assets))
+        return self.held * np.where(funded, coc - yields, fees)
 
     def _per(self, attr: str) -> np.ndarray:
         return np.fromiter((getattr(p, attr) for p in self.profiles), float, len(self.profiles))
@@ -448,7 +581,7 @@ class Mixes:
 
     @property
     def annual_cost(self) -> np.ndarray:
-        return self.carry * self.cash + self.line_cost.sum(axis=1)
+        return self.carry * self.cash + self.line_cost.sum(axis=1) + self.asset_cost.sum(axis=1)
 
     def solution(self, k: int) -> Solution:
         """Exchange k as a Solution (binding limits are left to `lp.results.assemble`)."""
@@ -458,10 +591,14 @@ class Mixes:
                       if s > 0)
         prof = self.profiles[k]
         all_cash = all_cash_reserve(float(R), self.regime)
+        holdings = tuple(Holding(a, float(v), float(c * v), float(h), float(c))
+                         for a, v, c, h in zip(self.assets, self.held[k], self.asset_credit, self.asset_cost[k])
+                         if v > 0)
         return Solution(
             profile=prof, regime=self.regime, requirement_jpy=float(R), status="optimal",
             cash_reserve_jpy=float(self.cash[k]), shortfall_jpy=0.0,
-            annual_cost_jpy=float(prof.carry * self.cash[k] + cost.sum()),
+            annual_cost_jpy=float(prof.carry * self.cash[k] + cost.sum() + sum(h.annual_cost_jpy for h in holdings)),
+            holdings=holdings, offered_assets=self.offered_assets, asset_credit=dict(self.asset_kappa),
             all_cash_cost_jpy=prof.carry * all_cash if all_cash <= prof.liquid_capital_jpy else None,
             marginal_cost_per_jpy=None if np.isnan(self.marginal[k]) else float(self.marginal[k]), lines=lines,
             offered=self.offered, credit={q.quote_id: float(c) for q, c in zip(self.quotes, self.credit)},
@@ -502,6 +639,19 @@ def verify_many(m: Mixes) -> list[str]:
     for j, q in enumerate(m.quotes):
         if q.quote_id not in offered or m.credit[j] <= 0:
             flag(bought[:, j], f"{q.quote_id} is not offered or earns no credit but was bought")
+    # reserve assets: their credit re-derived from their own fields (not the model's c_a)
+    A = m.held
+    ca = np.fromiter((_asset_kappa(a, m.regime) for a in m.assets), float, len(m.assets))
+    cap = np.fromiter((a.max_amount_jpy for a in m.assets), float, len(m.assets))
+    funded = np.fromiter((a.kind in ("deposit", "jgb") for a in m.assets), bool, len(m.assets))
+    offered_a = {a.asset_id for a in m.offered_assets}
+    flag(~np.isfinite(A).all(axis=1) | (A < -tol[:, None]).any(axis=1) | (A > cap + tol[:, None]).any(axis=1),
+         "a reserve asset outside [0, max_amount_jpy]")
+    for k, a in enumerate(m.assets):
+        if a.asset_id not in offered_a or ca[k] <= 0:
+            flag(A[:, k] > tol, f"{a.asset_id} is not offered or earns no credit but was held")
+    held_credit = A * ca
+    flag(C + (A * funded).sum(axis=1) > m._per("liquid_capital_jpy") + tol, "cash and funded assets exceed liquid capital")
 
     # 1. every loss up to R is funded, for every peril: on a grid and at every layer edge
     attach, limit = m.attachment_jpy, m.limit_jpy
@@ -513,7 +663,7 @@ def verify_many(m: Mixes) -> list[str]:
     for peril in m.regime.requirement.perils:
         covers = np.fromiter((q.covers(peril) for q in m.quotes), bool, n)
         credit = np.einsum("ilj,ij->il", paid, weight * covers)
-        worst = (losses - credit - C[:, None]).max(axis=1)
+        worst = (losses - credit - C[:, None] - held_credit.sum(axis=1)[:, None]).max(axis=1)
         flag(worst > tol, f"a {peril} loss is not funded")
 
     # 5. a second loss in the same year, after the first (in slices of exchanges: pairs × quotes each)
@@ -523,23 +673,30 @@ def verify_many(m: Mixes) -> list[str]:
         covers = [np.fromiter((q.covers(p) for q in m.quotes), bool, n) for p in m.regime.requirement.perils]
         for lo_i in range(0, N, _PAIR_SLICE):
             at = slice(lo_i, lo_i + _PAIR_SLICE)
-            worst = _two_events_worst(R[at], C[at], attach[at], limit[at], limit[at] * (1.0 + reinst), weight[at],
+            worst = _two_events_worst(R[at], (C + held_credit.sum(axis=1))[at], attach[at], limit[at], limit[at] * (1.0 + reinst), weight[at],
                                       covers, sigma, _GRID_PAIRS_MANY)
             bad = np.zeros(N, dtype=bool)
             bad[at] = worst > tol[at]
             flag(bad, "a second loss in the same year is not funded")
 
-    # 2. caps on credit, credit of j = κ·s·r(R) (re-derived here, not Mixes.line_credit)
+    # 2. caps on credit, credit of j = κ·s·r(R) (re-derived here, not Mixes.line_credit; an asset's credit from
+    # its own haircut and κ_a, _asset_kappa, not the model's c_a)
     credit_R = m.credit * m.share * np.clip(R[:, None] - attach, 0.0, limit)
-    flag(C < elig.min_cash_share * R - tol, "cash below min_cash_share × R")
+    flag(C + (held_credit * funded).sum(axis=1) < elig.min_cash_share * R - tol,
+         "cash and funded assets below min_cash_share × R")
+    for kind in {a.kind for a in m.assets}:
+        of = np.fromiter((a.kind == kind for a in m.assets), bool, len(m.assets))
+        flag(held_credit[:, of].sum(axis=1) > getattr(elig.asset_shares, kind) * R + tol,
+             f"{kind} credit above max_share.{kind} × R")
     derivative = np.fromiter((q.is_derivative for q in m.quotes), bool, n)
     flag(credit_R[:, ~derivative].sum(axis=1) > elig.max_insurance_share * R + tol,
          "insurance credit above max_insurance_share × R")
     flag(credit_R[:, derivative].sum(axis=1) > elig.max_derivative_share * R + tol,
          "derivative credit above max_derivative_share × R")
-    for name in {q.counterparty for q in m.quotes}:
+    for name in {q.counterparty for q in m.quotes} | {a.counterparty for a in m.assets if a.counterparty}:
         of = np.fromiter((q.counterparty == name and not (q.is_derivative and q.collateralized) for q in m.quotes),
                          bool, n)
-        flag(credit_R[:, of].sum(axis=1) > elig.max_counterparty_share * R + tol,
+        of_a = np.fromiter((a.counterparty == name for a in m.assets), bool, len(m.assets))
+        flag(credit_R[:, of].sum(axis=1) + held_credit[:, of_a].sum(axis=1) > elig.max_counterparty_share * R + tol,
              f"credit from {name} above max_counterparty_share × R")
     return out.tolist()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
-from optimizer.domain import PERILS, Eligibility, ExchangeProfile, Quote, Regime, RequirementRule
+from optimizer.domain import PERILS, AssetShares, Eligibility, ExchangeProfile, Quote, Regime, RequirementRule, ReserveAsset
 
 
 def profile(**kw) -> ExchangeProfile:
@@ -65,3 +66,24 @@ def random_profiles(rng: np.random.Generator, n: int) -> list[ExchangeProfile]:
                             liquid_capital_jpy=float(rng.choice([2e9, 5e8])) if rng.random() < 0.2 else math.inf,
                             premium_multiplier=float(rng.uniform(0.8, 1.4)))
             for i in range(n)]
+
+
+def random_assets(rng: np.random.Generator, reg: Regime) -> tuple[list[ReserveAsset], Regime]:
+    """A random assets file (deposits and JGBs with haircuts and yields, guarantees and lines with fees, some with
+    a most amount, some late, some sharing a counterparty with the quotes of `random_sheet`), and `reg` with
+    random caps by kind (`max_share.<kind>`) and a days-to-pay limit now and then."""
+    out = []
+    for i in range(int(rng.integers(1, 5))):
+        kind = str(rng.choice(["deposit", "jgb", "bank_guarantee", "credit_line", "parent_guarantee"]))
+        funded = kind in ("deposit", "jgb")
+        out.append(ReserveAsset(
+            f"A{i}", kind, "" if kind == "jgb" else f"C{rng.integers(6)}",
+            "" if kind == "jgb" else str(rng.choice(["AA", "A", "BBB", "BB"])),
+            haircut=float(rng.choice([0.0, 0.01, 0.05, 0.2])), yield_rate=float(rng.uniform(0.0, 0.03)) if funded else 0.0,
+            fee_rate=0.0 if funded else float(rng.uniform(0.001, 0.03)),
+            max_amount_jpy=float(rng.choice([math.inf, 2e9, 8e9])), days_to_pay=float(rng.choice([0, 2, 7, 60]))))
+    shares = AssetShares(**{k: float(rng.choice([0.0, 0.3, 0.5, 1.0])) for k in
+                            ("deposit", "jgb", "bank_guarantee", "credit_line", "parent_guarantee")})
+    days = float(rng.choice([math.inf, 30.0]))
+    return out, dataclasses.replace(reg, eligibility=dataclasses.replace(reg.eligibility, asset_shares=shares,
+                                                                          max_days_to_pay=days))

@@ -14,7 +14,7 @@ from optimizer.model import solve
 from optimizer.regime import credit_factor, requirement
 from optimizer.solution import verify
 
-from builders import layer, profile, random_profiles, random_regime, random_sheet, regime
+from builders import layer, profile, random_assets, random_profiles, random_regime, random_sheet, regime
 
 R = 1e10  # 0.002 × ¥5tn volume under builders.regime()
 
@@ -381,22 +381,27 @@ def test_cost_matches_an_independent_scipy_formulation(inst):
 # ------------------------------------------------------------------ re-solving one model = a fresh model
 
 def test_re_solves_agree_with_a_fresh_model_on_500_random_instances():
-    """25 random sheets × 20 exchanges: MILP sheets, yen-basis layers, shortfalls. Solved three ways — a fresh
-    model each (`solve`), one Resolver in sequence (basis re-use, warm simplex), and the batch's stacks
-    (`Resolver.solve_many`, branch and bound, then one by one for what it leaves) — with the same answers."""
+    """25 random sheets × 20 exchanges: MILP sheets, yen-basis layers, shortfalls, reserve assets on every other
+    sheet. Solved three ways — a fresh model each (`solve`), one Resolver in sequence (basis re-use, warm
+    simplex), and the batch's stacks (`Resolver.solve_many`, branch and bound, then one by one for what it
+    leaves) — with the same answers."""
     from optimizer.model import NODES, REUSED_BASIS, Instance, Resolver
-    rng = np.random.default_rng(500)
+    rng, asset_rng = np.random.default_rng(500), np.random.default_rng(21)
     sequential, stacked = Resolver(), Resolver()
-    counts = {"shortfall": 0, "milp": 0, "yen": 0, "stacked": 0}
+    counts = {"shortfall": 0, "milp": 0, "yen": 0, "stacked": 0, "held": 0, "stacked_held": 0}
     for sheet in range(25):
         quotes, reg = random_sheet(rng, int(rng.integers(3, 9))), random_regime(rng)
         profiles = random_profiles(rng, 20)
-        insts = [Instance.build(p, quotes, reg) for p in profiles]
+        assets: list = []
+        if sheet % 2:
+            assets, reg = random_assets(asset_rng, reg)
+        insts = [Instance.build(p, quotes, reg, assets=assets) for p in profiles]
         mixes, left = stacked.solve_many(insts)
         from_stack = {m.exchange_id: m for m in (mixes.solution(k) for k in range(len(mixes)))}
         counts["stacked"] += len(from_stack)
+        counts["stacked_held"] += sum(bool(m.holdings) for m in from_stack.values())
         for p, inst in zip(profiles, insts):
-            fresh = solve(p, quotes, reg)
+            fresh = solve(p, quotes, reg, assets=assets)
             again = sequential.solve(inst)
             stack = from_stack.get(p.exchange_id) or stacked.solve(inst)
             for other in (again, stack):
@@ -406,10 +411,12 @@ def test_re_solves_agree_with_a_fresh_model_on_500_random_instances():
                 assert other.marginal_cost_per_jpy == pytest.approx(fresh.marginal_cost_per_jpy, rel=1e-6, abs=1e-9)
                 assert not verify(other)
             counts["shortfall"] += fresh.status == "shortfall"
+            counts["held"] += bool(fresh.holdings)
         counts["milp"] += any(q.needs_binary for q in insts[0].eligible)
         counts["yen"] += any(q.layer_basis == "jpy" for q in insts[0].eligible)
     # the cases the test is about did occur
     assert counts["shortfall"] >= 10 and counts["milp"] >= 5 and counts["yen"] >= 10 and counts["stacked"] >= 300
+    assert counts["held"] >= 50 and counts["stacked_held"] >= 30
     assert sequential.stats[REUSED_BASIS] > 50 and stacked.stats[REUSED_BASIS] > 100 and stacked.stats[NODES] > 0
 
 

@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..domain import ExchangeProfile, Quote, Regime
+from ..domain import ExchangeProfile, Quote, Regime, ReserveAsset
 from ..settings import BOUND_GAP, FEASIBILITY, INTEGRALITY, OPTIMALITY, SHORTFALL_SLACK
 from ..solution import Mixes, Solution, SolveError, verify_many
 from . import highs
@@ -241,7 +241,7 @@ class Resolver:
         if x is None:
             raise SolveError("the time limit was reached before any compliant mix was found")
         take_ids = [d.quotes[j].quote_id for j in np.flatnonzero(d.binary)]
-        cols = Columns(len(d.quotes), np.flatnonzero(d.binary))
+        cols = Columns.of_scaled(d)
         return Raw(
             cash=max(float(x[CASH]), 0.0),
             share={q.quote_id: float(v) for q, v in zip(d.quotes, x[cols.shares()])},
@@ -250,6 +250,7 @@ class Resolver:
             objective=float(num.cost @ x),
             solve_seconds=time.perf_counter() - started,
             status="time_limit" if outcome == "time_limit" else "optimal",
+            amount={a.asset_id: max(float(v), 0.0) for a, v in zip(d.assets, x[cols.assets()])},
         )
 
     def _solve_loaded(self, kept: _Kept) -> tuple[str, np.ndarray | None]:
@@ -432,7 +433,8 @@ def _take(num: Numbers, idx: np.ndarray) -> Numbers:
     else:
         def pick(a: np.ndarray) -> np.ndarray:
             return a[idx]
-    return Numbers(pick(num.A), pick(num.row_lower), pick(num.row_upper), num.cost[idx], num.col_lower[idx],
+    # a shared stack's row bounds may still differ per instance (rows.PER_INSTANCE_BOUNDS): indexed, not broadcast
+    return Numbers(pick(num.A), num.row_lower[idx], num.row_upper[idx], num.cost[idx], num.col_lower[idx],
                    num.col_upper[idx], num.names, num.integer, num.shared)
 
 
@@ -469,11 +471,13 @@ def solve_instance(inst: Instance, *, marginal: bool = True, check: bool = True,
 
 
 def solve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, *, marginal: bool = True,
-          check: bool = True, resolver: Resolver | None = None) -> Solution:
+          check: bool = True, resolver: Resolver | None = None, assets: Sequence[ReserveAsset] = ()) -> Solution:
     """The cheapest compliant mix for one exchange (or, if none exists, the smallest shortfall and its cost).
 
     Amounts in the returned Solution are in JPY. Raises SolveError only if HiGHS fails or the solution
-    does not pass the independent check. Pass a `Resolver` to re-use its models across many calls.
+    does not pass the independent check. Pass a `Resolver` to re-use its models across many calls; `assets`:
+    the reserve assets of assets.csv (none: cash and cover alone, as before).
     """
-    return solve_instance(Instance.build(profile, quotes, regime), marginal=marginal, check=check, resolver=resolver)
+    return solve_instance(Instance.build(profile, quotes, regime, assets=assets), marginal=marginal, check=check,
+                          resolver=resolver)
 

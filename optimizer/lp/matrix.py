@@ -10,7 +10,7 @@ from typing import Mapping
 import numpy as np
 
 from .columns import Columns
-from .rows import ROW_FAMILIES, Rows
+from .rows import PER_INSTANCE_BOUNDS, ROW_FAMILIES, Rows
 from .scaled import Scaled
 
 
@@ -36,22 +36,32 @@ class Numbers:
 
 
 def numbers(d: Scaled, fixed_take: Mapping[int, bool] | None = None) -> Numbers:
-    """Minimise carry·C + Σ_j premium_j·s_j + Σ_j fee_j·y_j subject to ROW_FAMILIES, with bounds
-    0 ≤ C ≤ liquid capital (docs/design.md §4), z = 0, 0 ≤ s_j ≤ max_share_j, y_j ∈ {0, 1} (or fixed by `fixed_take`)."""
+    """Minimise carry·C + Σ_j premium_j·s_j + Σ_a cost_a·A_a + Σ_j fee_j·y_j subject to ROW_FAMILIES, with bounds
+    0 ≤ C ≤ liquid capital (docs/design.md §4), z = 0, 0 ≤ s_j ≤ max_share_j, 0 ≤ A_a ≤ max_amount_a,
+    y_j ∈ {0, 1} (or fixed by `fixed_take`); cost_a is cost_of_capital − yield_a for a funded asset, fee_a for
+    an unfunded one."""
     b, bins = d.batch, np.flatnonzero(d.binary)
-    cols = Columns(len(d.quotes), bins)
+    cols = Columns.of_scaled(d)
     shared = d.same_rows()
     rows = Rows.stack([family(d.one(0) if shared else d) for family in ROW_FAMILIES])
-    A = np.concatenate([rows.cash[..., None], rows.gap[..., None], rows.share, rows.take[..., bins]], axis=-1)
+    A = np.concatenate([rows.cash[..., None], rows.gap[..., None], rows.share, rows.asset, rows.take[..., bins]],
+                       axis=-1)
     if shared:  # every instance of the stack has these rows: one copy, seen N times
         A = np.broadcast_to(A, b + A.shape)
-        rows = replace(rows, lower=np.broadcast_to(rows.lower, b + rows.lower.shape),
-                       upper=np.broadcast_to(rows.upper, b + rows.upper.shape))
+        lower, upper = np.broadcast_to(rows.lower, b + rows.lower.shape), np.broadcast_to(rows.upper, b + rows.upper.shape)
+        per = [family(d) for family in PER_INSTANCE_BOUNDS]
+        if any(p.names for p in per):  # these rows' bounds differ per instance: taken from the whole stack
+            at = np.array([rows.names.index(name) for p in per for name in p.names])
+            lower, upper = lower.copy(), upper.copy()
+            lower[..., at] = np.concatenate([p.lower for p in per], axis=-1)
+            upper[..., at] = np.concatenate([p.upper for p in per], axis=-1)
+        rows = replace(rows, lower=lower, upper=upper)
     zero = np.zeros(b + (1,))
-    cost = np.concatenate([d.carry[..., None], zero, d.premium, d.fee[..., bins]], axis=-1)
+    cost = np.concatenate([d.carry[..., None], zero, d.premium, np.broadcast_to(d.asset_cost, b + (cols.m,)),
+                           d.fee[..., bins]], axis=-1)
     lower = np.zeros(b + (cols.count,))
     upper = np.concatenate([d.liquid[..., None], zero, np.broadcast_to(d.max_share, b + (cols.n,)),
-                            np.ones(b + (len(bins),))], axis=-1)
+                            np.broadcast_to(d.asset_upper, b + (cols.m,)), np.ones(b + (len(bins),))], axis=-1)
     for k, j in enumerate(bins):
         if fixed_take is not None and j in fixed_take:
             lower[..., cols.take(k)] = upper[..., cols.take(k)] = float(fixed_take[j])

@@ -42,7 +42,8 @@ def model_from(d: Scaled) -> TowerModel:
 
     num = numbers(d)
     prob = pulp.LpProblem("reserve_tower", pulp.LpMinimize)
-    names = Columns.of(d.quotes, d.binary).names([safe_name(q.quote_id) for q in d.quotes])
+    names = Columns.of_scaled(d).names([safe_name(q.quote_id) for q in d.quotes],
+                                       [safe_name(a.asset_id) for a in d.assets])
     integer = set(num.integer.tolist())
     columns = [prob.add_variable(name, lowBound=float(lo), upBound=None if math.isinf(hi) else float(hi),
                                  cat=pulp.LpBinary if k in integer else pulp.LpContinuous)
@@ -61,7 +62,7 @@ def model_from(d: Scaled) -> TowerModel:
 class ModelView:
     """The PuLP model of one instance with its variables by meaning, for callers that add their own row families
     on top (the risk view's TVaR rows): prob, cash C, shortfall z (None when fixed at 0), share and take by
-    quote_id, and the cost expression of the objective (docs/design.md §4)."""
+    quote_id, amount by asset_id, and the cost expression of the objective (docs/design.md §4)."""
 
     prob: pulp.LpProblem
     cash: object
@@ -70,6 +71,7 @@ class ModelView:
     take: dict
     cost: object
     scaled: Scaled
+    amount: dict = None  # asset_id → the amount column A_a
 
 
 def build_view(inst: Instance, *, with_shortfall: bool = False) -> ModelView:
@@ -79,12 +81,13 @@ def build_view(inst: Instance, *, with_shortfall: bool = False) -> ModelView:
     m = build(inst)
     d, cols = m.scaled, m.columns
     bins = np.flatnonzero(d.binary)
-    layout = Columns.of(d.quotes, d.binary)
+    layout = Columns.of_scaled(d)
     gap = cols[SHORTFALL]
     if with_shortfall:
         gap.upBound = None
     cost = pulp.lpSum(float(c) * v for c, v in zip(numbers(d).cost, cols) if c != 0)
     return ModelView(m.prob, cols[CASH], gap if with_shortfall else None,
                      {q.quote_id: cols[layout.share(j)] for j, q in enumerate(d.quotes)},
-                     {d.quotes[j].quote_id: cols[layout.take(k)] for k, j in enumerate(bins)}, cost, d)
+                     {d.quotes[j].quote_id: cols[layout.take(k)] for k, j in enumerate(bins)}, cost, d,
+                     {a.asset_id: cols[layout.asset(k)] for k, a in enumerate(d.assets)})
 

@@ -23,8 +23,8 @@ REPEAT_VERTICES = "maxima"
 
 @dataclass(frozen=True)
 class Rows:
-    """A family of rows: lower ≤ cash·C + gap·z + share·s + take·y ≤ upper, one entry per row (units of R);
-    for a stack of instances every array has the stack's leading axis."""
+    """A family of rows: lower ≤ cash·C + gap·z + share·s + asset·A + take·y ≤ upper, one entry per row (units of
+    R); for a stack of instances every array has the stack's leading axis."""
 
     names: tuple[str, ...]
     cash: np.ndarray    # batch × rows
@@ -33,36 +33,46 @@ class Rows:
     take: np.ndarray    # batch × rows × quotes (columns of quotes without a binary stay 0)
     lower: np.ndarray
     upper: np.ndarray
+    asset: np.ndarray | None = None  # batch × rows × assets (None: 0 on every asset column)
 
     @classmethod
-    def of(cls, names, d: Scaled, *, cash=0.0, gap=0.0, share=None, take=None, lower=-INF, upper=INF) -> "Rows":
-        """Row values broadcast to batch × rows (× quotes): a per-instance number is given as batch + (1,)."""
+    def of(cls, names, d: Scaled, *, cash=0.0, gap=0.0, share=None, take=None, lower=-INF, upper=INF,
+           asset=None) -> "Rows":
+        """Row values broadcast to batch × rows (× quotes, × assets): a per-instance number is given as
+        batch + (1,)."""
         m, n, b = len(names), len(d.quotes), d.batch
         full = lambda v: np.broadcast_to(np.asarray(v, dtype=float), b + (m,))  # noqa: E731
-        grid = lambda v: np.broadcast_to(np.asarray(0.0 if v is None else v, dtype=float), b + (m, n))  # noqa: E731
-        return cls(tuple(names), full(cash), full(gap), grid(share), grid(take), full(lower), full(upper))
+        grid = lambda v, k=n: np.broadcast_to(np.asarray(0.0 if v is None else v, dtype=float), b + (m, k))  # noqa: E731
+        return cls(tuple(names), full(cash), full(gap), grid(share), grid(take), full(lower), full(upper),
+                   grid(asset, len(d.assets)))
 
     @staticmethod
     def stack(blocks: Sequence["Rows"]) -> "Rows":
         def cat(f: str, axis: int) -> np.ndarray:
             return np.concatenate([getattr(b, f) for b in blocks], axis=axis)
+        width = max((b.asset.shape[-1] for b in blocks if b.asset is not None), default=0)
+        assets = [b.asset if b.asset is not None else np.zeros(b.share.shape[:-1] + (width,)) for b in blocks]
         return Rows(tuple(n for b in blocks for n in b.names), cat("cash", -1), cat("gap", -1), cat("share", -2),
-                    cat("take", -2), cat("lower", -1), cat("upper", -1))
+                    cat("take", -2), cat("lower", -1), cat("upper", -1), np.concatenate(assets, axis=-2))
 
 
 def reserve_side(names, d: Scaled, **terms) -> Rows:
     """A row the reserve must fund: (what the reserve holds) + Σ_j coef_j·s_j ≥ the loss, the reserve being cash C and
-    the shortfall z — the one place that says what funds a loss, for every row family that funds one."""
-    return Rows.of(names, d, cash=1.0, gap=1.0, **terms)
+    the shortfall z and the reserve assets at their credit per yen c_a (assets.csv: an asset is first-loss money like
+    cash, and is not restored between two losses either) — the one place that says what funds a loss, for every row
+    family that funds one."""
+    return Rows.of(names, d, cash=1.0, gap=1.0, asset=d.asset_credit, **terms)
 
 
 # DESIGN 1. every loss up to R is funded
 def funded_losses(d: Scaled) -> Rows:
     """docs/design.md §4, row family 1. Every loss up to R is funded, for every peril p:
 
-        x − Σ_{j covers p} κ_j·s_j·r_j(x) ≤ C + z     ⇔     C + z + Σ_{j covers p} κ_j·r_j(x)·s_j ≥ x
+        x − Σ_{j covers p} κ_j·s_j·r_j(x) ≤ C + z + Σ_a c_a·A_a
+            ⇔     C + z + Σ_{j covers p} κ_j·r_j(x)·s_j + Σ_a c_a·A_a ≥ x
 
-    at each breakpoint x ∈ {R} ∪ {a_j, a_j + l_j} (retained loss is piecewise linear with kinks only there, so
+    with c_a = κ_a·(1 − h_a) the credit per yen of reserve asset a: an asset is first-loss money like cash (it
+    covers every peril and adds no breakpoint), at each breakpoint x ∈ {R} ∪ {a_j, a_j + l_j} (retained loss is piecewise linear with kinks only there, so
     these rows are exact: no gap between cash and the first layer). z is the shortfall (fixed at 0 unless no
     compliant mix exists). Perils covered by the same quotes give the same rows: one block per peril group.
     """
@@ -76,15 +86,19 @@ def funded_losses(d: Scaled) -> Rows:
 def credit_caps(d: Scaled) -> Rows:
     """docs/design.md §4, row family 2. Regulatory caps on credit, where the credit of quote j is κ_j·s_j·r_j(R):
 
-        C + z ≥ min_cash_share·R
+        C + z + Σ_{a funded} c_a·A_a ≥ min_cash_share·R      (the reserve held: cash and the funded kinds)
         Σ_{j insurance} κ_j·r_j(R)·s_j ≤ max_insurance_share·R
         Σ_{j derivative} κ_j·r_j(R)·s_j ≤ max_derivative_share·R
+        Σ_{a of kind k} c_a·A_a ≤ max_share.<k>·R             (one row per asset kind present, even at 0)
     """
     e, full, top = d.eligibility, d.credit_at_top()[..., None, :], d.top[..., None]
     return Rows.stack([
-        Rows.of(["min_cash"], d, cash=1.0, gap=1.0, lower=e.min_cash_share * top),
+        Rows.of(["min_cash"], d, cash=1.0, gap=1.0, lower=e.min_cash_share * top,
+                asset=d.asset_credit * d.asset_funded),
         Rows.of(["insurance_cap"], d, share=full * ~d.derivative, upper=e.max_insurance_share * top),
         Rows.of(["derivative_cap"], d, share=full * d.derivative, upper=e.max_derivative_share * top),
+        Rows.of([f"asset_cap_{k}" for k in d.asset_kinds], d, asset=d.of_kind * d.asset_credit,
+                upper=np.array([e.max_asset_share(k) for k in d.asset_kinds]) * top),
     ])
 
 
@@ -92,11 +106,30 @@ def credit_caps(d: Scaled) -> Rows:
 def counterparty_caps(d: Scaled) -> Rows:
     """docs/design.md §4, row family 2. Credit from any one counterparty c ≤ max_counterparty_share·R (collateralized derivatives exempt):
 
-        Σ_{j of c} κ_j·r_j(R)·s_j ≤ max_counterparty_share·R
+        Σ_{j of c} κ_j·r_j(R)·s_j + Σ_{a of c} c_a·A_a ≤ max_counterparty_share·R
+
+    A bank's guarantee, its deposit and its insurance arm's layer share one row when they name the same
+    counterparty.
     """
     return Rows.of([f"counterparty_cap_{safe_name(c)}" for c in d.counterparties], d,
                    share=d.of_counterparty * d.credit_at_top()[..., None, :],
+                   asset=d.asset_of_counterparty * d.asset_credit,
                    upper=d.eligibility.max_counterparty_share * d.top[..., None])
+
+
+# DESIGN 2. what the held reserve ties up
+def liquid_capital(d: Scaled) -> Rows:
+    """docs/design.md §4, row family 2. Cash and the funded assets together tie up capital (their amounts, not
+    their credit), at most the exchange's liquid capital; only when a funded asset is eligible (C's own bound
+    says it otherwise):
+
+        C + Σ_{a funded} A_a ≤ liquid_capital / R
+
+    Its bound differs per exchange of a stack (matrix.numbers takes it from the whole stack: PER_INSTANCE_BOUNDS).
+    """
+    if not d.asset_funded.any():
+        return Rows.of([], d)
+    return Rows.of(["liquid_capital"], d, cash=1.0, asset=d.asset_funded.astype(float), upper=d.liquid[..., None])
 
 
 # DESIGN 4. minimum lines and flat fees (MILP)
@@ -139,4 +172,5 @@ def repeat_losses(d: Scaled) -> Rows:
     return Rows.stack(blocks)
 
 
-ROW_FAMILIES = (funded_losses, credit_caps, counterparty_caps, min_lines, repeat_losses)
+ROW_FAMILIES = (funded_losses, credit_caps, counterparty_caps, liquid_capital, min_lines, repeat_losses)
+PER_INSTANCE_BOUNDS = (liquid_capital,)  # families whose bounds differ across a stack that shares its matrix

@@ -11,31 +11,44 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..domain import Eligibility, ExchangeProfile, Quote, Regime, premium_jpy, recovery
-from ..regime import credit_factor, exempt_from_counterparty_cap, requirement
+from ..domain import ASSET_KINDS, Eligibility, ExchangeProfile, Quote, Regime, ReserveAsset, premium_jpy, recovery
+from ..regime import asset_credit_factor, credit_factor, exempt_from_counterparty_cap, requirement
 from ..settings import SAME_MATRIX
 
 
 @dataclass(frozen=True)
 class Instance:
-    """One exchange's problem: the profile, the quotes offered to it, the regime and the requirement R (JPY)."""
+    """One exchange's problem: the profile, the quotes and reserve assets offered to it, the regime and the
+    requirement R (JPY)."""
 
     profile: ExchangeProfile
     quotes: tuple[Quote, ...]
     regime: Regime
     requirement_jpy: float
     credit: Mapping[str, float] = field(default_factory=dict)  # κ by quote_id, for offered quotes
+    assets: tuple[ReserveAsset, ...] = ()                       # reserve assets offered (assets.csv)
+    asset_credit: Mapping[str, float] = field(default_factory=dict)  # κ_a by asset_id (before the haircut)
 
     @classmethod
     def build(cls, profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
-              requirement_jpy: float | None = None, credit: Mapping[str, float] | None = None) -> "Instance":
-        """`credit`: κ by quote_id when the caller has it already (it depends on the quote and regime only)."""
+              requirement_jpy: float | None = None, credit: Mapping[str, float] | None = None,
+              assets: Sequence[ReserveAsset] = (), asset_credit: Mapping[str, float] | None = None) -> "Instance":
+        """`credit`, `asset_credit`: κ by quote_id / asset_id when the caller has it already (it depends on the
+        quote or asset and the regime only)."""
         offered = tuple(q for q in quotes if q.offered_to(profile.exchange_id))
         r = requirement(profile, regime) if requirement_jpy is None else float(requirement_jpy)
+        held = tuple(a for a in assets if a.offered_to(profile.exchange_id))
+        akappa = {a.asset_id: asset_credit[a.asset_id] if asset_credit is not None else asset_credit_factor(a, regime)
+                  for a in held}
         if credit is not None and len(offered) == len(quotes) == len(credit):
-            return cls(profile, tuple(quotes), regime, r, credit)  # every quote offered: share the caller's κ
+            return cls(profile, tuple(quotes), regime, r, credit, held, akappa)  # every quote offered: share κ
         kappa = {q.quote_id: credit[q.quote_id] if credit is not None else credit_factor(q, regime) for q in offered}
-        return cls(profile, offered, regime, r, kappa)
+        return cls(profile, offered, regime, r, kappa, held, akappa)
+
+    @property
+    def eligible_assets(self) -> tuple[ReserveAsset, ...]:
+        """Reserve assets that earn credit (κ_a > 0: rating and days to pay); the others are reported, never held."""
+        return tuple(a for a in self.assets if self.asset_credit[a.asset_id] > 0)
 
     @property
     def eligible(self) -> tuple[Quote, ...]:
@@ -84,6 +97,15 @@ class Scaled:
     of_counterparty: np.ndarray  # counterparties × quotes: 1 where the quote counts against that cap
     eligibility: Eligibility
     second_event_share: float = 0.0  # σ: a second loss up to σ·R in the same year is funded too (0: no such rows)
+    # reserve assets (assets.csv), the eligible ones in file order; empty arrays when there are none
+    assets: tuple[ReserveAsset, ...] = ()
+    asset_credit: np.ndarray = field(default_factory=lambda: np.zeros(0))  # c_a = κ_a·(1 − h_a), per yen
+    asset_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))    # funded: coc − yield; unfunded: fee (batch × assets)
+    asset_upper: np.ndarray = field(default_factory=lambda: np.zeros(0))   # max_amount_jpy in units of R (batch × assets)
+    asset_funded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    asset_kinds: tuple[str, ...] = ()                                      # the kinds present, in ASSET_KINDS order
+    of_kind: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # kinds × assets
+    asset_of_counterparty: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # counterparties × assets
 
     @property
     def batch(self) -> tuple[int, ...]:
@@ -94,20 +116,20 @@ class Scaled:
     def of(cls, inst: Instance) -> "Scaled":
         p = inst.profile
         return cls._make(inst.eligible, inst, np.float64(inst.requirement_jpy), np.float64(p.premium_multiplier),
-                         np.float64(p.carry), np.float64(p.liquid_capital_jpy))
+                         np.float64(p.carry), np.float64(p.liquid_capital_jpy), np.float64(p.cost_of_capital))
 
     @classmethod
     def stack(cls, insts: Sequence[Instance]) -> "Scaled":
-        """Many instances of one structure (same eligible quotes and regime) as one batch."""
+        """Many instances of one structure (same eligible quotes, eligible assets and regime) as one batch."""
         first, N = insts[0], len(insts)
         col = lambda get: np.fromiter((get(i) for i in insts), float, N)  # noqa: E731
         return cls._make(first.eligible, first, col(lambda i: i.requirement_jpy),
                          col(lambda i: i.profile.premium_multiplier), col(lambda i: i.profile.carry),
-                         col(lambda i: i.profile.liquid_capital_jpy))
+                         col(lambda i: i.profile.liquid_capital_jpy), col(lambda i: i.profile.cost_of_capital))
 
     @classmethod
     def _make(cls, quotes: tuple[Quote, ...], inst: Instance, R: np.ndarray, multiplier: np.ndarray,
-              carry: np.ndarray, liquid: np.ndarray) -> "Scaled":
+              carry: np.ndarray, liquid: np.ndarray, coc: np.ndarray) -> "Scaled":
         u = np.where(R > 0, R, 1.0)
         n, per = len(quotes), u[..., None]
 
@@ -131,8 +153,24 @@ class Scaled:
         for p in perils:
             by_set.setdefault(tuple(q.covers(p) for q in quotes), []).append(p)
         sets = sorted(by_set)
-        capped = sorted({q.counterparty for q in quotes if not exempt_from_counterparty_cap(q)})
+        assets = inst.eligible_assets
+        m = len(assets)
+        # a bank's or parent's assets count toward the same cap as its layers (the same counterparty name)
+        capped = sorted({q.counterparty for q in quotes if not exempt_from_counterparty_cap(q)}
+                        | {a.counterparty for a in assets if a.counterparty})
+        kinds = tuple(k for k in ASSET_KINDS if any(a.kind == k for a in assets))
+        funded = np.array([a.funded for a in assets], dtype=bool)
+        yields = np.fromiter((a.yield_rate for a in assets), float, m)
+        fees = np.fromiter((a.fee_rate for a in assets), float, m)
         return cls(
+            assets=assets,
+            asset_credit=np.fromiter((a.credit_per_yen(inst.asset_credit[a.asset_id]) for a in assets), float, m),
+            asset_cost=np.where(funded, coc[..., None] - yields, fees) if m else np.zeros(R.shape + (0,)),
+            asset_upper=np.fromiter((a.max_amount_jpy for a in assets), float, m) / per,
+            asset_funded=funded, asset_kinds=kinds,
+            of_kind=np.array([[a.kind == k for a in assets] for k in kinds], dtype=float).reshape(len(kinds), m),
+            asset_of_counterparty=np.array([[a.counterparty == c for a in assets] for c in capped],
+                                           dtype=float).reshape(len(capped), m),
             quotes=quotes, unit=u, top=top,
             kappa=arr(inst.credit[q.quote_id] for q in quotes), attach=attach, limit=limit,
             aggregate=by_quote(lambda q: q.aggregate_jpy(R)) / per,
@@ -166,7 +204,8 @@ class Scaled:
         """What fixes the set of rows and columns; instances with the same structure share one HiGHS model."""
         return (tuple(q.quote_id for q in self.quotes), self.binary.tobytes(), self.groups, self.covers.tobytes(),
                 self.counterparties, self.of_counterparty.tobytes(),
-                self.second_event_share > 0 and tuple(q.reinstatements for q in self.quotes))
+                self.second_event_share > 0 and tuple(q.reinstatements for q in self.quotes),
+                tuple(a.asset_id for a in self.assets), self.asset_credit.tobytes())
 
     def same_rows(self) -> bool:
         """A stack whose instances have the same rows (requirement-basis layers: attachments and limits in units
@@ -178,6 +217,7 @@ class Scaled:
 
     def one(self, k: int) -> "Scaled":
         """Instance k of a stack, as a single instance."""
-        per = ("unit", "top", "attach", "limit", "aggregate", "premium", "fee", "carry", "liquid", "points")
+        per = ("unit", "top", "attach", "limit", "aggregate", "premium", "fee", "carry", "liquid", "points", "asset_cost",
+               "asset_upper")
         return replace(self, **{f: getattr(self, f)[k] for f in per})
 
