@@ -20,13 +20,16 @@ import numpy as np
 from .domain import ExchangeProfile, Quote, Regime
 # The regulatory model: the one formulation this module re-solves, through the one HiGHS gateway.
 from .lp import highs
+from .lp.columns import SHORTFALL, Columns
+from .lp.matrix import numbers
 from .lp.pulp_view import build_view as build_model
 from .lp.results import Raw as RawSolution, assemble
-from .lp.scaled import Instance
-from .settings import OVER_INDEMNITY_TOL, RESERVE_TOL, SHORTFALL_SLACK, TVAR_TOL, ZERO_SHORTFALL
+from .lp.scaled import Instance, Scaled
+from .settings import (CUT_TOL, MAX_CUT_ROUNDS, OVER_INDEMNITY_TOL, RESERVE_TOL, SHORTFALL_SLACK, TIME_LIMIT_SECONDS,
+                       TVAR_TOL, ZERO_SHORTFALL)
 from .simulation import Scenarios
 from .solution import Solution, SolveError
-from .tvar import add_tvar_rows
+from .tvar import TailCuts, add_tvar_rows
 
 if TYPE_CHECKING:  # PuLP, with the log parsers it imports (~0.2 s), is imported where a PuLP model is built
     import pulp
@@ -294,13 +297,23 @@ def add_expected_retained(prob: pulp.LpProblem, book: RiskBook, share: Mapping[s
     return expr + float(L[plain].sum()) / n
 
 
+FORMULATIONS = ("cuts", "rows")  # how the risk objective is solved: docs/risk.md, "How the TVaR LP is solved"
+
+
 def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, scenarios: Scenarios, *,
-                    tvar_limit: float | None = None, level: float = DEFAULT_LEVEL) -> RiskSolution:
+                    tvar_limit: float | None = None, level: float = DEFAULT_LEVEL,
+                    formulation: str = "cuts") -> RiskSolution:
     """The cheapest compliant mix counting expected losses: minimise carry·C + premiums + fees + E[retained loss],
     subject to the regulatory constraints 1–4 and, with `tvar_limit` (JPY), TVaR_level(retained) ≤ tvar_limit.
 
     When no mix meets the requirement, the least shortfall is found first and the risk objective is minimised at
     it (`lp.highs.least_shortfall_then_least_cost`, as for `lp.solve`).
+
+    `formulation`: "cuts" (the default) holds the regulatory model in one HiGHS instance and adds supporting
+    hyperplanes of the TVaR and of the expected clipped retained loss until the master's mix meets them
+    (`_CutPhases`: a few rows, whatever the number of scenario-years); "rows" writes the whole LP, one
+    Rockafellar–Uryasev row per year with a loss and one clip row per year that can be over-insured (`_RiskPhases`,
+    a PuLP model). Both minimise the same function over the same mixes (docs/risk.md, "How the TVaR LP is solved").
 
     Returns:
         RiskSolution with a verified Solution (compliance re-checked by `verify`) and its metrics.
@@ -309,27 +322,32 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
         SolveError: HiGHS fails; no compliant mix meets the TVaR limit (the message gives the least TVaR a
             compliant mix reaches); or the reported mix fails the recomputed TVaR check.
     """
-    import pulp
-
     started = time.perf_counter()
     inst = Instance.build(profile, quotes, regime)
     book = RiskBook.build(scenarios, inst.eligible, inst.requirement_jpy)
     u = inst.unit
     limit_units = None if tvar_limit is None else float(tvar_limit) / u
 
-    phases = _RiskPhases(inst, book, level, limit_units, tvar_limit)
-    _, least = highs.least_shortfall_then_least_cost(phases)
-    model = phases.model
-    shortfall = 0.0 if least is None else max(least, 0.0)
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+    if formulation == "cuts":
+        cut_phases = _CutPhases(inst, book, level, limit_units, tvar_limit)
+        _, least = highs.least_shortfall_then_least_cost(cut_phases)
+        raw = cut_phases.master.raw(0.0 if least is None else max(least, 0.0), time.perf_counter() - started)
+    else:
+        phases = _RiskPhases(inst, book, level, limit_units, tvar_limit)
+        _, least = highs.least_shortfall_then_least_cost(phases)
+        import pulp
 
-    raw = RawSolution(
-        cash=max(_val(model.cash), 0.0),
-        share={k: _val(v) for k, v in model.share.items()},
-        take={k: _val(v) > 0.5 for k, v in model.take.items()},
-        shortfall=shortfall,
-        objective=float(pulp.value(model.cost)),
-        solve_seconds=time.perf_counter() - started,
-    )
+        model = phases.model
+        raw = RawSolution(
+            cash=max(_val(model.cash), 0.0),
+            share={k: _val(v) for k, v in model.share.items()},
+            take={k: _val(v) > 0.5 for k, v in model.take.items()},
+            shortfall=0.0 if least is None else max(least, 0.0),
+            objective=float(pulp.value(model.cost)),
+            solve_seconds=time.perf_counter() - started,
+        )
     solution = assemble(inst, raw, None)  # runs verify(): the mix is still compliant
     result = solution_metrics(solution, book, level=level)
     if tvar_limit is not None and result.tvar_jpy > tvar_limit + TVAR_TOL * u / (1.0 - level):
@@ -379,6 +397,173 @@ class _RiskPhases:
         model.prob.setObjective(model.cost + self.retained)
 
 
+class _CutMaster:
+    """The regulatory model (`matrix.numbers`, every row family of lp/rows.py) held in one HiGHS instance through
+    the gateway, with two more columns, both ≥ 0 and in units of R:
+
+        θ  ≥ the expected retained loss of the years that can be over-insured, (1/N)·Σ max(L − P·s, 0)
+        t  ≥ TVaR_level of the retained loss max(L − P·s, 0) over all N years (t ≤ X carries the limit)
+
+    each bounded below by cuts, supporting hyperplanes of its function (`tvar.TailCuts`) added where the master's
+    mix shows that a function is above its column (Kelley's cutting planes; Künzi-Bay & Mayer's CVaRMin for the
+    TVaR). The years that can never be over-insured enter the objective as the affine (1/N)·Σ (L − P·s), as in
+    `add_expected_retained`. The cuts hold for every mix, so the master is a relaxation of the full LP; when it
+    stops, its mix meets the full LP's rows (to CUT_TOL): the master's optimum is the full LP's.
+
+    `objective`: "risk" (cost + E[retained]) or "tvar" (t alone, for `least_tvar`)."""
+
+    def __init__(self, inst: Instance, book: RiskBook, level: float, limit: float | None, *,
+                 objective: str = "risk"):
+        d = Scaled.of(inst)
+        num = numbers(d)
+        self.inst, self.d, self.num, self.limit = inst, d, num, limit
+        self.layout = Columns.of(d.quotes, d.binary)
+        n0 = num.cost.size
+        self.theta, self.t = n0, n0 + 1
+        index = {q.quote_id: j for j, q in enumerate(d.quotes)}
+        self.share_cols = np.array([self.layout.share(index[q.quote_id]) for q in book.quotes], dtype=np.int64)
+        u, n = inst.unit, book.scenarios.n_years
+        L, P = book.scenarios.annual_loss / u, book.payout / u
+        max_share = np.array([q.max_share for q in book.quotes])
+        clipped = P @ max_share > L * (1 + OVER_INDEMNITY_TOL)  # as add_expected_retained: these need max(·, 0)
+        plain = ~clipped
+        self.clip = TailCuts(L[clipped], -P[clipped], None, n) if clipped.any() else None
+        self.tail = TailCuts(L, -P, level, n)
+        self.offset = float(L[plain].sum()) / n
+        cost = np.zeros(n0 + 2)
+        if objective == "risk":
+            cost[:n0] = num.cost
+            np.add.at(cost, self.share_cols, -P[plain].sum(axis=0) / n)
+            cost[self.theta] = 1.0
+        else:
+            cost[self.t] = 1.0
+        self.cost = cost
+        self.uses_theta, self.uses_t = objective == "risk", objective == "tvar" or limit is not None
+        A = np.zeros((num.A.shape[0], n0 + 2))
+        A[:, :n0] = num.A
+        col_lower = np.concatenate([num.col_lower, [0.0, 0.0]])
+        col_upper = np.concatenate([num.col_upper, [highs.INF, highs.INF if limit is None else float(limit)]])
+        self.col_upper = col_upper
+        self.h = highs.new()
+        highs.load(self.h, A, cost, col_lower, col_upper, num.row_lower, num.row_upper, num.integer)
+        self.x: np.ndarray | None = None
+        self.cuts = 0
+        self.rounds = 0
+        for s0 in (np.zeros(len(book.quotes)), max_share):  # no cover and all cover: two cuts to start from
+            self._add_cuts(s0, force=True)
+
+    def _add_cuts(self, s: np.ndarray, x: np.ndarray | None = None, *, force: bool = False) -> bool:
+        """Add, for θ and t, the supporting hyperplane at the shares s where the function is above the master's
+        column (x: the master's values; `force`: whatever they are). Returns whether a cut was added."""
+        added = False
+        for col, fn, used in ((self.theta, self.clip, self.uses_theta), (self.t, self.tail, self.uses_t)):
+            if fn is None or not used:
+                continue
+            if not force and fn.value(s) <= x[col] + CUT_TOL:
+                continue
+            a0, a = fn.cut(s)  # f(y) ≥ a0 + a·y  ⇔  col − a·s ≥ a0
+            keep = np.flatnonzero(a)
+            highs.add_row(self.h, np.r_[col, self.share_cols[keep]], np.r_[1.0, -a[keep]], a0, highs.INF)
+            self.cuts += 1
+            added = True
+        return added
+
+    def minimise(self) -> str:
+        """Master solves, each followed by the cuts its mix calls for, until none is: "optimal" or "infeasible"
+        (the master is a relaxation: infeasible means the full LP is).
+
+        Raises:
+            SolveError: HiGHS stops on its time limit, or the cuts do not settle within MAX_CUT_ROUNDS rounds or
+                settings.TIME_LIMIT_SECONDS.
+        """
+        started = time.perf_counter()
+        for _ in range(MAX_CUT_ROUNDS):
+            self.rounds += 1
+            outcome = highs.run(self.h, "on the risk objective")
+            if outcome == "infeasible":
+                self.x = None
+                return outcome
+            if outcome != "optimal":
+                raise SolveError("HiGHS stopped on the risk objective with status time_limit")
+            x = highs.values(self.h)
+            self.x = x
+            if not self._add_cuts(x[self.share_cols], x):
+                return "optimal"
+            if time.perf_counter() - started > TIME_LIMIT_SECONDS:
+                break
+        raise SolveError(f"the risk objective's cutting planes did not settle ({self.rounds} master solves, "
+                         f"{self.cuts} cuts)")
+
+    def solve_once(self) -> str:
+        outcome = highs.run(self.h, "on the risk objective")
+        if outcome not in ("optimal", "infeasible"):
+            raise SolveError("HiGHS stopped on the risk objective with status time_limit")
+        self.x = highs.values(self.h) if outcome == "optimal" else None
+        return outcome
+
+    def set_shortfall(self, upper: float) -> None:
+        highs.set_col_bounds(self.h, [SHORTFALL], [0.0], [upper])
+
+    def set_limit(self, on: bool) -> None:
+        upper = self.col_upper[self.t] if on else highs.INF
+        highs.set_col_bounds(self.h, [self.t], [0.0], [upper])
+
+    def set_objective(self, cost: np.ndarray) -> None:
+        highs.set_costs(self.h, np.arange(cost.size), cost)
+
+    def tvar_value(self) -> float:
+        """TVaR (units of R) of the master's mix, recomputed from the scenarios."""
+        return self.tail.value(self.x[self.share_cols])
+
+    def raw(self, shortfall: float, seconds: float) -> RawSolution:
+        x, d, cols = self.x, self.d, self.layout
+        take_ids = [d.quotes[j].quote_id for j in cols.binaries]
+        return RawSolution(
+            cash=max(float(x[0]), 0.0),
+            share={q.quote_id: float(v) for q, v in zip(d.quotes, x[cols.shares()])},
+            take={k: float(v) > 0.5 for k, v in zip(take_ids, x[cols.takes()])},
+            shortfall=shortfall,
+            objective=float(self.num.cost @ x[:self.num.cost.size]),
+            solve_seconds=seconds,
+        )
+
+
+class _CutPhases:
+    """`solve_with_risk`'s three steps (highs.Lexicographic) on the cutting-plane master: the shortfall is
+    minimised with the TVaR limit off (as `_RiskPhases` minimises it without the TVaR rows), then held while
+    the risk objective is minimised under the limit."""
+
+    def __init__(self, inst: Instance, book: RiskBook, level: float, limit: float | None, limit_jpy: float | None):
+        self.inst, self.book, self.level, self.limit, self.limit_jpy = inst, book, level, limit, limit_jpy
+        self.master = _CutMaster(inst, book, level, limit)
+        self.held = False
+
+    def least_cost(self) -> str:
+        outcome = self.master.minimise()
+        if outcome == "infeasible" and self.held and self.limit is not None:
+            raise SolveError(_tvar_unreachable(self.inst, self.book, self.level, self.limit_jpy))
+        return outcome
+
+    def least_shortfall(self) -> tuple[str, float]:
+        m = self.master
+        m.set_shortfall(highs.INF)
+        m.set_limit(False)
+        shortfall_only = np.zeros(m.cost.size)
+        shortfall_only[SHORTFALL] = 1.0
+        m.set_objective(shortfall_only)
+        outcome = m.solve_once()
+        return outcome, float(m.x[SHORTFALL]) if outcome == "optimal" else float("nan")
+
+    def hold_shortfall(self, least: float) -> None:
+        if least <= ZERO_SHORTFALL and self.limit is not None:  # compliant mixes exist: the TVaR limit is the cause
+            raise SolveError(_tvar_unreachable(self.inst, self.book, self.level, self.limit_jpy))
+        m = self.master
+        m.set_shortfall(least + SHORTFALL_SLACK)
+        m.set_limit(True)
+        m.set_objective(m.cost)
+        self.held = True
+
+
 def tvar_family(model, book: RiskBook, unit: float, level: float, limit: float | None):
     """TVaR rows on retained = L − P·s in units of R, measured as max(·, 0) (ζ ≥ 0: see tvar.py)."""
     variables = [model.share[q.quote_id] for q in book.quotes]
@@ -387,9 +572,17 @@ def tvar_family(model, book: RiskBook, unit: float, level: float, limit: float |
                          name="tvar")
 
 
-def least_tvar(inst: Instance, book: RiskBook, level: float = DEFAULT_LEVEL) -> float | None:
+def least_tvar(inst: Instance, book: RiskBook, level: float = DEFAULT_LEVEL, *,
+               formulation: str = "cuts") -> float | None:
     """The smallest TVaR_level of annual retained loss (JPY) that a compliant mix reaches on the book's scenarios;
-    None when no mix is compliant or HiGHS fails."""
+    None when no mix is compliant or HiGHS fails. `formulation` as for `solve_with_risk`."""
+    if formulation == "cuts":
+        master = _CutMaster(inst, book, level, None, objective="tvar")
+        try:
+            outcome = master.minimise()
+        except SolveError:
+            return None
+        return master.tvar_value() * inst.unit if outcome == "optimal" else None
     import pulp
 
     highs.quiet_highs()

@@ -70,6 +70,11 @@ NOISE_SHORTFALL = 1e-7   # absolute, units of the exchange's own R: a shortfall 
 TVAR_TOL = 1e-6          # absolute, units of R, before ÷ (1 − α): the recomputed TVaR may exceed the limit by this
                          # (the TVaR expression sums rows met to 1e-10, divided by (1 − α)·N; shares snap ≤ 1e-7)
 OVER_INDEMNITY_TOL = 1e-12  # relative, of the year's loss: full cover paying more than this over it gets a clip row
+CUT_TOL = 1e-9           # absolute, units of R: the cutting planes of the risk objective stop when the TVaR and the
+                         # expected clipped retained loss recomputed at the master's mix exceed the master's values
+                         # by no more than this (10× the 1e-10 to which HiGHS meets a row; docs/risk.md, "How the
+                         # TVaR LP is solved")
+MAX_CUT_ROUNDS = 2_000   # master solves of one cutting-plane minimisation before it is reported as not converging
 RESERVE_TOL = 1e-9       # absolute, units of R: a simulated or replayed amount within this of the cash reserve retains
                          # the cash, it does not exhaust it (L − P·s summed over layers that exactly fill the loss above
                          # the cash rounds ~1e-4 yen at 1e12; ¥1 on R = ¥1bn is 1e-9). Every comparison with the

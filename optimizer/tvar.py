@@ -24,6 +24,7 @@ coefficients) are treated as left out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -113,3 +114,81 @@ def add_tvar_rows(prob: pulp.LpProblem, constant: Sequence[float] | np.ndarray, 
         # docs/risk.md, optimising with risk: ζ + Σ_s u_s / ((1 − α)·N) ≤ X
         out.limit_row = prob.addConstraint(tvar <= float(limit), f"{name}_limit")
     return tvar, out
+
+
+# ---------------------------------------------------------------- the same function by its supporting hyperplanes
+
+def tail_weights(values: np.ndarray, level: float, n_scenarios: int) -> np.ndarray:
+    """The weights λ (one per value) with Σ λ·values = TVaR_level of the loss that is `values` in these scenarios
+    and 0 in the other n_scenarios − len(values) (values ≥ 0): 1/m on the worst ⌊m⌋ positive values, the
+    remainder 1 − ⌊m⌋/m on the next, 0 elsewhere, m = (1 − α)·N.
+
+    This is the dual form of the Rockafellar–Uryasev minimum: TVaR = max Σ λ_s·loss_s over 0 ≤ λ_s ≤ 1/m,
+    Σ λ_s = 1 (the mean of the worst m scenarios), reached by these weights; the scenarios with value 0 (written or
+    left out) add nothing, so the weights that would fall on them are dropped. Losses 5 and 3 in 2 of 10 years:
+
+    >>> tail_weights(np.array([5.0, 3.0]), 0.8, 10).round(6).tolist()    # m = 2: TVaR (5 + 3)/2
+    [0.5, 0.5]
+    >>> tail_weights(np.array([3.0, 5.0]), 0.85, 10).round(6).tolist()   # m = 1.5: (5 + 0.5·3)/1.5
+    [0.333333, 0.666667]
+    """
+    values = np.asarray(values, dtype=float)
+    m = (1.0 - level) * n_scenarios
+    full = min(int(math.floor(m + 1e-9)), values.size)
+    weights = np.zeros(values.size)
+    positive = np.flatnonzero(values > 0.0)
+    if positive.size == 0:
+        return weights
+    take = min(full + 1, positive.size)
+    worst = -values[positive]
+    if take < positive.size:  # only the worst `take` need an order: a partition, then a sort of those
+        part = np.argpartition(worst, take - 1)[:take]
+        order = positive[part[np.argsort(worst[part], kind="stable")]]
+    else:
+        order = positive[np.argsort(worst, kind="stable")]
+    weights[order[:full]] = 1.0 / m
+    if order.size > full:
+        weights[order[full]] = max(1.0 - full / m, 0.0)
+    return weights
+
+
+@dataclass(frozen=True)
+class TailCuts:
+    """TVaR_level of max(loss, 0) over N equally likely scenarios, loss_s = constant[s] + matrix[s]·x (the
+    other N − n scenarios lose 0), as the convex function of x it is, given by its supporting hyperplanes.
+
+    `cut(x)` returns (a0, a) with TVaR(y) ≥ a0 + a·y for every y and equality at y = x: with the weights λ of
+    `tail_weights` at x, a0 + a·y = Σ λ_s·(constant_s + matrix_s·y) over the scenarios with a positive loss at x,
+    which is ≤ Σ λ_s·max(loss_s(y), 0) ≤ TVaR(y) (λ stays in the dual set) and equals TVaR(x). Finitely many
+    weight vectors exist, so a cutting-plane method on these cuts (Kelley; Künzi-Bay & Mayer, "Computational
+    aspects of minimizing conditional value-at-risk", Computational Management Science 3, 2006) ends at the
+    minimum of the Rockafellar–Uryasev LP of `add_tvar_rows(..., nonnegative=True)`.
+
+    With `level=None` the function is the mean Σ_s max(loss_s, 0)/N instead (an expected clipped loss), whose
+    cut has the weights 1/N on the scenarios with a positive loss.
+    """
+
+    constant: np.ndarray
+    matrix: np.ndarray
+    level: float | None
+    n_scenarios: int
+
+    def losses(self, x: np.ndarray) -> np.ndarray:
+        return self.constant + self.matrix @ x
+
+    def weights(self, x: np.ndarray) -> np.ndarray:
+        loss = self.losses(x)
+        if self.level is None:
+            return np.where(loss > 0.0, 1.0 / self.n_scenarios, 0.0)
+        return tail_weights(np.maximum(loss, 0.0), self.level, self.n_scenarios)
+
+    def value(self, x: np.ndarray) -> float:
+        """The function at x (TVaR of max(loss, 0), or the mean of max(loss, 0))."""
+        loss = np.maximum(self.losses(x), 0.0)
+        return float(self.weights(x) @ loss)
+
+    def cut(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """(a0, a): the supporting hyperplane at x, f(y) ≥ a0 + a·y for all y, = f(x) at y = x."""
+        lam = self.weights(x)
+        used = np.flatnonzero(lam)
+        return float(lam[used] @ self.constant[used]), lam[used] @ self.matrix[used]

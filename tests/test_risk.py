@@ -338,3 +338,49 @@ def test_cli_risk_instruments_add_up_to_the_expected_recovery():
     parts = sum(i["expected_recovery_jpy"] for i in risk["instruments"])
     assert len(risk["instruments"]) >= 2
     assert parts == pytest.approx(risk["expected_recovery_jpy"], rel=1e-9)
+
+
+# ---------------------------------------------------------------- the cutting planes are the full LP
+
+@pytest.fixture(scope="module")
+def ex05_20k():
+    p = PROFILES["EX05"]
+    return p, simulate(p, JAPAN, 20_000, seed=2026)
+
+
+@pytest.mark.parametrize("limit", [None, 6e9, 7.5e9])
+def test_cutting_planes_find_the_full_lps_mix_at_20000_years(ex05_20k, limit):
+    # EX05's sheet has yes/no quotes: the full formulation is a MILP with a row per year with a loss
+    p, sc = ex05_20k
+    assert Instance.build(p, QUOTES, REGIME).eligible and any(q.needs_binary for q in QUOTES)
+    cuts = solve_with_risk(p, QUOTES, REGIME, sc, tvar_limit=limit)
+    full = solve_with_risk(p, QUOTES, REGIME, sc, tvar_limit=limit, formulation="rows")
+    a, b = cuts.solution, full.solution
+    assert a.annual_cost_jpy == pytest.approx(b.annual_cost_jpy, rel=1e-9)
+    assert a.cash_reserve_jpy == pytest.approx(b.cash_reserve_jpy, rel=1e-9, abs=1e-6 * a.requirement_jpy)
+    shares = lambda s: {line.quote.quote_id: line.share for line in s.lines}  # noqa: E731
+    assert shares(a).keys() == shares(b).keys()
+    assert all(shares(a)[k] == pytest.approx(v, abs=1e-9) for k, v in shares(b).items())
+    assert cuts.metrics.tvar_jpy == pytest.approx(full.metrics.tvar_jpy, rel=1e-9)
+    assert cuts.metrics.total_cost_of_risk_jpy == pytest.approx(full.metrics.total_cost_of_risk_jpy, rel=1e-9)
+    if limit is not None:
+        assert cuts.metrics.tvar_jpy <= limit * (1 + 1e-9)
+
+
+def test_least_tvar_by_cutting_planes_is_the_full_lps(ex05_20k):
+    from optimizer.risk import least_tvar
+
+    p, sc = ex05_20k
+    inst = Instance.build(p, QUOTES, REGIME)
+    book = RiskBook.build(sc, inst.eligible, inst.requirement_jpy)
+    assert least_tvar(inst, book) == pytest.approx(least_tvar(inst, book, formulation="rows"), rel=1e-9)
+
+
+def test_cli_risk_with_a_tvar_limit_answers_at_a_million_years():
+    # the full LP (24,724 loss years: 44,287 rows, a MILP) stopped on HiGHS's time limit: exit 1
+    out = run("risk", "--exchange", "EX05", "--mix", "risk", "--tvar-limit", "6e9", "--scenarios", "1000000",
+              "--format", "json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["status"] == "optimal" and data["risk"]["scenarios"] == 1_000_000
+    assert data["risk"]["tvar_jpy"] <= 6e9 * (1 + 1e-9)

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from optimizer import settings as solver_settings
 from optimizer.risk import var_tvar
-from optimizer.tvar import add_tvar_rows
+from optimizer.tvar import TailCuts, add_tvar_rows, tail_weights
 
 
 def _solve(prob):
@@ -151,3 +151,40 @@ def test_lp_minimum_equals_the_direct_tvar(losses, zeros, level):
     prob.setObjective(tvar)
     _solve(prob)
     assert pulp.value(tvar) == pytest.approx(var_tvar(values, n, level)[1], abs=1e-6)
+
+
+# ---------------------------------------------------------------- the same function by its supporting hyperplanes
+
+def test_tail_cuts_of_a_hand_checked_cover():
+    # 10 years; year a loses 5, year b loses 3; cover x ∈ [0, 1] pays 2x in year a and 3x in year b. Level 0.85:
+    # m = 1.5 worst years. TVaR(x) = ((5 − 2x) + 0.5·(3 − 3x)) / 1.5 while year a stays the worst.
+    cuts = TailCuts(np.array([5.0, 3.0]), np.array([[-2.0], [-3.0]]), 0.85, 10)
+    assert cuts.value(np.array([0.0])) == pytest.approx(13 / 3)
+    assert cuts.value(np.array([1.0])) == pytest.approx(2.0)          # retained 3 and 0: 3 / 1.5
+    a0, a = cuts.cut(np.array([0.0]))                                  # weights 2/3 and 1/3 at x = 0
+    assert (a0, a.tolist()) == (pytest.approx(13 / 3), [pytest.approx(-7 / 3)])
+    assert a0 + a[0] * 1.0 == pytest.approx(cuts.value(np.array([1.0])))  # same order of years: the cut is exact
+    # the expected clipped loss (level None): (1/10)·Σ max(L − P·x, 0)
+    mean = TailCuts(np.array([5.0, 3.0]), np.array([[-2.0], [-3.0]]), None, 10)
+    assert mean.value(np.array([1.0])) == pytest.approx(0.3)          # (3 + 0) / 10
+    assert tail_weights(np.array([0.0, 0.0]), 0.9, 10).tolist() == [0.0, 0.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 25), st.integers(0, 30), st.integers(1, 3), st.sampled_from([0.5, 0.8, 0.9, 0.99]),
+       st.integers(0, 10_000))
+def test_tail_cuts_support_tvar_from_below_and_touch_it(n, zeros, k, level, seed):
+    rng = np.random.default_rng(seed)
+    constant = rng.uniform(-2, 10, n)
+    matrix = rng.uniform(-3, 1, (n, k))
+    total = n + zeros
+    cuts = TailCuts(constant, matrix, level, total)
+    mean = TailCuts(constant, matrix, None, total)
+    x, ys = rng.uniform(0, 1, k), rng.uniform(0, 2, (20, k))
+    for fn, direct in ((cuts, lambda z: var_tvar(np.maximum(constant + matrix @ z, 0.0), total, level)[1]),
+                       (mean, lambda z: np.maximum(constant + matrix @ z, 0.0).sum() / total)):
+        assert fn.value(x) == pytest.approx(direct(x), rel=1e-12, abs=1e-12)
+        a0, a = fn.cut(x)
+        assert a0 + a @ x == pytest.approx(fn.value(x), rel=1e-12, abs=1e-12)   # tight at x
+        for y in ys:                                                           # below the function everywhere
+            assert a0 + a @ y <= direct(y) + 1e-9
