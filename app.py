@@ -76,6 +76,7 @@ pages = [
     st.Page("app_pages/broker.py", title=_("Broker: pricing"), icon=":material/sell:", url_path="broker"),
     st.Page("app_pages/batch.py", title=_("Batch: many exchanges"), icon=":material/table_view:", url_path="batch"),
     st.Page("app_pages/market.py", title=_("Market: shared capacity"), icon=":material/hub:", url_path="market"),
+    st.Page("app_pages/plan.py", title=_("Plan: year by year"), icon=":material/timeline:", url_path="plan"),
 ]
 page = st.navigation(pages)
 bar = st.container()  # filled after the page has read its inputs, so it says what the page used
