@@ -22,7 +22,6 @@ PRESETS = {p.stem: p for p in sorted((DATA / "plans").glob("*.toml"))}
 DEFAULT_PRESET = "fy2027-five-year-phase-in"
 SAVED = "__scenario__"       # the preset selector's entry for a plan opened from a scenario file
 PRESET = "plan_preset"       # session key: (workspace generation, the preset the form started from)
-LAST = "plan_last_result"    # session key: the last plan solved (shown while the form has a problem)
 
 LABELS = {
     "start_year": N_("First fiscal year (e.g. 2027)"),
@@ -190,7 +189,7 @@ def downloads(result) -> None:
 
 
 def main() -> None:
-    ss, w = st.session_state, ws()
+    w = ws()
     st.markdown("#### " + _("The funding plan, year by year"))
     st.caption(_("From the first fiscal year of the rule: how much of R is required each year, how the exchange "
                  "grows, how far the reserve may grow in one year, and how the insurance market renews. One "
@@ -200,25 +199,28 @@ def main() -> None:
     if sc is None:
         st.info(_("Enter your exchange's figures to see a result."))
         return
+    top = st.container()  # the answer first, above the form it comes from
     with st.expander(_("The plan's parameters"), expanded=True):
         plan = plan_inputs(sc.quotes)
-    key = (sc.profile, sc.quotes, sc.regime, plan)
     try:
         with st.spinner(_("Solving…")):
-            result = cached_plan(*key)
+            result = cached_plan(sc.profile, sc.quotes, sc.regime, plan)
     except (InputError, SolveError) as exc:
-        st.error(_("Not solved — {error}").format(error=tr_error(exc)), icon=":material/warning:")
+        top.error(_("Not solved — {error}").format(error=tr_error(exc)), icon=":material/warning:")
         return
-    ss[LAST] = result
-    headline(result)
+    with top:
+        headline(result)
     u = unit()
     st.altair_chart(charts.plan_chart(result, u, tr()), width="stretch")
     st.caption(_("Left: each year's requirement (black tick) met by cash, insurance and parametric cover, and what "
                  "is left unfunded; the dashed line is the reserve. Right: what each year charges to profit — the "
                  "provision into the reserve (not deductible), premiums and fees."))
     shown = year_table(result)
-    money = [c for c in shown.columns if c.endswith(f"({u.label})")]
-    main = [_("fiscal year"), _("status"), _("share of R, %"), *money[:6], _("shortfall ({u})").format(u=u.label)]
+    money = [_(title).format(u=u.label) for title in MONEY.values()]
+    # what fits at 1280 px in both languages (the status is in the headline and the shortfall column)
+    main = [_("fiscal year"), _("share of R, %"), *[_(MONEY[k]).format(u=u.label) for k in (
+        "required_coverage_jpy", "cash_reserve_jpy", "provision_jpy", "premiums_and_fees_jpy", "annual_cost_jpy",
+        "shortfall_jpy")]]
     with st.container(key="plan_table"):
         fitted_table(styled(shown, money=money, percent=[_("share of R, %")]), main, key="plan_more")
     st.markdown("##### " + _("What holds each year where it is"))

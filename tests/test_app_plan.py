@@ -174,7 +174,7 @@ def test_the_japanese_plan_page_reads_in_japanese(at):
 
 
 def year_table_ja(at) -> pd.DataFrame:
-    return next(d.value for d in at.dataframe if "会計年度" in d.value.columns)
+    return next(d.value for d in at.dataframe if "年度" in d.value.columns)
 
 
 # ------------------------------------------------------------------ the form and the file, below the page
