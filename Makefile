@@ -55,6 +55,7 @@ bench: install
 	$(PY) benchmarks/bench_batch.py --two
 	$(PY) benchmarks/bench_risk.py
 	$(PY) benchmarks/bench_market.py
+	$(PY) benchmarks/bench_plan.py
 
 demo: install
 	$(PY) -m optimizer solve

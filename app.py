@@ -78,6 +78,7 @@ pages = [
     st.Page("app_pages/market.py", title=_("Market: shared capacity"), icon=":material/hub:", url_path="market"),
     st.Page("app_pages/sensitivity.py", title=_("Sensitivity: what moves the answer"), icon=":material/tune:",
             url_path="sensitivity"),
+    st.Page("app_pages/plan.py", title=_("Plan: year by year"), icon=":material/timeline:", url_path="plan"),
 ]
 page = st.navigation(pages)
 bar = st.container()  # filled after the page has read its inputs, so it says what the page used

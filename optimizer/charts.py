@@ -16,7 +16,8 @@ from .i18n import N_, Unit
 from .solution import Solution
 
 __all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart", "demand_chart", "stress_chart",
-           "stress_table", "exceedance_frame", "exceedance_chart", "tornado_frame", "tornado_chart"]
+           "stress_table", "exceedance_frame", "exceedance_chart", "tornado_frame", "tornado_chart",
+           "plan_chart_frame", "plan_chart"]
 
 Translate = Callable[[str], str]
 _same: Translate = lambda s: s  # noqa: E731
@@ -340,3 +341,86 @@ def tornado_chart(result, unit: Unit, t: Translate = _same) -> alt.LayerChart:
     rule = alt.Chart(pd.DataFrame({"base": [base]})).mark_rule(color="black").encode(x="base:Q")
     return (bars + rule).properties(height=max(220, 28 * len(order)), title=t("What each assumption moves"),
                                     usermeta=SVG)
+
+
+# ------------------------------------------------------------------ the multi-year plan
+
+PLAN_CREDIT_WORDS = {"cash": N_("cash"), "insurance": N_("insurance"), "derivative": N_("parametric cover"),
+                     "shortfall": N_("unfunded (shortfall)")}
+PLAN_CHARGE_WORDS = {"provision": N_("provision to the reserve"), "premiums": N_("premiums"), "fees": N_("fees")}
+_PLAN_CREDIT_COLORS = ["#4c78a8", "#54a24b", "#eeca3b", "#e45756"]
+_PLAN_CHARGE_COLORS = ["#9d755d", "#b279a2", "#ff9da6"]
+
+
+def plan_chart_frame(result) -> pd.DataFrame:
+    """A plan (`plan.PlanResult`) year by year in long form: one row per fiscal year and part, with
+    panel "credit" (what meets R'_t: cash, insurance, parametric cover, shortfall — they add up to R'_t) or
+    "charge" (what the year charges to profit: provision, premiums, fees), and each year's R'_t and reserve C_t."""
+    rows = []
+    for y in result.years:
+        d = y.to_dict()
+        base = {"fiscal_year": y.year.fiscal_year, "required_jpy": d["required_coverage_jpy"],
+                "reserve_jpy": d["cash_reserve_jpy"]}
+        for part, key in (("cash", "credit_cash_jpy"), ("insurance", "credit_insurance_jpy"),
+                          ("derivative", "credit_derivative_jpy"), ("shortfall", "shortfall_jpy")):
+            rows.append({**base, "panel": "credit", "part": part, "amount_jpy": float(d[key])})
+        for part, key in (("provision", "provision_jpy"), ("premiums", "premiums_jpy"), ("fees", "fees_jpy")):
+            rows.append({**base, "panel": "charge", "part": part, "amount_jpy": float(d[key])})
+    return pd.DataFrame(rows, columns=["fiscal_year", "panel", "part", "amount_jpy", "required_jpy", "reserve_jpy"])
+
+
+def plan_chart(result, unit: Unit, t: Translate = _same) -> alt.HConcatChart:
+    """Left: each year's requirement R'_t met by kind (stacked: cash, insurance, parametric cover, and what is left
+    unfunded), R'_t marked on each bar and the reserve C_t as a line. Right: what each year charges to profit
+    (stacked: the provision into the reserve, premiums, fees), its total on top."""
+    data = plan_chart_frame(result)
+    data["year"] = data["fiscal_year"].map(lambda v: t("FY{year}").format(year=v))
+    data["amount"] = data["amount_jpy"] / unit.divisor
+    data["text"] = data["amount_jpy"].map(unit)
+    years = list(dict.fromkeys(data["year"]))
+    x = alt.X("year:O", title=None, sort=years, axis=alt.Axis(labelAngle=0))
+    legend = alt.Legend(orient="bottom", direction="horizontal", columns=2, labelLimit=200)
+
+    def stacked(panel: str, words: dict, colors: list, title: str, y_title: str):
+        part = data[data["panel"] == panel].copy()
+        part["what"] = part["part"].map(lambda p: t(words[p]))
+        part["order"] = part["part"].map(list(words).index)
+        labels = [t(w) for w in words.values()]
+        return alt.Chart(part).mark_bar(stroke="white", strokeWidth=0.5).encode(
+            x=x, y=alt.Y("amount:Q", title=y_title, stack="zero"),
+            color=alt.Color("what:N", title=None, scale=alt.Scale(domain=labels, range=colors), sort=labels,
+                            legend=legend),
+            order=alt.Order("order:Q"),
+            tooltip=[alt.Tooltip("year:N", title=t("fiscal year")), alt.Tooltip("what:N", title=t("what")),
+                     alt.Tooltip("text:N", title=t("amount"))],
+        ).properties(width=330, height=300, title=title)
+
+    money = t("{what} ({unit})")
+    credit = stacked("credit", PLAN_CREDIT_WORDS, _PLAN_CREDIT_COLORS, t("What meets the requirement each year"),
+                     money.format(what=t("requirement met"), unit=unit.label))
+    per_year = data[data["panel"] == "credit"].drop_duplicates("fiscal_year").copy()
+    per_year["required"] = per_year["required_jpy"] / unit.divisor
+    per_year["reserve"] = per_year["reserve_jpy"] / unit.divisor
+    per_year["required_text"] = per_year["required_jpy"].map(unit)
+    per_year["reserve_text"] = per_year["reserve_jpy"].map(unit)
+    per_year["required_label"] = t("required")
+    per_year["reserve_label"] = t("reserve")
+    tick = alt.Chart(per_year).mark_tick(color="black", thickness=2, size=40).encode(
+        x=x, y="required:Q", tooltip=[alt.Tooltip("year:N", title=t("fiscal year")),
+                                      alt.Tooltip("required_text:N", title=t("required"))])
+    reserve = alt.Chart(per_year).mark_line(color="#1f3b57", point=alt.OverlayMarkDef(color="#1f3b57", size=50),
+                                            strokeDash=[5, 3]).encode(
+        x=x, y="reserve:Q", tooltip=[alt.Tooltip("year:N", title=t("fiscal year")),
+                                     alt.Tooltip("reserve_text:N", title=t("reserve"))])
+    last = per_year.iloc[[-1]]
+    reserve_label = alt.Chart(last).mark_text(align="right", dx=-8, dy=-10, color="#1f3b57").encode(
+        x=x, y="reserve:Q", text="reserve_label:N")
+    charge = stacked("charge", PLAN_CHARGE_WORDS, _PLAN_CHARGE_COLORS, t("What each year charges to profit"),
+                     money.format(what=t("charge to profit"), unit=unit.label))
+    totals = data[data["panel"] == "charge"].groupby(["year", "fiscal_year"], as_index=False)["amount_jpy"].sum()
+    totals["amount"] = totals["amount_jpy"] / unit.divisor
+    totals["text"] = totals["amount_jpy"].map(unit)
+    total_text = alt.Chart(totals).mark_text(baseline="bottom", dy=-3, fontSize=11).encode(
+        x=x, y="amount:Q", text="text:N")
+    return alt.hconcat(alt.layer(credit, tick, reserve, reserve_label), alt.layer(charge, total_text),
+                       usermeta=SVG).resolve_scale(color="independent")

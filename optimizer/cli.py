@@ -881,8 +881,9 @@ def _batch_or_plan(args: argparse.Namespace) -> int:
 
 def _add_plan_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", default=None, metavar="F",
-                   help="plan TOML (default: one year, the rule in full, as solve); a bare preset name such as "
-                        "fy2027-five-year-phase-in means data/plans/<name>.toml")
+                   help="plan TOML (default: the plan of --scenario if it holds one, else one year, the rule in "
+                        "full, as solve); a bare preset name such as fy2027-five-year-phase-in means "
+                        "data/plans/<name>.toml")
 
 
 def _plan_path(value: str) -> str:
@@ -915,6 +916,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = load_plan_option(args.plan)
     profile, quotes, regime = _load(args)
     _refuse_assets(args, "plan", "the funding plan's one LP over all years has no asset columns")
+    if args.plan is None and args.scenario:  # a scenario saved with a plan (the app's Plan page) plans with it
+        from .scenario import load as load_scenario
+
+        plan = load_scenario(args.scenario).plan or plan
     result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes)
     if not args.no_reasons:
         result = with_reasons(result)

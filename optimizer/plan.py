@@ -42,6 +42,7 @@ from .regime import requirement
 from .settings import SHORTFALL_SLACK
 from .solution import Solution, SolveError
 
+WHOLE = 1e-9             # a relaxed yes/no column within this of 0 or 1 is taken as decided (lexicographic)
 DUAL_ZERO = 1e-9         # a linking row whose dual (yen of present value per yen, ÷ M) is below this does not bind
 
 
@@ -126,16 +127,16 @@ class _PlanLP:
     """The years' `numbers` side by side with the linking rows, as one HiGHS model."""
 
     def __init__(self, years: Sequence[PlanYear], plan: Plan, takes: Sequence[dict[str, bool]] | None = None,
-                 time_limit: float | None = None):
+                 time_limit: float | None = None, kept=None):
         required = np.array([y.instance.requirement_jpy for y in years])
         self.scale = float(np.exp(np.mean(np.log(required[required > 0])))) if (required > 0).any() else 1.0
-        units = np.array([_scaled(y, self.scale).unit for y in years])
+        scaled = [_scaled(y, self.scale) for y in years]
+        units = np.array([d.unit for d in scaled])
         self.money = float(np.exp(np.mean(np.log(units))))
         rows, cols, vals, cost, col_lo, col_hi, row_lo, row_hi, integer = [], [], [], [], [], [], [], [], []
         self.blocks: list[_Block] = []
         r0 = c0 = 0
-        for k, year in enumerate(years):
-            d = _scaled(year, self.scale)
+        for k, (year, d) in enumerate(zip(years, scaled)):
             index = {q.quote_id: j for j, q in enumerate(d.quotes)}
             fixed = {index[q]: v for q, v in (takes[k] if takes else {}).items() if q in index}
             num = numbers(d, fixed)
@@ -209,7 +210,11 @@ class _PlanLP:
         m, n = r0 + len(self.link_names), c0
         A = sp.csc_matrix((vals, (rows, cols)), shape=(m, n))
         self.integer = np.array(sorted(integer), dtype=np.int64)
-        self.h = highs.new(time_limit)
+        self.fixed = False  # True once the yes/no columns are held (continuous, fixed at 0 or 1)
+        # `kept`: a HiGHS instance (lp.highs.new) that takes this model in place of the one it held — a batch of plans
+        # reuses one, since making a HiGHS instance costs more than solving a small plan; loading a model clears
+        # the previous one's basis and solution, so the answer is the same as on a new instance
+        self.h = kept if kept is not None else highs.new(time_limit)
         highs.load(self.h, A, self.cost, self.col_lower, self.col_upper,
                    np.concatenate([cat(row_lo), np.array(link_lo, dtype=float)]),
                    np.concatenate([cat(row_hi), np.array(link_hi, dtype=float)]), self.integer)
@@ -265,18 +270,38 @@ class _PlanLP:
         highs.set_costs(self.h, np.arange(self.cost.size), self.cost)
         highs.set_row_bounds(self.h, self.shortfall_row, -INF, least * (1 + SHORTFALL_SLACK) + SHORTFALL_SLACK)
 
-    def lexicographic(self) -> np.ndarray:
-        """No shortfall if possible; else the least total shortfall (yen), then the least present value at it."""
+    def _lexicographic(self) -> np.ndarray:
         highs.set_col_bounds(self.h, self.z, np.zeros(self.z.size), np.zeros(self.z.size))
         highs.set_row_bounds(self.h, self.shortfall_row, -INF, INF)
         highs.set_costs(self.h, np.arange(self.cost.size), self.cost)
         highs.least_shortfall_then_least_cost(self, what="plan's total shortfall")
         return highs.values(self.h)
 
+    def lexicographic(self) -> np.ndarray:
+        """No shortfall if possible; else the least total shortfall (yen), then the least present value at it.
+
+        A MILP is first solved as its LP relaxation: when that answer's yes/no columns are already whole (most
+        plans: a minimum line or a flat fee rarely splits a decision), it is the MILP's answer too — no mix with
+        whole decisions can do better than the relaxation — and the decisions are held at it (the LP re-solved,
+        warm, with them fixed, as `duals` does). Otherwise HiGHS's branch and bound solves the MILP as before."""
+        if not self.integer.size or self.fixed:
+            return self._lexicographic()
+        highs.set_integer(self.h, self.integer, False)
+        x = self._lexicographic()
+        y = x[self.integer]
+        if np.all(np.abs(y - np.round(y)) <= WHOLE):
+            highs.fix_integers(self.h, self.integer, np.round(y))
+            self.fixed = True
+            return self._lexicographic()
+        highs.set_integer(self.h, self.integer, True)
+        return self._lexicographic()
+
     def duals(self, x: np.ndarray) -> np.ndarray:
         """Row duals at the optimum (a MILP: of the LP with its yes/no columns fixed where they are)."""
         if self.integer.size:
             highs.fix_integers(self.h, self.integer, np.round(x[self.integer]))
+            self.fixed = True
+            highs.forget_basis(self.h)  # cold, as after branch and bound: the same duals where they are not unique
             if self._run() != "optimal":
                 return np.zeros(self.shape[0])
         return highs.duals(self.h)
@@ -416,17 +441,18 @@ def _year_result(year: PlanYear, s: Solution, previous_cash: float, extra_bindin
 
 def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan, *,
                marginal: bool = True, check: bool = True, quotes_source: str = "quotes",
-               time_limit: float | None = None) -> PlanResult:
+               time_limit: float | None = None, kept=None) -> PlanResult:
     """The cheapest plan: one LP over the plan's years (module docstring). Amounts in JPY.
 
     Returns a PlanResult whose every year's mix passed the independent check (unless check=False). `marginal`:
     each year's marginal cost of R'_t — the plan's present value of one more yen required in year t (a forward
     difference with the yes/no decisions held), in year t's money (÷ its discount factor). Raises InputError for a
-    quote whose term is longer than the plan; SolveError if HiGHS fails.
+    quote whose term is longer than the plan; SolveError if HiGHS fails. `kept`: a HiGHS instance from
+    `lp.highs.new(time_limit)` to solve in (batch --plan passes one for all its exchanges); a new one if None.
     """
     started = time.perf_counter()
     years = plan_years(profile, quotes, regime, plan, quotes_source)
-    lp = _PlanLP(years, plan, time_limit=time_limit)
+    lp = _PlanLP(years, plan, time_limit=time_limit, kept=kept)
     x = lp.lexicographic()
     takes = lp.takes(x)
     pv = lp.present_value(x)

@@ -19,6 +19,7 @@ import pandas as pd
 from .batch_store import summary_path, write_atomic
 from .domain import ExchangeProfile, Quote, Regime
 from .inputs import InputError, check_profile_columns, parse_profile, read_csv_text
+from .lp import highs
 from .plan import PlanResult, solve_plan
 from .plan_file import Plan
 from .report import json_safe, plan_frame
@@ -58,12 +59,13 @@ def run(profiles: str | Path, quotes: Sequence[Quote], regime: Regime, plan: Pla
         raise InputError(str(out), f"the folder {out.parent} does not exist")
     started = time.perf_counter()
     frames, results, errors = [], [], []
+    kept = highs.new()  # one HiGHS instance for every exchange's plan (making one costs more than a small solve)
     for given, prof in _profiles(profiles):
         if isinstance(prof, Exception):
             errors.append({"exchange_id": given, "plan": plan.name, "status": "error", "error": str(prof)})
             continue
         try:
-            result = solve_plan(prof, quotes, regime, plan, marginal=False, quotes_source=quotes_source)
+            result = solve_plan(prof, quotes, regime, plan, marginal=False, quotes_source=quotes_source, kept=kept)
         except InputError:
             raise  # a term longer than the plan: the sheet is wrong for every exchange
         except (SolveError, ValueError, ArithmeticError) as exc:

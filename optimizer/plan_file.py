@@ -8,11 +8,14 @@ No plan file means the one-year plan `Plan()`: `plan` then gives exactly `solve`
 from __future__ import annotations
 
 import math
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
+from . import entry
 from .inputs import MAX_CELL_CHARS, MAX_JPY, MAX_PLAN_YEARS, MAX_TOML_BYTES, InputError, read_text_file
 
 # Japan's effective statutory corporate tax rate (法定実効税率) for a Tokyo company with capital over ¥100m, for
@@ -147,3 +150,158 @@ def plan_from_text(text: str, source: str = "plan") -> Plan:
 def load_plan(path: str | Path) -> Plan:
     """A plan TOML file → Plan."""
     return plan_from_text(read_text_file(path, "a plan (see data/plans/)"), str(path))
+
+
+# ---------------------------------------------------------------------------------------------- plan ↔ dict, form
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as the keys of its file (one number where every year has the same, a list otherwise; no
+    `max_provision_jpy` when no year has a limit, `None` for a year without one): plan_from_dict reads it back to
+    the same Plan (after `none_as_no_limit`)."""
+    def one_or_list(values: tuple[float, ...]) -> Any:
+        return values[0] if len(set(values)) == 1 else list(values)
+
+    out: dict[str, Any] = {"name": plan.name, "description": plan.description, "start_year": plan.start_year,
+                           "years": plan.years, "phase_in": one_or_list(plan.phase_in),
+                           "asset_growth": one_or_list(plan.asset_growth),
+                           "liquid_capital_growth": one_or_list(plan.liquid_capital_growth),
+                           "tax_rate": plan.tax_rate, "discount_rate": plan.discount_rate}
+    if any(math.isfinite(v) for v in plan.max_provision_jpy):
+        limits = [v if math.isfinite(v) else None for v in plan.max_provision_jpy]
+        out["max_provision_jpy"] = limits[0] if len(set(limits)) == 1 else limits
+    out.update(release=plan.release, renewal_rate_change=plan.renewal_rate_change)
+    return out
+
+
+def none_as_no_limit(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A plan written as JSON (`plan_to_dict` in a scenario file): `null` in `max_provision_jpy` is a year without a
+    limit (TOML writes `inf`)."""
+    out = dict(data)
+    limit = out.get("max_provision_jpy")
+    if isinstance(limit, list):
+        out["max_provision_jpy"] = [math.inf if v is None else v for v in limit]
+    elif "max_provision_jpy" in out and limit is None:
+        del out["max_provision_jpy"]
+    return out
+
+
+# The app's plan form: (field, kind). Rates in percent, amounts as people write yen (optimizer.entry); a field that
+# takes one value a year takes one value for every year or a list of exactly `years`.
+PLAN_FORM: tuple[tuple[str, str], ...] = (
+    ("start_year", "year"), ("years", "years"), ("phase_in", "shares"), ("asset_growth", "growths"),
+    ("liquid_capital_growth", "growths"), ("renewal_rate_change", "growth"), ("tax_rate", "tax"),
+    ("discount_rate", "discount"), ("max_provision_jpy", "amounts"),
+)
+_PERCENT_LIST = re.compile(r"[,;、]")    # 20%, 40%, 60% (a percentage never groups thousands)
+_AMOUNT_LIST = re.compile(r";|、|,\s")   # 5bn; 6bn (a comma inside an amount groups thousands: 5,000,000,000)
+
+
+def _fmt_pct(fraction: float) -> str:
+    sign = "-" if fraction < 0 else ""
+    text = entry.format_percent(abs(fraction))
+    return sign + (text if text.endswith("%") else text + "%")
+
+
+def plan_to_form(plan: Plan, lang: str = "en") -> dict[str, str]:
+    """The plan as the app's form shows it: `20%, 40%, 60%, 80%, 100%`, `5bn`/`50億`, blank for none."""
+    def listed(values: tuple[float, ...], fmt) -> str:
+        return fmt(values[0]) if len(set(values)) == 1 else ", ".join(fmt(v) for v in values)
+
+    limits = plan.max_provision_jpy
+    if not any(math.isfinite(v) for v in limits):
+        provision = ""
+    elif len(set(limits)) == 1:
+        provision = entry.format_amount(limits[0], lang)
+    else:
+        provision = "; ".join("" if not math.isfinite(v) else entry.format_amount(v, lang) for v in limits)
+    return {"start_year": str(plan.start_year), "years": str(plan.years),
+            "phase_in": listed(plan.phase_in, _fmt_pct), "asset_growth": listed(plan.asset_growth, _fmt_pct),
+            "liquid_capital_growth": listed(plan.liquid_capital_growth, _fmt_pct),
+            "renewal_rate_change": _fmt_pct(plan.renewal_rate_change), "tax_rate": _fmt_pct(plan.tax_rate),
+            "discount_rate": "" if plan.discount_rate == "cost_of_capital" else _fmt_pct(float(plan.discount_rate)),
+            "max_provision_jpy": provision}
+
+
+def _whole(raw: str, low: int, high: int, key: str) -> int:
+    t = unicodedata.normalize("NFKC", raw).strip()
+    if not re.fullmatch(r"\d{1,4}", t) or not low <= int(t) <= high:
+        raise entry.EntryError(key, raw=raw.strip(), low=low, high=high)
+    return int(t)
+
+
+def _signed_percent(raw: str) -> float:
+    """A yearly change typed in percent, which may be negative: `10`, `10%`, `-5%`, `▲5%`."""
+    t = unicodedata.normalize("NFKC", raw).strip()
+    negative = t[:1] in ("-", "−", "▲", "△")
+    value = entry.parse_percent(t[1:] if negative else t)
+    value = -value if negative else value
+    if not MIN_GROWTH <= value <= MAX_GROWTH:
+        raise entry.EntryError("'{raw}' is outside {low}% … {high}% a year", raw=raw.strip(),
+                               low=f"{100 * MIN_GROWTH:g}", high=f"{100 * MAX_GROWTH:g}")
+    return value
+
+
+def _items(raw: str, split: re.Pattern, years: int | None, parse) -> tuple[float, ...]:
+    parts = [p.strip() for p in split.split(raw)]
+    if len(parts) == 1:
+        return (parse(parts[0]),) * (years or 1)
+    values = tuple(parse(p) for p in parts)
+    if years is not None and len(values) != years:
+        raise entry.EntryError("{n} values for {years} years: type one for every year, or a single value for all "
+                               "of them", n=len(values), years=years)
+    return values
+
+
+def plan_from_form(values: Mapping[str, str], release: bool, base: Plan = Plan(),
+                   quotes: Sequence[Any] = ()) -> tuple[Plan | None, dict[str, entry.EntryError]]:
+    """The app's plan form (text as typed, `release` ticked or not) → Plan, or None and {field: EntryError} for each
+    field that cannot be used as typed. The name and description are `base`'s. A plan shorter than the longest
+    term of `quotes` is refused at `years` (that policy would be paid for years the plan does not see)."""
+    errors: dict[str, entry.EntryError] = {}
+    got: dict[str, Any] = {}
+
+    def field(name: str, parse) -> None:
+        try:
+            got[name] = parse(str(values.get(name, "") or ""))
+        except entry.EntryError as exc:
+            errors[name] = exc
+
+    field("start_year", lambda r: _whole(r, 2000, 2100, "'{raw}' is not a fiscal year from {low} to {high} "
+                                                        "(such as 2027)"))
+    field("years", lambda r: _whole(r, 1, MAX_PLAN_YEARS, "'{raw}' is not a whole number of years from {low} to "
+                                                          "{high}"))
+    years = got.get("years")
+    longest = max(quotes, key=lambda q: q.term_years, default=None)
+    if years is not None and longest is not None and longest.term_years > years:
+        errors["years"] = entry.EntryError("quote {quote} runs {term} years, longer than this plan: type at least "
+                                           "{term} years (or shorten its term in the quote sheet)",
+                                           quote=longest.quote_id, term=longest.term_years)
+        years = None
+    share = lambda r: entry.parse_percent(r, high=1.0)  # noqa: E731
+    field("phase_in", lambda r: _items(r, _PERCENT_LIST, years, share))
+    field("asset_growth", lambda r: _items(r, _PERCENT_LIST, years, _signed_percent))
+    field("liquid_capital_growth", lambda r: _items(r, _PERCENT_LIST, years, _signed_percent))
+    field("renewal_rate_change", _signed_percent)
+    field("tax_rate", lambda r: entry.parse_percent(r, high=0.99))
+    field("discount_rate", lambda r: "cost_of_capital" if not r.strip() else entry.parse_percent(r, high=1.0))
+    field("max_provision_jpy", lambda r: (math.inf,) if not r.strip() else _items(
+        r, _AMOUNT_LIST, years, lambda p: math.inf if not p else _amount(p)))
+    if errors or years is None:
+        return None, errors
+    data = {k: (list(v) if isinstance(v, tuple) and len(set(v)) > 1 else v[0] if isinstance(v, tuple) else v)
+            for k, v in got.items()}
+    data.update(name=base.name, description=base.description, release=bool(release))
+    if data["max_provision_jpy"] == math.inf:
+        del data["max_provision_jpy"]
+    try:
+        return plan_from_dict(data, "plan form"), {}
+    except InputError as exc:  # a limit the form's own checks do not know: shown at its field, as the file says it
+        key = str(exc.column or "years").split("[")[0]
+        return None, {key: entry.EntryError(exc.message.replace("{", "{{").replace("}", "}}"))}
+
+
+def _amount(raw: str) -> float:
+    value = entry.parse_amount(raw)
+    if value > MAX_JPY:
+        raise entry.EntryError("'{raw}' is too large", raw=raw)
+    return value

@@ -578,3 +578,11 @@ def plan_analyses_text(found: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
                                                                     (isinstance(v, float) and math.isnan(v)) else yen(v))
     lines.append(text_table(frame))
     return "\n".join(lines)
+
+
+# The plan's column names as headers people read (column_label; translated in the app's Japanese downloads)
+PLAN_COLUMN_WORDS = (N_("plan"), N_("year"), N_("fiscal year"), N_("requirement full"), N_("required share"),
+                     N_("provision"), N_("max provision"), N_("premiums"), N_("fees"), N_("carry"),
+                     N_("discount factor"), N_("present value"), N_("tax shield"), N_("after tax cost"),
+                     N_("profit charge"), N_("credit cash"), N_("credit insurance"), N_("credit derivative"),
+                     N_("customer assets"), N_("liquid capital"), N_("binding"))

@@ -25,9 +25,10 @@ from .inputs import (
     QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, read_text_file, regime_from_dict,
 )
 from .domain import AssetShares
+from .plan_file import Plan, none_as_no_limit, plan_from_dict, plan_to_dict
 from .regime import SWEEPABLE, check_parameter, parameter_value, with_parameter
 
-SCENARIO_VERSION = 2
+SCENARIO_VERSION = 3      # 3: the file may hold the funding plan ("plan"); a file without one is written as 2
 MAX_NESTING = 32          # JSON deeper than this is not a scenario (a real one is 4 levels deep)
 MAX_SCENARIO_BYTES = 5_000_000
 
@@ -43,6 +44,7 @@ class Scenario:
     overrides: Mapping[str, float] = field(default_factory=dict)  # regime parameters changed from the preset
     quote_sheet: str = ""                         # name of the quote sheet ("bundled", a file name, …)
     assets: tuple[ReserveAsset, ...] = ()          # reserve assets beyond cash (assets.csv); none: cash and cover
+    plan: Plan | None = None                      # the funding plan's parameters (the app's Plan page), if set
 
     def __hash__(self) -> int:
         return hash((self.profile, self.quotes, self.regime, tuple(sorted(self.overrides.items())), self.assets))
@@ -121,12 +123,15 @@ def regime_to_dict(regime: Regime) -> dict[str, Any]:
 def to_json(scenario: Scenario) -> str:
     """One readable JSON file: profile, quotes, regime (overrides applied), and the provenance."""
     frame = quotes_to_frame(scenario.quotes)
-    data = {"scenario_version": SCENARIO_VERSION, "profile": profile_to_dict(scenario.profile),
+    data = {"scenario_version": SCENARIO_VERSION if scenario.plan is not None else 2,
+            "profile": profile_to_dict(scenario.profile),
             "quotes": json.loads(frame.to_json(orient="records")), "regime": regime_to_dict(scenario.regime),
             "regime_preset": scenario.regime_preset, "overrides": dict(scenario.overrides),
             "quote_sheet": scenario.quote_sheet}
     if scenario.assets:  # only with assets: a scenario without them is the file it always was
         data["assets"] = json.loads(assets_to_frame(scenario.assets).to_json(orient="records"))
+    if scenario.plan is not None:  # the plan's keys as in its TOML file (data/plans/), `null` for a year without limit
+        data["plan"] = plan_to_dict(scenario.plan)
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
@@ -203,7 +208,7 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
         if key not in data:
             raise InputError(source, f"missing key {key!r}; expected profile, quotes and regime", column=key)
     unknown = set(data) - {"scenario_version", "profile", "quotes", "regime", "regime_preset", "overrides",
-                           "quote_sheet", "assets"}
+                           "quote_sheet", "assets", "plan"}
     if unknown:
         raise InputError(source, "unknown key", column=sorted(unknown)[0])
     if not isinstance(data["profile"], dict) or not isinstance(data["quotes"], list) \
@@ -255,8 +260,18 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
     for key, value in text_fields.items():
         if not isinstance(value, str):
             raise InputError(source, "expected text", column=key)
+    plan = None
+    if data.get("plan") is not None:
+        if not isinstance(data["plan"], dict):
+            raise InputError(source, "expected the plan as an object with the keys of a plan file (data/plans/)",
+                             column="plan")
+        plan = plan_from_dict(none_as_no_limit(data["plan"]), f"{source} (plan)")
+        for q in quotes:  # as `plan` refuses it: a policy paid for years the plan does not see
+            if q.term_years > plan.years:
+                raise InputError(f"{source} (plan)", f"quote {q.quote_id} runs {q.term_years} years, longer than the "
+                                 f"plan's {plan.years}; expected years ≥ {q.term_years}", column="years")
     return Scenario(profile, tuple(quotes), regime, overrides={k: float(v) for k, v in overrides.items()},
-                    **text_fields, assets=tuple(assets))
+                    plan=plan, **text_fields, assets=tuple(assets))
 
 
 def load(path: str | Path) -> Scenario:
@@ -528,6 +543,7 @@ class Workspace:
     own_confirmed: frozenset[tuple[str, str]] = frozenset()  # (field, typed text) of own figures confirmed as meant
     last_quotes: tuple[Quote, ...] = ()
     problems: list[CellProblem] = field(default_factory=list)
+    plan: Plan | None = None                           # the last valid funding plan (the Plan page), once set
     version: int = 0                                   # bumped whenever the quote grid must be rebuilt
     generation: int = 0                                # bumped when a file replaces the inputs (widgets rebuilt)
 
@@ -601,7 +617,7 @@ class Workspace:
         if profile is None:
             return None
         return Scenario(profile, self.last_quotes, self.regime, regime_preset=self.regime_name,
-                        overrides=dict(self.overrides), quote_sheet=self.quote_sheet)
+                        overrides=dict(self.overrides), quote_sheet=self.quote_sheet, plan=self.plan)
 
     def load(self, sc: Scenario) -> None:
         """Put a saved scenario in place: its exchange as own figures, its regime as a preset, its quote sheet."""
@@ -619,6 +635,8 @@ class Workspace:
         else:
             self.own, self.exchange_id = sc.profile, None
         self.replace_quotes(sc.quotes, sc.quote_sheet or "scenario")
+        if sc.plan is not None:
+            self.plan = sc.plan
         self.generation += 1
 
     # -- how it differs from what was bundled

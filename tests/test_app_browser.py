@@ -759,3 +759,45 @@ def test_names_from_a_scenario_file_are_shown_as_text_never_fetched_or_linked(pa
     body = page.locator("body").inner_text().replace("\u2060", "")
     assert "Requirement R" in body and evil in body
     assert page.locator('img[src*="HOST"], a[href*="HOST"]').count() == 0
+
+
+# ------------------------------------------------------------------ the plan page
+
+PLAN_TITLES = {"en": ("Plan: year by year", "What meets the requirement each year", "What each year charges to profit",
+                      "fiscal year", "FY2031"),
+               "ja": ("資金計画：年度ごと", "各年の要件を満たすもの", "各年に損益に計上する額", "年度", "2031年度")}
+
+
+def test_the_plan_page_draws_its_chart_and_table_at_1280_in_both_languages(page, screens):
+    for lang in ("en", "ja"):
+        title, left, right, column, last_year = PLAN_TITLES[lang]
+        if lang == "ja":  # switched on the Plan page itself
+            page.get_by_text("日本語").click()
+            page.wait_for_selector("text=現在価値", timeout=60_000)
+            wait_quiet(page)
+        go_to(page, title)
+        chart = page.locator(".vega-embed svg").first
+        chart.wait_for(timeout=120_000)
+        wait_quiet(page)
+        page.screenshot(path=str(screens / f"plan_{lang}.png"))            # the form, the answer first
+        text = chart.evaluate("e => e.textContent")
+        assert left in text and right in text and last_year in text   # both panels, every year on the axis
+        box = page.locator(".vega-embed").first.bounding_box()
+        assert box["x"] + box["width"] <= VIEWPORT["width"], "the chart runs off the page at 1280 px"
+        page.locator(".vega-embed").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screens / f"plan_chart_{lang}.png"))
+        table = page.locator('.st-key-plan_table [data-testid="stDataFrame"]').first
+        table.scroll_into_view_if_needed()
+        settled_widths(page, tables_fit)
+        page.screenshot(path=str(screens / f"plan_table_{lang}.png"))
+        assert_tables_fit(page, f"the Plan page ({lang})")
+        assert column in table.locator("table thead").first.inner_text()
+        if lang == "ja":
+            shown = page.evaluate("""() => { const main = document.querySelector('[data-testid="stMain"]').cloneNode(true);
+                main.querySelectorAll('[data-testid="stIconMaterial"], span[role="img"][translate="no"]').forEach(e => e.remove());
+                document.body.appendChild(main); const t = main.innerText + ' ' +
+                    Array.from(main.querySelectorAll('svg text')).map(e => e.textContent).join(' ');
+                main.remove(); return t; }""")
+            commands = {"plan", "out", "csv", "xlsx", "CFO"}  # the command line's words as typed; the CFO page's name
+            words = {w for w in re.findall(r"[A-Za-z]{2,}", shown) if w not in ALLOWED_LATIN | commands | _real_names()}
+            assert not words, f"English on the Japanese Plan page: {sorted(words)}"

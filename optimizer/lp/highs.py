@@ -177,6 +177,19 @@ def fix_integers(h: highspy.Highs, cols: np.ndarray, values: np.ndarray) -> None
     set_col_bounds(h, cols, values, values)
 
 
+def forget_basis(h: highspy.Highs) -> None:
+    """Drop the basis and solution HiGHS holds, so that the next run starts cold (as after a MILP's branch and
+    bound): where the duals are not unique, a cold run picks the same ones whichever LP was solved before."""
+    h.clearSolver()
+
+
+def set_integer(h: highspy.Highs, cols: np.ndarray, integer: bool) -> None:
+    """Make the columns `cols` integer (True) or continuous (False): a MILP's LP relaxation and back."""
+    cols = np.asarray(cols, dtype=np.int32)
+    kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
+    h.changeColsIntegrality(cols.size, cols, np.full(cols.size, kind))
+
+
 def add_row(h: highspy.Highs, cols: np.ndarray, values: np.ndarray, lower: float, upper: float) -> None:
     """One more row lower ≤ Σ values·x[cols] ≤ upper."""
     cols = np.asarray(cols, dtype=np.int32)
