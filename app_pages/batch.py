@@ -12,7 +12,7 @@ import streamlit as st
 
 from app_pages.common import (
     ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
-    styled, tr, unit, upload_rows_check, ws,
+    stale_warning, styled, tr, unit, upload_rows_check, ws,
 )
 from optimizer import batch, report, settings
 from optimizer.i18n import input_error_words
@@ -100,8 +100,7 @@ def main() -> None:
         return
     old, result, names = stored
     if old != fingerprint:
-        st.warning(_("Stale: the inputs changed since this run (profiles, regime or quote sheet). Run the batch "
-                     "again to update."), icon=":material/history:")
+        stale_warning()
     summary = result.summary
     totals = summary["totals"]
     c = st.columns(4)

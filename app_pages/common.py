@@ -507,6 +507,15 @@ def headline(s, details=None) -> None:
             + ((" " + _("What holds the answer where it is: {limits}.").format(limits="; ".join(words))) if words else ""))
 
 
+STALE = N_("Stale: the inputs changed since this run (profiles, regime or quote sheet). Run the batch again to "
+           "update.")
+
+
+def stale_warning(message: str = STALE) -> None:
+    """Results of a run whose inputs changed since: said above them (the Batch and Market pages)."""
+    st.warning(_(message), icon=":material/history:")
+
+
 def overrides_note(w) -> str:
     """" + 2 overrides" beside the regime's name when the user changed its parameters, else ""."""
     n = len(w.overrides)

@@ -839,3 +839,26 @@ def test_the_market_page_says_who_falls_short_is_not_unique_with_each_exchanges_
     assert {"exchange", "at least (¥m)"} <= set(ranges.columns)
     assert (ranges["at most (¥m)"] >= ranges["shortfall (¥m)"] - 1e-3).all()
     assert (ranges["at least (¥m)"] <= ranges["shortfall (¥m)"] + 1e-3).all()
+
+
+def test_the_market_never_shows_a_total_lower_only_because_exchanges_fall_short_as_a_saving(at):
+    choose_regime(at, "past-outflows")
+    at.switch_page(MARKET).run()
+    at.button(key="market_run").click().run()
+    assert not at.exception and not errors(at)
+    n = int(metric(at, "Short because capacity ran out"))
+    assert n > 0
+    assert not metric(at, "Cost of scarcity").startswith(("-", "−", "¥-"))
+    assert any(f"Cheaper only because {n} exchanges fall short" in w.value for w in at.warning)
+
+
+def test_the_market_results_are_marked_stale_when_the_regime_changes(at):
+    at.switch_page(MARKET).run()
+    at.button(key="market_run").click().run()
+    assert not any("Stale" in w.value for w in at.warning)
+    at.switch_page(CFO).run()
+    choose_regime(at, "past-outflows")
+    at.switch_page(MARKET).run()
+    assert any("Stale" in w.value for w in at.warning)
+    at.button(key="market_run").click().run()
+    assert not any("Stale" in w.value for w in at.warning)
