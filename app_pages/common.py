@@ -57,6 +57,18 @@ def bundled_sheet(name: str) -> tuple:
     return tuple(load_quotes(DATA / name))
 
 
+# The bundled quote sheets: the workspace's name for each → (file in data/, words)
+SHEETS = {"bundled": ("quotes.csv", N_("Illustrative quotes (15, invented)")),
+          "quotes-japan.csv": ("quotes-japan.csv", N_("Japanese market, modelled on reported facts (12)")),
+          "quotes-japan-state-excl.csv": ("quotes-japan-state-excl.csv",
+                                          N_("Japanese market with state-backed exclusions (12)"))}
+
+
+def bundled_sheets() -> dict[str, tuple]:
+    """Every bundled quote sheet by the workspace's name for it (what a reopened scenario's edits compare with)."""
+    return {name: bundled_sheet(file) for name, (file, _words) in SHEETS.items()}
+
+
 def page_resolver() -> Resolver:
     """One model.Resolver for this page run: the re-solves of the analyses share its kept HiGHS models.
 

@@ -534,8 +534,10 @@ class Workspace:
         return Scenario(profile, self.last_quotes, self.regime, regime_preset=self.regime_name,
                         overrides=dict(self.overrides), quote_sheet=self.quote_sheet)
 
-    def load(self, sc: Scenario) -> None:
-        """Put a saved scenario in place: its exchange as own figures, its regime as a preset, its quote sheet."""
+    def load(self, sc: Scenario, lang: str = "en", sheets: Mapping[str, Sequence[Quote]] | None = None) -> None:
+        """Put a saved scenario in place: its exchange as own figures, its regime as a preset, its quote sheet (its
+        cells written in `lang`). When the scenario names one of `sheets` (name → quotes: the bundled sheets), its
+        quotes' edits are counted against that sheet, not against the one in use before."""
         name = sc.regime_preset if sc.regime_preset in self.regimes else ""
         base = self.regimes.get(name)
         if base is not None and regime_equal(_apply(base, sc.overrides), sc.regime):
@@ -549,7 +551,9 @@ class Workspace:
             self.exchange_id = known.exchange_id
         else:
             self.own, self.exchange_id = sc.profile, None
-        self.replace_quotes(sc.quotes, sc.quote_sheet or "scenario")
+        if sheets and sc.quote_sheet in sheets:
+            self.bundled_quotes = tuple(sheets[sc.quote_sheet])
+        self.replace_quotes(sc.quotes, sc.quote_sheet or "scenario", lang)
         self.generation += 1
 
     # -- how it differs from what was bundled

@@ -862,3 +862,29 @@ def test_the_market_results_are_marked_stale_when_the_regime_changes(at):
     assert any("Stale" in w.value for w in at.warning)
     at.button(key="market_run").click().run()
     assert not any("Stale" in w.value for w in at.warning)
+
+
+def test_a_reopened_scenario_counts_only_its_real_edits_against_the_sheet_it_names(at):
+    from dataclasses import replace
+
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+    from optimizer.scenario import Scenario, to_json
+
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.sidebar.selectbox(key="unit").set_value("億円").run()
+    p = load_profiles(DATA / "profiles-japan-2025.csv")[0]
+    q = list(load_quotes(DATA / "quotes-japan.csv"))
+    edited = [q[i].quote_id for i in (0, 3, 5)]
+    for i in (0, 3, 5):
+        q[i] = replace(q[i], rate_on_line=q[i].rate_on_line * 1.1)
+    sc = Scenario(p, tuple(q), load_regime(DATA / "regimes" / "cold-wallet.toml"), regime_preset="cold-wallet",
+                  quote_sheet="quotes-japan.csv")
+    at.sidebar.file_uploader(key="upload_scenario").upload("s.json", to_json(sc).encode(), "application/json").run()
+    assert not errors(at) and not at.exception
+    bar = next(c.value for c in at.caption if "見積表" in c.value and "quotes-japan.csv" in c.value)
+    assert "編集3件" in bar, bar
+    grid = next(d.value for d in at.dataframe if "quote_id" in d.value.columns and "status" in d.value.columns)
+    marked = list(grid.loc[grid["status"] != "", "quote_id"])
+    assert marked == edited
+    assert at.session_state["unit"] == "億円" and metric(at, "年間コスト").endswith("億円")
+    assert "10億" in set(grid["max_limit_jpy"])  # the cells read in the page's language
