@@ -333,6 +333,9 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
                     bad(column, exc)
                 continue
             row[column] = value
+        if basis != "requirement" and math.isfinite(row.get("max_limit_jpy", math.inf)):
+            bad("max_limit_jpy", "a layer in yen (basis ¥) has its limit as its ceiling: clear this cell (under the "
+                "rarely used terms) or set the basis to % of R")
         if not row_problems:
             try:
                 q = parse_quote(row, source, i)
@@ -436,6 +439,27 @@ def own_to_text(profile: ExchangeProfile, lang: str = "en") -> dict[str, str]:
     return out
 
 
+def _to_yen_basis(row: pd.Series, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A layer switched from % of R to ¥ in the grid: its yen ceiling becomes its limit (a yen layer's limit is its
+    own ceiling, and a ceiling on a yen layer is refused), an attachment of 0% becomes 0. Cells typed in the same
+    edit win."""
+    if BASIS_FROM_TEXT.get(str(changes.get("layer_basis", "")).strip()) != "jpy" or \
+            BASIS_FROM_TEXT.get(str(row.get("layer_basis", "")).strip()) != "requirement":
+        return {}
+    out: dict[str, Any] = {"max_limit_jpy": ""}
+    ceiling = row.get("max_limit_jpy")
+    if not _blank(ceiling):
+        out["limit"] = ceiling
+    attachment = row.get("attachment")
+    if not _blank(attachment):
+        try:
+            if entry.parse_percent(str(attachment)) == 0:
+                out["attachment"] = "0"
+        except entry.EntryError:
+            pass
+    return out
+
+
 @dataclass
 class Workspace:
     """Everything the user chose, as chosen and typed; one per app session, read by every page.
@@ -497,6 +521,8 @@ class Workspace:
             return False
         out = self.quote_text.copy()
         for idx, changes in (state.get("edited_rows") or {}).items():
+            if int(idx) in out.index:
+                changes = {**_to_yen_basis(out.loc[int(idx)], changes), **changes}
             for col, value in changes.items():
                 if col in out.columns and int(idx) in out.index:
                     out.at[int(idx), col] = value

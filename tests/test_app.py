@@ -888,3 +888,32 @@ def test_a_reopened_scenario_counts_only_its_real_edits_against_the_sheet_it_nam
     assert marked == edited
     assert at.session_state["unit"] == "億円" and metric(at, "年間コスト").endswith("億円")
     assert "10億" in set(grid["max_limit_jpy"])  # the cells read in the page's language
+
+
+def test_a_broker_switches_a_layer_to_yen_and_types_its_limit_on_the_japanese_sheet(at):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.selectbox(key="sheet_choice_0_bundled_ja").set_value("quotes-japan.csv").run()
+    row = next(i for i, q in enumerate(ws(at).last_quotes) if q.quote_id == "LL-V1")
+    assert ws(at).last_quotes[row].max_limit_jpy == 7.5e10
+    edit_quotes(at, {row: {"layer_basis": "¥"}})
+    assert not any("max_limit_jpy" in e for e in errors(at)), errors(at)
+    assert all(p.column == "attachment" for p in ws(at).problems)       # 10% of R is not yen: asked, in Japanese
+    assert all("円建て" in e for e in errors(at))
+    edit_quotes(at, {row: {"attachment": "30億", "limit": "10億"}})
+    assert not errors(at), errors(at)
+    q = next(q for q in ws(at).last_quotes if q.quote_id == "LL-V1")
+    assert (q.layer_basis, q.attachment, q.limit) == ("jpy", 3e9, 1e9)
+    edit_quotes(at, {row: {"max_limit_jpy": "50億"}})                  # a ceiling on a yen layer: said in Japanese
+    (message,) = errors(at)
+    assert "max_limit_jpy" not in message and "円建て" in message and "上限" in message
+
+
+def test_switching_a_layer_to_yen_carries_its_ceiling_over_as_its_limit(at):
+    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    row = next(i for i, q in enumerate(ws(at).last_quotes) if q.quote_id == "JP-P1")
+    before = ws(at).last_quotes[row]
+    assert before.layer_basis == "requirement" and before.attachment == 0 and before.max_limit_jpy == 1e9
+    edit_quotes(at, {row: {"layer_basis": "¥"}})
+    assert not errors(at), errors(at)
+    q = ws(at).last_quotes[row]
+    assert (q.layer_basis, q.attachment, q.limit, q.max_limit_jpy) == ("jpy", 0.0, 1e9, float("inf"))
