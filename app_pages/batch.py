@@ -11,12 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
+    DATA, ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
     stale_warning, styled, tr, unit, upload_rows_check, ws,
 )
-from optimizer import batch, report, settings
+from optimizer import batch, charts, report, settings
 from optimizer.i18n import input_error_words
-from optimizer.inputs import InputError, csv_text_to_frame
+from optimizer.inputs import InputError, csv_text_to_frame, load_capacity
 from optimizer.scenario import quotes_to_frame, regime_to_dict
 
 RESULT = "batch_result"      # (fingerprint, BatchResult, names) of the last run
@@ -54,6 +54,33 @@ def _fingerprint(up, w, bundled: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+@st.cache_data(show_spinner=False)
+def _capacity() -> dict[str, float]:
+    """The bundled capacity per counterparty (data/capacity.csv), as the command line's batch uses by default."""
+    return load_capacity(DATA / "capacity.csv")
+
+
+def _capacity_words(summary, u) -> None:
+    """What the command line's summary says about capacity: the cover bought from the counterparties of the
+    capacity file against their capacity, who is over it, and a chart of each counterparty."""
+    demand = summary.get("cover_demand") or {}
+    if "capacity_jpy" not in demand:
+        return
+    st.subheader(_("Cover bought against the market's capacity"))
+    cap, listed = demand["capacity_jpy"], demand["cover_of_listed_jpy"]
+    st.caption(_("Cover bought {cover} (insurance {insurance}); from the counterparties of the capacity file {listed} "
+                 "against their capacity {capacity} ({share}). Each exchange is solved alone: the capacity is not "
+                 "shared out (the Market page shares it).").format(
+        cover=u(demand["cover_jpy"]), insurance=u(demand["insurance_cover_jpy"]), listed=u(listed),
+        capacity=u(cap), share=report.pct(listed / cap, 1) if cap else "—"))
+    if demand["over_capacity"]:
+        st.warning(_("Over capacity: {names}").format(names=md("; ".join(_(n) for n in demand["over_capacity"]))),
+                   icon=":material/warning:")
+    if summary["insurance_by_counterparty"]:
+        st.altair_chart(charts.capacity_chart(summary["insurance_by_counterparty"], u, tr()), width="stretch",
+                        key="batch_capacity_chart")
+
+
 def main() -> None:
     ss = st.session_state
     w = ws()
@@ -86,7 +113,7 @@ def main() -> None:
                                                                          ).format(done=f"{done:,}", total=f"{total or 0:,}", rate=rate))
 
             result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
-                               on_progress=on_progress)
+                               on_progress=on_progress, capacity=_capacity())
             bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
                 done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,
@@ -134,15 +161,21 @@ def main() -> None:
         st.subheader(_("Insurance demand by counterparty"))
         demand = pd.DataFrame(summary["insurance_by_counterparty"])
         for col in [c for c in demand.columns if c.endswith("_jpy")]:
-            demand[col] = demand[col].map(u.number).astype(float)
+            demand[col] = demand[col].map(lambda v: None if v is None else u.number(v)).astype(float)
+        if "counterparty" in demand:
+            demand["counterparty"] = demand["counterparty"].map(_)
         demand = demand.rename(columns={c: report.column_label(c, _).replace("(¥)", f"({u.label})")
                                         for c in demand.columns})
-        view = styled(demand, money=[c for c in demand.columns if f"({u.label})" in c])
+        view = styled(demand, money=[c for c in demand.columns if f"({u.label})" in c],
+                      fraction=[report.column_label("capacity_used", _)])
         st.dataframe(view, hide_index=True, width="stretch", column_config=right_aligned(view))
-    c = st.columns(2)
+    _capacity_words(summary, u)
+    c = st.columns(3)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(results), "batch_results.csv", "text/csv", key="dl_batch")
     c[1].download_button(_("Summary (JSON)"), report.to_json({**summary, **names}), "batch_summary.json",
                          "application/json", key="dl_batch_summary")
+    c[2].download_button(_("Summary (text, as the command line prints it)"), report.batch_summary_text(summary),
+                         "batch_summary.txt", "text/plain", key="dl_batch_summary_text")
 
 
 main()

@@ -204,7 +204,7 @@ COLUMN_WORDS = (N_("source"), N_("quote id"), N_("kind"), N_("counterparty"), N_
     N_("shortfall"), N_("marginal cost per"), N_("insurance credit"), N_("derivative credit"), N_("cash share"),
     N_("n instruments"), N_("source row"), N_("error"), N_("regime"), N_("quote sheet"), N_("max limit"),
     N_("licensed in japan"), N_("fronting fee rate"), N_("exclusions"), N_("reinstatements"),
-    N_("state backed"), N_("days to pay"), N_("term years"))
+    N_("state backed"), N_("days to pay"), N_("term years"), N_("capacity"), N_("capacity used"), N_("premium"))
 
 
 _VALUE_WORDS = {"source": {"cash reserve"}, "kind": {"cash", "insurance", "derivative"},

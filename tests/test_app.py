@@ -917,3 +917,36 @@ def test_switching_a_layer_to_yen_carries_its_ceiling_over_as_its_limit(at):
     assert not errors(at), errors(at)
     q = ws(at).last_quotes[row]
     assert (q.layer_basis, q.attachment, q.limit, q.max_limit_jpy) == ("jpy", 0.0, 1e9, float("inf"))
+
+
+def test_batch_page_says_what_the_command_line_says_about_capacity_with_a_chart_and_in_its_downloads(at, files,
+                                                                                                     tmp_path):
+    from optimizer.inputs import load_capacity
+
+    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    at.switch_page(BATCH).run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception and not errors(at)
+    capacity = sum(load_capacity(DATA / "capacity.csv").values())
+    # the command line's own summary of the same run
+    scenario = tmp_path / "cli"
+    out = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(DATA / "profiles-japan-2025.csv"), "--quotes",
+                          str(DATA / "quotes-japan.csv"), "--regime", str(DATA / "regimes" / "cold-wallet.toml"),
+                          "--out", str(scenario.with_suffix(".csv"))], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    cli = out.stdout
+    over = next(line for line in cli.splitlines() if line.startswith("Over capacity")).split(None, 2)[2]
+    assert f"against their capacity ¥{capacity:,.0f}" in cli
+    from optimizer.i18n import Unit
+
+    bought = float(next(line for line in cli.splitlines() if line.startswith("Cover bought")).split()[2]
+                   .strip("¥").replace(",", ""))
+    caption = next(c.value for c in at.caption if "against their capacity" in c.value)
+    assert f"Cover bought {Unit('¥m')(bought)}" in caption and f"against their capacity {Unit('¥m')(capacity)}" in caption
+    assert any(over in w.value for w in at.warning)
+    assert len(at.get("vega_lite_chart")) == 1
+    text = files["batch_summary.txt"].decode() if isinstance(files["batch_summary.txt"], bytes) else \
+        files["batch_summary.txt"]
+    assert f"against their capacity ¥{capacity:,.0f}" in text and f"Over capacity   {over}" in text
+    summary = json.loads(files["batch_summary.json"])
+    assert summary["cover_demand"]["capacity_jpy"] == capacity and summary["cover_demand"]["over_capacity"] == [over]
