@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    DATA, ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
+    BATCH_ERROR_WIDTHS as ERROR_WIDTHS, DATA, ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
     stale_warning, styled, tr, unit, upload_rows_check, ws,
 )
 from optimizer import batch, charts, report, settings
@@ -64,8 +64,9 @@ def _capacity_words(summary, u) -> None:
     """What the command line's summary says about capacity: the cover bought from the counterparties of the
     capacity file against their capacity, who is over it, and a chart of each counterparty."""
     demand = summary.get("cover_demand") or {}
-    if "capacity_jpy" not in demand:
-        return
+    if "capacity_jpy" not in demand or not any(cp.get("capacity_jpy") is not None
+                                               for cp in summary["insurance_by_counterparty"]):
+        return  # no counterparty bought from is in the capacity file
     st.subheader(_("Cover bought against the market's capacity"))
     cap, listed = demand["capacity_jpy"], demand["cover_of_listed_jpy"]
     st.caption(_("Cover bought {cover} (insurance {insurance}); from the counterparties of the capacity file {listed} "
@@ -144,10 +145,13 @@ def main() -> None:
     errors = results[results["status"] == "error"]
     if len(errors):
         st.subheader(_("Rows with errors"))
-        errors = errors.assign(error=errors["error"].map(lambda m, t=tr(): input_error_words(m, t)))
+        # the row is beside the message: the message says the column and what is wrong, the bad value in view
+        errors = errors.assign(error=errors["error"].map(lambda m, t=tr(): input_error_words(m, t, column_only=True)))
         st.dataframe(errors[["exchange_id", "source_row", "error"]].rename(columns={
             "exchange_id": _("exchange"), "source_row": _("row"), "error": _("message")}), hide_index=True,
-            width="stretch")
+            width="stretch", column_config={_("exchange"): st.column_config.TextColumn(width=ERROR_WIDTHS["exchange"]),
+                                            _("row"): st.column_config.NumberColumn(width=ERROR_WIDTHS["row"]),
+                                            _("message"): st.column_config.TextColumn(width=ERROR_WIDTHS["message"])})
     shown = results.copy()
     main = [report.column_label(c, _).replace("(¥)", f"({u.label})") for c in MAIN]
     for col in MONEY:
@@ -168,13 +172,19 @@ def main() -> None:
                                         for c in demand.columns})
         view = styled(demand, money=[c for c in demand.columns if f"({u.label})" in c],
                       fraction=[report.column_label("capacity_used", _)])
-        st.dataframe(view, hide_index=True, width="stretch", column_config=right_aligned(view))
+        label = lambda c: report.column_label(c, _).replace("(¥)", f"({u.label})")  # noqa: E731
+        # in view at 1280 px: the counterparty, its cover, credit and capacity; the premium behind the toggle
+        fitted_table(view, [label(c) for c in ("counterparty", "cover_jpy", "credit_jpy", "capacity_jpy",
+                                               "capacity_used")],
+                     key="batch_demand_more", column_config={**right_aligned(view),
+                                                             label("counterparty"): st.column_config.TextColumn(
+                                                                 width=330)})
     _capacity_words(summary, u)
     c = st.columns(3)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(results), "batch_results.csv", "text/csv", key="dl_batch")
     c[1].download_button(_("Summary (JSON)"), report.to_json({**summary, **names}), "batch_summary.json",
                          "application/json", key="dl_batch_summary")
-    c[2].download_button(_("Summary (text, as the command line prints it)"), report.batch_summary_text(summary),
+    c[2].download_button(_("Summary (text)"), report.batch_summary_text(summary),
                          "batch_summary.txt", "text/plain", key="dl_batch_summary_text")
 
 

@@ -33,6 +33,7 @@ QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 80, "counterparty": 1
                      "attachment": 100, "limit": 88, "rate_on_line": 108, "perils": 115}
 
 # Session keys used by more than one function
+BATCH_ERROR_WIDTHS = {"exchange": 130, "row": 60, "message": 700}  # px of the Batch page's error rows: in view at 1280
 WS = "workspace"          # the one Workspace
 LANG = "lang"             # "en" | "ja"
 UNIT = "unit"             # a key of optimizer.i18n.UNITS

@@ -10,7 +10,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, N_, _, md, read_profiles_parquet, stale_warning, unit, upload_rows_check, ws
+from app_pages.common import DATA, N_, _, fitted_table, md, read_profiles_parquet, stale_warning, unit, upload_rows_check, ws
 from optimizer import market, report, settings
 from optimizer.inputs import InputError, csv_text_to_frame, load_capacity, load_profiles, load_quotes, \
     profiles_from_frame
@@ -171,14 +171,20 @@ def main() -> None:
                           "cover": u.number(r["cover_jpy"]),
                           "utilisation": None if r["utilisation"] is None else 100 * min(r["utilisation"], 1.0),
                           "price": r["clearing_price"], "shortfall_price": r["shortfall_price"],
-                          "exchanges": r["exchanges"]} for r in s["counterparties"]])
+                          "exchanges": r["exchanges"]} for r in s["counterparties"]],
+                        columns=["counterparty", "capacity", "cover", "utilisation", "price", "shortfall_price",
+                                 "exchanges"])
     st.subheader(_("Capacity used and clearing prices"))
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "counterparty": st.column_config.TextColumn(_("counterparty")),
+    # the clearing price (the point of the page) next to the name, everything in view at 1280 px; the shortfall
+    # price and the buyers behind the toggle
+    rows = rows[["counterparty", "price", "utilisation", "capacity", "cover", "shortfall_price", "exchanges"]]
+    fitted_table(rows, ["counterparty", "price", "utilisation", "capacity", "cover"], key="market_more",
+                 column_config={
+        "counterparty": st.column_config.TextColumn(_("counterparty"), width=320),
         "capacity": st.column_config.NumberColumn(_("capacity ({unit})").format(unit=u.label), format="%,.1f"),
         "cover": st.column_config.NumberColumn(_("cover written ({unit})").format(unit=u.label), format="%,.1f"),
         "utilisation": st.column_config.ProgressColumn(_("utilisation"), min_value=0, max_value=100,
-                                                       format="%.0f%%"),
+                                                       format="%.0f%%", width=120),
         "price": st.column_config.NumberColumn(_("clearing price (¥ per ¥)"), format="%.4f"),
         "shortfall_price": st.column_config.NumberColumn(_("shortfall price (¥ per ¥)"), format="%.2f"),
         "exchanges": st.column_config.NumberColumn(_("buyers")),

@@ -759,3 +759,61 @@ def test_names_from_a_scenario_file_are_shown_as_text_never_fetched_or_linked(pa
     body = page.locator("body").inner_text().replace("\u2060", "")
     assert "Requirement R" in body and evil in body
     assert page.locator('img[src*="HOST"], a[href*="HOST"]').count() == 0
+
+
+# ------------------------------------------------------------------ key columns in view at 1280 px, both languages
+
+JAPAN_SHEET = {"en": "Japanese market, modelled on reported facts (12)", "ja": "日本市場（報道された事実に基づくモデル、12件）"}
+
+
+def _switch_to_japanese(page) -> None:
+    page.get_by_text("日本語").click()
+    page.wait_for_selector("text=年間コスト", timeout=60_000)
+    wait_quiet(page)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_key_columns_of_the_market_batch_and_broker_tables_are_in_view_at_1280(page, screens, tmp_path, lang):
+    if lang == "ja":
+        _switch_to_japanese(page)
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    choose(page, "Start from" if lang == "en" else "元にする見積表", JAPAN_SHEET[lang])
+    nav.nth(1).click()                                               # Broker: the Japanese sheet's competitors
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
+    wait_quiet(page)
+    page.locator('[data-testid="stDataFrame"]').first.scroll_into_view_if_needed()
+    page.screenshot(path=str(screens / f"broker_japan_sheet_{lang}.png"))
+    assert_tables_fit(page, f"Broker ({lang})")
+    nav.nth(3).click()                                               # Market: the clearing price in view
+    wait_quiet(page)
+    page.locator(".st-key-market_run button").click()
+    page.wait_for_selector(".st-key-market_more", timeout=180_000)
+    wait_quiet(page)
+    prices = page.locator('[data-testid="stDataFrame"]').nth(1)
+    prices.scroll_into_view_if_needed()
+    page.screenshot(path=str(screens / f"market_prices_{lang}.png"))
+    headers = prices.locator("table thead th").all_inner_texts()
+    assert headers[1] == ("clearing price (¥ per ¥)" if lang == "en" else "清算価格（1円あたり円）"), headers
+    assert_tables_fit(page, f"Market ({lang})")
+    nav.nth(2).click()                                               # Batch: an error row's message in view
+    wait_quiet(page)
+    profiles = tmp_path / "profiles.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+                        "A,1e10,0.05,1e11,0.1\nB,1e10,7,1e11,0.1\n", encoding="utf-8")
+    page.locator('.st-key-batch_upload input[type="file"]').set_input_files(str(profiles))
+    wait_quiet(page)
+    page.locator(".st-key-batch_run button").click()
+    page.wait_for_selector(".st-key-batch_more", timeout=180_000)
+    wait_quiet(page)
+    errors = page.locator('[data-testid="stDataFrame"]').first
+    errors.scroll_into_view_if_needed()
+    page.screenshot(path=str(screens / f"batch_errors_{lang}.png"))
+    assert_tables_fit(page, f"Batch with an error row ({lang})")
+    message = errors.locator("table tbody td").all_inner_texts()[-1]
+    assert "hot_wallet_share" in message and "'7'" in message and "profiles.csv" not in message, message
+    # the whole message, bad value included, is narrower than its column (the app's width for it)
+    from app_pages.common import BATCH_ERROR_WIDTHS as ERROR_WIDTHS
+
+    drawn_width = page.evaluate("""t => { const c = document.createElement('canvas').getContext('2d');
+        c.font = '14px "Source Sans Pro", sans-serif'; return c.measureText(t).width; }""", message)
+    assert drawn_width + 16 <= ERROR_WIDTHS["message"], (drawn_width, message)
