@@ -795,6 +795,12 @@ def test_key_columns_of_the_market_batch_and_broker_tables_are_in_view_at_1280(p
     headers = prices.locator("table thead th").all_inner_texts()
     assert headers[1] == ("clearing price (¥ per ¥)" if lang == "en" else "清算価格（1円あたり円）"), headers
     assert_tables_fit(page, f"Market ({lang})")
+    labels = page.locator('[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"]').evaluate_all(
+        """els => els.map(e => { const r = document.createRange(); r.selectNodeContents(e);
+            return [e.innerText, r.getBoundingClientRect().width,
+                    e.closest('[data-testid="stMetric"]').getBoundingClientRect().width]; })""")
+    # a label as wide as its column is cut with "…"
+    assert len(labels) == 4 and all(drawn < room - 1 for _t, drawn, room in labels), labels
     nav.nth(2).click()                                               # Batch: an error row's message in view
     wait_quiet(page)
     profiles = tmp_path / "profiles.csv"
