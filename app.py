@@ -12,7 +12,9 @@ from pathlib import Path
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = str(Path(__file__).resolve().parent)
+if ROOT not in sys.path:  # once per process, not once per rerun
+    sys.path.insert(0, ROOT)
 
 from app_pages.common import LANG, UNIT, USD, _, absorb_grid_edits, context_bar, tr, ws  # noqa: E402
 from app_pages import files  # noqa: E402

@@ -298,7 +298,8 @@ def mix_table(s) -> pd.DataFrame:
 def result_views(s, scenario) -> None:
     u = unit()
     profile, quotes, regime = scenario.profile, scenario.quotes, scenario.regime
-    view = st.segmented_control(_("Show"), VIEWS, default="Mix", format_func=tr(), key=f"cfo_view{_lang_suffix()}") or "Mix"
+    view = st.segmented_control(_("Show"), VIEWS, default="Mix", format_func=tr(), key=f"cfo_view{_lang_suffix()}",
+                                required=True) or "Mix"  # a second click on the view shown keeps it shown
     incidents = bundled()[3]
     if view == "Mix":
         table = mix_table(s)

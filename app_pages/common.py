@@ -546,7 +546,7 @@ def context_bar() -> None:
     sheet = _("bundled") if w.quote_sheet == "bundled" else md(w.quote_sheet)
     n_changed = len(w.changed_rows())
     quotes = _("{name}, {n} quotes").format(name=sheet, n=len(w.last_quotes)) + (
-        ", " + _("{n} edited").format(n=n_changed) if n_changed else "")
+        _(", ") + _("{n} edited").format(n=n_changed) if n_changed else "")
     with st.container(key="context"):
         st.caption(" │ ".join([
             f":material/account_balance: {_('Exchange')}: **{exchange}**{mark(diff['exchange'])}",

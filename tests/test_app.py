@@ -882,7 +882,7 @@ def test_a_reopened_scenario_counts_only_its_real_edits_against_the_sheet_it_nam
     at.sidebar.file_uploader(key="upload_scenario").upload("s.json", to_json(sc).encode(), "application/json").run()
     assert not errors(at) and not at.exception
     bar = next(c.value for c in at.caption if "見積表" in c.value and "quotes-japan.csv" in c.value)
-    assert "編集3件" in bar, bar
+    assert "12件、編集3件" in bar, bar
     grid = next(d.value for d in at.dataframe if "quote_id" in d.value.columns and "status" in d.value.columns)
     marked = list(grid.loc[grid["status"] != "", "quote_id"])
     assert marked == edited
@@ -950,3 +950,10 @@ def test_batch_page_says_what_the_command_line_says_about_capacity_with_a_chart_
     assert f"against their capacity ¥{capacity:,.0f}" in text and f"Over capacity   {over}" in text
     summary = json.loads(files["batch_summary.json"])
     assert summary["cover_demand"]["capacity_jpy"] == capacity and summary["cover_demand"]["over_capacity"] == [over]
+
+
+def test_the_repository_folder_is_put_on_the_path_once_however_many_reruns(at):
+    for _rerun in range(5):
+        at.run()
+    assert sys.path.count(str(ROOT)) <= 1
+

@@ -823,3 +823,11 @@ def test_key_columns_of_the_market_batch_and_broker_tables_are_in_view_at_1280(p
     drawn_width = page.evaluate("""t => { const c = document.createElement('canvas').getContext('2d');
         c.font = '14px "Source Sans Pro", sans-serif'; return c.measureText(t).width; }""", message)
     assert drawn_width + 16 <= ERROR_WIDTHS["message"], (drawn_width, message)
+
+
+def test_a_second_click_on_the_view_shown_keeps_it_shown(page):
+    show(page, "Tower")
+    show(page, "Tower")                                   # a second click on the selected view
+    active = page.locator('button[aria-checked="true"]')
+    assert active.count() == 1 and active.inner_text() == "Tower"
+    assert page.locator(".vega-embed").count() >= 1      # the tower is still drawn
