@@ -20,7 +20,9 @@ from app_pages.common import LANG, UNIT, USD, _, absorb_grid_edits, context_bar,
 from app_pages import files  # noqa: E402
 from optimizer.i18n import LANGUAGES, UNITS  # noqa: E402
 
-st.set_page_config(page_title="Reserve optimizer", layout="wide")
+# The tab's icon is a file of the app: a page's Material icon as favicon would be fetched from a font CDN (every
+# request stays on 127.0.0.1).
+st.set_page_config(page_title="Reserve optimizer", page_icon=ROOT + "/app_pages/favicon.png", layout="wide")
 
 # The headline stays in view while the quote sheet is edited; metrics never cut their numbers.
 st.markdown("""<style>

@@ -831,3 +831,27 @@ def test_a_second_click_on_the_view_shown_keeps_it_shown(page):
     active = page.locator('button[aria-checked="true"]')
     assert active.count() == 1 and active.inner_text() == "Tower"
     assert page.locator(".vega-embed").count() >= 1      # the tower is still drawn
+
+
+def test_a_session_of_every_page_makes_no_request_outside_127_0_0_1(app_url, browser):
+    from urllib.parse import urlparse
+
+    context = browser.new_context(viewport=VIEWPORT)
+    seen: list[str] = []
+    context.on("request", lambda request: seen.append(request.url))
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
+        wait_quiet(page)
+        for title in ("Broker: pricing", "Batch: many exchanges", "Market: shared capacity", "CFO: funding mix"):
+            go_to(page, title)
+            page.wait_for_timeout(1500)
+        page.get_by_text("日本語").click()
+        wait_quiet(page)
+        page.wait_for_timeout(1500)
+    finally:
+        context.close()
+    outside = sorted({u for u in seen if urlparse(u).scheme not in ("data", "blob")
+                      and urlparse(u).hostname not in ("127.0.0.1",)})
+    assert seen and outside == [], outside
