@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 import time
+import types
 
 import pandas as pd
 import streamlit as st
@@ -52,6 +55,20 @@ def _fingerprint(up, w, bundled: str) -> str:
     parts = [up.file_id if up is not None else f"bundled:{bundled}", w.quote_sheet, w.regime_name,
              json.dumps(regime_to_dict(w.regime), default=str), quotes_to_frame(w.last_quotes).to_json()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _plain_main():
+    """Worker processes prepare themselves by running the parent's `__main__`, which during a Streamlit run is the
+    page's script: every worker would run the page in bare mode (some 220 warnings in the server log per batch).
+    While the workers start, `__main__` is an empty module instead."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 @st.cache_data(show_spinner=False)
@@ -113,8 +130,9 @@ def main() -> None:
                 bar.progress(min(done / max(total or 1, 1), 1.0), text=_("{done} of {total} exchanges ({rate:,.0f}/s)"
                                                                          ).format(done=f"{done:,}", total=f"{total or 0:,}", rate=rate))
 
-            result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
-                               on_progress=on_progress, capacity=_capacity())
+            with _plain_main():
+                result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
+                                   on_progress=on_progress, capacity=_capacity())
             bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
                 done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,

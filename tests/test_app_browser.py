@@ -855,3 +855,36 @@ def test_a_session_of_every_page_makes_no_request_outside_127_0_0_1(app_url, bro
     outside = sorted({u for u in seen if urlparse(u).scheme not in ("data", "blob")
                       and urlparse(u).hostname not in ("127.0.0.1",)})
     assert seen and outside == [], outside
+
+
+def test_a_batch_run_on_several_workers_leaves_no_warning_in_the_server_log(browser, tmp_path):
+    log = tmp_path / "server.log"
+    port = _free_port()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    profiles = tmp_path / "profiles.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+                        + "".join(f"E{i},{1e10 + i * 1e8:.0f},0.05,1e11,0.1\n" for i in range(300)), encoding="utf-8")
+    try:
+        wait_healthy(url, proc)
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
+        wait_quiet(page)
+        go_to(page, "Batch: many exchanges")
+        page.locator('.st-key-batch_upload input[type="file"]').set_input_files(str(profiles))
+        wait_quiet(page)
+        page.get_by_role("button", name="Run batch").click()           # 300 rows: chunks of 64 on every core
+        page.wait_for_selector(".st-key-batch_more", timeout=300_000)
+        wait_quiet(page)
+        assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "300"
+        context.close()
+    finally:
+        stop_app(proc)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert "WARNING" not in text and "missing ScriptRunContext" not in text, text[-2000:]
