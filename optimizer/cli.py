@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of regime presets (default: bundled data/regimes)")
     p.add_argument("--scenario", default=None, metavar="F",
                    help="a scenario file saved by the app: its exchange and quote sheet under every preset "
-                        "(replaces --profiles/--exchange/--quotes; its own regime is one of the presets or not)")
+                        "(replaces --profiles/--exchange/--quotes; its own regime is not used: compare runs every preset)")
     _add_output(p)
 
     p = sub.add_parser("risk", help="Monte Carlo hack losses: what a mix leaves the exchange to pay (VaR, TVaR, …)")
