@@ -122,7 +122,9 @@ def main() -> None:
         try:
             frame = _read(up, bundled)
             workers = max(1, min(os.cpu_count() or 1, -(-len(frame) // CHUNK)))
-            bar = st.progress(0.0, text=_("Solving…"))
+            # worker processes take a few seconds to start: said, rather than a bar standing at 0%
+            bar = st.progress(0.0, text=_("Starting {n} worker processes…").format(n=workers) if workers > 1
+                              else _("Solving…"))
             started = time.monotonic()
 
             def on_progress(done, total):

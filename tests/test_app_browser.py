@@ -880,7 +880,12 @@ def test_a_batch_run_on_several_workers_leaves_no_warning_in_the_server_log(brow
         page.locator('.st-key-batch_upload input[type="file"]').set_input_files(str(profiles))
         wait_quiet(page)
         page.get_by_role("button", name="Run batch").click()           # 300 rows: chunks of 64 on every core
-        page.wait_for_selector(".st-key-batch_more", timeout=300_000)
+        seen = set()
+        deadline = time.monotonic() + 300
+        while not page.locator(".st-key-batch_more").count() and time.monotonic() < deadline:
+            seen.update(page.locator('[data-testid="stProgress"]').all_inner_texts())
+            page.wait_for_timeout(100)
+        assert "Solving…" not in seen, seen   # while the workers start, the bar says so instead of standing at 0%
         wait_quiet(page)
         assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "300"
         context.close()
