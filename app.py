@@ -12,13 +12,17 @@ from pathlib import Path
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = str(Path(__file__).resolve().parent)
+if ROOT not in sys.path:  # once per process, not once per rerun
+    sys.path.insert(0, ROOT)
 
 from app_pages.common import LANG, UNIT, USD, _, absorb_grid_edits, context_bar, tr, ws  # noqa: E402
 from app_pages import files  # noqa: E402
 from optimizer.i18n import LANGUAGES, UNITS  # noqa: E402
 
-st.set_page_config(page_title="Reserve optimizer", layout="wide")
+# The tab's icon is a file of the app: a page's Material icon as favicon would be fetched from a font CDN (every
+# request stays on 127.0.0.1).
+st.set_page_config(page_title="Reserve optimizer", page_icon=ROOT + "/app_pages/favicon.png", layout="wide")
 
 # The headline stays in view while the quote sheet is edited; metrics never cut their numbers.
 st.markdown("""<style>

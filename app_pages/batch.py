@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 import time
+import types
 
 import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
-    styled, tr, unit, upload_rows_check, ws,
+    BATCH_ERROR_WIDTHS as ERROR_WIDTHS, DATA, ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
+    stale_warning, styled, tr, unit, upload_rows_check, ws,
 )
-from optimizer import batch, report, settings
+from optimizer import batch, charts, report, settings
 from optimizer.i18n import input_error_words
-from optimizer.inputs import InputError, csv_text_to_frame
+from optimizer.inputs import InputError, csv_text_to_frame, load_capacity
 from optimizer.scenario import quotes_to_frame, regime_to_dict
 
 RESULT = "batch_result"      # (fingerprint, BatchResult, names) of the last run
@@ -54,6 +57,48 @@ def _fingerprint(up, w, bundled: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+@contextlib.contextmanager
+def _plain_main():
+    """Worker processes prepare themselves by running the parent's `__main__`, which during a Streamlit run is the
+    page's script: every worker would run the page in bare mode (some 220 warnings in the server log per batch).
+    While the workers start, `__main__` is an empty module instead."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+@st.cache_data(show_spinner=False)
+def _capacity() -> dict[str, float]:
+    """The bundled capacity per counterparty (data/capacity.csv), as the command line's batch uses by default."""
+    return load_capacity(DATA / "capacity.csv")
+
+
+def _capacity_words(summary, u) -> None:
+    """What the command line's summary says about capacity: the cover bought from the counterparties of the
+    capacity file against their capacity, who is over it, and a chart of each counterparty."""
+    demand = summary.get("cover_demand") or {}
+    if "capacity_jpy" not in demand or not any(cp.get("capacity_jpy") is not None
+                                               for cp in summary["insurance_by_counterparty"]):
+        return  # no counterparty bought from is in the capacity file
+    st.subheader(_("Cover bought against the market's capacity"))
+    cap, listed = demand["capacity_jpy"], demand["cover_of_listed_jpy"]
+    st.caption(_("Cover bought {cover} (insurance {insurance}); from the counterparties of the capacity file {listed} "
+                 "against their capacity {capacity} ({share}). Each exchange is solved alone: the capacity is not "
+                 "shared out (the Market page shares it).").format(
+        cover=u(demand["cover_jpy"]), insurance=u(demand["insurance_cover_jpy"]), listed=u(listed),
+        capacity=u(cap), share=report.pct(listed / cap, 1) if cap else "—"))
+    if demand["over_capacity"]:
+        st.warning(_("Over capacity: {names}").format(names=md("; ".join(_(n) for n in demand["over_capacity"]))),
+                   icon=":material/warning:")
+    if summary["insurance_by_counterparty"]:
+        st.altair_chart(charts.capacity_chart(summary["insurance_by_counterparty"], u, tr()), width="stretch",
+                        key="batch_capacity_chart")
+
+
 def main() -> None:
     ss = st.session_state
     w = ws()
@@ -77,7 +122,9 @@ def main() -> None:
         try:
             frame = _read(up, bundled)
             workers = max(1, min(os.cpu_count() or 1, -(-len(frame) // CHUNK)))
-            bar = st.progress(0.0, text=_("Solving…"))
+            # worker processes take a few seconds to start: said, rather than a bar standing at 0%
+            bar = st.progress(0.0, text=_("Starting {n} worker processes…").format(n=workers) if workers > 1
+                              else _("Solving…"))
             started = time.monotonic()
 
             def on_progress(done, total):
@@ -85,8 +132,9 @@ def main() -> None:
                 bar.progress(min(done / max(total or 1, 1), 1.0), text=_("{done} of {total} exchanges ({rate:,.0f}/s)"
                                                                          ).format(done=f"{done:,}", total=f"{total or 0:,}", rate=rate))
 
-            result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
-                               on_progress=on_progress)
+            with _plain_main():
+                result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
+                                   on_progress=on_progress, capacity=_capacity())
             bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
                 done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,
@@ -100,8 +148,7 @@ def main() -> None:
         return
     old, result, names = stored
     if old != fingerprint:
-        st.warning(_("Stale: the inputs changed since this run (profiles, regime or quote sheet). Run the batch "
-                     "again to update."), icon=":material/history:")
+        stale_warning()
     summary = result.summary
     totals = summary["totals"]
     c = st.columns(4)
@@ -118,10 +165,13 @@ def main() -> None:
     errors = results[results["status"] == "error"]
     if len(errors):
         st.subheader(_("Rows with errors"))
-        errors = errors.assign(error=errors["error"].map(lambda m, t=tr(): input_error_words(m, t)))
+        # the row is beside the message: the message says the column and what is wrong, the bad value in view
+        errors = errors.assign(error=errors["error"].map(lambda m, t=tr(): input_error_words(m, t, column_only=True)))
         st.dataframe(errors[["exchange_id", "source_row", "error"]].rename(columns={
             "exchange_id": _("exchange"), "source_row": _("row"), "error": _("message")}), hide_index=True,
-            width="stretch")
+            width="stretch", column_config={_("exchange"): st.column_config.TextColumn(width=ERROR_WIDTHS["exchange"]),
+                                            _("row"): st.column_config.NumberColumn(width=ERROR_WIDTHS["row"]),
+                                            _("message"): st.column_config.TextColumn(width=ERROR_WIDTHS["message"])})
     shown = results.copy()
     main = [report.column_label(c, _).replace("(¥)", f"({u.label})") for c in MAIN]
     for col in MONEY:
@@ -135,15 +185,27 @@ def main() -> None:
         st.subheader(_("Insurance demand by counterparty"))
         demand = pd.DataFrame(summary["insurance_by_counterparty"])
         for col in [c for c in demand.columns if c.endswith("_jpy")]:
-            demand[col] = demand[col].map(u.number).astype(float)
+            demand[col] = demand[col].map(lambda v: None if v is None else u.number(v)).astype(float)
+        if "counterparty" in demand:
+            demand["counterparty"] = demand["counterparty"].map(_)
         demand = demand.rename(columns={c: report.column_label(c, _).replace("(¥)", f"({u.label})")
                                         for c in demand.columns})
-        view = styled(demand, money=[c for c in demand.columns if f"({u.label})" in c])
-        st.dataframe(view, hide_index=True, width="stretch", column_config=right_aligned(view))
-    c = st.columns(2)
+        view = styled(demand, money=[c for c in demand.columns if f"({u.label})" in c],
+                      fraction=[report.column_label("capacity_used", _)])
+        label = lambda c: report.column_label(c, _).replace("(¥)", f"({u.label})")  # noqa: E731
+        # in view at 1280 px: the counterparty, its cover, credit and capacity; the premium behind the toggle
+        fitted_table(view, [label(c) for c in ("counterparty", "cover_jpy", "credit_jpy", "capacity_jpy",
+                                               "capacity_used")],
+                     key="batch_demand_more", column_config={**right_aligned(view),
+                                                             label("counterparty"): st.column_config.TextColumn(
+                                                                 width=330)})
+    _capacity_words(summary, u)
+    c = st.columns(3)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(results), "batch_results.csv", "text/csv", key="dl_batch")
     c[1].download_button(_("Summary (JSON)"), report.to_json({**summary, **names}), "batch_summary.json",
                          "application/json", key="dl_batch_summary")
+    c[2].download_button(_("Summary (text)"), report.batch_summary_text(summary),
+                         "batch_summary.txt", "text/plain", key="dl_batch_summary_text")
 
 
 main()

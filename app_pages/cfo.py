@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages.common import (
     cached_compare,
-    N_, _, absorb_grid_edits, bundled_sheet, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
+    N_, SHEETS, _, absorb_grid_edits, bundled_sheet, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
     QUOTE_GRID_WIDTHS, md, md_format, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
 )
 from app_pages import exports
@@ -178,11 +178,6 @@ def _status_column(w) -> list[str]:
     return out
 
 
-# The bundled quote sheets: the workspace's name for each → (file in data/, words)
-SHEETS = {"bundled": ("quotes.csv", N_("Illustrative quotes (15, invented)")),
-          "quotes-japan.csv": ("quotes-japan.csv", N_("Japanese market, modelled on reported facts (12)")),
-          "quotes-japan-state-excl.csv": ("quotes-japan-state-excl.csv",
-                                          N_("Japanese market with state-backed exclusions (12)"))}
 
 
 def sheet_inputs() -> None:
@@ -306,7 +301,8 @@ def mix_table(s) -> pd.DataFrame:
 def result_views(s, scenario) -> None:
     u = unit()
     profile, quotes, regime = scenario.profile, scenario.quotes, scenario.regime
-    view = st.segmented_control(_("Show"), VIEWS, default="Mix", format_func=tr(), key=f"cfo_view{_lang_suffix()}") or "Mix"
+    view = st.segmented_control(_("Show"), VIEWS, default="Mix", format_func=tr(), key=f"cfo_view{_lang_suffix()}",
+                                required=True) or "Mix"  # a second click on the view shown keeps it shown
     incidents = bundled()[3]
     if view == "Mix":
         table = mix_table(s)

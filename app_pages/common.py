@@ -34,6 +34,7 @@ QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 80, "counterparty": 1
                      "attachment": 100, "limit": 88, "rate_on_line": 108, "perils": 115}
 
 # Session keys used by more than one function
+BATCH_ERROR_WIDTHS = {"exchange": 130, "row": 60, "message": 700}  # px of the Batch page's error rows: in view at 1280
 WS = "workspace"          # the one Workspace
 LANG = "lang"             # "en" | "ja"
 UNIT = "unit"             # a key of optimizer.i18n.UNITS
@@ -56,6 +57,18 @@ def bundled():
 def bundled_sheet(name: str) -> tuple:
     """A bundled quote sheet of data/ by file name."""
     return tuple(load_quotes(DATA / name))
+
+
+# The bundled quote sheets: the workspace's name for each → (file in data/, words)
+SHEETS = {"bundled": ("quotes.csv", N_("Illustrative quotes (15, invented)")),
+          "quotes-japan.csv": ("quotes-japan.csv", N_("Japanese market, modelled on reported facts (12)")),
+          "quotes-japan-state-excl.csv": ("quotes-japan-state-excl.csv",
+                                          N_("Japanese market with state-backed exclusions (12)"))}
+
+
+def bundled_sheets() -> dict[str, tuple]:
+    """Every bundled quote sheet by the workspace's name for it (what a reopened scenario's edits compare with)."""
+    return {name: bundled_sheet(file) for name, (file, _words) in SHEETS.items()}
 
 
 def page_resolver() -> Resolver:
@@ -544,6 +557,15 @@ def headline(s, details=None) -> None:
             + ((" " + _("What holds the answer where it is: {limits}.").format(limits="; ".join(words))) if words else ""))
 
 
+STALE = N_("Stale: the inputs changed since this run (profiles, regime or quote sheet). Run the batch again to "
+           "update.")
+
+
+def stale_warning(message: str = STALE) -> None:
+    """Results of a run whose inputs changed since: said above them (the Batch and Market pages)."""
+    st.warning(_(message), icon=":material/history:")
+
+
 def overrides_note(w) -> str:
     """" + 2 overrides" beside the regime's name when the user changed its parameters, else ""."""
     n = len(w.overrides)
@@ -561,7 +583,7 @@ def context_bar() -> None:
     sheet = _("bundled") if w.quote_sheet == "bundled" else md(w.quote_sheet)
     n_changed = len(w.changed_rows())
     quotes = _("{name}, {n} quotes").format(name=sheet, n=len(w.last_quotes)) + (
-        ", " + _("{n} edited").format(n=n_changed) if n_changed else "")
+        _(", ") + _("{n} edited").format(n=n_changed) if n_changed else "")
     with st.container(key="context"):
         st.caption(" │ ".join([
             f":material/account_balance: {_('Exchange')}: **{exchange}**{mark(diff['exchange'])}",

@@ -3,17 +3,19 @@ clearing prices, who falls short because capacity ran out."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, _, md, read_profiles_parquet, unit, upload_rows_check, ws
+from app_pages.common import DATA, N_, _, fitted_table, md, read_profiles_parquet, stale_warning, unit, upload_rows_check, ws
 from optimizer import market, report, settings
 from optimizer.inputs import InputError, csv_text_to_frame, load_capacity, load_profiles, load_quotes, \
     profiles_from_frame
 
-RESULT = "market_result"     # (MarketResult, names) of the last run
+RESULT = "market_result"     # (MarketResult, names, fingerprint) of the last run
 SHEET = "market_sheet"       # which quote sheet: the bundled Japanese one or the scenario's
 CAPACITY_EDITOR = "market_capacity"
 JAPAN_SHEET = "quotes-japan.csv"
@@ -68,6 +70,34 @@ def _capacity(table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+STALE = N_("Stale: the inputs changed since this run (profiles, quote sheet, capacity or regime). Run the market "
+           "again to update.")
+
+
+def _fingerprint(up, quotes, regime, table: pd.DataFrame) -> str:
+    """What a run read: the profiles, the quote sheet, the regime and the capacity table."""
+    from optimizer.scenario import quotes_to_frame, regime_to_dict
+
+    parts = [up.file_id if up is not None else "bundled", quotes_to_frame(quotes).to_json(),
+             json.dumps(regime_to_dict(regime), default=str), table.to_json()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _scarcity(s, u, c) -> None:
+    """The cost of scarcity in its metric; a total lower only because exchanges fall short is never a saving."""
+    cost, n = market.scarcity_reading(s)
+    if cost is None:
+        c.metric(_("Cost of scarcity"), "—")
+        st.warning(_("Cheaper only because {n} exchanges fall short: the total annual cost is {amount} below the one "
+                     "without capacity limits because those exchanges cannot buy the cover they need. That is not a "
+                     "saving.").format(n=n, amount=u(-s["scarcity_cost_jpy"])), icon=":material/warning:")
+        return
+    c.metric(_("Cost of scarcity"), u(cost))
+    if n:
+        st.warning(_("{n} exchanges fall short because capacity ran out: the cost of scarcity leaves out the cover "
+                     "they cannot buy.").format(n=n), icon=":material/warning:")
+
+
 def _split(result, u) -> None:
     """When capacity runs out, which exchanges fall short is one of many equally cheap answers: said, with each
     exchange's least and most shortfall over all of them (market.shortfall_ranges)."""
@@ -111,24 +141,27 @@ def main() -> None:
                                                                                         format="%.1f")})
     st.caption(_("Regime: **{regime}** · profiles: **{profiles}**").format(
         regime=md(_(w.regime.name)), profiles=md(up.name if up is not None else "profiles-japan-2025.csv")))
+    fingerprint = _fingerprint(up, quotes, w.regime, table)
     if st.button(_("Run market"), type="primary", key="market_run"):
         try:
             with st.spinner(_("Solving…")):
                 result = market.solve_market(_profiles(up), quotes, w.regime, _capacity(table))
-            ss[RESULT] = (result, {"regime": w.regime.name})
+            ss[RESULT] = (result, {"regime": w.regime.name}, fingerprint)
         except InputError as exc:
             st.error(_("Not run — {error}").format(error=md(exc)))
     stored = ss.get(RESULT)
     if stored is None:
         return
-    result, names = stored
+    result, names, old = stored
+    if old != fingerprint:
+        stale_warning(STALE)
     s = result.summary
     totals, free, milp = s["totals"], s["unlimited"], s["milp"]
     c = st.columns(4)
     c[0].metric(_("Exchanges"), f"{s['exchanges']:,}")
     c[1].metric(_("Total annual cost"), u(totals["annual_cost_jpy"]))
-    c[2].metric(_("Cost of scarcity"), u(s["scarcity_cost_jpy"]))
     c[3].metric(_("Short because capacity ran out"), f"{len(s['short_because_of_capacity'])}")
+    _scarcity(s, u, c[2])
     st.caption(_("Without capacity limits: annual cost {cost}, shortfall {short}, {n} exchanges short. With them: "
                  "shortfall {now}. Regime **{regime}**; yes/no quotes: {milp}.").format(
         cost=u(free["annual_cost_jpy"]), short=u(free["shortfall_jpy"]), n=free["shortfall_exchanges"],
@@ -138,14 +171,20 @@ def main() -> None:
                           "cover": u.number(r["cover_jpy"]),
                           "utilisation": None if r["utilisation"] is None else 100 * min(r["utilisation"], 1.0),
                           "price": r["clearing_price"], "shortfall_price": r["shortfall_price"],
-                          "exchanges": r["exchanges"]} for r in s["counterparties"]])
+                          "exchanges": r["exchanges"]} for r in s["counterparties"]],
+                        columns=["counterparty", "capacity", "cover", "utilisation", "price", "shortfall_price",
+                                 "exchanges"])
     st.subheader(_("Capacity used and clearing prices"))
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "counterparty": st.column_config.TextColumn(_("counterparty")),
+    # the clearing price (the point of the page) next to the name, everything in view at 1280 px; the shortfall
+    # price and the buyers behind the toggle
+    rows = rows[["counterparty", "price", "utilisation", "capacity", "cover", "shortfall_price", "exchanges"]]
+    fitted_table(rows, ["counterparty", "price", "utilisation", "capacity", "cover"], key="market_more",
+                 column_config={
+        "counterparty": st.column_config.TextColumn(_("counterparty"), width=320),
         "capacity": st.column_config.NumberColumn(_("capacity ({unit})").format(unit=u.label), format="%,.1f"),
         "cover": st.column_config.NumberColumn(_("cover written ({unit})").format(unit=u.label), format="%,.1f"),
         "utilisation": st.column_config.ProgressColumn(_("utilisation"), min_value=0, max_value=100,
-                                                       format="%.0f%%"),
+                                                       format="%.0f%%", width=120),
         "price": st.column_config.NumberColumn(_("clearing price (¥ per ¥)"), format="%.4f"),
         "shortfall_price": st.column_config.NumberColumn(_("shortfall price (¥ per ¥)"), format="%.2f"),
         "exchanges": st.column_config.NumberColumn(_("buyers")),

@@ -73,26 +73,46 @@ def metrics_table(view) -> pd.DataFrame:
     """One row per metric, one column per mix; amounts in the chosen unit, probabilities in percent."""
     u = unit()
     pct = f"{100 * view.level:.0f}%"
-    rows = [
-        (_("annual cost"), "annual_cost_jpy", "money"),
-        (_("cash reserve"), "cash_reserve_jpy", "money"),
-        (_("expected loss"), "expected_loss_jpy", "money"),
-        (_("expected recovery from cover"), "expected_recovery_jpy", "money"),
-        (_("expected retained loss"), "expected_retained_jpy", "money"),
-        (_("total cost of risk (cost + expected retained loss)"), "total_cost_of_risk_jpy", "money"),
-        (_("VaR {p} of retained loss").format(p=pct), "var_jpy", "money"),
+    rows = [  # (label, key, its standard error's key or None when not simulated, kind)
+        (_("annual cost"), "annual_cost_jpy", None, "money"),
+        (_("cash reserve"), "cash_reserve_jpy", None, "money"),
+        (_("expected loss"), "expected_loss_jpy", "expected_loss_se_jpy", "money"),
+        (_("expected recovery from cover"), "expected_recovery_jpy", "expected_recovery_se_jpy", "money"),
+        (_("expected retained loss"), "expected_retained_jpy", "expected_retained_se_jpy", "money"),
+        (_("total cost of risk (cost + expected retained loss)"), "total_cost_of_risk_jpy",
+         "total_cost_of_risk_se_jpy", "money"),
+        (_("VaR {p} of retained loss").format(p=pct), "var_jpy", "var_se_jpy", "money"),
         (_("TVaR {p} of retained loss (mean of the worst {q})").format(p=pct, q=f"{100 * (1 - view.level):.0f}%"),
-         "tvar_jpy", "money"),
-        (_("probability a year's retained loss exceeds the cash reserve"), "prob_reserve_exhausted", "prob"),
+         "tvar_jpy", "tvar_se_jpy", "money"),
+        (_("probability a year's retained loss exceeds the cash reserve"), "prob_reserve_exhausted",
+         "prob_reserve_exhausted_se", "prob"),
     ]
-    table = {_("metric"): [label for label, _k, _f in rows]}
+    table = {_("metric"): [label for label, _k, _se, _f in rows]}
     for m in view.mixes:
         values = []
-        for _label, key, kind in rows:
+        for _label, key, se, kind in rows:
             v = getattr(m.metrics, key)
-            values.append(u(v) if kind == "money" else f"{100 * v:.2f}%")
+            text = u(v) if kind == "money" else f"{100 * v:.2f}%"
+            if se is not None:  # a simulated figure: with its standard error
+                e = getattr(m.metrics, se)
+                text += " ± " + (u(e) if kind == "money" else f"{100 * e:.2f}%")
+            values.append(text)
         table[_(charts.MIX_WORDS[m.name])] = values
     return pd.DataFrame(table)
+
+
+def _noise_words(view) -> str:
+    """How far the page's TVaR can be from the command line's: its standard error here and at 100,000 years."""
+    m = view.mix("regulatory").metrics
+    u = unit()
+    return _("Each simulated figure carries its standard error (±): the regulatory mix's TVaR is {tvar} ± {se} on "
+             "these {n} years; on the command line's 100,000 it is about ± {cli}, so the two can differ by about "
+             "{gap} (two standard errors of the difference) from sampling alone. With the saved scenario, "
+             "`python -m optimizer risk --scenario FILE --scenarios {plain}` gives the page's figures exactly."
+             ).format(plain=APP_SCENARIOS,
+        tvar=u(m.tvar_jpy), se=u(m.tvar_se_jpy), n=f"{APP_SCENARIOS:,}",
+        cli=u(m.tvar_se_jpy * (APP_SCENARIOS / 100_000) ** 0.5),
+        gap=u(2 * m.tvar_se_jpy * (1 + APP_SCENARIOS / 100_000) ** 0.5))
 
 
 def render(scenario) -> None:
@@ -140,10 +160,12 @@ def render(scenario) -> None:
                   "{mix}; TVaR {tvar}."))
     st.markdown(sentence.format(
         mix=_mix_words(risk.solution) + (_(" (the same as the cheapest compliant mix)") if same else ""),
-        tvar=u(risk.metrics.tvar_jpy), limit="" if limit is None else _(", TVaR at most {x}").format(x=u(limit))))
+        tvar=u(risk.metrics.tvar_jpy) + " ± " + u(risk.metrics.tvar_se_jpy),
+        limit="" if limit is None else _(", TVaR at most {x}").format(x=u(limit))))
     st.altair_chart(charts.exceedance_chart(view, u, tr()), width="stretch")
     st.dataframe(metrics_table(view), hide_index=True, width="stretch",
                  column_config={_("metric"): st.column_config.TextColumn(width="large")})
     st.caption(_("Monte Carlo of hack losses: {n} simulated years (the command line uses 100,000), the same years "
                  "for every mix, seed {seed}. Retained loss: what a year's hacks cost the exchange after its cover "
                  "pays. All cash holds R in cash and buys no cover.").format(n=f"{APP_SCENARIOS:,}", seed=DEFAULT_SEED))
+    st.caption(_noise_words(view))

@@ -17,7 +17,8 @@ from .solution import Solution
 
 __all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart", "demand_chart", "stress_chart",
            "stress_table", "exceedance_frame", "exceedance_chart", "tornado_frame", "tornado_chart",
-           "plan_chart_frame", "plan_chart"]
+           "plan_chart_frame", "plan_chart",
+           "capacity_chart"]
 
 Translate = Callable[[str], str]
 _same: Translate = lambda s: s  # noqa: E731
@@ -424,3 +425,35 @@ def plan_chart(result, unit: Unit, t: Translate = _same) -> alt.HConcatChart:
         x=x, y="amount:Q", text="text:N")
     return alt.hconcat(alt.layer(credit, tick, reserve, reserve_label), alt.layer(charge, total_text),
                        usermeta=SVG).resolve_scale(color="independent")
+
+
+def capacity_chart(by_counterparty: list[dict], unit: Unit, t: Translate = _same) -> alt.LayerChart:
+    """Cover bought from each counterparty (a batch summary's `insurance_by_counterparty`, every exchange solved
+    alone) as bars, each counterparty's capacity as a black tick; a bar above its capacity is red and says so."""
+    rows = []
+    for r in by_counterparty:
+        cap = r.get("capacity_jpy")
+        over = cap is not None and r["cover_jpy"] > cap * (1 + 1e-9)
+        rows.append({"counterparty": t(r["counterparty"]), "cover": r["cover_jpy"] / unit.divisor,
+                     "capacity": None if cap is None else cap / unit.divisor,
+                     "cover_text": unit(r["cover_jpy"]), "capacity_text": "—" if cap is None else unit(cap),
+                     "state": t("over capacity") if over else t("within capacity") if cap is not None
+                     else t("no capacity listed")})
+    data = pd.DataFrame(rows, columns=["counterparty", "cover", "capacity", "cover_text", "capacity_text", "state"])
+    order = list(data.sort_values("cover", ascending=False)["counterparty"])
+    y = alt.Y("counterparty:N", sort=order, title=None, axis=alt.Axis(labelLimit=360))
+    tooltip = [alt.Tooltip("counterparty:N", title=t("counterparty")),
+               alt.Tooltip("cover_text:N", title=t("cover bought")),
+               alt.Tooltip("capacity_text:N", title=t("capacity"))]
+    states = [t("within capacity"), t("over capacity"), t("no capacity listed")]
+    bars = alt.Chart(data).mark_bar().encode(
+        x=alt.X("cover:Q", title=t("cover bought ({unit}); tick: capacity").format(unit=unit.label)), y=y,
+        color=alt.Color("state:N", title=None, scale=alt.Scale(domain=states, range=["#4c78a8", "#e45756", "#bab0ac"])),
+        tooltip=tooltip)
+    labels = alt.Chart(data).mark_text(align="left", dx=4, fontSize=11).encode(
+        x="cover:Q", y=y, text="cover_text:N")
+    ticks = alt.Chart(data.dropna(subset=["capacity"])).mark_tick(color="black", thickness=3, size=24).encode(
+        x="capacity:Q", y=y, tooltip=tooltip)
+    return (bars + ticks + labels).properties(
+        height=max(160, 40 * len(data)), usermeta=SVG,
+        title=t("Cover bought by counterparty against its capacity (each exchange solved alone)"))

@@ -199,7 +199,11 @@ def _fill_inputs(args: argparse.Namespace) -> None:
     if getattr(args, "scenario", None) and given:
         raise InputError("--scenario", f"the scenario holds the exchange, the quote sheet and the regime; expected "
                          f"no --{given[0]} with it (edit the scenario in the app, or leave --scenario out)")
-    for key, default in _input_defaults().items():
+    defaults = _input_defaults()
+    if args.command == "compare":  # compare starts from Japan's exchanges and the Japanese sheet
+        defaults.update(profiles=str(data_dir() / "profiles-japan-2025.csv"),
+                        quotes=str(data_dir() / "quotes-japan.csv"))
+    for key, default in defaults.items():
         if hasattr(args, key) and getattr(args, key) is None:
             setattr(args, key, default)
 
@@ -286,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("frontier", help="optimal cost as one regime parameter sweeps")
     _add_inputs(p)
+    _add_scenario(p)
     p.add_argument("--param", default="max_insurance_share", choices=sorted(SWEEPABLE), metavar="NAME",
                    help="regime parameter to sweep (default max_insurance_share): " + ", ".join(sorted(SWEEPABLE)))
     p.add_argument("--values", default=None, help="comma-separated values (default: 0..1 for shares, 0..2× else)")
@@ -293,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stress", help="replay historical hacks against the optimal mix: who pays")
     _add_inputs(p)
+    _add_scenario(p)
     p.add_argument("--incidents", default=str(data_dir() / "incidents.csv"), help="incidents CSV (default: bundled)")
     p.add_argument("--scale", choices=("assets", "absolute"), default="assets",
                    help="assets: each loss as the same share of this exchange's customer assets (default); "
@@ -303,18 +309,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(p)
 
     p = sub.add_parser("compare", help="one exchange under every regime preset, side by side")
-    p.add_argument("--profiles", default=str(data_dir() / "profiles-japan-2025.csv"),
+    p.add_argument("--profiles", default=None,
                    help="profiles CSV (default: bundled profiles-japan-2025.csv, Japan's exchanges)")
     p.add_argument("--exchange", default=None, help="exchange_id (default: the first row)")
-    p.add_argument("--quotes", default=str(data_dir() / "quotes-japan.csv"),
-                   help="quotes CSV (default: bundled quotes-japan.csv)")
+    p.add_argument("--quotes", default=None, help="quotes CSV (default: bundled quotes-japan.csv)")
     p.add_argument("--regimes", default=str(data_dir() / "regimes"),
                    help="folder of regime presets (default: bundled data/regimes)")
     _add_assets(p)
+    p.add_argument("--scenario", default=None, metavar="F",
+                   help="a scenario file saved by the app: its exchange and quote sheet under every preset "
+                        "(replaces --profiles/--exchange/--quotes; its own regime is not used: compare runs every preset)")
     _add_output(p)
 
     p = sub.add_parser("risk", help="Monte Carlo hack losses: what a mix leaves the exchange to pay (VaR, TVaR, …)")
     _add_inputs(p)
+    _add_scenario(p)
     _add_risk_options(p)
     p.add_argument("--mix", choices=("regulatory", "risk"), default="regulatory",
                    help="regulatory: the cheapest compliant mix (default); risk: the mix minimising cost + expected "
@@ -525,8 +534,14 @@ def _write_model(model, path: str) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    profile = select_profile(load_profiles(args.profiles), args.exchange, args.profiles)
-    quotes = load_quotes(args.quotes)
+    if args.scenario:  # (given with --profiles, --exchange or --quotes: refused by _fill_inputs)
+        from .scenario import load as load_scenario
+
+        sc = load_scenario(args.scenario)
+        profile, quotes, args.quotes = sc.profile, list(sc.quotes), args.scenario
+    else:
+        profile = select_profile(load_profiles(args.profiles), args.exchange, args.profiles)
+        quotes = load_quotes(args.quotes)
     assets = _assets(args, profile)
     table = compare.compare_regimes(profile, quotes, compare.load_presets(args.regimes), assets=assets)
     data = {"exchange_id": profile.exchange_id, "exchange_name": profile.name,
@@ -731,8 +746,8 @@ def report_risk_text(s, m, mix: str) -> str:
              f"{report.yen(m.expected_retained_se_jpy)}",
              f"  total cost of risk          {report.yen(m.total_cost_of_risk_jpy)} ± "
              f"{report.yen(m.total_cost_of_risk_se_jpy)}",
-             f"  {'VaR ' + pct + ' (retained)':<28}{report.yen(m.var_jpy)}",
-             f"  {'TVaR ' + pct + ' (retained)':<28}{report.yen(m.tvar_jpy)}",
+             f"  {'VaR ' + pct + ' (retained)':<28}{report.yen(m.var_jpy)} ± {report.yen(m.var_se_jpy)}",
+             f"  {'TVaR ' + pct + ' (retained)':<28}{report.yen(m.tvar_jpy)} ± {report.yen(m.tvar_se_jpy)}",
              f"  P(year exhausts reserve)    {report.pct(m.prob_reserve_exhausted, 3)} ± "
              f"{report.pct(m.prob_reserve_exhausted_se, 3)}"]
     if m.instruments:

@@ -165,9 +165,10 @@ _FRAME = re.compile(r"^(?P<source>.+?)(?:, row (?P<row>\d+) \(line (?P<line>\d+)
                     r"(?:, column '(?P<column>[^']*)')?: (?P<message>.*)$", re.S)
 
 
-def input_error_words(error: Exception | str, t: Callable[[str], str] = N_) -> str:
+def input_error_words(error: Exception | str, t: Callable[[str], str] = N_, *, column_only: bool = False) -> str:
     """An InputError (or its text, as in a batch error row) in the words of translator `t`: the frame — file, row,
-    column — translated, the detail translated where it is a known one, else kept as written.
+    column — translated, the detail translated where it is a known one, else kept as written. `column_only`: the
+    column and the detail only (where a table shows the file and the row beside it).
 
     >>> print(input_error_words("q.csv, row 1 (line 2, X1), column 'limit': expected a number, got 'abc'"))
     file q.csv, row 1 (line 2, X1), column 'limit': expected a number, got 'abc'
@@ -188,8 +189,9 @@ def input_error_words(error: Exception | str, t: Callable[[str], str] = N_) -> s
         if found:
             message = t(words).format(**found.groupdict())
             break
-    where = [t("file {source}").format(source=parts["source"])]
-    if parts.get("row") is not None:
+    where = [] if column_only and parts.get("column") is not None else \
+        [t("file {source}").format(source=parts["source"])]
+    if parts.get("row") is not None and not (column_only and parts.get("column") is not None):
         line = t("row {row} (line {line}, {row_id})") if parts.get("row_id") else t("row {row} (line {line})")
         where.append(line.format(row=parts["row"], line=parts["line"], row_id=parts.get("row_id")))
     if parts.get("column") is not None:

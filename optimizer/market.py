@@ -966,6 +966,17 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
     return MarketResult(frame, summary, solutions)
 
 
+def scarcity_reading(summary: Mapping[str, Any]) -> tuple[float | None, int]:
+    """The cost of scarcity as it may be read, and how many exchanges fall short because capacity ran out.
+
+    The cost is None when the market's total is lower than the one without capacity limits while exchanges fall
+    short because of capacity: it is cheaper only because those exchanges do not buy the cover they need, which is
+    not a saving (as the frontier marks the range with no compliant mix instead of drawing its cost as a gain)."""
+    n = len(summary["short_because_of_capacity"])
+    cost = float(summary["scarcity_cost_jpy"])
+    return (None if n and cost < 0 else cost), n
+
+
 def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | Sequence[Quote],
         regime: str | Path | Regime, capacity: str | Path | Mapping[str, float], out: str | Path | None = None, *,
         method: Method = "auto", workers: int = 1, scheduler: str | None = None,

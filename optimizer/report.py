@@ -217,7 +217,7 @@ COLUMN_WORDS = (N_("source"), N_("quote id"), N_("kind"), N_("counterparty"), N_
     N_("shortfall"), N_("marginal cost per"), N_("insurance credit"), N_("derivative credit"), N_("cash share"),
     N_("n instruments"), N_("source row"), N_("error"), N_("regime"), N_("quote sheet"), N_("max limit"),
     N_("licensed in japan"), N_("fronting fee rate"), N_("exclusions"), N_("reinstatements"),
-    N_("state backed"), N_("days to pay"), N_("term years"))
+    N_("state backed"), N_("days to pay"), N_("term years"), N_("capacity"), N_("capacity used"), N_("premium"))
 
 
 _VALUE_WORDS = {"source": {"cash reserve"}, "kind": {"cash", "insurance", "derivative"},
@@ -445,6 +445,17 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _scarcity_words(summary: Mapping[str, Any]) -> str:
+    """The cost of scarcity, never a saving: lower only because exchanges fall short is said in those words."""
+    from .market import scarcity_reading
+
+    cost, n = scarcity_reading(summary)
+    exchanges = f"{n:,} exchange{'' if n == 1 else 's'}"
+    if cost is None:
+        return f"scarcity: not a saving, cheaper only because {exchanges} fall{'s' if n == 1 else ''} short"
+    return f"scarcity {yen(cost)}" + (f", and {exchanges} fall{'s' if n == 1 else ''} short" if n else "")
+
+
 def market_summary_text(summary: Mapping[str, Any]) -> str:
     """The market's summary (market.run's `summary`, the MARKET.summary.json object) for a terminal: totals
     against the run without capacity limits, then one row per counterparty with its clearing price."""
@@ -455,7 +466,7 @@ def market_summary_text(summary: Mapping[str, Any]) -> str:
              f"Phases          {' → '.join(summary['phases'])}",
              f"Requirement     {yen(totals['required_coverage_jpy'])}",
              f"Annual cost     {yen(totals['annual_cost_jpy'])}  (without capacity limits {yen(free['annual_cost_jpy'])}; "
-             f"scarcity {yen(summary['scarcity_cost_jpy'])})",
+             f"{_scarcity_words(summary)})",
              f"Shortfall       {yen(totals['shortfall_jpy'])}  (without capacity limits {yen(free['shortfall_jpy'])})",
              f"Insurance       {yen(totals['insurance_written_jpy'])} of cover written",
              f"In shortfall    {len(summary['shortfall_exchanges']):,} exchanges ({free['shortfall_exchanges']:,} "

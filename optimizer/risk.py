@@ -131,6 +131,35 @@ def var_tvar(values: np.ndarray, n: int, level: float) -> tuple[float, float]:
     return var, var + tail / ((1.0 - level) * n)
 
 
+def var_tvar_se(values: np.ndarray, n: int, level: float) -> tuple[float, float]:
+    """Standard errors of `var_tvar`'s VaR and TVaR (same arguments: `values` in some years, 0 in the others).
+
+    VaR: half the distance between the order statistics ⌈level·n⌉ ∓ √(n·level·(1 − level)) (the ranks one binomial
+    standard deviation either side: distribution-free). TVaR: the asymptotic standard error of the mean of the tail,
+    √((s² + level·(TVaR − VaR)²) / ((1 − level)·n)), s² the variance of the worst (1 − level)·n years (Manistre &
+    Hancock, "Variance of the CTE estimator", North American Actuarial Journal 9(2), 2005). Both shrink as 1/√n.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    ordered = np.sort(values)
+    zeros = n - values.size
+    below = int(np.searchsorted(ordered, 0.0, side="left"))
+
+    def order(r: int) -> float:  # the r-th smallest (1-based) of all n years, the implicit zeros included
+        if r <= below:
+            return float(ordered[r - 1])
+        return 0.0 if r <= below + zeros else float(ordered[r - zeros - 1])
+
+    rank = int(math.ceil(level * n - 1e-9))
+    k = max(1, int(math.ceil(math.sqrt(n * level * (1 - level)))))
+    lo, hi = order(max(rank - k, 1)), order(min(rank + k, n))
+    var, tvar = var_tvar(values, n, level)
+    above = ordered[ordered > 0.0][-(n - rank):] if n > rank else ordered[:0]   # the worst n − rank years …
+    tail = np.concatenate([np.zeros(max(n - rank - above.size, 0)), above])   # … padded with zero years
+    spread = float(np.var(tail, ddof=1)) if tail.size > 1 else 0.0
+    return (hi - lo) / 2.0, math.sqrt((spread + level * (tvar - var) ** 2) / ((1 - level) * n))
+
+
 # ---------------------------------------------------------------- metrics
 
 @dataclass(frozen=True)
@@ -166,6 +195,8 @@ class RiskMetrics:
     total_cost_of_risk_jpy: float
     total_cost_of_risk_se_jpy: float
     instruments: tuple[InstrumentRisk, ...]
+    var_se_jpy: float = math.nan           # standard errors of VaR and TVaR (`var_tvar_se`)
+    tvar_se_jpy: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON `risk` object (the names in docs/risk.md)."""
@@ -222,6 +253,7 @@ def metrics(book: RiskBook, profile: ExchangeProfile, shares: Mapping[str, float
     e_ret, se_ret = _mean_se(retained, n)
     e_rec, se_rec = _mean_se(L - retained, n)
     var, tvar = var_tvar(retained, n, level)
+    var_se, tvar_se = var_tvar_se(retained, n, level)
     p_exhaust = float(np.count_nonzero(exceeds_reserve(retained, cash_jpy, book.requirement_jpy))) / n
     allocated = allocate_recovery(recovered, L - retained)
     instruments = []
@@ -239,7 +271,7 @@ def metrics(book: RiskBook, profile: ExchangeProfile, shares: Mapping[str, float
         expected_recovery_jpy=e_rec, expected_recovery_se_jpy=se_rec, var_jpy=var, tvar_jpy=tvar,
         prob_reserve_exhausted=p_exhaust, prob_reserve_exhausted_se=math.sqrt(p_exhaust * (1 - p_exhaust) / n),
         total_cost_of_risk_jpy=cost + e_ret, total_cost_of_risk_se_jpy=se_ret,
-        instruments=tuple(instruments),
+        instruments=tuple(instruments), var_se_jpy=var_se, tvar_se_jpy=tvar_se,
     )
 
 

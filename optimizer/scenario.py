@@ -417,6 +417,9 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
             row[column] = value
         if "quote_source" in row:
             row["source"] = row.pop("quote_source")
+        if basis != "requirement" and math.isfinite(row.get("max_limit_jpy", math.inf)):
+            bad("max_limit_jpy", "a layer in yen (basis ¥) has its limit as its ceiling: clear this cell (under the "
+                "rarely used terms) or set the basis to % of R")
         if not row_problems:
             try:
                 q = parse_quote(row, source, i)
@@ -520,6 +523,27 @@ def own_to_text(profile: ExchangeProfile, lang: str = "en") -> dict[str, str]:
     return out
 
 
+def _to_yen_basis(row: pd.Series, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A layer switched from % of R to ¥ in the grid: its yen ceiling becomes its limit (a yen layer's limit is its
+    own ceiling, and a ceiling on a yen layer is refused), an attachment of 0% becomes 0. Cells typed in the same
+    edit win."""
+    if BASIS_FROM_TEXT.get(str(changes.get("layer_basis", "")).strip()) != "jpy" or \
+            BASIS_FROM_TEXT.get(str(row.get("layer_basis", "")).strip()) != "requirement":
+        return {}
+    out: dict[str, Any] = {"max_limit_jpy": ""}
+    ceiling = row.get("max_limit_jpy")
+    if not _blank(ceiling):
+        out["limit"] = ceiling
+    attachment = row.get("attachment")
+    if not _blank(attachment):
+        try:
+            if entry.parse_percent(str(attachment)) == 0:
+                out["attachment"] = "0"
+        except entry.EntryError:
+            pass
+    return out
+
+
 @dataclass
 class Workspace:
     """Everything the user chose, as chosen and typed; one per app session, read by every page.
@@ -582,6 +606,8 @@ class Workspace:
             return False
         out = self.quote_text.copy()
         for idx, changes in (state.get("edited_rows") or {}).items():
+            if int(idx) in out.index:
+                changes = {**_to_yen_basis(out.loc[int(idx)], changes), **changes}
             for col, value in changes.items():
                 if col in out.columns and int(idx) in out.index:
                     out.at[int(idx), col] = value
@@ -619,8 +645,10 @@ class Workspace:
         return Scenario(profile, self.last_quotes, self.regime, regime_preset=self.regime_name,
                         overrides=dict(self.overrides), quote_sheet=self.quote_sheet, plan=self.plan)
 
-    def load(self, sc: Scenario) -> None:
-        """Put a saved scenario in place: its exchange as own figures, its regime as a preset, its quote sheet."""
+    def load(self, sc: Scenario, lang: str = "en", sheets: Mapping[str, Sequence[Quote]] | None = None) -> None:
+        """Put a saved scenario in place: its exchange as own figures, its regime as a preset, its quote sheet (its
+        cells written in `lang`). When the scenario names one of `sheets` (name → quotes: the bundled sheets), its
+        quotes' edits are counted against that sheet, not against the one in use before."""
         name = sc.regime_preset if sc.regime_preset in self.regimes else ""
         base = self.regimes.get(name)
         if base is not None and regime_equal(_apply(base, sc.overrides), sc.regime):
@@ -634,7 +662,9 @@ class Workspace:
             self.exchange_id = known.exchange_id
         else:
             self.own, self.exchange_id = sc.profile, None
-        self.replace_quotes(sc.quotes, sc.quote_sheet or "scenario")
+        if sheets and sc.quote_sheet in sheets:
+            self.bundled_quotes = tuple(sheets[sc.quote_sheet])
+        self.replace_quotes(sc.quotes, sc.quote_sheet or "scenario", lang)
         if sc.plan is not None:
             self.plan = sc.plan
         self.generation += 1

@@ -851,3 +851,121 @@ def test_every_reason_code_of_the_model_has_the_apps_words():
     assert set(common.REASON_WORDS) == set(WORDS)
     source = Path(common.__file__).read_text()
     assert "part ==" not in source and "part.startswith" not in source
+
+
+def test_the_market_never_shows_a_total_lower_only_because_exchanges_fall_short_as_a_saving(at):
+    choose_regime(at, "past-outflows")
+    at.switch_page(MARKET).run()
+    at.button(key="market_run").click().run()
+    assert not at.exception and not errors(at)
+    n = int(metric(at, "Short because capacity ran out"))
+    assert n > 0
+    assert not metric(at, "Cost of scarcity").startswith(("-", "−", "¥-"))
+    assert any(f"Cheaper only because {n} exchanges fall short" in w.value for w in at.warning)
+
+
+def test_the_market_results_are_marked_stale_when_the_regime_changes(at):
+    at.switch_page(MARKET).run()
+    at.button(key="market_run").click().run()
+    assert not any("Stale" in w.value for w in at.warning)
+    at.switch_page(CFO).run()
+    choose_regime(at, "past-outflows")
+    at.switch_page(MARKET).run()
+    assert any("Stale" in w.value for w in at.warning)
+    at.button(key="market_run").click().run()
+    assert not any("Stale" in w.value for w in at.warning)
+
+
+def test_a_reopened_scenario_counts_only_its_real_edits_against_the_sheet_it_names(at):
+    from dataclasses import replace
+
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+    from optimizer.scenario import Scenario, to_json
+
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.sidebar.selectbox(key="unit").set_value("億円").run()
+    p = load_profiles(DATA / "profiles-japan-2025.csv")[0]
+    q = list(load_quotes(DATA / "quotes-japan.csv"))
+    edited = [q[i].quote_id for i in (0, 3, 5)]
+    for i in (0, 3, 5):
+        q[i] = replace(q[i], rate_on_line=q[i].rate_on_line * 1.1)
+    sc = Scenario(p, tuple(q), load_regime(DATA / "regimes" / "cold-wallet.toml"), regime_preset="cold-wallet",
+                  quote_sheet="quotes-japan.csv")
+    at.sidebar.file_uploader(key="upload_scenario").upload("s.json", to_json(sc).encode(), "application/json").run()
+    assert not errors(at) and not at.exception
+    bar = next(c.value for c in at.caption if "見積表" in c.value and "quotes-japan.csv" in c.value)
+    assert "12件、編集3件" in bar, bar
+    grid = next(d.value for d in at.dataframe if "quote_id" in d.value.columns and "status" in d.value.columns)
+    marked = list(grid.loc[grid["status"] != "", "quote_id"])
+    assert marked == edited
+    assert at.session_state["unit"] == "億円" and metric(at, "年間コスト").endswith("億円")
+    assert "10億" in set(grid["max_limit_jpy"])  # the cells read in the page's language
+
+
+def test_a_broker_switches_a_layer_to_yen_and_types_its_limit_on_the_japanese_sheet(at):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.selectbox(key="sheet_choice_0_bundled_ja").set_value("quotes-japan.csv").run()
+    row = next(i for i, q in enumerate(ws(at).last_quotes) if q.quote_id == "LL-V1")
+    assert ws(at).last_quotes[row].max_limit_jpy == 7.5e10
+    edit_quotes(at, {row: {"layer_basis": "¥"}})
+    assert not any("max_limit_jpy" in e for e in errors(at)), errors(at)
+    assert all(p.column == "attachment" for p in ws(at).problems)       # 10% of R is not yen: asked, in Japanese
+    assert all("円建て" in e for e in errors(at))
+    edit_quotes(at, {row: {"attachment": "30億", "limit": "10億"}})
+    assert not errors(at), errors(at)
+    q = next(q for q in ws(at).last_quotes if q.quote_id == "LL-V1")
+    assert (q.layer_basis, q.attachment, q.limit) == ("jpy", 3e9, 1e9)
+    edit_quotes(at, {row: {"max_limit_jpy": "50億"}})                  # a ceiling on a yen layer: said in Japanese
+    (message,) = errors(at)
+    assert "max_limit_jpy" not in message and "円建て" in message and "上限" in message
+
+
+def test_switching_a_layer_to_yen_carries_its_ceiling_over_as_its_limit(at):
+    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    row = next(i for i, q in enumerate(ws(at).last_quotes) if q.quote_id == "JP-P1")
+    before = ws(at).last_quotes[row]
+    assert before.layer_basis == "requirement" and before.attachment == 0 and before.max_limit_jpy == 1e9
+    edit_quotes(at, {row: {"layer_basis": "¥"}})
+    assert not errors(at), errors(at)
+    q = ws(at).last_quotes[row]
+    assert (q.layer_basis, q.attachment, q.limit, q.max_limit_jpy) == ("jpy", 0.0, 1e9, float("inf"))
+
+
+def test_batch_page_says_what_the_command_line_says_about_capacity_with_a_chart_and_in_its_downloads(at, files,
+                                                                                                     tmp_path):
+    from optimizer.inputs import load_capacity
+
+    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    at.switch_page(BATCH).run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception and not errors(at)
+    capacity = sum(load_capacity(DATA / "capacity.csv").values())
+    # the command line's own summary of the same run
+    scenario = tmp_path / "cli"
+    out = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(DATA / "profiles-japan-2025.csv"), "--quotes",
+                          str(DATA / "quotes-japan.csv"), "--regime", str(DATA / "regimes" / "cold-wallet.toml"),
+                          "--out", str(scenario.with_suffix(".csv"))], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    cli = out.stdout
+    over = next(line for line in cli.splitlines() if line.startswith("Over capacity")).split(None, 2)[2]
+    assert f"against their capacity ¥{capacity:,.0f}" in cli
+    from optimizer.i18n import Unit
+
+    bought = float(next(line for line in cli.splitlines() if line.startswith("Cover bought")).split()[2]
+                   .strip("¥").replace(",", ""))
+    caption = next(c.value for c in at.caption if "against their capacity" in c.value)
+    assert f"Cover bought {Unit('¥m')(bought)}" in caption and f"against their capacity {Unit('¥m')(capacity)}" in caption
+    assert any(over in w.value for w in at.warning)
+    assert len(at.get("vega_lite_chart")) == 1
+    text = files["batch_summary.txt"].decode() if isinstance(files["batch_summary.txt"], bytes) else \
+        files["batch_summary.txt"]
+    assert f"against their capacity ¥{capacity:,.0f}" in text and f"Over capacity   {over}" in text
+    summary = json.loads(files["batch_summary.json"])
+    assert summary["cover_demand"]["capacity_jpy"] == capacity and summary["cover_demand"]["over_capacity"] == [over]
+
+
+def test_the_repository_folder_is_put_on_the_path_once_however_many_reruns(at):
+    for _rerun in range(5):
+        at.run()
+    assert sys.path.count(str(ROOT)) <= 1
+

@@ -801,3 +801,136 @@ def test_the_plan_page_draws_its_chart_and_table_at_1280_in_both_languages(page,
             commands = {"plan", "out", "csv", "xlsx", "CFO"}  # the command line's words as typed; the CFO page's name
             words = {w for w in re.findall(r"[A-Za-z]{2,}", shown) if w not in ALLOWED_LATIN | commands | _real_names()}
             assert not words, f"English on the Japanese Plan page: {sorted(words)}"
+
+# ------------------------------------------------------------------ key columns in view at 1280 px, both languages
+
+JAPAN_SHEET = {"en": "Japanese market, modelled on reported facts (12)", "ja": "日本市場（報道された事実に基づくモデル、12件）"}
+
+
+def _switch_to_japanese(page) -> None:
+    page.get_by_text("日本語").click()
+    page.wait_for_selector("text=年間コスト", timeout=60_000)
+    wait_quiet(page)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_key_columns_of_the_market_batch_and_broker_tables_are_in_view_at_1280(page, screens, tmp_path, lang):
+    if lang == "ja":
+        _switch_to_japanese(page)
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    choose(page, "Start from" if lang == "en" else "元にする見積表", JAPAN_SHEET[lang])
+    nav.nth(1).click()                                               # Broker: the Japanese sheet's competitors
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
+    wait_quiet(page)
+    page.locator('[data-testid="stDataFrame"]').first.scroll_into_view_if_needed()
+    page.screenshot(path=str(screens / f"broker_japan_sheet_{lang}.png"))
+    assert_tables_fit(page, f"Broker ({lang})")
+    nav.nth(3).click()                                               # Market: the clearing price in view
+    wait_quiet(page)
+    page.locator(".st-key-market_run button").click()
+    page.wait_for_selector(".st-key-market_more", timeout=180_000)
+    wait_quiet(page)
+    prices = page.locator('[data-testid="stDataFrame"]').nth(1)
+    prices.scroll_into_view_if_needed()
+    page.screenshot(path=str(screens / f"market_prices_{lang}.png"))
+    headers = prices.locator("table thead th").all_inner_texts()
+    assert headers[1] == ("clearing price (¥ per ¥)" if lang == "en" else "清算価格（1円あたり円）"), headers
+    assert_tables_fit(page, f"Market ({lang})")
+    labels = page.locator('[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"]').evaluate_all(
+        """els => els.map(e => { const r = document.createRange(); r.selectNodeContents(e);
+            return [e.innerText, r.getBoundingClientRect().width,
+                    e.closest('[data-testid="stMetric"]').getBoundingClientRect().width]; })""")
+    # a label as wide as its column is cut with "…"
+    assert len(labels) == 4 and all(drawn < room - 1 for _t, drawn, room in labels), labels
+    nav.nth(2).click()                                               # Batch: an error row's message in view
+    wait_quiet(page)
+    profiles = tmp_path / "profiles.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+                        "A,1e10,0.05,1e11,0.1\nB,1e10,7,1e11,0.1\n", encoding="utf-8")
+    page.locator('.st-key-batch_upload input[type="file"]').set_input_files(str(profiles))
+    wait_quiet(page)
+    page.locator(".st-key-batch_run button").click()
+    page.wait_for_selector(".st-key-batch_more", timeout=180_000)
+    wait_quiet(page)
+    errors = page.locator('[data-testid="stDataFrame"]').first
+    errors.scroll_into_view_if_needed()
+    page.screenshot(path=str(screens / f"batch_errors_{lang}.png"))
+    assert_tables_fit(page, f"Batch with an error row ({lang})")
+    message = errors.locator("table tbody td").all_inner_texts()[-1]
+    assert "hot_wallet_share" in message and "'7'" in message and "profiles.csv" not in message, message
+    # the whole message, bad value included, is narrower than its column (the app's width for it)
+    from app_pages.common import BATCH_ERROR_WIDTHS as ERROR_WIDTHS
+
+    drawn_width = page.evaluate("""t => { const c = document.createElement('canvas').getContext('2d');
+        c.font = '14px "Source Sans Pro", sans-serif'; return c.measureText(t).width; }""", message)
+    assert drawn_width + 16 <= ERROR_WIDTHS["message"], (drawn_width, message)
+
+
+def test_a_second_click_on_the_view_shown_keeps_it_shown(page):
+    show(page, "Tower")
+    show(page, "Tower")                                   # a second click on the selected view
+    active = page.locator('button[aria-checked="true"]')
+    assert active.count() == 1 and active.inner_text() == "Tower"
+    assert page.locator(".vega-embed").count() >= 1      # the tower is still drawn
+
+
+def test_a_session_of_every_page_makes_no_request_outside_127_0_0_1(app_url, browser):
+    from urllib.parse import urlparse
+
+    context = browser.new_context(viewport=VIEWPORT)
+    seen: list[str] = []
+    context.on("request", lambda request: seen.append(request.url))
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
+        wait_quiet(page)
+        for title in ("Broker: pricing", "Batch: many exchanges", "Market: shared capacity", "CFO: funding mix"):
+            go_to(page, title)
+            page.wait_for_timeout(1500)
+        page.get_by_text("日本語").click()
+        wait_quiet(page)
+        page.wait_for_timeout(1500)
+    finally:
+        context.close()
+    outside = sorted({u for u in seen if urlparse(u).scheme not in ("data", "blob")
+                      and urlparse(u).hostname not in ("127.0.0.1",)})
+    assert seen and outside == [], outside
+
+
+def test_a_batch_run_on_several_workers_leaves_no_warning_in_the_server_log(browser, tmp_path):
+    log = tmp_path / "server.log"
+    port = _free_port()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    profiles = tmp_path / "profiles.csv"
+    profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
+                        + "".join(f"E{i},{1e10 + i * 1e8:.0f},0.05,1e11,0.1\n" for i in range(300)), encoding="utf-8")
+    try:
+        wait_healthy(url, proc)
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
+        wait_quiet(page)
+        go_to(page, "Batch: many exchanges")
+        page.locator('.st-key-batch_upload input[type="file"]').set_input_files(str(profiles))
+        wait_quiet(page)
+        page.get_by_role("button", name="Run batch").click()           # 300 rows: chunks of 64 on every core
+        seen = set()
+        deadline = time.monotonic() + 300
+        while not page.locator(".st-key-batch_more").count() and time.monotonic() < deadline:
+            seen.update(page.locator('[data-testid="stProgress"]').all_inner_texts())
+            page.wait_for_timeout(100)
+        assert "Solving…" not in seen, seen   # while the workers start, the bar says so instead of standing at 0%
+        wait_quiet(page)
+        assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "300"
+        context.close()
+    finally:
+        stop_app(proc)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert "WARNING" not in text and "missing ScriptRunContext" not in text, text[-2000:]

@@ -44,8 +44,9 @@ def test_the_risk_view_shows_the_three_mixes_as_the_core_computes_them(at):
     shown = table(at)
     assert list(shown.columns) == ["regulatory mix", "risk-optimal mix", "all cash"]
     v = expected_view()
+    m = v.mix('regulatory').metrics
     assert shown.loc["TVaR 99% of retained loss (mean of the worst 1%)", "regulatory mix"] == \
-        f"¥{v.mix('regulatory').metrics.tvar_jpy / 1e6:,.1f}m"
+        f"¥{m.tvar_jpy / 1e6:,.1f}m ± ¥{m.tvar_se_jpy / 1e6:,.1f}m"   # every simulated figure with its ±
     assert shown.loc["cash reserve", "all cash"] == "¥2,000.0m"
     assert any("20,000 simulated years" in c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) == 1
@@ -61,7 +62,7 @@ def test_the_slider_re_solves_within_the_limit(at):
     assert after != before and "TVaR at most" in after
     limit_text = slider.options[0]
     shown_tvar = table(at).loc["TVaR 99% of retained loss (mean of the worst 1%)", "risk-optimal mix"]
-    money = lambda s: float(s.strip("¥m").replace(",", ""))  # noqa: E731
+    money = lambda s: float(s.split(" ± ")[0].strip("¥m").replace(",", ""))  # noqa: E731 — the figure, not its ±
     assert money(shown_tvar) <= money(limit_text) + 0.05
     assert money(shown_tvar) < money(table(at).loc["TVaR 99% of retained loss (mean of the worst 1%)", "regulatory mix"])
 
@@ -129,3 +130,30 @@ def test_a_fronted_quotes_loss_ratio_divides_by_the_premium_the_mix_pays():
     assert expected > 0
     assert number(shown.loc["MGA-V1", "premium, ¥m/yr"]) == pytest.approx(paid / 1e6, abs=0.005)
     assert number(shown.loc["MGA-V1", "loss ratio, %"]) == pytest.approx(100 * expected / paid, abs=0.005)
+
+
+def test_every_simulated_figure_has_its_standard_error_and_the_command_line_reproduces_it(at, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from optimizer.scenario import to_json
+
+    shown = table(at)
+    simulated = [r for r in shown.index if r not in ("annual cost", "cash reserve")]
+    assert len(simulated) == 7
+    for mix in shown.columns:
+        assert all(" ± " in shown.loc[r, mix] for r in simulated), mix
+        assert " ± " not in shown.loc["annual cost", mix]
+    assert "±" in next(m.value for m in at.markdown if "Risk-optimal mix" in m.value)
+    noise = next(c.value for c in at.caption if "standard error" in c.value)
+    assert "100,000" in noise
+    # the saved scenario on the command line, with the page's sample: the same TVaR and standard error
+    path = tmp_path / "s.json"
+    path.write_text(to_json(at.session_state["workspace"].scenario()), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "optimizer", "risk", "--scenario", str(path), "--scenarios",
+                          str(N), "--format", "json"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    risk = json.loads(out.stdout)["risk"]
+    assert shown.loc["TVaR 99% of retained loss (mean of the worst 1%)", "regulatory mix"] == \
+        f"¥{risk['tvar_jpy'] / 1e6:,.1f}m ± ¥{risk['tvar_se_jpy'] / 1e6:,.1f}m"

@@ -77,6 +77,24 @@ def test_capacity_that_cannot_serve_everyone_minimises_shortfall_first_then_cost
     assert r.summary["short_because_of_capacity"]  # alone, neither is short
 
 
+def test_a_total_lower_only_because_exchanges_fall_short_is_never_read_as_a_saving():
+    # As above: without limits both insure fully (0.02 · 3e9 = 6e7); with the capacity 3e7, lower only because
+    # 1.5e9 of R goes uncovered. The summary says so instead of a negative cost of scarcity.
+    from optimizer.report import market_summary_text
+
+    profiles = [exchange("E1", 1e11, 0.10, liquid_capital_jpy=0.0), exchange("E2", 2e11, 0.05, liquid_capital_jpy=0.0)]
+    r = market.solve_market(profiles, [LAYER], REGIME, {"Insurer A": 1.5e9})
+    assert r.summary["scarcity_cost_jpy"] == pytest.approx(-3e7, rel=1e-6)
+    n = len(r.summary["short_because_of_capacity"])
+    assert market.scarcity_reading(r.summary) == (None, n)
+    text = market_summary_text(r.summary)
+    assert f"cheaper only because {n} exchanges fall short" in text
+    assert "¥-" not in text and "-¥" not in text  # no negative amount anywhere in the summary
+    # a scarcity that costs is still a cost
+    assert market.scarcity_reading(market.solve_market(two(), [LAYER], REGIME, {"Insurer A": 2e9}).summary) == \
+        (pytest.approx(3e7, rel=1e-6), 0)
+
+
 def test_when_capacity_runs_out_who_falls_short_is_not_unique_and_each_exchange_gets_its_range():
     # As above: 1.5e9 of shortfall whoever gets the cover, the same cost either way. E1 (R 1e9) may be short of
     # anything from 0 to all of its R; E2 (R 2e9) of 0.5e9 (E1 takes 1e9 of the cover) to 1.5e9 (E2 takes it all).

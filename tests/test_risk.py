@@ -384,3 +384,23 @@ def test_cli_risk_with_a_tvar_limit_answers_at_a_million_years():
     data = json.loads(out.stdout)
     assert data["status"] == "optimal" and data["risk"]["scenarios"] == 1_000_000
     assert data["risk"]["tvar_jpy"] <= 6e9 * (1 + 1e-9)
+
+
+def test_the_standard_errors_of_var_and_tvar_match_their_spread_over_seeds():
+    # 300 independent samples of 5,000 years (a loss in 5% of them, lognormal): the standard error each sample
+    # reports is, on average, the spread of the VaR and TVaR across the samples, within 20%.
+    from optimizer.risk import var_tvar, var_tvar_se
+
+    rng = np.random.default_rng(1)
+    n, level = 5000, 0.99
+    figures, errors = [], []
+    for _ in range(300):
+        values = rng.lognormal(20, 1.2, int((rng.random(n) < 0.05).sum()))
+        figures.append(var_tvar(values, n, level))
+        errors.append(var_tvar_se(values, n, level))
+    spread, reported = np.std(figures, axis=0), np.mean(errors, axis=0)
+    assert reported == pytest.approx(spread, rel=0.2)
+    # they shrink as 1/√n: four times the years, half the error
+    values = rng.lognormal(20, 1.2, 4 * 250)
+    quarter = var_tvar_se(values[:250], 5000, level)[1]
+    assert var_tvar_se(values, 20000, level)[1] == pytest.approx(quarter / 2, rel=0.35)
