@@ -436,7 +436,10 @@ def test_charts_say_what_they_show(page):
     show(page, "Stress test")
     text = svg_text(page)
     assert "R = " in text and "Historical hacks: who pays" in text
-    headers = page.locator('[data-testid="stDataFrame"] table thead').last.inner_text()
+    heads = page.locator('[data-testid="stDataFrame"] table thead')
+    # the stress table is drawn after the chart: wait until it is the last table on the page, then read it
+    wait_until(page, lambda p: heads.count() > 0 and "loss" in heads.last.inner_text())
+    headers = heads.last.inner_text()
     assert "loss (¥m)" in headers and "loss_jpy" not in headers and "$" not in headers
 
 
