@@ -173,10 +173,13 @@ def test_every_years_mix_passes_the_check_the_reserve_never_falls_and_no_provisi
     prof = profile(annual_trading_volume_jpy=float(rng.uniform(5e11, 5e12)), cost_of_capital=0.08)
     result = solve_plan(prof, quotes, random_regime(rng), plan, marginal=False)
     previous = 0.0
+    # the linking rows hold to HiGHS's tolerance in the plan's own money unit (all years together), not in one
+    # year's R: a year whose R'_t is tiny (a small phase-in share) keeps the reserve of a larger earlier year
+    scale = max(max(y.solution.requirement_jpy for y in result.years), 1.0)
     for y in result.years:
         s = y.solution
         assert verify(s) == []
-        tol = 1e-6 * max(s.requirement_jpy, 1.0)
+        tol = 1e-6 * scale
         if not plan.release:
             assert s.cash_reserve_jpy >= previous - tol
         assert s.cash_reserve_jpy - previous <= y.year.max_provision_jpy + tol
