@@ -212,6 +212,28 @@ def test_a_good_upload_replaces_the_quote_sheet(at):
     assert any("q.csv, 1 quotes" in c.value for c in at.caption)
 
 
+def test_the_largest_sheet_the_app_accepts_is_answered_with_its_reasons(at):
+    # issue 18 item 8: a sheet the app accepts must get its answer — the mix and why each quote was not bought
+    import random
+
+    from optimizer import settings
+
+    rng = random.Random(7)
+    rows = []
+    for i in range(settings.MAX_QUOTES):
+        perils = "all" if rng.random() < 0.7 else "external_hack;insider_theft"
+        rows.append(f"Q{i:03d},insurance,C{rng.randrange(8)},{rng.choice(['AA', 'A', 'BBB'])},"
+                    f"{rng.choice([0, 0.1, 0.25, 0.5, 0.75])},{rng.uniform(0.1, 0.5):.3f},{rng.uniform(0.01, 0.08):.4f},"
+                    f"requirement,{perils}")
+    text = "quote_id,kind,counterparty,rating,attachment,limit,rate_on_line,layer_basis,perils\n" + "\n".join(rows)
+    at.sidebar.file_uploader(key="upload_quotes").upload("largest.csv", text.encode(), "text/csv").run(timeout=600)
+    assert not at.exception and not errors(at)
+    assert len(ws(at).last_quotes) == settings.MAX_QUOTES
+    at.segmented_control(key="cfo_view").set_value("Not bought").run(timeout=600)
+    shown = reasons_table(at)
+    assert not at.exception and len(shown) > 0 and shown["why not"].str.len().min() > 0
+
+
 def test_too_many_quotes_are_refused_with_a_message(at):
     from optimizer import settings
 
