@@ -713,16 +713,22 @@ def regime_from_text(text: str, source: str = "regime") -> Regime:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TOML_BYTES:
         raise InputError(source, f"the file is larger than {MAX_TOML_BYTES // 1024} KB; a regime is a few KB "
                          "(see data/regimes/)")
+    return regime_from_dict(parse_toml(text, source), source)
+
+
+def parse_toml(text: str, source: str, nesting: str = "") -> dict:
+    """A TOML file's text as a dict, or InputError naming `source`: not TOML, nested beyond the parser's recursion
+    (`nesting` says what the file holds), or an integer of more than 4,300 digits (Python refuses to read it) —
+    the one reader of regimes, loss models and plans."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(source, f"not valid TOML ({exc})") from None
     except RecursionError:
-        raise InputError(source, f"nested too deeply; expected at most {MAX_TOML_DEPTH} levels") from None
+        raise InputError(source, f"nested too deeply; expected at most {MAX_TOML_DEPTH} levels{nesting}") from None
     except ValueError:  # Python refuses to read an integer of more than 4,300 digits
         raise InputError(source, "a number of more than 4,300 digits, far beyond any amount or rate; expected "
                          "numbers such as 0.002 or 2e9") from None
-    return regime_from_dict(data, source)
 
 
 def read_text_file(path: str | Path, expected: str | None = None, encoding: str = "utf-8") -> str:

@@ -11,13 +11,12 @@ Severities are fractions of a base (the exchange's hot-wallet assets, or all its
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from .domain import PERILS, RATINGS, rating_bucket
-from .inputs import MAX_TOML_BYTES, MAX_TOML_DEPTH, InputError, _depth, read_text_file
+from .inputs import MAX_TOML_BYTES, MAX_TOML_DEPTH, InputError, _depth, parse_toml, read_text_file
 
 # Bounds on what the simulation can mean (see loss_model_from_dict and docs/risk.md):
 MAX_EVENTS_PER_YEAR = 52.0  # a major outflow a week
@@ -115,7 +114,12 @@ def _number(data: Mapping[str, Any], key: str, where: str, source: str, *, defau
     raw = data[key]
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise InputError(source, f"expected a number, got {raw!r}", column=where)
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        digits = max(1, math.floor(abs(raw).bit_length() * math.log10(2)) + 1)
+        raise InputError(source, f"expected a finite number, got an integer of {digits:,} digits",
+                         column=where) from None
     if not math.isfinite(value):
         raise InputError(source, f"expected a finite number, got {raw!r}", column=where)
     if strictly_positive and value <= 0:
@@ -257,13 +261,7 @@ def loss_model_from_text(text: str, source: str = "loss model") -> LossModel:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TOML_BYTES:
         raise InputError(source, f"the file is larger than {MAX_TOML_BYTES // 1024} KB; a loss model is a few KB "
                          "(see data/loss-models/)")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, f"not valid TOML ({exc})") from None
-    except RecursionError:
-        raise InputError(source, f"nested too deeply; expected at most {MAX_TOML_DEPTH} levels ([[event_type]] "
-                         "tables of numbers and text)") from None
+    data = parse_toml(text, source, " ([[event_type]] tables of numbers and text)")
     for key, value in data.items():  # before any value is read (or shown in a message)
         if 1 + _depth(value) > MAX_TOML_DEPTH:
             raise InputError(source, f"nested {1 + _depth(value)} levels deep; expected at most {MAX_TOML_DEPTH} "

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from . import entry
-from .inputs import MAX_CELL_CHARS, MAX_JPY, MAX_PLAN_YEARS, MAX_TOML_BYTES, InputError, read_text_file
+from .inputs import MAX_CELL_CHARS, MAX_JPY, MAX_PLAN_YEARS, MAX_TOML_BYTES, InputError, parse_toml, read_text_file
 
 # Japan's effective statutory corporate tax rate (法定実効税率) for a Tokyo company with capital over ¥100m, for
 # fiscal years starting on or after 1 April 2026 (FY2027 onward): 30.62% since April 2018, plus the defence special
@@ -140,11 +139,7 @@ def plan_from_text(text: str, source: str = "plan") -> Plan:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TOML_BYTES:
         raise InputError(source, f"the file is larger than {MAX_TOML_BYTES // 1024} KB; a plan is a few lines "
                          "(see data/plans/)")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, f"not valid TOML ({exc})") from None
-    return plan_from_dict(data, source)
+    return plan_from_dict(parse_toml(text, source), source)
 
 
 def load_plan(path: str | Path) -> Plan:

@@ -192,3 +192,16 @@ def test_more_events_than_memory_holds_are_refused_before_simulating(tmp_path):
                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert batch.returncode == 2 and "--scenarios" in batch.stderr and "at most 38,461" in batch.stderr
     assert not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.parametrize("digits, words", [(400, "an integer of 401 digits"), (5000, "more than 4,300 digits")])
+def test_an_integer_no_float_holds_is_refused_naming_the_file(digits, words):
+    # issue 18 item 16 in the loss model: an OverflowError (400 digits) or Python's own digit limit (5,000) was an
+    # internal error; now one line naming the file (and the key when the parser got that far)
+    text = (ROOT / "data" / "loss-models" / "japan.toml").read_text(encoding="utf-8")
+    import re
+
+    text = re.sub(r"(?m)^events_per_year\s*=\s*[^\n#]*", "events_per_year = " + "9" * digits + " ", text, count=1)
+    with pytest.raises(InputError) as err:
+        loss_model_from_text(text, "big.toml")
+    assert "big.toml" in str(err.value) and words in str(err.value)

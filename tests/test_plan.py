@@ -439,3 +439,13 @@ def test_the_apps_quote_grid_keeps_a_policys_term(lang):
     grid.loc[1, "term_years"] = "31"
     _, problems = text_to_quotes(grid)
     assert [p.column for p in problems] == ["term_years"]
+
+
+def test_a_plan_with_an_integer_of_thousands_of_digits_is_refused_naming_the_file():
+    from optimizer.inputs import InputError
+    from optimizer.plan_file import plan_from_text
+
+    text = (ROOT / "data" / "plans" / "fy2027-immediate.toml").read_text(encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        plan_from_text(text.replace("years = 5", "years = " + "9" * 5000), "big.toml")
+    assert "big.toml" in str(err.value) and "4,300 digits" in str(err.value)
