@@ -63,6 +63,7 @@ from .lp.results import solutions_from_columns_many
 from .lp.scaled import Instance, Scaled
 from .regime import credit_factor
 # the market's tolerances: in settings.py's block with every other one
+from .report import scarcity_reading  # noqa: F401  (the reading of a market summary lives with its views)
 from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK, SPLIT_TOLERANCE
 from .solution import Solution, SolveError
 
@@ -964,17 +965,6 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
         "warnings": warnings, "solver": alloc.info, "unlimited_seconds": unlimited_seconds, "seconds": seconds,
     }
     return MarketResult(frame, summary, solutions)
-
-
-def scarcity_reading(summary: Mapping[str, Any]) -> tuple[float | None, int]:
-    """The cost of scarcity as it may be read, and how many exchanges fall short because capacity ran out.
-
-    The cost is None when the market's total is lower than the one without capacity limits while exchanges fall
-    short because of capacity: it is cheaper only because those exchanges do not buy the cover they need, which is
-    not a saving (as the frontier marks the range with no compliant mix instead of drawing its cost as a gain)."""
-    n = len(summary["short_because_of_capacity"])
-    cost = float(summary["scarcity_cost_jpy"])
-    return (None if n and cost < 0 else cost), n
 
 
 def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | Sequence[Quote],

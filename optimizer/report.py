@@ -445,10 +445,19 @@ def batch_summary_text(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def scarcity_reading(summary: Mapping[str, Any]) -> tuple[float | None, int]:
+    """The cost of scarcity as it may be read, and how many exchanges fall short because capacity ran out.
+
+    The cost is None when the market's total is lower than the one without capacity limits while exchanges fall
+    short because of capacity: it is cheaper only because those exchanges do not buy the cover they need, which is
+    not a saving (as the frontier marks the range with no compliant mix instead of drawing its cost as a gain)."""
+    n = len(summary["short_because_of_capacity"])
+    cost = float(summary["scarcity_cost_jpy"])
+    return (None if n and cost < 0 else cost), n
+
+
 def _scarcity_words(summary: Mapping[str, Any]) -> str:
     """The cost of scarcity, never a saving: lower only because exchanges fall short is said in those words."""
-    from .market import scarcity_reading
-
     cost, n = scarcity_reading(summary)
     exchanges = f"{n:,} exchange{'' if n == 1 else 's'}"
     if cost is None:
