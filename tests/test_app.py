@@ -990,7 +990,9 @@ def test_batch_page_says_what_the_command_line_says_about_capacity_with_a_chart_
 
 
 def test_the_repository_folder_is_put_on_the_path_once_however_many_reruns(at):
+    at.run()
+    before = sys.path.count(str(ROOT))   # the test runner may have put it there already: what counts is no growth
     for _rerun in range(5):
         at.run()
-    assert sys.path.count(str(ROOT)) <= 1
+    assert sys.path.count(str(ROOT)) == before
 

@@ -713,7 +713,7 @@ def test_the_japanese_risk_view_shows_no_english_label(page, screens):
     wait_quiet(page)
     assert "TVaR" in risk_sentence(page)
     text = page.evaluate("""() => { const main = document.querySelector('[data-testid="stMain"]').cloneNode(true);
-        main.querySelectorAll('[data-testid="stIconMaterial"], span[role="img"][translate="no"]').forEach(e => e.remove());
+        main.querySelectorAll('[data-testid="stIconMaterial"], span[role="img"][translate="no"], code').forEach(e => e.remove());
         document.body.appendChild(main); const t = main.innerText + ' ' +
             Array.from(main.querySelectorAll('svg text')).map(e => e.textContent).join(' ');
         main.remove(); return t; }""")
