@@ -131,17 +131,26 @@ def _temp_for(target: Path) -> tuple[int, Path]:
     return fd, Path(name)
 
 
+def _synced_temp(path: Path, data: bytes) -> Path:
+    """`data` in a new temporary file next to `path`, fsynced and closed (its path; the caller renames or removes it)."""
+    fd, tmp = _temp_for(path)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)
+    return tmp
+
+
 def write_atomic(path: str | Path, data: bytes, *, report_as: str | Path | None = None) -> None:
     """Write `data` to a temporary file next to `path`, fsync it, rename it over `path`; OSError → OutputError."""
     path = Path(path)
     tmp: Path | None = None
     try:
-        fd, tmp = _temp_for(path)
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        tmp = _synced_temp(path, data)
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
@@ -165,12 +174,7 @@ def replace_with_summary(results_tmp: Path, out: Path, summary: bytes) -> None:
     backup: Path | None = None
     failing = target
     try:
-        fd, tmp = _temp_for(target)
-        try:
-            _write_all(fd, summary)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        tmp = _synced_temp(target, summary)
         if target.is_file() and not target.is_symlink():
             backup = _hard_link(target)
         os.replace(tmp, target)
