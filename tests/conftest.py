@@ -23,6 +23,22 @@ def write(tmp_path):
 
     return _write
 
+
+@pytest.fixture
+def files(monkeypatch):
+    """Every download an app page offers (AppTest), by file name."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    captured = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        captured[filename] = path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    return captured
+
 from hypothesis import settings
 
 # CI replays the same examples every run (a red CI must mean a change broke something); locally, Hypothesis

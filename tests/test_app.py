@@ -7,7 +7,6 @@ import sys
 
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from conftest import DATA, ROOT
@@ -19,20 +18,6 @@ BROKER, BATCH, CFO = "app_pages/broker.py", "app_pages/batch.py", "app_pages/cfo
 @pytest.fixture
 def at():
     return AppTest.from_file(APP, default_timeout=120).run()
-
-
-@pytest.fixture
-def files(monkeypatch):
-    """Every download the page offers, by file name."""
-    captured = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def capture(self, path_or_data, mimetype, kind, filename=None):
-        captured[filename] = path_or_data
-        return real(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
-    return captured
 
 
 def metric(at, label):

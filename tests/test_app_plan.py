@@ -8,7 +8,6 @@ import math
 
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from conftest import DATA, ROOT
@@ -21,20 +20,6 @@ from optimizer.scenario import Scenario, from_json, to_json
 APP = str(ROOT / "app.py")
 PLAN_PAGE = "app_pages/plan.py"
 PHASE_IN = DATA / "plans" / "fy2027-five-year-phase-in.toml"
-
-
-@pytest.fixture
-def files(monkeypatch):
-    """Every download the page offers, by file name."""
-    captured = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def capture(self, path_or_data, mimetype, kind, filename=None):
-        captured[filename] = path_or_data
-        return real(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
-    return captured
 
 
 @pytest.fixture
