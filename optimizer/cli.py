@@ -807,13 +807,10 @@ def cmd_market(args: argparse.Namespace) -> int:
     """`market PROFILES --capacity F --out F`: the joint problem; warnings (unknown counterparties) on stderr."""
     from . import market
 
-    if args.assets:
-        raise InputError("--assets", "the market does not take reserve assets yet (a bank's guarantees and lines "
-                         "would count toward its row of capacity.csv); expected no --assets with market — run batch "
-                         "--assets for each exchange's own answer")
     result = market.run(args.profiles, args.quotes, _regime_path(args.regime), args.capacity, args.out,
                         method=args.method, workers=args.workers, scheduler=args.scheduler,
-                        chunk_size=market.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size)
+                        chunk_size=market.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size,
+                        assets=args.assets)
     for warning in result.summary["warnings"]:
         _complain(f"warning: {warning}")
     if args.format == "json":

@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from . import settings
 from .batch import sigint_held
-from .domain import ExchangeProfile, Quote, Regime, cover_by_counterparty
+from .domain import ExchangeProfile, Quote, Regime, ReserveAsset, cover_by_counterparty
 from .i18n import N_
 from .inputs import InputError
 from .lp import highs
@@ -61,7 +61,7 @@ from .lp.highs import INF
 from .lp.matrix import Numbers, numbers
 from .lp.results import solutions_from_columns_many
 from .lp.scaled import Instance, Scaled
-from .regime import credit_factor
+from .regime import asset_credit_factor, credit_factor
 # the market's tolerances: in settings.py's block with every other one
 from .report import scarcity_reading  # noqa: F401  (the reading of a market summary lives with its views)
 from .settings import CAPACITY_CHECK, CAPACITY_MARGIN, NOISE_SHORTFALL, PRICE_ZERO, SCARCE, SHORTFALL_SLACK, SPLIT_TOLERANCE
@@ -93,14 +93,54 @@ MILP_DROPPED = N_("yes/no quotes fixed at each exchange's stand-alone choice, th
 
 # ---------------------------------------------------------------------------------------------- inputs
 
-def capacity_warnings(capacity: Mapping[str, float], quotes: Sequence[Quote], source: str = "capacity") -> list[str]:
-    """Counterparties in capacity.csv that no quote names (their rows do nothing): one warning listing them."""
-    named = {q.counterparty for q in quotes}
+def writes_capacity(asset: ReserveAsset) -> bool:
+    """Whether a reserve asset uses its counterparty's row of capacity.csv: a promise (bank guarantee, committed
+    line, parent guarantee) is written by the bank or parent, as a layer by its insurer, and counts its amount
+    committed in yen; a deposit is the exchange's own money at the bank and a JGB has no counterparty, so neither
+    uses any capacity (docs/market.md, "Reserve assets")."""
+    return not asset.funded and bool(asset.counterparty)
+
+
+def capacity_warnings(capacity: Mapping[str, float], quotes: Sequence[Quote], source: str = "capacity",
+                      assets: Sequence[ReserveAsset] = ()) -> list[str]:
+    """Counterparties in capacity.csv that no quote (and no bank's or parent's promise) names (their rows do
+    nothing): one warning listing them."""
+    named = {q.counterparty for q in quotes} | {a.counterparty for a in assets if writes_capacity(a)}
     unknown = sorted(c for c in capacity if c not in named)
     if not unknown:
         return []
     return [f"{source}: {len(unknown)} counterpart{'y' if len(unknown) == 1 else 'ies'} not named by any quote "
-            f"(ignored): {'; '.join(unknown)}"]
+            f"{'or promise (guarantee, line) ' if assets else ''}(ignored): {'; '.join(unknown)}"]
+
+
+def _capacity_columns(d: Scaled, where: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The columns of one exchange's model (or a stack's) that use a limited counterparty's capacity: (column
+    index, counterparty index, yen of capacity per unit of the column: batch × columns). A share of a quote uses
+    its yen limit; the amount of a bank's or parent's promise uses itself (its column is in units of R)."""
+    cols = Columns.of_scaled(d)
+    k, c, v = [], [], []
+    for j, q in enumerate(d.quotes):
+        if q.counterparty in where:
+            k.append(cols.share(j))
+            c.append(where[q.counterparty])
+            v.append(d.limit[..., j] * d.unit)
+    for a, asset in enumerate(d.assets):
+        if writes_capacity(asset) and asset.counterparty in where:
+            k.append(cols.asset(a))
+            c.append(where[asset.counterparty])
+            v.append(np.asarray(d.unit, dtype=float))
+    per = np.stack(v, axis=-1) if v else np.zeros(np.shape(d.unit) + (0,))
+    return np.array(k, dtype=np.int64), np.array(c, dtype=np.int64), per
+
+
+def cover_written(solution: Solution) -> dict[str, float]:
+    """What one exchange's mix uses of each counterparty's capacity (JPY): its layers' cover (share × yen limit)
+    and the amounts of the banks' and parents' promises it holds (`writes_capacity`)."""
+    out = cover_by_counterparty(solution.lines)
+    for h in solution.holdings:
+        if writes_capacity(h.asset):
+            out[h.asset.counterparty] = out.get(h.asset.counterparty, 0.0) + h.amount_jpy
+    return out
 
 
 def load_profile_list(path: str | Path) -> list[ExchangeProfile]:
@@ -167,12 +207,11 @@ class _Stacked:
             col_hi.append(num.col_upper)
             row_lo.append(num.row_lower)
             row_hi.append(num.row_upper)
-            for j, q in enumerate(d.quotes):
-                c = where.get(q.counterparty)
-                if c is not None and d.limit[j] > 0:
-                    cov_c.append(c)
-                    cov_k.append(c0 + Columns.of(d.quotes, d.binary).share(j))
-                    cov_v.append(d.limit[j] * d.unit)  # yen of cover per unit of share
+            ks, cs, per = _capacity_columns(d, where)  # yen of capacity per unit of a share or an amount
+            use = per > 0
+            cov_c.extend(cs[use].tolist())
+            cov_k.extend((c0 + ks[use]).tolist())
+            cov_v.extend(per[use].tolist())
             self.parts.append(_Part(inst, d, c0, num.cost.size))
             r0 += num.A.shape[0]
             c0 += num.cost.size
@@ -306,11 +345,12 @@ class _Priced:
         where = {c: i for i, c in enumerate(limited)}
         groups: dict[tuple, list[int]] = {}
         for e, (inst, take) in enumerate(zip(instances, takes)):
-            key = (tuple(q.quote_id for q in inst.eligible), tuple(sorted(take.items())))
+            key = (tuple(q.quote_id for q in inst.eligible), tuple(a.asset_id for a in inst.eligible_assets),
+                   tuple(sorted(take.items())))
             groups.setdefault(key, []).append(e)
         offsets = _column_offsets(instances)
         self.stacks = []
-        for (_, take), members in groups.items():
+        for (_, _, take), members in groups.items():
             d = Scaled.stack([instances[e] for e in members])
             index = {q.quote_id: j for j, q in enumerate(d.quotes)}
             num = numbers(d, {index[k]: v for k, v in take if k in index})
@@ -318,11 +358,9 @@ class _Priced:
             upper[:, SHORTFALL] = INF  # the shortfall z: priced, not fixed at 0
             cost = num.cost.copy()
             cost[:, SHORTFALL] = SHORTFALL_PENALTY  # yen of cost per yen of shortfall; both in units of R
-            limited_cols = [j for j, q in enumerate(d.quotes) if q.counterparty in where]
-            self.stacks.append(_PricedStack(
-                d, replace(num, col_upper=upper), cost, np.array(members),
-                np.array([where[d.quotes[j].counterparty] for j in limited_cols], dtype=np.int64),
-                np.array(limited_cols, dtype=np.int64), np.array([offsets[e][0] for e in members])))
+            ks, cs, per = _capacity_columns(d, where)
+            self.stacks.append(_PricedStack(d, replace(num, col_upper=upper), cost, np.array(members), cs, ks,
+                                            per / d.unit[:, None], np.array([offsets[e][0] for e in members])))
         self.width = offsets[-1][1] if offsets else 0
 
     def respond(self, prices: np.ndarray) -> "_Response":
@@ -331,14 +369,13 @@ class _Priced:
         before = Counter(self.resolver.stats)
         for s in self.stacks:
             d, num = s.d, s.num
-            share = Columns.of(d.quotes, d.binary).share(s.cols)  # the share columns of the priced quotes
             priced = s.cost.copy()
-            priced[:, share] += prices[s.counterparty] * d.limit[:, s.cols]  # price × cover, in units of R
+            priced[:, s.cols] += prices[s.counterparty] * s.per  # price × capacity used, in units of R
             status, x = self.resolver.solve_lp_stack(d, replace(num, cost=priced))
             if (status != 1).any():
                 raise SolveError("HiGHS could not solve a chunk of the market's decomposition")
             np.add.at(cover, (np.repeat(s.members, s.cols.size), np.tile(s.counterparty, s.members.size)),
-                      (x[:, share] * d.limit[:, s.cols] * d.unit[:, None]).reshape(-1))
+                      (x[:, s.cols] * s.per * d.unit[:, None]).reshape(-1))
             cost[s.members] = np.einsum("ic,ic->i", num.cost, x) * d.unit  # the exchange's annual cost, in yen
             shortfall[s.members] = np.maximum(x[:, SHORTFALL], 0.0) * d.unit
             x_all[s.offsets[:, None] + np.arange(x.shape[1])] = x
@@ -351,8 +388,9 @@ class _PricedStack:
     num: Numbers           # the exchanges' rows and bounds, costs without prices (shortfall free, cost 0)
     cost: np.ndarray       # costs with the shortfall's penalty, before prices
     members: np.ndarray    # positions in the chunk
-    counterparty: np.ndarray  # for each priced share column, its limited counterparty
-    cols: np.ndarray       # the quotes of limited counterparties (positions among the stack's quotes)
+    counterparty: np.ndarray  # for each priced column, its limited counterparty
+    cols: np.ndarray       # the columns that use a limited counterparty's capacity (shares and promises' amounts)
+    per: np.ndarray        # capacity used per unit of each such column, in units of R (members × cols)
     offsets: np.ndarray    # each member's first column in the chunk's answer
 
 
@@ -798,7 +836,8 @@ def _column_offsets(instances: Sequence[Instance]) -> list[tuple[int, int]]:
     """Where each exchange's columns sit in the concatenated chunk answers (chunks are stacked in order)."""
     out, start = [], 0
     for inst in instances:
-        count = Columns.of(inst.eligible).count
+        count = Columns(len(inst.eligible), np.flatnonzero([q.needs_binary for q in inst.eligible]),
+                        len(inst.eligible_assets)).count
         out.append((start, start + count))
         start += count
     return out
@@ -810,8 +849,8 @@ def check_capacity(solutions: Sequence[Solution], capacity: Mapping[str, float])
     """Independent of the LP: re-count each counterparty's cover from the mixes' own lines (share × yen limit)."""
     written: dict[str, float] = {}
     for s in solutions:
-        for line in s.lines:
-            written[line.quote.counterparty] = written.get(line.quote.counterparty, 0.0) + line.cover_jpy
+        for c, v in cover_written(s).items():
+            written[c] = written.get(c, 0.0) + v
     return [f"{c} writes {written.get(c, 0.0):,.0f} JPY of cover, more than its capacity {k:,.0f} JPY"
             for c, k in capacity.items() if written.get(c, 0.0) > k * (1 + CAPACITY_CHECK) + 1e-6]
 
@@ -842,8 +881,12 @@ def summary_path(out: str | Path) -> Path:
 def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], regime: Regime,
                  capacity: Mapping[str, float], *, method: Method = "auto", workers: int = 1,
                  scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK, capacity_source: str = "capacity",
-                 unlimited=None, repair_max: int = REPAIR_JOINT_MAX) -> MarketResult:
+                 unlimited=None, repair_max: int = REPAIR_JOINT_MAX,
+                 assets: Sequence[ReserveAsset] = ()) -> MarketResult:
     """All exchanges jointly against `capacity` (counterparty → most yen of cover written across all exchanges).
+
+    `assets`: the reserve assets offered (assets.csv), each exchange's columns as in `solve`; a bank's or parent's
+    promise (`writes_capacity`) uses its counterparty's capacity row beside that counterparty's layers.
 
     `unlimited`: the batch.BatchResult of the same profiles without capacity limits (computed here when not given,
     with the batch engine on `workers` / `scheduler`). `repair_max`: the decomposition repairs at most this many
@@ -858,17 +901,21 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
         raise InputError("--method", f"expected joint, decompose or auto, got {method!r}")
     if not (isinstance(chunk_size, int) and chunk_size >= 1):
         raise InputError("--chunk-size", f"expected a whole number of exchanges ≥ 1, got {chunk_size!r}")
-    warnings = capacity_warnings(capacity, quotes, capacity_source)
-    named = {q.counterparty for q in quotes}
+    assets = tuple(assets)
+    warnings = capacity_warnings(capacity, quotes, capacity_source, assets)
+    named = {q.counterparty for q in quotes} | {a.counterparty for a in assets if writes_capacity(a)}
     limited = tuple(c for c in capacity if c in named)
     cap = np.array([float(capacity[c]) for c in limited], dtype=float)
     credit = {q.quote_id: credit_factor(q, regime) for q in quotes}
-    instances = [Instance.build(p, quotes, regime, credit=credit) for p in profiles]
+    asset_credit = {a.asset_id: asset_credit_factor(a, regime) for a in assets}
+    instances = [Instance.build(p, quotes, regime, credit=credit, assets=assets, asset_credit=asset_credit)
+                 for p in profiles]
 
     # the same run without capacity limits: the batch engine (and, with yes/no quotes, each exchange's choices)
     t0 = time.perf_counter()
     if unlimited is None:
-        unlimited = batch.run(list(profiles), quotes, regime, None, workers=workers, scheduler=scheduler)
+        unlimited = batch.run(list(profiles), quotes, regime, None, workers=workers, scheduler=scheduler,
+                              assets=assets)
     free_rows, free_summary = unlimited.results, unlimited.summary
     failed = free_rows[free_rows["status"] == "error"]
     if not failed.empty:
@@ -892,8 +939,12 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
     if problems:
         raise SolveError("the market's allocation failed the capacity check: " + "; ".join(problems[:3]))
     demand = {r["counterparty"]: r["cover_jpy"] for r in free_summary.get("insurance_by_counterparty", [])}
+    promised = {a.asset_id for a in assets if writes_capacity(a)}
+    for r in free_summary.get("reserve_assets_by_asset", []):  # the promises bought without capacity limits
+        if r["asset_id"] in promised:
+            demand[r["counterparty"]] = demand.get(r["counterparty"], 0.0) + r["amount_jpy"]
     result = _result(solutions, alloc, limited, capacity, free_rows, demand, chosen, warnings, regime,
-                     time.perf_counter() - started, unlimited_seconds)
+                     time.perf_counter() - started, unlimited_seconds, assets)
     if result.summary["short_because_of_capacity"]:  # the split among exchanges is one of many optima: ranged
         ranges = (shortfall_ranges(instances, alone, limited, cap, alloc)
                   if len(instances) <= SPLIT_MAX_EXCHANGES else None)
@@ -906,12 +957,21 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
 
 def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, ...], capacity: Mapping[str, float],
             unlimited: pd.DataFrame, demand: Mapping[str, float], method: str, warnings: list[str],
-            regime: Regime, seconds: float, unlimited_seconds: float) -> MarketResult:
+            regime: Regime, seconds: float, unlimited_seconds: float,
+            assets: Sequence[ReserveAsset] = ()) -> MarketResult:
     from . import batch
 
-    # cover written by each counterparty (limited or not) and by each exchange
-    written = cover_by_counterparty(line for s in solutions for line in s.lines)
-    per_exchange = [cover_by_counterparty(s.lines) for s in solutions]
+    # cover written by each counterparty (limited or not) and by each exchange: layers' cover and promises
+    per_exchange = [cover_written(s) for s in solutions]
+    written: dict[str, float] = {}
+    for m in per_exchange:
+        for c, v in m.items():
+            written[c] = written.get(c, 0.0) + v
+    committed: dict[str, float] = {}  # of which the banks' and parents' promises
+    for s in solutions:
+        for h in s.holdings:
+            if writes_capacity(h.asset):
+                committed[h.asset.counterparty] = committed.get(h.asset.counterparty, 0.0) + h.amount_jpy
     counterparties = []
     for c in sorted(set(written) | set(limited) | set(demand)):
         k = limited.index(c) if c in limited else None
@@ -921,7 +981,8 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
         price = float(alloc.price[k]) if k is not None else 0.0
         price = None if math.isnan(price) else price  # decomposition: not separated from the shortfall's price
         counterparties.append({
-            "counterparty": c, "capacity_jpy": capacity_c, "cover_jpy": cover, "utilisation": use,
+            "counterparty": c, "capacity_jpy": capacity_c, "cover_jpy": cover,
+            **({"committed_jpy": committed.get(c, 0.0)} if assets else {}), "utilisation": use,
             "clearing_price": price,
             "shortfall_price": float(alloc.shortfall_price[k]) if k is not None else 0.0,
             "demand_unlimited_jpy": demand.get(c, 0.0),
@@ -932,7 +993,7 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
     scarce = [r["counterparty"] for r in counterparties if r["scarce"]]
 
     rows = [_row(s, i + 1) for i, s in enumerate(solutions)]
-    frame = batch.rows_frame(rows)
+    frame = batch.rows_frame(rows, batch.COLUMNS + (batch.ASSET_COLUMNS if assets else ()))
     frame["marginal_cost_per_jpy"] = np.nan  # one exchange's R moves the whole allocation: not computed here
     base = unlimited.set_index("exchange_id")
     ids = frame["exchange_id"]
@@ -950,6 +1011,9 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
     totals["insurance_written_jpy"] = float(sum(l.cover_jpy for s in solutions for l in s.lines
                                                 if not l.quote.is_derivative))
     totals["cover_written_jpy"] = float(sum(written.values()))
+    if assets:  # what is held (deposits, JGBs) and promised (guarantees, lines), and each kind, as batch totals
+        for col in batch.ASSET_COLUMNS:
+            totals[col] = float(frame[col].sum())
     free = {"annual_cost_jpy": float(unlimited["annual_cost_jpy"].sum()),
             "shortfall_jpy": float(unlimited["shortfall_jpy"].sum()),
             "shortfall_exchanges": int((unlimited["status"] == "shortfall").sum())}
@@ -970,13 +1034,15 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
 def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | Sequence[Quote],
         regime: str | Path | Regime, capacity: str | Path | Mapping[str, float], out: str | Path | None = None, *,
         method: Method = "auto", workers: int = 1, scheduler: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK) -> MarketResult:
+        chunk_size: int = DEFAULT_CHUNK, assets: str | Path | Sequence[ReserveAsset] | None = None) -> MarketResult:
     """Files (or objects) in, the market out; with `out` (.csv or .parquet) the rows and OUT.summary.json are
-    written atomically. Raises InputError for bad inputs (capacity: negative, duplicate, not a number)."""
+    written atomically. `assets`: an assets.csv path or ReserveAsset objects offered to the exchanges (the rows
+    then gain batch's asset columns). Raises InputError for bad inputs (capacity: negative, duplicate, not a
+    number; an asset yielding more than an exchange's cost of capital, naming the assets file's row)."""
     from contextlib import nullcontext
 
     from .batch_store import OutputLock, write_market
-    from .inputs import load_capacity, load_quotes, load_regime
+    from .inputs import check_asset_yields, load_assets, load_capacity, load_quotes, load_regime
 
     if out is not None and Path(out).suffix.lower() not in (".csv", ".parquet"):
         raise InputError(str(out), "unknown output type; expected .csv or .parquet", column="--out")
@@ -987,9 +1053,13 @@ def run(profiles: str | Path | Sequence[ExchangeProfile], quotes: str | Path | S
     quotes = tuple(load_quotes(quotes) if isinstance(quotes, (str, Path)) else quotes)
     regime = load_regime(regime) if isinstance(regime, (str, Path)) else regime
     profiles = load_profile_list(profiles) if isinstance(profiles, (str, Path)) else list(profiles)
+    assets_source = str(assets) if isinstance(assets, (str, Path)) else "assets"
+    assets = tuple(load_assets(assets) if isinstance(assets, (str, Path)) else (assets or ()))
+    for p in profiles if assets else ():  # the market needs every exchange: one bad pairing is bad input
+        check_asset_yields(p, assets, assets_source)
     with OutputLock(Path(out), "market") if out is not None else nullcontext():  # one run per output, as a batch
         result = solve_market(profiles, quotes, regime, capacity, method=method, workers=workers,
-                              scheduler=scheduler, chunk_size=chunk_size, capacity_source=source)
+                              scheduler=scheduler, chunk_size=chunk_size, capacity_source=source, assets=assets)
         if out is not None:
             result.out = write_market(Path(out), result.rows, result.summary)
     return result

@@ -478,6 +478,9 @@ def market_summary_text(summary: Mapping[str, Any]) -> str:
              f"{_scarcity_words(summary)})",
              f"Shortfall       {yen(totals['shortfall_jpy'])}  (without capacity limits {yen(free['shortfall_jpy'])})",
              f"Insurance       {yen(totals['insurance_written_jpy'])} of cover written",
+             *([f"Reserve assets  {yen(totals['reserve_assets_jpy'])} held (deposits, JGBs), "
+                f"{yen(totals['committed_jpy'])} promised (guarantees, lines: they use their bank's or parent's "
+                "capacity)"] if "committed_jpy" in totals else []),
              f"In shortfall    {len(summary['shortfall_exchanges']):,} exchanges ({free['shortfall_exchanges']:,} "
              f"without capacity limits)"]
     if short:
@@ -492,7 +495,9 @@ def market_summary_text(summary: Mapping[str, Any]) -> str:
     elif split.get("unique") is None and split.get("note"):
         lines.append("Not unique      " + split["note"])
     rows = pd.DataFrame([{"counterparty": r["counterparty"], "capacity_jpy": r["capacity_jpy"],
-                          "cover_jpy": r["cover_jpy"], "utilisation": r["utilisation"],
+                          "cover_jpy": r["cover_jpy"],
+                          **({"of_which_promised_jpy": r["committed_jpy"]} if "committed_jpy" in r else {}),
+                          "utilisation": r["utilisation"],
                           "clearing_price": r["clearing_price"], "shortfall_price": r["shortfall_price"],
                           "exchanges": r["exchanges"]} for r in summary["counterparties"]])
     if not rows.empty:

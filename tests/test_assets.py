@@ -224,11 +224,12 @@ def test_a_bad_assets_file_is_refused_naming_the_file_row_and_column(tmp_path):
     assert str(bad) in line and "row 1" in line and "haircut" in line
 
 
-def test_market_refuses_assets_with_a_clear_message():
+def test_market_takes_assets_and_a_bad_output_folder_is_still_refused_in_one_line():
+    # market --assets is answered (tests/test_market.py, "reserve assets"); a bad --out is still one line, exit 2
     out = run("market", "--assets", "data/assets-japan.csv", "--out", "/nonexistent/m.csv")
     assert out.returncode == 2
     [line] = out.stderr.strip().splitlines()
-    assert "--assets" in line and "market" in line
+    assert "/nonexistent/m.csv" in line and "does not count reserve assets" not in line
 
 
 def test_batch_with_assets_has_a_column_per_kind_and_totals_by_kind_and_bank(tmp_path):

@@ -432,3 +432,139 @@ def test_joint_and_decompose_name_different_exchanges_short_but_give_the_same_ra
     assert {"shortfall_least_jpy", "shortfall_most_jpy"} <= set(rows.columns)
     p = cli("--regime", "asset-based", "--out", tmp_path / "t.csv", "--method", "decompose")
     assert p.returncode == 0 and "Not unique" in p.stdout and "most_jpy" in p.stdout
+
+
+# ---------------------------------------------------------------------------------------------- reserve assets
+# A bank's promises (guarantee, committed line) use its row of capacity.csv beside its insurance arm's layers; a
+# deposit at the bank uses none (docs/market.md, "Reserve assets").
+from optimizer.domain import AssetShares, ReserveAsset  # noqa: E402
+
+BANK_REGIME = Regime("hand", RequirementRule(volume_rate=0.01, perils=("external_hack",)),
+                     Eligibility(max_insurance_share=1.0, max_counterparty_share=1.0, min_rating="BBB-",
+                                 asset_shares=AssetShares(bank_guarantee=1.0)),
+                     {"AAA": 1.0, "AA": 1.0, "A": 1.0, "BBB": 1.0})
+ARM = Quote("ARM", "insurance", "Bank X", "AA", 0.0, 1.0, 0.02, layer_basis="requirement")  # the bank's insurer
+
+
+def guarantee(**kw) -> ReserveAsset:
+    return ReserveAsset("BG", "bank_guarantee", "Bank X", "AA", fee_rate=0.01, **kw)
+
+
+@pytest.mark.parametrize("method", ["joint", "decompose"])
+def test_a_banks_guarantee_and_its_insurance_arm_share_the_banks_capacity(method):
+    # Bank X has 2e9 of capacity for its guarantee (1%, at most 5e8 per exchange) and its arm's layer (2%).
+    # Each exchange takes the guarantee in full first (5e8 each: 1e9), then the arm: E1 (cash at 10%) the 5e8 it
+    # still needs, E2 (cash at 5%) the 5e8 left of the bank's 2e9, and 1e9 of cash. The clearing price is what the
+    # marginal buyer E2 saves per yen of the arm: 0.05 − 0.02 = 0.03 (the guarantee, at 0.01 + 0.03, still beats
+    # cash). Cost: E1 0.01·5e8 + 0.02·5e8 = 1.5e7; E2 the same + 0.05·1e9 = 6.5e7.
+    r = market.solve_market(two(), [ARM], BANK_REGIME, {"Bank X": 2e9}, assets=[guarantee(max_amount_jpy=5e8)],
+                            method=method)
+    s1, s2 = r.solutions
+    assert [s.amount_of("BG") for s in (s1, s2)] == pytest.approx([5e8, 5e8], rel=1e-9)
+    assert s1.share_of("ARM") == pytest.approx(0.5, rel=1e-6) and s2.share_of("ARM") == pytest.approx(0.25, rel=1e-6)
+    assert s2.cash_reserve_jpy == pytest.approx(1e9, rel=1e-6)
+    used = sum(market.cover_written(s)["Bank X"] for s in r.solutions)
+    assert used <= 2e9 and used == pytest.approx(2e9, rel=1e-6)
+    assert [s.annual_cost_jpy for s in (s1, s2)] == pytest.approx([1.5e7, 6.5e7], rel=1e-6)
+    (cp,) = r.summary["counterparties"]
+    assert cp["counterparty"] == "Bank X" and cp["scarce"]
+    assert cp["clearing_price"] == pytest.approx(0.03, rel=1e-6)
+    assert cp["cover_jpy"] == pytest.approx(2e9, rel=1e-6) and cp["committed_jpy"] == pytest.approx(1e9, rel=1e-9)
+    # without limits both take the guarantee, then the arm for the rest: 3e9 of the bank's capacity
+    assert cp["demand_unlimited_jpy"] == pytest.approx(3e9, rel=1e-9)
+    assert r.summary["totals"]["bank_guarantee_jpy"] == pytest.approx(1e9, rel=1e-9)
+    assert list(r.rows["bank_guarantee_jpy"]) == pytest.approx([5e8, 5e8], rel=1e-9)
+    assert list(r.rows["capacity_jpy:Bank X"]) == pytest.approx([1e9, 1e9], rel=1e-6)
+    assert market.check_capacity(r.solutions, {"Bank X": 2e9}) == []
+
+
+@pytest.mark.parametrize("method", ["joint", "decompose"])
+def test_a_guarantee_with_scarce_capacity_clears_at_the_marginal_exchanges_saving_less_its_fee(method):
+    # The guarantee alone (1%, no most amount) against 2e9: E1 takes 1e9 (saves 0.09 a yen), E2 the other 1e9
+    # (saves 0.04) and holds 1e9 of cash. Price 0.05 − 0.01 = 0.04; cost 0.01·2e9 + 0.05·1e9 = 7e7.
+    r = market.solve_market(two(), [], BANK_REGIME, {"Bank X": 2e9}, assets=[guarantee()], method=method)
+    assert [s.amount_of("BG") for s in r.solutions] == pytest.approx([1e9, 1e9], rel=1e-6)
+    assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(7e7, rel=1e-6)
+    (cp,) = r.summary["counterparties"]
+    assert cp["clearing_price"] == pytest.approx(0.04, rel=1e-5)
+    assert r.summary["scarcity_cost_jpy"] == pytest.approx(7e7 - 0.01 * 3e9, rel=1e-6)
+
+
+def test_a_deposit_at_the_bank_uses_none_of_its_capacity():
+    # A deposit is the exchange's own money at the bank: both exchanges hold all of R there (4% yield), 3e9
+    # against the bank's 1e9 of capacity, and the capacity is not touched
+    deposit = ReserveAsset("D", "deposit", "Bank X", "AA", yield_rate=0.04)
+    r = market.solve_market(two(), [], BANK_REGIME, {"Bank X": 1e9}, assets=[deposit])
+    assert [s.amount_of("D") for s in r.solutions] == pytest.approx([1e9, 2e9], rel=1e-9)
+    assert r.summary["counterparties"] == [] and "capacity_jpy:Bank X" not in r.rows.columns
+    [warning] = r.summary["warnings"]  # its row of capacity does nothing, and the run says so
+    assert "Bank X" in warning and "not named by any quote or promise" in warning
+
+
+def test_with_assets_and_capacity_to_spare_the_market_writes_what_batch_writes_with_them(japan, tmp_path):
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / "cold-wallet-assets.toml")
+    assets = DATA / "assets-japan.csv"
+    huge = {**{c: 1e15 for c in capacity}, "Japanese megabank (illustrative)": 1e15}
+    r = market.run(profiles, quotes, regime, huge, tmp_path / "market.csv", assets=assets)
+    batch.run(profiles, quotes, regime, tmp_path / "batch.csv", workers=1, assets=assets)
+    import pandas as pd
+
+    ours, theirs = pd.read_csv(tmp_path / "market.csv"), pd.read_csv(tmp_path / "batch.csv")
+    assert set(batch.ASSET_COLUMNS) <= set(ours.columns)
+    assert ours["bank_guarantee_jpy"].sum() > 0  # the bundled megabank's guarantee is held
+    for c in ("annual_cost_jpy", "cash_reserve_jpy", "shortfall_jpy", *batch.ASSET_COLUMNS):
+        assert np.allclose(ours[c], theirs[c], rtol=1e-7, atol=1.0), c
+    bank = next(c for c in r.summary["counterparties"] if c["counterparty"] == "Japanese megabank (illustrative)")
+    assert bank["cover_jpy"] == pytest.approx(ours["bank_guarantee_jpy"].sum(), rel=1e-9)
+
+
+def test_a_banks_capacity_binds_its_guarantees_across_exchanges_in_both_methods(japan):
+    # the bundled megabank guarantees ¥40bn across the 21 exchanges; with ¥10bn of capacity the joint LP and the
+    # decomposition both keep it within its capacity, at the same total cost
+    profiles, quotes, capacity = japan
+    regime = load_regime(DATA / "regimes" / "cold-wallet-assets.toml")
+    assets = load_assets_file()
+    caps = {**capacity, "Japanese megabank (illustrative)": 1e10}
+    joint = market.solve_market(profiles, quotes, regime, caps, method="joint", assets=assets)
+    dec = market.solve_market(profiles, quotes, regime, caps, method="decompose", chunk_size=8, assets=assets)
+    for r in (joint, dec):
+        bank = next(c for c in r.summary["counterparties"] if c["counterparty"] == "Japanese megabank (illustrative)")
+        assert bank["cover_jpy"] <= 1e10 and bank["cover_jpy"] == pytest.approx(1e10, rel=1e-5) and bank["scarce"]
+        assert market.check_capacity(r.solutions, caps) == []
+    assert _total(dec) == pytest.approx(_total(joint), rel=1e-3)
+    free = market.solve_market(profiles, quotes, regime, capacity, method="joint", assets=assets)
+    assert joint.summary["totals"]["annual_cost_jpy"] > free.summary["totals"]["annual_cost_jpy"]
+
+
+def load_assets_file():
+    from optimizer.inputs import load_assets
+
+    return load_assets(DATA / "assets-japan.csv")
+
+
+def test_cli_market_takes_assets_and_writes_the_asset_columns(tmp_path):
+    cap = tmp_path / "cap.csv"
+    cap.write_text((DATA / "capacity.csv").read_text() + "Japanese megabank (illustrative),1e10,ASSUMPTION: a test\n")
+    p = cli("--regime", "cold-wallet-assets", "--assets", DATA / "assets-japan.csv", "--capacity", cap,
+            "--out", tmp_path / "m.csv", "--format", "json")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert data["totals"]["bank_guarantee_jpy"] == pytest.approx(1e10, rel=1e-5)
+    assert "Japanese megabank (illustrative)" in data["scarce_counterparties"]
+    import pandas as pd
+
+    rows = pd.read_csv(tmp_path / "m.csv")
+    assert set(batch.ASSET_COLUMNS) <= set(rows.columns)
+    plain = cli("--regime", "cold-wallet-assets", "--out", tmp_path / "p.csv")
+    assert plain.returncode == 0 and not set(batch.ASSET_COLUMNS) & set(pd.read_csv(tmp_path / "p.csv").columns)
+
+
+def test_cli_market_refuses_an_asset_yielding_more_than_an_exchanges_capital_costs(tmp_path):
+    bad = tmp_path / "assets.csv"
+    bad.write_text("asset_id,kind,counterparty,rating,yield\nD,deposit,Bank X,AA,0.5\n")
+    p = cli("--assets", bad, "--out", tmp_path / "m.csv")
+    assert p.returncode == 2 and p.stdout == "" and "Traceback" not in p.stderr
+    [line] = p.stderr.strip().splitlines()
+    assert str(bad) in line and "row 1" in line and "yield" in line
+    assert not (tmp_path / "m.csv").exists()
