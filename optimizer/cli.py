@@ -700,7 +700,7 @@ def _check_risk_options(args: argparse.Namespace) -> None:
 
 def cmd_risk(args: argparse.Namespace) -> int:
     from .loss_model import load_loss_model
-    from .risk import RiskBook, solution_metrics, solve_with_risk
+    from .risk import book_for, solution_metrics, solve_with_risk
     from .simulation import simulate
 
     _check_risk_options(args)
@@ -708,26 +708,29 @@ def cmd_risk(args: argparse.Namespace) -> int:
         raise InputError("--tvar-limit", "expected a finite limit ≥ 0 in JPY, used with --mix risk")
     loss_model = load_loss_model(_loss_model_path(args.loss_model))
     profile, quotes, regime = _load(args)
-    if _assets(args, profile):
-        raise InputError("--assets", "the risk view does not count reserve assets yet (a bank that defaults pays "
-                         "nothing that year is not modelled); expected no --assets with risk or --objective risk")
+    assets = _assets(args, profile)
     scenarios = simulate(profile, loss_model, args.scenarios, args.seed)
     if args.mix == "risk":
-        result = solve_with_risk(profile, quotes, regime, scenarios, tvar_limit=args.tvar_limit, level=args.level)
+        result = solve_with_risk(profile, quotes, regime, scenarios, tvar_limit=args.tvar_limit, level=args.level,
+                                 assets=assets)
         s, m = result.solution, result.metrics
     else:
-        s = solve(profile, quotes, regime, marginal=False)
-        m = solution_metrics(s, RiskBook.build(scenarios, [line.quote for line in s.lines], s.requirement_jpy),
-                             level=args.level)
+        s = solve(profile, quotes, regime, marginal=False, assets=assets)
+        m = solution_metrics(s, book_for(s, scenarios), level=args.level)
     data = {**s.to_dict(), "mix": args.mix, "tvar_limit_jpy": args.tvar_limit, "risk": m.to_dict()}
-    _emit(args, report_risk_text(s, m, args.mix), data, {"risk": _risk_frame(m)})
+    frames = {"risk": _risk_frame(m)}
+    if m.expected_unfunded_jpy is not None:
+        import pandas as pd
+
+        frames["reserve_assets"] = pd.DataFrame([a.__dict__ for a in m.assets])
+    _emit(args, report_risk_text(s, m, args.mix), data, frames)
     return EXIT_SHORTFALL if s.status == "shortfall" else EXIT_OK
 
 
 def _risk_frame(m):
     import pandas as pd
 
-    return pd.DataFrame([{"key": k, "value": v} for k, v in m.to_dict().items() if k != "instruments"])
+    return pd.DataFrame([{"key": k, "value": v} for k, v in m.to_dict().items() if k not in ("instruments", "assets")])
 
 
 def report_risk_text(s, m, mix: str) -> str:
@@ -750,11 +753,23 @@ def report_risk_text(s, m, mix: str) -> str:
              f"  {'TVaR ' + pct + ' (retained)':<28}{report.yen(m.tvar_jpy)} ± {report.yen(m.tvar_se_jpy)}",
              f"  P(year exhausts reserve)    {report.pct(m.prob_reserve_exhausted, 3)} ± "
              f"{report.pct(m.prob_reserve_exhausted_se, 3)}"]
+    if m.expected_unfunded_jpy is not None:  # reserve assets: the reserve is cash plus what they pay that year
+        lines[-1] += "  (cash, and the reserve assets that pay that year)"
+        lines.append(f"  {'expected unfunded':<28}{report.yen(m.expected_unfunded_jpy)} ± "
+                     f"{report.yen(m.expected_unfunded_se_jpy)}  (retained beyond cash and paying assets)")
     if m.instruments:
         frame = pd.DataFrame([i.__dict__ for i in m.instruments])
         lines += ["", report.text_table(frame[["quote_id", "share", "annual_premium_jpy", "expected_recovery_jpy",
                                                 "loss_ratio"]],
                                          {"share": lambda v: report.pct(v, 1), "loss_ratio": lambda v: report.pct(v, 1)})]
+    if m.assets:
+        frame = pd.DataFrame([a.__dict__ for a in m.assets])
+        lines += ["", "Reserve assets (paid: after cash, held before promised; nothing in a year its bank or parent "
+                  "defaults):", report.text_table(
+                      frame[["asset_id", "kind", "counterparty", "amount_jpy", "default_probability",
+                             "expected_paid_jpy", "prob_called_and_failed"]],
+                      {"default_probability": lambda v: report.pct(v, 3),
+                       "prob_called_and_failed": lambda v: report.pct(v, 3)})]
     return "\n".join(lines)
 
 

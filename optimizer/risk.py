@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .domain import ExchangeProfile, Quote, Regime
+from .domain import ExchangeProfile, Quote, Regime, ReserveAsset
 # The regulatory model: the one formulation this module re-solves, through the one HiGHS gateway.
 from .lp import highs
 from .lp.columns import SHORTFALL, Columns
@@ -54,17 +54,36 @@ class RiskBook:
     """One exchange's scenarios and the payout matrix of `quotes` on them. Money in JPY.
 
     `payout[i, j]`: what quote j pays per unit share in the i-th year with a loss (`scenarios.loss_years[i]`).
+    `asset_pays[i, a]`: what one yen of reserve asset a pays customers that year (`Scenarios.asset_payouts`:
+    1 − haircut, 0 when its bank or parent defaults).
     """
 
     scenarios: Scenarios
     quotes: tuple[Quote, ...]
     requirement_jpy: float
     payout: np.ndarray
+    assets: tuple[ReserveAsset, ...] = ()
+    asset_pays: np.ndarray | None = None
 
     @classmethod
-    def build(cls, scenarios: Scenarios, quotes: Sequence[Quote], requirement_jpy: float) -> "RiskBook":
-        quotes = tuple(quotes)
-        return cls(scenarios, quotes, float(requirement_jpy), scenarios.payouts(quotes, requirement_jpy))
+    def build(cls, scenarios: Scenarios, quotes: Sequence[Quote], requirement_jpy: float,
+              assets: Sequence[ReserveAsset] = ()) -> "RiskBook":
+        quotes, assets = tuple(quotes), tuple(assets)
+        return cls(scenarios, quotes, float(requirement_jpy), scenarios.payouts(quotes, requirement_jpy), assets,
+                   scenarios.asset_payouts(assets))
+
+    def amount_vector(self, amounts: Mapping[str, float] | None) -> np.ndarray:
+        """Amounts held or committed by asset_id (JPY) → a vector aligned with `assets` (assets not named: 0).
+
+        Raises:
+            KeyError: an asset_id with a positive amount that this book does not hold.
+        """
+        index = {a.asset_id: k for k, a in enumerate(self.assets)}
+        out = np.zeros(len(self.assets))
+        for k, v in (amounts or {}).items():
+            if v:
+                out[index[k]] = float(v)
+        return out
 
     def column(self, quote_id: str) -> int:
         return self._index[quote_id]
@@ -173,6 +192,30 @@ class InstrumentRisk:
 
 
 @dataclass(frozen=True)
+class AssetRisk:
+    """One reserve asset of the mix on the scenarios (JPY a year): what it pays customers on average after the
+    cash and the assets before it (`draw_order`), and how often it is called on in a year its bank or parent
+    defaults (it then pays nothing)."""
+
+    asset_id: str
+    kind: str
+    counterparty: str
+    amount_jpy: float
+    default_probability: float      # the loss model's annual rate for its rating (0 for a JGB)
+    expected_paid_jpy: float
+    expected_paid_se_jpy: float
+    prob_called_and_failed: float   # share of all years: called on (the loss reaches it) and its bank defaults
+
+
+def draw_order(assets: Sequence[ReserveAsset], profile: ExchangeProfile) -> list[int]:
+    """The order in which a year's retained loss draws on the reserve assets after cash: held before promised
+    (the money is already there), then the cheapest per yen paid first (as `Solution.tower` orders them); only the
+    per-asset figures depend on it, never what the reserve pays in all."""
+    return sorted(range(len(assets)), key=lambda k: (not assets[k].funded, assets[k].annual_cost_per_yen(profile)
+                                                     / max(1.0 - assets[k].haircut, 1e-300), k))
+
+
+@dataclass(frozen=True)
 class RiskMetrics:
     """The risk view of one mix (JPY per year), with standard errors of the expectations."""
 
@@ -197,12 +240,23 @@ class RiskMetrics:
     instruments: tuple[InstrumentRisk, ...]
     var_se_jpy: float = math.nan           # standard errors of VaR and TVaR (`var_tvar_se`)
     tvar_se_jpy: float = math.nan
+    # with reserve assets in the mix (None / () without: the JSON then has none of these keys)
+    expected_unfunded_jpy: float | None = None     # E[the part of a year's retained loss cash and assets leave]
+    expected_unfunded_se_jpy: float | None = None
+    assets: tuple[AssetRisk, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON `risk` object (the names in docs/risk.md)."""
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "instruments"}
+        with_assets = self.expected_unfunded_jpy is not None
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__
+               if k not in ("instruments", "assets") and (with_assets or k not in _ASSET_KEYS)}
         out["instruments"] = [dict(i.__dict__) for i in self.instruments]
+        if with_assets:
+            out["assets"] = [dict(a.__dict__) for a in self.assets]
         return out
+
+
+_ASSET_KEYS = ("expected_unfunded_jpy", "expected_unfunded_se_jpy")
 
 
 def annual_cost(profile: ExchangeProfile, quotes: Sequence[Quote], requirement_jpy: float,
@@ -232,11 +286,17 @@ def allocate_recovery(recovered: np.ndarray, total: np.ndarray) -> np.ndarray:
 
 
 def metrics(book: RiskBook, profile: ExchangeProfile, shares: Mapping[str, float], cash_jpy: float, *,
-            level: float = DEFAULT_LEVEL, annual_cost_jpy: float | None = None) -> RiskMetrics:
-    """The risk view of a mix (shares by quote_id, cash in JPY) on the book's scenarios.
+            level: float = DEFAULT_LEVEL, annual_cost_jpy: float | None = None,
+            amounts: Mapping[str, float] | None = None) -> RiskMetrics:
+    """The risk view of a mix (shares by quote_id, cash in JPY, `amounts` of the book's reserve assets by
+    asset_id in JPY) on the book's scenarios.
 
-    Retained loss of a year = clip(L − P·s, 0, L); a year exhausts the reserve when its retained loss exceeds the
-    cash beyond RESERVE_TOL·R; each instrument's expected recovery is its pro-rata part of each year's capped
+    Retained loss of a year = clip(L − P·s, 0, L): a reserve asset does not change it (the exchange, or its group,
+    still bears the loss: a bank that pays under a guarantee or a line has a claim on the exchange); it changes
+    what is paid on the day. A year exhausts the reserve when its retained loss exceeds the cash plus what the
+    reserve assets pay that year (`RiskBook.asset_pays`) beyond RESERVE_TOL·R; with assets in the book,
+    `expected_unfunded_jpy` is the mean of what is left beyond them, and each asset's part is drawn in
+    `draw_order`. Each instrument's expected recovery is its pro-rata part of each year's capped
     recovery (`allocate_recovery`), so the instruments add up to `expected_recovery_jpy`. `annual_cost_jpy` defaults to the mix's premiums, fees and
     carry (pass the Solution's figure to report exactly the regulatory answer).
     """
@@ -254,7 +314,26 @@ def metrics(book: RiskBook, profile: ExchangeProfile, shares: Mapping[str, float
     e_rec, se_rec = _mean_se(L - retained, n)
     var, tvar = var_tvar(retained, n, level)
     var_se, tvar_se = var_tvar_se(retained, n, level)
-    p_exhaust = float(np.count_nonzero(exceeds_reserve(retained, cash_jpy, book.requirement_jpy))) / n
+    held = book.amount_vector(amounts)
+    reserve = cash_jpy + (book.asset_pays @ held if book.assets else 0.0)  # what the reserve pays in each loss year
+    p_exhaust = float(np.count_nonzero(exceeds_reserve(retained, reserve, book.requirement_jpy))) / n
+    asset_block: dict[str, Any] = {}
+    if book.assets:
+        left = np.maximum(retained - cash_jpy, 0.0)  # what cash leaves, drawn on the assets in order
+        called = RESERVE_TOL * max(book.requirement_jpy, 1.0)
+        rows = []
+        for k in draw_order(book.assets, profile):
+            a = book.assets[k]
+            paid = np.minimum(left, held[k] * book.asset_pays[:, k])
+            failed = (left > called) & (book.asset_pays[:, k] == 0) & (held[k] > 0)
+            left = left - paid
+            mean, se = _mean_se(paid, n)
+            rows.append((k, AssetRisk(a.asset_id, a.kind, a.counterparty, float(held[k]),
+                                      sc.loss_model.default_rate(a.rating or "NR") if a.counterparty else 0.0,
+                                      mean, se, float(np.count_nonzero(failed)) / n)))
+        e_unf, se_unf = _mean_se(np.where(left > called, left, 0.0), n)
+        asset_block = {"expected_unfunded_jpy": e_unf, "expected_unfunded_se_jpy": se_unf,
+                       "assets": tuple(r for _, r in sorted(rows, key=lambda t: t[0]) if r.amount_jpy > 0)}
     allocated = allocate_recovery(recovered, L - retained)
     instruments = []
     for j, q in enumerate(book.quotes):
@@ -271,15 +350,23 @@ def metrics(book: RiskBook, profile: ExchangeProfile, shares: Mapping[str, float
         expected_recovery_jpy=e_rec, expected_recovery_se_jpy=se_rec, var_jpy=var, tvar_jpy=tvar,
         prob_reserve_exhausted=p_exhaust, prob_reserve_exhausted_se=math.sqrt(p_exhaust * (1 - p_exhaust) / n),
         total_cost_of_risk_jpy=cost + e_ret, total_cost_of_risk_se_jpy=se_ret,
-        instruments=tuple(instruments), var_se_jpy=var_se, tvar_se_jpy=tvar_se,
+        instruments=tuple(instruments), var_se_jpy=var_se, tvar_se_jpy=tvar_se, **asset_block,
     )
 
 
 def solution_metrics(solution: Solution, book: RiskBook, *, level: float = DEFAULT_LEVEL) -> RiskMetrics:
-    """The risk view of a Solution's mix (its cash, shares and annual cost)."""
+    """The risk view of a Solution's mix (its cash, shares, reserve assets and annual cost)."""
     shares = {line.quote.quote_id: line.share for line in solution.lines}
     return metrics(book, solution.profile, shares, solution.cash_reserve_jpy, level=level,
-                   annual_cost_jpy=solution.annual_cost_jpy)
+                   annual_cost_jpy=solution.annual_cost_jpy,
+                   amounts={h.asset.asset_id: h.amount_jpy for h in solution.holdings})
+
+
+def book_for(solution: Solution, scenarios: Scenarios) -> RiskBook:
+    """The book of a solved mix: its lines' quotes and the reserve assets offered to it that earn credit (none
+    when no assets file was given: the metrics then have no asset keys)."""
+    return RiskBook.build(scenarios, [line.quote for line in solution.lines], solution.requirement_jpy,
+                          [a for a in solution.offered_assets if solution.asset_credit.get(a.asset_id, 0.0) > 0])
 
 
 # ---------------------------------------------------------------- optimising with risk
@@ -334,7 +421,7 @@ FORMULATIONS = ("cuts", "rows")  # how the risk objective is solved: docs/risk.m
 
 def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, scenarios: Scenarios, *,
                     tvar_limit: float | None = None, level: float = DEFAULT_LEVEL,
-                    formulation: str = "cuts") -> RiskSolution:
+                    formulation: str = "cuts", assets: Sequence[ReserveAsset] = ()) -> RiskSolution:
     """The cheapest compliant mix counting expected losses: minimise carry·C + premiums + fees + E[retained loss],
     subject to the regulatory constraints 1–4 and, with `tvar_limit` (JPY), TVaR_level(retained) ≤ tvar_limit.
 
@@ -347,6 +434,10 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
     Rockafellar–Uryasev row per year with a loss and one clip row per year that can be over-insured (`_RiskPhases`,
     a PuLP model). Both minimise the same function over the same mixes (docs/risk.md, "How the TVaR LP is solved").
 
+    `assets`: the reserve assets offered (assets.csv), columns of the same regulatory rows with their annual
+    cost in the objective; they do not change the retained loss (`metrics`), so they are held where the rows and
+    their cost call for them, and the metrics count what each pays in each year (nothing when its bank defaults).
+
     Returns:
         RiskSolution with a verified Solution (compliance re-checked by `verify`) and its metrics.
 
@@ -355,8 +446,8 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
             compliant mix reaches); or the reported mix fails the recomputed TVaR check.
     """
     started = time.perf_counter()
-    inst = Instance.build(profile, quotes, regime)
-    book = RiskBook.build(scenarios, inst.eligible, inst.requirement_jpy)
+    inst = Instance.build(profile, quotes, regime, assets=assets)
+    book = RiskBook.build(scenarios, inst.eligible, inst.requirement_jpy, inst.eligible_assets)
     u = inst.unit
     limit_units = None if tvar_limit is None else float(tvar_limit) / u
 
@@ -379,6 +470,7 @@ def solve_with_risk(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
             shortfall=0.0 if least is None else max(least, 0.0),
             objective=float(pulp.value(model.cost)),
             solve_seconds=time.perf_counter() - started,
+            amount={k: _val(v) for k, v in (model.amount or {}).items()},
         )
     solution = assemble(inst, raw, None)  # runs verify(): the mix is still compliant
     result = solution_metrics(solution, book, level=level)
@@ -449,7 +541,7 @@ class _CutMaster:
         d = Scaled.of(inst)
         num = numbers(d)
         self.inst, self.d, self.num, self.limit = inst, d, num, limit
-        self.layout = Columns.of(d.quotes, d.binary)
+        self.layout = Columns.of_scaled(d)
         n0 = num.cost.size
         self.theta, self.t = n0, n0 + 1
         index = {q.quote_id: j for j, q in enumerate(d.quotes)}
@@ -557,6 +649,7 @@ class _CutMaster:
             shortfall=shortfall,
             objective=float(self.num.cost @ x[:self.num.cost.size]),
             solve_seconds=seconds,
+            amount={a.asset_id: float(v) for a, v in zip(d.assets, x[cols.assets()])},
         )
 
 
@@ -660,8 +753,7 @@ class RiskColumns:
         from .simulation import simulate
 
         scenarios = simulate(solution.profile, self.loss_model, self.scenarios, self.seed)
-        book = RiskBook.build(scenarios, [line.quote for line in solution.lines], solution.requirement_jpy)
-        m = solution_metrics(solution, book, level=self.level)
+        m = solution_metrics(solution, book_for(solution, scenarios), level=self.level)
         return {k: float(getattr(m, k)) for k in RISK_COLUMNS}
 
     def describe(self) -> dict[str, Any]:

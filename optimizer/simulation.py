@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .domain import PERILS, ExchangeProfile, Quote, annual_aggregate, within_aggregate
+from .domain import PERILS, ExchangeProfile, Quote, ReserveAsset, annual_aggregate, within_aggregate
 from .inputs import InputError
 from .loss_model import DAYS_PER_YEAR, LossModel
 
@@ -67,6 +67,21 @@ class Scenarios:
         stream = np.random.default_rng([self.seed, 0xDEFA, zlib.crc32(counterparty.encode("utf-8"))])
         draws = stream.random(self.n_years)
         return draws[self.loss_years] < probability
+
+    def asset_payouts(self, assets: Sequence[ReserveAsset]) -> np.ndarray:
+        """What one yen of each reserve asset pays customers in each year in `loss_years` (loss years × assets):
+        1 − haircut, or nothing in a year its bank or parent defaults (the same draws as an insurer of the same
+        name: a bank and its insurance arm fail together). A JGB has no counterparty and always pays; a deposit
+        at a failed bank pays nothing that year (docs/design.md, "Reserve assets in the risk view").
+
+        The rating's κ is not applied: it is the regulator's allowance for the default the simulation draws
+        itself, as a layer pays its recovery in full unless its insurer defaults."""
+        out = np.zeros((self.loss_years.size, len(assets)))
+        for k, a in enumerate(assets):  # a loop over assets (a few), never over scenarios
+            out[:, k] = 1.0 - a.haircut
+            if a.counterparty:
+                out[self.defaults(a.counterparty, self.loss_model.default_rate(a.rating or "NR")), k] = 0.0
+        return out
 
     def payouts(self, quotes: Sequence[Quote], requirement_jpy: float) -> np.ndarray:
         """Payout matrix P (loss years × quotes), JPY per unit share.

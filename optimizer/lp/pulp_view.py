@@ -51,8 +51,10 @@ def model_from(d: Scaled) -> TowerModel:
     # every column appears in the objective (a zero cost is kept as 0·v), so PuLP passes every column to HiGHS
     prob += pulp.lpSum(float(c) * v for c, v in zip(num.cost, columns))
     for i, name in enumerate(num.names):
-        expr = pulp.lpSum(float(num.A[i, k]) * columns[k] for k in np.flatnonzero(num.A[i]))
         lo, hi = num.row_lower[i], num.row_upper[i]
+        if not (math.isfinite(lo) or math.isfinite(hi)):
+            continue  # a row with no bound constrains nothing (liquid capital of an exchange with no limit)
+        expr = pulp.lpSum(float(num.A[i, k]) * columns[k] for k in np.flatnonzero(num.A[i]))
         prob += (expr >= float(lo), name) if math.isfinite(lo) else (expr <= float(hi), name)
     return TowerModel(prob, columns, d)
 
