@@ -4,7 +4,10 @@ One LP: each exchange's own rows, exactly `lp.matrix.numbers(Scaled.of(inst))` (
 (block diagonal, each exchange's columns in units of its own R), plus one **capacity row** per counterparty c
 listed in capacity.csv:
 
-    Σ_e Σ_{j of c} s_ej · limit_ej ≤ capacity_c          (limit_ej in yen; the row is divided by capacity_c)
+    Σ_e Σ_{j of c} s_ej · limit_ej + Σ_e Σ_{a promised by c} A_ea ≤ capacity_c
+                                   (limit_ej and A_ea in yen; the row is divided by capacity_c)
+
+(a bank's or parent's promise — guarantee, committed line — uses the capacity of its counterparty, `writes_capacity`)
 
 and one row for the total shortfall. The objective is the sum of the exchanges' annual costs in yen, divided by a
 money unit M (the geometric mean of the exchanges' R) so that HiGHS sees numbers near 1.
@@ -30,7 +33,7 @@ money unit M (the geometric mean of the exchanges' R) so that HiGHS sees numbers
 
 Every exchange's mix goes through the independent check (`verify`; in the decomposition, stacks of mixes through
 `verify_many`, a mix in shortfall through `assemble` and `verify`); the capacity use is re-counted from the mixes'
-own lines (`check_capacity`).
+own lines and promises (`check_capacity`).
 """
 
 from __future__ import annotations
