@@ -5,6 +5,7 @@ against a finite difference, a Hypothesis property (no counterparty over its cap
 the joint LP (2,000 generated exchanges and the real Japanese profiles), and the CLI end to end.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -568,3 +569,36 @@ def test_cli_market_refuses_an_asset_yielding_more_than_an_exchanges_capital_cos
     [line] = p.stderr.strip().splitlines()
     assert str(bad) in line and "row 1" in line and "yield" in line
     assert not (tmp_path / "m.csv").exists()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_markets_with_assets_keep_every_capacity_and_both_methods_agree(seed):
+    # random sheets (shared counterparties C0–C3), random assets whose banks are C0–C5 (so some share a name with
+    # an insurer), capacity at a random share of what the exchanges would take without limits
+    from builders import random_assets, random_profiles, random_regime, random_sheet
+
+    rng = np.random.default_rng(seed)
+    quotes, reg = random_sheet(rng, 6), random_regime(rng)
+    assets, reg = random_assets(rng, reg)
+    assets = [a if not a.funded else dataclasses.replace(a, yield_rate=min(a.yield_rate, 0.03)) for a in assets]
+    profiles = [dataclasses.replace(p, cost_of_capital=max(p.cost_of_capital, 0.03)) for p in random_profiles(rng, 10)]
+    free = market.solve_market(profiles, quotes, reg, {}, assets=assets)
+    demand = {r["counterparty"]: r["cover_jpy"] for r in free.summary["counterparties"]}
+    caps = {f"C{k}": float(demand.get(f"C{k}", 0.0) * rng.uniform(0.3, 0.9)) for k in range(6)}
+    joint = market.solve_market(profiles, quotes, reg, caps, method="joint", assets=assets)
+    dec = market.solve_market(profiles, quotes, reg, caps, method="decompose", chunk_size=4, assets=assets)
+    for r in (joint, dec):
+        used: dict[str, float] = {}  # re-counted here: layers' share × yen limit, promises' amounts
+        for s in r.solutions:
+            for line in s.lines:
+                used[line.quote.counterparty] = used.get(line.quote.counterparty, 0.0) + \
+                    line.share * line.quote.limit_jpy(s.requirement_jpy)
+            for h in s.holdings:
+                if h.asset.kind in ("bank_guarantee", "credit_line", "parent_guarantee"):
+                    used[h.asset.counterparty] = used.get(h.asset.counterparty, 0.0) + h.amount_jpy
+        for c, k in caps.items():
+            if c in {q.counterparty for q in quotes} | {a.counterparty for a in assets if not a.funded}:
+                assert used.get(c, 0.0) <= k * (1 + 1e-9) + 1e-6, (seed, c)
+    assert _total(dec) == pytest.approx(_total(joint), rel=1e-3)
+    assert dec.summary["totals"]["shortfall_jpy"] == pytest.approx(joint.summary["totals"]["shortfall_jpy"],
+                                                                   rel=1e-3, abs=1e3)
