@@ -390,3 +390,15 @@ def test_plan_and_sensitivity_refuse_assets_in_one_line_rather_than_ignore_them(
     assert out.returncode == 2 and out.stdout == ""
     [line] = out.stderr.strip().splitlines()
     assert "--assets" in line and command[0] in line
+
+
+def test_write_lp_with_a_jgb_for_an_exchange_with_no_liquid_capital_limit(tmp_path):
+    # the liquid-capital row has no bound then (it constrains nothing): the LP file leaves it out, it is not an
+    # internal error
+    assets = tmp_path / "assets.csv"
+    assets.write_text("asset_id,kind,counterparty,rating,haircut,yield\nJ,jgb,,,0.01,0.05\n")
+    lp = tmp_path / "model.lp"
+    out = run("solve", "--exchange", "EX05", "--assets", str(assets), "--write-lp", str(lp))
+    assert out.returncode == 0, out.stderr
+    text = lp.read_text()
+    assert "asset_0_J" in text and "liquid_capital" not in text
