@@ -86,7 +86,7 @@ BAD = [
     ('median = 0.10', 'median = 0.10\nmean = 0.2', "event_type[2].mean", "unknown key"),
     ("price_volatility = 0.55", 'price_volatility = "high"', "price_volatility", "expected a number"),
     ('base = "hot"', 'base = "cold"', "event_type[1].base", "unknown base"),
-    ('severity = "uniform"', 'severity = "pareto"', "event_type[1].severity", "unknown severity"),
+    ('severity = "uniform"', 'severity = "weibull"', "event_type[1].severity", "unknown severity"),
     ("low = 0.2", "low = 1.2", "event_type[1].low", "low ≤ high"),
     ('"BBB" = 0.0015', '"ZZZ" = 0.0015', "default_probability.ZZZ", "unknown rating"),
     ("state_backed_share = 0.6", "state_backed_share = 1.6", "state_backed_share", "between 0 and 1"),
