@@ -205,3 +205,71 @@ def test_an_integer_no_float_holds_is_refused_naming_the_file(digits, words):
     with pytest.raises(InputError) as err:
         loss_model_from_text(text, "big.toml")
     assert "big.toml" in str(err.value) and words in str(err.value)
+
+
+# ---------------------------------------------------------------- the pareto severity (heavy tail)
+
+PARETO = GOOD.replace('severity = "lognormal"\nmedian = 0.10\np90 = 0.45',
+                      'severity = "pareto"\nmedian = 0.10\nalpha = 1.2\ncap = 0.8')
+
+PARETO_BAD = [
+    # (replace this, with this, the key named, words in the message)
+    ("alpha = 1.2\n", "", "event_type[2].alpha", "a value is required"),
+    ("alpha = 1.2", "alpha = 0", "event_type[2].alpha", "expected a number > 0"),
+    ("alpha = 1.2", "alpha = -1", "event_type[2].alpha", "expected a number > 0"),
+    ("alpha = 1.2", "alpha = 25", "event_type[2].alpha", "expected at most 10"),
+    ("alpha = 1.2", 'alpha = "heavy"', "event_type[2].alpha", "expected a number"),
+    ("median = 0.10", "median = 0", "event_type[2].median", "expected a number > 0"),
+    ("median = 0.10", "median = 0.8", "event_type[2].median", "expected median < cap"),
+    ("alpha = 1.2", "alpha = 1.2\np90 = 0.5", "event_type[2].p90", "belongs to a lognormal"),
+]
+
+
+def test_a_pareto_severity_loads_with_its_scale():
+    vendor = loss_model_from_text(PARETO, "p.toml").event_types[1]
+    assert (vendor.severity, vendor.median, vendor.alpha, vendor.cap) == ("pareto", 0.10, 1.2, 0.8)
+    assert vendor.xmin == pytest.approx(0.10 / 2 ** (1 / 1.2), rel=1e-12)  # P(X > median) = (xmin/median)^α = ½
+
+
+@pytest.mark.parametrize("old,new,key,words", PARETO_BAD, ids=[b[2] + ":" + b[3] for b in PARETO_BAD])
+def test_bad_pareto_names_file_and_key(old, new, key, words):
+    assert old in PARETO
+    with pytest.raises(InputError) as err:
+        loss_model_from_text(PARETO.replace(old, new, 1), "bad.toml")
+    assert err.value.source == "bad.toml" and err.value.column == key
+    assert words in str(err.value)
+
+
+def test_alpha_belongs_to_a_pareto_only():
+    with pytest.raises(InputError) as err:
+        loss_model_from_text(GOOD.replace("p90 = 0.45", "p90 = 0.45\nalpha = 1.1"), "bad.toml")
+    assert err.value.column == "event_type[2].alpha" and "belongs to a pareto" in str(err.value)
+
+
+@pytest.mark.parametrize("old,new,key,words", [PARETO_BAD[1], PARETO_BAD[3], PARETO_BAD[6]],
+                         ids=["alpha_0", "alpha_25", "median_at_cap"])
+def test_cli_risk_with_a_bad_pareto_exits_2_in_one_line(tmp_path, old, new, key, words):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(PARETO.replace(old, new, 1), encoding="utf-8")
+    out = _risk("--loss-model", str(bad))
+    assert out.returncode == 2 and out.stdout == "", out.stderr
+    err = out.stderr.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert str(bad) in err and f"'{key}'" in err and words in err
+
+
+def test_the_heavy_tail_preset_is_the_central_model_but_the_vendor_tail():
+    central = load_loss_model(ROOT / "data" / "loss-models" / "japan.toml")
+    heavy = load_loss_model(ROOT / "data" / "loss-models" / "japan-heavy-tail.toml")
+    assert (heavy.events_per_year, heavy.state_backed_share, heavy.price_volatility, heavy.payout_lag_days,
+            heavy.basis_volatility, dict(heavy.default_probability)) == \
+        (central.events_per_year, central.state_backed_share, central.price_volatility, central.payout_lag_days,
+         central.basis_volatility, dict(central.default_probability))
+    changed = [(c.name, h.severity) for c, h in zip(central.event_types, heavy.event_types) if c != h]
+    assert changed == [("signing_or_vendor", "pareto")]
+    vendor = heavy.event_types[1]
+    assert vendor.median == central.event_types[1].median
+    # the tail index solves a pareto's mean / median = α / ((α − 1)·2^(1/α)) = 20 (the mean hack about 20× the
+    # median): within rounding to three decimals
+    ratio = vendor.alpha / ((vendor.alpha - 1) * 2 ** (1 / vendor.alpha))
+    assert 19.5 < ratio < 20.5
