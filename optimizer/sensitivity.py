@@ -340,12 +340,6 @@ class Row:
         costs = (self.low.annual_cost_jpy, base.annual_cost_jpy, self.high.annual_cost_jpy)
         return max(costs) - min(costs)
 
-    def risk_swing(self, base: Outcome) -> float:
-        """A loss-model assumption's range of Σ TVaR over low, base and high (0 when not simulated)."""
-        if self.risk_low is None or self.risk_high is None or base.tvar_jpy is None:
-            return 0.0
-        tvars = (self.risk_low.tvar_jpy, base.tvar_jpy, self.risk_high.tvar_jpy)
-        return max(tvars) - min(tvars)
 
 
 @dataclass(frozen=True)
@@ -394,6 +388,11 @@ class Sensitivity:
                                  "risk_high": r.risk_high.to_dict() if r.risk_high else None} for r in self.rows]}
 
 
+def value_text(v) -> str:
+    """A value of an assumption as people read it: a number in %g, a list of them, or a file name as it is."""
+    return _value_text(v)
+
+
 def _value_text(v) -> str:
     if isinstance(v, str):
         return v
@@ -416,8 +415,7 @@ def run(inputs: Inputs, assumptions: Sequence[Assumption], workers: int = 1,
             continue
         rows.append(Row(a, solve_all(apply(a, a.low, inputs, source), workers),
                         solve_all(apply(a, a.high, inputs, source), workers)))
-    order = sorted(range(len(rows)), key=lambda k: (not rows[k].assumption.enters_solve, -rows[k].swing(base),
-                                                    -rows[k].risk_swing(base), k))
+    order = sorted(range(len(rows)), key=lambda k: (not rows[k].assumption.enters_solve, -rows[k].swing(base), k))
     return Sensitivity(base, tuple(rows[k] for k in order))
 
 
