@@ -265,3 +265,14 @@ def test_the_command_runs_the_heavy_tail_and_refuses_a_missing_file_in_one_line(
     assert "Traceback" not in bad.stderr
     [err] = [line for line in bad.stderr.splitlines() if line.startswith("error:")]  # (after the statements' warning)
     assert str(spec) in err and "heavy_tail: no loss-model file" in err and "japan-nope.toml" in err
+
+
+def test_a_loss_model_move_beyond_the_files_bounds_is_refused_before_solving():
+    from optimizer.loss_model import load_loss_model
+
+    inputs = S.Inputs([profile()], [layer("L1", 0, 1, 0.01)], regime(), None, DATA,
+                      load_loss_model(DATA / "loss-models" / "japan.toml"), 1000, 1)
+    [_heavy, rate] = _assumptions(HEAVY.replace("high = 0.053", "high = 60"))
+    with pytest.raises(InputError, match=r"t.toml, column 'loss_model.events_per_year': rate at 60 gives "
+                                         r"events_per_year outside its bounds: expected at most 52"):
+        S.run(inputs, [rate], source="t.toml")
