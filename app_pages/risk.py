@@ -25,7 +25,7 @@ DEFAULT_MODEL = "japan"
 MODEL = "risk_loss_model"  # session key: the chosen preset
 LIMIT_STEPS = 8            # TVaR limits offered between the least reachable and the unconstrained one
 # The presets' names, marked for the catalogue (shown translated)
-MODEL_WORDS = (N_("Japan (central)"), N_("Japan (stressed)"))
+MODEL_WORDS = (N_("Japan (central)"), N_("Japan (stressed)"), N_("Japan (heavy tail)"))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .domain import ExchangeProfile, Incident, Quote, Regime, ReserveAsset, credit_by_kind
+from .i18n import N_
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
 from .obstacles import Reason, asset_reasons, ineligibility, reason as obstacle
@@ -372,6 +374,44 @@ def stress_pair(solution: Solution, first: Incident, second: Incident, scale: st
     return pd.DataFrame(rows)
 
 
+# The stress test's notes (why a layer paid nothing), in English in the frame; `note_words` puts them in a reader's
+# language, reading each part back by these templates (the single source of both).
+NOTE_NOT_COVERED = N_("{quote} paid nothing: it does not cover {peril}")
+NOTE_STATE_ACTOR = N_("{quote} paid nothing: it excludes state-backed attacks and the incident is attributed to a "
+                      "state actor")
+NOTE_UNKNOWN_ATTRIBUTION = N_("{quote} paid nothing: it excludes state-backed attacks and its attribution is unknown "
+                              "(counted as excluded)")
+NOTE_SEPARATOR = "; "
+_NOTE_PATTERNS = tuple((template, re.compile(re.escape(template).replace(re.escape("{quote}"), r"(?P<quote>.+?)")
+                                             .replace(re.escape("{peril}"), r"(?P<peril>.+)")))
+                       for template in (NOTE_NOT_COVERED, NOTE_STATE_ACTOR, NOTE_UNKNOWN_ATTRIBUTION))
+
+
+def note_words(note: str, t: Callable[[str], str]) -> str:
+    """A stress-test note in the reader's language (t: a translator such as i18n.translator("ja")): each part is
+    read back by its template and worded by t(template), the peril translated too; a part no template matches is
+    kept as it is.
+
+    >>> words = {NOTE_NOT_COVERED: "{quote}: no cover for {peril}", "vendor compromise": "vendors"}
+    >>> note_words("L1 paid nothing: it does not cover vendor compromise; an odd part", lambda s: words.get(s, s))
+    'L1: no cover for vendors; an odd part'
+    """
+    if not isinstance(note, str) or not note:
+        return note
+    out = []
+    for part in note.split(NOTE_SEPARATOR):
+        for template, pattern in _NOTE_PATTERNS:
+            m = pattern.fullmatch(part)
+            if m:
+                fields = m.groupdict()
+                if "peril" in fields:
+                    fields["peril"] = t(fields["peril"])
+                part = t(template).format(**fields)
+                break
+        out.append(part)
+    return NOTE_SEPARATOR.join(out)
+
+
 def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = "assets") -> pd.DataFrame:
     """Replay historical hacks against the optimal mix: who pays each loss.
 
@@ -401,12 +441,11 @@ def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = 
             q = line.quote
             would = line.share * recovery(loss, q.attachment_jpy(R), q.limit_jpy(R))
             if would > 0 and not q.covers(inc.peril):
-                notes.append(f"{q.quote_id} paid nothing: it does not cover {inc.peril.replace('_', ' ')}")
+                notes.append(NOTE_NOT_COVERED.format(quote=q.quote_id, peril=inc.peril.replace("_", " ")))
                 would = 0.0
             elif would > 0 and _excluded_by_attribution(q, inc):
-                why = ("the incident is attributed to a state actor" if inc.state_backed == "true" else
-                       "its attribution is unknown (counted as excluded)")
-                notes.append(f"{q.quote_id} paid nothing: it excludes state-backed attacks and {why}")
+                notes.append((NOTE_STATE_ACTOR if inc.state_backed == "true" else NOTE_UNKNOWN_ATTRIBUTION)
+                             .format(quote=q.quote_id))
                 would = 0.0
             owed[q.quote_id] = would
         # Overlapping layers never pay more than the loss between them: they contribute pro rata.
@@ -428,7 +467,7 @@ def stress_test(solution: Solution, incidents: Sequence[Incident], scale: str = 
                 row["paid_by_assets_jpy"] += paid
                 left -= paid
         row["uncovered_jpy"] = left
-        row["note"] = "; ".join(notes)
+        row["note"] = NOTE_SEPARATOR.join(notes)
         rows.append(row)
     front = ["incident_id", "date", "exchange", "peril", "state_backed", "loss_jpy", "loss_vs_requirement",
              "paid_by_cash_jpy", *(["paid_by_assets_jpy"] if solution.holdings else []), "paid_by_layers_jpy",

@@ -234,8 +234,10 @@ def stress_table(table: pd.DataFrame, unit: Unit, t: Translate = _same) -> tuple
         name = f"{label} ({unit.label})"
         out[name] = table[col] / unit.divisor
         names.append(name)
-    if "note" in table.columns:  # which layer paid nothing although the loss reached it, and why
-        out[t("note")] = table["note"]
+    if "note" in table.columns:  # which layer paid nothing although the loss reached it, and why (in t's words)
+        from .analysis import note_words
+
+        out[t("note")] = table["note"].map(lambda n: note_words(n, t))
     return out, names
 
 

@@ -387,6 +387,7 @@ def _add_sensitivity_parser(sub) -> None:
                    help="the assumptions and their ranges (default: bundled assumptions.toml)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="table for people, json for programs")
     p.add_argument("--out", default=None, help="also write the table to a file (.csv, .json or .xlsx)")
+    _add_risk_options(p)  # the loss model the loss-model assumptions' risk figures are simulated under
     _add_assets(p)  # parsed so that it is refused in one line (cmd_sensitivity), never ignored
 
 
@@ -843,11 +844,15 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
     _refuse_assets(args, "sensitivity", "its runs do not take reserve assets yet (each assumption is re-solved "
                    "without them)")
+    from .loss_model import load_loss_model
+
+    _check_risk_options(args)
     assumptions = sensitivity.load_assumptions(args.assumptions)
     profiles = load_profiles(args.profiles)
     capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
+    loss_model = load_loss_model(_loss_model_path(args.loss_model))
     inputs = sensitivity.Inputs(profiles, load_quotes(args.quotes), load_regime(_regime_path(args.regime)), capacity,
-                                Path(args.quotes).resolve().parent)
+                                Path(args.quotes).resolve().parent, loss_model, args.scenarios, args.seed, args.level)
     from .statements import summary_warning
 
     warning = summary_warning(profiles)

@@ -5,7 +5,8 @@ data/loss-models/) and checks every key once. A bad file raises `InputError` nam
 (`event_type[2].median`) and saying what was expected; the CLI turns it into exit 2.
 
 Severities are fractions of a base (the exchange's hot-wallet assets, or all its customer assets):
-`uniform(low, high)` or `lognormal(median, p90)`, each capped at `cap` (default 1).
+`uniform(low, high)`, `lognormal(median, p90)` or the heavy-tailed `pareto(median, alpha)`, each capped at `cap`
+(default 1).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ MAX_VOLATILITY = 3.0        # annual log-volatility of the coins' yen price: a 2
 MAX_LOG_SD = 2.0
 DAYS_PER_YEAR = 365.0       # payout_lag_days / DAYS_PER_YEAR is the lag in years
 Z90 = 1.2815515655446004  # standard normal 90% quantile: a lognormal's p90 = median × exp(Z90·σ)
+# A pareto's tail index: below 1 its uncapped mean is infinite (the cap keeps the simulated mean finite); above 10
+# P(X > 2·median) < 0.05% and the tail is thinner than the lognormals it is meant to replace.
+MAX_PARETO_ALPHA = 10.0
 PROBABILITY_SUM_TOL = 1e-9  # event-type probabilities must sum to 1 within this
 BUCKETS: tuple[str, ...] = tuple(dict.fromkeys(rating_bucket(r) for r in RATINGS))  # AAA, AA, A, …, CCC, NR
 
@@ -43,12 +47,13 @@ class EventType:
     probability: float               # share of events of this type; all types sum to 1
     peril: str                       # from domain.PERILS
     base: Literal["hot", "customer_assets"]
-    severity: Literal["uniform", "lognormal"]
+    severity: Literal["uniform", "lognormal", "pareto"]
     low: float = 0.0                 # uniform
     high: float = 0.0
-    median: float = 0.0              # lognormal
-    p90: float = 0.0
+    median: float = 0.0              # lognormal and pareto
+    p90: float = 0.0                 # lognormal
     cap: float = 1.0
+    alpha: float = 0.0               # pareto: the tail index, P(X > x) = (xmin / x)^alpha for x ≥ xmin
 
     @property
     def sigma(self) -> float:
@@ -58,6 +63,15 @@ class EventType:
         0.8573
         """
         return math.log(self.p90 / self.median) / Z90 if self.severity == "lognormal" else 0.0
+
+    @property
+    def xmin(self) -> float:
+        """Scale of a pareto severity, the smallest fraction it draws: median × 2^(−1/alpha) (P(X > median) = ½).
+
+        >>> EventType("x", 1.0, "vendor_compromise", "customer_assets", "pareto", median=0.2, alpha=1.0).xmin
+        0.1
+        """
+        return self.median * 2.0 ** (-1.0 / self.alpha) if self.severity == "pareto" else 0.0
 
 
 @dataclass(frozen=True)
@@ -101,8 +115,8 @@ class LossModel:
 
 _TOP = {"name", "description", "events_per_year", "state_backed_share", "price_volatility", "payout_lag_days",
         "basis_volatility", "event_type", "default_probability"}
-_EVENT_KEYS = {"name", "probability", "peril", "base", "severity", "low", "high", "median", "p90", "cap"}
-_SEVERITY_KEYS = {"uniform": ("low", "high"), "lognormal": ("median", "p90")}
+_EVENT_KEYS = {"name", "probability", "peril", "base", "severity", "low", "high", "median", "p90", "alpha", "cap"}
+_SEVERITY_KEYS = {"uniform": ("low", "high"), "lognormal": ("median", "p90"), "pareto": ("median", "alpha")}
 
 
 def _number(data: Mapping[str, Any], key: str, where: str, source: str, *, default: float | None = None,
@@ -169,7 +183,7 @@ def _event_type(raw: Any, i: int, source: str) -> EventType:
     severity = _choice(raw, "severity", f"{where}.severity", source, tuple(_SEVERITY_KEYS))
     for other, keys in _SEVERITY_KEYS.items():
         for key in keys:
-            if other != severity and key in raw:
+            if other != severity and key in raw and key not in _SEVERITY_KEYS[severity]:
                 raise InputError(source, f"{key} belongs to a {other} severity; this one is {severity} (expected "
                                  f"{' and '.join(_SEVERITY_KEYS[severity])})", column=f"{where}.{key}")
     values: dict[str, float] = {}
@@ -179,21 +193,26 @@ def _event_type(raw: Any, i: int, source: str) -> EventType:
         if values["low"] > values["high"]:
             raise InputError(source, f"low {values['low']:g} is above high {values['high']:g}; expected low ≤ high",
                              column=f"{where}.low")
-    else:
+    elif severity == "lognormal":
         values["median"] = _number(raw, "median", f"{where}.median", source, strictly_positive=True)
         values["p90"] = _number(raw, "p90", f"{where}.p90", source, strictly_positive=True)
         if values["median"] > values["p90"]:
             raise InputError(source, f"median {values['median']:g} is above its p90 {values['p90']:g}; expected "
                              "median ≤ p90", column=f"{where}.median")
-    return EventType(
-        name=name,
-        probability=_number(raw, "probability", f"{where}.probability", source, high=1.0),
-        peril=_choice(raw, "peril", f"{where}.peril", source, PERILS),
-        base=_choice(raw, "base", f"{where}.base", source, ("hot", "customer_assets")),  # type: ignore[arg-type]
-        severity=severity,  # type: ignore[arg-type]
-        cap=_number(raw, "cap", f"{where}.cap", source, default=1.0, high=1.0, strictly_positive=True),
-        **values,
-    )
+    else:  # pareto
+        values["median"] = _number(raw, "median", f"{where}.median", source, strictly_positive=True)
+        values["alpha"] = _at_most(_number(raw, "alpha", f"{where}.alpha", source, strictly_positive=True),
+                                   MAX_PARETO_ALPHA, f"{where}.alpha", source, "the tail index of a heavy tail; a "
+                                   "thin tail is a lognormal")
+    probability = _number(raw, "probability", f"{where}.probability", source, high=1.0)
+    peril = _choice(raw, "peril", f"{where}.peril", source, PERILS)
+    base = _choice(raw, "base", f"{where}.base", source, ("hot", "customer_assets"))
+    cap = _number(raw, "cap", f"{where}.cap", source, default=1.0, high=1.0, strictly_positive=True)
+    if severity == "pareto" and values["median"] >= cap:
+        raise InputError(source, f"median {values['median']:g} is not below cap {cap:g}; expected median < cap (a "
+                         "pareto at or above its cap draws the cap every time)", column=f"{where}.median")
+    return EventType(name=name, probability=probability, peril=peril, base=base,  # type: ignore[arg-type]
+                     severity=severity, cap=cap, **values)  # type: ignore[arg-type]
 
 
 def loss_model_from_dict(data: Mapping[str, Any], source: str = "loss model") -> LossModel:

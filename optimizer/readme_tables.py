@@ -7,7 +7,8 @@ and checked rather than typed:
 
 `presets`: every preset under `batch` (each exchange solved alone; cover set against capacity.csv), and the two
 cold-wallet presets again with the reserve assets of assets-japan.csv.
-`sensitivity`: `python -m optimizer sensitivity` under cold-wallet, as a markdown table.
+`sensitivity`: `python -m optimizer sensitivity` under cold-wallet, as a markdown table, and the loss-model
+assumptions' risk figures (the central Japan loss model, 100,000 scenario-years, seed 2026) as a second one.
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ def sensitivity_table(data: Path = DATA) -> str:
     from . import sensitivity as S
     from .inputs import load_capacity, load_profiles, load_quotes, load_regime
 
+    from .loss_model import load_loss_model
+
     inputs = S.Inputs(load_profiles(data / "profiles-japan-2025.csv"), load_quotes(data / "quotes-japan.csv"),
-                      load_regime(data / "regimes" / "cold-wallet.toml"), load_capacity(data / "capacity.csv"), data)
+                      load_regime(data / "regimes" / "cold-wallet.toml"), load_capacity(data / "capacity.csv"), data,
+                      load_loss_model(data / "loss-models" / "japan.toml"))
     result = S.run(inputs, S.load_assumptions(data / "assumptions.toml"), source=str(data / "assumptions.toml"))
     b = result.base
 
@@ -99,10 +103,20 @@ def sensitivity_table(data: Path = DATA) -> str:
                      f"{r.high.annual_cost_jpy / 1e9:,.2f} | {r.swing(b) / 1e9:,.2f} | "
                      f"{_bn(r.low.insurance_cover_jpy)} / {_bn(r.high.insurance_cover_jpy)} | "
                      f"{moved(r.low)} / {moved(r.high)} |")
+    risk = S.risk_rows(result)
+    if risk:
+        lines += ["", S.risk_head(result), "",
+                  "| assumption (where) | low → high | expected retained loss low / high | Σ TVaR low / high |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['label']} (`{r['where']}`) | {r['values']} | {r['retained'][0] / 1e9:,.2f} / "
+                  f"{r['retained'][1] / 1e9:,.2f} | {r['tvar'][0] / 1e9:,.1f} / {r['tvar'][1] / 1e9:,.1f} |"
+                  for r in risk]
     return "\n".join(lines)
 
 
-def _g(v: float) -> str:
+def _g(v: float | str) -> str:
+    if isinstance(v, str):  # a loss-model file name
+        return v
     return f"¥{v / 1e9:g}bn" if abs(v) >= 1e8 else f"{v:g}"
 
 

@@ -3,6 +3,11 @@ its high value (everything else at base) and show how the total annual cost, the
 cannot comply move, in tornado order (the widest swing in total cost first).
 
 Every solve goes through `batch.run` (each exchange solved alone, as `batch` does): no LP of its own.
+
+A loss-model assumption (`loss_model.<key>`, or `loss_model.file`: another loss-model file, such as the heavy tail)
+never changes the cheapest mix; when the inputs carry a loss model, its rows get risk figures instead: the sum over
+the exchanges of the cheapest mix's expected retained loss and of its TVaR, simulated at one seed under the loss
+model with the assumption at low and at high (`risk.RiskColumns`, as `batch --risk`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ PROFILE_COLUMNS = ("cost_of_capital", "reserve_yield", "premium_multiplier", "ho
 _KEYS = {"name", "label", "where", "target", "mode", "base", "low", "high", "quotes", "exchanges", "counterparties",
          "quote_sheet", "source"}
 _REQUIRED = ("name", "label", "where", "target", "mode", "base", "low", "high", "source")
+# The loss model's top-level numbers an assumption may move (`loss_model.<key>`); `loss_model.file` swaps the file.
+LOSS_MODEL_KEYS = ("events_per_year", "state_backed_share", "price_volatility", "payout_lag_days", "basis_volatility")
+LOSS_MODEL_FILE = "file"
 
 
 @dataclass(frozen=True)
@@ -39,9 +47,9 @@ class Assumption:
     where: str
     target: str
     mode: str
-    base: float | tuple[float, ...]
-    low: float
-    high: float
+    base: float | tuple[float, ...] | str
+    low: float | str         # text only for loss_model.file: a file name in the data's loss-models/
+    high: float | str
     source: str
     quotes: tuple[str, ...] | None = None
     exchanges: tuple[str, ...] | None = None
@@ -71,6 +79,13 @@ def _number(raw: Any, source: str, row: int, key: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
         raise _bad(source, f"expected a finite number, got {raw!r}", row, key)
     return float(raw)
+
+
+def _file_name(raw: Any, source: str, row: int, key: str) -> str:
+    if not isinstance(raw, str) or not raw.strip().endswith(".toml") or "/" in raw or "\\" in raw:
+        raise _bad(source, f"expected a loss-model file name in loss-models/ (such as \"japan.toml\"), got {raw!r}",
+                   row, key)
+    return raw.strip()
 
 
 def _names(raw: Any, source: str, row: int, key: str) -> tuple[str, ...]:
@@ -124,14 +139,20 @@ def assumptions_from_text(text: str, source: str = "assumptions") -> list[Assump
             raise _bad(source, "expected target = \"capacity\" (the counterparties say whose)", row, "target")
         if allowed is not None and key not in allowed:
             raise _bad(source, f"expected {kind}.<one of {', '.join(allowed)}>, got {target!r}", row, "target")
-        if kind == "loss_model" and not key:
-            raise _bad(source, "expected loss_model.<key>", row, "target")
+        if kind == "loss_model" and key not in (*LOSS_MODEL_KEYS, LOSS_MODEL_FILE):
+            raise _bad(source, f"expected loss_model.<one of {', '.join((*LOSS_MODEL_KEYS, LOSS_MODEL_FILE))}>, got "
+                       f"{target!r}", row, "target")
         if kind == "capacity" and ("counterparties" not in entry or mode != "set"):
             raise _bad(source, "a capacity assumption needs counterparties and mode set", row, "counterparties")
         base = entry["base"]
-        base = tuple(_number(b, source, row, "base") for b in base) if isinstance(base, list) else \
-            _number(base, source, row, "base")
-        low, high = (_number(entry[k], source, row, k) for k in ("low", "high"))
+        if target == f"loss_model.{LOSS_MODEL_FILE}":
+            if mode != "set":
+                raise _bad(source, f"expected mode set for another loss-model file, got {mode!r}", row, "mode")
+            base, low, high = (_file_name(entry[k], source, row, k) for k in ("base", "low", "high"))
+        else:
+            base = tuple(_number(b, source, row, "base") for b in base) if isinstance(base, list) else \
+                _number(base, source, row, "base")
+            low, high = (_number(entry[k], source, row, k) for k in ("low", "high"))
         if kind == "regime" and mode == "set":
             for k, v in (("low", low), ("high", high)):
                 try:
@@ -172,6 +193,10 @@ class Inputs:
     regime: Regime
     capacity: dict[str, float] | None = None
     data_dir: Path = field(default_factory=lambda: Path("data"))
+    loss_model: Any = None   # loss_model.LossModel: gives the loss-model assumptions risk figures (None: "risk only")
+    scenarios: int = 100_000
+    seed: int = 2026
+    level: float = 0.99
 
 
 def apply(a: Assumption, value: float, inputs: Inputs, source: str = "assumptions") -> Inputs:
@@ -211,7 +236,36 @@ def apply(a: Assumption, value: float, inputs: Inputs, source: str = "assumption
         capacity = dict(capacity or {})
         for cp in a.counterparties or ():
             capacity[cp] = value
-    return Inputs(profiles, quotes, regime, capacity, inputs.data_dir)
+    return dataclasses.replace(inputs, profiles=profiles, quotes=quotes, regime=regime, capacity=capacity)
+
+
+def moved_loss_model(a: Assumption, value: float | str, inputs: Inputs, source: str = "assumptions"):
+    """The inputs' loss model with loss-model assumption `a` at `value` (another file, read from the data's
+    loss-models/, or a top-level number moved); InputError names the assumption when the result is not a model the
+    loss-model file would accept."""
+    from .loss_model import load_loss_model, loss_model_from_dict
+
+    if a.key == LOSS_MODEL_FILE:
+        path = inputs.data_dir / "loss-models" / str(value)
+        if not path.is_file():
+            raise InputError(source, f"{a.name}: no loss-model file {path}; expected a file in "
+                             f"{inputs.data_dir / 'loss-models'}", column=a.target)
+        return load_loss_model(path)
+    lm = inputs.loss_model
+    moved = dataclasses.replace(lm, **{a.key: _moved(float(getattr(lm, a.key)), a.mode, float(value))})
+    # the file's own rules (bounds, the price move the Monte Carlo can average) on the moved numbers
+    check = {k: getattr(moved, k) for k in LOSS_MODEL_KEYS}
+    check["event_type"] = [{k: v for k, v in dataclasses.asdict(t).items()
+                            if k in ("name", "probability", "peril", "base", "severity", "cap")
+                            or (t.severity == "uniform" and k in ("low", "high"))
+                            or (t.severity == "lognormal" and k in ("median", "p90"))
+                            or (t.severity == "pareto" and k in ("median", "alpha"))} for t in lm.event_types]
+    try:
+        loss_model_from_dict(check, source)
+    except InputError as exc:
+        raise InputError(source, f"{a.name} at {value:g} gives {exc.column} outside its bounds: {exc.message}",
+                         column=a.target) from None
+    return moved
 
 
 def _check_profile(a: Assumption, value: float, p: ExchangeProfile, source: str) -> None:
@@ -235,26 +289,40 @@ class Outcome:
     insurance_cover_jpy: float
     cannot_comply: tuple[str, ...]   # the exchanges in shortfall, in file order
     errors: tuple[str, ...] = ()
+    # with a loss model: sums over the exchanges of each cheapest mix's simulated figures (None: not simulated)
+    expected_retained_jpy: float | None = None
+    tvar_jpy: float | None = None          # Σ of each exchange's TVaR (an upper bound on the market's)
+    loss_model: str | None = None
 
     def to_dict(self) -> dict:
-        return {"annual_cost_jpy": self.annual_cost_jpy, "insurance_cover_jpy": self.insurance_cover_jpy,
-                "cannot_comply": list(self.cannot_comply), "errors": list(self.errors)}
+        out = {"annual_cost_jpy": self.annual_cost_jpy, "insurance_cover_jpy": self.insurance_cover_jpy,
+               "cannot_comply": list(self.cannot_comply), "errors": list(self.errors)}
+        if self.loss_model is not None:
+            out.update(expected_retained_jpy=self.expected_retained_jpy, tvar_jpy=self.tvar_jpy,
+                       loss_model=self.loss_model)
+        return out
 
 
-def solve_all(inputs: Inputs, workers: int = 1) -> Outcome:
-    """Every exchange solved alone (`batch.run`), with quotes capped by the capacity when there is one."""
+def solve_all(inputs: Inputs, workers: int = 1, loss_model: Any = None) -> Outcome:
+    """Every exchange solved alone (`batch.run`), with quotes capped by the capacity when there is one; with a loss
+    model, also each mix's simulated expected retained loss and TVaR (`batch --risk`), summed."""
     from . import batch
+    from .risk import RiskColumns
 
     quotes = inputs.quotes
     if inputs.capacity is not None:
         quotes, _caps = cap_by_capacity(quotes, inputs.capacity)
-    result = batch.run(inputs.profiles, quotes, inputs.regime, None, workers=workers)
+    risk = None if loss_model is None else RiskColumns(loss_model, inputs.scenarios, inputs.seed, inputs.level)
+    result = batch.run(inputs.profiles, quotes, inputs.regime, None, workers=workers, risk=risk)
     frame = result.results
     summary = result.summary
+    simulated = {} if risk is None else {
+        "expected_retained_jpy": float(frame["expected_retained_jpy"].sum()),
+        "tvar_jpy": float(frame["tvar_jpy"].sum()), "loss_model": loss_model.name}
     return Outcome(float(summary["totals"]["annual_cost_jpy"]),
                    float(summary["cover_demand"]["insurance_cover_jpy"]),
                    tuple(frame.loc[frame["status"] == "shortfall", "exchange_id"]),
-                   tuple(frame.loc[frame["status"] == "error", "exchange_id"]))
+                   tuple(frame.loc[frame["status"] == "error", "exchange_id"]), **simulated)
 
 
 @dataclass(frozen=True)
@@ -262,6 +330,8 @@ class Row:
     assumption: Assumption
     low: Outcome | None       # None: the assumption does not enter the solve (loss model)
     high: Outcome | None
+    risk_low: Outcome | None = None    # a loss-model assumption's simulated figures (with the inputs' loss model)
+    risk_high: Outcome | None = None
 
     def swing(self, base: Outcome) -> float:
         """The range of total annual cost over low, base and high (0 for a loss-model assumption)."""
@@ -269,6 +339,7 @@ class Row:
             return 0.0
         costs = (self.low.annual_cost_jpy, base.annual_cost_jpy, self.high.annual_cost_jpy)
         return max(costs) - min(costs)
+
 
 
 @dataclass(frozen=True)
@@ -295,6 +366,11 @@ class Sensitivity:
                 rec[f"newly_short_{side}"] = ";".join(e for e in o.cannot_comply if e not in b.cannot_comply) if o else ""
                 rec[f"no_longer_short_{side}"] = ";".join(e for e in b.cannot_comply if e not in o.cannot_comply) \
                     if o else ""
+            for side, o in (("low", r.risk_low), ("high", r.risk_high)):
+                rec[f"expected_retained_{side}_jpy"] = o.expected_retained_jpy if o else None
+                rec[f"tvar_{side}_jpy"] = o.tvar_jpy if o else None
+            rec["expected_retained_base_jpy"] = b.expected_retained_jpy if r.risk_low else None
+            rec["tvar_base_jpy"] = b.tvar_jpy if r.risk_low else None
             rec["source"] = a.source
             records.append(rec)
         return pd.DataFrame(records)
@@ -307,21 +383,35 @@ class Sensitivity:
                                  "high_value": r.assumption.high, "enters_solve": r.assumption.enters_solve,
                                  "swing_jpy": r.swing(self.base), "source": r.assumption.source,
                                  "low": r.low.to_dict() if r.low else None,
-                                 "high": r.high.to_dict() if r.high else None} for r in self.rows]}
+                                 "high": r.high.to_dict() if r.high else None,
+                                 "risk_low": r.risk_low.to_dict() if r.risk_low else None,
+                                 "risk_high": r.risk_high.to_dict() if r.risk_high else None} for r in self.rows]}
+
+
+def value_text(v) -> str:
+    """A value of an assumption as people read it: a number in %g, a list of them, or a file name as it is."""
+    return _value_text(v)
 
 
 def _value_text(v) -> str:
+    if isinstance(v, str):
+        return v
     return ", ".join(f"{x:g}" for x in v) if isinstance(v, tuple) else f"{v:g}"
 
 
 def run(inputs: Inputs, assumptions: Sequence[Assumption], workers: int = 1,
         source: str = "assumptions") -> Sensitivity:
     """The base run, then each assumption at its low and its high value; rows in tornado order."""
-    base = solve_all(inputs, workers)
+    simulate = inputs.loss_model is not None and any(not a.enters_solve for a in assumptions)
+    # every moved loss model read and checked before anything is solved (a missing file is one line, at once)
+    models = {a.name: tuple(moved_loss_model(a, v, inputs, source) for v in (a.low, a.high))
+              for a in assumptions if simulate and not a.enters_solve}
+    base = solve_all(inputs, workers, inputs.loss_model if simulate else None)
     rows = []
     for a in assumptions:
         if not a.enters_solve:
-            rows.append(Row(a, None, None))
+            rows.append(Row(a, None, None, *(solve_all(inputs, workers, m) for m in models[a.name]))
+                        if simulate else Row(a, None, None))
             continue
         rows.append(Row(a, solve_all(apply(a, a.low, inputs, source), workers),
                         solve_all(apply(a, a.high, inputs, source), workers)))
@@ -360,4 +450,28 @@ def table_text(s: Sensitivity) -> str:
             f"{len(b.cannot_comply)} cannot comply ({', '.join(b.cannot_comply) or 'none'}). ¥bn; one assumption "
             "moved at a time; widest swing in total annual cost first. 'risk only': a loss-model assumption, which "
             "does not change the cheapest mix (see the risk command).")
-    return head + "\n\n" + text_table(pd.DataFrame(rows))
+    text = head + "\n\n" + text_table(pd.DataFrame(rows))
+    risk = risk_rows(s)
+    if risk:
+        text += "\n\n" + risk_head(s) + "\n\n" + text_table(pd.DataFrame([
+            {"assumption": r["label"], "low → high": r["values"], "retained low": bn(r["retained"][0]),
+             "retained high": bn(r["retained"][1]), "Σ TVaR low": bn(r["tvar"][0]), "Σ TVaR high": bn(r["tvar"][1])}
+            for r in risk]))
+    return text
+
+
+def risk_head(s: Sensitivity) -> str:
+    """The line above the risk-figures table: the base loss model and its sums."""
+    b = s.base
+    return (f"Risk figures of the cheapest mixes ({b.loss_model}; ¥bn, summed over the exchanges): expected retained "
+            f"loss {b.expected_retained_jpy / 1e9:,.2f} and Σ TVaR {b.tvar_jpy / 1e9:,.1f} at base; each loss-model "
+            "assumption at low and at high, at one seed (the same simulated years).")
+
+
+def risk_rows(s: Sensitivity) -> list[dict]:
+    """The loss-model assumptions that were simulated: label, values, (low, high) of the sums."""
+    return [{"label": r.assumption.label, "where": r.assumption.where,
+             "values": f"{_value_text(r.assumption.low)} → {_value_text(r.assumption.high)}",
+             "retained": (r.risk_low.expected_retained_jpy, r.risk_high.expected_retained_jpy),
+             "tvar": (r.risk_low.tvar_jpy, r.risk_high.tvar_jpy)}
+            for r in s.rows if r.risk_low is not None and r.risk_high is not None]

@@ -152,8 +152,8 @@ def simulate(profile: ExchangeProfile, loss_model: LossModel, n_years: int = DEF
     """Draw N scenario-years of hack losses for `profile` (same seed → identical arrays).
 
     Each year draws a Poisson(events_per_year) number of events; each event a type (by probability), hence a
-    peril and a base (hot-wallet or all customer assets); a fraction of the base (uniform(low, high), or
-    lognormal with the given median and p90, capped at `cap`); a coin-price factor exp(σ√t·Z − σ²t/2) with
+    peril and a base (hot-wallet or all customer assets); a fraction of the base (uniform(low, high), lognormal
+    with the given median and p90, or pareto with the given median and tail index alpha, capped at `cap`); a coin-price factor exp(σ√t·Z − σ²t/2) with
     σ = price_volatility and t = payout_lag_days / 365 (mean 1: no drift assumed); state-backed with probability
     state_backed_share; and a parametric index = loss × exp(b·Z' − b²/2), b = basis_volatility.
 
@@ -178,10 +178,14 @@ def simulate(profile: ExchangeProfile, loss_model: LossModel, n_years: int = DEF
 
     is_uniform = np.array([t.severity == "uniform" for t in types])[kind]
     low, high = np.array([t.low for t in types])[kind], np.array([t.high for t in types])[kind]
-    median = np.array([t.median if t.severity == "lognormal" else 1.0 for t in types])[kind]
+    median = np.array([t.median if t.severity in ("lognormal", "pareto") else 1.0 for t in types])[kind]
     sigma = np.array([t.sigma for t in types])[kind]
     cap = np.array([t.cap for t in types])[kind]
     fraction = np.where(is_uniform, low + (high - low) * u, median * np.exp(sigma * z))
+    is_pareto = np.array([t.severity == "pareto" for t in types])[kind]
+    if is_pareto.any():  # inverse transform of the same uniform: median × (2(1 − u))^(−1/alpha), 1 − u in (0, 1]
+        alpha = np.array([t.alpha if t.severity == "pareto" else 1.0 for t in types])[kind]
+        fraction = np.where(is_pareto, median * (2.0 * (1.0 - u)) ** (-1.0 / alpha), fraction)
     fraction = np.minimum(fraction, cap)
     base = np.where(np.array([t.base == "hot" for t in types])[kind], profile.hot_assets_jpy,
                     profile.customer_assets_jpy)

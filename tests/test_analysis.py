@@ -1,6 +1,7 @@
 """Analyses: break-even premiums, demand curves, frontiers, stress tests (optimizer/analysis.py)."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -368,3 +369,29 @@ def test_cli_stress_pair_replays_two_incidents_and_refuses_an_unknown_one(capsys
     assert cli.main(args + ["--pair", "COINCHECK-2018"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --pair") and err.count("\n") == 1
+
+
+def test_stress_notes_read_in_japanese_in_the_table_and_the_workbook():
+    # why a layer paid nothing: English in the frame (the CLI's words), Japanese where a Japanese reader sees it
+    from optimizer import charts, report, solve
+    from optimizer.analysis import NOTE_NOT_COVERED, note_words, stress_test
+    from optimizer.i18n import Unit, translator
+    from optimizer.inputs import load_incidents, load_profiles, load_quotes, load_regime
+
+    ja = translator("ja")
+    assert note_words(NOTE_NOT_COVERED.format(quote="JP-P1", peril="vendor compromise"), ja) == \
+        "JP-P1 は支払いなし：委託先経由の侵害を補償対象としていない"
+    data = Path(__file__).resolve().parent.parent / "data"
+    s = solve(load_profiles(data / "profiles-japan-2025.csv")[0], load_quotes(data / "quotes-japan-state-excl.csv"),
+              load_regime(data / "regimes" / "cold-wallet.toml"))
+    table = stress_test(s, load_incidents(data / "incidents.csv"))
+    english = dict(zip(table["incident_id"], table["note"]))
+    assert english["DMM-2024"].endswith("paid nothing: it excludes state-backed attacks and the incident is attributed "
+                                        "to a state actor")
+    shown, _money = charts.stress_table(table, Unit("¥m"), ja)
+    book = report.workbook_sheets(s, stress=table, t=ja)[ja("stress")]
+    for notes in (shown[ja("note")], book["note"]):
+        by_id = dict(zip(table["incident_id"], notes))
+        assert "国家主体によるもの" in by_id["DMM-2024"] and "帰属は不明" in by_id["MTGOX-2014"]
+        assert not any("paid nothing" in n for n in notes)
+    assert list(table["note"]) == list(english.values())   # the frame itself keeps its English words

@@ -981,3 +981,20 @@ def test_the_repository_folder_is_put_on_the_path_once_however_many_reruns(at):
         at.run()
     assert sys.path.count(str(ROOT)) == before
 
+
+
+def test_the_japanese_stress_view_says_in_japanese_why_a_layer_paid_nothing(at):
+    # a sheet whose vendor layer excludes state-backed attacks: in the stress test it pays nothing for DMM (attributed
+    # to a state actor) and for Mt. Gox (attribution unknown); the note saying so was English on the Japanese page
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    data = (DATA / "quotes-japan-state-excl.csv").read_bytes()
+    at.sidebar.file_uploader(key="upload_quotes").upload("quotes-japan-state-excl.csv", data, "text/csv").run()
+    assert not errors(at)
+    next(c for c in at.segmented_control if c.key.startswith("cfo_view")).set_value("Stress test").run()
+    assert not at.exception and not errors(at)
+    table = next(d.value for d in at.dataframe if "備考" in d.value.columns).set_index("事案")
+    dmm, gox = table.loc["DMM-2024", "備考"], table.loc["MTGOX-2014", "備考"]
+    assert dmm.startswith("LL-V1 ") and "国家関与の攻撃を免責" in dmm and "国家主体" in dmm
+    assert "帰属は不明" in gox
+    words = " ".join(table["備考"].astype(str))
+    assert "paid nothing" not in words and "state" not in words and "attribution" not in words

@@ -170,3 +170,11 @@ def test_a_bad_loss_model_exits_2_naming_file_and_key(write, tmp_path):
     bad = write("bad.toml", text)
     done = cli("batch", DATA / "profiles.csv", "--out", tmp_path / "r.csv", "--risk", "--loss-model", bad)
     assert done.returncode == 2 and "bad.toml" in done.stderr and "events_per_year" in done.stderr
+
+
+def test_the_risk_key_of_a_model_without_a_pareto_is_what_it_was_before_the_pareto_existed():
+    # a batch file written with --risk before the pareto severity (its schema holds this key) still resumes: the
+    # key was c25cec0c5c75461d for the central model at 1,000 years, seed 1, when EventType had no alpha
+    assert RiskColumns(JAPAN, 1000, 1, 0.99).key() == "c25cec0c5c75461d"
+    heavy = load_loss_model(DATA / "loss-models" / "japan-heavy-tail.toml")
+    assert RiskColumns(heavy, 1000, 1, 0.99).key() != RiskColumns(JAPAN, 1000, 1, 0.99).key()

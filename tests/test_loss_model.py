@@ -1,6 +1,7 @@
 """Loss-model TOML (optimizer/loss_model.py): the presets load, every bad-input rule names the file and key, and
 the CLI turns each into exit 2 with one line on stderr."""
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -86,7 +87,7 @@ BAD = [
     ('median = 0.10', 'median = 0.10\nmean = 0.2', "event_type[2].mean", "unknown key"),
     ("price_volatility = 0.55", 'price_volatility = "high"', "price_volatility", "expected a number"),
     ('base = "hot"', 'base = "cold"', "event_type[1].base", "unknown base"),
-    ('severity = "uniform"', 'severity = "pareto"', "event_type[1].severity", "unknown severity"),
+    ('severity = "uniform"', 'severity = "weibull"', "event_type[1].severity", "unknown severity"),
     ("low = 0.2", "low = 1.2", "event_type[1].low", "low ≤ high"),
     ('"BBB" = 0.0015', '"ZZZ" = 0.0015', "default_probability.ZZZ", "unknown rating"),
     ("state_backed_share = 0.6", "state_backed_share = 1.6", "state_backed_share", "between 0 and 1"),
@@ -205,3 +206,130 @@ def test_an_integer_no_float_holds_is_refused_naming_the_file(digits, words):
     with pytest.raises(InputError) as err:
         loss_model_from_text(text, "big.toml")
     assert "big.toml" in str(err.value) and words in str(err.value)
+
+
+# ---------------------------------------------------------------- the pareto severity (heavy tail)
+
+PARETO = GOOD.replace('severity = "lognormal"\nmedian = 0.10\np90 = 0.45',
+                      'severity = "pareto"\nmedian = 0.10\nalpha = 1.2\ncap = 0.8')
+
+PARETO_BAD = [
+    # (replace this, with this, the key named, words in the message)
+    ("alpha = 1.2\n", "", "event_type[2].alpha", "a value is required"),
+    ("alpha = 1.2", "alpha = 0", "event_type[2].alpha", "expected a number > 0"),
+    ("alpha = 1.2", "alpha = -1", "event_type[2].alpha", "expected a number > 0"),
+    ("alpha = 1.2", "alpha = 25", "event_type[2].alpha", "expected at most 10"),
+    ("alpha = 1.2", 'alpha = "heavy"', "event_type[2].alpha", "expected a number"),
+    ("median = 0.10", "median = 0", "event_type[2].median", "expected a number > 0"),
+    ("median = 0.10", "median = 0.8", "event_type[2].median", "expected median < cap"),
+    ("alpha = 1.2", "alpha = 1.2\np90 = 0.5", "event_type[2].p90", "belongs to a lognormal"),
+]
+
+
+def test_a_pareto_severity_loads_with_its_scale():
+    vendor = loss_model_from_text(PARETO, "p.toml").event_types[1]
+    assert (vendor.severity, vendor.median, vendor.alpha, vendor.cap) == ("pareto", 0.10, 1.2, 0.8)
+    assert vendor.xmin == pytest.approx(0.10 / 2 ** (1 / 1.2), rel=1e-12)  # P(X > median) = (xmin/median)^α = ½
+
+
+@pytest.mark.parametrize("old,new,key,words", PARETO_BAD, ids=[b[2] + ":" + b[3] for b in PARETO_BAD])
+def test_bad_pareto_names_file_and_key(old, new, key, words):
+    assert old in PARETO
+    with pytest.raises(InputError) as err:
+        loss_model_from_text(PARETO.replace(old, new, 1), "bad.toml")
+    assert err.value.source == "bad.toml" and err.value.column == key
+    assert words in str(err.value)
+
+
+def test_alpha_belongs_to_a_pareto_only():
+    with pytest.raises(InputError) as err:
+        loss_model_from_text(GOOD.replace("p90 = 0.45", "p90 = 0.45\nalpha = 1.1"), "bad.toml")
+    assert err.value.column == "event_type[2].alpha" and "belongs to a pareto" in str(err.value)
+
+
+@pytest.mark.parametrize("old,new,key,words", [PARETO_BAD[1], PARETO_BAD[3], PARETO_BAD[6]],
+                         ids=["alpha_0", "alpha_25", "median_at_cap"])
+def test_cli_risk_with_a_bad_pareto_exits_2_in_one_line(tmp_path, old, new, key, words):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(PARETO.replace(old, new, 1), encoding="utf-8")
+    out = _risk("--loss-model", str(bad))
+    assert out.returncode == 2 and out.stdout == "", out.stderr
+    err = out.stderr.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert str(bad) in err and f"'{key}'" in err and words in err
+
+
+def test_the_heavy_tail_preset_is_the_central_model_but_the_vendor_tail():
+    central = load_loss_model(ROOT / "data" / "loss-models" / "japan.toml")
+    heavy = load_loss_model(ROOT / "data" / "loss-models" / "japan-heavy-tail.toml")
+    assert (heavy.events_per_year, heavy.state_backed_share, heavy.price_volatility, heavy.payout_lag_days,
+            heavy.basis_volatility, dict(heavy.default_probability)) == \
+        (central.events_per_year, central.state_backed_share, central.price_volatility, central.payout_lag_days,
+         central.basis_volatility, dict(central.default_probability))
+    changed = [(c.name, h.severity) for c, h in zip(central.event_types, heavy.event_types) if c != h]
+    assert changed == [("signing_or_vendor", "pareto")]
+    vendor = heavy.event_types[1]
+    assert vendor.median == central.event_types[1].median
+    # the tail index solves a pareto's mean / median = α / ((α − 1)·2^(1/α)) = 20 (the mean hack about 20× the
+    # median): within rounding to three decimals
+    ratio = vendor.alpha / ((vendor.alpha - 1) * 2 ** (1 / vendor.alpha))
+    assert 19.5 < ratio < 20.5
+
+
+# ---------------------------------------------------------------- risk under both severities, from the command line
+
+def _risk_json(model: str, *extra: str) -> dict:
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "optimizer", "risk", "--exchange", "EX05", "--loss-model", model,
+                          "--format", "json", *extra], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_cli_risk_under_the_heavy_tail_has_a_higher_tvar_at_the_same_seed():
+    central, heavy = (_risk_json(m, "--scenarios", "100000", "--seed", "11")["risk"]
+                      for m in ("japan", "japan-heavy-tail"))
+    assert heavy["loss_model"] == "Japan (heavy tail)" and central["loss_model"] == "Japan (central)"
+    assert heavy["annual_cost_jpy"] == central["annual_cost_jpy"]  # the same mix: the loss model never changes it
+    # the tail is heavier: TVaR(99%) higher by more than two standard errors (taken as independent, which overstates
+    # the noise of the difference: both runs share their years, events and price moves)
+    gap = heavy["tvar_jpy"] - central["tvar_jpy"]
+    assert gap > 2 * math.hypot(heavy["tvar_se_jpy"], central["tvar_se_jpy"]), gap
+    # each expected loss is its closed form within 4 standard errors: λ Σ p_t E[min(fraction_t, cap)] base_t (the price
+    # factor has mean 1). EX05: customer assets ¥40bn, hot share 5%.
+    assets, hot = 4e10, 4e10 * 0.05
+    for model, m in (("japan", central), ("japan-heavy-tail", heavy)):
+        lm = load_loss_model(ROOT / "data" / "loss-models" / f"{model}.toml")
+        expected = lm.events_per_year * sum(t.probability * _capped_mean(t) * (hot if t.base == "hot" else assets)
+                                            for t in lm.event_types)
+        assert abs(m["expected_loss_jpy"] - expected) <= 4 * m["expected_loss_se_jpy"], (model, expected)
+    assert heavy["expected_loss_jpy"] > central["expected_loss_jpy"]
+
+
+def _capped_mean(t) -> float:
+    """E[min(X, cap)] of an event type's severity, in closed form."""
+    from scipy import stats
+
+    c = t.cap
+    if t.severity == "uniform":
+        return (t.low + t.high) / 2  # every preset's uniform lies below its cap
+    if t.severity == "pareto":
+        a, xm = t.alpha, t.xmin
+        return xm + xm ** a * (c ** (1 - a) - xm ** (1 - a)) / (1 - a)
+    mu, s = math.log(t.median), t.sigma
+    return (math.exp(mu + s * s / 2) * stats.norm.cdf((math.log(c) - mu - s * s) / s)
+            + c * stats.norm.sf((math.log(c) - mu) / s))
+
+
+def test_the_docs_show_what_the_risk_command_prints_under_both_severities():
+    # the README's and docs/risk.md's figures are the command's own output, not typed
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    docs = (ROOT / "docs" / "risk.md").read_text(encoding="utf-8")
+    for model in ("japan", "japan-heavy-tail"):
+        out = subprocess.run([sys.executable, "-m", "optimizer", "risk", "--exchange", "EX05", "--loss-model", model],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        block = f"$ python -m optimizer risk --exchange EX05 --loss-model {model}\n" + \
+            "\n".join(out.stdout.splitlines()[:11])
+        assert block in readme and block in docs, model

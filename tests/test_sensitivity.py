@@ -132,6 +132,8 @@ def test_the_bundled_assumptions_say_what_the_data_holds():
             assert getattr(getattr(cold, section), a.key) == a.base, a.name
         elif a.kind == "capacity":
             assert {capacity[c] for c in a.counterparties} == {a.base}, a.name
+        elif a.kind == "loss_model" and a.key == "file":  # another loss-model file: the central one is the base
+            assert a.base == a.low == "japan.toml" and (DATA / "loss-models" / a.high).is_file(), a.name
         elif a.kind == "loss_model":
             model = tomllib.loads((DATA / "loss-models" / "japan.toml").read_text(encoding="utf-8"))
             assert model[a.key] == a.base, a.name
@@ -164,3 +166,113 @@ def test_a_range_that_makes_an_impossible_exchange_is_refused_naming_the_assumpt
     with pytest.raises(InputError, match=r"t.toml, column 'profiles.cost_of_capital': coc at -0.06 gives exchange X "
                                          r"reserve_yield above cost_of_capital"):
         S.apply(coc, -0.06, inputs, "t.toml")
+
+
+# ---------------------------------------------------------------- the heavy tail (and any loss-model assumption)
+
+HEAVY = """
+[[assumption]]
+name = "heavy_tail"
+label = "heavy tail"
+where = "loss-models"
+target = "loss_model.file"
+mode = "set"
+base = "japan.toml"
+low = "japan.toml"
+high = "japan-heavy-tail.toml"
+source = "ASSUMPTION: test"
+
+[[assumption]]
+name = "rate"
+label = "frequency"
+where = "loss-models/japan.toml: events_per_year"
+target = "loss_model.events_per_year"
+mode = "set"
+base = 0.025
+low = 0.01
+high = 0.053
+source = "ASSUMPTION: test"
+"""
+
+
+def test_the_bundled_list_has_heavy_tail_on_and_off():
+    by_name = {a.name: a for a in S.load_assumptions(DATA / "assumptions.toml")}
+    heavy = by_name["heavy_tail"]
+    assert (heavy.target, heavy.low, heavy.high) == ("loss_model.file", "japan.toml", "japan-heavy-tail.toml")
+    assert not heavy.enters_solve
+
+
+def test_loss_model_assumptions_get_risk_figures_and_the_heavy_tail_raises_tvar():
+    from optimizer.loss_model import load_loss_model
+
+    profiles = load_profiles(DATA / "profiles-japan-2025.csv")[:5]
+    central = load_loss_model(DATA / "loss-models" / "japan.toml")
+    inputs = S.Inputs(profiles, load_quotes(DATA / "quotes-japan.csv"), load_regime(DATA / "regimes" / "cold-wallet.toml"),
+                      load_capacity(DATA / "capacity.csv"), DATA, central, 100_000, 2026)
+    result = S.run(inputs, _assumptions(HEAVY))
+    rows = {r.assumption.name: r for r in result.rows}
+    b = result.base
+    assert b.loss_model == "Japan (central)" and b.tvar_jpy > 0
+    heavy, rate = rows["heavy_tail"], rows["rate"]
+    assert heavy.low is None and heavy.high is None          # the cheapest mix does not move: no cost bars
+    assert heavy.risk_low.loss_model == "Japan (central)" and heavy.risk_high.loss_model == "Japan (heavy tail)"
+    # off is the base model itself, at the same seed: the same figures
+    assert heavy.risk_low.tvar_jpy == b.tvar_jpy and heavy.risk_low.expected_retained_jpy == b.expected_retained_jpy
+    # closed form: the vendor events' mean share goes from 0.27 to 0.33; at 100,000 years the ratio's noise is ~4%
+    assert heavy.risk_high.tvar_jpy > 1.05 * b.tvar_jpy
+    assert heavy.risk_high.expected_retained_jpy > b.expected_retained_jpy
+    # the frequency scales the expected retained loss (the same mixes, Poisson counts of a higher rate)
+    assert rate.risk_low.expected_retained_jpy < b.expected_retained_jpy < rate.risk_high.expected_retained_jpy
+    assert rate.risk_high.annual_cost_jpy == b.annual_cost_jpy
+    # the CSV carries them; the text shows a second table
+    frame = result.frame().set_index("assumption")
+    assert frame.loc["heavy_tail", "tvar_high_jpy"] == heavy.risk_high.tvar_jpy
+    assert frame.loc["heavy_tail", "tvar_base_jpy"] == b.tvar_jpy
+    text = S.table_text(result)
+    assert "Risk figures of the cheapest mixes (Japan (central)" in text and "japan-heavy-tail.toml" in text
+    # without a loss model they stay "risk only", as before
+    plain = S.run(S.Inputs(profiles, inputs.quotes, inputs.regime, inputs.capacity, DATA), _assumptions(HEAVY))
+    assert all(r.risk_low is None for r in plain.rows) and "Risk figures" not in S.table_text(plain)
+
+
+@pytest.mark.parametrize("old, new, key, words", [
+    ('high = "japan-heavy-tail.toml"', "high = 2", "high", "expected a loss-model file name"),
+    ('base = "japan.toml"', 'base = "../regimes/x.toml"', "base", "expected a loss-model file name"),
+    ('target = "loss_model.file"\nmode = "set"', 'target = "loss_model.file"\nmode = "scale"', "mode",
+     "expected mode set"),
+    ('target = "loss_model.file"', 'target = "loss_model.severity"', "target", "expected loss_model.<one of"),
+])
+def test_a_bad_loss_model_assumption_names_the_entry_and_key(old, new, key, words):
+    assert old in HEAVY
+    with pytest.raises(InputError) as err:
+        _assumptions(HEAVY.replace(old, new, 1))
+    assert f"[[assumption]] 1, {key}" in str(err.value) and words in str(err.value)
+
+
+def test_the_command_runs_the_heavy_tail_and_refuses_a_missing_file_in_one_line(tmp_path):
+    spec = tmp_path / "a.toml"
+    spec.write_text('name = "t"\n' + HEAVY, encoding="utf-8")
+    args = [sys.executable, "-m", "optimizer", "sensitivity", "--assumptions", str(spec)]
+    out = subprocess.run([*args, "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    heavy = next(a for a in data["assumptions"] if a["name"] == "heavy_tail")
+    assert heavy["risk_high"]["loss_model"] == "Japan (heavy tail)"
+    assert heavy["risk_high"]["tvar_jpy"] > data["base"]["tvar_jpy"] == heavy["risk_low"]["tvar_jpy"]
+    spec.write_text('name = "t"\n' + HEAVY.replace("japan-heavy-tail.toml", "japan-nope.toml"), encoding="utf-8")
+    bad = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and bad.stdout == "", bad.stderr
+    assert "Traceback" not in bad.stderr
+    [err] = [line for line in bad.stderr.splitlines() if line.startswith("error:")]  # (after the statements' warning)
+    assert str(spec) in err and "heavy_tail: no loss-model file" in err and "japan-nope.toml" in err
+
+
+def test_a_loss_model_move_beyond_the_files_bounds_is_refused_before_solving():
+    from optimizer.loss_model import load_loss_model
+
+    inputs = S.Inputs([profile()], [layer("L1", 0, 1, 0.01)], regime(), None, DATA,
+                      load_loss_model(DATA / "loss-models" / "japan.toml"), 1000, 1)
+    [_heavy, rate] = _assumptions(HEAVY.replace("high = 0.053", "high = 60"))
+    with pytest.raises(InputError, match=r"t.toml, column 'loss_model.events_per_year': rate at 60 gives "
+                                         r"events_per_year outside its bounds: expected at most 52"):
+        S.run(inputs, [rate], source="t.toml")

@@ -169,3 +169,55 @@ def test_a_price_move_the_simulation_cannot_average_is_refused_even_when_built_i
     with pytest.raises(InputError) as err:
         simulate(PROFILE, replace(JAPAN, basis_volatility=2.5), 1000)
     assert err.value.column == "basis_volatility"
+
+
+# ---------------------------------------------------------------- the pareto severity against its closed form
+
+def test_pareto_severity_has_its_closed_form_quantiles_mean_and_cap():
+    # one type at a rate of one event a year, no price move: each event's loss is fraction × ¥1e10 exactly
+    median, alpha, cap = 0.05, 1.5, 0.6
+    et = EventType("x", 1.0, "vendor_compromise", "customer_assets", "pareto", median=median, alpha=alpha, cap=cap)
+    sc = simulate(PROFILE, model(et, rate=1.0), 200_000, seed=5)
+    x = sc.event_loss / PROFILE.customer_assets_jpy
+    n = x.size
+    xmin = median * 2 ** (-1 / alpha)                   # 0.031498
+    assert xmin == pytest.approx(0.031498026247, rel=1e-10)
+    assert x.min() >= xmin * (1 - 1e-12)
+    # quantiles: q(p) = xmin·(1 − p)^(−1/α); the share of draws below q(p) is p within 4 binomial standard errors
+    for p in (0.1, 0.5, 0.9, 0.98):
+        q = xmin * (1 - p) ** (-1 / alpha)
+        assert q < cap
+        assert abs((x <= q).mean() - p) <= 4 * math.sqrt(p * (1 - p) / n), p
+    assert xmin * 0.5 ** (-1 / alpha) == pytest.approx(median, rel=1e-12)
+    # the cap: nothing above it, and P(X = cap) = P(pareto > cap) = (xmin / cap)^α = 0.012028
+    p_cap = (xmin / cap) ** alpha
+    assert p_cap == pytest.approx(0.0120281, rel=1e-4)
+    assert x.max() == cap
+    assert abs((x == cap).mean() - p_cap) <= 4 * math.sqrt(p_cap * (1 - p_cap) / n)
+    # the capped mean: E[min(X, c)] = xmin + xmin^α (c^(1−α) − xmin^(1−α)) / (1 − α) = 0.031498 + 0.048562
+    mean = xmin + xmin ** alpha * (cap ** (1 - alpha) - xmin ** (1 - alpha)) / (1 - alpha)
+    assert mean == pytest.approx(0.080060, abs=1e-6)
+    assert abs(x.mean() - mean) <= 4 * x.std() / math.sqrt(n)
+
+
+def test_pareto_below_alpha_one_has_a_finite_capped_mean():
+    # α = 0.8: the uncapped mean is infinite; capped at 1 it is xmin + xmin^α (1 − xmin^(1−α)) / (1 − α)
+    median, alpha = 0.02, 0.8
+    et = EventType("x", 1.0, "vendor_compromise", "customer_assets", "pareto", median=median, alpha=alpha)
+    sc = simulate(PROFILE, model(et, rate=1.0), 200_000, seed=8)
+    x = sc.event_loss / PROFILE.customer_assets_jpy
+    xmin = median * 2 ** (-1 / alpha)
+    mean = xmin + xmin ** alpha * (1 - xmin ** (1 - alpha)) / (1 - alpha)
+    assert abs(x.mean() - mean) <= 4 * x.std() / math.sqrt(x.size)
+    assert abs((x == 1.0).mean() - xmin ** alpha) <= 4 * math.sqrt(xmin ** alpha / x.size)
+
+
+def test_a_pareto_type_leaves_the_other_types_draws_unchanged():
+    # the severity reuses the uniform already drawn for every event: swapping one type's severity for a pareto
+    # changes that type's losses only (the comparison of the two presets at one seed is a comparison of tails)
+    heavy = load_loss_model(ROOT / "data" / "loss-models" / "japan-heavy-tail.toml")
+    a, b = simulate(PROFILE, JAPAN, 50_000, 4), simulate(PROFILE, heavy, 50_000, 4)
+    vendor = a.event_peril == PERILS.index("vendor_compromise")
+    assert np.array_equal(a.event_year, b.event_year) and np.array_equal(a.event_peril, b.event_peril)
+    assert np.array_equal(a.event_loss[~vendor], b.event_loss[~vendor])
+    assert not np.array_equal(a.event_loss[vendor], b.event_loss[vendor])
