@@ -18,7 +18,7 @@ from optimizer.domain import Eligibility, ExchangeProfile, Quote, Regime, Requir
 from optimizer.inputs import load_capacity, load_profiles, load_quotes, load_regime
 from optimizer.model import (Instance, Scaled, solution_from_columns, solutions_from_columns_many, solve,
                              solve_instance)
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 
 # R = 1% of volume; insurance may fund all of it; any rating earns full credit.
 REGIME = Regime("hand", RequirementRule(volume_rate=0.01, perils=("external_hack",)),
@@ -180,8 +180,8 @@ def test_the_market_writes_every_batch_column_for_every_exchange_as_batch_does(j
     # assets, liquid capital, statement date — and the answer's binding limits too)
     profiles, quotes, capacity = japan
     regime = load_regime(DATA / "regimes" / f"{preset}.toml")
-    r = market.run(profiles, quotes, regime, {c: 1e15 for c in capacity}, tmp_path / "market.csv")
-    b = batch.run(profiles, quotes, regime, tmp_path / "batch.csv", workers=1)
+    market.run(profiles, quotes, regime, {c: 1e15 for c in capacity}, tmp_path / "market.csv")
+    batch.run(profiles, quotes, regime, tmp_path / "batch.csv", workers=1)
     import pandas as pd
 
     ours, theirs = pd.read_csv(tmp_path / "market.csv"), pd.read_csv(tmp_path / "batch.csv")
@@ -366,14 +366,20 @@ def test_decomposition_repair_by_one_joint_lp_matches_too(japan):
 
 # ---------------------------------------------------------------------------------------------- end to end
 
-def cli(*args, cwd=ROOT):
+def cli_process(*args, cwd=ROOT):
+    """A real `python -m optimizer market` process: for HiGHS's banner on file descriptor 1."""
     return subprocess.run([sys.executable, "-m", "optimizer", "market", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 
+def cli(*args, cwd=ROOT):
+    """`market ARGS` in this process, exit code and both streams (conftest.run_cli)."""
+    return run_cli("market", *args, cwd=cwd)
+
+
 def test_cli_writes_rows_and_summary_and_prints_one_json_object(tmp_path):
     out = tmp_path / "m.parquet"
-    p = cli("--regime", "securities-style-japan", "--out", out, "--format", "json")
+    p = cli_process("--regime", "securities-style-japan", "--out", out, "--format", "json")
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)  # exactly one JSON object: no HiGHS banner
     saved = json.loads((tmp_path / "m.summary.json").read_text())
