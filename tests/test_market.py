@@ -138,6 +138,38 @@ def test_yes_no_quotes_are_fixed_at_the_stand_alone_choice_and_said_so():
     assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(sum(s.annual_cost_jpy for s in alone), rel=1e-7)
 
 
+def test_the_baseline_and_the_yes_no_choices_are_one_solve_per_exchange_not_a_batch_run(monkeypatch):
+    # the "no limits" figures and the stand-alone choices the market fixes come from the same single solve of each
+    # exchange; before, the batch engine ran for the figures and every exchange was solved alone a second time
+    from optimizer.lp.engine import Resolver
+
+    def no_batch(*args, **kw):
+        raise AssertionError("the market ran the batch engine")
+
+    solved: list[str] = []
+    one, many = Resolver.solve, Resolver.solve_many
+
+    def solve_one(self, inst, **kw):
+        solved.append(inst.profile.exchange_id)
+        return one(self, inst, **kw)
+
+    def solve_stack(self, insts, **kw):
+        mixes, left = many(self, insts, **kw)
+        solved.extend(i.profile.exchange_id for k, i in enumerate(insts) if k not in set(left.tolist()))
+        return mixes, left
+
+    monkeypatch.setattr(batch, "run", no_batch)
+    monkeypatch.setattr(Resolver, "solve", solve_one)
+    monkeypatch.setattr(Resolver, "solve_many", solve_stack)
+    flat = Quote("F", "insurance", "Insurer B", "AA", 0.0, 1.0, 0.01, layer_basis="requirement", fixed_fee_jpy=1e6)
+    r = market.solve_market(two(), [LAYER, flat], REGIME, {"Insurer A": 1e9})
+    assert sorted(solved) == ["E1", "E2"]
+    assert r.summary["milp"] == market.MILP_FIXED
+    assert list(r.rows["unlimited_status"]) == ["optimal", "optimal"]
+    alone = [solve(p, [LAYER, flat], REGIME) for p in two()]
+    assert list(r.rows["unlimited_annual_cost_jpy"]) == pytest.approx([s.annual_cost_jpy for s in alone], rel=1e-9)
+
+
 def test_minimum_lines_that_cannot_fit_a_capacity_are_dropped_and_said_so():
     # Alone, both exchanges buy the cheap layer M at its minimum line or more (0.5 of R1 = 1e9 and of R2 = 2e9:
     # at least 1.5e9 of cover); M can write 6e8 in all, so the fixed yes/no choices cannot hold: M is dropped.
