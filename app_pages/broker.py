@@ -41,7 +41,6 @@ def broker_table(s, quotes, table: pd.DataFrame, more: dict, reasons: pd.DataFra
     rows = []
     for r in table.to_dict("records"):
         q = by_id[r["quote_id"]]
-        limit = q.limit_jpy(R)
         premium = q.premium_jpy(R, s.profile.premium_multiplier)  # what a 100% line pays, fronting fee included
         be = r["break_even_rol"]
         rows.append({

@@ -196,7 +196,6 @@ def sheet_inputs() -> None:
 
 def quote_grid() -> None:
     """The quote sheet as text cells, parsed by optimizer.entry; problems shown under the grid, never guessed."""
-    ss = st.session_state
     w = ws()
     more = st.toggle(_("Show the rarely used terms (shares, fees, collateral, exchange, licensing, exclusions)"),
                      key="quote_more")

@@ -78,6 +78,14 @@ class ChunkSolver:
             except Exception:  # noqa: BLE001 — solved on its own, where the error becomes its row
                 insts.append(None)
                 rest.append(k)
+        out, left = self.stacks(insts)
+        return out, sorted(rest + left)
+
+    def stacks(self, insts: Sequence[Instance | None], *, marginal: bool = True
+               ) -> tuple[list[tuple[Mixes, list[int]]], list[int]]:
+        """Built instances at once (`Resolver.solve_many` per set of offered quotes; None: skipped): the verified
+        mixes with the positions of their instances, and the positions the stacks left to solve one by one."""
+        rest: list[int] = []
         groups: dict[tuple[str, ...], list[int]] = {}
         for k, inst in enumerate(insts):
             if inst is not None:
@@ -85,15 +93,15 @@ class ChunkSolver:
                                    tuple(a.asset_id for a in inst.assets)), []).append(k)
         out = []
         for members in groups.values():
-            mixes, left = self.resolver.solve_many([insts[k] for k in members])
+            mixes, left = self.resolver.solve_many([insts[k] for k in members], marginal=marginal)
             skipped = set(left.tolist())
             out.append((mixes, [m for k, m in enumerate(members) if k not in skipped]))
             rest += [members[k] for k in left]
         return out, sorted(rest)
 
 
-__all__ = ["run", "BatchResult", "solve_chunk", "summary_path", "rows_frame", "row_schema", "ROW_SCHEMA", "COLUMNS",
-           "RISK_COLUMNS"]
+__all__ = ["run", "BatchResult", "solve_chunk", "summary_path", "rows_frame", "row_schema", "row_for", "rows_for_mixes",
+           "ROW_SCHEMA", "COLUMNS", "RISK_COLUMNS"]
 
 DEFAULT_CHUNK = 512
 MAX_CELL_CHARS = 65_536  # no profile cell is anywhere near this long; a longer one is a wrong file, refused
@@ -444,7 +452,7 @@ def _asset_totals(holdings) -> dict[str, list[float]]:
 ASSET_KEY = "asset:"  # per-asset totals share the summary's per-quote store under this prefix
 
 
-def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+def rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
     """`row_for` for many mixes at once (the same columns), and their per-quote totals."""
     R, cash, carry = m.requirement, m.cash, m.carry
     line_cost, line_credit = m.line_cost, m.line_credit
@@ -543,7 +551,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
         stacks, rest = lp.solve_many([profiles[p] for p in positions])
         alone = [positions[k] for k in rest]
         for mixes, at in stacks:
-            stack_rows, totals = _rows_for_mixes(mixes)
+            stack_rows, totals = rows_for_mixes(mixes)
             for j, (row, k) in enumerate(zip(stack_rows, at)):
                 if task.risk is not None:
                     row.update(task.risk.values(mixes.solution(j)))

@@ -547,11 +547,11 @@ def _toml_table(data: dict, key: str, source: str) -> dict:
     return table
 
 
-def _depth(value: Any) -> int:
+def toml_depth(value: Any) -> int:
     """Nesting depth of a parsed TOML value: a scalar is 0, a table or array one more than its deepest item.
     Iterative, so a value nested a thousand levels deep is measured, not a RecursionError.
 
-    >>> _depth({"a": [1, {"b": 2}]}), _depth(3)
+    >>> toml_depth({"a": [1, {"b": 2}]}), toml_depth(3)
     (3, 0)
     """
     deepest, stack = 0, [(value, 0)]
@@ -616,9 +616,9 @@ def regime_from_dict(data: Mapping[str, Any], source: str = "regime") -> Regime:
     if isinstance(data.get("eligibility"), dict) and "assets" in data["eligibility"]:
         data["eligibility"] = dict(data["eligibility"])
         shares = data["eligibility"].pop("assets")
-    if _depth(data) > MAX_TOML_DEPTH:
-        raise InputError(source, f"nested {_depth(data)} levels deep; expected at most {MAX_TOML_DEPTH} (a table of "
-                         "keys whose values are numbers, text or a list of text)")
+    if toml_depth(data) > MAX_TOML_DEPTH:
+        raise InputError(source, f"nested {toml_depth(data)} levels deep; expected at most {MAX_TOML_DEPTH} "
+                         "(a table of keys whose values are numbers, text or a list of text)")
 
     req = _toml_table(data, "requirement", source)
     for key in req:

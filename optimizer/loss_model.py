@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from .domain import PERILS, RATINGS, rating_bucket
-from .inputs import MAX_TOML_BYTES, MAX_TOML_DEPTH, InputError, _depth, parse_toml, read_text_file
+from .inputs import MAX_TOML_BYTES, MAX_TOML_DEPTH, InputError, parse_toml, read_text_file, toml_depth
 
 # Bounds on what the simulation can mean (see loss_model_from_dict and docs/risk.md):
 MAX_EVENTS_PER_YEAR = 52.0  # a major outflow a week
@@ -282,8 +282,8 @@ def loss_model_from_text(text: str, source: str = "loss model") -> LossModel:
                          "(see data/loss-models/)")
     data = parse_toml(text, source, " ([[event_type]] tables of numbers and text)")
     for key, value in data.items():  # before any value is read (or shown in a message)
-        if 1 + _depth(value) > MAX_TOML_DEPTH:
-            raise InputError(source, f"nested {1 + _depth(value)} levels deep; expected at most {MAX_TOML_DEPTH} "
+        if 1 + toml_depth(value) > MAX_TOML_DEPTH:
+            raise InputError(source, f"nested {1 + toml_depth(value)} levels deep; expected at most {MAX_TOML_DEPTH} "
                              "([[event_type]] tables of numbers and text)", column=key)
     return loss_model_from_dict(data, source)
 

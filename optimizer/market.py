@@ -52,7 +52,7 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from . import settings
+from . import batch, settings
 from .batch import sigint_held
 from .domain import ExchangeProfile, Quote, Regime, ReserveAsset, cover_by_counterparty
 from .i18n import N_
@@ -871,9 +871,69 @@ class MarketResult:
 
 def _row(s: Solution, row_no: int) -> dict[str, Any]:
     """An exchange's row: the batch's row (`batch.row_for`, every batch column) and where it came from."""
-    from . import batch
-
     return {**batch.row_for(s), "source_row": row_no}
+
+
+@dataclass
+class _Baseline:
+    """Every exchange alone, without capacity limits: what the market is set against."""
+
+    rows: pd.DataFrame                # the batch's rows (`batch.row_for` / `batch.rows_for_mixes`), in input order
+    demand: dict[str, float]          # cover bought by counterparty (yen)
+    alone: list[Solution | None]      # each exchange's mix alone; None where the sheet has no yes/no quote to fix
+
+
+def _baseline(instances: Sequence[Instance], quotes: Sequence[Quote], regime: Regime,
+              solutions: bool, assets: Sequence[ReserveAsset] = ()) -> _Baseline:
+    """One solve per exchange, as a batch's chunk solves it (stacks per set of offered quotes on kept models, the
+    rest one by one), without the marginal cost; `solutions`: keep each exchange's mix (the yes/no choices the
+    market fixes). Raises SolveError naming the first exchange that cannot be solved alone."""
+    lp = batch.ChunkSolver(quotes, regime, assets)
+    counterparty = {q.quote_id: q.counterparty for q in quotes}
+    # a bank's or parent's promise (writes_capacity) is demand for its capacity; a deposit or a JGB is not
+    counterparty.update({batch.ASSET_KEY + a.asset_id: a.counterparty for a in assets if writes_capacity(a)})
+    n = len(instances)
+    rows: list[dict[str, Any] | None] = [None] * n
+    alone: list[Solution | None] = [None] * n
+    demand: dict[str, float] = {}
+    try:
+        stacks, rest = lp.stacks(instances, marginal=False)
+    except Exception:  # noqa: BLE001 — the stacks failed as a whole: every exchange is solved on its own (as batch)
+        stacks, rest = [], list(range(n))
+        lp = batch.ChunkSolver(quotes, regime, assets)
+    for mixes, at in stacks:
+        stack_rows, by_quote = batch.rows_for_mixes(mixes)
+        for j, k in enumerate(at):
+            rows[k] = stack_rows[j]
+            if solutions:
+                alone[k] = mixes.solution(j)
+        for qid, agg in by_quote.items():  # a quote's cover, or an asset's amount held (batch.ASSET_KEY + its id)
+            c = counterparty.get(qid)
+            if c is not None:
+                demand[c] = demand.get(c, 0.0) + agg[0]
+    for k in rest:
+        try:
+            s = lp.resolver.solve(instances[k], marginal=False)
+        except SolveError as exc:
+            raise SolveError(f"exchange {instances[k].profile.exchange_id} cannot be solved even alone: {exc}") \
+                from exc
+        rows[k] = batch.row_for(s)
+        if solutions:
+            alone[k] = s
+        for c, cover in cover_by_counterparty(s.lines).items():
+            demand[c] = demand.get(c, 0.0) + cover
+        for c, amount in _promised(s).items():
+            demand[c] = demand.get(c, 0.0) + amount
+    return _Baseline(batch.rows_frame(rows), demand, alone)
+
+
+def _promised(s: Solution) -> dict[str, float]:
+    """Yen promised by each bank or parent in a mix (its guarantees and committed lines; `writes_capacity`)."""
+    out: dict[str, float] = {}
+    for h in s.holdings:
+        if writes_capacity(h.asset):
+            out[h.asset.counterparty] = out.get(h.asset.counterparty, 0.0) + h.amount_jpy
+    return out
 
 
 def summary_path(out: str | Path) -> Path:
@@ -891,13 +951,13 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
     `assets`: the reserve assets offered (assets.csv), each exchange's columns as in `solve`; a bank's or parent's
     promise (`writes_capacity`) uses its counterparty's capacity row beside that counterparty's layers.
 
-    `unlimited`: the batch.BatchResult of the same profiles without capacity limits (computed here when not given,
-    with the batch engine on `workers` / `scheduler`). `repair_max`: the decomposition repairs at most this many
-    marginal exchanges with one joint LP; beyond, with the mix of their last answers. Returns a MarketResult; raises SolveError if HiGHS fails or a
-    mix fails the independent checks (verify, capacity).
+    The baseline (each exchange alone, without capacity limits, and its yes/no choices) is one solve per exchange,
+    as a batch's chunk solves it (`_baseline`). `unlimited`: the batch.BatchResult of the same profiles, if the
+    caller has one (a benchmark that timed it); its rows are then the baseline's. `repair_max`: the decomposition
+    repairs at most this many marginal exchanges with one joint LP; beyond, with the mix of their last answers.
+    Returns a MarketResult; raises SolveError if HiGHS fails, an exchange cannot be solved alone, or a mix fails
+    the independent checks (verify, capacity).
     """
-    from . import batch
-
     started = time.perf_counter()
     quotes = tuple(quotes)
     if method not in ("auto", "joint", "decompose"):
@@ -914,20 +974,24 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
     instances = [Instance.build(p, quotes, regime, credit=credit, assets=assets, asset_credit=asset_credit)
                  for p in profiles]
 
-    # the same run without capacity limits: the batch engine (and, with yes/no quotes, each exchange's choices)
+    # the same exchanges without capacity limits: one solve each (the yes/no choices the market fixes come from it)
     t0 = time.perf_counter()
+    binaries = any(q.needs_binary for q in quotes)
+    base = _baseline(instances, quotes, regime, solutions=binaries, assets=assets) if unlimited is None or binaries else None
+    alone = base.alone if base is not None else [None] * len(instances)
     if unlimited is None:
-        unlimited = batch.run(list(profiles), quotes, regime, None, workers=workers, scheduler=scheduler,
-                              assets=assets)
-    free_rows, free_summary = unlimited.results, unlimited.summary
-    failed = free_rows[free_rows["status"] == "error"]
-    if not failed.empty:
-        first = failed.iloc[0]
-        raise SolveError(f"exchange {first['exchange_id']} cannot be solved even alone: {first['error']}")
-    alone: list[Solution | None] = [None] * len(instances)
-    if any(q.needs_binary for q in quotes):
-        resolver = Resolver()
-        alone = [resolver.solve(inst, marginal=False) for inst in instances]
+        free_rows, demand = base.rows, base.demand
+    else:  # the caller's batch of the same profiles (a benchmark that timed it): its rows are the baseline
+        free_rows = unlimited.results
+        demand = {r["counterparty"]: r["cover_jpy"] for r in unlimited.summary.get("insurance_by_counterparty", [])}
+        promised = {a.asset_id for a in assets if writes_capacity(a)}
+        for r in unlimited.summary.get("reserve_assets_by_asset", []):  # the promises bought without limits
+            if r["asset_id"] in promised:
+                demand[r["counterparty"]] = demand.get(r["counterparty"], 0.0) + r["amount_jpy"]
+        failed = free_rows[free_rows["status"] == "error"]
+        if not failed.empty:
+            first = failed.iloc[0]
+            raise SolveError(f"exchange {first['exchange_id']} cannot be solved even alone: {first['error']}")
     unlimited_seconds = time.perf_counter() - t0
 
     chosen = method if method != "auto" else ("joint" if len(instances) <= JOINT_MAX_EXCHANGES else "decompose")
@@ -941,11 +1005,6 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
     problems = check_capacity(solutions, {c: capacity[c] for c in limited})
     if problems:
         raise SolveError("the market's allocation failed the capacity check: " + "; ".join(problems[:3]))
-    demand = {r["counterparty"]: r["cover_jpy"] for r in free_summary.get("insurance_by_counterparty", [])}
-    promised = {a.asset_id for a in assets if writes_capacity(a)}
-    for r in free_summary.get("reserve_assets_by_asset", []):  # the promises bought without capacity limits
-        if r["asset_id"] in promised:
-            demand[r["counterparty"]] = demand.get(r["counterparty"], 0.0) + r["amount_jpy"]
     result = _result(solutions, alloc, limited, capacity, free_rows, demand, chosen, warnings, regime,
                      time.perf_counter() - started, unlimited_seconds, assets)
     if result.summary["short_because_of_capacity"]:  # the split among exchanges is one of many optima: ranged
@@ -962,8 +1021,6 @@ def _result(solutions: list[Solution], alloc: _Allocation, limited: tuple[str, .
             unlimited: pd.DataFrame, demand: Mapping[str, float], method: str, warnings: list[str],
             regime: Regime, seconds: float, unlimited_seconds: float,
             assets: Sequence[ReserveAsset] = ()) -> MarketResult:
-    from . import batch
-
     # cover written by each counterparty (limited or not) and by each exchange: layers' cover and promises
     per_exchange = [cover_written(s) for s in solutions]
     written: dict[str, float] = {}

@@ -205,7 +205,6 @@ class Solution:
                 total = width
             slices.append((x0, x1, paying, width - total))
         pool = sum(excess.values())
-        cash_left = C
         rows = []
         for x0, x1, paying, gap in slices:
             for qid, amount in paying.items():

@@ -32,7 +32,7 @@ def test_single_layer_break_even_equals_the_carry_it_replaces():
 
 def test_out_of_mix_quote_reports_the_rate_at_which_it_enters():
     # Priced at 15% it loses to cash at 10%; it enters below 10% × κ (A rating credit 0.9 here).
-    regime = Regime("t", RequirementRule(volume_rate=0.002), Eligibility(), rating_credit={"A": 0.9})
+    regime = _regime(rating_credit={"A": 0.9})
     quotes = [_layer("L", 0.0, 1.0, 0.15, rating="A")]
     be = break_even(_profile(), quotes, regime, "L")
     assert not be.bought
@@ -193,7 +193,7 @@ def _incident(share, peril="external_hack", loss_jpy=1e9):
 def test_stress_layers_pay_then_cash_then_uncovered():
     # Cash holds 0–40% of R; the layer pays 40–100% for hacks only.
     quotes = [_layer("L", 0.4, 0.6, 0.03, perils=frozenset({"external_hack"}))]
-    regime = Regime("t", RequirementRule(volume_rate=0.002, perils=("external_hack",)), Eligibility())
+    regime = _regime(perils=("external_hack",))
     s = solve(_profile(), quotes, regime)
     assert s.cash_reserve_jpy == pytest.approx(0.4 * R)
     # loss of 12% of 1e11 assets = 1.2e10 > R: layer pays 0.6R, cash 0.4R… of the remaining 0.6R, uncovered 0.2R
@@ -207,7 +207,7 @@ def test_stress_layers_pay_then_cash_then_uncovered():
 
 def test_stress_excluded_peril_falls_on_cash():
     quotes = [_layer("L", 0.0, 1.0, 0.03, perils=frozenset({"external_hack"}))]
-    regime = Regime("t", RequirementRule(volume_rate=0.002, perils=("external_hack",)), Eligibility())
+    regime = _regime(perils=("external_hack",))
     s = solve(_profile(liquid_capital_jpy=0.0), quotes, regime)
     row = stress_test(s, [_incident(0.05, peril="vendor_compromise")]).iloc[0]
     assert row["paid_by_layers_jpy"] == 0
@@ -216,7 +216,7 @@ def test_stress_excluded_peril_falls_on_cash():
 
 def test_stress_note_names_a_layer_that_does_not_cover_the_peril():
     quotes = [_layer("L", 0.0, 1.0, 0.03, perils=frozenset({"external_hack"}))]
-    regime = Regime("t", RequirementRule(volume_rate=0.002, perils=("external_hack",)), Eligibility())
+    regime = _regime(perils=("external_hack",))
     s = solve(_profile(liquid_capital_jpy=0.0), quotes, regime)
     hack, vendor = stress_test(s, [_incident(0.05), _incident(0.05, peril="vendor_compromise")])["note"]
     assert hack == "" and vendor == "L paid nothing: it does not cover vendor compromise"
@@ -279,8 +279,7 @@ def test_break_even_separates_bought_from_not_bought(data):
                rating=data.draw(st.sampled_from(["AA", "A", "BBB"])))
         for i in range(n)
     ]
-    regime = Regime("t", RequirementRule(volume_rate=0.002), Eligibility(max_counterparty_share=0.6),
-                    rating_credit={"A": 0.95, "BBB": 0.85})
+    regime = _regime(rating_credit={"A": 0.95, "BBB": 0.85}, max_counterparty_share=0.6)
     target = data.draw(st.sampled_from([q.quote_id for q in quotes]))
     be = break_even(_profile(), quotes, regime, target)
     if be.break_even_rol is None or math.isinf(be.break_even_rol):
@@ -299,14 +298,14 @@ def test_stress_scales_every_incident_by_its_own_share_of_assets():
 
 def test_cli_stress_pays_nothing_from_a_layer_excluding_the_attack_and_says_why():
     import json
-    import subprocess
-    import sys
     from pathlib import Path
 
+    from conftest import run_cli
+
     root = Path(__file__).resolve().parent.parent
-    args = [sys.executable, "-m", "optimizer", "stress", "--profiles", "data/profiles-japan-2025.csv", "--exchange",
+    args = ["stress", "--profiles", "data/profiles-japan-2025.csv", "--exchange",
             "bitflyer", "--quotes", "data/quotes-japan-state-excl.csv", "--regime", "cold-wallet"]
-    out = subprocess.run([*args, "--format", "json"], cwd=root, capture_output=True, text=True, timeout=300)
+    out = run_cli(*args, "--format", "json", cwd=root)
     assert out.returncode == 0, out.stderr
     rows = {r["incident_id"]: r for r in json.loads(out.stdout)["incidents"]}
     for incident in ("DMM-2024", "BYBIT-2025"):  # attributed to a state actor; LL-V1 excludes state-backed attacks
@@ -316,7 +315,7 @@ def test_cli_stress_pays_nothing_from_a_layer_excluding_the_attack_and_says_why(
         assert row["paid_by_layers_jpy"] == pytest.approx(sum(v for k, v in row.items()
                                                                if k.startswith("paid_") and k[5:-4] not in
                                                                ("by_cash", "by_layers")))
-    text = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=300)
+    text = run_cli(*args, cwd=root)
     assert text.returncode == 0 and "DMM-2024: LL-V1 paid nothing" in text.stdout
 
 

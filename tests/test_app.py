@@ -2,14 +2,13 @@
 
 import io
 import json
-import subprocess
 import sys
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 
 APP = str(ROOT / "app.py")
 BROKER, BATCH, CFO = "app_pages/broker.py", "app_pages/batch.py", "app_pages/cfo.py"
@@ -306,8 +305,7 @@ def test_the_page_cost_equals_the_command_line_on_the_saved_scenario(at, files, 
     expected = solve(page_cost.profile, page_cost.quotes, page_cost.regime).annual_cost_jpy
     assert cost(at) == pytest.approx(expected / 1e6, abs=0.05)
     for command in ("solve", "price"):
-        out = subprocess.run([sys.executable, "-m", "optimizer", command, "--scenario", str(path), "--format", "json"],
-                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+        out = run_cli(command, "--scenario", path, "--format", "json", cwd=ROOT)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["annual_cost_jpy"] == pytest.approx(expected, rel=1e-9)
 
@@ -952,9 +950,8 @@ def test_batch_page_says_what_the_command_line_says_about_capacity_with_a_chart_
     capacity = sum(load_capacity(DATA / "capacity.csv").values())
     # the command line's own summary of the same run
     scenario = tmp_path / "cli"
-    out = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(DATA / "profiles-japan-2025.csv"), "--quotes",
-                          str(DATA / "quotes-japan.csv"), "--regime", str(DATA / "regimes" / "cold-wallet.toml"),
-                          "--out", str(scenario.with_suffix(".csv"))], capture_output=True, text=True, cwd=ROOT)
+    out = run_cli("batch", DATA / "profiles-japan-2025.csv", "--quotes", DATA / "quotes-japan.csv", "--regime",
+                  DATA / "regimes" / "cold-wallet.toml", "--out", scenario.with_suffix(".csv"), cwd=ROOT)
     assert out.returncode == 0, out.stderr
     cli = out.stdout
     over = next(line for line in cli.splitlines() if line.startswith("Over capacity")).split(None, 2)[2]

@@ -134,9 +134,8 @@ def test_a_fronted_quotes_loss_ratio_divides_by_the_premium_the_mix_pays():
 
 def test_every_simulated_figure_has_its_standard_error_and_the_command_line_reproduces_it(at, tmp_path):
     import json
-    import subprocess
-    import sys
 
+    from conftest import run_cli
     from optimizer.scenario import to_json
 
     shown = table(at)
@@ -151,8 +150,7 @@ def test_every_simulated_figure_has_its_standard_error_and_the_command_line_repr
     # the saved scenario on the command line, with the page's sample: the same TVaR and standard error
     path = tmp_path / "s.json"
     path.write_text(to_json(at.session_state["workspace"].scenario()), encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "optimizer", "risk", "--scenario", str(path), "--scenarios",
-                          str(N), "--format", "json"], capture_output=True, text=True, cwd=ROOT)
+    out = run_cli("risk", "--scenario", path, "--scenarios", N, "--format", "json", cwd=ROOT)
     assert out.returncode == 0, out.stderr
     risk = json.loads(out.stdout)["risk"]
     assert shown.loc["TVaR 99% of retained loss (mean of the worst 1%)", "regulatory mix"] == \

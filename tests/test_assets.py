@@ -3,10 +3,8 @@ the one formulation: hand-checked towers, the reasons for an asset not held, and
 
 import dataclasses
 import glob
-import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -187,10 +185,10 @@ def test_with_no_assets_file_every_answer_keeps_its_keys_and_its_model():
 # ------------------------------------------------------------------ the command line and the batch
 
 def run(*args):
-    import subprocess
-    import sys
-    return subprocess.run([sys.executable, "-m", "optimizer", *args], cwd=DATA.parent, capture_output=True,
-                          text=True, timeout=600)
+    """The command line in this process, from the repository's folder (conftest.run_cli)."""
+    from conftest import run_cli
+
+    return run_cli(*args, cwd=DATA.parent)
 
 
 JAPAN = ("--profiles", "data/profiles-japan-2025.csv", "--quotes", "data/quotes-japan.csv")

@@ -18,7 +18,7 @@ from optimizer import batch, report
 from optimizer.domain import Quote
 from optimizer.inputs import load_profiles, load_quotes, load_regime
 from optimizer.model import solve
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 
 QUOTES = DATA / "quotes.csv"
 REGIME = DATA / "regimes" / "securities-style.toml"
@@ -39,9 +39,7 @@ def lp_quotes(path: Path, r1: float = 0.04, r3: float = 0.025) -> Path:
     return path
 
 
-def cli(*args, cwd=ROOT, **kw):
-    return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, **kw)
+cli = run_cli  # the command line in this process, exit code and both streams (conftest.run_cli)
 
 
 def make_profiles(path: Path, n: int, seed: int = 7) -> Path:
@@ -100,8 +98,7 @@ def test_bad_quotes_file_or_profiles_header_is_an_input_error(tmp_path):
     bad.write_text("exchange_id,assets\nA,1\n")
     with pytest.raises(InputError, match="'assets'"):
         batch.run(bad, QUOTES, REGIME, tmp_path / "r.csv", workers=1)
-    out = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(bad), "--out", str(tmp_path / "r.csv")],
-                         cwd=ROOT, capture_output=True, text=True)
+    out = cli("batch", bad, "--out", tmp_path / "r.csv")
     assert out.returncode == 2 and "'assets'" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -190,8 +187,7 @@ def test_api_without_output_returns_the_frame():
 def test_ten_thousand_profiles_end_to_end(tmp_path):
     profiles = make_profiles(tmp_path / "p.parquet", 10_000, seed=11)
     out = tmp_path / "r.parquet"
-    proc = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(profiles), "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = cli("batch", profiles, "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert "10,000 profiles" in proc.stdout
     frame = pd.read_parquet(out)

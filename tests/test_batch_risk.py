@@ -3,8 +3,6 @@ columns. Hand-checked identities first, then agreement with the `risk` command, 
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,12 +10,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from optimizer import batch
-from optimizer.inputs import load_profiles, load_quotes, load_regime
+from optimizer.inputs import load_profiles
 from optimizer.loss_model import load_loss_model
-from optimizer.model import solve
 from optimizer.risk import RISK_COLUMNS, RiskColumns, var_tvar
 from optimizer.simulation import simulate
-from conftest import DATA, ROOT
+from conftest import DATA, run_cli
 
 QUOTES = DATA / "quotes.csv"
 REGIME = DATA / "regimes" / "securities-style.toml"
@@ -25,9 +22,7 @@ JAPAN = load_loss_model(DATA / "loss-models" / "japan.toml")
 HEADER = "exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital"
 
 
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+cli = run_cli  # the command line in this process, exit code and both streams (conftest.run_cli)
 
 
 def run(profiles, quotes=QUOTES, n=5_000, seed=11, level=0.99, **kw):

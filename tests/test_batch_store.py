@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from optimizer import batch, cli
 from optimizer.batch_store import OutputError, OutputLock
 from conftest import ROOT
+from conftest import run_cli as cli_in_process
 from test_batch import REGIME, lp_quotes, make_profiles
 
 N, CHUNK = 200, 20  # ten chunks
@@ -103,9 +104,8 @@ def test_a_damaged_part_is_recomputed_and_the_output_is_identical_to_a_clean_run
     out = tmp_path / "r.csv"
     interrupted(profiles, quotes, out, after_rows=120)
     damage(tmp_path / ".r.csv.parts")
-    proc = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes),
-                           "--regime", str(REGIME), "--out", str(out), "--workers", "1", "--chunk-size", str(CHUNK)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = cli_in_process("batch", profiles, "--quotes", quotes, "--regime", REGIME, "--out", out, "--workers", "1",
+                          "--chunk-size", CHUNK)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == clean
     frame = pd.read_csv(out)
@@ -305,8 +305,7 @@ def test_an_output_in_a_read_only_folder_exits_2_naming_path_and_reason(read_onl
 
 def test_an_output_in_a_missing_folder_exits_2_naming_it(tmp_path):
     out = tmp_path / "no" / "such" / "r.csv"
-    proc = subprocess.run([sys.executable, "-m", "optimizer", "batch", "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = cli_in_process("batch", "--out", out)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {out}: the folder {out.parent} does not exist"
 

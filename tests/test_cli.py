@@ -1,4 +1,5 @@
-"""The command line, end to end: `python -m optimizer …` as a user runs it (optimizer/cli.py)."""
+"""The command line, end to end (optimizer/cli.py): `main` in this process (conftest.run_cli), and a real
+`python -m optimizer …` process where the process is what is tested (the banner, the entry points, a closed pipe)."""
 
 import json
 import subprocess
@@ -8,12 +9,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args, cwd=ROOT):
+def run_process(*args, cwd=ROOT):
+    """A real `python -m optimizer` process: for what only a process shows (HiGHS's banner on file descriptor 1)."""
     return subprocess.run([sys.executable, "-m", "optimizer", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300)
+
+
+run = run_cli  # the command line in this process, exit code and both streams (conftest.run_cli)
 
 
 def test_solve_on_bundled_data_beats_all_cash():
@@ -27,7 +34,7 @@ def test_solve_on_bundled_data_beats_all_cash():
 
 
 def test_solve_json_is_exactly_one_object_with_the_contract_keys():
-    out = run("solve", "--exchange", "EX05", "--format", "json")
+    out = run_process("solve", "--exchange", "EX05", "--format", "json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)  # fails if HiGHS's banner or anything else reached stdout
     for key in ("exchange_id", "status", "required_coverage_jpy", "annual_cost_jpy", "all_cash_cost_jpy",

@@ -17,15 +17,20 @@ import pytest
 from optimizer import batch, market
 from optimizer.batch_store import OutputError, OutputLock
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 from test_batch import make_profiles
 
 REGIME = DATA / "regimes" / "securities-style.toml"
 
 
-def cli(*args, cwd=ROOT, timeout=600):
+def cli_process(*args, cwd=ROOT, timeout=600):
+    """A real `python -m optimizer` process: for what only a process shows (another process holding the output's
+    lock, HiGHS's banner on file descriptor 1)."""
     return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout)
+
+
+cli = run_cli  # the command line in this process, exit code and both streams (conftest.run_cli)
 
 
 def one_line(proc) -> str:
@@ -104,14 +109,14 @@ def test_a_market_run_on_an_output_another_run_holds_exits_2_naming_the_holder_a
     out = tmp_path / "m.csv"
     out.write_text("previous results\n")
     with OutputLock(out, "market"):
-        proc = cli("market", "--out", out, timeout=300)
+        proc = cli_process("market", "--out", out, timeout=300)
         record = json.loads((tmp_path / ".m.csv.lock").read_text())
     line = one_line(proc)
     assert proc.returncode == 2 and line.startswith(f"error: {out}: another market run is writing this output")
     assert f"pid {os.getpid()} on {record['host']}, started {record['started']}" in line
     assert out.read_text() == "previous results\n" and not (tmp_path / "m.summary.json").exists()
     assert proc.stdout == ""
-    proc = cli("market", "--out", out, timeout=300)  # released: the next run goes ahead
+    proc = cli_process("market", "--out", out, timeout=300)  # released: the next run goes ahead
     assert proc.returncode == 0 and len(pd.read_csv(out)) == 21 and not (tmp_path / ".m.csv.lock").exists()
 
 
@@ -320,8 +325,8 @@ def test_a_regime_toml_integer_of_hundreds_of_digits_is_refused_naming_its_key(w
 # ------------------------------------------------------------------ stdout is the result
 
 def test_market_decompose_with_workers_prints_exactly_one_json_object(tmp_path):
-    proc = cli("market", "--method", "decompose", "--workers", "2", "--chunk-size", "5", "--format", "json",
-               "--out", tmp_path / "m.csv")
+    proc = cli_process("market", "--method", "decompose", "--workers", "2", "--chunk-size", "5", "--format", "json",
+                       "--out", tmp_path / "m.csv")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)  # fails if HiGHS's banner (the coordinator's repair LP) came first
     assert proc.stdout.lstrip().startswith("{") and data["method"] == "decompose"

@@ -1,8 +1,6 @@
 """One exchange under every regime preset (optimizer/compare.py and `python -m optimizer compare`)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -10,7 +8,7 @@ from optimizer.compare import COLUMNS, compare_regimes, load_presets
 from optimizer.domain import ExchangeProfile, Quote
 from optimizer.inputs import InputError, load_profiles, load_quotes, load_regime, regime_from_text
 from optimizer.model import solve
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 
 
 def test_each_row_is_what_solve_says_under_that_preset():
@@ -57,8 +55,8 @@ def test_an_empty_preset_folder_is_an_input_error(tmp_path):
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "optimizer", "compare", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    """`compare ARGS` in this process, exit code and both streams (conftest.run_cli)."""
+    return run_cli("compare", *args, cwd=ROOT)
 
 
 def test_compare_end_to_end_table_and_json():

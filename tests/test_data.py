@@ -192,8 +192,6 @@ def test_quotes_that_pay_on_the_day_give_every_preset_the_answer_it_gave_before_
 
 
 def test_cold_wallet_assets_without_an_assets_file_answers_as_cold_wallet_does():
-    from optimizer.inputs import select_profile
-
     cold, assets = (load_regime(DATA / "regimes" / f"{n}.toml") for n in ("cold-wallet", "cold-wallet-assets"))
     assert (assets.requirement, assets.rating_credit) == (cold.requirement, cold.rating_credit)
     shares = assets.eligibility.asset_shares

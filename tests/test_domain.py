@@ -6,9 +6,10 @@ import math
 import pytest
 
 from optimizer import domain
-from optimizer.domain import ExchangeProfile, ReserveAsset
+from optimizer.domain import ReserveAsset
+from builders import profile
 
-P = ExchangeProfile("X", 1e11, 0.05, 1e12, cost_of_capital=0.08, reserve_yield=0.005)
+P = profile(annual_trading_volume_jpy=1e12, cost_of_capital=0.08, reserve_yield=0.005)
 
 
 def test_the_worked_examples_in_the_docstrings_hold():

@@ -10,6 +10,7 @@ import pytest
 
 from optimizer.inputs import InputError
 from optimizer.loss_model import load_loss_model, loss_model_from_text
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = sorted((ROOT / "data" / "loss-models").glob("*.toml"))
@@ -138,8 +139,7 @@ def test_file_problems(tmp_path):
 # ---------------------------------------------------------------- from the user's side
 
 def _risk(*args):
-    return subprocess.run([sys.executable, "-m", "optimizer", "risk", "--scenarios", "2000", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return run_cli("risk", "--scenarios", "2000", *args, cwd=ROOT)
 
 
 @pytest.mark.parametrize("old,new,key,words", [*BAD[:2], *BAD[3:6], BAD[7], *BAD[-6:]],
@@ -181,16 +181,14 @@ def test_more_events_than_memory_holds_are_refused_before_simulating(tmp_path):
     busy = tmp_path / "weekly.toml"
     busy.write_text(GOOD.replace("events_per_year = 0.025", "events_per_year = 52"), encoding="utf-8")
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "optimizer", "risk", "--loss-model", str(busy), "--scenarios",
-                          "2000000"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = run_cli("risk", "--loss-model", busy, "--scenarios", "2000000", cwd=ROOT)
     assert out.returncode == 2 and out.stdout == "", out.stderr
     err = out.stderr.strip()
     assert "\n" not in err and "--scenarios" in err and "events_per_year = 52" in err
     assert "expected at most 2,000,000" in err and "at most 38,461 scenario-years" in err
     assert time.perf_counter() - started < 60  # refused, not simulated
-    batch = subprocess.run([sys.executable, "-m", "optimizer", "batch", "data/profiles.csv", "--out",
-                            str(tmp_path / "r.csv"), "--risk", "--loss-model", str(busy), "--scenarios", "2000000"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    batch = run_cli("batch", "data/profiles.csv", "--out", tmp_path / "r.csv", "--risk", "--loss-model", busy,
+                    "--scenarios", "2000000", cwd=ROOT)
     assert batch.returncode == 2 and "--scenarios" in batch.stderr and "at most 38,461" in batch.stderr
     assert not (tmp_path / "r.csv").exists()
 

@@ -19,7 +19,7 @@ from optimizer.domain import Eligibility, ExchangeProfile, Quote, Regime, Requir
 from optimizer.inputs import load_capacity, load_profiles, load_quotes, load_regime
 from optimizer.model import (Instance, Scaled, solution_from_columns, solutions_from_columns_many, solve,
                              solve_instance)
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 
 # R = 1% of volume; insurance may fund all of it; any rating earns full credit.
 REGIME = Regime("hand", RequirementRule(volume_rate=0.01, perils=("external_hack",)),
@@ -139,6 +139,38 @@ def test_yes_no_quotes_are_fixed_at_the_stand_alone_choice_and_said_so():
     assert r.summary["totals"]["annual_cost_jpy"] == pytest.approx(sum(s.annual_cost_jpy for s in alone), rel=1e-7)
 
 
+def test_the_baseline_and_the_yes_no_choices_are_one_solve_per_exchange_not_a_batch_run(monkeypatch):
+    # the "no limits" figures and the stand-alone choices the market fixes come from the same single solve of each
+    # exchange; before, the batch engine ran for the figures and every exchange was solved alone a second time
+    from optimizer.lp.engine import Resolver
+
+    def no_batch(*args, **kw):
+        raise AssertionError("the market ran the batch engine")
+
+    solved: list[str] = []
+    one, many = Resolver.solve, Resolver.solve_many
+
+    def solve_one(self, inst, **kw):
+        solved.append(inst.profile.exchange_id)
+        return one(self, inst, **kw)
+
+    def solve_stack(self, insts, **kw):
+        mixes, left = many(self, insts, **kw)
+        solved.extend(i.profile.exchange_id for k, i in enumerate(insts) if k not in set(left.tolist()))
+        return mixes, left
+
+    monkeypatch.setattr(batch, "run", no_batch)
+    monkeypatch.setattr(Resolver, "solve", solve_one)
+    monkeypatch.setattr(Resolver, "solve_many", solve_stack)
+    flat = Quote("F", "insurance", "Insurer B", "AA", 0.0, 1.0, 0.01, layer_basis="requirement", fixed_fee_jpy=1e6)
+    r = market.solve_market(two(), [LAYER, flat], REGIME, {"Insurer A": 1e9})
+    assert sorted(solved) == ["E1", "E2"]
+    assert r.summary["milp"] == market.MILP_FIXED
+    assert list(r.rows["unlimited_status"]) == ["optimal", "optimal"]
+    alone = [solve(p, [LAYER, flat], REGIME) for p in two()]
+    assert list(r.rows["unlimited_annual_cost_jpy"]) == pytest.approx([s.annual_cost_jpy for s in alone], rel=1e-9)
+
+
 def test_minimum_lines_that_cannot_fit_a_capacity_are_dropped_and_said_so():
     # Alone, both exchanges buy the cheap layer M at its minimum line or more (0.5 of R1 = 1e9 and of R2 = 2e9:
     # at least 1.5e9 of cover); M can write 6e8 in all, so the fixed yes/no choices cannot hold: M is dropped.
@@ -181,8 +213,8 @@ def test_the_market_writes_every_batch_column_for_every_exchange_as_batch_does(j
     # assets, liquid capital, statement date — and the answer's binding limits too)
     profiles, quotes, capacity = japan
     regime = load_regime(DATA / "regimes" / f"{preset}.toml")
-    r = market.run(profiles, quotes, regime, {c: 1e15 for c in capacity}, tmp_path / "market.csv")
-    b = batch.run(profiles, quotes, regime, tmp_path / "batch.csv", workers=1)
+    market.run(profiles, quotes, regime, {c: 1e15 for c in capacity}, tmp_path / "market.csv")
+    batch.run(profiles, quotes, regime, tmp_path / "batch.csv", workers=1)
     import pandas as pd
 
     ours, theirs = pd.read_csv(tmp_path / "market.csv"), pd.read_csv(tmp_path / "batch.csv")
@@ -367,14 +399,20 @@ def test_decomposition_repair_by_one_joint_lp_matches_too(japan):
 
 # ---------------------------------------------------------------------------------------------- end to end
 
-def cli(*args, cwd=ROOT):
+def cli_process(*args, cwd=ROOT):
+    """A real `python -m optimizer market` process: for HiGHS's banner on file descriptor 1."""
     return subprocess.run([sys.executable, "-m", "optimizer", "market", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 
+def cli(*args, cwd=ROOT):
+    """`market ARGS` in this process, exit code and both streams (conftest.run_cli)."""
+    return run_cli("market", *args, cwd=cwd)
+
+
 def test_cli_writes_rows_and_summary_and_prints_one_json_object(tmp_path):
     out = tmp_path / "m.parquet"
-    p = cli("--regime", "securities-style-japan", "--out", out, "--format", "json")
+    p = cli_process("--regime", "securities-style-japan", "--out", out, "--format", "json")
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)  # exactly one JSON object: no HiGHS banner
     saved = json.loads((tmp_path / "m.summary.json").read_text())

@@ -3,8 +3,6 @@ properties over random plans, bad plan files, and the command end to end."""
 
 import json
 import math
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import layer, profile, random_regime, random_sheet, regime
+from conftest import run_cli
 from optimizer import cli
 from optimizer.inputs import InputError, load_profiles, load_quotes, load_regime
 from optimizer.model import solve
@@ -309,8 +308,7 @@ def test_a_year_that_cannot_comply_exits_3_with_the_plan_printed(write, capsys):
 
 def test_a_bad_plan_file_exits_2_with_one_line_naming_file_and_key(write):
     plan = write("bad.toml", "years = 3\nphase_in = [0.5, 1.0]\n")
-    out = subprocess.run([sys.executable, "-m", "optimizer", "plan", "--plan", str(plan)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = run_cli("plan", "--plan", plan, cwd=ROOT)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and str(plan) in out.stderr and "'phase_in'" in out.stderr
     assert "Traceback" not in out.stderr

@@ -17,6 +17,7 @@ from optimizer.domain import PERILS, RATINGS, Eligibility, ExchangeProfile, Quot
 from optimizer.inputs import InputError
 from optimizer.model import solve
 from optimizer.solution import verify
+from builders import profile as make_profile
 
 RATING_CREDIT = {"AAA": 1.0, "AA": 1.0, "A": 0.95, "BBB": 0.85}
 
@@ -173,7 +174,7 @@ def _milp_sheet(n: int = 60, seed: int = 1) -> list[Quote]:
 
 
 def test_a_solve_stopped_by_the_time_limit_says_so_and_its_mix_still_complies(monkeypatch):
-    profile = ExchangeProfile("X", 1e11, 0.05, 1e12, 0.1)
+    profile = make_profile(annual_trading_volume_jpy=1e12)
     reg = Regime("r", RequirementRule(floor_jpy=1e10), Eligibility(max_counterparty_share=0.3))
     quotes = _milp_sheet()
     best = solve(profile, quotes, reg, marginal=False)

@@ -3,8 +3,6 @@ seeing the optimal mix buy the quote."""
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -13,7 +11,7 @@ from optimizer.inputs import load_profiles, load_quotes, load_regime, select_pro
 from optimizer.model import solve
 from optimizer.reasons import not_bought, reason
 from builders import layer, profile
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 
 P = profile(annual_trading_volume_jpy=1e12)  # carry 10%: a full layer 0→R is worth buying below a ROL of 10%
 R = 1e9
@@ -183,9 +181,9 @@ def test_every_quote_not_bought_in_the_bundled_data_has_a_true_reason(profiles, 
 
 
 def test_solve_json_and_table_carry_the_reasons():
-    args = [sys.executable, "-m", "optimizer", "solve", "--profiles", str(DATA / "profiles-japan-2025.csv"),
+    args = ["solve", "--profiles", str(DATA / "profiles-japan-2025.csv"),
             "--exchange", "bitflyer", "--regime", "cold-wallet", "--quotes", str(DATA / "quotes-japan.csv")]
-    out = subprocess.run([*args, "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = run_cli(*args, "--format", "json", cwd=ROOT)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     reasons = {d["quote_id"]: d["reason"] for d in data["instruments_not_bought"]}
@@ -195,5 +193,5 @@ def test_solve_json_and_table_carry_the_reasons():
     assert reasons["PAR-1"] == "ineligible: not licensed in Japan; no credit allowed: max_derivative_share 0"
     assert data["requirement_to_net_assets"] == pytest.approx(data["required_coverage_jpy"] / 2.975e10)
     assert data["statement_date"] == "2025-12-31"
-    table = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    table = run_cli(*args, cwd=ROOT)
     assert "Not bought, and why:" in table.stdout and "ineligible: not licensed in Japan" in table.stdout

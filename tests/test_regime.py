@@ -6,9 +6,9 @@ import pytest
 
 from optimizer.domain import Eligibility, ExchangeProfile, Quote, Regime, RequirementRule, rating_bucket, rating_rank
 from optimizer.regime import credit_factor, rating_credit, requirement, with_parameter
+from builders import profile as make_profile
 
-PROFILE = ExchangeProfile("X", customer_assets_jpy=1e11, hot_wallet_share=0.05, annual_trading_volume_jpy=1e12,
-                          cost_of_capital=0.1)
+PROFILE = make_profile(annual_trading_volume_jpy=1e12)
 
 
 def _regime(**rule):
@@ -141,17 +141,14 @@ def test_requirement_never_exceeds_its_share_of_customer_assets(assets, hot, vol
 
 def test_batch_turns_an_implausible_requirement_into_an_error_row(tmp_path):
     import csv
-    import subprocess
-    import sys
 
-    from conftest import ROOT
+    from conftest import ROOT, run_cli
 
     profiles = tmp_path / "p.csv"
     profiles.write_text("exchange_id,customer_assets_jpy,hot_wallet_share,annual_trading_volume_jpy,cost_of_capital\n"
                         "A,1e10,0.05,1e12,0.1\nTINY,1e-320,0.05,1e12,0.1\nB,2e10,0.05,1e12,0.1\n")
-    out = subprocess.run([sys.executable, "-m", "optimizer", "batch", str(profiles), "--regime", "asset-based",
-                          "--out", str(tmp_path / "r.csv"), "--workers", "1"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
+    out = run_cli("batch", profiles, "--regime", "asset-based", "--out", tmp_path / "r.csv", "--workers", "1",
+                  cwd=ROOT)
     assert out.returncode == 0, out.stderr
     rows = {r["exchange_id"]: r for r in csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8"))}
     assert rows["A"]["status"] == rows["B"]["status"] == "optimal"
@@ -217,7 +214,7 @@ def test_second_event_share_is_a_regime_parameter_held_to_its_bounds():
 def test_a_frontier_over_max_days_to_pay_buys_the_slow_layer_once_the_limit_reaches_it():
     from optimizer.analysis import frontier, default_values
 
-    p = ExchangeProfile("X", 1e11, 0.05, 1e12, cost_of_capital=0.1)
+    p = make_profile(annual_trading_volume_jpy=1e12)
     r = _elig()
     slow = Quote("S", "insurance", "C", "A", 0, 1.0, 0.01, layer_basis="requirement", days_to_pay=90)
     table = frontier(p, [slow], r, "max_days_to_pay", [30, 89, 90, math.inf])

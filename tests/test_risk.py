@@ -2,8 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,8 @@ from optimizer.risk import RiskBook, metrics, solution_metrics, solve_with_risk,
 from optimizer.simulation import simulate
 from optimizer.solution import SolveError, verify
 
-from test_simulation import hand_scenarios, layer
+from test_simulation import hand_scenarios
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -155,9 +154,7 @@ def test_shortfall_is_a_status_not_an_error():
 
 # ---------------------------------------------------------------- end to end
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "optimizer", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+run = run_cli  # the command line in this process, exit code and both streams (conftest.run_cli)
 
 
 def test_cli_risk_json_is_one_object_with_the_design_names():
@@ -331,8 +328,7 @@ def test_per_instrument_recoveries_add_up_to_the_total_in_over_insured_years():
 
 
 def test_cli_risk_instruments_add_up_to_the_expected_recovery():
-    out = subprocess.run([sys.executable, "-m", "optimizer", "risk", "--exchange", "EX05", "--scenarios", "20000",
-                          "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = run("risk", "--exchange", "EX05", "--scenarios", "20000", "--format", "json")
     assert out.returncode == 0, out.stderr
     risk = json.loads(out.stdout)["risk"]
     parts = sum(i["expected_recovery_jpy"] for i in risk["instruments"])

@@ -1,19 +1,16 @@
 """Scenarios and the app's workspace (optimizer/scenario.py): the text grid, the file, the CLI's --scenario."""
 
 import json
-import subprocess
-import sys
 
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 from optimizer import load_profiles, load_quotes, load_regime, solve
 from optimizer.inputs import InputError
 from optimizer.scenario import (
-    Scenario, Workspace, from_json, parse_own, quotes_to_text, text_to_quotes, to_json,
+    Workspace, from_json, parse_own, quotes_to_text, text_to_quotes, to_json,
 )
 
 PROFILES = load_profiles(DATA / "profiles.csv")
@@ -201,14 +198,12 @@ def test_the_command_line_solves_the_saved_scenario_to_the_same_cost(tmp_path):
     path = tmp_path / "s.json"
     path.write_text(to_json(sc), encoding="utf-8")
     expected = solve(sc.profile, sc.quotes, sc.regime).annual_cost_jpy
-    out = subprocess.run([sys.executable, "-m", "optimizer", "solve", "--scenario", str(path), "--format", "json"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = run_cli("solve", "--scenario", path, "--format", "json", cwd=ROOT)
     assert out.returncode in (0, 3), out.stderr
     assert json.loads(out.stdout)["annual_cost_jpy"] == pytest.approx(expected, rel=1e-9)
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "optimizer", "price", "--scenario", str(bad)], capture_output=True,
-                         text=True, cwd=ROOT, timeout=300)
+    out = run_cli("price", "--scenario", bad, cwd=ROOT)
     assert out.returncode == 2 and "bad.json" in out.stderr and "Traceback" not in out.stderr
 
 

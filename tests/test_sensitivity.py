@@ -1,14 +1,12 @@
 """`sensitivity`: each assumption of data/assumptions.toml moved to its low and its high value, one at a time."""
 
 import json
-import subprocess
-import sys
 import tomllib
 
 import pytest
 
 from builders import layer, profile, regime
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_cli
 from optimizer import charts, sensitivity as S
 from optimizer.i18n import Unit
 from optimizer.inputs import InputError, load_capacity, load_profiles, load_quotes, load_regime
@@ -142,9 +140,8 @@ def test_the_bundled_assumptions_say_what_the_data_holds():
 def test_the_command_prints_the_tornado_and_writes_json_and_csv(tmp_path):
     spec = tmp_path / "a.toml"
     spec.write_text('name = "t"\n' + SMALL.replace('quotes = ["L1"]', 'quotes = ["LL-X1"]'), encoding="utf-8")
-    args = [sys.executable, "-m", "optimizer", "sensitivity", "--assumptions", str(spec)]
-    out = subprocess.run([*args, "--format", "json", "--out", str(tmp_path / "s.csv")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    args = ["sensitivity", "--assumptions", str(spec)]
+    out = run_cli(*args, "--format", "json", "--out", tmp_path / "s.csv", cwd=ROOT)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     swings = [a["swing_jpy"] for a in data["assumptions"]]
@@ -153,10 +150,9 @@ def test_the_command_prints_the_tornado_and_writes_json_and_csv(tmp_path):
         > data["assumptions"][0]["low"]["annual_cost_jpy"]
     csv_text = (tmp_path / "s.csv").read_text(encoding="utf-8")
     assert csv_text.splitlines()[0].startswith("rank,assumption") and len(csv_text.splitlines()) == 3
-    table = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    table = run_cli(*args, cwd=ROOT)
     assert table.returncode == 0 and "cost of capital" in table.stdout and "Base: annual cost" in table.stdout
-    bad = subprocess.run([*args[:-1], str(tmp_path / "missing.toml")], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60)
+    bad = run_cli(*args[:-1], tmp_path / "missing.toml", cwd=ROOT)
     assert bad.returncode == 2 and "missing.toml" in bad.stderr and "Traceback" not in bad.stderr
 
 

@@ -4,14 +4,13 @@ import dataclasses
 
 import pytest
 
-from optimizer.domain import Eligibility, Regime, RequirementRule
 from optimizer.model import solve
 from optimizer.solution import SCALAR_KEYS, error_result, verify
-from builders import layer, profile
+from builders import layer, profile, regime
 
 R = 1e10
 P = profile(name="Example")
-REG = Regime("t", RequirementRule(volume_rate=0.002), Eligibility(max_insurance_share=0.8))
+REG = regime(max_insurance_share=0.8)
 
 
 def q(qid, a, l, rol, **kw):
@@ -85,7 +84,7 @@ def test_tower_with_overlapping_layers_pays_each_layer_its_credit_and_cash_its_r
     # Two 0–60% layers at 60% share each overlap (1.2 of each slice); their excess fills 60–100% first.
     quotes = [q("A", 0.0, 0.6, 0.02, max_share=0.6), q("B", 0.0, 0.6, 0.02, max_share=0.6),
               q("C", 0.6, 0.4, 0.05, max_share=0.5)]
-    s = solve(P, quotes, Regime("t", RequirementRule(volume_rate=0.002), Eligibility()))
+    s = solve(P, quotes, regime())
     by_payer = s.tower().groupby("payer")["amount_jpy"].sum()
     for line in s.lines:
         assert by_payer[line.quote.quote_id] == pytest.approx(line.credit_jpy)

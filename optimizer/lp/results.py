@@ -39,7 +39,7 @@ def mixes_of(d: Scaled, idx: np.ndarray, insts: Sequence[Instance], x: np.ndarra
     """`assemble` for the instances `idx` of a stack: solver values (units of R) → Mixes in JPY, shares snapped
     onto the bounds of their lines as `assemble` does."""
     u = d.unit[idx]
-    n, bins = len(d.quotes), np.flatnonzero(d.binary)
+    bins = np.flatnonzero(d.binary)
     cols = Columns.of_scaled(d)
     share = x[:, cols.shares()].copy()
     share[share <= ZERO_SHARE] = 0.0
