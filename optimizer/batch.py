@@ -57,6 +57,7 @@ class ChunkSolver:
         self.resolver = Resolver()
         self.credit = {q.quote_id: credit_factor(q, regime) for q in self.quotes}
         self.asset_credit = {a.asset_id: asset_credit_factor(a, regime) for a in self.assets}
+        self.presolved: dict[int, Any] = {}  # by position in solve_many's profiles: shortfalls answered as stacks
 
     def instance(self, profile: ExchangeProfile) -> Instance:
         if self.assets:
@@ -69,7 +70,9 @@ class ChunkSolver:
 
     def solve_many(self, profiles: Sequence[ExchangeProfile]) -> tuple[list[tuple[Mixes, list[int]]], list[int]]:
         """Many profiles at once (`Resolver.solve_many` per set of offered quotes): the verified mixes with the
-        positions of their profiles, and the positions of the profiles to solve one by one."""
+        positions of their profiles, and the positions of the profiles to solve one by one. Profiles with no
+        compliant mix that the stack answered too (least shortfall, then least cost) are in `presolved`, by
+        position, as the Solution `solve` would give."""
         insts: list[Instance | None] = []
         rest: list[int] = []
         for k, p in enumerate(profiles):
@@ -84,9 +87,12 @@ class ChunkSolver:
                 groups.setdefault((tuple(q.quote_id for q in inst.quotes),
                                    tuple(a.asset_id for a in inst.assets)), []).append(k)
         out = []
+        self.presolved = {}
         for members in groups.values():
-            mixes, left = self.resolver.solve_many([insts[k] for k in members])
-            skipped = set(left.tolist())
+            shortfalls: dict[int, Any] = {}
+            mixes, left = self.resolver.solve_many([insts[k] for k in members], shortfalls=shortfalls)
+            self.presolved.update({members[k]: solution for k, solution in shortfalls.items()})
+            skipped = set(left.tolist()) | set(shortfalls)
             out.append((mixes, [m for k, m in enumerate(members) if k not in skipped]))
             rest += [members[k] for k in left]
         return out, sorted(rest)
@@ -539,9 +545,11 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     counted: Counter = Counter()  # solve paths of every solver this chunk used
     positions = list(profiles)
     alone = positions
+    presolved: dict[int, Any] = {}  # shortfalls the stack answered: their rows are made below, as the others'
     try:
         stacks, rest = lp.solve_many([profiles[p] for p in positions])
         alone = [positions[k] for k in rest]
+        presolved = {positions[k]: solution for k, solution in lp.presolved.items()}
         for mixes, at in stacks:
             stack_rows, totals = _rows_for_mixes(mixes)
             for j, (row, k) in enumerate(zip(stack_rows, at)):
@@ -554,13 +562,13 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
                     into[k] += agg[k]
     except Exception:  # noqa: BLE001 — the stack failed as a whole: every profile is solved on its own below
         rows = [r if r is not None and r["status"] == "error" else None for r in rows]
-        by_quote, alone = {}, positions
+        by_quote, alone, presolved = {}, positions, {}
         counted.update(lp.resolver.stats)
         lp = ChunkSolver(task.quotes, task.regime, task.assets)
-    for pos in alone:
+    for pos in sorted([*alone, *presolved]):
         lines: Sequence[Any] = ()
         try:
-            solution = lp.solve(profiles[pos])
+            solution = presolved.pop(pos, None) or lp.solve(profiles[pos])
             row, lines = row_for(solution), solution.lines
             for key, agg in _asset_totals(solution.holdings).items():
                 into = by_quote.setdefault(key, [0.0, 0.0, 0.0, 0.0])
