@@ -127,7 +127,7 @@ ROW_SCHEMA = row_schema(COLUMNS)
 def rows_frame(rows: list[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
     """Result rows (dicts keyed by `columns`, default COLUMNS) → a frame with exactly those columns and the
     types of row_schema(columns)."""
-    frame = pd.DataFrame(rows, columns=list(columns))
+    frame = pd.DataFrame({c: [r.get(c) for r in rows] for c in columns}, columns=list(columns))
     for col in columns:
         if col in _TEXT:
             frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
@@ -450,6 +450,15 @@ def _asset_totals(holdings) -> dict[str, list[float]]:
 ASSET_KEY = "asset:"  # per-asset totals share the summary's per-quote store under this prefix
 
 
+def _records(columns: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
+    """Columns (arrays or lists of n values) → n row dicts of Python values, a missing value (NaN) as None."""
+    def values(v) -> list:
+        out = v.tolist() if isinstance(v, np.ndarray) else list(v)
+        return [None if isinstance(x, float) and x != x else x for x in out]
+    keys, cols = list(columns), [values(v) for v in columns.values()]
+    return [dict(zip(keys, row)) for row in zip(*cols)] if n else []
+
+
 def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
     """`row_for` for many mixes at once (the same columns), and their per-quote totals."""
     R, cash, carry = m.requirement, m.cash, m.carry
@@ -483,8 +492,7 @@ def _rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[floa
         held = m.held
         columns.update(reserve_assets_jpy=held[:, funded].sum(axis=1), committed_jpy=held[:, ~funded].sum(axis=1),
                        **{f"{k}_jpy": held[:, [a.kind == k for a in m.assets]].sum(axis=1) for k in ASSET_KINDS})
-    frame = pd.DataFrame(columns)
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    rows = _records(columns, len(m))
     cover = m.share * m.limit_jpy
     by_quote = {q.quote_id: [float(cover[:, j].sum()), float(line_credit[:, j].sum()),
                              float(line_cost[:, j].sum()), float(bought[:, j].sum())]
