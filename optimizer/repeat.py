@@ -213,9 +213,12 @@ def pair_credit(c: PairCandidates, kappa: np.ndarray, attach: np.ndarray, limit:
         first = recovery(c.axis1[..., None], a, l) * covers[c.first].astype(float)       # batch × k₁ × quotes
         other = recovery(c.axis2[..., None], a, l) * covers[c.second].astype(float)      # batch × k₂ × quotes
         first = first[..., :, None, :]
-        both = within_aggregate(first + other[..., None, :, :], np.asarray(aggregate, dtype=float)[..., None, None, :])
-        paid = first + (both - first)  # what pair_recoveries' first + second gives, number for number
-        return np.asarray(kappa, dtype=float) * paid.reshape(paid.shape[:-3] + (-1, paid.shape[-1]))
+        paid = first + other[..., None, :, :]
+        np.minimum(paid, np.asarray(aggregate, dtype=float)[..., None, None, :], out=paid)  # within_aggregate
+        paid -= first  # the second loss's part: pair_recoveries' second
+        paid += first  # first + second, number for number as pair_recoveries gives them
+        paid *= np.asarray(kappa, dtype=float)
+        return paid.reshape(paid.shape[:-3] + (-1, paid.shape[-1]))
     first, second = pair_recoveries(c.x1, c.x2, np.asarray(attach)[..., None, :], np.asarray(limit)[..., None, :],
                                     np.asarray(aggregate)[..., None, :], covers[c.first], covers[c.second])
     return np.asarray(kappa, dtype=float) * (first + second)

@@ -414,6 +414,11 @@ def verify(solution: Solution) -> list[str]:
 _GRID_PAIRS = np.linspace(0.0, 1.0, 33)  # each loss of a pair on this grid too (a second net beside the vertices)
 
 
+def _weighted(paid: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Σ_j paid[n, p, j]·weight[n, j] for every exchange n and loss (pair) p: a batched matrix product."""
+    return np.matmul(paid, weight[:, :, None])[..., 0]
+
+
 def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, grid) -> np.ndarray:
     """The most that two losses of one year retain together beyond the reserve, per exchange (JPY, N exchanges):
     max over x₁ ≤ R, x₂ ≤ σ·R and every ordered pair of perils of x₁ + x₂ − Σ_j w_j·min(c₁·r_j(x₁) + c₂·r_j(x₂),
@@ -450,19 +455,20 @@ def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, gri
         for c2 in kinds:
             coupled = c1 & c2 & runs_out
             alone = ~coupled
-            u1 = e1 - np.einsum("npj,nj->np", r1[:, :, alone], (weight * c1)[:, alone])
-            u2 = e2 - np.einsum("npj,nj->np", r2[:, :, alone], (weight * c2)[:, alone])
-            retained = u1[:, :, None] + u2[:, None, :]
+            u1 = e1 - _weighted(r1[:, :, alone], (weight * c1)[:, alone])
+            u2 = e2 - _weighted(r2[:, :, alone], (weight * c2)[:, alone])
+            retained = (u1[:, :, None] + u2[:, None, :]).reshape(N, -1)
             if coupled.any():
-                paid = np.minimum(r1[:, :, None, coupled] + r2[:, None, :, coupled], aggregate[:, None, None, coupled])
-                retained = retained - np.einsum("nabk,nk->nab", paid, weight[:, coupled])
-            worst = np.maximum(worst, retained.reshape(N, -1).max(axis=1) - C)
+                paid = r1[:, :, None, coupled] + r2[:, None, :, coupled]
+                np.minimum(paid, aggregate[:, None, None, coupled], out=paid)
+                retained -= _weighted(paid.reshape(N, -1, int(coupled.sum())), weight[:, coupled])
+            worst = np.maximum(worst, retained.max(axis=1) - C)
             if coupled.any():  # the lines x₁ + x₂ = 2a + A of the coupled layers across the other axis's edges
                 lines = [(2.0 * attach[:, k] + aggregate[:, k])[:, None] for k in np.flatnonzero(coupled)]
                 x1 = np.concatenate([v for line in lines for v in (e1, np.clip(line - e2, 0.0, top1))], axis=1)
                 x2 = np.concatenate([v for line in lines for v in (np.clip(line - e1, 0.0, top2), e2)], axis=1)
                 paid = np.minimum(pays(x1) * c1 + pays(x2) * c2, aggregate[:, None, :])
-                retained = x1 + x2 - np.einsum("npj,nj->np", paid, weight)
+                retained = x1 + x2 - _weighted(paid, weight)
                 worst = np.maximum(worst, retained.max(axis=1) - C)
     return worst
 
