@@ -465,9 +465,16 @@ def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, gri
             worst = np.maximum(worst, retained.max(axis=1) - C)
             if coupled.any():  # the lines x₁ + x₂ = 2a + A of the coupled layers across the other axis's edges
                 lines = [(2.0 * attach[:, k] + aggregate[:, k])[:, None] for k in np.flatnonzero(coupled)]
-                x1 = np.concatenate([v for line in lines for v in (e1, np.clip(line - e2, 0.0, top1))], axis=1)
-                x2 = np.concatenate([v for line in lines for v in (np.clip(line - e1, 0.0, top2), e2)], axis=1)
-                paid = np.minimum(pays(x1) * c1 + pays(x2) * c2, aggregate[:, None, :])
+                K = len(lines)
+                # (b₁, L − b₁) on every edge b₁ of the first axis, (L − b₂, b₂) on every edge b₂ of the second: what
+                # a layer pays at the edge itself is r1 or r2 already; only the other loss is new
+                on1 = np.concatenate([np.clip(line - e1, 0.0, top2) for line in lines], axis=1)
+                on2 = np.concatenate([np.clip(line - e2, 0.0, top1) for line in lines], axis=1)
+                x1 = np.concatenate([np.tile(e1, (1, K)), on2], axis=1)
+                x2 = np.concatenate([on1, np.tile(e2, (1, K))], axis=1)
+                p1 = np.concatenate([np.tile(r1, (1, K, 1)), pays(on2)], axis=1)
+                p2 = np.concatenate([pays(on1), np.tile(r2, (1, K, 1))], axis=1)
+                paid = np.minimum(p1 * c1 + p2 * c2, aggregate[:, None, :])
                 retained = x1 + x2 - _weighted(paid, weight)
                 worst = np.maximum(worst, retained.max(axis=1) - C)
     return worst
