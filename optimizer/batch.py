@@ -127,15 +127,25 @@ ROW_SCHEMA = row_schema(COLUMNS)
 def rows_frame(rows: list[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
     """Result rows (dicts keyed by `columns`, default COLUMNS) → a frame with exactly those columns and the
     types of row_schema(columns)."""
-    frame = pd.DataFrame({c: [r.get(c) for r in rows] for c in columns}, columns=list(columns))
+    data: dict[str, Any] = {}
     for col in columns:
+        values = [r.get(col) for r in rows]
         if col in _TEXT:
-            frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
+            data[col] = pd.Series(values, dtype=object).where(pd.notna(pd.Series(values, dtype=object)), "").astype(str)
         elif col in _INT:
-            frame[col] = frame[col].fillna(0).astype("int64")
+            data[col] = pd.Series(values, dtype=object).fillna(0).astype("int64")
         else:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    return frame
+            data[col] = _floats(values)
+    return pd.DataFrame(data, columns=list(columns))
+
+
+def _floats(values: list) -> pd.Series:
+    """A float64 column of row values (None, NaN and anything not a number: NaN), as pd.to_numeric(…, errors=
+    "coerce") makes it, quickly when every value is a number or None."""
+    try:
+        return pd.Series(np.array([np.nan if v is None else v for v in values], dtype="float64"))
+    except (TypeError, ValueError):
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype("float64")
 
 
 # ------------------------------------------------------------------ reading profiles in chunks
