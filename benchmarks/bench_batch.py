@@ -16,12 +16,19 @@ Cases (each can be skipped or resized):
   req20    20 requirement-basis LP quotes                   --req-sizes 20000,100000
   bundled  the bundled quote sheet (yen-basis layers, a minimum line, a flat fee)        --bundled 20000
   milp50   50 quotes, 4 of them yes/no (minimum lines, flat fees)                       --milp 5000
+  repeat   data/quotes-japan.csv under the preset cold-wallet-repeat (a second loss of up to R in the same year:
+           the two-event rows, reinstatements)                                          --repeat 20000
+  assets   data/quotes-japan.csv and --assets data/assets-japan.csv under cold-wallet-assets (JGBs, a deposit, a
+           bank guarantee for at most half; haircuts, caps by kind, days to pay)        --assets 20000
+The repeat and assets cases use `benchmarks/user_script_terms.py` as the user script: written from docs/design.md
+alone (it does not import the package), with the two-event rows and the asset columns.
 Each with 1 worker; `--two` also runs 2 workers and reports 2 workers over 1, whole command against whole command.
 
 Each case alternates the user script and the batch for `--rounds` rounds and reports the median ratio (the load
 of a shared machine moves between runs; a ratio within one round is a fair one).
 
 Run:  .venv/bin/python benchmarks/bench_batch.py [--req-sizes 20000,100000] [--bundled 20000] [--milp 5000]
+                                                 [--repeat 20000] [--assets 20000]
                                                  [--sample 1000] [--loop-sample 1000] [--two] [--rounds 3]
 """
 
@@ -124,20 +131,23 @@ def agreement(got: pd.DataFrame, want: pd.DataFrame) -> tuple[bool, float]:
 
 
 def case(name: str, tmp: Path, profiles: Path, quotes: Path, regime: Path, n: int, sample: int,
-         two: bool, rounds: int, loop_n: int | None = None) -> None:
+         two: bool, rounds: int, loop_n: int | None = None, assets: Path | None = None,
+         user: str = "user_script.py") -> None:
     """Alternate the user script, the raw-highspy loop and the batch `rounds` times (a shared machine's load moves
     between runs, so each ratio is taken within one round) and report every round's ratios and their medians.
-    `loop_n`: profiles the loop solves (the whole file when None)."""
+    `loop_n`: profiles the loop solves (the whole file when None); `assets`: an assets CSV given to all three;
+    `user`: the user's script (user_script.py, or user_script_terms.py written without the package)."""
     py = sys.executable
     base_out, ours_out = tmp / f"{name}-user.csv", tmp / f"{name}-ours.parquet"
     loop_out, loop_n = tmp / f"{name}-loop.csv", min(loop_n or n, n)
-    batch = [py, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes), "--regime", str(regime)]
+    extra = ["--assets", str(assets)] if assets else []
+    batch = [py, "-m", "optimizer", "batch", str(profiles), "--quotes", str(quotes), "--regime", str(regime)] + extra
     loop = [py, str(HERE / "highspy_loop.py"), str(profiles), str(quotes), str(regime), str(loop_out)] + \
-        (["--limit", str(loop_n)] if loop_n < n else [])
+        (["--limit", str(loop_n)] if loop_n < n else []) + extra
     per_base, per_loop, ours, ours2 = [], [], [], []
     for _ in range(rounds):
-        per_base.append(run([py, str(HERE / "user_script.py"), str(profiles), str(quotes), str(regime),
-                             str(base_out), "--limit", str(sample)]) / sample)
+        per_base.append(run([py, str(HERE / user), str(profiles), str(quotes), str(regime),
+                             str(base_out), "--limit", str(sample)] + extra) / sample)
         per_loop.append(run(loop) / loop_n)
         ours.append(run(batch + ["--out", str(ours_out), "--workers", "1"]))
         if two:
@@ -150,7 +160,7 @@ def case(name: str, tmp: Path, profiles: Path, quotes: Path, regime: Path, n: in
     loop_ratios = [b * n / o for b, o in zip(per_loop, ours)]
     print(f"\n[{name}] {n:,} profiles, {rounds} rounds")
     print(f"  user script   {np.median(per_base) * 1e3:8.3f} ms/profile  (fresh PuLP model + HiGHS, cost only; first "
-          f"{sample:,} profiles; median)")
+          f"{sample:,} profiles, start-up included, extrapolated to {n:,}; {user}; median)")
     print(f"  highspy loop  {np.median(per_loop) * 1e3:8.3f} ms/profile  (one kept HiGHS model, sorted, warm; cost "
           f"only; {'all' if loop_n == n else f'first {loop_n:,}'} profiles; median)")
     print(f"  batch, 1 wkr  {np.median(ours) / n * 1e3:8.3f} ms/profile  (median {np.median(ours):.1f} s)  → "
@@ -173,6 +183,9 @@ def main() -> None:
     ap.add_argument("--req-sizes", default="20000,100000", help="comma-separated; empty to skip")
     ap.add_argument("--bundled", type=int, default=20000, help="0 to skip")
     ap.add_argument("--milp", type=int, default=5000, help="0 to skip")
+    ap.add_argument("--repeat", type=int, default=20000, help="profiles under cold-wallet-repeat; 0 to skip")
+    ap.add_argument("--assets", type=int, default=20000,
+                    help="profiles with data/assets-japan.csv under cold-wallet-assets; 0 to skip")
     ap.add_argument("--sample", type=int, default=1000, help="profiles the user script solves")
     ap.add_argument("--loop-sample", type=int, default=1000,
                     help="profiles the highspy loop solves on sheets with yes/no quotes (the whole file otherwise)")
@@ -202,6 +215,16 @@ def main() -> None:
             write_quotes(milp, milp_quotes(50, 4, seed=50))
             case("milp50", tmp, profiles, milp, regime, args.milp, min(args.sample, args.milp), args.two, args.rounds,
                  args.loop_sample)
+        japan, regimes = ROOT / "data" / "quotes-japan.csv", ROOT / "data" / "regimes"
+        for label, n, preset, assets in (("repeat", args.repeat, "cold-wallet-repeat", None),
+                                         ("assets", args.assets, "cold-wallet-assets",
+                                          ROOT / "data" / "assets-japan.csv")):
+            if n:
+                profiles = tmp / f"profiles-{n}.parquet"
+                make_profiles(profiles, n)
+                case(f"{label}-{preset}", tmp, profiles, japan,
+                     regimes / f"{preset}.toml", n, min(args.sample, n), args.two, args.rounds,
+                     assets=assets, user="user_script_terms.py")
 
 
 if __name__ == "__main__":

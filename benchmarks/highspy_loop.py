@@ -20,7 +20,16 @@ The quote sheet and the regime are read once with the project's loaders and κ c
     Σ_{j of c} κ_j·r_j(1)·s_j ≤ max_counterparty_share (collateralized derivatives exempt);
     s_j − min_j·y_j ≥ 0,  s_j − max_j·y_j ≤ 0;   0 ≤ C ≤ liquid/R,  0 ≤ s_j ≤ max_j (0 when not offered)
 
-Run:  .venv/bin/python benchmarks/highspy_loop.py PROFILES QUOTES REGIME OUT.csv [--limit N] [--no-sort]
+With the regime's `second_event_share` σ > 0 (the two-event test) it adds, for every ordered pair of peril groups
+(perils covered by the same quotes) and every (x₁, x₂) ∈ {0, 1, a_j: j covers g₁} × {0, σ, a_j: j covers g₂}:
+    C + z + Σ_j κ_j·min(c₁_j·r_j(x₁) + c₂_j·r_j(x₂), l_j·(1 + reinstatements_j))·s_j ≥ x₁ + x₂
+With `--assets F` (read with the project's loader; κ_a from `regime.asset_credit_factor`) one column A_a per
+eligible asset, c_a = κ_a·(1 − haircut), cost cost_of_capital − yield (held) or fee_rate (promised), bound
+max_amount/R: c_a·A_a on the reserve's side of every funded and two-event row, held credit in the min_cash row,
+one cap row per kind present, the asset's bank in its counterparty's row, and C + Σ_{held} A_a ≤ liquid/R.
+
+Run:  .venv/bin/python benchmarks/highspy_loop.py PROFILES QUOTES REGIME OUT.csv [--assets F] [--limit N]
+                                                  [--no-sort]
 Writes `exchange_id,status,annual_cost_jpy` (the profiles' own order), like user_script.py.
 """
 
@@ -38,9 +47,9 @@ import numpy as np
 import pandas as pd
 
 from optimizer import settings
-from optimizer.domain import Quote, Regime
-from optimizer.inputs import load_quotes, load_regime
-from optimizer.regime import credit_factor
+from optimizer.domain import ASSET_KINDS, Quote, Regime, ReserveAsset
+from optimizer.inputs import load_assets, load_quotes, load_regime
+from optimizer.regime import asset_credit_factor, credit_factor
 
 INF = highspy.kHighsInf
 OPTIMAL, INFEASIBLE = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible
@@ -78,12 +87,16 @@ class Sheet:
     quotes: list[Quote]
     kappa: np.ndarray
     regime: Regime
+    assets: tuple[ReserveAsset, ...] = ()  # the eligible reserve assets (κ_a > 0)
+    asset_kappa: tuple[float, ...] = ()
 
     @classmethod
-    def of(cls, quotes: Sequence[Quote], regime: Regime) -> "Sheet":
+    def of(cls, quotes: Sequence[Quote], regime: Regime, assets: Sequence[ReserveAsset] = ()) -> "Sheet":
         kappa = np.array([credit_factor(q, regime) for q in quotes])
         keep = kappa > 0
-        return cls([q for q, k in zip(quotes, keep) if k], kappa[keep], regime)
+        akappa = [asset_credit_factor(a, regime) for a in assets]
+        return cls([q for q, k in zip(quotes, keep) if k], kappa[keep], regime,
+                   tuple(a for a, k in zip(assets, akappa) if k > 0), tuple(k for k in akappa if k > 0))
 
     def __post_init__(self) -> None:
         qs, n = self.quotes, len(self.quotes)
@@ -107,9 +120,30 @@ class Sheet:
                               float).reshape(len(self.cps), n)
         # the rows move with R when a layer is in yen or a requirement-basis limit can hit its yen ceiling
         self.moves = bool((~self.req).any() or np.isfinite(self.cap_jpy[self.req]).any())
-        self.ncol = 2 + n + len(self.binary)
+        # reserve assets: columns after the shares
+        ats, m = self.assets, len(self.assets)
+        self.m = m
+        self.c_asset = np.array([k * (1.0 - a.haircut) for a, k in zip(ats, self.asset_kappa)], float)
+        self.held = np.array([a.funded for a in ats], bool)
+        self.asset_yield = np.array([a.yield_rate for a in ats], float)
+        self.asset_fee = np.array([a.fee_rate for a in ats], float)
+        self.asset_max = np.array([a.max_amount_jpy for a in ats], float)
+        self.asset_for = [a.exchange_id for a in ats]
+        self.kinds = [k for k in ASSET_KINDS if any(a.kind == k for a in ats)]
+        self.cps = sorted(set(self.cps) | {a.counterparty for a in ats if a.counterparty})
+        self.of_cp = np.array([[q.counterparty == c and not e for q, e in zip(qs, exempt)] for c in self.cps],
+                              float).reshape(len(self.cps), n)
+        self.asset_of_cp = np.array([[a.counterparty == c for a in ats] for c in self.cps],
+                                    float).reshape(len(self.cps), m)
+        # the two-event test: one block per ordered pair of peril groups
+        self.sigma = float(self.regime.requirement.second_event_share)
+        self.reinst = np.array([q.reinstatements for q in qs], float)
+        self.groups = np.unique(self.covers, axis=0) if self.sigma > 0 else np.zeros((0, n))
+        self.ncol = 2 + n + m + len(self.binary)
         self.npoint = 1 + 2 * n
         self.nfunded = len(perils) * self.npoint
+        self.nrepeat = sum((2 + int(g1.sum())) * (2 + int(g2.sum())) for g1 in self.groups for g2 in self.groups)
+        self.liquid_row = None  # index of C + Σ held A ≤ liquid/R (its bound is the profile's)
 
     # ------------------------------------------------------------------ numbers in units of R
     def layers(self, R: float) -> tuple[np.ndarray, np.ndarray]:
@@ -120,44 +154,72 @@ class Sheet:
 
     def matrix(self, a: np.ndarray, l: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The dense constraint matrix (rows × columns) and row bounds for layers (a, l)."""
-        n, e = self.n, self.regime.eligibility
+        n, m, e = self.n, self.m, self.regime.eligibility
         x = np.clip(np.concatenate([[1.0], a, a + l]), 0.0, 1.0)
         r = np.minimum(np.maximum(x[:, None] - a, 0.0), l) * self.kappa  # points × quotes: κ_j·r_j(x)
         top = np.minimum(np.maximum(1.0 - a, 0.0), l) * self.kappa
+        held_c = self.c_asset * self.held
         blocks, lower, upper = [], [], []
         for g in range(len(self.covers)):  # funded rows, one block per peril
-            blocks.append(np.hstack([np.ones((len(x), 2)), r * self.covers[g]]))
+            blocks.append(np.hstack([np.ones((len(x), 2)), r * self.covers[g], np.tile(self.c_asset, (len(x), 1))]))
             lower.append(x)
             upper.append(np.full(len(x), INF))
-        caps = [np.r_[1.0, 1.0, np.zeros(n)], np.r_[0.0, 0.0, top * ~self.derivative],
-                np.r_[0.0, 0.0, top * self.derivative]]
+        if self.sigma > 0:  # two losses in one year, after the funded rows (their bounds move with R too)
+            agg = l * (1.0 + self.reinst)
+            for g1 in self.groups:
+                x1 = np.clip(np.concatenate([[0.0, 1.0], a[g1 > 0]]), 0.0, 1.0)
+                for g2 in self.groups:
+                    x2 = np.clip(np.concatenate([[0.0, self.sigma], a[g2 > 0]]), 0.0, self.sigma)
+                    p1, p2 = np.repeat(x1, len(x2)), np.tile(x2, len(x1))
+                    paid = np.minimum(np.minimum(np.maximum(p1[:, None] - a, 0.0), l) * g1
+                                      + np.minimum(np.maximum(p2[:, None] - a, 0.0), l) * g2, agg)
+                    blocks.append(np.hstack([np.ones((len(p1), 2)), paid * self.kappa,
+                                             np.tile(self.c_asset, (len(p1), 1))]))
+                    lower.append(p1 + p2)
+                    upper.append(np.full(len(p1), INF))
+        caps = [np.r_[1.0, 1.0, np.zeros(n), held_c], np.r_[0.0, 0.0, top * ~self.derivative, np.zeros(m)],
+                np.r_[0.0, 0.0, top * self.derivative, np.zeros(m)]]
         blocks.append(np.array(caps))
         lower.append([e.min_cash_share, -INF, -INF])
         upper.append([INF, e.max_insurance_share, e.max_derivative_share])
-        blocks.append(np.hstack([np.zeros((len(self.cps), 2)), self.of_cp * top]))
+        blocks.append(np.hstack([np.zeros((len(self.cps), 2)), self.of_cp * top, self.asset_of_cp * self.c_asset]))
         lower.append(np.full(len(self.cps), -INF))
         upper.append(np.full(len(self.cps), e.max_counterparty_share))
+        if m:
+            kinds = np.array([[a.kind == k for a in self.assets] for k in self.kinds], float)
+            blocks.append(np.hstack([np.zeros((len(self.kinds), 2 + n)), kinds * self.c_asset]))
+            lower.append(np.full(len(self.kinds), -INF))
+            upper.append([e.max_asset_share(k) for k in self.kinds])
+        if self.held.any():  # cash and held assets tie up liquid capital (bound set per profile)
+            self.liquid_row = sum(len(b) for b in blocks)
+            blocks.append(np.r_[1.0, 0.0, np.zeros(n), self.held.astype(float)][None, :])
+            lower.append([-INF])
+            upper.append([INF])
         A = np.hstack([np.vstack(blocks), np.zeros((sum(len(b) for b in blocks), len(self.binary)))])
         k = len(self.binary)
         lines = np.zeros((2 * k, self.ncol))
         for i, j in enumerate(self.binary):
             lines[i, 2 + j] = lines[k + i, 2 + j] = 1.0
-            lines[i, 2 + n + i] = -self.min_share[j]
-            lines[k + i, 2 + n + i] = -self.max_share[j]
+            lines[i, 2 + n + m + i] = -self.min_share[j]
+            lines[k + i, 2 + n + m + i] = -self.max_share[j]
         A = np.vstack([A, lines])
         lower = np.concatenate([*map(np.asarray, lower), np.zeros(k), np.full(k, -INF)])
         upper = np.concatenate([*map(np.asarray, upper), np.full(k, INF), np.zeros(k)])
         return A, lower, upper
 
-    def costs(self, R: np.ndarray, multiplier: np.ndarray, carry: np.ndarray) -> np.ndarray:
-        """Costs of every column for every profile (profiles × columns), units of R."""
+    def costs(self, R: np.ndarray, multiplier: np.ndarray, carry: np.ndarray,
+              coc: np.ndarray | None = None) -> np.ndarray:
+        """Costs of every column for every profile (profiles × columns), units of R (`coc`, the cost of capital,
+        prices held assets)."""
         P = len(R)
         if self.moves:
             l = np.where(self.req, np.minimum(self.lim0 * R[:, None], self.cap_jpy) / R[:, None],
                          self.lim0 / R[:, None])
         else:
             l = np.broadcast_to(self.lim0, (P, self.n))
-        return np.hstack([carry[:, None], np.zeros((P, 1)), multiplier[:, None] * self.rate * l,
+        coc = np.zeros(P) if coc is None else coc
+        assets = np.where(self.held, coc[:, None] - self.asset_yield, self.asset_fee) if self.m else np.zeros((P, 0))
+        return np.hstack([carry[:, None], np.zeros((P, 1)), multiplier[:, None] * self.rate * l, assets,
                           self.fee[self.binary] / R[:, None]])
 
     # ------------------------------------------------------------------ the one model
@@ -170,7 +232,7 @@ class Sheet:
         starts = np.searchsorted(rows, np.arange(A.shape[0])).astype(np.int32)
         h.addRows(A.shape[0], lower, upper, len(rows), starts, cols.astype(np.int32), A[rows, cols])
         if len(self.binary):
-            idx = (2 + self.n + np.arange(len(self.binary))).astype(np.int32)
+            idx = (2 + self.n + self.m + np.arange(len(self.binary))).astype(np.int32)
             h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger))
         return h, A
 
@@ -198,21 +260,24 @@ def solve_all(frame: pd.DataFrame, sheet: Sheet, sort: bool = True) -> tuple[lis
     return solve_arrays(sheet, frame["exchange_id"].astype(str).to_numpy(), requirements(frame, sheet.regime),
                         column(frame, "premium_multiplier", 1.0),
                         column(frame, "cost_of_capital", 0.0) - column(frame, "reserve_yield", 0.0),
-                        column(frame, "liquid_capital_jpy", np.inf), sort)
+                        column(frame, "liquid_capital_jpy", np.inf), sort, column(frame, "cost_of_capital", 0.0))
 
 
 def solve_arrays(sheet: Sheet, ids: np.ndarray, R: np.ndarray, multiplier: np.ndarray, carry: np.ndarray,
-                 liquid_jpy: np.ndarray, sort: bool = True) -> tuple[list[str], np.ndarray]:
+                 liquid_jpy: np.ndarray, sort: bool = True, coc: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
     """Profiles given as columns (R and liquid capital in yen) on one kept HiGHS model: (status, annual cost)."""
-    P, n = len(R), sheet.n
+    P, n, m = len(R), sheet.n, sheet.m
     liquid = liquid_jpy / R
-    cost = sheet.costs(R, multiplier, carry)
+    cost = sheet.costs(R, multiplier, carry, coc)
     upper = np.hstack([np.minimum(liquid, INF)[:, None], np.zeros((P, 1)),
-                       np.broadcast_to(sheet.max_share, (P, n)), np.ones((P, len(sheet.binary)))])
+                       np.broadcast_to(sheet.max_share, (P, n)), np.minimum(sheet.asset_max / R[:, None], INF),
+                       np.ones((P, len(sheet.binary)))])
     if any(e is not None for e in sheet.for_one):  # quotes offered to one exchange only: shares 0 for the others
         mine = np.array([[e is None or e == i for e in sheet.for_one] for i in ids])
         upper[:, 2:2 + n] *= mine
-        upper[:, 2 + n:] *= mine[:, sheet.binary]
+        upper[:, 2 + n + m:] *= mine[:, sheet.binary]
+    if any(e is not None for e in sheet.asset_for):  # assets offered to one exchange only
+        upper[:, 2 + n:2 + n + m] *= np.array([[e is None or e == i for e in sheet.asset_for] for i in ids])
     # neighbours in this order share their optimal basis: by how dear cash is against cover, then by size
     order = np.lexsort((R, carry / multiplier)) if sort else np.arange(P)
     if sheet.moves:
@@ -221,9 +286,12 @@ def solve_arrays(sheet: Sheet, ids: np.ndarray, R: np.ndarray, multiplier: np.nd
     lower = np.zeros(sheet.ncol)
     h, A = sheet.model(R[order[0]] if P else 1.0)
     _, row_lower, _ = sheet.matrix(*sheet.layers(R[order[0]] if P else 1.0))
-    funded = np.arange(sheet.nfunded, dtype=np.int32)
+    funded = np.arange(sheet.nfunded + sheet.nrepeat, dtype=np.int32)  # the funded and two-event rows
     status, out = [""] * P, np.full(P, np.nan)
+    liquid_row = None if sheet.liquid_row is None else np.array([sheet.liquid_row], np.int32)
     for i in order:
+        if liquid_row is not None:
+            h.changeRowsBounds(1, liquid_row, np.array([-INF]), np.array([min(liquid[i], INF)]))
         if sheet.moves:  # the breakpoints and coefficients of yen layers move with R
             A_i, lo_i, up_i = sheet.matrix(*sheet.layers(R[i]))
             for r, c in zip(*np.nonzero(A_i != A)):
@@ -262,9 +330,11 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--limit", type=int, default=None, help="only the first N profiles")
     ap.add_argument("--no-sort", action="store_true", help="solve in file order")
+    ap.add_argument("--assets", default=None, help="an assets CSV (reserve assets beyond cash)")
     args = ap.parse_args()
     quiet_banner()
-    sheet = Sheet.of(load_quotes(args.quotes), load_regime(args.regime))
+    sheet = Sheet.of(load_quotes(args.quotes), load_regime(args.regime),
+                     load_assets(args.assets) if args.assets else ())
     frame = (pd.read_parquet if args.profiles.endswith(".parquet") else pd.read_csv)(args.profiles)
     if args.limit:
         frame = frame.head(args.limit)

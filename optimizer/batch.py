@@ -57,6 +57,7 @@ class ChunkSolver:
         self.resolver = Resolver()
         self.credit = {q.quote_id: credit_factor(q, regime) for q in self.quotes}
         self.asset_credit = {a.asset_id: asset_credit_factor(a, regime) for a in self.assets}
+        self.presolved: dict[int, Any] = {}  # by position in solve_many's profiles: shortfalls answered as stacks
 
     def instance(self, profile: ExchangeProfile) -> Instance:
         if self.assets:
@@ -69,7 +70,9 @@ class ChunkSolver:
 
     def solve_many(self, profiles: Sequence[ExchangeProfile]) -> tuple[list[tuple[Mixes, list[int]]], list[int]]:
         """Many profiles at once (`Resolver.solve_many` per set of offered quotes): the verified mixes with the
-        positions of their profiles, and the positions of the profiles to solve one by one."""
+        positions of their profiles, and the positions of the profiles to solve one by one. Profiles with no
+        compliant mix that the stack answered too (least shortfall, then least cost) are in `presolved`, by
+        position, as the Solution `solve` would give."""
         insts: list[Instance | None] = []
         rest: list[int] = []
         for k, p in enumerate(profiles):
@@ -92,9 +95,13 @@ class ChunkSolver:
                 groups.setdefault((tuple(q.quote_id for q in inst.quotes),
                                    tuple(a.asset_id for a in inst.assets)), []).append(k)
         out = []
+        self.presolved = {}
         for members in groups.values():
-            mixes, left = self.resolver.solve_many([insts[k] for k in members], marginal=marginal)
-            skipped = set(left.tolist())
+            shortfalls: dict[int, Any] = {}
+            mixes, left = self.resolver.solve_many([insts[k] for k in members], marginal=marginal,
+                                                   shortfalls=shortfalls)
+            self.presolved.update({members[k]: solution for k, solution in shortfalls.items()})
+            skipped = set(left.tolist()) | set(shortfalls)
             out.append((mixes, [m for k, m in enumerate(members) if k not in skipped]))
             rest += [members[k] for k in left]
         return out, sorted(rest)
@@ -129,15 +136,25 @@ ROW_SCHEMA = row_schema(COLUMNS)
 def rows_frame(rows: list[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
     """Result rows (dicts keyed by `columns`, default COLUMNS) → a frame with exactly those columns and the
     types of row_schema(columns)."""
-    frame = pd.DataFrame(rows, columns=list(columns))
+    data: dict[str, Any] = {}
     for col in columns:
+        values = [r.get(col) for r in rows]
         if col in _TEXT:
-            frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
+            data[col] = pd.Series(values, dtype=object).where(pd.notna(pd.Series(values, dtype=object)), "").astype(str)
         elif col in _INT:
-            frame[col] = frame[col].fillna(0).astype("int64")
+            data[col] = pd.Series(values, dtype=object).fillna(0).astype("int64")
         else:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    return frame
+            data[col] = _floats(values)
+    return pd.DataFrame(data, columns=list(columns))
+
+
+def _floats(values: list) -> pd.Series:
+    """A float64 column of row values (None, NaN and anything not a number: NaN), as pd.to_numeric(…, errors=
+    "coerce") makes it, quickly when every value is a number or None."""
+    try:
+        return pd.Series(np.array([np.nan if v is None else v for v in values], dtype="float64"))
+    except (TypeError, ValueError):
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype("float64")
 
 
 # ------------------------------------------------------------------ reading profiles in chunks
@@ -452,6 +469,15 @@ def _asset_totals(holdings) -> dict[str, list[float]]:
 ASSET_KEY = "asset:"  # per-asset totals share the summary's per-quote store under this prefix
 
 
+def _records(columns: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
+    """Columns (arrays or lists of n values) → n row dicts of Python values, a missing value (NaN) as None."""
+    def values(v) -> list:
+        out = v.tolist() if isinstance(v, np.ndarray) else list(v)
+        return [None if isinstance(x, float) and x != x else x for x in out]
+    keys, cols = list(columns), [values(v) for v in columns.values()]
+    return [dict(zip(keys, row)) for row in zip(*cols)] if n else []
+
+
 def rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
     """`row_for` for many mixes at once (the same columns), and their per-quote totals."""
     R, cash, carry = m.requirement, m.cash, m.carry
@@ -485,8 +511,7 @@ def rows_for_mixes(m: Mixes) -> tuple[list[dict[str, Any]], dict[str, list[float
         held = m.held
         columns.update(reserve_assets_jpy=held[:, funded].sum(axis=1), committed_jpy=held[:, ~funded].sum(axis=1),
                        **{f"{k}_jpy": held[:, [a.kind == k for a in m.assets]].sum(axis=1) for k in ASSET_KINDS})
-    frame = pd.DataFrame(columns)
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    rows = _records(columns, len(m))
     cover = m.share * m.limit_jpy
     by_quote = {q.quote_id: [float(cover[:, j].sum()), float(line_credit[:, j].sum()),
                              float(line_cost[:, j].sum()), float(bought[:, j].sum())]
@@ -547,9 +572,11 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     counted: Counter = Counter()  # solve paths of every solver this chunk used
     positions = list(profiles)
     alone = positions
+    presolved: dict[int, Any] = {}  # shortfalls the stack answered: their rows are made below, as the others'
     try:
         stacks, rest = lp.solve_many([profiles[p] for p in positions])
         alone = [positions[k] for k in rest]
+        presolved = {positions[k]: solution for k, solution in lp.presolved.items()}
         for mixes, at in stacks:
             stack_rows, totals = rows_for_mixes(mixes)
             for j, (row, k) in enumerate(zip(stack_rows, at)):
@@ -562,13 +589,13 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
                     into[k] += agg[k]
     except Exception:  # noqa: BLE001 — the stack failed as a whole: every profile is solved on its own below
         rows = [r if r is not None and r["status"] == "error" else None for r in rows]
-        by_quote, alone = {}, positions
+        by_quote, alone, presolved = {}, positions, {}
         counted.update(lp.resolver.stats)
         lp = ChunkSolver(task.quotes, task.regime, task.assets)
-    for pos in alone:
+    for pos in sorted([*alone, *presolved]):
         lines: Sequence[Any] = ()
         try:
-            solution = lp.solve(profiles[pos])
+            solution = presolved.pop(pos, None) or lp.solve(profiles[pos])
             row, lines = row_for(solution), solution.lines
             for key, agg in _asset_totals(solution.holdings).items():
                 into = by_quote.setdefault(key, [0.0, 0.0, 0.0, 0.0])

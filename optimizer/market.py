@@ -911,9 +911,10 @@ def _baseline(instances: Sequence[Instance], quotes: Sequence[Quote], regime: Re
             c = counterparty.get(qid)
             if c is not None:
                 demand[c] = demand.get(c, 0.0) + agg[0]
-    for k in rest:
+    presolved = dict(lp.presolved)  # exchanges short even alone, answered by the stacks (least shortfall, then cost)
+    for k in sorted([*rest, *presolved]):
         try:
-            s = lp.resolver.solve(instances[k], marginal=False)
+            s = presolved.pop(k, None) or lp.resolver.solve(instances[k], marginal=False)
         except SolveError as exc:
             raise SolveError(f"exchange {instances[k].profile.exchange_id} cannot be solved even alone: {exc}") \
                 from exc

@@ -104,6 +104,10 @@ class PairCandidates:
     x1: np.ndarray
     x2: np.ndarray
     names: tuple[str, ...]
+    # when the points are every pair of two axes' edges and nothing else (vertices="maxima"): the edges of each
+    # axis (batch × k₁, batch × k₂), x1 = each of axis1's repeated k₂ times, x2 = axis2 tiled k₁ times
+    axis1: np.ndarray | None = None
+    axis2: np.ndarray | None = None
 
 
 def _edges(attach, limit, aggregate, covers, top, ids, every: bool) -> tuple[np.ndarray, list[str]]:
@@ -190,8 +194,9 @@ def candidates(attach: np.ndarray, limit: np.ndarray, aggregate: np.ndarray, cov
                 x1 += [e1, np.clip(line - e2, 0.0, top[..., None])]
                 x2 += [np.clip(line - e1, 0.0, second_top[..., None]), e2]
                 names += [f"{u}_then_aggregate_{ids[k]}" for u in n1] + [f"aggregate_{ids[k]}_then_{v}" for v in n2]
+            grid = len(x1) == 1  # no aggregate lines: the points are the pairs of the two axes' edges
             out.append(PairCandidates(g1, g2, np.concatenate(x1, axis=-1), np.concatenate(x2, axis=-1),
-                                      tuple(names)))
+                                      tuple(names), e1 if grid else None, e2 if grid else None))
     return out
 
 
@@ -203,6 +208,17 @@ def pair_credit(c: PairCandidates, kappa: np.ndarray, attach: np.ndarray, limit:
     `Rows.of([f"repeat_{groups[c.first]}_then_{groups[c.second]}_at_{n}" for n in c.names], d, cash=1.0, gap=1.0,
     share=pair_credit(c, d.kappa, d.attach, d.limit, aggregate, d.covers), lower=c.x1 + c.x2)`."""
     covers = np.asarray(covers, dtype=bool)
+    if c.axis1 is not None:  # a grid of two axes: each axis's recoveries once, the pairs by broadcasting
+        a, l = np.asarray(attach, dtype=float)[..., None, :], np.asarray(limit, dtype=float)[..., None, :]
+        first = recovery(c.axis1[..., None], a, l) * covers[c.first].astype(float)       # batch × k₁ × quotes
+        other = recovery(c.axis2[..., None], a, l) * covers[c.second].astype(float)      # batch × k₂ × quotes
+        first = first[..., :, None, :]
+        paid = first + other[..., None, :, :]
+        np.minimum(paid, np.asarray(aggregate, dtype=float)[..., None, None, :], out=paid)  # within_aggregate
+        paid -= first  # the second loss's part: pair_recoveries' second
+        paid += first  # first + second, number for number as pair_recoveries gives them
+        paid *= np.asarray(kappa, dtype=float)
+        return paid.reshape(paid.shape[:-3] + (-1, paid.shape[-1]))
     first, second = pair_recoveries(c.x1, c.x2, np.asarray(attach)[..., None, :], np.asarray(limit)[..., None, :],
                                     np.asarray(aggregate)[..., None, :], covers[c.first], covers[c.second])
     return np.asarray(kappa, dtype=float) * (first + second)

@@ -413,6 +413,11 @@ def verify(solution: Solution) -> list[str]:
 _GRID_PAIRS = np.linspace(0.0, 1.0, 33)  # each loss of a pair on this grid too (a second net beside the vertices)
 
 
+def _weighted(paid: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Σ_j paid[n, p, j]·weight[n, j] for every exchange n and loss (pair) p: a batched matrix product."""
+    return np.matmul(paid, weight[:, :, None])[..., 0]
+
+
 def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, grid) -> np.ndarray:
     """The most that two losses of one year retain together beyond the reserve, per exchange (JPY, N exchanges):
     max over x₁ ≤ R, x₂ ≤ σ·R and every ordered pair of perils of x₁ + x₂ − Σ_j w_j·min(c₁·r_j(x₁) + c₂·r_j(x₂),
@@ -422,31 +427,55 @@ def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, gri
     a + A − l where an aggregate lies between one and two limits), and, for each layer whose aggregate two losses
     can use up (A < 2l), where the line x₁ + x₂ = 2a + A crosses those edges: every vertex of the retained total's
     linear pieces. Own arithmetic (numpy clip and minimum), not the model's rows nor repeat.py.
+
+    On the pairs of edges the sum is split: a layer that covers only one of the two perils, or whose aggregate two
+    losses cannot use up (A ≥ 2l), pays c₁·r(x₁) + c₂·r(x₂) (the minimum never binds), so its part is a function of
+    each loss alone, added across the axes; only the layers covering both perils with A < 2l are evaluated at every
+    pair. The line of such a layer matters only where it covers both perils (elsewhere its minimum never binds).
     """
     N, n = attach.shape
     top1, top2 = R[:, None], sigma * R[:, None]
     partial = (aggregate > limit) & (aggregate < 2.0 * limit)
-    extra = np.where(partial, attach + aggregate - limit, 0.0)
+    some = np.flatnonzero(partial.any(axis=0))
+    extra = np.where(partial[:, some], attach[:, some] + aggregate[:, some] - limit[:, some], 0.0)
 
     def axis(top):
         return np.clip(np.concatenate([grid[None, :] * top, attach, attach + limit, extra], axis=1), 0.0, top)
 
+    def pays(x):  # N × points → N × points × quotes: r_j(x)
+        return np.clip(x[:, :, None] - attach[:, None, :], 0.0, limit[:, None, :])
+
     e1, e2 = axis(top1), axis(top2)
-    x1, x2 = [np.repeat(e1, e2.shape[1], axis=1)], [np.tile(e2, (1, e1.shape[1]))]
-    for k in np.flatnonzero((aggregate < 2.0 * limit).any(axis=0)):
-        line = (2.0 * attach[:, k] + aggregate[:, k])[:, None]
-        x1 += [e1, np.clip(line - e2, 0.0, top1)]
-        x2 += [np.clip(line - e1, 0.0, top2), e2]
-    x1, x2 = np.concatenate(x1, axis=1), np.concatenate(x2, axis=1)    # exchanges × pairs
-    first = np.clip(x1[:, :, None] - attach[:, None, :], 0.0, limit[:, None, :])
-    second = np.clip(x2[:, :, None] - attach[:, None, :], 0.0, limit[:, None, :])
+    r1, r2 = pays(e1), pays(e2)
+    runs_out = (aggregate < 2.0 * limit).any(axis=0)
     worst = np.full(N, -np.inf)
     kinds = {c.tobytes(): c for c in covers}.values()
     for c1 in kinds:
         for c2 in kinds:
-            paid = np.minimum(first * c1 + second * c2, aggregate[:, None, :])
-            retained = x1 + x2 - np.einsum("npj,nj->np", paid, weight)
+            coupled = c1 & c2 & runs_out
+            alone = ~coupled
+            u1 = e1 - _weighted(r1[:, :, alone], (weight * c1)[:, alone])
+            u2 = e2 - _weighted(r2[:, :, alone], (weight * c2)[:, alone])
+            retained = (u1[:, :, None] + u2[:, None, :]).reshape(N, -1)
+            if coupled.any():
+                paid = r1[:, :, None, coupled] + r2[:, None, :, coupled]
+                np.minimum(paid, aggregate[:, None, None, coupled], out=paid)
+                retained -= _weighted(paid.reshape(N, -1, int(coupled.sum())), weight[:, coupled])
             worst = np.maximum(worst, retained.max(axis=1) - C)
+            if coupled.any():  # the lines x₁ + x₂ = 2a + A of the coupled layers across the other axis's edges
+                lines = [(2.0 * attach[:, k] + aggregate[:, k])[:, None] for k in np.flatnonzero(coupled)]
+                K = len(lines)
+                # (b₁, L − b₁) on every edge b₁ of the first axis, (L − b₂, b₂) on every edge b₂ of the second: what
+                # a layer pays at the edge itself is r1 or r2 already; only the other loss is new
+                on1 = np.concatenate([np.clip(line - e1, 0.0, top2) for line in lines], axis=1)
+                on2 = np.concatenate([np.clip(line - e2, 0.0, top1) for line in lines], axis=1)
+                x1 = np.concatenate([np.tile(e1, (1, K)), on2], axis=1)
+                x2 = np.concatenate([on1, np.tile(e2, (1, K))], axis=1)
+                p1 = np.concatenate([np.tile(r1, (1, K, 1)), pays(on2)], axis=1)
+                p2 = np.concatenate([pays(on1), np.tile(r2, (1, K, 1))], axis=1)
+                paid = np.minimum(p1 * c1 + p2 * c2, aggregate[:, None, :])
+                retained = x1 + x2 - _weighted(paid, weight)
+                worst = np.maximum(worst, retained.max(axis=1) - C)
     return worst
 
 

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..domain import ExchangeProfile, Quote, Regime, ReserveAsset
-from ..settings import BOUND_GAP, FEASIBILITY, INTEGRALITY, OPTIMALITY, SHORTFALL_SLACK
+from ..settings import BOUND_GAP, FEASIBILITY, INTEGRALITY, OPTIMALITY, SHORTFALL_SLACK, ZERO_SHORTFALL
 from ..solution import Mixes, Solution, SolveError, verify_many
 from . import highs
 from .columns import CASH, SHORTFALL, Columns
@@ -166,6 +166,7 @@ REUSED_BASIS = "basis re-used (no simplex)"
 WARM_SIMPLEX = "warm simplex from the previous basis"
 MIP_RESOLVE = "MIP re-solved on the kept model"
 SHORTFALL_PHASES = "shortfall: least shortfall, then least cost"
+SHORTFALL_STACK = "shortfall: least shortfall, then least cost, as a stack (LP sheets in a batch)"
 NODES = "branch-and-bound nodes (instances × nodes, MILP sheets in a batch)"
 MAX_PATTERN_BINARIES = 12  # a batch branches and bounds over up to this many yes/no quotes; above, HiGHS's MIP
 
@@ -271,7 +272,8 @@ class Resolver:
 
 
     # -------------------------------------------------------------- many instances of one structure at once
-    def solve_many(self, insts: Sequence[Instance], *, marginal: bool = True) -> tuple[Mixes, np.ndarray]:
+    def solve_many(self, insts: Sequence[Instance], *, marginal: bool = True,
+                   shortfalls: dict[int, Solution] | None = None) -> tuple[Mixes, np.ndarray]:
         """`solve` for many instances of one structure at once — a batch's chunk.
 
         The yes/no decisions of a MILP sheet with at most MAX_PATTERN_BINARIES of them are found by branch and
@@ -283,6 +285,11 @@ class Resolver:
 
         Returns the verified mixes and the positions of the instances this path left to `solve` one by one
         (a shortfall, more yes/no quotes than MAX_PATTERN_BINARIES, a mix the check refused).
+
+        `shortfalls`: a dict to receive, by position, the Solutions of the instances with no compliant mix on a
+        sheet without yes/no quotes, found here as stacks (`_shortfall_stack`: `optimise`'s least shortfall, then
+        least cost, and `marginal_cost`'s, each instance's answer `assemble`d and checked by `verify` as `solve`
+        does); those positions are then not in the positions returned. None: they are left to `solve` too.
         """
         N = len(insts)
         started = time.perf_counter()
@@ -294,6 +301,7 @@ class Resolver:
         num = numbers(d)
         best_cost, best_x, best_pattern = self._branch_and_bound(kept, num, len(bins))
         found = np.isfinite(best_cost)
+        no_mix = np.flatnonzero(~found)  # no compliant mix (or the LP not solved): the shortfall steps next
         mc = np.full(N, np.nan)
         if marginal and found.any():
             step = d.unit * MARGINAL_STEP
@@ -313,7 +321,71 @@ class Resolver:
                        (time.perf_counter() - started) / N)
         problems = verify_many(mixes)
         good = np.array([not p for p in problems], dtype=bool)
-        return mixes.subset(good), np.sort(np.concatenate([np.flatnonzero(~found), idx[~good]]))
+        done_alone = np.zeros(N, dtype=bool)
+        if shortfalls is not None and not len(bins) and no_mix.size:  # after the others: their bases first
+            for k, solution in self._shortfall_stack(kept, num, insts, no_mix, marginal).items():
+                shortfalls[k] = solution
+                done_alone[k] = True
+        return mixes.subset(good), np.sort(np.concatenate([np.flatnonzero(~found & ~done_alone), idx[~good]]))
+
+    def _shortfall_phases(self, kept: "_Kept", num: Numbers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`optimise`'s second and third steps for a stack of LPs with no compliant mix: the least shortfall z*
+        (cost z alone, z free), then the least cost with z ≤ z* + SHORTFALL_SLACK. Returns (solved: both steps
+        optimal and z* above ZERO_SHORTFALL — where it is not, the first step would have found a compliant mix —,
+        z*, x of the last step)."""
+        N = num.cost.shape[0]
+        self.stats[SHORTFALL_PHASES] += N
+        cost_z = np.zeros_like(num.cost)
+        cost_z[:, SHORTFALL] = 1.0
+        free = num.col_upper.copy()
+        free[:, SHORTFALL] = INF
+        status, x = self._solve_lp_stack(kept, replace(num, cost=cost_z, col_upper=free))
+        least = np.where(status == 1, x[:, SHORTFALL], np.nan)
+        held = num.col_upper.copy()
+        held[:, SHORTFALL] = np.where(status == 1, least + SHORTFALL_SLACK, INF)
+        status_cost, x = self._solve_lp_stack(kept, replace(num, col_upper=held))
+        with np.errstate(invalid="ignore"):
+            solved = (status == 1) & (status_cost == 1) & (least > ZERO_SHORTFALL)
+        return solved, least, x
+
+    def _shortfall_stack(self, kept: "_Kept", num: Numbers, insts: Sequence[Instance], idx: np.ndarray,
+                         marginal: bool) -> dict[int, Solution]:
+        """The instances `idx` of an LP stack whose first step found no compliant mix, answered as `solve` answers
+        them — least shortfall, then least cost (`_shortfall_phases`), the marginal cost the same way at R + step,
+        `assemble` and `verify` — but each step as one stack. Returns {position: Solution} for those it answered;
+        any other is left to `solve` (a step not optimal, a check refused, an error)."""
+        if not idx.size:
+            return {}
+        started = time.perf_counter()
+        sub = _take(num, idx)
+        solved, _, x = self._shortfall_phases(kept, sub)
+        objective = np.einsum("ic,ic->i", sub.cost, x)
+        d = Scaled.stack([insts[i] for i in idx])
+        mc = np.full(len(idx), np.nan)
+        if marginal and solved.any():
+            step = d.unit * MARGINAL_STEP
+            bumped = Scaled.stack([replace(insts[i], requirement_jpy=insts[i].requirement_jpy + step[k])
+                                   for k, i in enumerate(idx)])
+            bnum = numbers(bumped)
+            b_solved, _, bx = self._shortfall_phases(kept, bnum)
+            b_objective = np.einsum("ic,ic->i", bnum.cost, bx)
+            mc = (b_objective * bumped.unit - objective * d.unit) / step
+            solved &= b_solved
+        cols = Columns.of_scaled(d)
+        seconds = (time.perf_counter() - started) / len(idx)
+        out: dict[int, Solution] = {}
+        for k in np.flatnonzero(solved):
+            xi = x[k]
+            raw = Raw(cash=max(float(xi[CASH]), 0.0),
+                      share={q.quote_id: float(v) for q, v in zip(d.quotes, xi[cols.shares()])}, take={},
+                      shortfall=max(float(xi[SHORTFALL]), 0.0), objective=float(objective[k]), solve_seconds=seconds,
+                      amount={a.asset_id: max(float(v), 0.0) for a, v in zip(d.assets, xi[cols.assets()])})
+            try:
+                out[int(idx[k])] = assemble(insts[idx[k]], raw, float(mc[k]) if marginal else None)
+            except SolveError:
+                continue  # the check refused it: `solve` answers it on its own
+        self.stats[SHORTFALL_STACK] += len(out)
+        return out
 
     def solve_lp_stack(self, d: Scaled, num: Numbers) -> tuple[np.ndarray, np.ndarray]:
         """The LP `num` for every instance of a stack of `d`'s structure, whose costs or bounds the caller has

@@ -49,11 +49,30 @@ class Rows:
     @staticmethod
     def stack(blocks: Sequence["Rows"]) -> "Rows":
         def cat(f: str, axis: int) -> np.ndarray:
-            return np.concatenate([getattr(b, f) for b in blocks], axis=axis)
+            arrays = [getattr(b, f) for b in blocks]
+            value = _constant(arrays)
+            if value is not None:  # one number everywhere (a take of 0, a cash of 1): a broadcast, not a copy
+                shape = list(arrays[0].shape)
+                shape[axis] = sum(a.shape[axis] for a in arrays)
+                return np.broadcast_to(np.asarray(value, dtype=float), tuple(shape))
+            return np.concatenate(arrays, axis=axis)
         width = max((b.asset.shape[-1] for b in blocks if b.asset is not None), default=0)
         assets = [b.asset if b.asset is not None else np.zeros(b.share.shape[:-1] + (width,)) for b in blocks]
         return Rows(tuple(n for b in blocks for n in b.names), cat("cash", -1), cat("gap", -1), cat("share", -2),
                     cat("take", -2), cat("lower", -1), cat("upper", -1), np.concatenate(assets, axis=-2))
+
+
+def _constant(arrays: Sequence[np.ndarray]) -> float | None:
+    """The one value every element of these arrays holds, when each is a broadcast of a single number (all its
+    strides 0) or empty, and there is at least one element; else None."""
+    values = set()
+    for a in arrays:
+        if a.size == 0:
+            continue
+        if any(a.strides):
+            return None
+        values.add(float(a.flat[0]))
+    return values.pop() if len(values) == 1 else None
 
 
 def reserve_side(names, d: Scaled, **terms) -> Rows:
