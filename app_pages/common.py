@@ -16,7 +16,8 @@ import streamlit as st
 
 from optimizer import analysis, reasons
 from optimizer.i18n import N_, Unit, fit, translator
-from optimizer.inputs import load_incidents, load_profiles, load_quotes, load_regime
+from optimizer.domain import AssetShares
+from optimizer.inputs import load_assets, load_incidents, load_profiles, load_quotes, load_regime
 from optimizer.model import REBUILD_NEW_STRUCTURE, Resolver, solve
 from optimizer.scenario import Workspace
 
@@ -32,6 +33,12 @@ ILLUSTRATIVE_PROFILES = DATA / "profiles.csv"         # invented exchanges, stil
 # the browser test clicks cells by them)
 QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 80, "counterparty": 122, "rating": 82, "layer_basis": 64,
                      "attachment": 100, "limit": 88, "rate_on_line": 108, "perils": 115}
+
+# The assets table's columns and their widths in px (with the row marker they fit the page at 1280 px; the browser
+# test clicks cells by them)
+ASSET_GRID_WIDTHS = {"status": 58, "asset_id": 96, "kind": 128, "counterparty": 150, "rating": 70, "rate": 104,
+                     "haircut": 84, "max_amount_jpy": 104, "days_to_pay": 86}
+ASSETS_FILE = "assets-japan.csv"      # the bundled assets table (data/), where a preset allows reserve assets
 
 # Session keys used by more than one function
 BATCH_ERROR_WIDTHS = {"exchange": 130, "row": 60, "message": 700}  # px of the Batch page's error rows: in view at 1280
@@ -51,6 +58,20 @@ def bundled():
     profiles = load_profiles(REAL_PROFILES) + load_profiles(ILLUSTRATIVE_PROFILES)
     return (profiles, load_quotes(DATA / "quotes.csv"),
             {name: load_regime(path) for name, path in PRESETS.items()}, load_incidents(DATA / "incidents.csv"))
+
+
+@st.cache_data(show_spinner=False)
+def bundled_assets() -> tuple:
+    """The bundled reserve assets (data/assets-japan.csv)."""
+    return tuple(load_assets(DATA / ASSETS_FILE))
+
+
+def allows_assets(regime) -> bool:
+    """Whether a regime speaks of reserve assets ([eligibility.assets] set, some kind credited): the assets table
+    then starts from the bundled assets; under any other preset it starts empty, so the answer is the one without
+    assets."""
+    shares = regime.eligibility.asset_shares
+    return shares != AssetShares() and any(v > 0 for v in dataclasses.asdict(shares).values())
 
 
 @st.cache_data(show_spinner=False)
@@ -81,12 +102,13 @@ def page_resolver() -> Resolver:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_solve(profile, quotes, regime, _kept: "KeptResolver | None" = None):
-    """The headline solve; on the session's kept models when `_kept` is given (not part of the cache key)."""
+def cached_solve(profile, quotes, regime, _kept: "KeptResolver | None" = None, assets: tuple = ()):
+    """The headline solve (with the reserve assets of the assets table); on the session's kept models when `_kept`
+    is given (not part of the cache key)."""
     if _kept is None:
-        return solve(profile, quotes, regime)
+        return solve(profile, quotes, regime, assets=assets)
     with _kept.lock:
-        return solve(profile, quotes, regime, resolver=_kept.resolver)
+        return solve(profile, quotes, regime, resolver=_kept.resolver, assets=assets)
 
 
 MAX_KEPT_STRUCTURES = 16   # a session that has seen more quote-sheet structures than this starts a fresh Resolver
@@ -110,15 +132,23 @@ def session_resolver() -> KeptResolver:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_compare(profile, quotes):
+def cached_compare(profile, quotes, assets: tuple = ()):
     """The exchange under every bundled regime preset (optimizer.compare): one row per preset."""
     from optimizer import compare
-    return compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"))
+    return compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"), assets=assets)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_frontier(profile, quotes, regime, param):
-    return analysis.frontier(profile, quotes, regime, param, [i / 10 for i in range(11)])
+def cached_frontier(profile, quotes, regime, param, assets: tuple = ()):
+    return analysis.frontier(profile, quotes, regime, param, [i / 10 for i in range(11)], assets=assets)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_not_held(profile, quotes, regime, assets, _resolver: Resolver | None = None) -> list[dict]:
+    """optimizer.reasons.not_held on this scenario: each reserve asset not held with the model's reason and, where
+    price alone keeps it out, its break-even yield or fee."""
+    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver, assets=assets)
+    return reasons.not_held(base, quotes, assets, resolver=_resolver, typed=True)
 
 
 # The analyses below re-solve the model many times; `_resolver` (not part of the cache key) is the page run's
@@ -193,10 +223,17 @@ def grid_key() -> str:
     return f"quote_editor_{ws().version}"
 
 
+def asset_grid_key() -> str:
+    """The session key of the assets table (new whenever it is rebuilt from the cells)."""
+    return f"asset_editor_{ws().asset_version}"
+
+
 def absorb_grid_edits() -> None:
-    """Fold the quote grid's pending edits into the workspace (called before anything reads the scenario)."""
+    """Fold the quote grid's and the assets table's pending edits into the workspace (called before anything reads
+    the scenario)."""
     w = ws()
     w.absorb_edits(st.session_state.get(grid_key()))
+    w.absorb_asset_edits(st.session_state.get(asset_grid_key()))
 
 
 def unit() -> Unit:
@@ -487,13 +524,24 @@ def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd
     return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])
 
 
-def show_reasons(frame: pd.DataFrame) -> None:
+def not_held_reasons(solution, quotes, assets, resolver: Resolver | None = None) -> pd.DataFrame:
+    """One row per reserve asset not in the mix: asset, reason in words, what would change it (the model's reasons,
+    optimizer.reasons.not_held, worded as for quotes)."""
+    by_id = {a.asset_id: a for a in assets}
+    rows = []
+    for item in cached_not_held(solution.profile, tuple(quotes), solution.regime, tuple(assets), _resolver=resolver):
+        why, change = reason_words(item["reasons"], by_id[item["asset_id"]], solution, item.get("break_even"))
+        rows.append({"quote": item["asset_id"], "reason": why, "what would change it": change})
+    return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])
+
+
+def show_reasons(frame: pd.DataFrame, key: str = "reasons", first: str = "quote") -> None:
     """The reasons as a static table whose text wraps (a grid would cut a sentence at the column's edge); its cells
     are Markdown, so the names in them are escaped (md)."""
-    shown = frame.map(md).rename(columns={"quote": _("quote"), "reason": _("why not"),
+    shown = frame.map(md).rename(columns={"quote": _(first), "reason": _("why not"),
                                   "what would change it": _("what would change it")})
-    with st.container(key="reasons"):
-        st.table(shown.set_index(_("quote")))
+    with st.container(key=key):
+        st.table(shown.set_index(_(first)))
 
 
 def not_bought_ids(solution, quotes) -> list[str]:
@@ -509,6 +557,7 @@ def answer_sentence(s) -> str:
     L = lang()
     n = len(s.lines)
     parts = [fit(s.cash_reserve_jpy, L) + " " + _("cash")] if s.cash_reserve_jpy > 0 else []
+    parts += [fit(amount, L) + " " + _asset_kind(kind) for kind, amount in holdings_by_kind(s).items()]
     if n:
         parts.append((_("1 layer") if n == 1 else _("{n} layers").format(n=n)))
     mix = " + ".join(parts) or _("nothing")
@@ -525,6 +574,62 @@ def answer_sentence(s) -> str:
     elif s.all_cash_cost_jpy is None:
         text += _(" (all cash is not an option: R exceeds the liquid capital)")
     return text + ("。" if L == "ja" else ".")
+
+
+def holdings_by_kind(s) -> dict[str, float]:
+    """The reserve assets held or committed, by kind (optimizer.domain.ASSET_KINDS order), yen > 0 only."""
+    from optimizer.domain import ASSET_KINDS
+
+    out = {k: sum(h.amount_jpy for h in s.holdings if h.asset.kind == k) for k in ASSET_KINDS}
+    return {k: v for k, v in out.items() if v > 0}
+
+
+def assets_saving_words(s, base) -> str:
+    """What the reserve assets save: `s` solved with them, `base` the same scenario solved without them (cash and
+    cover alone). A saving only when both comply; otherwise what the assets change in the shortfall."""
+    L = lang()
+    if base.status == "shortfall" and s.status != "shortfall":
+        return _("Without the reserve assets the requirement cannot be met ({short} of loss unfunded); with them "
+                 "the mix complies at {cost} a year.").format(short=fit(base.shortfall_jpy, L),
+                                                              cost=fit(s.annual_cost_jpy, L))
+    if s.status == "shortfall":
+        return _("Even with the reserve assets the requirement cannot be met: they cut the unfunded loss from "
+                 "{before} to {after}.").format(before=fit(base.shortfall_jpy, L), after=fit(s.shortfall_jpy, L))
+    saving = base.annual_cost_jpy - s.annual_cost_jpy
+    if saving < 0.5:
+        return _("The reserve assets save nothing: cash and cover alone cost the same, {cost} a year.").format(
+            cost=fit(base.annual_cost_jpy, L))
+    return _("The reserve assets save {saving} a year against cash and cover alone ({base} a year without them, "
+             "{cost} with them).").format(saving=fit(saving, L), base=fit(base.annual_cost_jpy, L),
+                                          cost=fit(s.annual_cost_jpy, L))
+
+
+def assets_saving(s, base) -> float | None:
+    """The annual saving of the reserve assets in yen, when it is one (both mixes comply), else None."""
+    if s.status == "shortfall" or base.status == "shortfall":
+        return None
+    return base.annual_cost_jpy - s.annual_cost_jpy
+
+
+def assets_answer(s, base) -> None:
+    """The reserve assets in the answer: what is held and committed, by kind, and what they save against cash and
+    cover alone (`base`: the same scenario solved without them)."""
+    u = unit()
+    L = lang()
+    kinds = holdings_by_kind(s)
+    used = ", ".join(f"{_asset_kind(k)} {fit(v, L)}" for k, v in kinds.items()) or _("none")
+    st.markdown(_("**Reserve assets used:** {used}.").format(used=used) + " " + assets_saving_words(s, base))
+    c = st.columns(4)
+    c[0].metric(_("Held in deposits and JGBs"), u(s.reserve_assets_jpy),
+                help=_("Reserve assets the exchange holds: they tie up capital as cash does, and earn their yield"))
+    c[1].metric(_("Committed by banks and parents"), u(s.committed_jpy),
+                help=_("Guarantees and lines promised to pay: no capital is tied up; their fee is paid every year"))
+    saving = assets_saving(s, base)
+    c[2].metric(_("Saved by the reserve assets"), "—" if saving is None else u(saving),
+                help=_("Annual cost with cash and cover alone, less the annual cost with the reserve assets "
+                       "(both solved)"))
+    c[3].metric(_("Cost without the reserve assets"), u(base.annual_cost_jpy),
+                help=_("The cheapest compliant mix of cash and cover alone"))
 
 
 def headline_slot():
@@ -584,12 +689,22 @@ def context_bar() -> None:
     n_changed = len(w.changed_rows())
     quotes = _("{name}, {n} quotes").format(name=sheet, n=len(w.last_quotes)) + (
         _(", ") + _("{n} edited").format(n=n_changed) if n_changed else "")
+    n_assets = len(w.changed_assets())
+    assets = (_("none") if not w.last_assets and not w.asset_text.shape[0] else
+              _("{name}, {n} assets").format(name=md(w.asset_sheet) if w.asset_sheet else _("own table"),
+                                             n=len(w.last_assets))
+              + (_(", ") + _("{n} edited").format(n=n_assets) if n_assets else ""))
     with st.container(key="context"):
         st.caption(" │ ".join([
             f":material/account_balance: {_('Exchange')}: **{exchange}**{mark(diff['exchange'])}",
             f":material/gavel: {_('Regime')}: **{md(_(w.base_regime.name))}**{over}{mark(diff['regime'])}",
             f":material/request_quote: {_('Quote sheet')}: **{quotes}**{mark(diff['quotes'])}",
+            f":material/savings: {_('Reserve assets')}: **{assets}**"
+            + (mark(diff['assets']) if w.asset_sheet or w.last_assets else ""),
         ]))
         if w.problems:
             st.caption(":material/warning: " + _("{n} quote cells need attention: results use the last valid quote sheet.").format(
                 n=len(w.problems)))
+        if w.asset_problems:
+            st.caption(":material/warning: " + _("{n} asset cells need attention: results use the last valid assets.").format(
+                n=len(w.asset_problems)))
