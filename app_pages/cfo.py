@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    ASSET_GRID_WIDTHS, ASSETS_FILE, allows_assets, asset_grid_key, assets_answer, bundled_assets, not_held_reasons,
+    ASSET_GRID_WIDTHS, ASSET_KIND_CELL, ASSETS_FILE, allows_assets, kind_words, asset_grid_key, assets_answer, bundled_assets, not_held_reasons,
     cached_compare,
     N_, SHEETS, _, absorb_grid_edits, bundled_sheet, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
     QUOTE_GRID_WIDTHS, md, md_format, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
@@ -305,7 +305,7 @@ def asset_column_names() -> dict[str, str]:
     """The assets table's columns as the messages under it name them (the headers, without the ✱)."""
     return {"asset_id": _("asset"), "kind": _("kind"), "counterparty": _("bank or parent"), "rating": _("rating"),
             "rate": _("yield or fee, % a year"), "haircut": _("haircut, %"), "max_amount_jpy": _("most, ¥"),
-            "days_to_pay": _("days to pay"), "exchange_id": _("only for exchange"), "asset_source": _("source")}
+            "days_to_pay": _("days to pay"), "exchange_id": _("only for exchange"), "asset_source": _("source of the figures")}
 
 
 def asset_grid() -> None:
@@ -327,7 +327,8 @@ def asset_grid() -> None:
                                                      "to fix; ? a value to confirm")),
         "asset_id": st.column_config.TextColumn(names["asset_id"] + req, width=W["asset_id"], required=True),
         "kind": st.column_config.SelectboxColumn(names["kind"] + req, options=list(ASSET_KINDS), width=W["kind"],
-                                                 required=True, format_func=tr()),
+                                                 required=True,
+                                                 format_func=lambda k, t=tr(): t(ASSET_KIND_CELL.get(k, k))),
         "counterparty": st.column_config.TextColumn(names["counterparty"], width=W["counterparty"],
                                                     help=_("The bank or the parent company; blank for a JGB")),
         "rating": st.column_config.SelectboxColumn(names["rating"], options=list(RATINGS), width=W["rating"],
@@ -377,7 +378,7 @@ def mix_table(s) -> pd.DataFrame:
     money = lambda col: mix[col].map(u.number)  # noqa: E731
     return pd.DataFrame({
         _("source"): mix["source"].replace({"cash reserve": _("cash reserve")}),
-        _("kind"): mix["kind"].map(lambda k: _(k)), _("counterparty"): mix["counterparty"].map(lambda c: _(c) if c else "—"),
+        _("kind"): mix["kind"].map(kind_words), _("counterparty"): mix["counterparty"].map(lambda c: _(c) if c else "—"),
         _("rating"): mix["rating"],
         f"{_('attaches at')} ({u.label})": money("attachment_jpy"), f"{_('limit')} ({u.label})": money("limit_jpy"),
         _("share"): mix["share"], _("credit factor"): mix["credit_factor"],

@@ -503,11 +503,22 @@ REASON_WORDS = {
 }
 
 
+ASSET_KIND_WORDS = {"deposit": N_("bank deposits"), "jgb": N_("Japanese government bonds"),
+                    "bank_guarantee": N_("bank guarantees"), "credit_line": N_("committed credit lines"),
+                    "parent_guarantee": N_("parent-company guarantees")}
+# one asset of a kind, as the assets table's kind cell says it
+ASSET_KIND_CELL = {"deposit": N_("bank deposit"), "jgb": N_("JGB"), "bank_guarantee": N_("bank guarantee"),
+                   "credit_line": N_("committed line"), "parent_guarantee": N_("parent guarantee")}
+
+
 def _asset_kind(kind: str) -> str:
     """A reserve asset's kind in words (optimizer.domain.ASSET_KINDS)."""
-    return {"deposit": _("bank deposits"), "jgb": _("Japanese government bonds"),
-            "bank_guarantee": _("bank guarantees"), "credit_line": _("committed credit lines"),
-            "parent_guarantee": _("parent-company guarantees")}.get(kind, kind)
+    return _(ASSET_KIND_WORDS[kind]) if kind in ASSET_KIND_WORDS else kind
+
+
+def kind_words(kind: str) -> str:
+    """A kind of the mix table (cash, insurance, derivative, or a reserve asset's kind) in the page's words."""
+    return _(ASSET_KIND_CELL[kind]) if kind in ASSET_KIND_CELL else _(kind)
 
 
 def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd.DataFrame:
