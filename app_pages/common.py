@@ -711,7 +711,7 @@ def context_bar() -> None:
             f":material/gavel: {_('Regime')}: **{md(_(w.base_regime.name))}**{over}{mark(diff['regime'])}",
             f":material/request_quote: {_('Quote sheet')}: **{quotes}**{mark(diff['quotes'])}",
             f":material/savings: {_('Reserve assets')}: **{assets}**"
-            + (mark(diff['assets']) if w.asset_sheet or w.last_assets else ""),
+            + (mark(w.assets_differ()) if w.asset_sheet or w.last_assets else ""),
         ]))
         if w.problems:
             st.caption(":material/warning: " + _("{n} quote cells need attention: results use the last valid quote sheet.").format(

@@ -922,8 +922,11 @@ class Workspace:
             "exchange": self.exchange_id is None or self.profiles_name != "bundled",
             "regime": bundled_regime is None or bool(self.overrides),
             "quotes": self.last_quotes != self.bundled_quotes or bool(self.problems),
-            "assets": self.last_assets != self.bundled_assets or bool(self.asset_problems),
         }
+
+    def assets_differ(self) -> bool:
+        """Whether the assets table differs from the one it started from (the bundled assets, or none)."""
+        return self.last_assets != self.bundled_assets or bool(self.asset_problems)
 
 
 def _apply(regime: Regime, overrides: Mapping[str, float]) -> Regime:
