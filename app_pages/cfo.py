@@ -304,8 +304,8 @@ def _asset_status_column(w) -> list[str]:
 def asset_column_names() -> dict[str, str]:
     """The assets table's columns as the messages under it name them (the headers, without the ✱)."""
     return {"asset_id": _("asset"), "kind": _("kind"), "counterparty": _("bank or parent"), "rating": _("rating"),
-            "rate": _("yield or fee, % a year"), "haircut": _("haircut, %"), "max_amount_jpy": _("most, ¥"),
-            "days_to_pay": _("days to pay"), "exchange_id": _("only for exchange"), "asset_source": _("source of the figures")}
+            "rate": _("yield or fee, % a year"), "haircut": _("haircut, %"),
+            "max_amount_jpy": _("most that can be held or committed, ¥"), "days_to_pay": _("days to pay"), "exchange_id": _("only for exchange"), "asset_source": _("source of the figures")}
 
 
 def asset_grid() -> None:
@@ -331,18 +331,18 @@ def asset_grid() -> None:
                                                  format_func=lambda k, t=tr(): t(ASSET_KIND_CELL.get(k, k))),
         "counterparty": st.column_config.TextColumn(names["counterparty"], width=W["counterparty"],
                                                     help=_("The bank or the parent company; blank for a JGB")),
-        "rating": st.column_config.SelectboxColumn(names["rating"], options=list(RATINGS), width=W["rating"],
-                                                   help=_("The counterparty's rating; blank for a JGB")),
-        "rate": st.column_config.TextColumn(_("yield / fee, %/yr") + req, width=W["rate"],
+        "rating": st.column_config.TextColumn(names["rating"], width=W["rating"],
+                                              help=_("The counterparty's rating, AAA … CCC or NR; blank for a JGB")),
+        "rate": st.column_config.TextColumn(_("yield/fee %") + req, width=W["rate"],
                                             help=_("In percent a year: what a deposit or JGB earns, or what a "
                                                    "guarantee or line costs (type 0.4% for 0.4 percent)")),
-        "haircut": st.column_config.TextColumn(names["haircut"], width=W["haircut"],
+        "haircut": st.column_config.TextColumn(_("haircut %"), width=W["haircut"],
                                                help=_("Credit per yen = rating credit × (1 − haircut); in percent "
                                                       "(blank: 0)")),
-        "max_amount_jpy": st.column_config.TextColumn(names["max_amount_jpy"], width=W["max_amount_jpy"],
+        "max_amount_jpy": st.column_config.TextColumn(_("cap, ¥"), width=W["max_amount_jpy"],
                                                       help=_("The most that can be held or committed, in yen (5bn, "
                                                              "50億; blank: no limit)")),
-        "days_to_pay": st.column_config.TextColumn(names["days_to_pay"], width=W["days_to_pay"],
+        "days_to_pay": st.column_config.TextColumn(_("pays in, days"), width=W["days_to_pay"],
                                                    help=_("Days from a loss until the money can pay customers (0: on "
                                                           "the day)")),
         "exchange_id": st.column_config.TextColumn(names["exchange_id"], width=140),

@@ -36,8 +36,8 @@ QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 80, "counterparty": 1
 
 # The assets table's columns and their widths in px (with the row marker they fit the page at 1280 px; the browser
 # test clicks cells by them)
-ASSET_GRID_WIDTHS = {"status": 58, "asset_id": 96, "kind": 128, "counterparty": 150, "rating": 70, "rate": 104,
-                     "haircut": 84, "max_amount_jpy": 104, "days_to_pay": 86}
+ASSET_GRID_WIDTHS = {"status": 50, "asset_id": 92, "kind": 128, "counterparty": 128, "rating": 72, "rate": 116,
+                     "haircut": 92, "max_amount_jpy": 96, "days_to_pay": 108}
 ASSETS_FILE = "assets-japan.csv"      # the bundled assets table (data/), where a preset allows reserve assets
 
 # Session keys used by more than one function
@@ -628,7 +628,7 @@ def assets_answer(s, base) -> None:
     u = unit()
     L = lang()
     kinds = holdings_by_kind(s)
-    used = ", ".join(f"{_asset_kind(k)} {fit(v, L)}" for k, v in kinds.items()) or _("none")
+    used = _(", ").join(f"{_asset_kind(k)} {fit(v, L)}" for k, v in kinds.items()) or _("none")
     st.markdown(_("**Reserve assets used:** {used}.").format(used=used) + " " + assets_saving_words(s, base))
     c = st.columns(4)
     c[0].metric(_("Held in deposits and JGBs"), u(s.reserve_assets_jpy),

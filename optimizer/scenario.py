@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from . import entry
-from .domain import FUNDED_ASSET_KINDS, PERILS, ExchangeProfile, Quote, Regime, ReserveAsset
+from .domain import FUNDED_ASSET_KINDS, PERILS, RATINGS, ExchangeProfile, Quote, Regime, ReserveAsset
 from .inputs import (
     ASSET_COLUMNS, assets_from_frame, check_asset_yields, parse_asset,
     QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, read_text_file, regime_from_dict,
@@ -445,7 +445,7 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
 # promised kind's fee (assets.csv keeps them apart; the kind says which it is). Haircut and rate in percent, the
 # most that can be held or committed in yen (blank: no limit).
 ASSET_TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("asset_id", "text"), ("kind", "choice"), ("counterparty", "text"), ("rating", "choice"), ("rate", "rate"),
+    ("asset_id", "text"), ("kind", "choice"), ("counterparty", "text"), ("rating", "text"), ("rate", "rate"),
     ("haircut", "share"), ("max_amount_jpy", "amount"), ("days_to_pay", "number"), ("exchange_id", "text"),
     ("asset_source", "text"),   # the asset's `source`
 )
@@ -527,6 +527,11 @@ def text_to_assets(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
                     value = entry.parse_amount(text)
                 elif how == "number":
                     value = entry.parse_number(text)
+                elif column == "rating":
+                    value = text.upper()
+                    if value not in RATINGS:
+                        bad(column, "'{raw}' is not a rating: expected AAA … CCC (notches + or -) or NR", raw=text)
+                        continue
                 else:
                     value = text
             except entry.EntryError as exc:

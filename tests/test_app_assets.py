@@ -91,9 +91,10 @@ def test_the_assets_table_starts_empty_under_cold_wallet_and_from_the_bundled_as
 @pytest.mark.parametrize("column, typed, header, words", [
     ("haircut", "abc", "haircut, %", "not a number"),
     ("rate", ".4", "yield or fee, % a year", "ambiguous"),
-    ("max_amount_jpy", "-1", "most, ¥", "negative"),
+    ("max_amount_jpy", "-1", "most that can be held or committed, ¥", "negative"),
     ("haircut", "100", "haircut, %", "leaves no credit"),
     ("counterparty", "Megabank", "bank or parent", "owed by the state"),
+    ("rating", "AA", "rating", "owed by the state"),
 ])
 def test_a_bad_asset_cell_is_refused_naming_its_row_and_column_and_the_answer_stays(at, column, typed, header,
                                                                                      words):
@@ -110,7 +111,7 @@ def test_a_bad_asset_cell_is_refused_in_japanese_naming_the_column(at):
     choose_regime(at, "cold-wallet-assets")
     at.sidebar.radio(key="lang").set_value("ja").run()
     edit_assets(at, {row_of(at, "BG-MEGA"): {"max_amount_jpy": "abc"}})
-    assert any("6行目（BG-MEGA）・上限額（円）" in m for m in errors(at)), errors(at)
+    assert any("6行目（BG-MEGA）・保有・コミットの上限額（円）" in m for m in errors(at)), errors(at)
 
 
 def test_a_guarantee_at_a_fee_of_0_is_used_only_after_confirmation(at):

@@ -1008,6 +1008,7 @@ def test_a_guarantees_fee_and_cap_typed_as_0_4_percent_and_50_oku_reach_the_answ
     assert metric_value(page, "Committed by banks and parents") == "¥5,000.0m"
     assert money(annual_cost(page)) > money(before)   # less of the cheap guarantee: dearer
     assert "Row 6" not in messages(page)
+    page.get_by_text("Reserve assets used").first.evaluate("e => e.scrollIntoView({block: 'center'})")
     page.screenshot(path=str(screens / "cfo_assets_en.png"))
     asset_canvas(page)
     page.screenshot(path=str(screens / "cfo_assets_grid_en.png"))
@@ -1019,6 +1020,7 @@ def test_a_guarantees_fee_and_cap_typed_as_0_4_percent_and_50_oku_reach_the_answ
     page.get_by_text("日本語").click()
     page.wait_for_selector("text=準備資産による節減額", timeout=60_000)
     wait_quiet(page)
+    page.get_by_text("使う準備資産").first.evaluate("e => e.scrollIntoView({block: 'center'})")
     page.screenshot(path=str(screens / "cfo_assets_ja.png"))
     asset_canvas(page)
     page.screenshot(path=str(screens / "cfo_assets_grid_ja.png"))
