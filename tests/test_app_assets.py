@@ -205,3 +205,14 @@ def test_the_assets_go_into_the_scenario_file_and_come_back_with_their_edits_cou
     assert ws(again).changed_assets() == {"BG-MEGA": "changed"}
     assert any("assets-japan.csv, 8 assets, 1 edited" in c.value for c in again.caption)
     assert metric(again, "Annual cost") == cost
+
+
+def test_not_bought_gives_each_reserve_asset_not_held_its_reason_in_words(at):
+    choose_regime(at, "cold-wallet-assets")
+    at.segmented_control(key="cfo_view").set_value("Not bought").run()
+    assert not at.exception
+    table = next(t.value for t in at.table if t.value.index.name == "asset").reset_index()
+    why = dict(zip(table["asset"], table["why not"]))
+    assert "LINE-MONEX" in why and "offered only to coincheck" in why["LINE-MONEX"]
+    assert "parent-company guarantees no credit" in why["PG-PARENT"]
+    assert "BG-MEGA" not in why   # held
