@@ -155,30 +155,30 @@ def cached_not_held(profile, quotes, regime, assets, _resolver: Resolver | None 
 # page_resolver(), so those re-solves share its kept HiGHS models.
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_break_evens(profile, quotes, regime, _resolver: Resolver | None = None):
-    return analysis.break_evens(profile, quotes, regime, resolver=_resolver)
+def cached_break_evens(profile, quotes, regime, _resolver: Resolver | None = None, assets: tuple = ()):
+    return analysis.break_evens(profile, quotes, regime, resolver=_resolver, assets=assets)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def cached_demand(profile, quotes, regime, quote_id, _resolver: Resolver | None = None):
-    return analysis.demand_curve(profile, quotes, regime, quote_id, resolver=_resolver)
+def cached_demand(profile, quotes, regime, quote_id, _resolver: Resolver | None = None, assets: tuple = ()):
+    return analysis.demand_curve(profile, quotes, regime, quote_id, resolver=_resolver, assets=assets)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_not_bought(profile, quotes, regime, _resolver: Resolver | None = None) -> list[dict]:
-    """optimizer.reasons.not_bought on this scenario: each quote not bought with the model's reason (verified by
-    re-solving) and, where price alone keeps it out, its break-even rate on line."""
-    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver)
+def cached_not_bought(profile, quotes, regime, _resolver: Resolver | None = None, assets: tuple = ()) -> list[dict]:
+    """optimizer.reasons.not_bought on this scenario (with its reserve assets): each quote not bought with the
+    model's reason (verified by re-solving) and, where price alone keeps it out, its break-even rate on line."""
+    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver, assets=assets)
     return reasons.not_bought(base, quotes, resolver=_resolver, typed=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_more_limit(profile, quotes, regime, extra_jpy: float = 1e9,
-                      _resolver: Resolver | None = None) -> dict[str, float]:
+                      _resolver: Resolver | None = None, assets: tuple = ()) -> dict[str, float]:
     """quote_id → annual saving (¥) if that quote offered `extra_jpy` more limit, everything else unchanged."""
     import dataclasses
 
-    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver)
+    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver, assets=assets)
     R = base.requirement_jpy
     out = {}
     for q in quotes:
@@ -189,7 +189,7 @@ def cached_more_limit(profile, quotes, regime, extra_jpy: float = 1e9,
         # More limit is an offer the exchange may decline: worth 0 when it would not lower the cost (e.g. the extra
         # limit lies above R and only raises the premium of the share it needs).
         out[q.quote_id] = max(0.0, base.annual_cost_jpy - solve(profile, changed, regime, marginal=False, check=False,
-                                                                resolver=_resolver).annual_cost_jpy)
+                                                                resolver=_resolver, assets=assets).annual_cost_jpy)
     return out
 
 
@@ -529,7 +529,8 @@ def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd
     """
     by_id = {q.quote_id: q for q in quotes}
     rows = []
-    for item in cached_not_bought(solution.profile, tuple(quotes), solution.regime, _resolver=resolver):
+    for item in cached_not_bought(solution.profile, tuple(quotes), solution.regime, _resolver=resolver,
+                                  assets=tuple(solution.offered_assets)):
         why, change = reason_words(item["reasons"], by_id[item["quote_id"]], solution, item.get("break_even_rol"))
         rows.append({"quote": item["quote_id"], "reason": why, "what would change it": change})
     return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])

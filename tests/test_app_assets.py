@@ -216,3 +216,15 @@ def test_not_bought_gives_each_reserve_asset_not_held_its_reason_in_words(at):
     assert "LINE-MONEX" in why and "offered only to coincheck" in why["LINE-MONEX"]
     assert "parent-company guarantees no credit" in why["PG-PARENT"]
     assert "BG-MEGA" not in why   # held
+
+
+def test_the_broker_page_prices_on_the_cfo_pages_scenario_with_its_assets(at):
+    from optimizer import solve
+
+    choose_regime(at, "cold-wallet-assets")
+    cfo_cost = metric(at, "Annual cost")
+    at.switch_page("app_pages/broker.py").run()
+    assert not at.exception and metric(at, "Annual cost") == cfo_cost
+    sc = ws(at).scenario()
+    assert sc.assets and solve(sc.profile, sc.quotes, sc.regime, assets=sc.assets).annual_cost_jpy / 1e6 == \
+        pytest.approx(float(cfo_cost.strip("¥m").replace(",", "")), abs=0.05)
