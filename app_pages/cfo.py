@@ -71,7 +71,7 @@ def exchange_label(p) -> str:
 def _confirmed(text: str, value: str, key: str) -> bool:
     """A value that is possible but probably not meant: the question beside a "Yes, use it" button (True: clicked)."""
     c1, c2 = st.columns([4, 1])
-    c1.warning(f"{text}. " + _("Is that what you meant?"), icon=":material/help:")
+    c1.warning(text + ("。" if lang() == "ja" else ". ") + _("Is that what you meant?"), icon=":material/help:")
     return c2.button(md_format(_("Yes, use {v}"), v=value), key=key)
 
 
@@ -358,7 +358,8 @@ def asset_grid() -> None:
         text = md_format(_(p.key), **p.params)
         if p.confirm:
             typed = str(w.asset_text.at[p.row - 1, p.column]).strip()
-            if _confirmed(f"{where}: {text}", typed, f"asset_confirm_{p.quote_id}_{typed}"):
+            percent = p.column == "rate" and not typed.endswith("%")
+            if _confirmed(f"{where}: {text}", typed + ("%" if percent else ""), f"asset_confirm_{p.quote_id}_{typed}"):
                 w.confirm_asset(p.quote_id, typed)
                 w.asset_version += 1
                 st.rerun()

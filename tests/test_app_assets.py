@@ -228,3 +228,37 @@ def test_the_broker_page_prices_on_the_cfo_pages_scenario_with_its_assets(at):
     sc = ws(at).scenario()
     assert sc.assets and solve(sc.profile, sc.quotes, sc.regime, assets=sc.assets).annual_cost_jpy / 1e6 == \
         pytest.approx(float(cfo_cost.strip("¥m").replace(",", "")), abs=0.05)
+
+
+def test_the_tower_draws_each_reserve_asset_held_and_colours_its_slice_of_r():
+    from optimizer import charts, solve
+    from optimizer.i18n import Unit
+    from optimizer.inputs import load_assets, load_profiles, load_quotes, load_regime
+
+    p = load_profiles(DATA / "profiles-japan-2025.csv")[0]
+    s = solve(p, load_quotes(DATA / "quotes.csv"), load_regime(DATA / "regimes" / "cold-wallet-assets.toml"),
+              assets=load_assets(ASSETS))
+    held = {h.asset.asset_id: h.credit_jpy for h in s.holdings if h.credit_jpy > 0}
+    assert held   # the bank guarantee
+    bands = charts.layer_bands(s)
+    for asset_id, credit in held.items():
+        row = bands[bands["payer"] == asset_id].iloc[0]
+        assert (row["y0"], row["y1"]) == (0.0, credit)
+    spec = charts.tower_chart(s, Unit()).to_dict()
+    domains = [scale["domain"] for scale in _scales(spec)]
+    assert any(set(held) <= set(d) for d in domains), domains   # every payer of the allocation has its colour
+    assert set(held) <= set(s.tower()["payer"])
+
+
+def _scales(spec):
+    """Every colour scale of a Vega-Lite spec with an explicit domain."""
+    stack = [spec]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            color = v.get("color")
+            if isinstance(color, dict) and isinstance(color.get("scale"), dict) and "domain" in color["scale"]:
+                yield color["scale"]
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
