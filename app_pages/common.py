@@ -352,11 +352,15 @@ def right_aligned(frame) -> dict:
 
 # ------------------------------------------------------------------ words for the model's identifiers
 
-def binding_words(binding, regime) -> list[str]:
-    """Binding limits in plain words: capacity:Q01 → "Q01 fully taken"."""
+def binding_words(binding, regime, assets=frozenset()) -> list[str]:
+    """Binding limits in plain words: capacity:Q01 → "Q01 fully taken"; `assets`: the ids of the reserve assets
+    held (their capacity is the most on offer, not a share)."""
     e = regime.eligibility
     out = []
-    full = [md(b.partition(":")[2]) for b in binding if b.startswith("capacity:")]
+    full = [md(b.partition(":")[2]) for b in binding if b.startswith("capacity:") and b.partition(":")[2] not in assets]
+    held = [md(b.partition(":")[2]) for b in binding if b.startswith("capacity:") and b.partition(":")[2] in assets]
+    if held:
+        out.append(_("{a} held or committed in full (the most on offer)").format(a=", ".join(held)))
     if full:
         out.append((_("{q} fully taken (its largest share on offer)") if len(full) == 1 else
                     _("{q} fully taken (their largest shares on offer)")).format(q=", ".join(full)))
@@ -374,7 +378,11 @@ def binding_words(binding, regime) -> list[str]:
             out.append(_("the cap on parametric cover credit ({p:.0f}% of R)").format(p=100 * e.max_derivative_share))
         elif name == "max_counterparty_share":
             out.append(_("the cap on credit from one counterparty ({p:.0f}% of R): {name}").format(
-                p=100 * e.max_counterparty_share, name=md(arg)))
+                p=100 * e.max_counterparty_share, name=md(_(arg))))
+        elif name.startswith("max_share."):  # [eligibility.assets] max_share.<kind>
+            kind = name.removeprefix("max_share.")
+            out.append(_("the cap on credit from {kind} ({p:.0f}% of R)").format(
+                kind=_asset_kind(kind), p=100 * e.max_asset_share(kind)))
         else:
             out.append(md(b))
     return out
@@ -667,7 +675,7 @@ def headline(s, details=None) -> None:
         c[3].metric(_("Shortfall"), u(s.shortfall_jpy), help=_("Largest loss up to R that nothing funds"),
                     delta=None if s.shortfall_jpy == 0 else _("cannot comply"), delta_color="inverse")
     mc = s.marginal_cost_per_jpy
-    words = binding_words(s.binding, s.regime)
+    words = binding_words(s.binding, s.regime, {h.asset.asset_id for h in s.holdings})
     with (details if details is not None else st.container()):
         st.caption(_("Requirement R = **{r}** under *{regime}*. Marginal cost of R: {mc} a year per yen.").format(
             r=u(s.requirement_jpy), regime=md(_(s.regime.name)), mc="—" if mc is None else f"{100 * mc:.2f}%")

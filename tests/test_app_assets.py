@@ -262,3 +262,12 @@ def _scales(spec):
             stack.extend(v.values())
         elif isinstance(v, list):
             stack.extend(v)
+
+
+def test_what_holds_the_answer_names_the_asset_caps_in_words_never_identifiers(at):
+    choose_regime(at, "cold-wallet-assets")
+    details = next(c.value for c in at.caption if "What holds the answer" in c.value)
+    assert "the cap on credit from bank guarantees (50% of R)" in details and "max" not in details, details
+    edit_assets(at, {row_of(at, "BG-MEGA"): {"max_amount_jpy": "50億"}})
+    details = next(c.value for c in at.caption if "What holds the answer" in c.value)
+    assert "BG-MEGA held or committed in full" in details and "largest share" not in details.split(";")[0], details
