@@ -271,3 +271,53 @@ def test_what_holds_the_answer_names_the_asset_caps_in_words_never_identifiers(a
     edit_assets(at, {row_of(at, "BG-MEGA"): {"max_amount_jpy": "50億"}})
     details = next(c.value for c in at.caption if "What holds the answer" in c.value)
     assert "BG-MEGA held or committed in full" in details and "largest share" not in details.split(";")[0], details
+
+
+def test_the_downloads_hold_the_reserve_assets_the_page_shows(at, files):
+    import io
+
+    import pandas as pd
+
+    choose_regime(at, "cold-wallet-assets")
+    at.segmented_control(key="cfo_view").set_value("Downloads").run()
+    exchange = ws(at).exchange_id
+    mix = pd.read_csv(io.BytesIO(files[f"mix_{exchange}.csv"]))
+    held = {h.asset.asset_id for h in cached(at).holdings}
+    assert held and held <= set(mix["source"])
+    assert mix["annual_cost_jpy"].sum() / 1e6 == pytest.approx(float(metric(at, "Annual cost").strip("¥m")
+                                                                     .replace(",", "")), abs=0.05)
+    book = pd.read_excel(io.BytesIO(files[f"reserve_{exchange}.xlsx"]), sheet_name=None)
+    # the assets offered to this exchange (LINE-MONEX is offered to coincheck only)
+    assert list(book["assets"]["asset_id"]) == [a.asset_id for a in ws(at).last_assets if a.offered_to(exchange)]
+
+
+def cached(at):
+    """The page's answer, solved again from the page's scenario (with its assets)."""
+    from optimizer import solve
+
+    sc = ws(at).scenario()
+    return solve(sc.profile, sc.quotes, sc.regime, assets=sc.assets)
+
+
+def test_the_batch_page_runs_with_the_cfo_pages_reserve_assets_as_batch_assets_does(at, files):
+    import io
+
+    import pandas as pd
+
+    from optimizer import batch
+
+    choose_regime(at, "cold-wallet-assets")
+    at.switch_page("app_pages/batch.py").run()
+    assert any("reserve assets: **8**" in c.value for c in at.caption)
+    at.button(key="batch_run").click().run()
+    assert not at.exception and not errors(at)
+    page = pd.read_csv(io.BytesIO(files["batch_results.csv"]))
+    cli = batch.run(DATA / "profiles-japan-2025.csv", DATA / "quotes.csv", DATA / "regimes" / "cold-wallet-assets.toml",
+                    workers=1, assets=ASSETS).results
+    assert list(page["exchange_id"]) == list(cli["exchange_id"])
+    assert page["annual_cost_jpy"].tolist() == pytest.approx(cli["annual_cost_jpy"].tolist(), rel=1e-9)
+    assert page["bank_guarantee_jpy"].sum() > 0
+    at.switch_page("app_pages/cfo.py").run()
+    edit_assets(at, {row_of(at, "BG-MEGA"): {"rate": "0.5%"}})
+    at.switch_page("app_pages/batch.py").run()
+    assert any("Stale" in w.value for w in at.warning)   # an edited asset makes the results old
