@@ -321,3 +321,16 @@ def test_the_batch_page_runs_with_the_cfo_pages_reserve_assets_as_batch_assets_d
     edit_assets(at, {row_of(at, "BG-MEGA"): {"rate": "0.5%"}})
     at.switch_page("app_pages/batch.py").run()
     assert any("Stale" in w.value for w in at.warning)   # an edited asset makes the results old
+
+
+def test_the_broker_page_shows_the_market_page_only_where_it_is_asked_for(at):
+    """The Broker page imports the Market page's module for its clearing prices: the first import in a server
+    process drew the whole Market page above the Broker's (found while checking every page with reserve assets)."""
+    sys.modules.pop("app_pages.market", None)   # as in a server process that has not shown either page yet
+    at.switch_page("app_pages/broker.py").run()
+    assert not at.exception
+    titles = [m.value for m in at.markdown if m.value.startswith("####")]
+    assert "#### Where does each layer get bought?" in titles
+    assert "#### The market: every exchange at once" not in titles
+    at.switch_page("app_pages/market.py").run()
+    assert "#### The market: every exchange at once" in [m.value for m in at.markdown]
