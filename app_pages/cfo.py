@@ -16,9 +16,9 @@ from app_pages.common import (
 from app_pages import exports
 from app_pages import risk as risk_view
 from optimizer import analysis, charts, entry
-from optimizer.domain import ASSET_KINDS, FUNDED_ASSET_KINDS, KINDS, PERILS, RATINGS
+from optimizer.domain import ASSET_KINDS, KINDS, PERILS, RATINGS
 from optimizer.regime import SWEEPABLE
-from optimizer.scenario import ASSET_TEXT_COLUMNS, BASIS_TEXT, OWN_FIELDS, TEXT_COLUMNS, own_to_text, parse_own
+from optimizer.scenario import BASIS_TEXT, OWN_FIELDS, TEXT_COLUMNS, own_to_text, parse_own
 from optimizer.solution import SolveError
 
 OWN = "__own__"

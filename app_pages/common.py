@@ -711,8 +711,8 @@ def context_bar() -> None:
         _(", ") + _("{n} edited").format(n=n_changed) if n_changed else "")
     n_assets = len(w.changed_assets())
     assets = (_("none") if not w.last_assets and not w.asset_text.shape[0] else
-              _("{name}, {n} assets").format(name=md(w.asset_sheet) if w.asset_sheet else _("own table"),
-                                             n=len(w.last_assets))
+              (_("{name}, 1 asset") if len(w.last_assets) == 1 else _("{name}, {n} assets")).format(
+                  name=md(w.asset_sheet) if w.asset_sheet else _("own table"), n=len(w.last_assets))
               + (_(", ") + _("{n} edited").format(n=n_assets) if n_assets else ""))
     with st.container(key="context"):
         st.caption(" │ ".join([
