@@ -20,7 +20,7 @@ from app_pages.common import (
 from optimizer import batch, charts, report, settings
 from optimizer.i18n import input_error_words
 from optimizer.inputs import InputError, csv_text_to_frame, load_capacity
-from optimizer.scenario import quotes_to_frame, regime_to_dict
+from optimizer.scenario import assets_to_frame, quotes_to_frame, regime_to_dict
 
 RESULT = "batch_result"      # (fingerprint, BatchResult, names) of the last run
 CHUNK = 64                   # profiles per task: progress at least every few seconds
@@ -53,7 +53,8 @@ def _read(up, bundled: str = "real") -> pd.DataFrame:
 
 def _fingerprint(up, w, bundled: str) -> str:
     parts = [up.file_id if up is not None else f"bundled:{bundled}", w.quote_sheet, w.regime_name,
-             json.dumps(regime_to_dict(w.regime), default=str), quotes_to_frame(w.last_quotes).to_json()]
+             json.dumps(regime_to_dict(w.regime), default=str), quotes_to_frame(w.last_quotes).to_json(),
+             assets_to_frame(w.last_assets).to_json()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -116,7 +117,9 @@ def main() -> None:
     sheet = _("bundled") if w.quote_sheet == "bundled" else w.quote_sheet
     st.caption(_("Regime: **{regime}**{over} · quote sheet: **{sheet}** ({n} quotes) · profiles: **{profiles}**").format(
         regime=md(_(w.regime.name)), over=overrides_note(w),
-        sheet=md(sheet), n=len(w.last_quotes), profiles=md(profiles)))
+        sheet=md(sheet), n=len(w.last_quotes), profiles=md(profiles))
+        + ((" · " + _("reserve assets: **{n}** (the CFO page's table)").format(n=len(w.last_assets)))
+           if w.last_assets else ""))
     fingerprint = _fingerprint(up, w, bundled)
     if st.button(_("Run batch"), type="primary", key="batch_run"):
         try:
@@ -134,7 +137,7 @@ def main() -> None:
 
             with _plain_main():
                 result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
-                                   on_progress=on_progress, capacity=_capacity())
+                                   on_progress=on_progress, capacity=_capacity(), assets=w.last_assets or None)
             bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
                 done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,

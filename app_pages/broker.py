@@ -87,14 +87,15 @@ def main() -> None:
     if sc is None:
         st.info(_("Enter your exchange's figures on the CFO page to see a result."))
         return
-    s = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver())
+    s = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver(), assets=sc.assets)
     slot, details = headline_slot(), st.container()
     with slot:
         headline(s, details)
     resolver = page_resolver()  # every re-solve of this page run on one set of kept models
     with st.spinner(_("Pricing every quote…")):
-        table = cached_break_evens(sc.profile, sc.quotes, sc.regime, _resolver=resolver)
-        more = cached_more_limit(sc.profile, sc.quotes, sc.regime, EXTRA_LIMIT_JPY, _resolver=resolver)
+        table = cached_break_evens(sc.profile, sc.quotes, sc.regime, _resolver=resolver, assets=sc.assets)
+        more = cached_more_limit(sc.profile, sc.quotes, sc.regime, EXTRA_LIMIT_JPY, _resolver=resolver,
+                                 assets=sc.assets)
     if table.empty:
         st.info(_("No quote is offered to this exchange."))
         return
@@ -128,7 +129,7 @@ def main() -> None:
     pick = st.selectbox(_("Demand curve for"), list(table["quote_id"]), key="broker_quote")
     current = float(table.loc[table["quote_id"] == pick, "rate_on_line"].iloc[0])
     with st.spinner(_("Tracing the demand curve…")):
-        curve = cached_demand(sc.profile, sc.quotes, sc.regime, pick, _resolver=resolver)
+        curve = cached_demand(sc.profile, sc.quotes, sc.regime, pick, _resolver=resolver, assets=sc.assets)
     st.altair_chart(charts.demand_chart(curve, current, _), width="stretch")
     st.caption(_("Share of the layer bought in the cheapest mix at each rate on line; the red line is today's premium."))
     market_view.broker_section(sc.quotes, sc.regime)

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
+    ASSET_GRID_WIDTHS, ASSET_KIND_CELL, ASSETS_FILE, allows_assets, kind_words, asset_grid_key, assets_answer, bundled_assets, not_held_reasons,
     cached_compare,
     N_, SHEETS, _, absorb_grid_edits, bundled_sheet, fitted_table, tr, bundled, cached_frontier, cached_solve, grid_key, headline, headline_slot, lang,
     QUOTE_GRID_WIDTHS, md, md_format, not_bought_ids, not_bought_reasons, page_resolver, session_resolver, show_reasons, styled, tr_error, unit, ws,
@@ -15,7 +16,7 @@ from app_pages.common import (
 from app_pages import exports
 from app_pages import risk as risk_view
 from optimizer import analysis, charts, entry
-from optimizer.domain import KINDS, PERILS, RATINGS
+from optimizer.domain import ASSET_KINDS, KINDS, PERILS, RATINGS
 from optimizer.regime import SWEEPABLE
 from optimizer.scenario import BASIS_TEXT, OWN_FIELDS, TEXT_COLUMNS, own_to_text, parse_own
 from optimizer.solution import SolveError
@@ -70,7 +71,7 @@ def exchange_label(p) -> str:
 def _confirmed(text: str, value: str, key: str) -> bool:
     """A value that is possible but probably not meant: the question beside a "Yes, use it" button (True: clicked)."""
     c1, c2 = st.columns([4, 1])
-    c1.warning(f"{text}. " + _("Is that what you meant?"), icon=":material/help:")
+    c1.warning(text + ("。" if lang() == "ja" else ". ") + _("Is that what you meant?"), icon=":material/help:")
     return c2.button(md_format(_("Yes, use {v}"), v=value), key=key)
 
 
@@ -281,6 +282,94 @@ def quote_grid() -> None:
         st.caption(_("Results above use the last valid quote sheet until these cells are fixed."))
 
 
+# ------------------------------------------------------------------ the assets table
+
+ASSET_MAIN = ["status", "asset_id", "kind", "counterparty", "rating", "rate", "haircut", "max_amount_jpy",
+              "days_to_pay"]
+ASSET_MORE = ["status", "asset_id", "exchange_id", "asset_source"]
+
+
+def _asset_status_column(w) -> list[str]:
+    """One mark per row of the assets table, as for quotes: ⚠ fix, ? confirm, ＋ new, ✎ edited."""
+    changed = w.changed_assets()
+    problems: dict[int, str] = {}
+    for p in w.asset_cell_problems():
+        if not p.confirm or p.row not in problems:
+            problems[p.row] = "confirm" if p.confirm else "fix"
+    return [STATUS_MARKS.get(problems.get(i) or changed.get(str(aid).strip()), "")
+            for i, aid in enumerate(w.asset_text["asset_id"], start=1)]
+
+
+def asset_column_names() -> dict[str, str]:
+    """The assets table's columns as the messages under it name them (the headers, without the ✱)."""
+    return {"asset_id": _("asset"), "kind": _("kind"), "counterparty": _("bank or parent"), "rating": _("rating"),
+            "rate": _("yield or fee, % a year"), "haircut": _("haircut, %"),
+            "max_amount_jpy": _("most that can be held or committed, ¥"), "days_to_pay": _("days to pay"), "exchange_id": _("only for exchange"), "asset_source": _("source of the figures")}
+
+
+def asset_grid() -> None:
+    """The reserve assets as text cells, parsed and checked as the quote grid's are; problems shown under it."""
+    w = ws()
+    st.subheader(_("Reserve assets"))
+    st.caption(_("Deposits and JGBs are held (they tie up capital and earn their yield); bank guarantees, committed "
+                 "lines and parent guarantees are promised (no capital tied up, a fee a year). The regime decides how "
+                 "much of R each kind may fund: under a preset without reserve assets the table starts empty."))
+    more = st.toggle(_("Show the exchange each asset is offered to and its source"), key="asset_more")
+    names = asset_column_names()
+    W = ASSET_GRID_WIDTHS
+    frame = w.asset_text.copy()
+    frame.insert(0, "status", _asset_status_column(w))
+    req = " ✱"
+    config = {
+        "status": st.column_config.TextColumn(_("status"), disabled=True, width=W["status"],
+                                              help=_("✎ edited, ＋ new (against the table it started from); ⚠ a cell "
+                                                     "to fix; ? a value to confirm")),
+        "asset_id": st.column_config.TextColumn(names["asset_id"] + req, width=W["asset_id"], required=True),
+        "kind": st.column_config.SelectboxColumn(names["kind"] + req, options=list(ASSET_KINDS), width=W["kind"],
+                                                 required=True,
+                                                 format_func=lambda k, t=tr(): t(ASSET_KIND_CELL.get(k, k))),
+        "counterparty": st.column_config.TextColumn(names["counterparty"], width=W["counterparty"],
+                                                    help=_("The bank or the parent company; blank for a JGB")),
+        "rating": st.column_config.TextColumn(names["rating"], width=W["rating"],
+                                              help=_("The counterparty's rating, AAA … CCC or NR; blank for a JGB")),
+        "rate": st.column_config.TextColumn(_("yield/fee %") + req, width=W["rate"],
+                                            help=_("In percent a year: what a deposit or JGB earns, or what a "
+                                                   "guarantee or line costs (type 0.4% for 0.4 percent)")),
+        "haircut": st.column_config.TextColumn(_("haircut %"), width=W["haircut"],
+                                               help=_("Credit per yen = rating credit × (1 − haircut); in percent "
+                                                      "(blank: 0)")),
+        "max_amount_jpy": st.column_config.TextColumn(_("cap, ¥"), width=W["max_amount_jpy"],
+                                                      help=_("The most that can be held or committed, in yen (5bn, "
+                                                             "50億; blank: no limit)")),
+        "days_to_pay": st.column_config.TextColumn(_("pays in, days"), width=W["days_to_pay"],
+                                                   help=_("Days from a loss until the money can pay customers (0: on "
+                                                          "the day)")),
+        "exchange_id": st.column_config.TextColumn(names["exchange_id"], width=140),
+        "asset_source": st.column_config.TextColumn(names["asset_source"], width=600),
+    }
+    with st.container(key="asset_grid"):
+        st.data_editor(frame, key=asset_grid_key(), num_rows="dynamic", hide_index=True, width="content",
+                       column_order=ASSET_MORE if more else ASSET_MAIN, column_config=config)
+    st.caption(_("✱ required. Add a row at the bottom of the table. Every valid change re-solves."))
+    for p in w.asset_cell_problems():
+        where = _("Row {row} ({qid}) · {column}").format(row=p.row, qid=md(p.quote_id or "—"),
+                                                         column=names.get(p.column, p.column))
+        text = md_format(_(p.key), **p.params)
+        if p.confirm:
+            typed = str(w.asset_text.at[p.row - 1, p.column]).strip()
+            percent = p.column == "rate" and not typed.endswith("%")
+            if _confirmed(f"{where}: {text}", typed + ("%" if percent else ""), f"asset_confirm_{p.quote_id}_{typed}"):
+                w.confirm_asset(p.quote_id, typed)
+                w.asset_version += 1
+                st.rerun()
+        else:
+            st.error(f"{where}: {text}", icon=":material/warning:")
+    if w.asset_problems:
+        st.caption(_("Results above use the last valid assets until these cells are fixed."))
+    elif any(not p.confirm for p in w.asset_cell_problems()):
+        st.caption(_("Results above leave these assets out until their yield is fixed."))
+
+
 # ------------------------------------------------------------------ results
 
 def mix_table(s) -> pd.DataFrame:
@@ -289,7 +378,7 @@ def mix_table(s) -> pd.DataFrame:
     money = lambda col: mix[col].map(u.number)  # noqa: E731
     return pd.DataFrame({
         _("source"): mix["source"].replace({"cash reserve": _("cash reserve")}),
-        _("kind"): mix["kind"].map(lambda k: _(k)), _("counterparty"): mix["counterparty"].map(_),
+        _("kind"): mix["kind"].map(kind_words), _("counterparty"): mix["counterparty"].map(lambda c: _(c) if c else "—"),
         _("rating"): mix["rating"],
         f"{_('attaches at')} ({u.label})": money("attachment_jpy"), f"{_('limit')} ({u.label})": money("limit_jpy"),
         _("share"): mix["share"], _("credit factor"): mix["credit_factor"],
@@ -320,6 +409,12 @@ def result_views(s, scenario) -> None:
         st.caption(_("Each reason is checked by the model: without that obstacle (or at that price) the cheapest "
                      "mix would buy the quote."))
         show_reasons(reasons)
+        if scenario.assets:
+            with st.spinner(_("Finding why each reserve asset is left out…")):
+                held = not_held_reasons(s, quotes, scenario.assets, page_resolver())
+            if len(held):
+                st.markdown("**" + _("Reserve assets not held") + "**")
+                show_reasons(held, key="asset_reasons", first="asset")
     elif view == "Tower":
         perils = list(regime.requirement.perils)
         peril = st.selectbox(_("Peril"), perils, index=perils.index(_least_covered(s, perils)), key=f"tower_peril{_lang_suffix()}",
@@ -334,7 +429,7 @@ def result_views(s, scenario) -> None:
         st.caption(_("What if the regulator lets insurance fund more or less of R? Optimal cost for each cap; "
                      "shaded: no compliant mix (shortfall); the red line marks the current regime."))
         with st.spinner(_("Sweeping the insurance cap…")):
-            frame = cached_frontier(profile, quotes, regime, "max_insurance_share")
+            frame = cached_frontier(profile, quotes, regime, "max_insurance_share", scenario.assets)
         st.altair_chart(charts.frontier_chart(frame, "max_insurance_share", regime.eligibility.max_insurance_share,
                                               u, _), width="stretch")
     elif view == "Stress test":
@@ -350,20 +445,23 @@ def result_views(s, scenario) -> None:
         shown, config = charts.stress_table(table, u, _)
         st.dataframe(styled(shown, money=config), hide_index=True, width="stretch")
     elif view == "Risk":
+        if scenario.assets:
+            st.caption(_("The risk view simulates cash and cover alone: the reserve assets are left out of it (a "
+                         "bank that defaults is not simulated yet)."))
         risk_view.render(scenario)
     elif view == "Presets":
-        _presets(profile, quotes, u)
+        _presets(profile, quotes, u, scenario.assets)
     else:
         exports.downloads(s, scenario, analysis.stress_test(s, incidents))
 
 
-def _presets(profile, quotes, u) -> None:
+def _presets(profile, quotes, u, assets=()) -> None:
     """This exchange under every bundled regime preset, side by side (the table a CFO brings to the FSA)."""
     st.caption(_("The same exchange and quote sheet under every bundled regime preset (without this page's "
                  "overrides): the requirement, its size against customer assets and net assets, and the cheapest "
                  "compliant mix's cost."))
     with st.spinner(_("Solving…")):
-        table = cached_compare(profile, quotes)
+        table = cached_compare(profile, quotes, tuple(assets))
     money = {"required_coverage_jpy": N_("R ({u})"), "annual_cost_jpy": N_("annual cost ({u})"),
              "all_cash_cost_jpy": N_("all cash ({u})"), "savings_jpy": N_("savings ({u})"),
              "cash_reserve_jpy": N_("cash reserve ({u})"), "insurance_credit_jpy": N_("insurance credit ({u})"),
@@ -393,9 +491,12 @@ def main() -> None:
             exchange_inputs()
         with right:
             regime_inputs()
+    # an untouched assets table starts again from the chosen preset's default (drawn and solved below)
+    w.follow_regime(allows_assets(w.base_regime), ASSETS_FILE, bundled_assets(), lang())
     st.subheader(_("Quote sheet"))
     sheet_inputs()
     grid = st.container()
+    assets_slot = st.container()
     # The grid's edits are in the workspace already (app.py absorbs them before any page runs), so the answer is
     # solved and sent before the grid is drawn: after a premium edit the new cost reaches the browser first.
     sc = w.scenario()
@@ -405,13 +506,20 @@ def main() -> None:
             st.info(_("Enter your exchange's figures to see a result."))
         else:
             try:
-                s = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver())
+                s = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver(), assets=sc.assets)
+                # what the assets save: the same scenario solved with cash and cover alone
+                base = cached_solve(sc.profile, sc.quotes, sc.regime, session_resolver()) if sc.assets else None
             except SolveError as exc:
                 st.error(_("The solver failed: {e}").format(e=md(exc)))
             else:
                 headline(s, details)
+                if base is not None:
+                    with details:
+                        assets_answer(s, base)
     with grid:
         quote_grid()
+    with assets_slot:
+        asset_grid()
     if s is not None:
         result_views(s, sc)
 

@@ -16,7 +16,8 @@ import streamlit as st
 
 from optimizer import analysis, reasons
 from optimizer.i18n import N_, Unit, fit, translator
-from optimizer.inputs import load_incidents, load_profiles, load_quotes, load_regime
+from optimizer.domain import AssetShares
+from optimizer.inputs import load_assets, load_incidents, load_profiles, load_quotes, load_regime
 from optimizer.model import REBUILD_NEW_STRUCTURE, Resolver, solve
 from optimizer.scenario import Workspace
 
@@ -32,6 +33,12 @@ ILLUSTRATIVE_PROFILES = DATA / "profiles.csv"         # invented exchanges, stil
 # the browser test clicks cells by them)
 QUOTE_GRID_WIDTHS = {"status": 58, "quote_id": 80, "kind": 80, "counterparty": 122, "rating": 82, "layer_basis": 64,
                      "attachment": 100, "limit": 88, "rate_on_line": 108, "perils": 115}
+
+# The assets table's columns and their widths in px (with the row marker they fit the page at 1280 px; the browser
+# test clicks cells by them)
+ASSET_GRID_WIDTHS = {"status": 50, "asset_id": 92, "kind": 128, "counterparty": 128, "rating": 72, "rate": 116,
+                     "haircut": 92, "max_amount_jpy": 96, "days_to_pay": 108}
+ASSETS_FILE = "assets-japan.csv"      # the bundled assets table (data/), where a preset allows reserve assets
 
 # Session keys used by more than one function
 BATCH_ERROR_WIDTHS = {"exchange": 130, "row": 60, "message": 700}  # px of the Batch page's error rows: in view at 1280
@@ -51,6 +58,20 @@ def bundled():
     profiles = load_profiles(REAL_PROFILES) + load_profiles(ILLUSTRATIVE_PROFILES)
     return (profiles, load_quotes(DATA / "quotes.csv"),
             {name: load_regime(path) for name, path in PRESETS.items()}, load_incidents(DATA / "incidents.csv"))
+
+
+@st.cache_data(show_spinner=False)
+def bundled_assets() -> tuple:
+    """The bundled reserve assets (data/assets-japan.csv)."""
+    return tuple(load_assets(DATA / ASSETS_FILE))
+
+
+def allows_assets(regime) -> bool:
+    """Whether a regime speaks of reserve assets ([eligibility.assets] set, some kind credited): the assets table
+    then starts from the bundled assets; under any other preset it starts empty, so the answer is the one without
+    assets."""
+    shares = regime.eligibility.asset_shares
+    return shares != AssetShares() and any(v > 0 for v in dataclasses.asdict(shares).values())
 
 
 @st.cache_data(show_spinner=False)
@@ -81,12 +102,13 @@ def page_resolver() -> Resolver:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_solve(profile, quotes, regime, _kept: "KeptResolver | None" = None):
-    """The headline solve; on the session's kept models when `_kept` is given (not part of the cache key)."""
+def cached_solve(profile, quotes, regime, _kept: "KeptResolver | None" = None, assets: tuple = ()):
+    """The headline solve (with the reserve assets of the assets table); on the session's kept models when `_kept`
+    is given (not part of the cache key)."""
     if _kept is None:
-        return solve(profile, quotes, regime)
+        return solve(profile, quotes, regime, assets=assets)
     with _kept.lock:
-        return solve(profile, quotes, regime, resolver=_kept.resolver)
+        return solve(profile, quotes, regime, resolver=_kept.resolver, assets=assets)
 
 
 MAX_KEPT_STRUCTURES = 16   # a session that has seen more quote-sheet structures than this starts a fresh Resolver
@@ -110,45 +132,53 @@ def session_resolver() -> KeptResolver:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_compare(profile, quotes):
+def cached_compare(profile, quotes, assets: tuple = ()):
     """The exchange under every bundled regime preset (optimizer.compare): one row per preset."""
     from optimizer import compare
-    return compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"))
+    return compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"), assets=assets)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_frontier(profile, quotes, regime, param):
-    return analysis.frontier(profile, quotes, regime, param, [i / 10 for i in range(11)])
+def cached_frontier(profile, quotes, regime, param, assets: tuple = ()):
+    return analysis.frontier(profile, quotes, regime, param, [i / 10 for i in range(11)], assets=assets)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_not_held(profile, quotes, regime, assets, _resolver: Resolver | None = None) -> list[dict]:
+    """optimizer.reasons.not_held on this scenario: each reserve asset not held with the model's reason and, where
+    price alone keeps it out, its break-even yield or fee."""
+    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver, assets=assets)
+    return reasons.not_held(base, quotes, assets, resolver=_resolver, typed=True)
 
 
 # The analyses below re-solve the model many times; `_resolver` (not part of the cache key) is the page run's
 # page_resolver(), so those re-solves share its kept HiGHS models.
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_break_evens(profile, quotes, regime, _resolver: Resolver | None = None):
-    return analysis.break_evens(profile, quotes, regime, resolver=_resolver)
+def cached_break_evens(profile, quotes, regime, _resolver: Resolver | None = None, assets: tuple = ()):
+    return analysis.break_evens(profile, quotes, regime, resolver=_resolver, assets=assets)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def cached_demand(profile, quotes, regime, quote_id, _resolver: Resolver | None = None):
-    return analysis.demand_curve(profile, quotes, regime, quote_id, resolver=_resolver)
+def cached_demand(profile, quotes, regime, quote_id, _resolver: Resolver | None = None, assets: tuple = ()):
+    return analysis.demand_curve(profile, quotes, regime, quote_id, resolver=_resolver, assets=assets)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_not_bought(profile, quotes, regime, _resolver: Resolver | None = None) -> list[dict]:
-    """optimizer.reasons.not_bought on this scenario: each quote not bought with the model's reason (verified by
-    re-solving) and, where price alone keeps it out, its break-even rate on line."""
-    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver)
+def cached_not_bought(profile, quotes, regime, _resolver: Resolver | None = None, assets: tuple = ()) -> list[dict]:
+    """optimizer.reasons.not_bought on this scenario (with its reserve assets): each quote not bought with the
+    model's reason (verified by re-solving) and, where price alone keeps it out, its break-even rate on line."""
+    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver, assets=assets)
     return reasons.not_bought(base, quotes, resolver=_resolver, typed=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_more_limit(profile, quotes, regime, extra_jpy: float = 1e9,
-                      _resolver: Resolver | None = None) -> dict[str, float]:
+                      _resolver: Resolver | None = None, assets: tuple = ()) -> dict[str, float]:
     """quote_id → annual saving (¥) if that quote offered `extra_jpy` more limit, everything else unchanged."""
     import dataclasses
 
-    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver)
+    base = solve(profile, quotes, regime, marginal=False, resolver=_resolver, assets=assets)
     R = base.requirement_jpy
     out = {}
     for q in quotes:
@@ -159,7 +189,7 @@ def cached_more_limit(profile, quotes, regime, extra_jpy: float = 1e9,
         # More limit is an offer the exchange may decline: worth 0 when it would not lower the cost (e.g. the extra
         # limit lies above R and only raises the premium of the share it needs).
         out[q.quote_id] = max(0.0, base.annual_cost_jpy - solve(profile, changed, regime, marginal=False, check=False,
-                                                                resolver=_resolver).annual_cost_jpy)
+                                                                resolver=_resolver, assets=assets).annual_cost_jpy)
     return out
 
 
@@ -193,10 +223,17 @@ def grid_key() -> str:
     return f"quote_editor_{ws().version}"
 
 
+def asset_grid_key() -> str:
+    """The session key of the assets table (new whenever it is rebuilt from the cells)."""
+    return f"asset_editor_{ws().asset_version}"
+
+
 def absorb_grid_edits() -> None:
-    """Fold the quote grid's pending edits into the workspace (called before anything reads the scenario)."""
+    """Fold the quote grid's and the assets table's pending edits into the workspace (called before anything reads
+    the scenario)."""
     w = ws()
     w.absorb_edits(st.session_state.get(grid_key()))
+    w.absorb_asset_edits(st.session_state.get(asset_grid_key()))
 
 
 def unit() -> Unit:
@@ -315,11 +352,15 @@ def right_aligned(frame) -> dict:
 
 # ------------------------------------------------------------------ words for the model's identifiers
 
-def binding_words(binding, regime) -> list[str]:
-    """Binding limits in plain words: capacity:Q01 → "Q01 fully taken"."""
+def binding_words(binding, regime, assets=frozenset()) -> list[str]:
+    """Binding limits in plain words: capacity:Q01 → "Q01 fully taken"; `assets`: the ids of the reserve assets
+    held (their capacity is the most on offer, not a share)."""
     e = regime.eligibility
     out = []
-    full = [md(b.partition(":")[2]) for b in binding if b.startswith("capacity:")]
+    full = [md(b.partition(":")[2]) for b in binding if b.startswith("capacity:") and b.partition(":")[2] not in assets]
+    held = [md(b.partition(":")[2]) for b in binding if b.startswith("capacity:") and b.partition(":")[2] in assets]
+    if held:
+        out.append(_("{a} held or committed in full (the most on offer)").format(a=", ".join(held)))
     if full:
         out.append((_("{q} fully taken (its largest share on offer)") if len(full) == 1 else
                     _("{q} fully taken (their largest shares on offer)")).format(q=", ".join(full)))
@@ -337,7 +378,11 @@ def binding_words(binding, regime) -> list[str]:
             out.append(_("the cap on parametric cover credit ({p:.0f}% of R)").format(p=100 * e.max_derivative_share))
         elif name == "max_counterparty_share":
             out.append(_("the cap on credit from one counterparty ({p:.0f}% of R): {name}").format(
-                p=100 * e.max_counterparty_share, name=md(arg)))
+                p=100 * e.max_counterparty_share, name=md(_(arg))))
+        elif name.startswith("max_share."):  # [eligibility.assets] max_share.<kind>
+            kind = name.removeprefix("max_share.")
+            out.append(_("the cap on credit from {kind} ({p:.0f}% of R)").format(
+                kind=_asset_kind(kind), p=100 * e.max_asset_share(kind)))
         else:
             out.append(md(b))
     return out
@@ -466,11 +511,22 @@ REASON_WORDS = {
 }
 
 
+ASSET_KIND_WORDS = {"deposit": N_("bank deposits"), "jgb": N_("Japanese government bonds"),
+                    "bank_guarantee": N_("bank guarantees"), "credit_line": N_("committed credit lines"),
+                    "parent_guarantee": N_("parent-company guarantees")}
+# one asset of a kind, as the assets table's kind cell says it
+ASSET_KIND_CELL = {"deposit": N_("bank deposit"), "jgb": N_("JGB"), "bank_guarantee": N_("bank guarantee"),
+                   "credit_line": N_("committed line"), "parent_guarantee": N_("parent guarantee")}
+
+
 def _asset_kind(kind: str) -> str:
     """A reserve asset's kind in words (optimizer.domain.ASSET_KINDS)."""
-    return {"deposit": _("bank deposits"), "jgb": _("Japanese government bonds"),
-            "bank_guarantee": _("bank guarantees"), "credit_line": _("committed credit lines"),
-            "parent_guarantee": _("parent-company guarantees")}.get(kind, kind)
+    return _(ASSET_KIND_WORDS[kind]) if kind in ASSET_KIND_WORDS else kind
+
+
+def kind_words(kind: str) -> str:
+    """A kind of the mix table (cash, insurance, derivative, or a reserve asset's kind) in the page's words."""
+    return _(ASSET_KIND_CELL[kind]) if kind in ASSET_KIND_CELL else _(kind)
 
 
 def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd.DataFrame:
@@ -481,19 +537,31 @@ def not_bought_reasons(solution, quotes, resolver: Resolver | None = None) -> pd
     """
     by_id = {q.quote_id: q for q in quotes}
     rows = []
-    for item in cached_not_bought(solution.profile, tuple(quotes), solution.regime, _resolver=resolver):
+    for item in cached_not_bought(solution.profile, tuple(quotes), solution.regime, _resolver=resolver,
+                                  assets=tuple(solution.offered_assets)):
         why, change = reason_words(item["reasons"], by_id[item["quote_id"]], solution, item.get("break_even_rol"))
         rows.append({"quote": item["quote_id"], "reason": why, "what would change it": change})
     return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])
 
 
-def show_reasons(frame: pd.DataFrame) -> None:
+def not_held_reasons(solution, quotes, assets, resolver: Resolver | None = None) -> pd.DataFrame:
+    """One row per reserve asset not in the mix: asset, reason in words, what would change it (the model's reasons,
+    optimizer.reasons.not_held, worded as for quotes)."""
+    by_id = {a.asset_id: a for a in assets}
+    rows = []
+    for item in cached_not_held(solution.profile, tuple(quotes), solution.regime, tuple(assets), _resolver=resolver):
+        why, change = reason_words(item["reasons"], by_id[item["asset_id"]], solution, item.get("break_even"))
+        rows.append({"quote": item["asset_id"], "reason": why, "what would change it": change})
+    return pd.DataFrame(rows, columns=["quote", "reason", "what would change it"])
+
+
+def show_reasons(frame: pd.DataFrame, key: str = "reasons", first: str = "quote") -> None:
     """The reasons as a static table whose text wraps (a grid would cut a sentence at the column's edge); its cells
     are Markdown, so the names in them are escaped (md)."""
-    shown = frame.map(md).rename(columns={"quote": _("quote"), "reason": _("why not"),
+    shown = frame.map(md).rename(columns={"quote": _(first), "reason": _("why not"),
                                   "what would change it": _("what would change it")})
-    with st.container(key="reasons"):
-        st.table(shown.set_index(_("quote")))
+    with st.container(key=key):
+        st.table(shown.set_index(_(first)))
 
 
 def not_bought_ids(solution, quotes) -> list[str]:
@@ -509,6 +577,7 @@ def answer_sentence(s) -> str:
     L = lang()
     n = len(s.lines)
     parts = [fit(s.cash_reserve_jpy, L) + " " + _("cash")] if s.cash_reserve_jpy > 0 else []
+    parts += [fit(amount, L) + " " + _asset_kind(kind) for kind, amount in holdings_by_kind(s).items()]
     if n:
         parts.append((_("1 layer") if n == 1 else _("{n} layers").format(n=n)))
     mix = " + ".join(parts) or _("nothing")
@@ -525,6 +594,62 @@ def answer_sentence(s) -> str:
     elif s.all_cash_cost_jpy is None:
         text += _(" (all cash is not an option: R exceeds the liquid capital)")
     return text + ("。" if L == "ja" else ".")
+
+
+def holdings_by_kind(s) -> dict[str, float]:
+    """The reserve assets held or committed, by kind (optimizer.domain.ASSET_KINDS order), yen > 0 only."""
+    from optimizer.domain import ASSET_KINDS
+
+    out = {k: sum(h.amount_jpy for h in s.holdings if h.asset.kind == k) for k in ASSET_KINDS}
+    return {k: v for k, v in out.items() if v > 0}
+
+
+def assets_saving_words(s, base) -> str:
+    """What the reserve assets save: `s` solved with them, `base` the same scenario solved without them (cash and
+    cover alone). A saving only when both comply; otherwise what the assets change in the shortfall."""
+    L = lang()
+    if base.status == "shortfall" and s.status != "shortfall":
+        return _("Without the reserve assets the requirement cannot be met ({short} of loss unfunded); with them "
+                 "the mix complies at {cost} a year.").format(short=fit(base.shortfall_jpy, L),
+                                                              cost=fit(s.annual_cost_jpy, L))
+    if s.status == "shortfall":
+        return _("Even with the reserve assets the requirement cannot be met: they cut the unfunded loss from "
+                 "{before} to {after}.").format(before=fit(base.shortfall_jpy, L), after=fit(s.shortfall_jpy, L))
+    saving = base.annual_cost_jpy - s.annual_cost_jpy
+    if saving < 0.5:
+        return _("The reserve assets save nothing: cash and cover alone cost the same, {cost} a year.").format(
+            cost=fit(base.annual_cost_jpy, L))
+    return _("The reserve assets save {saving} a year against cash and cover alone ({base} a year without them, "
+             "{cost} with them).").format(saving=fit(saving, L), base=fit(base.annual_cost_jpy, L),
+                                          cost=fit(s.annual_cost_jpy, L))
+
+
+def assets_saving(s, base) -> float | None:
+    """The annual saving of the reserve assets in yen, when it is one (both mixes comply), else None."""
+    if s.status == "shortfall" or base.status == "shortfall":
+        return None
+    return base.annual_cost_jpy - s.annual_cost_jpy
+
+
+def assets_answer(s, base) -> None:
+    """The reserve assets in the answer: what is held and committed, by kind, and what they save against cash and
+    cover alone (`base`: the same scenario solved without them)."""
+    u = unit()
+    L = lang()
+    kinds = holdings_by_kind(s)
+    used = _(", ").join(f"{_asset_kind(k)} {fit(v, L)}" for k, v in kinds.items()) or _("none")
+    st.markdown(_("**Reserve assets used:** {used}.").format(used=used) + " " + assets_saving_words(s, base))
+    c = st.columns(4)
+    c[0].metric(_("Held in deposits and JGBs"), u(s.reserve_assets_jpy),
+                help=_("Reserve assets the exchange holds: they tie up capital as cash does, and earn their yield"))
+    c[1].metric(_("Committed by banks and parents"), u(s.committed_jpy),
+                help=_("Guarantees and lines promised to pay: no capital is tied up; their fee is paid every year"))
+    saving = assets_saving(s, base)
+    c[2].metric(_("Saved by the reserve assets"), "—" if saving is None else u(saving),
+                help=_("Annual cost with cash and cover alone, less the annual cost with the reserve assets "
+                       "(both solved)"))
+    c[3].metric(_("Cost without the reserve assets"), u(base.annual_cost_jpy),
+                help=_("The cheapest compliant mix of cash and cover alone"))
 
 
 def headline_slot():
@@ -550,7 +675,7 @@ def headline(s, details=None) -> None:
         c[3].metric(_("Shortfall"), u(s.shortfall_jpy), help=_("Largest loss up to R that nothing funds"),
                     delta=None if s.shortfall_jpy == 0 else _("cannot comply"), delta_color="inverse")
     mc = s.marginal_cost_per_jpy
-    words = binding_words(s.binding, s.regime)
+    words = binding_words(s.binding, s.regime, {h.asset.asset_id for h in s.holdings})
     with (details if details is not None else st.container()):
         st.caption(_("Requirement R = **{r}** under *{regime}*. Marginal cost of R: {mc} a year per yen.").format(
             r=u(s.requirement_jpy), regime=md(_(s.regime.name)), mc="—" if mc is None else f"{100 * mc:.2f}%")
@@ -584,12 +709,22 @@ def context_bar() -> None:
     n_changed = len(w.changed_rows())
     quotes = _("{name}, {n} quotes").format(name=sheet, n=len(w.last_quotes)) + (
         _(", ") + _("{n} edited").format(n=n_changed) if n_changed else "")
+    n_assets = len(w.changed_assets())
+    assets = (_("none") if not w.last_assets and not w.asset_text.shape[0] else
+              (_("{name}, 1 asset") if len(w.last_assets) == 1 else _("{name}, {n} assets")).format(
+                  name=md(w.asset_sheet) if w.asset_sheet else _("own table"), n=len(w.last_assets))
+              + (_(", ") + _("{n} edited").format(n=n_assets) if n_assets else ""))
     with st.container(key="context"):
         st.caption(" │ ".join([
             f":material/account_balance: {_('Exchange')}: **{exchange}**{mark(diff['exchange'])}",
             f":material/gavel: {_('Regime')}: **{md(_(w.base_regime.name))}**{over}{mark(diff['regime'])}",
             f":material/request_quote: {_('Quote sheet')}: **{quotes}**{mark(diff['quotes'])}",
+            f":material/savings: {_('Reserve assets')}: **{assets}**"
+            + (mark(w.assets_differ()) if w.asset_sheet or w.last_assets else ""),
         ]))
         if w.problems:
             st.caption(":material/warning: " + _("{n} quote cells need attention: results use the last valid quote sheet.").format(
                 n=len(w.problems)))
+        if w.asset_problems:
+            st.caption(":material/warning: " + _("{n} asset cells need attention: results use the last valid assets.").format(
+                n=len(w.asset_problems)))

@@ -9,7 +9,7 @@ from optimizer.i18n import N_, input_error_words, translator
 from optimizer.inputs import InputError, csv_text_to_frame, profiles_from_frame, quotes_from_frame, regime_from_text
 from optimizer.scenario import Workspace, from_json, to_json
 
-from .common import MESSAGES, _, bundled_sheets, lang, md, ws
+from .common import ASSETS_FILE, MESSAGES, _, bundled_assets, bundled_sheets, lang, md, ws
 
 KINDS = (("profiles", N_("Exchange profiles (CSV)"), ["csv"]), ("quotes", N_("Quote sheet (CSV)"), ["csv"]),
          ("regime", N_("Regime (TOML)"), ["toml"]), ("scenario", N_("Saved scenario (JSON)"), ["json"]))
@@ -50,7 +50,7 @@ def apply_upload(kind: str, name: str, data: bytes, w: Workspace, language: str 
             if len(sc.quotes) > settings.MAX_QUOTES:
                 return t("{name}: {n} quotes; the app takes at most {max} (use the command line for more)").format(
                     name=name, n=len(sc.quotes), max=settings.MAX_QUOTES)
-            w.load(sc, language, bundled_sheets())
+            w.load(sc, language, bundled_sheets(), {ASSETS_FILE: bundled_assets()})
         else:
             return f"unknown upload kind {kind!r}"
     except InputError as exc:

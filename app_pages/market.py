@@ -141,6 +141,9 @@ def main() -> None:
                                                                                         format="%.1f")})
     st.caption(_("Regime: **{regime}** · profiles: **{profiles}**").format(
         regime=md(_(w.regime.name)), profiles=md(up.name if up is not None else "profiles-japan-2025.csv")))
+    if w.last_assets:
+        st.caption(_("The market shares out cover alone: the reserve assets of the CFO page are left out (a bank's "
+                     "guarantees do not count toward its capacity yet)."))
     fingerprint = _fingerprint(up, quotes, w.regime, table)
     if st.button(_("Run market"), type="primary", key="market_run"):
         try:
@@ -207,7 +210,8 @@ def main() -> None:
                          key="dl_market_summary")
 
 
-main()
+if __name__ == "__main__":  # run as the Market page; imported by the Broker page for broker_section, it draws nothing
+    main()
 
 
 BROKER_MARKET = "broker_market"  # (fingerprint, counterparties frame) of the Broker page's last market run

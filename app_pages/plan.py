@@ -199,6 +199,9 @@ def main() -> None:
     if sc is None:
         st.info(_("Enter your exchange's figures to see a result."))
         return
+    if sc.assets:
+        st.caption(_("The plan takes cash and cover alone: the reserve assets of the CFO page are left out of it (the "
+                     "plan does not take reserve assets yet)."))
     top = st.container()  # the answer first, above the form it comes from
     with st.expander(_("The plan's parameters"), expanded=True):
         plan = plan_inputs(sc.quotes)

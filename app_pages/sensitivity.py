@@ -30,6 +30,8 @@ def main() -> None:
                  "capacity, under the scenario's regime: each assumption of data/assumptions.toml moved to its low "
                  "and then its high value, everything else as it is. Widest swing in total annual cost first."))
     st.caption(_("Regime: **{regime}**").format(regime=_(w.regime.name)))
+    if w.last_assets:
+        st.caption(_("Cash and cover alone: the reserve assets of the CFO page are left out of the sensitivity."))
     if st.button(_("Run sensitivity"), type="primary", key="sensitivity_run"):
         profiles, quotes, capacity, assumptions, loss_model = _bundled()
         try:

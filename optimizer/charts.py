@@ -29,14 +29,18 @@ _PALETTE = ["#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#
 
 
 def layer_bands(solution: Solution, peril: str | None = None) -> pd.DataFrame:
-    """The tower as rectangles, one column per source: cash first (from 0 to the cash reserve), then each layer in
-    order of attachment, from its attachment to attachment + limit (yen), filled to the share bought.
+    """The tower as rectangles, one column per source: cash first (from 0 to the cash reserve), then each reserve
+    asset held or committed (first-loss money like cash: from 0 to its credit; held before promised), then each
+    layer in order of attachment, from its attachment to attachment + limit (yen), filled to the share bought.
 
     Columns: payer, column (0, 1, …), y0, y1 (yen), x0, x1 (column + share), share.
     """
     R = solution.requirement_jpy
     rows = [{"payer": "cash", "y0": 0.0, "y1": solution.cash_reserve_jpy, "share": 1.0}] \
         if solution.cash_reserve_jpy > 0 else []
+    for h in sorted(solution.holdings, key=lambda h: (not h.asset.funded, h.asset.asset_id)):
+        if h.credit_jpy > 0:
+            rows.append({"payer": h.asset.asset_id, "y0": 0.0, "y1": h.credit_jpy, "share": 1.0})
     lines = [l for l in solution.lines if peril is None or l.quote.covers(peril)]
     for l in sorted(lines, key=lambda l: (l.quote.attachment_jpy(R), l.quote.quote_id)):
         a = l.quote.attachment_jpy(R)

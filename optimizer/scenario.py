@@ -19,9 +19,9 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from . import entry
-from .domain import PERILS, ExchangeProfile, Quote, Regime, ReserveAsset
+from .domain import FUNDED_ASSET_KINDS, PERILS, RATINGS, ExchangeProfile, Quote, Regime, ReserveAsset
 from .inputs import (
-    ASSET_COLUMNS, assets_from_frame, check_asset_yields,
+    ASSET_COLUMNS, assets_from_frame, check_asset_yields, parse_asset,
     QUOTE_COLUMNS, InputError, parse_profile, parse_quote, quotes_from_frame, read_text_file, regime_from_dict,
 )
 from .domain import AssetShares
@@ -44,6 +44,7 @@ class Scenario:
     overrides: Mapping[str, float] = field(default_factory=dict)  # regime parameters changed from the preset
     quote_sheet: str = ""                         # name of the quote sheet ("bundled", a file name, …)
     assets: tuple[ReserveAsset, ...] = ()          # reserve assets beyond cash (assets.csv); none: cash and cover
+    asset_sheet: str = ""                         # name of the assets table the app started from ("" = none)
     plan: Plan | None = None                      # the funding plan's parameters (the app's Plan page), if set
 
     def __hash__(self) -> int:
@@ -130,6 +131,8 @@ def to_json(scenario: Scenario) -> str:
             "quote_sheet": scenario.quote_sheet}
     if scenario.assets:  # only with assets: a scenario without them is the file it always was
         data["assets"] = json.loads(assets_to_frame(scenario.assets).to_json(orient="records"))
+    if scenario.asset_sheet:  # the assets table the app started from: a reopened file counts its edits against it
+        data["asset_sheet"] = scenario.asset_sheet
     if scenario.plan is not None:  # the plan's keys as in its TOML file (data/plans/), `null` for a year without limit
         data["plan"] = plan_to_dict(scenario.plan)
     return json.dumps(data, indent=2, ensure_ascii=False)
@@ -208,7 +211,7 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
         if key not in data:
             raise InputError(source, f"missing key {key!r}; expected profile, quotes and regime", column=key)
     unknown = set(data) - {"scenario_version", "profile", "quotes", "regime", "regime_preset", "overrides",
-                           "quote_sheet", "assets", "plan"}
+                           "quote_sheet", "assets", "asset_sheet", "plan"}
     if unknown:
         raise InputError(source, "unknown key", column=sorted(unknown)[0])
     if not isinstance(data["profile"], dict) or not isinstance(data["quotes"], list) \
@@ -256,7 +259,7 @@ def from_json(text: str, source: str = "scenario.json") -> Scenario:
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SCENARIO_VERSION:
         raise InputError(source, f"expected a scenario_version from 1 to {SCENARIO_VERSION} (this program writes "
                          f"{SCENARIO_VERSION}), got {version!r}", column="scenario_version")
-    text_fields = {k: data.get(k) or "" for k in ("regime_preset", "quote_sheet")}
+    text_fields = {k: data.get(k) or "" for k in ("regime_preset", "quote_sheet", "asset_sheet")}
     for key, value in text_fields.items():
         if not isinstance(value, str):
             raise InputError(source, "expected text", column=key)
@@ -436,6 +439,144 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
     return (None if problems else tuple(quotes)), problems
 
 
+# ------------------------------------------------------------------ the assets table as people type it
+
+# The cells of the app's assets table, in order: (column, kind of entry). One rate cell: a held kind's yield, a
+# promised kind's fee (assets.csv keeps them apart; the kind says which it is). Haircut and rate in percent, the
+# most that can be held or committed in yen (blank: no limit).
+ASSET_TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("asset_id", "text"), ("kind", "choice"), ("counterparty", "text"), ("rating", "text"), ("rate", "rate"),
+    ("haircut", "share"), ("max_amount_jpy", "amount"), ("days_to_pay", "number"), ("exchange_id", "text"),
+    ("asset_source", "text"),   # the asset's `source`
+)
+ASSET_REQUIRED = ("asset_id", "kind", "rate")
+
+
+def assets_to_text(assets: Sequence[ReserveAsset], lang: str = "en") -> pd.DataFrame:
+    """Reserve assets as the app's text table: every cell a string as a person would type it (round-trips exactly)."""
+    rows = [{
+        "asset_id": a.asset_id, "kind": a.kind, "counterparty": a.counterparty, "rating": a.rating,
+        "rate": entry.format_percent(a.yield_rate if a.funded else a.fee_rate),
+        "haircut": entry.format_percent(a.haircut),
+        "max_amount_jpy": "" if math.isinf(a.max_amount_jpy) else entry.format_amount(a.max_amount_jpy, lang),
+        "days_to_pay": f"{a.days_to_pay:g}", "exchange_id": a.exchange_id or "", "asset_source": a.source,
+    } for a in assets]
+    return pd.DataFrame(rows, columns=[c for c, _ in ASSET_TEXT_COLUMNS])
+
+
+def empty_asset_text() -> pd.DataFrame:
+    return assets_to_text(())
+
+
+def free_promise_doubt(kind: str, fee: float) -> entry.Implausible | None:
+    """A guarantee or line at a fee of 0 would be credit for nothing: possible, but ask before using it."""
+    if kind not in FUNDED_ASSET_KINDS and fee == 0:
+        return entry.Implausible("a fee of 0% makes this promise free: the cheapest mix takes all of it", {})
+    return None
+
+
+def text_to_assets(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = frozenset(),
+                   source: str = "assets table") -> tuple[tuple[ReserveAsset, ...] | None, list[CellProblem]]:
+    """The assets table as typed → reserve assets, or None with every problem found (one per cell at most).
+
+    `confirmed` holds (asset_id, typed rate) pairs confirmed as meant (a guarantee or line at a fee of 0). The kind
+    decides what the rate cell is (a yield for a deposit or JGB, a fee otherwise) and whether counterparty and
+    rating are needed (every kind but a JGB)."""
+    problems: list[CellProblem] = []
+    assets: list[ReserveAsset] = []
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(frame.to_dict("records"), start=1):
+        aid = "" if _blank(rec.get("asset_id")) else str(rec["asset_id"]).strip()
+        row_problems: list[CellProblem] = []
+
+        def bad(column: str, err: entry.EntryError | InputError | str, confirm: bool = False, **params) -> None:
+            if isinstance(err, entry.EntryError):
+                key, params = err.key, err.params
+            elif isinstance(err, InputError):
+                key, params = "{message}", {"message": err.message}
+            else:
+                key = err
+            row_problems.append(CellProblem(i, aid, column, key, params, confirm))
+
+        if all(_blank(rec.get(c)) for c, _ in ASSET_TEXT_COLUMNS):
+            continue  # an empty new row: nothing typed yet
+        kind = "" if _blank(rec.get("kind")) else str(rec["kind"]).strip()
+        row: dict[str, Any] = {}
+        for column, how in ASSET_TEXT_COLUMNS:
+            raw = rec.get(column)
+            if _blank(raw):
+                if column in ASSET_REQUIRED:
+                    bad(column, "a value is required")
+                elif column in ("counterparty", "rating") and kind and kind != "jgb":
+                    bad(column, "a value is required: only a JGB (owed by the state) may leave it blank")
+                continue
+            text = str(raw).strip()
+            try:
+                if how == "rate":
+                    value = entry.parse_percent(text)
+                    doubt = free_promise_doubt(kind, value)
+                    if doubt is not None and (aid, text) not in confirmed:
+                        bad(column, doubt.key, confirm=True, **doubt.params)
+                        continue
+                elif how == "share":
+                    value = entry.parse_percent(text, high=1.0)
+                    if value >= 1:
+                        bad(column, "a haircut of 100% leaves no credit; expected less than 100%")
+                        continue
+                elif how == "amount":
+                    value = entry.parse_amount(text)
+                elif how == "number":
+                    value = entry.parse_number(text)
+                elif column == "rating":
+                    value = text.upper()
+                    if value not in RATINGS:
+                        bad(column, "'{raw}' is not a rating: expected AAA … CCC (notches + or -) or NR", raw=text)
+                        continue
+                else:
+                    value = text
+            except entry.EntryError as exc:
+                bad(column, exc)
+                continue
+            if kind == "jgb" and column in ("counterparty", "rating"):
+                bad(column, "a JGB is owed by the state: it has no counterparty or rating; leave the cell blank")
+                continue
+            row[column] = value
+        if row_problems:
+            problems += row_problems
+            continue
+        rate = row.pop("rate")
+        row["yield" if kind in FUNDED_ASSET_KINDS else "fee_rate"] = rate
+        row["source"] = row.pop("asset_source", "")
+        try:
+            a = parse_asset(row, source, i)
+        except InputError as exc:
+            column = {"yield": "rate", "fee_rate": "rate", "source": "asset_source"}.get(exc.column, exc.column)
+            bad(column or "asset_id", exc)
+        else:
+            if a.asset_id in seen:
+                bad("asset_id", "duplicate asset id {aid} (also in row {first})", aid=a.asset_id, first=seen[a.asset_id])
+            else:
+                seen[a.asset_id] = i
+                assets.append(a)
+        problems += row_problems
+    return (None if problems else tuple(assets)), problems
+
+
+def asset_yield_problems(profile: ExchangeProfile, assets: Sequence[ReserveAsset],
+                         rows: Mapping[str, int] | None = None) -> list[CellProblem]:
+    """Held assets offered to `profile` that yield more than its cost of capital (check_asset_yields), as cells of
+    the assets table (`rows`: asset_id → its row, 1-based; default: the order of `assets`): holding one would earn
+    money, so the cheapest mix would hold all it could, reserve or not."""
+    rows = rows or {}
+    return [CellProblem(rows.get(a.asset_id, i), a.asset_id, "rate", "a yield of {y} is above this exchange's cost of capital ({c}): "
+                        "holding it would earn money; expected at most {c}",
+                        {"y": entry.format_percent(a.yield_rate) + ("" if a.yield_rate < 0.01 else "%"),
+                         "c": entry.format_percent(profile.cost_of_capital)
+                         + ("" if profile.cost_of_capital < 0.01 else "%")})
+            for i, a in enumerate(assets, start=1)
+            if a.funded and a.offered_to(profile.exchange_id) and a.yield_rate > profile.cost_of_capital]
+
+
 # ------------------------------------------------------------------ the workspace: one per app session
 
 OWN_FIELDS: tuple[tuple[str, str], ...] = (  # own-figures form: (field, kind of entry)
@@ -569,6 +710,15 @@ class Workspace:
     problems: list[CellProblem] = field(default_factory=list)
     plan: Plan | None = None                           # the last valid funding plan (the Plan page), once set
     version: int = 0                                   # bumped whenever the quote grid must be rebuilt
+    # the assets table, kept as the quote grid is: cells as typed, the last valid assets, what edits compare with
+    asset_text: pd.DataFrame = field(default_factory=empty_asset_text)
+    asset_sheet: str = ""                              # the table it started from ("" = none, empty)
+    bundled_assets: tuple[ReserveAsset, ...] = ()      # what the change marks compare with
+    last_assets: tuple[ReserveAsset, ...] = ()
+    asset_problems: list[CellProblem] = field(default_factory=list)
+    asset_confirmed: frozenset[tuple[str, str]] = frozenset()
+    asset_version: int = 0                             # bumped whenever the assets table must be rebuilt
+    assets_follow: str | None = None                   # the regime whose default the untouched table holds
     generation: int = 0                                # bumped when a file replaces the inputs (widgets rebuilt)
 
     @classmethod
@@ -638,17 +788,102 @@ class Workspace:
         self.last_quotes = tuple(quotes)
         self.version += 1
 
+    # -- the assets table
+    def absorb_asset_edits(self, state: Mapping[str, Any] | None) -> bool:
+        """Apply the assets table's edit state to its cells, as absorb_edits does for the quote grid."""
+        if not isinstance(state, Mapping) or not any(state.get(k) for k in ("edited_rows", "added_rows",
+                                                                              "deleted_rows")):
+            return False
+        out = self.asset_text.copy()
+        for idx, changes in (state.get("edited_rows") or {}).items():
+            for col, value in changes.items():
+                if col in out.columns and int(idx) in out.index:
+                    out.at[int(idx), col] = value
+        added = [{c: r.get(c) for c in out.columns} for r in (state.get("added_rows") or [])]
+        if added:
+            out = pd.concat([out, pd.DataFrame(added, columns=out.columns)], ignore_index=True)
+        deleted = [int(i) for i in (state.get("deleted_rows") or [])]
+        if deleted:
+            out = out.drop(index=[i for i in deleted if i in out.index])
+        self.set_asset_text(out)
+        self.asset_version += 1
+        return True
+
+    def set_asset_text(self, frame: pd.DataFrame) -> None:
+        """New cells for the assets table: parse them; keep the last valid assets while a cell has a problem."""
+        self.asset_text = frame.reset_index(drop=True).astype(object)
+        assets, self.asset_problems = text_to_assets(self.asset_text, self.asset_confirmed)
+        if assets is not None:
+            self.last_assets = assets
+
+    def confirm_asset(self, asset_id: str, typed: str) -> None:
+        self.asset_confirmed = self.asset_confirmed | {(asset_id, typed.strip())}
+        self.set_asset_text(self.asset_text)
+
+    def replace_assets(self, assets: Sequence[ReserveAsset], name: str, lang: str = "en",
+                       bundled: Sequence[ReserveAsset] | None = None) -> None:
+        """A new assets table: `assets` as its cells; its edits are counted against `bundled` (default: itself)."""
+        self.asset_sheet, self.asset_confirmed = name, frozenset()
+        self.bundled_assets = tuple(assets if bundled is None else bundled)
+        self.set_asset_text(assets_to_text(assets, lang))
+        self.last_assets = tuple(assets)
+        self.asset_version += 1
+        self.assets_follow = self.regime_name
+
+    def assets_untouched(self) -> bool:
+        return self.last_assets == self.bundled_assets and not self.asset_problems
+
+    def follow_regime(self, allows: bool, name: str, assets: Sequence[ReserveAsset], lang: str = "en") -> bool:
+        """When the regime changes and the table holds what it started from, start it again from the new regime's
+        default: `assets` (named `name`) if the regime `allows` reserve assets, else empty. True if replaced."""
+        if self.assets_follow == self.regime_name:
+            return False
+        if not self.assets_untouched():
+            self.assets_follow = self.regime_name  # the user's own table stays, whatever the regime
+            return False
+        wanted = tuple(assets) if allows else ()
+        if wanted == self.last_assets and self.asset_sheet == (name if allows else ""):
+            self.assets_follow = self.regime_name
+            return False
+        self.replace_assets(wanted, name if allows else "", lang)
+        return True
+
+    def changed_assets(self) -> dict[str, str]:
+        """asset_id → "changed" or "new" for every asset that differs from the table it started from."""
+        bundled = {a.asset_id: a for a in self.bundled_assets}
+        return {a.asset_id: ("new" if a.asset_id not in bundled else "changed") for a in self.last_assets
+                if bundled.get(a.asset_id) != a}
+
+    def asset_cell_problems(self) -> list[CellProblem]:
+        """The cells of the assets table to fix or confirm, with the yields above the exchange's cost of capital."""
+        profile = self.profile
+        if profile is None or self.asset_problems:
+            return list(self.asset_problems)
+        rows = {str(v).strip(): i for i, v in enumerate(self.asset_text["asset_id"], start=1)}
+        return asset_yield_problems(profile, self.last_assets, rows)
+
+    def usable_assets(self) -> tuple[ReserveAsset, ...]:
+        """The last valid assets, without any held asset that yields more than this exchange's cost of capital."""
+        profile = self.profile
+        if profile is None:
+            return self.last_assets
+        earning = {p.quote_id for p in asset_yield_problems(profile, self.last_assets)}
+        return tuple(a for a in self.last_assets if a.asset_id not in earning)
+
     def scenario(self) -> Scenario | None:
         profile = self.profile
         if profile is None:
             return None
         return Scenario(profile, self.last_quotes, self.regime, regime_preset=self.regime_name,
-                        overrides=dict(self.overrides), quote_sheet=self.quote_sheet, plan=self.plan)
+                        overrides=dict(self.overrides), quote_sheet=self.quote_sheet, plan=self.plan,
+                        assets=self.usable_assets(), asset_sheet=self.asset_sheet)
 
-    def load(self, sc: Scenario, lang: str = "en", sheets: Mapping[str, Sequence[Quote]] | None = None) -> None:
-        """Put a saved scenario in place: its exchange as own figures, its regime as a preset, its quote sheet (its
-        cells written in `lang`). When the scenario names one of `sheets` (name → quotes: the bundled sheets), its
-        quotes' edits are counted against that sheet, not against the one in use before."""
+    def load(self, sc: Scenario, lang: str = "en", sheets: Mapping[str, Sequence[Quote]] | None = None,
+             asset_sheets: Mapping[str, Sequence[ReserveAsset]] | None = None) -> None:
+        """Put a saved scenario in place: its exchange as own figures, its regime as a preset, its quote sheet and
+        its assets (cells written in `lang`). When the scenario names one of `sheets` (name → quotes: the bundled
+        sheets) or of `asset_sheets` (name → assets), its edits are counted against that one, not against the one in
+        use before."""
         name = sc.regime_preset if sc.regime_preset in self.regimes else ""
         base = self.regimes.get(name)
         if base is not None and regime_equal(_apply(base, sc.overrides), sc.regime):
@@ -665,6 +900,9 @@ class Workspace:
         if sheets and sc.quote_sheet in sheets:
             self.bundled_quotes = tuple(sheets[sc.quote_sheet])
         self.replace_quotes(sc.quotes, sc.quote_sheet or "scenario", lang)
+        asset_sheets = asset_sheets or {}
+        self.replace_assets(sc.assets, sc.asset_sheet or ("scenario" if sc.assets else ""), lang,
+                            bundled=asset_sheets.get(sc.asset_sheet) if sc.asset_sheet in asset_sheets else None)
         if sc.plan is not None:
             self.plan = sc.plan
         self.generation += 1
@@ -690,6 +928,10 @@ class Workspace:
             "regime": bundled_regime is None or bool(self.overrides),
             "quotes": self.last_quotes != self.bundled_quotes or bool(self.problems),
         }
+
+    def assets_differ(self) -> bool:
+        """Whether the assets table differs from the one it started from (the bundled assets, or none)."""
+        return self.last_assets != self.bundled_assets or bool(self.asset_problems)
 
 
 def _apply(regime: Regime, overrides: Mapping[str, float]) -> Regime:

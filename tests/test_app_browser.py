@@ -937,3 +937,91 @@ def test_a_batch_run_on_several_workers_leaves_no_warning_in_the_server_log(brow
         stop_app(proc)
     text = log.read_text(encoding="utf-8", errors="replace")
     assert "WARNING" not in text and "missing ScriptRunContext" not in text, text[-2000:]
+
+
+# ------------------------------------------------------------------ 14. the reserve assets table
+
+ASSETS_PRESET = "Cold-wallet reserve with deposits, JGBs and a bank guarantee for half"
+
+
+def _asset_widths() -> list[tuple[str, int]]:
+    from app_pages.common import ASSET_GRID_WIDTHS
+
+    return list(ASSET_GRID_WIDTHS.items())
+
+
+def asset_canvas(page):
+    canvas = page.locator('.st-key-asset_grid [data-testid="stDataFrame"] canvas').first
+    canvas.evaluate("e => e.scrollIntoView({block: 'end'})")
+    page.wait_for_timeout(500)
+    return canvas
+
+
+def type_in_assets(page, row: int, column: str, text: str) -> None:
+    """Select a cell of the assets table (row 0 = its first asset), open its editor, type over it, press Enter."""
+    wait_quiet(page)
+    for _attempt in range(5):
+        box = asset_canvas(page).bounding_box()
+        x = box["x"] + ROW_MARKER
+        for name, width in _asset_widths():
+            if name == column:
+                x += width / 2
+                break
+            x += width
+        page.mouse.click(x, box["y"] + ROW_HEIGHT + ROW_HEIGHT * row + ROW_HEIGHT / 2)
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(300)
+        if page.evaluate("() => document.activeElement && document.activeElement.matches('textarea.gdg-input')"):
+            break
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(700)
+    else:
+        raise AssertionError("the cell editor did not open")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text, delay=30)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+
+
+def metric_value(page, label: str) -> str:
+    return page.locator('[data-testid="stMetric"]').filter(has_text=label).locator(
+        '[data-testid="stMetricValue"]').first.inner_text()
+
+
+def test_a_guarantees_fee_and_cap_typed_as_0_4_percent_and_50_oku_reach_the_answer(page, screens):
+    choose(page, "Regime", ASSETS_PRESET)
+    assert wait_until(page, lambda p: p.locator('[data-testid="stMetric"]').filter(
+        has_text="Saved by the reserve assets").count() > 0, seconds=60)
+    before, committed = annual_cost(page), metric_value(page, "Committed by banks and parents")
+    row = 5  # BG-MEGA, the bundled bank guarantee (0.4% a year, at most ¥20bn)
+    type_in_assets(page, row, "rate", "0.5")
+    assert wait_until(page, lambda p: "'0.5'" in messages(p))
+    text = messages(page)
+    assert "Row 6 (BG-MEGA) · yield or fee, % a year" in text and "ambiguous" in text, text
+    assert annual_cost(page) == before
+    type_in_assets(page, row, "rate", "0.4%")
+    assert wait_until(page, lambda p: "Row 6 (BG-MEGA)" not in messages(p))
+    assert annual_cost(page) == before
+    type_in_assets(page, row, "max_amount_jpy", "50億")
+    assert wait_until(page, lambda p: metric_value(p, "Committed by banks and parents") != committed)
+    assert metric_value(page, "Committed by banks and parents") == "¥5,000.0m"
+    assert money(annual_cost(page)) > money(before)   # less of the cheap guarantee: dearer
+    assert "Row 6" not in messages(page)
+    page.get_by_text("Reserve assets used").first.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(screens / "cfo_assets_en.png"))
+    asset_canvas(page)
+    page.screenshot(path=str(screens / "cfo_assets_grid_en.png"))
+    grid = page.locator('.st-key-asset_grid [data-testid="stDataFrame"]').first
+    box = grid.bounding_box()
+    assert box["x"] + box["width"] <= VIEWPORT["width"]
+    assert ROW_MARKER + sum(w for _, w in _asset_widths()) <= box["width"] + 1
+    assert_page_does_not_scroll_sideways(page, "the CFO page with the assets table")
+    page.get_by_text("日本語").click()
+    page.wait_for_selector("text=準備資産による節減額", timeout=60_000)
+    wait_quiet(page)
+    page.get_by_text("使う準備資産").first.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(screens / "cfo_assets_ja.png"))
+    asset_canvas(page)
+    page.screenshot(path=str(screens / "cfo_assets_grid_ja.png"))
+    assert_page_does_not_scroll_sideways(page, "the Japanese CFO page with the assets table")

@@ -242,3 +242,81 @@ def test_a_scenario_keeps_days_to_pay_the_asset_shares_and_their_overrides():
         from_json(json.dumps(data))
     # a regime without asset keys writes none (files stay readable by readers that predate them)
     assert "assets" not in json.loads(to_json(workspace().scenario()))["regime"]["eligibility"]
+
+
+# ------------------------------------------------------------------ the assets table (the app's reserve assets)
+
+def _bundled_assets():
+    from optimizer.inputs import load_assets
+
+    return tuple(load_assets(DATA / "assets-japan.csv"))
+
+
+def test_the_bundled_assets_round_trip_through_the_text_table_in_both_languages():
+    from optimizer.scenario import assets_to_text, text_to_assets
+
+    for lang in ("en", "ja"):
+        assets, problems = text_to_assets(assets_to_text(_bundled_assets(), lang))
+        assert problems == [] and assets == _bundled_assets()
+
+
+def test_the_rate_cell_is_a_yield_for_a_held_kind_and_a_fee_for_a_promised_one():
+    from optimizer.scenario import assets_to_text, text_to_assets
+
+    table = assets_to_text(_bundled_assets())
+    table.loc[4, "rate"], table.loc[5, "rate"] = "0.25%", "0.4%"   # DEP-MEGA, BG-MEGA
+    table.loc[5, "max_amount_jpy"] = "50億"
+    assets, problems = text_to_assets(table)
+    assert problems == []
+    assert (assets[4].yield_rate, assets[4].fee_rate) == (0.0025, 0.0)
+    assert (assets[5].fee_rate, assets[5].yield_rate, assets[5].max_amount_jpy) == (0.004, 0.0, 5e9)
+
+
+def test_a_promise_at_a_fee_of_0_waits_for_confirmation_and_a_bad_cell_names_its_column():
+    from optimizer.scenario import assets_to_text, text_to_assets
+
+    table = assets_to_text(_bundled_assets())
+    table.loc[5, "rate"], table.loc[4, "rating"], table.loc[0, "days_to_pay"] = "0", "", "two"
+    assets, problems = text_to_assets(table)
+    assert assets is None
+    assert {(p.row, p.quote_id, p.column, p.confirm) for p in problems} == {
+        (6, "BG-MEGA", "rate", True), (5, "DEP-MEGA", "rating", False), (1, "JGB-3M", "days_to_pay", False)}
+    table.loc[4, "rating"], table.loc[0, "days_to_pay"] = "A", "2"
+    assets, problems = text_to_assets(table, frozenset({("BG-MEGA", "0")}))
+    assert problems == [] and assets[5].fee_rate == 0.0
+
+
+def test_a_scenario_names_the_assets_table_it_started_from_and_a_file_without_it_still_opens():
+    sc = Scenario(PROFILES[0], tuple(QUOTES), REGIMES["cold-wallet-assets"], regime_preset="cold-wallet-assets",
+                  assets=_bundled_assets(), asset_sheet="assets-japan.csv")
+    back = from_json(to_json(sc))
+    assert back.assets == sc.assets and back.asset_sheet == "assets-japan.csv"
+    data = json.loads(to_json(sc))
+    del data["asset_sheet"]
+    assert from_json(json.dumps(data)).asset_sheet == ""
+    assert "asset_sheet" not in json.loads(to_json(Scenario(PROFILES[0], tuple(QUOTES), REGIMES["cold-wallet"])))
+
+
+def test_an_untouched_assets_table_follows_the_regime_and_an_edited_one_stays():
+    from optimizer.scenario import assets_to_text
+
+    w = Workspace.new(PROFILES, QUOTES, REGIMES, "cold-wallet")
+    assert not w.follow_regime(False, "assets-japan.csv", _bundled_assets()) and w.last_assets == ()
+    w.regime_name = "cold-wallet-assets"
+    assert w.follow_regime(True, "assets-japan.csv", _bundled_assets())
+    assert w.last_assets == _bundled_assets() and not w.assets_differ() and w.changed_assets() == {}
+    assert w.absorb_asset_edits({"edited_rows": {5: {"max_amount_jpy": "5bn"}}})
+    assert w.changed_assets() == {"BG-MEGA": "changed"} and w.assets_differ()
+    w.regime_name = "cold-wallet"
+    assert not w.follow_regime(False, "assets-japan.csv", _bundled_assets())
+    assert w.last_assets[5].max_amount_jpy == 5e9 and len(w.asset_text) == len(assets_to_text(_bundled_assets()))
+
+
+def test_a_held_asset_yielding_more_than_the_exchanges_cost_of_capital_is_left_out_and_said_so():
+    from dataclasses import replace
+
+    w = Workspace.new(PROFILES, QUOTES, REGIMES, "cold-wallet-assets")
+    earning = replace(_bundled_assets()[0], yield_rate=w.profile.cost_of_capital + 0.01)
+    w.replace_assets((earning,) + _bundled_assets()[1:], "mine")
+    assert [(p.row, p.column) for p in w.asset_cell_problems()] == [(1, "rate")]
+    assert earning.asset_id not in {a.asset_id for a in w.scenario().assets}
