@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from optimizer import analysis, reasons
+from optimizer.compare import preset_order
 from optimizer.i18n import N_, Unit, fit, translator
 from optimizer.inputs import load_incidents, load_profiles, load_quotes, load_regime
 from optimizer.model import REBUILD_NEW_STRUCTURE, Resolver, solve
@@ -22,9 +23,11 @@ from optimizer.scenario import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-PRESETS = {p.stem: p for p in sorted((DATA / "regimes").glob("*.toml"))}
 # The reported shape of the rule (data/README.md "regimes/"): cold-wallet customer crypto, part of it by insurance.
 DEFAULT_PRESET = "cold-wallet"
+# The presets as a user reads them: the default first, then as the README's table lists them (never by file name)
+PRESETS = {name: DATA / "regimes" / f"{name}.toml" for name in
+           preset_order([p.stem for p in (DATA / "regimes").glob("*.toml")], first=DEFAULT_PRESET)}
 REAL_PROFILES = DATA / "profiles-japan-2025.csv"      # Japan's exchanges, from their 2025 statements (the default)
 ILLUSTRATIVE_PROFILES = DATA / "profiles.csv"         # invented exchanges, still selectable
 
@@ -113,7 +116,7 @@ def session_resolver() -> KeptResolver:
 def cached_compare(profile, quotes):
     """The exchange under every bundled regime preset (optimizer.compare): one row per preset."""
     from optimizer import compare
-    return compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"))
+    return compare.compare_regimes(profile, quotes, [(name, load_regime(path)) for name, path in PRESETS.items()])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -665,7 +665,9 @@ def test_presets_view_shows_the_exchange_under_every_preset_as_compare_does(at):
     at.segmented_control(key="cfo_view").set_value("Presets").run()
     assert not at.exception and not errors(at)
     shown = frame_with(at, "preset")
-    want = compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"))
+    by_name = dict(compare.load_presets(DATA / "regimes"))
+    order = compare.preset_order(by_name, first="cold-wallet")  # the page's order (the regime selector's)
+    want = compare.compare_regimes(profile, quotes, [(name, by_name[name]) for name in order])
     assert len(shown) == len(want) == len(list((DATA / "regimes").glob("*.toml")))
     cost = next(c for c in shown.columns if c.startswith("annual cost"))
     got = pd.to_numeric(shown[cost].astype(str).str.replace(",", ""), errors="coerce")
@@ -981,3 +983,20 @@ def test_the_repository_folder_is_put_on_the_path_once_however_many_reruns(at):
         at.run()
     assert sys.path.count(str(ROOT)) == before
 
+
+
+def test_the_presets_are_offered_default_first_then_as_the_readme_lists_them_never_by_file_name(at):
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- presets-table: python -m optimizer.readme_tables -->")[1].split("<!-- end")[0]
+    listed = re.findall(r"^\| `([a-z-]+)` \|", table, flags=re.M)  # the README's rows, one per preset
+    options = at.selectbox(key="regime_select_0").options  # as shown: each preset's name
+    from optimizer.inputs import load_regime
+
+    names = {load_regime(DATA / "regimes" / f"{p}.toml").name: p for p in listed}
+    shown = [names[o] for o in options]
+    assert shown == ["cold-wallet"] + [p for p in listed if p != "cold-wallet"]
+    assert shown != sorted(shown)
+    at.segmented_control(key="cfo_view").set_value("Presets").run()
+    assert list(frame_with(at, "preset")["preset"]) == options  # the Presets view in the same order
