@@ -72,7 +72,7 @@ def test_the_japanese_risk_view_is_in_japanese(at):
     at.segmented_control(key="cfo_view_ja").set_value("Risk").run()
     assert not at.exception
     shown = next(d.value for d in at.dataframe if "指標" in d.value.columns)
-    assert list(shown.columns) == ["指標", "規制上の最安構成", "リスク最適構成", "全額現金"]
+    assert list(shown.columns) == ["指標", "制度上の最安構成", "リスク最適構成", "全額現金"]
     assert at.select_slider[0].options[-1] == "上限なし"
 
 
