@@ -584,7 +584,7 @@ def test_market_page_runs_the_bundled_japanese_exchanges_and_prices_the_scarce_c
 def test_a_negative_capacity_is_refused_with_a_message_and_the_last_results_kept(at):
     at.switch_page(MARKET).run()
     at.button(key="market_run").click().run()
-    at.session_state["market_capacity_japan"] = {"edited_rows": {0: {"capacity_bn": -5.0}}, "added_rows": [],
+    at.session_state["market_capacity_japan_¥m"] = {"edited_rows": {0: {"capacity": -5.0}}, "added_rows": [],
                                                  "deleted_rows": []}
     at.run()
     at.button(key="market_run").click().run()
@@ -1000,3 +1000,25 @@ def test_the_presets_are_offered_default_first_then_as_the_readme_lists_them_nev
     assert shown != sorted(shown)
     at.segmented_control(key="cfo_view").set_value("Presets").run()
     assert list(frame_with(at, "preset")["preset"]) == options  # the Presets view in the same order
+
+
+def test_the_market_capacity_editor_is_in_the_pages_unit_and_an_edit_in_it_is_read_in_it(at):
+    from optimizer.inputs import load_capacity
+
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.sidebar.selectbox(key="unit").set_value("億円").run()
+    at.switch_page(MARKET).run()
+    assert not at.exception
+    editor = frame_with(at, "capacity")
+    assert not [c.value for c in at.caption if "十億円" in c.value]
+    assert any("引受能力（億円）" in c.value for c in at.caption)
+    bundled = load_capacity(DATA / "capacity.csv")
+    first = editor["counterparty"].iloc[0]
+    assert editor["capacity"].iloc[0] == pytest.approx(bundled[first] / 1e8)  # 億円, as the rest of the page
+    at.session_state["market_capacity_japan_億円"] = {"edited_rows": {0: {"capacity": 12.5}}, "added_rows": [],
+                                                    "deleted_rows": []}
+    at.run()
+    at.button(key="market_run").click().run()
+    assert not at.exception and not errors(at)
+    used = at.session_state["market_result"][0].summary["counterparties"]
+    assert next(r["capacity_jpy"] for r in used if r["counterparty"] == first) == pytest.approx(12.5e8)  # ¥1.25bn
