@@ -19,7 +19,7 @@ from optimizer.compare import preset_order
 from optimizer.i18n import N_, Unit, fit, translator
 from optimizer.inputs import load_incidents, load_profiles, load_quotes, load_regime
 from optimizer.model import REBUILD_NEW_STRUCTURE, Resolver, solve
-from optimizer.scenario import Workspace
+from optimizer.scenario import PERIL_TEXT, Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -350,8 +350,7 @@ def binding_words(binding, regime) -> list[str]:
 DATA_WORDS = (N_("insurance"), N_("derivative"), N_("cash"), N_("optimal"), N_("shortfall"), N_("error"),
               N_("external hack"), N_("insider theft"), N_("vendor compromise"), N_("max insurance share"))
 
-PERIL_WORDS = {"external_hack": N_("external hack"), "insider_theft": N_("insider theft"),
-               "vendor_compromise": N_("vendor compromise")}
+PERIL_WORDS = PERIL_TEXT  # a peril's words (optimizer.scenario, where the quote grid shows them)
 
 
 def _percent(x: float) -> str:

@@ -1022,3 +1022,40 @@ def test_the_market_capacity_editor_is_in_the_pages_unit_and_an_edit_in_it_is_re
     assert not at.exception and not errors(at)
     used = at.session_state["market_result"][0].summary["counterparties"]
     assert next(r["capacity_jpy"] for r in used if r["counterparty"] == first) == pytest.approx(12.5e8)  # ¥1.25bn
+
+
+def grid(at) -> pd.DataFrame:
+    """The quote grid as the page shows it (its cells)."""
+    return frame_with(at, "perils")
+
+
+def test_the_grid_shows_perils_in_words_of_the_pages_language_and_files_keep_the_ids(at, files):
+    shown = grid(at).set_index("quote_id")["perils"]
+    assert shown["Q01"] == "all" and shown["Q05"] == "external hack; insider theft"
+    assert not shown.str.contains("_").any()                  # no raw id in the grid
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    shown = grid(at).set_index("quote_id")["perils"]
+    assert shown["Q01"] == "すべて" and shown["Q05"] == "外部からのハッキング; 内部者による盗難"
+    edit_quotes(at, {0: {"perils": "外部からのハッキング；委託先経由の侵害"}})  # typed in the page's words
+    assert not at.exception and not errors(at)
+    assert ws(at).last_quotes[0].perils == frozenset({"external_hack", "vendor_compromise"})
+    edit_quotes(at, {1: {"perils": "insider_theft"}})                     # the file's id is read too
+    assert ws(at).last_quotes[1].perils == frozenset({"insider_theft"})
+    edit_quotes(at, {2: {"perils": "火災"}})                               # not a peril: refused at the cell
+    assert any("対象リスク" in e and "火災" in e for e in errors(at))
+    edit_quotes(at, {2: {"perils": "すべて"}})
+    at.segmented_control(key="cfo_view_ja").set_value("Downloads").run()
+    data = json.loads(files[f"scenario_{ws(at).exchange_id}.json"])
+    assert {q["quote_id"]: q["perils"] for q in data["quotes"]}["Q01"] == "external_hack;vendor_compromise"
+
+
+def test_every_rate_and_share_in_the_grid_has_one_format_with_its_percent_sign(at):
+    at.toggle(key="quote_more").set_value(True).run()
+    cells = ws(at).quote_text
+    for column in ("rate_on_line", "max_share", "min_share", "fronting_fee_rate"):
+        assert cells[column].map(lambda v: v.endswith("%")).all(), (column, list(cells[column]))
+    rates = cells.set_index("quote_id")["rate_on_line"]
+    assert (rates["Q01"], rates["Q02"]) == ("4%", "4.5%")
+    edit_quotes(at, {0: {"rate_on_line": "0.8%"}})
+    assert not errors(at) and ws(at).last_quotes[0].rate_on_line == pytest.approx(0.008)
+    assert grid(at).set_index("quote_id")["rate_on_line"]["Q01"] == "0.8%"
