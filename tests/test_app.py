@@ -1059,3 +1059,85 @@ def test_every_rate_and_share_in_the_grid_has_one_format_with_its_percent_sign(a
     edit_quotes(at, {0: {"rate_on_line": "0.8%"}})
     assert not errors(at) and ws(at).last_quotes[0].rate_on_line == pytest.approx(0.008)
     assert grid(at).set_index("quote_id")["rate_on_line"]["Q01"] == "0.8%"
+
+
+def chart_frames(at) -> list[tuple[str, list[pd.DataFrame]]]:
+    """Every Vega-Lite chart on the page: its title and the data frames it draws."""
+    import pyarrow as pa
+
+    out = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title")
+        frames = [pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets]
+        out.append((title if isinstance(title, str) else json.dumps(title), frames))
+    return out
+
+
+def test_the_broker_page_shows_the_premium_at_the_share_bought_and_the_pricing_multiple_per_layer(at):
+    at.switch_page(BROKER).run()
+    assert not at.exception and not errors(at)
+    table = frame_with(at, "premium at the share bought, ¥m/yr")
+    number = lambda col: pd.to_numeric(table[col].astype(str).str.replace(",", ""), errors="coerce")  # noqa: E731
+    at_share = number("premium at the share bought, ¥m/yr")
+    assert list(at_share) == pytest.approx(list(number("share, %") / 100 * number("premium, ¥m/yr")), abs=0.01)
+    from optimizer import solve
+    sc = ws(at).scenario()
+    s = solve(sc.profile, sc.quotes, sc.regime)
+    premiums = sum(line.annual_cost_jpy - (line.quote.fixed_fee_jpy if line.share > 0 else 0) for line in s.lines)
+    assert at_share.sum() == pytest.approx(premiums / 1e6, abs=0.05)   # what the CFO page's mix pays in premium
+    multiple = number("pricing multiple, ×")
+    assert list(multiple) == pytest.approx(list(number("premium, ¥m/yr") / number("expected loss, ¥m/yr")), rel=1e-3)
+    charts = dict(chart_frames(at))
+    title = next(t for t in charts if "pricing multiple" in t)
+    points = next(f for f in charts[title] if "multiple" in f.columns).set_index("quote_id")
+    rows = table.set_index("quote")
+    for qid, p in points.iterrows():                  # each point: rate on line paid against expected loss on line
+        assert p["multiple"] == pytest.approx(multiple[rows.index.get_loc(qid)], rel=1e-3)
+        assert p["y"] / p["x"] == pytest.approx(p["multiple"], rel=1e-9)
+        assert p["x"] == pytest.approx(number("expected loss on line, %")[rows.index.get_loc(qid)] / 100, rel=1e-3)
+
+
+@pytest.mark.parametrize("share", [100, 50, 5])
+def test_the_rate_that_gets_a_share_equals_the_command_lines_price_on_the_saved_scenario(at, files, tmp_path, share):
+    import re
+
+    at.segmented_control(key="cfo_view").set_value("Downloads").run()
+    path = tmp_path / "scenario.json"
+    path.write_bytes(files[f"scenario_{ws(at).exchange_id}.json"])
+    out = subprocess.run([sys.executable, "-m", "optimizer", "price", "--scenario", str(path), "--quote", "Q06",
+                          "--format", "json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    points = sorted(data["demand_curve"]["points"], key=lambda p: p["rate_on_line"])
+    # from the command line's curve: the first rate at which the share falls below the one wanted
+    want = next(p["rate_on_line"] for p in points if p["share"] < share / 100 - 1e-9)
+    break_even = next(q["break_even_rol"] for q in data["quotes"] if q["quote_id"] == "Q06")
+    assert len({round(p["share"], 6) for p in points}) >= 3          # Q06 steps through several shares
+    at.switch_page(BROKER).run()
+    at.selectbox(key="broker_quote").set_value("Q06").run()
+    at.number_input(key="broker_share_Q06").set_value(float(share)).run()
+    assert not at.exception and not errors(at)
+    sentence = next(m.value for m in at.success if "rate on line below" in m.value)
+    shown = float(re.search(r"below \*\*([0-9.]+)%\*\*", sentence).group(1)) / 100
+    assert shown == pytest.approx(want, abs=5e-6)                     # to the page's 3 decimals of a percent
+    if share == 5:  # a small share is bought up to the quote's break-even premium, as `price` finds it
+        assert shown == pytest.approx(break_even, abs=5e-6)
+    import dataclasses
+
+    from optimizer import solve
+    sc = ws(at).scenario()
+    q = next(q for q in sc.quotes if q.quote_id == "Q06")
+    R = solve(sc.profile, sc.quotes, sc.regime).requirement_jpy
+    premium = dataclasses.replace(q, rate_on_line=want).premium_jpy(R, sc.profile.premium_multiplier)
+    assert f"¥{premium / 1e6:,.1f}m" in sentence                      # the premium for the whole layer at that rate
+
+
+def test_the_japanese_broker_page_says_what_rate_gets_a_share_in_japanese(at):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.switch_page(BROKER).run()
+    assert not at.exception and not errors(at)
+    sentence = at.success[0].value
+    assert "以上が購入されるには" in sentence and "料率" in sentence and "百万円" in sentence
+    assert any("購入割合での保険料（百万円/年）" in d.value.columns for d in at.dataframe)
+    assert any("プライシング倍率" in t for t, _f in chart_frames(at))
