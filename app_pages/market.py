@@ -221,7 +221,8 @@ def main() -> None:
                          key="dl_market_summary")
 
 
-main()
+if __name__ == "__main__":  # run as a page (Streamlit runs a page as __main__); the Broker page imports
+    main()                  # broker_section from here, and an import must not draw this page on the Broker page
 
 
 BROKER_MARKET = "broker_market"  # (fingerprint, counterparties frame) of the Broker page's last market run

@@ -1141,3 +1141,13 @@ def test_the_japanese_broker_page_says_what_rate_gets_a_share_in_japanese(at):
     assert "以上が購入されるには" in sentence and "料率" in sentence and "百万円" in sentence
     assert any("購入割合での保険料（百万円/年）" in d.value.columns for d in at.dataframe)
     assert any("プライシング倍率" in t for t, _f in chart_frames(at))
+
+
+def test_the_broker_page_never_draws_the_market_page_on_its_first_visit(at):
+    # the Broker page imports the market's clearing prices from the Market page's file: importing it must not run
+    # that page (it did once per server process, on the first visit, above the Broker page's own table)
+    sys.modules.pop("app_pages.market", None)
+    at.switch_page(BROKER).run()
+    assert not at.exception
+    assert not [m.value for m in at.markdown if "The market: every exchange at once" in m.value]
+    assert not [d for d in at.dataframe if "capacity" in d.value.columns]
