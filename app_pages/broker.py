@@ -21,7 +21,7 @@ from optimizer import analysis, charts
 EXTRA_LIMIT_JPY = 1e9
 # Column titles with their unit (short: the yen view fits at 1280 px)
 PREMIUM = N_("premium, {u}/yr")
-AT_SHARE = N_("premium at the share bought, {u}/yr")
+AT_SHARE = N_("premium paid, {u}/yr")  # at the share bought
 BREAK_EVEN = N_("break-even premium, {u}/yr")
 MORE_LIMIT = N_("¥1bn more limit saves, {u}/yr")
 FEE = N_("flat fee, {u}/yr")
@@ -213,9 +213,9 @@ def share_for_rate(s, quote, curve: pd.DataFrame) -> None:
             _("rate on line below, %"): 100 * levels["rate_on_line"],
             _("premium below, {u}/yr").format(u=u.label): levels["premium"].map(u.number),
             _("at that share, {u}/yr").format(u=u.label): levels["at_share"].map(u.number)})
-        st.dataframe(styled(shown, money=[c for c in shown.columns if c.endswith("/yr")],
-                            percent=[_("share, %")]).format({_("rate on line below, %"): "{:.3f}"}),
-                     hide_index=True, width="content")
+        money_fmt = "{:,.0f}" if u.divisor == 1 else "{:,.2f}"
+        st.dataframe(shown.style.format({c: money_fmt if c.endswith("/yr") else "{:.3f}" if c.startswith(
+            _("rate on line below, %")) else "{:.2f}" for c in shown.columns}), hide_index=True, width="content")
 
 
 main()

@@ -216,9 +216,9 @@ def pricing_chart(frame: pd.DataFrame, t: Translate = _same) -> alt.LayerChart:
                           + [{"x": min(top, high / m), "y": m * min(top, high / m), "m": m} for m in MULTIPLES])
     guides["label"] = guides["m"].map(lambda m: f"{m:g}×")
     x = alt.X("x:Q", title=t("expected loss on line (expected annual loss ÷ limit)"), axis=alt.Axis(format="%"),
-              scale=alt.Scale(domain=[0, top]))
+              scale=alt.Scale(domain=[0, top], nice=False, padding=0))
     y = alt.Y("y:Q", title=t("rate on line (premium ÷ limit, a year)"), axis=alt.Axis(format="%"),
-              scale=alt.Scale(domain=[0, high]))
+              scale=alt.Scale(domain=[0, high], nice=False, padding=0))
     lines = alt.Chart(guides).mark_line(strokeDash=[4, 3], color="#9d9d9d", strokeWidth=1).encode(
         x=x, y=y, detail="m:N")
     ends = alt.Chart(guides[guides["x"] > 0]).mark_text(align="left", dx=3, dy=-4, color="#6d6d6d").encode(

@@ -1077,9 +1077,9 @@ def chart_frames(at) -> list[tuple[str, list[pd.DataFrame]]]:
 def test_the_broker_page_shows_the_premium_at_the_share_bought_and_the_pricing_multiple_per_layer(at):
     at.switch_page(BROKER).run()
     assert not at.exception and not errors(at)
-    table = frame_with(at, "premium at the share bought, ¥m/yr")
+    table = frame_with(at, "premium paid, ¥m/yr")
     number = lambda col: pd.to_numeric(table[col].astype(str).str.replace(",", ""), errors="coerce")  # noqa: E731
-    at_share = number("premium at the share bought, ¥m/yr")
+    at_share = number("premium paid, ¥m/yr")
     assert list(at_share) == pytest.approx(list(number("share, %") / 100 * number("premium, ¥m/yr")), abs=0.01)
     from optimizer import solve
     sc = ws(at).scenario()
@@ -1139,7 +1139,7 @@ def test_the_japanese_broker_page_says_what_rate_gets_a_share_in_japanese(at):
     assert not at.exception and not errors(at)
     sentence = at.success[0].value
     assert "以上が購入されるには" in sentence and "料率" in sentence and "百万円" in sentence
-    assert any("購入割合での保険料（百万円/年）" in d.value.columns for d in at.dataframe)
+    assert any("支払保険料（百万円/年）" in d.value.columns for d in at.dataframe)
     assert any("プライシング倍率" in t for t, _f in chart_frames(at))
 
 
