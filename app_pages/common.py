@@ -69,6 +69,9 @@ SHEETS = {"bundled": ("quotes.csv", N_("Illustrative quotes (15, invented)")),
                                           N_("Japanese market with state-backed exclusions (12)"))}
 
 
+REAL_SHEET = "quotes-japan.csv"   # the sheet a real exchange starts on (SHEETS' name for it)
+
+
 def bundled_sheets() -> dict[str, tuple]:
     """Every bundled quote sheet by the workspace's name for it (what a reopened scenario's edits compare with)."""
     return {name: bundled_sheet(file) for name, (file, _words) in SHEETS.items()}
@@ -183,11 +186,14 @@ def tr():
 
 
 def ws() -> Workspace:
+    """The session's Workspace; a new session starts on the first exchange with the sheet that fits it: a real
+    exchange (one with a statutory statement) on the Japanese market's sheet, an invented one on the invented sheet."""
     ss = st.session_state
     if WS not in ss:
-        profiles, quotes, regimes, _incidents = bundled()
+        profiles, _quotes, regimes, _incidents = bundled()
         name = DEFAULT_PRESET if DEFAULT_PRESET in regimes else next(iter(regimes))
-        ss[WS] = Workspace.new(profiles, quotes, regimes, name, lang())
+        sheet = REAL_SHEET if profiles[0].statement_date else "bundled"
+        ss[WS] = Workspace.new(profiles, bundled_sheet(SHEETS[sheet][0]), regimes, name, lang(), quote_sheet=sheet)
     return ss[WS]
 
 

@@ -622,9 +622,10 @@ class Workspace:
 
     @classmethod
     def new(cls, profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], regimes: Mapping[str, Regime],
-            regime_name: str, lang: str = "en") -> "Workspace":
+            regime_name: str, lang: str = "en", quote_sheet: str = "bundled") -> "Workspace":
+        """The first exchange of `profiles`, `quotes` (the bundled sheet named `quote_sheet`) and a preset."""
         return cls(profiles=tuple(profiles), profiles_name="bundled", regimes=dict(regimes), regime_name=regime_name,
-                   quote_text=quotes_to_text(quotes, lang), quote_sheet="bundled", bundled_quotes=tuple(quotes),
+                   quote_text=quotes_to_text(quotes, lang), quote_sheet=quote_sheet, bundled_quotes=tuple(quotes),
                    bundled_regimes=dict(regimes), exchange_id=profiles[0].exchange_id, last_quotes=tuple(quotes))
 
     # -- what is in use

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, on_sheet
 
 APP = str(ROOT / "app.py")
 BROKER, BATCH, CFO = "app_pages/broker.py", "app_pages/batch.py", "app_pages/cfo.py"
@@ -17,7 +17,8 @@ BROKER, BATCH, CFO = "app_pages/broker.py", "app_pages/batch.py", "app_pages/cfo
 
 @pytest.fixture
 def at():
-    return AppTest.from_file(APP, default_timeout=120).run()
+    """The page on the invented quote sheet (the figures of these tests are computed on it)."""
+    return on_sheet(AppTest.from_file(APP, default_timeout=120).run(), "bundled")
 
 
 def metric(at, label):
@@ -1151,3 +1152,20 @@ def test_the_broker_page_never_draws_the_market_page_on_its_first_visit(at):
     assert not at.exception
     assert not [m.value for m in at.markdown if "The market: every exchange at once" in m.value]
     assert not [d for d in at.dataframe if "capacity" in d.value.columns]
+
+
+def test_a_real_exchange_starts_on_the_japanese_market_sheet_not_the_invented_one():
+    from optimizer import solve
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception and not errors(at)
+    japan = load_quotes(DATA / "quotes-japan.csv")
+    assert ws(at).profile.statement_date                                 # a real exchange (bitFlyer)
+    assert ws(at).last_quotes == tuple(japan) and ws(at).changed_rows() == {}
+    assert at.selectbox(key="sheet_choice_0_quotes-japan.csv").value == "quotes-japan.csv"
+    assert list(grid(at)["quote_id"]) == [q.quote_id for q in japan]
+    want = solve(load_profiles(DATA / "profiles-japan-2025.csv")[0], japan,
+                 load_regime(DATA / "regimes" / "cold-wallet.toml")).annual_cost_jpy
+    assert cost(at) == pytest.approx(want / 1e6, abs=0.05)
+    assert any("quotes-japan.csv, 12 quotes" in c.value for c in at.caption)  # the context bar names it

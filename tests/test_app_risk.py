@@ -4,7 +4,7 @@ Broker page's expected loss and loss ratio per layer. The same in a real browser
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, on_sheet
 from optimizer.inputs import load_profiles, load_quotes, load_regime
 from optimizer.loss_model import load_loss_model
 from optimizer.risk import RiskBook, layer_expected_losses, risk_view
@@ -15,7 +15,9 @@ N = 20_000  # app_pages.risk.APP_SCENARIOS
 
 
 def illustrative(at):
-    """The page on the illustrative EX01 under the securities-style preset (the figures below are computed for it)."""
+    """The page on the illustrative EX01 under the securities-style preset with the invented quote sheet (the figures
+    below are computed for it)."""
+    on_sheet(at, "bundled")
     at.selectbox(key="exchange_choice_0").set_value("EX01").run()
     at.selectbox(key="regime_select_0").set_value("securities-style").run()
     return at
@@ -131,7 +133,7 @@ def test_a_fronted_quotes_loss_ratio_divides_by_the_premium_the_mix_pays():
     from optimizer import solve
 
     at = AppTest.from_file(APP, default_timeout=180).run()
-    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    on_sheet(at, "quotes-japan.csv")
     at.switch_page("app_pages/broker.py").run()
     assert not at.exception
     shown = next(d.value for d in at.dataframe if "loss ratio, %" in d.value.columns).set_index("quote")
