@@ -157,7 +157,9 @@ def main() -> None:
                      "fronting fee included) against its expected loss on line (expected annual loss ÷ limit, "
                      "simulated as in the table). The dashed lines are pricing multiples (premium ÷ expected loss)."))
     st.markdown("##### " + _("What rate gets a share of the layer"))
-    pick = st.selectbox(_("Demand curve for"), list(table["quote_id"]), key="broker_quote")
+    ids, bought = list(table["quote_id"]), list(table.loc[table["bought"], "quote_id"])
+    pick = st.selectbox(_("Demand curve for"), ids, index=ids.index(bought[0]) if bought else 0,  # a layer bought
+                        key="broker_quote")
     current = float(table.loc[table["quote_id"] == pick, "rate_on_line"].iloc[0])
     with st.spinner(_("Tracing the demand curve…")):
         curve = cached_demand(sc.profile, sc.quotes, sc.regime, pick, _resolver=resolver)
@@ -214,8 +216,8 @@ def share_for_rate(s, quote, curve: pd.DataFrame) -> None:
             _("premium below, {u}/yr").format(u=u.label): levels["premium"].map(u.number),
             _("at that share, {u}/yr").format(u=u.label): levels["at_share"].map(u.number)})
         money_fmt = "{:,.0f}" if u.divisor == 1 else "{:,.2f}"
-        st.dataframe(shown.style.format({c: money_fmt if c.endswith("/yr") else "{:.3f}" if c.startswith(
-            _("rate on line below, %")) else "{:.2f}" for c in shown.columns}), hide_index=True, width="content")
+        st.table(shown.style.format({c: money_fmt if c.endswith("/yr") else "{:.3f}" if c.startswith(
+            _("rate on line below, %")) else "{:.2f}" for c in shown.columns}).hide(axis="index"))  # a few rows
 
 
 main()
