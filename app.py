@@ -41,6 +41,8 @@ def _follow_language() -> None:
     ss = st.session_state
     swap = {("ja", "¥m"): "百万円", ("en", "百万円"): "¥m", ("ja", "¥bn"): "億円", ("en", "億円"): "¥bn"}
     ss[UNIT] = swap.get((ss.get(LANG), ss.get(UNIT)), ss.get(UNIT, "¥m"))
+    absorb_grid_edits()          # edits typed before the switch are kept, then the grid's words follow
+    ws().relabel(ss[LANG])
 
 
 def sidebar() -> None:

@@ -18,7 +18,7 @@ from app_pages import risk as risk_view
 from optimizer import analysis, charts, entry
 from optimizer.domain import ASSET_KINDS, KINDS, PERILS, RATINGS
 from optimizer.regime import SWEEPABLE
-from optimizer.scenario import BASIS_TEXT, OWN_FIELDS, TEXT_COLUMNS, own_to_text, parse_own
+from optimizer.scenario import BASIS_TEXT, OWN_FIELDS, PERIL_TEXT, TEXT_COLUMNS, own_to_text, parse_own
 from optimizer.solution import SolveError
 
 OWN = "__own__"
@@ -227,7 +227,8 @@ def quote_grid() -> None:
                                                     help=_("rate on line: annual premium ÷ limit, in percent: type 4 or 4% for "
                                                            "4%; 0.5% for half a percent")),
         "perils": st.column_config.TextColumn(_("perils"), width=W["perils"],
-                                              help=_("all, or ; separated: ") + ", ".join(PERILS)),
+                                              help=_("all, or perils separated by ;: {perils}").format(
+                                                  perils=", ".join(_(PERIL_TEXT[p]) for p in PERILS))),
         "max_share": st.column_config.TextColumn(_("largest share, %"), width=110),
         "min_share": st.column_config.TextColumn(_("smallest share if taken, %"), width=140),
         "fixed_fee_jpy": st.column_config.TextColumn(_("flat fee, ¥"), width=100),

@@ -15,17 +15,20 @@ import pandas as pd
 import streamlit as st
 
 from optimizer import analysis, reasons
+from optimizer.compare import preset_order
 from optimizer.i18n import N_, Unit, fit, translator
 from optimizer.domain import AssetShares
 from optimizer.inputs import load_assets, load_incidents, load_profiles, load_quotes, load_regime
 from optimizer.model import REBUILD_NEW_STRUCTURE, Resolver, solve
-from optimizer.scenario import Workspace
+from optimizer.scenario import PERIL_TEXT, Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-PRESETS = {p.stem: p for p in sorted((DATA / "regimes").glob("*.toml"))}
 # The reported shape of the rule (data/README.md "regimes/"): cold-wallet customer crypto, part of it by insurance.
 DEFAULT_PRESET = "cold-wallet"
+# The presets as a user reads them: the default first, then as the README's table lists them (never by file name)
+PRESETS = {name: DATA / "regimes" / f"{name}.toml" for name in
+           preset_order([p.stem for p in (DATA / "regimes").glob("*.toml")], first=DEFAULT_PRESET)}
 REAL_PROFILES = DATA / "profiles-japan-2025.csv"      # Japan's exchanges, from their 2025 statements (the default)
 ILLUSTRATIVE_PROFILES = DATA / "profiles.csv"         # invented exchanges, still selectable
 
@@ -87,6 +90,9 @@ SHEETS = {"bundled": ("quotes.csv", N_("Illustrative quotes (15, invented)")),
                                           N_("Japanese market with state-backed exclusions (12)"))}
 
 
+REAL_SHEET = "quotes-japan.csv"   # the sheet a real exchange starts on (SHEETS' name for it)
+
+
 def bundled_sheets() -> dict[str, tuple]:
     """Every bundled quote sheet by the workspace's name for it (what a reopened scenario's edits compare with)."""
     return {name: bundled_sheet(file) for name, (file, _words) in SHEETS.items()}
@@ -135,7 +141,8 @@ def session_resolver() -> KeptResolver:
 def cached_compare(profile, quotes, assets: tuple = ()):
     """The exchange under every bundled regime preset (optimizer.compare): one row per preset."""
     from optimizer import compare
-    return compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"), assets=assets)
+    return compare.compare_regimes(profile, quotes, [(name, load_regime(path)) for name, path in PRESETS.items()],
+                                   assets=assets)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -210,11 +217,14 @@ def tr():
 
 
 def ws() -> Workspace:
+    """The session's Workspace; a new session starts on the first exchange with the sheet that fits it: a real
+    exchange (one with a statutory statement) on the Japanese market's sheet, an invented one on the invented sheet."""
     ss = st.session_state
     if WS not in ss:
-        profiles, quotes, regimes, _incidents = bundled()
+        profiles, _quotes, regimes, _incidents = bundled()
         name = DEFAULT_PRESET if DEFAULT_PRESET in regimes else next(iter(regimes))
-        ss[WS] = Workspace.new(profiles, quotes, regimes, name, lang())
+        sheet = REAL_SHEET if profiles[0].statement_date else "bundled"
+        ss[WS] = Workspace.new(profiles, bundled_sheet(SHEETS[sheet][0]), regimes, name, lang(), quote_sheet=sheet)
     return ss[WS]
 
 
@@ -392,8 +402,7 @@ def binding_words(binding, regime, assets=frozenset()) -> list[str]:
 DATA_WORDS = (N_("insurance"), N_("derivative"), N_("cash"), N_("optimal"), N_("shortfall"), N_("error"),
               N_("external hack"), N_("insider theft"), N_("vendor compromise"), N_("max insurance share"))
 
-PERIL_WORDS = {"external_hack": N_("external hack"), "insider_theft": N_("insider theft"),
-               "vendor_compromise": N_("vendor compromise")}
+PERIL_WORDS = PERIL_TEXT  # a peril's words (optimizer.scenario, where the quote grid shows them)
 
 
 def _percent(x: float) -> str:

@@ -10,8 +10,9 @@ import math
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, N_, _, fitted_table, md, read_profiles_parquet, stale_warning, unit, upload_rows_check, ws
+from app_pages.common import DATA, N_, _, fitted_table, lang, md, tr, read_profiles_parquet, stale_warning, unit, upload_rows_check, ws
 from optimizer import market, report, settings
+from optimizer.i18n import Unit
 from optimizer.inputs import InputError, csv_text_to_frame, load_capacity, load_profiles, load_quotes, \
     profiles_from_frame
 
@@ -48,25 +49,34 @@ def _profiles(up):
     return profiles_from_frame(frame, up.name)
 
 
-def _capacity_table(quotes) -> pd.DataFrame:
-    """One row per counterparty of the sheet: the bundled capacity where it has one, blank (unlimited) else."""
+def capacity_unit() -> Unit:
+    """The unit of the capacity editor: the page's unit; where that is "fitted to each amount" (one column needs
+    one unit), ¥bn in English and 億円 in Japanese."""
+    u = unit()
+    return Unit("億円" if lang() == "ja" else "¥bn", u.usd_rate, lang()) if u.key == "auto" else u
+
+
+def _capacity_table(quotes, cu: Unit) -> pd.DataFrame:
+    """One row per counterparty of the sheet: the bundled capacity in the unit `cu` where it has one, blank
+    (unlimited) else."""
     bundled = _bundled()[2]
     names = sorted({q.counterparty for q in quotes})
     return pd.DataFrame({"counterparty": names,
-                         "capacity_bn": [bundled[c] / 1e9 if c in bundled else None for c in names]})
+                         "capacity": [bundled[c] / cu.divisor if c in bundled else None for c in names]})
 
 
-def _capacity(table: pd.DataFrame) -> dict[str, float]:
-    """The edited table → {counterparty: yen}; a blank is unlimited; a negative capacity is refused."""
+def _capacity(table: pd.DataFrame, cu: Unit) -> dict[str, float]:
+    """The edited table (amounts in the unit `cu`) → {counterparty: yen}; a blank is unlimited; a negative
+    capacity is refused."""
     out = {}
     for row_no, row in enumerate(table.itertuples(), start=1):
-        value = row.capacity_bn
+        value = row.capacity
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         if not math.isfinite(float(value)) or float(value) < 0:
             raise InputError(_("capacity table"), _("expected a capacity ≥ 0 (blank: unlimited)"), row_no,
-                             _("capacity (¥bn)"), row.counterparty)
-        out[row.counterparty] = float(value) * 1e9
+                             _("capacity ({unit})").format(unit=cu.label), row.counterparty)
+        out[row.counterparty] = float(value) * cu.divisor
     return out
 
 
@@ -74,12 +84,13 @@ STALE = N_("Stale: the inputs changed since this run (profiles, quote sheet, cap
            "again to update.")
 
 
-def _fingerprint(up, quotes, regime, table: pd.DataFrame) -> str:
-    """What a run read: the profiles, the quote sheet, the regime and the capacity table."""
+def _fingerprint(up, quotes, regime, capacity: pd.Series) -> str:
+    """What a run read: the profiles, the quote sheet, the regime and the capacity table (in yen: another unit on
+    the page is not another input)."""
     from optimizer.scenario import quotes_to_frame, regime_to_dict
 
     parts = [up.file_id if up is not None else "bundled", quotes_to_frame(quotes).to_json(),
-             json.dumps(regime_to_dict(regime), default=str), table.to_json()]
+             json.dumps(regime_to_dict(regime), default=str), capacity.round(0).to_json()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -130,25 +141,28 @@ def main() -> None:
                  "price)."))
     up = st.file_uploader(_("Profiles (CSV or Parquet)"), type=["csv", "parquet"], key="market_upload")
     sheet = st.radio(_("Quote sheet"), ["japan", "scenario"], horizontal=True, key=SHEET,
-                     format_func=lambda k: _("bundled Japanese sheet") if k == "japan" else _("the scenario's sheet"))
+                     format_func=lambda k, t=tr(): t("bundled Japanese sheet") if k == "japan" else t("the scenario's sheet"))
     quotes = _bundled()[1] if sheet == "japan" else w.last_quotes
-    st.caption(_("Capacity per counterparty in ¥bn; a blank cell means unlimited. Bundled figures are assumptions "
-                 "bounded by reported totals (data/capacity.csv)."))
-    table = st.data_editor(_capacity_table(quotes), key=f"{CAPACITY_EDITOR}_{sheet}", hide_index=True,
+    cu = capacity_unit()
+    st.caption(_("Capacity per counterparty in {unit}; a blank cell means unlimited. Bundled figures are "
+                 "assumptions bounded by reported totals (data/capacity.csv).").format(unit=cu.label))
+    # one editor per unit: an edit typed in one unit is never read in another
+    table = st.data_editor(_capacity_table(quotes, cu), key=f"{CAPACITY_EDITOR}_{sheet}_{cu.key}", hide_index=True,
                            width="stretch", disabled=["counterparty"],
                            column_config={"counterparty": st.column_config.TextColumn(_("counterparty")),
-                                          "capacity_bn": st.column_config.NumberColumn(_("capacity (¥bn)"),
-                                                                                        format="%.1f")})
+                                          "capacity": st.column_config.NumberColumn(
+                                              _("capacity ({unit})").format(unit=cu.label),
+                                              format="%,.1f" if cu.divisor > 1 else "%,.0f")})
     st.caption(_("Regime: **{regime}** · profiles: **{profiles}**").format(
         regime=md(_(w.regime.name)), profiles=md(up.name if up is not None else "profiles-japan-2025.csv")))
     if w.last_assets:
         st.caption(_("The market shares out cover alone: the reserve assets of the CFO page are left out (a bank's "
                      "guarantees do not count toward its capacity yet)."))
-    fingerprint = _fingerprint(up, quotes, w.regime, table)
+    fingerprint = _fingerprint(up, quotes, w.regime, table["capacity"].astype(float) * cu.divisor)
     if st.button(_("Run market"), type="primary", key="market_run"):
         try:
             with st.spinner(_("Solving…")):
-                result = market.solve_market(_profiles(up), quotes, w.regime, _capacity(table))
+                result = market.solve_market(_profiles(up), quotes, w.regime, _capacity(table, cu))
             ss[RESULT] = (result, {"regime": w.regime.name}, fingerprint)
         except InputError as exc:
             st.error(_("Not run — {error}").format(error=md(exc)))
@@ -210,8 +224,8 @@ def main() -> None:
                          key="dl_market_summary")
 
 
-if __name__ == "__main__":  # run as the Market page; imported by the Broker page for broker_section, it draws nothing
-    main()
+if __name__ == "__main__":  # run as a page (Streamlit runs a page as __main__); the Broker page imports
+    main()                  # broker_section from here, and an import must not draw this page on the Broker page
 
 
 BROKER_MARKET = "broker_market"  # (fingerprint, counterparties frame) of the Broker page's last market run

@@ -24,6 +24,7 @@ LOSS_MODELS = {p.stem: p for p in sorted((DATA / "loss-models").glob("*.toml"))}
 DEFAULT_MODEL = "japan"
 MODEL = "risk_loss_model"  # session key: the chosen preset
 LIMIT_STEPS = 8            # TVaR limits offered between the least reachable and the unconstrained one
+SAME_TVAR = 1e-4           # a range of TVaR limits narrower than this share of the TVaR is no choice (rounding)
 # The presets' names, marked for the catalogue (shown translated)
 MODEL_WORDS = (N_("Japan (central)"), N_("Japan (stressed)"), N_("Japan (heavy tail)"))
 
@@ -55,11 +56,17 @@ def layer_losses(profile, quotes, requirement_jpy: float, model: str = DEFAULT_M
 
 def limit_options(view) -> list[float | None]:
     """TVaR limits worth offering: from just above the least a compliant mix reaches up to the TVaR of the
-    unconstrained risk-optimal mix, then no limit (None) at the right end."""
+    unconstrained risk-optimal mix, then no limit (None) at the right end.
+
+    A range is worth a slider whenever it is more than rounding (SAME_TVAR of the TVaR): a large exchange's TVaR
+    is mostly loss no cover on the sheet reaches, so its whole range of choice can be a fraction of a percent of
+    it (bitbank: ¥0.3bn on ¥134bn) and still be hundreds of millions of yen. The leftmost limit lies just above
+    the least, by 0.5% of the TVaR or 5% of the range, whichever is smaller (so it is reachable and inside it)."""
     least, free = view.least_tvar_jpy, view.free_tvar_jpy
-    if least is None or free <= least * 1.01:
+    if least is None or free - least <= SAME_TVAR * free:
         return [None]
-    return [float(v) for v in np.linspace(least * 1.005, free, LIMIT_STEPS + 1)[:-1]] + [None]
+    low = least + min(0.005 * least, 0.05 * (free - least))
+    return [float(v) for v in np.linspace(low, free, LIMIT_STEPS + 1)[:-1]] + [None]
 
 
 def _mix_words(solution) -> str:

@@ -173,22 +173,93 @@ def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regim
                         columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
 
 
-def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
-                 rols: Iterable[float] | None = None, points: int = 25,
-                 resolver: Resolver | None = None, assets: Sequence[ReserveAsset] = ()) -> pd.DataFrame:
-    """Share of `quote_id` bought against its rate on line (the quote's demand curve).
+_SHARE_TOL = 1e-7        # two shares closer than this are the same step of a demand curve
 
-    Default grid: 0 to twice the larger of the current ROL and its break-even ROL.
+
+def demand_steps(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str, top: float,
+                 resolver: Resolver | None = None, assets: Sequence[ReserveAsset] = ()) -> list[float]:
+    """The rates on line in (0, `top`) at which the share of `quote_id` bought changes (its demand curve's steps:
+    the break-evens of every share level, the quote's own break-even premium the last of them).
+
+    The optimal cost V(ρ) is concave in the quote's ROL ρ and piecewise linear, with slope k·share(ρ) (k: the
+    premium of the whole layer per unit of ROL). Between two rates whose shares differ, the tangents there meet at
+    ρ*: if V(ρ*) lies on them, ρ* is the one step in between; else each side is searched again. Two re-solves per
+    step, on the models one Resolver keeps.
+    """
+    resolver = resolver or Resolver()
+    quote = next(q for q in quotes if q.quote_id == quote_id)
+    base = solve(profile, quotes, regime, marginal=False, check=False, resolver=resolver, assets=assets)
+    k = dataclasses.replace(quote, rate_on_line=1.0).premium_jpy(base.requirement_jpy, profile.premium_multiplier)
+
+    def at(rol: float) -> tuple[float, float]:
+        s = _solve_at(profile, quotes, regime, quote_id, rol, resolver, assets)
+        return s.annual_cost_jpy, s.share_of(quote_id)
+
+    steps: list[float] = []
+
+    def search(a: float, va: float, sa: float, b: float, vb: float, sb: float, depth: int) -> None:
+        if sa - sb <= _SHARE_TOL or k <= 0 or b - a <= _ROL_REL_TOL * max(b, 1e-6):
+            return
+        x = (vb - va + k * (sa * a - sb * b)) / (k * (sa - sb))
+        x = min(max(x, a), b)
+        vx, sx = at(x)
+        on_tangents = vx >= va + k * sa * (x - a) - 1e-9 * max(abs(vx), 1.0)
+        if on_tangents or depth >= 40 or x in (a, b):
+            steps.append(x)
+            return
+        search(a, va, sa, x, vx, sx, depth + 1)
+        search(x, vx, sx, b, vb, sb, depth + 1)
+
+    v0, s0 = at(0.0)
+    vt, st = at(top)
+    search(0.0, v0, s0, top, vt, st, 0)
+    return sorted(steps)
+
+
+def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,
+                 rols: Iterable[float] | None = None, resolver: Resolver | None = None,
+                 assets: Sequence[ReserveAsset] = ()) -> pd.DataFrame:
+    """Share of `quote_id` bought against its rate on line (the quote's demand curve): columns rate_on_line,
+    share.
+
+    By default sampled at its steps (demand_steps: every rate at which the share changes, its break-even the last),
+    at 0, at the current ROL and at the right end (twice the larger of the current ROL and the break-even); each
+    row's share is the one bought from that rate up to the next row's (a step curve, exact at its steps). Given
+    `rols`, the share bought at each.
     """
     resolver = Resolver()  # every point re-solves one kept model (only the quote's cost changes)
     quote = next(q for q in quotes if q.quote_id == quote_id)
-    if rols is None:
-        be = break_even(profile, quotes, regime, quote_id, resolver=resolver, assets=assets).break_even_rol
-        top = max(quote.rate_on_line, be if be is not None and math.isfinite(be) else 0.0, 0.005) * 2.0
-        rols = np.unique(np.concatenate([np.linspace(0.0, top, points), [quote.rate_on_line]]))
-    rows = [{"rate_on_line": float(r), "share": share_at(profile, quotes, regime, quote_id, float(r), resolver, assets)}
-            for r in rols]
-    return pd.DataFrame(rows)
+    if rols is not None:
+        return pd.DataFrame([{"rate_on_line": float(r),
+                              "share": share_at(profile, quotes, regime, quote_id, float(r), resolver, assets)}
+                             for r in rols], columns=["rate_on_line", "share"])
+    be = break_even(profile, quotes, regime, quote_id, resolver=resolver, assets=assets).break_even_rol
+    top = max(quote.rate_on_line, be if be is not None and math.isfinite(be) else 0.0, 0.005) * 2.0
+    steps = demand_steps(profile, quotes, regime, quote_id, top, resolver, assets)
+    points = sorted({0.0, top, quote.rate_on_line, *steps})
+    ends = points[1:] + [None]
+    rows = [{"rate_on_line": float(r),  # the share from r up to the next point: read in the middle of that piece
+             "share": share_at(profile, quotes, regime, quote_id, r if e is None else 0.5 * (r + e), resolver, assets)}
+            for r, e in zip(points, ends)]
+    return pd.DataFrame(rows, columns=["rate_on_line", "share"])
+
+
+def rate_for_share(curve: pd.DataFrame, share: float) -> float | None:
+    """From a demand curve sampled at its steps (demand_curve): the highest rate on line at which the cheapest mix
+    buys at least `share` of the layer (up to that rate, not at it: there the mix is indifferent); math.inf when
+    it does at every rate of the curve; None when it never does, even free.
+
+    >>> curve = pd.DataFrame({"rate_on_line": [0.0, 0.03, 0.05, 0.1], "share": [1.0, 0.5, 0.0, 0.0]})
+    >>> rate_for_share(curve, 0.6), rate_for_share(curve, 0.5), rate_for_share(curve, 0.01)
+    (0.03, 0.05, 0.05)
+    """
+    rows = curve.sort_values("rate_on_line").to_dict("records")
+    if not rows or rows[0]["share"] < share - _SHARE_TOL:
+        return None
+    for row in rows[1:]:
+        if row["share"] < share - _SHARE_TOL:
+            return float(row["rate_on_line"])
+    return math.inf
 
 
 # ------------------------------------------------------------------ break-even fee or yield of a reserve asset

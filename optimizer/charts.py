@@ -15,7 +15,8 @@ import pandas as pd
 from .i18n import N_, Unit
 from .solution import Solution
 
-__all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart", "demand_chart", "stress_chart",
+__all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart", "demand_chart", "pricing_chart",
+           "stress_chart",
            "stress_table", "exceedance_frame", "exceedance_chart", "tornado_frame", "tornado_chart",
            "plan_chart_frame", "plan_chart",
            "capacity_chart"]
@@ -199,6 +200,44 @@ def demand_chart(curve: pd.DataFrame, current_rol: float, t: Translate = _same) 
         color="#e45756", strokeWidth=2).encode(x="rate_on_line:Q", tooltip=[alt.Tooltip("label:N", title="")])
     return (step + rule).properties(height=300, title=t("Demand curve: share bought at each rate on line"),
                                     usermeta=SVG)
+
+
+MULTIPLES = (1.0, 2.0, 5.0, 10.0)  # the pricing multiples drawn as guide lines
+
+
+def pricing_chart(frame: pd.DataFrame, t: Translate = _same) -> alt.LayerChart:
+    """Rate on line against expected loss on line, one point per layer (the pricing multiple: premium ÷ expected
+    loss, the slope from the origin), with guide lines at 1×, 2×, 5× and 10×.
+
+    `frame`: quote_id, loss_on_line (expected annual loss ÷ limit), rate_on_line (premium paid ÷ limit, a year),
+    multiple, bought (bool).
+    """
+    data = frame.dropna(subset=["loss_on_line", "rate_on_line"]).copy()
+    data["bought_words"] = data["bought"].map(lambda b: t("bought") if b else t("not bought"))
+    top = float(max(data["loss_on_line"].max() if len(data) else 0.0, 1e-4)) * 1.08
+    high = float(max(data["rate_on_line"].max() if len(data) else 0.0, 1e-4)) * 1.1
+    guides = pd.DataFrame([{"x": 0.0, "y": 0.0, "m": m} for m in MULTIPLES]
+                          + [{"x": min(top, high / m), "y": m * min(top, high / m), "m": m} for m in MULTIPLES])
+    guides["label"] = guides["m"].map(lambda m: f"{m:g}×")
+    x = alt.X("x:Q", title=t("expected loss on line (expected annual loss ÷ limit)"), axis=alt.Axis(format="%"),
+              scale=alt.Scale(domain=[0, top], nice=False, padding=0))
+    y = alt.Y("y:Q", title=t("rate on line (premium ÷ limit, a year)"), axis=alt.Axis(format="%"),
+              scale=alt.Scale(domain=[0, high], nice=False, padding=0))
+    lines = alt.Chart(guides).mark_line(strokeDash=[4, 3], color="#9d9d9d", strokeWidth=1).encode(
+        x=x, y=y, detail="m:N")
+    ends = alt.Chart(guides[guides["x"] > 0]).mark_text(align="left", dx=3, dy=-4, color="#6d6d6d").encode(
+        x=x, y=y, text="label:N")
+    data = data.rename(columns={"loss_on_line": "x", "rate_on_line": "y"})
+    words = [t("bought"), t("not bought")]
+    points = alt.Chart(data).mark_point(filled=True, size=80).encode(
+        x=x, y=y, color=alt.Color("bought_words:N", title=None, scale=alt.Scale(domain=words,
+                                                                                range=["#4c78a8", "#bab0ac"])),
+        tooltip=[alt.Tooltip("quote_id:N", title=t("quote")), alt.Tooltip("y:Q", format=".2%", title=t("rate on line")),
+                 alt.Tooltip("x:Q", format=".3%", title=t("expected loss on line")),
+                 alt.Tooltip("multiple:Q", format=".1f", title=t("pricing multiple (premium ÷ expected loss)"))])
+    labels = alt.Chart(data).mark_text(align="left", dx=7, dy=3, fontSize=11).encode(x=x, y=y, text="quote_id:N")
+    return (lines + ends + points + labels).properties(
+        height=320, title=t("Rate on line against expected loss: the pricing multiple of each layer"), usermeta=SVG)
 
 
 def stress_chart(table: pd.DataFrame, unit: Unit, t: Translate = _same, requirement_jpy: float | None = None):

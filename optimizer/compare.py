@@ -14,6 +14,26 @@ from .domain import ASSET_KINDS, ExchangeProfile, Quote, Regime, ReserveAsset, c
 from .inputs import InputError, load_regime
 from .lp import solve
 
+# The order a user reads the presets in (the README's table): the structure-only volume presets, the what-ifs, then
+# the presets for the real data; a preset not named here follows, by name.
+PRESET_ORDER: tuple[str, ...] = (
+    "securities-style", "securities-style-half-insurance", "cash-only", "asset-based", "past-outflows",
+    "securities-style-japan", "cold-wallet", "cold-wallet-no-floor", "cold-wallet-state-backed-haircut")
+
+
+def preset_order(names: Iterable[str], first: str | None = None) -> list[str]:
+    """The preset names in the order a user reads them: `first` (the default one) if given, then PRESET_ORDER,
+    then any other by name.
+
+    >>> preset_order(["cold-wallet-repeat", "cash-only", "cold-wallet", "securities-style"], first="cold-wallet")
+    ['cold-wallet', 'securities-style', 'cash-only', 'cold-wallet-repeat']
+    """
+    names = list(names)
+    lead = [first] if first in names else []
+    return (lead + [n for n in PRESET_ORDER if n in names and n not in lead]
+            + sorted(n for n in names if n not in PRESET_ORDER and n not in lead))
+
+
 COLUMNS: tuple[str, ...] = (
     "preset", "regime", "status", "required_coverage_jpy", "requirement_to_customer_assets",
     "requirement_to_net_assets", "annual_cost_jpy", "all_cash_cost_jpy", "savings_jpy", "cash_reserve_jpy",

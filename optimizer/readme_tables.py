@@ -19,9 +19,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-# The README's order: the structure-only volume presets, the what-ifs, then the presets for the real data.
-ORDER = ("securities-style", "securities-style-half-insurance", "cash-only", "asset-based", "past-outflows",
-         "securities-style-japan", "cold-wallet", "cold-wallet-no-floor", "cold-wallet-state-backed-haircut")
 MARKERS = {"presets": ("<!-- presets-table: python -m optimizer.readme_tables -->", "<!-- end presets-table -->"),
            "sensitivity": ("<!-- sensitivity-table: python -m optimizer.readme_tables -->",
                            "<!-- end sensitivity-table -->")}
@@ -40,8 +37,10 @@ def presets_table(data: Path = DATA) -> str:
     profiles = load_profiles(data / "profiles-japan-2025.csv")
     capacity = load_capacity(data / "capacity.csv")
     total_capacity = sum(capacity.values())
+    from .compare import preset_order
+
     found = sorted(p.stem for p in (data / "regimes").glob("*.toml"))
-    presets = [p for p in ORDER if p in found] + [p for p in found if p not in ORDER]
+    presets = preset_order(found)
     runs = [(f"`{p}`", p, "quotes-japan.csv", None) for p in presets]
     runs.append(("the same with `quotes-japan-state-excl.csv`", "cold-wallet-state-backed-haircut",
                  "quotes-japan-state-excl.csv", None))

@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from . import entry
+from .i18n import LANGUAGES, N_, translator
 from .domain import FUNDED_ASSET_KINDS, PERILS, RATINGS, ExchangeProfile, Quote, Regime, ReserveAsset
 from .inputs import (
     ASSET_COLUMNS, assets_from_frame, check_asset_yields, parse_asset,
@@ -302,6 +303,50 @@ _CHECKBOXES = ("collateralized", "licensed_in_japan")   # a checkbox is never "b
 BASIS_TEXT = {"jpy": "¥", "requirement": "% of R"}   # how the grid shows layer_basis
 BASIS_FROM_TEXT = {v: k for k, v in BASIS_TEXT.items()}
 REQUIRED = ("quote_id", "kind", "counterparty", "rating", "attachment", "limit", "rate_on_line")
+# How the grid shows perils: in words, translated where shown (the files keep the ids); the grid reads the words of
+# any language and the ids alike
+PERIL_TEXT = {"external_hack": N_("external hack"), "insider_theft": N_("insider theft"),
+              "vendor_compromise": N_("vendor compromise")}
+ALL_PERILS_TEXT = N_("all")
+PERIL_SEPARATORS = re.compile(r"\s*[;；、,，]\s*")
+
+
+def perils_to_text(perils: frozenset[str], lang: str = "en") -> str:
+    """A quote's perils as the grid shows them, in the page's language.
+
+    >>> perils_to_text(frozenset({"insider_theft", "external_hack"})), perils_to_text(frozenset(PERILS), "ja")
+    ('external hack; insider theft', 'すべて')
+    """
+    t = translator(lang)
+    if perils == frozenset(PERILS):
+        return t(ALL_PERILS_TEXT)
+    return "; ".join(t(PERIL_TEXT[p]) for p in PERILS if p in perils)
+
+
+def perils_from_text(text: str) -> str | None:
+    """The grid's perils cell (words of any language, or ids) as the file's text ("all" or ids separated by ";");
+    None when a part is not a peril.
+
+    >>> perils_from_text("外部からのハッキング；内部者による盗難"), perils_from_text("all"), perils_from_text("fire")
+    ('external_hack;insider_theft', 'all', None)
+    """
+    words = {}
+    for lang in LANGUAGES:
+        t = translator(lang)
+        words[t(ALL_PERILS_TEXT).casefold()] = "all"
+        words.update({t(w).casefold(): p for p, w in PERIL_TEXT.items()})
+    words.update({p: p for p in PERILS})
+    words["all"] = "all"
+    parts = [x for x in PERIL_SEPARATORS.split(str(text).strip()) if x]
+    ids = [words.get(x.casefold()) for x in parts]
+    if not ids or None in ids:
+        return None
+    return "all" if "all" in ids else ";".join(p for p in PERILS if p in ids)
+
+
+def _percent_cell(fraction: float) -> str:
+    """A rate or share as the grid shows it: always with its percent sign (4%, 4.5%, 0.8%), one format for all."""
+    return entry.format_percent(fraction).rstrip("%") + "%"
 
 
 @dataclass(frozen=True)
@@ -325,18 +370,16 @@ def quotes_to_text(quotes: Sequence[Quote], lang: str = "en") -> pd.DataFrame:
     rows = []
     for q in quotes:
         req = q.layer_basis == "requirement"
-        layer = (lambda v: entry.format_percent(v).rstrip("%") + "%") if req else \
-            (lambda v: entry.format_amount(v, lang))
+        layer = _percent_cell if req else (lambda v: entry.format_amount(v, lang))
         rows.append({
             "quote_id": q.quote_id, "kind": q.kind, "counterparty": q.counterparty, "rating": q.rating,
             "layer_basis": BASIS_TEXT[q.layer_basis], "attachment": layer(q.attachment), "limit": layer(q.limit),
-            "rate_on_line": entry.format_percent(q.rate_on_line),
-            "perils": "all" if q.perils == frozenset(PERILS) else ";".join(p for p in PERILS if p in q.perils),
-            "max_share": entry.format_percent(q.max_share), "min_share": entry.format_percent(q.min_share),
+            "rate_on_line": _percent_cell(q.rate_on_line), "perils": perils_to_text(q.perils, lang),
+            "max_share": _percent_cell(q.max_share), "min_share": _percent_cell(q.min_share),
             "fixed_fee_jpy": entry.format_amount(q.fixed_fee_jpy, lang), "collateralized": bool(q.collateralized),
             "exchange_id": q.exchange_id or "",
             "max_limit_jpy": "" if math.isinf(q.max_limit_jpy) else entry.format_amount(q.max_limit_jpy, lang),
-            "licensed_in_japan": bool(q.licensed_in_japan), "fronting_fee_rate": entry.format_percent(q.fronting_fee_rate),
+            "licensed_in_japan": bool(q.licensed_in_japan), "fronting_fee_rate": _percent_cell(q.fronting_fee_rate),
             "exclusions": ";".join(sorted(q.exclusions)), "reinstatements": str(int(q.reinstatements)),
             "days_to_pay": f"{q.days_to_pay:g}",
             "term_years": str(int(q.term_years)),
@@ -400,6 +443,12 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
                         continue
                 elif column == "layer_basis":
                     value = basis
+                elif column == "perils":
+                    value = perils_from_text(str(raw))
+                    if value is None:
+                        bad(column, "'{raw}' is not a list of perils: type all, or perils separated by ; (see the "
+                            "column's help)", raw=str(raw))
+                        continue
                 else:
                     value = raw
                 if kind == "amount" or (kind == "layer" and basis != "requirement"):
@@ -723,9 +772,10 @@ class Workspace:
 
     @classmethod
     def new(cls, profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], regimes: Mapping[str, Regime],
-            regime_name: str, lang: str = "en") -> "Workspace":
+            regime_name: str, lang: str = "en", quote_sheet: str = "bundled") -> "Workspace":
+        """The first exchange of `profiles`, `quotes` (the bundled sheet named `quote_sheet`) and a preset."""
         return cls(profiles=tuple(profiles), profiles_name="bundled", regimes=dict(regimes), regime_name=regime_name,
-                   quote_text=quotes_to_text(quotes, lang), quote_sheet="bundled", bundled_quotes=tuple(quotes),
+                   quote_text=quotes_to_text(quotes, lang), quote_sheet=quote_sheet, bundled_quotes=tuple(quotes),
                    bundled_regimes=dict(regimes), exchange_id=profiles[0].exchange_id, last_quotes=tuple(quotes))
 
     # -- what is in use
@@ -777,6 +827,18 @@ class Workspace:
         quotes, self.problems = text_to_quotes(self.quote_text, self.confirmed)
         if quotes is not None:
             self.last_quotes = quotes
+
+    def relabel(self, lang: str) -> None:
+        """The grid's words in another language: every perils cell that reads as perils is written in `lang`
+        (what else was typed stays as typed); the grid is rebuilt."""
+        out = self.quote_text.copy()
+        for i, raw in out["perils"].items():
+            ids = None if _blank(raw) else perils_from_text(str(raw))
+            if ids is not None:
+                out.at[i, "perils"] = perils_to_text(frozenset(PERILS) if ids == "all" else frozenset(ids.split(";")),
+                                                     lang)
+        self.quote_text = out
+        self.version += 1
 
     def confirm(self, quote_id: str, typed: str) -> None:
         self.confirmed = self.confirmed | {(quote_id, typed.strip())}

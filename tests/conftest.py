@@ -84,3 +84,12 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def on_sheet(at, name: str):
+    """An AppTest session on the bundled quote sheet `name` ("bundled": the invented one; "quotes-japan.csv"),
+    chosen in "Start from" as a user does (a fresh session starts on the Japanese market's sheet)."""
+    w = at.session_state["workspace"]
+    if w.quote_sheet != name:
+        at.selectbox(key=f"sheet_choice_{w.generation}_{w.quote_sheet}").set_value(name).run()
+    return at

@@ -8,7 +8,8 @@ import pytest
 from optimizer.inputs import InputError
 from hypothesis import given, settings, strategies as st
 
-from optimizer.analysis import break_even, break_evens, demand_curve, frontier, share_at, stress_test
+from optimizer.analysis import (break_even, break_evens, demand_curve, frontier, rate_for_share, share_at,
+                                stress_test)
 from optimizer.domain import Eligibility, Incident, Regime, RequirementRule
 from optimizer.model import solve
 # the shared builders: an exchange with R = ¥10bn, a volume rule over every peril, a requirement-basis layer
@@ -107,6 +108,35 @@ def test_demand_curve_is_full_below_break_even_and_zero_above():
     quotes = [_layer("L", 0.0, 1.0, 0.03, max_share=0.8)]
     curve = demand_curve(_profile(), quotes, _regime(), "L", rols=[0.0, 0.05, 0.099, 0.101, 0.2])
     assert list(curve["share"].round(9)) == [0.8, 0.8, 0.8, 0.0, 0.0]
+
+
+def test_the_default_demand_curve_is_sampled_at_its_break_even():
+    # one layer, 80% on offer, κ = 1: bought at 80% up to the 10% carry of the cash it replaces, not above
+    quotes = [_layer("L", 0.0, 1.0, 0.03, max_share=0.8)]
+    curve = demand_curve(_profile(), quotes, _regime(), "L")
+    assert list(curve["rate_on_line"]) == pytest.approx([0.0, 0.03, 0.10, 0.20], rel=1e-6)
+    assert list(curve["share"].round(9)) == [0.8, 0.8, 0.0, 0.0]
+    assert rate_for_share(curve, 0.5) == pytest.approx(0.10, rel=1e-6)
+    assert rate_for_share(curve, 0.9) is None                     # more than is on offer: no rate gets it
+
+
+def test_every_step_of_a_bundled_demand_curve_is_where_the_share_changes_and_the_last_is_the_break_even():
+    from conftest import DATA
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+
+    profile = load_profiles(DATA / "profiles-japan-2025.csv")[0]
+    quotes, regime = load_quotes(DATA / "quotes.csv"), load_regime(DATA / "regimes" / "cold-wallet.toml")
+    curve = demand_curve(profile, quotes, regime, "Q06")
+    rows = curve.to_dict("records")
+    changes = [(a, b) for a, b in zip(rows, rows[1:]) if abs(a["share"] - b["share"]) > 1e-7]
+    assert len(changes) >= 3                                       # 100%, then less, then less, then none
+    for before, step in changes:                                   # just below and just above each step
+        r = step["rate_on_line"]
+        assert share_at(profile, quotes, regime, "Q06", r * (1 - 1e-4)) == pytest.approx(before["share"], abs=1e-6)
+        assert share_at(profile, quotes, regime, "Q06", r * (1 + 1e-4)) == pytest.approx(step["share"], abs=1e-6)
+    be = break_even(profile, quotes, regime, "Q06").break_even_rol
+    assert changes[-1][1]["share"] == 0 and changes[-1][1]["rate_on_line"] == pytest.approx(be, rel=1e-4)
+    assert rate_for_share(curve, 0.01) == pytest.approx(be, rel=1e-4)
 
 
 @settings(max_examples=15, deadline=None)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import DATA, ROOT, run_cli
+from conftest import DATA, ROOT, on_sheet, run_cli
 
 APP = str(ROOT / "app.py")
 BROKER, BATCH, CFO = "app_pages/broker.py", "app_pages/batch.py", "app_pages/cfo.py"
@@ -16,7 +16,8 @@ BROKER, BATCH, CFO = "app_pages/broker.py", "app_pages/batch.py", "app_pages/cfo
 
 @pytest.fixture
 def at():
-    return AppTest.from_file(APP, default_timeout=120).run()
+    """The page on the invented quote sheet (the figures of these tests are computed on it)."""
+    return on_sheet(AppTest.from_file(APP, default_timeout=120).run(), "bundled")
 
 
 def metric(at, label):
@@ -582,7 +583,7 @@ def test_market_page_runs_the_bundled_japanese_exchanges_and_prices_the_scarce_c
 def test_a_negative_capacity_is_refused_with_a_message_and_the_last_results_kept(at):
     at.switch_page(MARKET).run()
     at.button(key="market_run").click().run()
-    at.session_state["market_capacity_japan"] = {"edited_rows": {0: {"capacity_bn": -5.0}}, "added_rows": [],
+    at.session_state["market_capacity_japan_¥m"] = {"edited_rows": {0: {"capacity": -5.0}}, "added_rows": [],
                                                  "deleted_rows": []}
     at.run()
     at.button(key="market_run").click().run()
@@ -663,7 +664,9 @@ def test_presets_view_shows_the_exchange_under_every_preset_as_compare_does(at):
     at.segmented_control(key="cfo_view").set_value("Presets").run()
     assert not at.exception and not errors(at)
     shown = frame_with(at, "preset")
-    want = compare.compare_regimes(profile, quotes, compare.load_presets(DATA / "regimes"))
+    by_name = dict(compare.load_presets(DATA / "regimes"))
+    order = compare.preset_order(by_name, first="cold-wallet")  # the page's order (the regime selector's)
+    want = compare.compare_regimes(profile, quotes, [(name, by_name[name]) for name in order])
     assert len(shown) == len(want) == len(list((DATA / "regimes").glob("*.toml")))
     cost = next(c for c in shown.columns if c.startswith("annual cost"))
     got = pd.to_numeric(shown[cost].astype(str).str.replace(",", ""), errors="coerce")
@@ -995,3 +998,187 @@ def test_the_japanese_stress_view_says_in_japanese_why_a_layer_paid_nothing(at):
     assert "帰属は不明" in gox
     words = " ".join(table["備考"].astype(str))
     assert "paid nothing" not in words and "state" not in words and "attribution" not in words
+
+def test_the_presets_are_offered_default_first_then_as_the_readme_lists_them_never_by_file_name(at):
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- presets-table: python -m optimizer.readme_tables -->")[1].split("<!-- end")[0]
+    listed = re.findall(r"^\| `([a-z-]+)` \|", table, flags=re.M)  # the README's rows, one per preset
+    options = at.selectbox(key="regime_select_0").options  # as shown: each preset's name
+    from optimizer.inputs import load_regime
+
+    names = {load_regime(DATA / "regimes" / f"{p}.toml").name: p for p in listed}
+    shown = [names[o] for o in options]
+    assert shown == ["cold-wallet"] + [p for p in listed if p != "cold-wallet"]
+    assert shown != sorted(shown)
+    at.segmented_control(key="cfo_view").set_value("Presets").run()
+    assert list(frame_with(at, "preset")["preset"]) == options  # the Presets view in the same order
+
+
+def test_the_market_capacity_editor_is_in_the_pages_unit_and_an_edit_in_it_is_read_in_it(at):
+    from optimizer.inputs import load_capacity
+
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.sidebar.selectbox(key="unit").set_value("億円").run()
+    at.switch_page(MARKET).run()
+    assert not at.exception
+    editor = frame_with(at, "capacity")
+    assert not [c.value for c in at.caption if "十億円" in c.value]
+    assert any("引受能力（億円）" in c.value for c in at.caption)
+    bundled = load_capacity(DATA / "capacity.csv")
+    first = editor["counterparty"].iloc[0]
+    assert editor["capacity"].iloc[0] == pytest.approx(bundled[first] / 1e8)  # 億円, as the rest of the page
+    at.session_state["market_capacity_japan_億円"] = {"edited_rows": {0: {"capacity": 12.5}}, "added_rows": [],
+                                                    "deleted_rows": []}
+    at.run()
+    at.button(key="market_run").click().run()
+    assert not at.exception and not errors(at)
+    used = at.session_state["market_result"][0].summary["counterparties"]
+    assert next(r["capacity_jpy"] for r in used if r["counterparty"] == first) == pytest.approx(12.5e8)  # ¥1.25bn
+
+
+def grid(at) -> pd.DataFrame:
+    """The quote grid as the page shows it (its cells)."""
+    return frame_with(at, "perils")
+
+
+def test_the_grid_shows_perils_in_words_of_the_pages_language_and_files_keep_the_ids(at, files):
+    shown = grid(at).set_index("quote_id")["perils"]
+    assert shown["Q01"] == "all" and shown["Q05"] == "external hack; insider theft"
+    assert not shown.str.contains("_").any()                  # no raw id in the grid
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    shown = grid(at).set_index("quote_id")["perils"]
+    assert shown["Q01"] == "すべて" and shown["Q05"] == "外部からのハッキング; 内部者による盗難"
+    edit_quotes(at, {0: {"perils": "外部からのハッキング；委託先経由の侵害"}})  # typed in the page's words
+    assert not at.exception and not errors(at)
+    assert ws(at).last_quotes[0].perils == frozenset({"external_hack", "vendor_compromise"})
+    edit_quotes(at, {1: {"perils": "insider_theft"}})                     # the file's id is read too
+    assert ws(at).last_quotes[1].perils == frozenset({"insider_theft"})
+    edit_quotes(at, {2: {"perils": "火災"}})                               # not a peril: refused at the cell
+    assert any("対象リスク" in e and "火災" in e for e in errors(at))
+    edit_quotes(at, {2: {"perils": "すべて"}})
+    at.segmented_control(key="cfo_view_ja").set_value("Downloads").run()
+    data = json.loads(files[f"scenario_{ws(at).exchange_id}.json"])
+    assert {q["quote_id"]: q["perils"] for q in data["quotes"]}["Q01"] == "external_hack;vendor_compromise"
+
+
+def test_every_rate_and_share_in_the_grid_has_one_format_with_its_percent_sign(at):
+    at.toggle(key="quote_more").set_value(True).run()
+    cells = ws(at).quote_text
+    for column in ("rate_on_line", "max_share", "min_share", "fronting_fee_rate"):
+        assert cells[column].map(lambda v: v.endswith("%")).all(), (column, list(cells[column]))
+    rates = cells.set_index("quote_id")["rate_on_line"]
+    assert (rates["Q01"], rates["Q02"]) == ("4%", "4.5%")
+    edit_quotes(at, {0: {"rate_on_line": "0.8%"}})
+    assert not errors(at) and ws(at).last_quotes[0].rate_on_line == pytest.approx(0.008)
+    assert grid(at).set_index("quote_id")["rate_on_line"]["Q01"] == "0.8%"
+
+
+def chart_frames(at) -> list[tuple[str, list[pd.DataFrame]]]:
+    """Every Vega-Lite chart on the page: its title and the data frames it draws."""
+    import pyarrow as pa
+
+    out = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title")
+        frames = [pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets]
+        out.append((title if isinstance(title, str) else json.dumps(title), frames))
+    return out
+
+
+def test_the_broker_page_shows_the_premium_at_the_share_bought_and_the_pricing_multiple_per_layer(at):
+    at.switch_page(BROKER).run()
+    assert not at.exception and not errors(at)
+    table = frame_with(at, "premium paid, ¥m/yr")
+    number = lambda col: pd.to_numeric(table[col].astype(str).str.replace(",", ""), errors="coerce")  # noqa: E731
+    at_share = number("premium paid, ¥m/yr")
+    assert list(at_share) == pytest.approx(list(number("share, %") / 100 * number("premium, ¥m/yr")), abs=0.01)
+    from optimizer import solve
+    sc = ws(at).scenario()
+    s = solve(sc.profile, sc.quotes, sc.regime)
+    premiums = sum(line.annual_cost_jpy - (line.quote.fixed_fee_jpy if line.share > 0 else 0) for line in s.lines)
+    assert at_share.sum() == pytest.approx(premiums / 1e6, abs=0.05)   # what the CFO page's mix pays in premium
+    multiple = number("pricing multiple, ×")
+    assert list(multiple) == pytest.approx(list(number("premium, ¥m/yr") / number("expected loss, ¥m/yr")), rel=1e-3)
+    charts = dict(chart_frames(at))
+    title = next(t for t in charts if "pricing multiple" in t)
+    points = next(f for f in charts[title] if "multiple" in f.columns).set_index("quote_id")
+    rows = table.set_index("quote")
+    for qid, p in points.iterrows():                  # each point: rate on line paid against expected loss on line
+        assert p["multiple"] == pytest.approx(multiple[rows.index.get_loc(qid)], rel=1e-3)
+        assert p["y"] / p["x"] == pytest.approx(p["multiple"], rel=1e-9)
+        assert p["x"] == pytest.approx(number("expected loss on line, %")[rows.index.get_loc(qid)] / 100, rel=1e-3)
+
+
+@pytest.mark.parametrize("share", [100, 50, 5])
+def test_the_rate_that_gets_a_share_equals_the_command_lines_price_on_the_saved_scenario(at, files, tmp_path, share):
+    import re
+
+    at.segmented_control(key="cfo_view").set_value("Downloads").run()
+    path = tmp_path / "scenario.json"
+    path.write_bytes(files[f"scenario_{ws(at).exchange_id}.json"])
+    out = subprocess.run([sys.executable, "-m", "optimizer", "price", "--scenario", str(path), "--quote", "Q06",
+                          "--format", "json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    points = sorted(data["demand_curve"]["points"], key=lambda p: p["rate_on_line"])
+    # from the command line's curve: the first rate at which the share falls below the one wanted
+    want = next(p["rate_on_line"] for p in points if p["share"] < share / 100 - 1e-9)
+    break_even = next(q["break_even_rol"] for q in data["quotes"] if q["quote_id"] == "Q06")
+    assert len({round(p["share"], 6) for p in points}) >= 3          # Q06 steps through several shares
+    at.switch_page(BROKER).run()
+    at.selectbox(key="broker_quote").set_value("Q06").run()
+    at.number_input(key="broker_share_Q06").set_value(float(share)).run()
+    assert not at.exception and not errors(at)
+    sentence = next(m.value for m in at.success if "rate on line below" in m.value)
+    shown = float(re.search(r"below \*\*([0-9.]+)%\*\*", sentence).group(1)) / 100
+    assert shown == pytest.approx(want, abs=5e-6)                     # to the page's 3 decimals of a percent
+    if share == 5:  # a small share is bought up to the quote's break-even premium, as `price` finds it
+        assert shown == pytest.approx(break_even, abs=5e-6)
+    import dataclasses
+
+    from optimizer import solve
+    sc = ws(at).scenario()
+    q = next(q for q in sc.quotes if q.quote_id == "Q06")
+    R = solve(sc.profile, sc.quotes, sc.regime).requirement_jpy
+    premium = dataclasses.replace(q, rate_on_line=want).premium_jpy(R, sc.profile.premium_multiplier)
+    assert f"¥{premium / 1e6:,.1f}m" in sentence                      # the premium for the whole layer at that rate
+
+
+def test_the_japanese_broker_page_says_what_rate_gets_a_share_in_japanese(at):
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.switch_page(BROKER).run()
+    assert not at.exception and not errors(at)
+    sentence = at.success[0].value
+    assert "以上が購入されるには" in sentence and "料率" in sentence and "百万円" in sentence
+    assert any("支払保険料（百万円/年）" in d.value.columns for d in at.dataframe)
+    assert any("プライシング倍率" in t for t, _f in chart_frames(at))
+
+
+def test_the_broker_page_never_draws_the_market_page_on_its_first_visit(at):
+    # the Broker page imports the market's clearing prices from the Market page's file: importing it must not run
+    # that page (it did once per server process, on the first visit, above the Broker page's own table)
+    sys.modules.pop("app_pages.market", None)
+    at.switch_page(BROKER).run()
+    assert not at.exception
+    assert not [m.value for m in at.markdown if "The market: every exchange at once" in m.value]
+    assert not [d for d in at.dataframe if "capacity" in d.value.columns]
+
+
+def test_a_real_exchange_starts_on_the_japanese_market_sheet_not_the_invented_one():
+    from optimizer import solve
+    from optimizer.inputs import load_profiles, load_quotes, load_regime
+
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception and not errors(at)
+    japan = load_quotes(DATA / "quotes-japan.csv")
+    assert ws(at).profile.statement_date                                 # a real exchange (bitFlyer)
+    assert ws(at).last_quotes == tuple(japan) and ws(at).changed_rows() == {}
+    assert at.selectbox(key="sheet_choice_0_quotes-japan.csv").value == "quotes-japan.csv"
+    assert list(grid(at)["quote_id"]) == [q.quote_id for q in japan]
+    want = solve(load_profiles(DATA / "profiles-japan-2025.csv")[0], japan,
+                 load_regime(DATA / "regimes" / "cold-wallet.toml")).annual_cost_jpy
+    assert cost(at) == pytest.approx(want / 1e6, abs=0.05)
+    assert any("quotes-japan.csv, 12 quotes" in c.value for c in at.caption)  # the context bar names it

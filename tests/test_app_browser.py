@@ -109,6 +109,9 @@ def page(app_url, browser):
     page.goto(app_url)
     page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
     wait_quiet(page)
+    # the tests' figures are for the invented sheet (a fresh session starts on the Japanese market's sheet)
+    choose(page, "Start from", "Illustrative quotes (15, invented)")
+    page.wait_for_selector("text=bundled, 15 quotes", timeout=60_000)
     yield page
     context.close()
 

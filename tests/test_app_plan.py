@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, on_sheet
 from optimizer.entry import EntryError
 from optimizer.inputs import InputError, load_profiles, load_quotes, load_regime
 from optimizer.plan import solve_plan
@@ -24,7 +24,7 @@ PHASE_IN = DATA / "plans" / "fy2027-five-year-phase-in.toml"
 
 @pytest.fixture
 def at():
-    at = AppTest.from_file(APP, default_timeout=180).run()
+    at = on_sheet(AppTest.from_file(APP, default_timeout=180).run(), "bundled")  # page_inputs' sheet
     at.switch_page(PLAN_PAGE).run()
     return at
 

@@ -4,7 +4,7 @@ Broker page's expected loss and loss ratio per layer. The same in a real browser
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, on_sheet
 from optimizer.inputs import load_profiles, load_quotes, load_regime
 from optimizer.loss_model import load_loss_model
 from optimizer.risk import RiskBook, layer_expected_losses, risk_view
@@ -15,7 +15,9 @@ N = 20_000  # app_pages.risk.APP_SCENARIOS
 
 
 def illustrative(at):
-    """The page on the illustrative EX01 under the securities-style preset (the figures below are computed for it)."""
+    """The page on the illustrative EX01 under the securities-style preset with the invented quote sheet (the figures
+    below are computed for it)."""
+    on_sheet(at, "bundled")
     at.selectbox(key="exchange_choice_0").set_value("EX01").run()
     at.selectbox(key="regime_select_0").set_value("securities-style").run()
     return at
@@ -72,7 +74,7 @@ def test_the_japanese_risk_view_is_in_japanese(at):
     at.segmented_control(key="cfo_view_ja").set_value("Risk").run()
     assert not at.exception
     shown = next(d.value for d in at.dataframe if "指標" in d.value.columns)
-    assert list(shown.columns) == ["指標", "規制上の最安構成", "リスク最適構成", "全額現金"]
+    assert list(shown.columns) == ["指標", "制度上の最安構成", "リスク最適構成", "全額現金"]
     assert at.select_slider[0].options[-1] == "上限なし"
 
 
@@ -107,13 +109,31 @@ def test_a_shortfall_scenario_shows_the_risk_view_without_a_slider(at):
     assert any("at the least shortfall" in m.value for m in at.markdown)
 
 
+def test_bitbank_under_the_default_preset_has_a_tvar_slider_whose_tightest_limit_holds():
+    # bitbank's TVaR is mostly loss beyond any layer on the sheet: its compliant mixes span a few hundred million
+    # yen of TVaR on more than ¥100bn, less than 1% of it, which is still a choice worth a slider
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.selectbox(key="exchange_choice_0").set_value("bitbank").run()
+    at.segmented_control(key="cfo_view").set_value("Risk").run()
+    assert not at.exception and not [e.value for e in at.error]
+    assert len(at.select_slider) == 1, [c.value for c in at.caption]
+    slider = at.select_slider[0]
+    assert slider.options[-1] == "no limit" and len(slider.options) > 2
+    slider.set_value(0).run()
+    assert not at.exception and not [e.value for e in at.error]
+    money = lambda s: float(s.split(" ± ")[0].strip("¥m").replace(",", ""))  # noqa: E731
+    tight = table(at).loc["TVaR 99% of retained loss (mean of the worst 1%)", "risk-optimal mix"]
+    assert money(tight) <= money(slider.options[0]) + 0.05
+    assert money(slider.options[0]) < money(slider.options[-2])
+
+
 def test_a_fronted_quotes_loss_ratio_divides_by_the_premium_the_mix_pays():
     # MGA-V1 of the Japanese sheet is fronted (a 10% fronting fee): the premium a 100% line costs already includes
     # the fee once; the loss ratio divides the layer's expected loss by that premium, not by the fee charged twice
     from optimizer import solve
 
     at = AppTest.from_file(APP, default_timeout=180).run()
-    at.selectbox(key="sheet_choice_0_bundled").set_value("quotes-japan.csv").run()
+    on_sheet(at, "quotes-japan.csv")
     at.switch_page("app_pages/broker.py").run()
     assert not at.exception
     shown = next(d.value for d in at.dataframe if "loss ratio, %" in d.value.columns).set_index("quote")

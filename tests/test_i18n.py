@@ -49,3 +49,37 @@ def test_in_english_the_words_are_the_errors_own_whatever_it_holds(source, messa
                                               ("¥", 1234.4, "¥1,234"), ("百万円", 5e8, "500.0百万円")])
 def test_money_units(key, yen, shown):
     assert i18n.Unit(key, lang="ja" if "円" in key else "en")(yen) == shown
+
+
+def _catalogue() -> list[tuple[str, str]]:
+    """(msgid, msgstr) of every translated entry of the Japanese catalogue."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    path = Path(i18n.__file__).parent / "locale" / "ja" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as f:
+        catalog = read_po(f, locale="ja")
+    first = lambda v: v if isinstance(v, str) else v[0]  # noqa: E731 — a plural entry's first form
+    return [(first(m.id), first(m.string)) for m in catalog if m.id and m.string]
+
+
+# One Japanese term per idea: (the idea in the English msgid, the term, the spellings that must not stand for it)
+TERMS = [
+    (r"(?i)\bregimes?\b|\brule\b", "制度", ("規制案", "規制上", "規制は", "規制が", "規制の", "規制：", "規制 ", "規制（")),
+    (r"(?i)\bpresets?\b", "制度案", ("規制案", "プリセット")),
+    (r"(?i)\bcounterpart(y|ies)\b", "引受先", ("カウンターパーティ", "相手方", "1社")),
+]
+
+
+@pytest.mark.parametrize("idea, term, others", TERMS, ids=["regime", "preset", "counterparty"])
+def test_each_idea_has_one_japanese_term_in_every_message(idea, term, others):
+    import re
+
+    # 規制 is left to the regulator (規制当局) and to a name, the JVCEA's self-regulatory draft rule (自主規制案)
+    words = [(i, re.sub("規制当局|自主規制案", "", s)) for i, s in _catalogue()]
+    entries = [(i, s) for i, s in words if re.search(idea, i)]
+    assert entries and any(term in s for _i, s in entries)
+    for msgid, msgstr in words:  # the other spellings stand for nothing, for this idea or any other
+        assert not [o for o in others if o in msgstr], (msgid, msgstr)
+    assert not [(i, s) for i, s in words if "規制" in s]

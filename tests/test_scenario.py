@@ -32,7 +32,7 @@ def test_the_bundled_sheet_round_trips_through_the_text_grid_in_both_languages()
 
 def test_rates_are_shown_in_percent_and_layers_of_r_with_a_percent_sign():
     grid = quotes_to_text(QUOTES)
-    assert grid.loc[0, "rate_on_line"] == "4" and grid.loc[0, "limit"] == "25%"
+    assert grid.loc[0, "rate_on_line"] == "4%" and grid.loc[0, "limit"] == "25%"
     assert grid.loc[5, "limit"] == "5bn" and quotes_to_text(QUOTES, "ja").loc[5, "limit"] == "50億"
 
 
