@@ -768,9 +768,9 @@ class RiskColumns:
         import json
 
         lm = dataclasses.asdict(self.loss_model)
-        for t in lm["event_types"]:  # a key made before the pareto severity existed stays the same for the others
-            if t["severity"] != "pareto":
-                t.pop("alpha", None)
+        for event in lm["event_types"]:  # a key made before the pareto severity existed stays the same for the others
+            if event["severity"] != "pareto":
+                event.pop("alpha", None)
         lm["default_probability"] = dict(sorted(dict(self.loss_model.default_probability).items()))
         text = json.dumps([lm, self.scenarios, self.seed, self.level], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -2,6 +2,7 @@
 
 import io
 import json
+import subprocess
 import sys
 
 import pandas as pd

@@ -155,8 +155,9 @@ def test_the_saving_is_the_command_lines_solve_with_and_without_the_assets_to_th
     at.sidebar.selectbox(key="unit").set_value("¥").run()
     choose_regime(at, "cold-wallet-assets")
     exchange = ws(at).exchange_id
+    assert ws(at).quote_sheet == "quotes-japan.csv"   # a real exchange starts on the Japanese market's sheet
     args = ["--profiles", str(DATA / "profiles-japan-2025.csv"), "--exchange", exchange, "--quotes",
-            str(DATA / "quotes.csv"), "--regime", "cold-wallet-assets"]
+            str(DATA / "quotes-japan.csv"), "--regime", "cold-wallet-assets"]
     with_assets = cli_solve(*args, "--assets", str(ASSETS))
     without = cli_solve(*args)
     assert with_assets["status"] == without["status"] == "optimal"
@@ -312,8 +313,9 @@ def test_the_batch_page_runs_with_the_cfo_pages_reserve_assets_as_batch_assets_d
     at.button(key="batch_run").click().run()
     assert not at.exception and not errors(at)
     page = pd.read_csv(io.BytesIO(files["batch_results.csv"]))
-    cli = batch.run(DATA / "profiles-japan-2025.csv", DATA / "quotes.csv", DATA / "regimes" / "cold-wallet-assets.toml",
-                    workers=1, assets=ASSETS).results
+    assert ws(at).quote_sheet == "quotes-japan.csv"   # the page's sheet: a real exchange starts on it
+    cli = batch.run(DATA / "profiles-japan-2025.csv", DATA / "quotes-japan.csv",
+                    DATA / "regimes" / "cold-wallet-assets.toml", workers=1, assets=ASSETS).results
     assert list(page["exchange_id"]) == list(cli["exchange_id"])
     assert page["annual_cost_jpy"].tolist() == pytest.approx(cli["annual_cost_jpy"].tolist(), rel=1e-9)
     assert page["bank_guarantee_jpy"].sum() > 0

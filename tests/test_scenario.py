@@ -10,7 +10,7 @@ from conftest import DATA, ROOT, run_cli
 from optimizer import load_profiles, load_quotes, load_regime, solve
 from optimizer.inputs import InputError
 from optimizer.scenario import (
-    Workspace, from_json, parse_own, quotes_to_text, text_to_quotes, to_json,
+    Scenario, Workspace, from_json, parse_own, quotes_to_text, text_to_quotes, to_json,
 )
 
 PROFILES = load_profiles(DATA / "profiles.csv")
