@@ -20,6 +20,7 @@ from .model import Resolver, recovery, solve
 from .obstacles import Reason, asset_reasons, ineligibility, reason as obstacle
 from .regime import CEILINGS, SWEEPABLE, check_parameter, parameter_value, requirement, with_parameter
 from .risk import exceeds_reserve
+from .settings import BREAK_EVEN_GAP
 from .solution import Solution
 
 _ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"
@@ -132,17 +133,21 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
                          reason="not bought even if free: " + obstacles)
     if at.shortfall_jpy < without.shortfall_jpy * (1 - 1e-9) - 1e-6 * max(base.requirement_jpy, 1.0):
         return BreakEven(**common, break_even_rol=math.inf, eligible=True, reason="reduces the shortfall: bought at any price")
-    slope_per_share = profile.premium_multiplier * quote.limit_jpy(base.requirement_jpy)
+    # the slope of the cost in the ROL per share bought: multiplier × (1 + fronting fee) × limit
+    slope_per_share = profile.premium_multiplier * (1.0 + quote.fronting_fee_rate) * quote.limit_jpy(base.requirement_jpy)
     common["competitors"] = _competitors(at, without, quote_id)
     lo, hi = rol, None
+    stop = BREAK_EVEN_GAP * max(abs(without.annual_cost_jpy), 1.0)
     for _ in range(50):
         s_k = at.share_of(quote_id)
+        gap = without.annual_cost_jpy - at.annual_cost_jpy
         if s_k <= 0:
+            if gap <= stop:  # a Newton step landed where the cost meets V_out: V is that tangent from lo to here,
+                return BreakEven(**common, break_even_rol=rol, eligible=True)  # so it is bought all the way up
             hi = rol
             break
         lo = rol
-        gap = without.annual_cost_jpy - at.annual_cost_jpy
-        if gap <= 1e-10 * max(abs(without.annual_cost_jpy), 1.0):
+        if gap <= stop:
             return BreakEven(**common, break_even_rol=rol, eligible=True)
         rol = rol + gap / (slope_per_share * s_k)
         if rol > _ROL_CEILING:

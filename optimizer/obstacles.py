@@ -40,12 +40,21 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from .domain import Quote, Regime, ReserveAsset, rating_bucket, rating_rank
-from .lp import Resolver, solve
+from .lp import Instance, Resolver, highs, solve
+from .lp.basis import Basis
+from .lp.engine import certify_one
+from .lp.columns import Columns
+from .lp.matrix import Numbers, numbers
+from .lp.scaled import Scaled, safe_name
 from .regime import exempt_from_counterparty_cap, pays_in_time, rating_credit, unlicensed
+from .settings import BREAK_EVEN_GAP, SCREEN_REDUCED_COST, SCREEN_STEP, SCREEN_TIE, ZERO_SHARE
 from .solution import Solution
 
 _BOUGHT = 1e-7  # a probe counts the quote as bought above this share (shares below 1e-9 are reported as 0)
+_BREAK_EVEN_AGREE = 1e-7  # relative: a break-even read off the basis is within this of the re-solves' one
 
 # The codes of the obstacles, in the order of the module docstring, and their English (`params` fill the braces)
 WORDS: dict[str, str] = {
@@ -92,7 +101,9 @@ class Reason:
         return WORDS[self.code].format(*(", ".join(p) if isinstance(p, tuple) else p for p in self.params))
 
 
-Probe = tuple[Reason, Callable[[list[Quote], Regime], tuple[list[Quote], Regime]]]
+# An obstacle, the change that removes it, and that change as the screen reads it (`Screen.bought`): ("lift",
+# {eligibility field: value}), ("cover",), ("reinstate",), ("no_min_line",) or ("free",)
+Probe = tuple[Reason, Callable[[list[Quote], Regime], tuple[list[Quote], Regime]], tuple]
 
 
 def ineligibility_reason(quote: Quote, regime: Regime) -> Reason | None:
@@ -146,35 +157,256 @@ def _probes(solution: Solution, quote: Quote) -> list[Probe]:
     probes: list[Probe] = []
     cap = "max_derivative_share" if quote.is_derivative else "max_insurance_share"
     if getattr(elig, cap) <= 0:  # the regime allows this kind no credit at all: nothing "uses the cap up"
-        probes.append((Reason("no_credit_allowed", (cap,)), lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0}))))
+        probes.append((Reason("no_credit_allowed", (cap,)), lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0})),
+                       ("lift", {cap: 1.0})))
     elif cap in binding and getattr(elig, cap) < 1:
-        probes.append((Reason("cap_binds", (cap,)), lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0}))))
+        probes.append((Reason("cap_binds", (cap,)), lambda qs, r, cap=cap: (qs, _lift(r, **{cap: 1.0})),
+                       ("lift", {cap: 1.0})))
     if (not exempt_from_counterparty_cap(quote) and f"max_counterparty_share:{quote.counterparty}" in binding
             and elig.max_counterparty_share < 1):
         probes.append((Reason("counterparty_cap_binds", (quote.counterparty,)),
-                       lambda qs, r: (qs, _lift(r, max_counterparty_share=1.0))))
+                       lambda qs, r: (qs, _lift(r, max_counterparty_share=1.0)),
+                       ("lift", {"max_counterparty_share": 1.0})))
     if "min_cash_share" in binding and elig.min_cash_share > 0:
-        probes.append((Reason("cap_binds", ("min_cash_share",)), lambda qs, r: (qs, _lift(r, min_cash_share=0.0))))
+        probes.append((Reason("cap_binds", ("min_cash_share",)), lambda qs, r: (qs, _lift(r, min_cash_share=0.0)),
+                       ("lift", {"min_cash_share": 0.0})))
     missing = [p for p in regime.requirement.perils if not quote.covers(p)]
     if missing:
         all_perils = frozenset(quote.perils) | frozenset(regime.requirement.perils)
         probes.append((Reason("does_not_cover", (tuple(missing),)),
-                       lambda qs, r: (_replace_quote(qs, qid, perils=all_perils), r)))
+                       lambda qs, r: (_replace_quote(qs, qid, perils=all_perils), r), ("cover",)))
     if regime.requirement.second_event_share > 0 and quote.reinstatements == 0:
-        probes.append((Reason("aggregate_used_up"), lambda qs, r: (_replace_quote(qs, qid, reinstatements=1), r)))
+        probes.append((Reason("aggregate_used_up"), lambda qs, r: (_replace_quote(qs, qid, reinstatements=1), r),
+                       ("reinstate",)))
     if quote.min_share > 0:
         probes.append((Reason("minimum_line", (quote.min_share,)),
-                       lambda qs, r: (_replace_quote(qs, qid, min_share=0.0), r)))
+                       lambda qs, r: (_replace_quote(qs, qid, min_share=0.0), r), ("no_min_line",)))
     probes.append((Reason("dearer"),
-                   lambda qs, r: (_replace_quote(qs, qid, rate_on_line=0.0, fixed_fee_jpy=0.0), r)))
+                   lambda qs, r: (_replace_quote(qs, qid, rate_on_line=0.0, fixed_fee_jpy=0.0), r), ("free",)))
     return probes
 
 
+@dataclass(frozen=True)
+class Probed:
+    """A changed LP's optimum (`Screen.probe`): x, the changed column's reduced cost, the cost, and whether the
+    column is nonbasic at 0."""
+
+    x: np.ndarray
+    reduced: float
+    value: float
+    at_lower: bool
+    status: tuple[np.ndarray, np.ndarray]  # its optimal basis
+
+
+class Screen:
+    """One solution's LP and an optimal basis of it (lp/basis.py), read for every probe of every quote the mix does
+    not buy: whether the probe's changed LP buys the quote is read off the basis where that is certain (no
+    simplex), and left to a re-solve (None) where it is not. Only for an LP (no yes/no quotes) with a compliant
+    mix; `of` returns None otherwise."""
+
+    def __init__(self, solution: Solution, quotes: list[Quote], inst: Instance, d: Scaled, basis: Basis):
+        self.solution, self.quotes, self.inst, self.d, self.basis = solution, quotes, inst, d, basis
+        self.index = {q.quote_id: j for j, q in enumerate(d.quotes)}
+        self._lifted: dict[tuple, Basis | None] = {}
+        self._probed: dict[tuple, Probed | None] = {}
+        self._highs = None  # the kept HiGHS model of the probes, made at the first one
+        self._credit: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, solution: Solution, quotes: Sequence[Quote], resolver: Resolver | None = None) -> "Screen | None":
+        """The screen of `solution` (the optimal mix for `quotes`), its basis from `resolver`'s kept model (the
+        resolver that solved it: no solve), else from a solve of its own."""
+        if solution.status != "optimal" or solution.shortfall_jpy > 0:
+            return None
+        quotes = list(quotes)
+        inst = Instance.build(solution.profile, quotes, solution.regime, assets=solution.offered_assets)
+        if inst.requirement_jpy != solution.requirement_jpy:
+            return None
+        d = Scaled.of(inst)
+        if d.binary.any():
+            return None
+        basis = (resolver or Resolver()).optimal_basis(inst)
+        return None if basis is None else cls(solution, quotes, inst, d, basis)
+
+    def column(self, quote_id: str) -> int | None:
+        """The model column of the quote's share, when the basis leaves it nonbasic at 0 (else None)."""
+        j = self.index.get(quote_id)
+        if j is None:
+            return None
+        k = int(Columns.of_scaled(self.d).share(j))
+        return k if self.basis.at_lower(k) else None
+
+    def bought(self, quote_id: str, changes: Sequence[tuple]) -> bool | None:
+        """Whether the LP with `changes` made (the probes' third items, in order) buys the quote in every optimal
+        mix (True), in none (False), or the basis cannot tell (None: re-solve)."""
+        k = self.column(quote_id)
+        if k is None:
+            return None
+        num, basis = self.basis.num, self.basis
+        column, cost, lifts = num.A[:, k], float(num.cost[k]), {}
+        for change in changes:
+            if change[0] == "lift":
+                lifts.update(change[1])
+            elif change[0] == "cover":
+                column = self._covering(self.index[quote_id])
+                if column is None:
+                    return None
+            elif change[0] == "free":
+                cost = 0.0
+            else:  # a reinstatement or a minimum line changes rows or the structure: re-solve
+                return None
+        if lifts:
+            basis = self._lift(tuple(sorted(lifts.items())))
+            return None if basis is None else basis.enters(k, column, cost)
+        known = basis.enters(k, column, cost)
+        if known is not None:
+            return known
+        # the basis is degenerate in this direction: one warm re-solve of the changed LP decides where certain
+        probe = self.probe(k, column, cost)
+        if probe is None:
+            return None
+        if probe.at_lower and probe.reduced > SCREEN_REDUCED_COST:
+            return False  # complementary slackness with the changed LP's optimal dual: no optimal mix buys it
+        reduced = cost - float(basis.y[basis.tight] @ column[basis.tight])
+        saved = basis.value - probe.value
+        if saved <= SCREEN_TIE / 10:
+            return False  # a tie: the cheapest mix does not need the quote (`better`)
+        # every mix of the changed LP costs at least V + reduced·s_j (weak duality with the base duals): an optimal
+        # one saving `saved` buys at least saved / −reduced
+        if reduced < 0 and saved > 10 * SCREEN_TIE and saved / -reduced >= SCREEN_STEP:
+            return True
+        return None
+
+    def probe(self, k: int, column: np.ndarray, cost: float) -> "Probed | None":
+        """The optimum of the LP with column k's coefficients and cost replaced: a warm re-solve from the base
+        basis on one HiGHS model kept for the sheet (presolve off: a few pivots from a known basis), its basis
+        certified (`engine.certify_one`); None when HiGHS finds no optimum or the basis does not certify."""
+        key = (k, column.tobytes(), cost)
+        if key in self._probed:
+            return self._probed[key]
+        num, base = self.basis.num, self.basis
+        own, own_cost = num.A[:, k].copy(), float(num.cost[k])
+        if self._highs is None:
+            self._highs = highs.new(presolve="off")
+            highs.load(self._highs, num.A, num.cost, num.col_lower, num.col_upper, num.row_lower, num.row_upper)
+        h, out = self._highs, None
+        highs.set_column(h, k, own, column)
+        highs.set_costs(h, np.array([k]), np.array([cost]))
+        highs.set_basis(h, base.col_status, base.row_status)
+        num.A[:, k], num.cost[k] = column, cost  # the changed LP, for the certificate (put back below)
+        try:
+            status = highs.basis(h) if highs.run(h, "probing a reason") == "optimal" else None
+            if status is not None and certify_one(num, status):
+                b = Basis.of(num, status)
+                if b is not None:
+                    out = Probed(b.x.copy(), float(b.d[k]), b.value, b.at_lower(k), status)
+        finally:
+            num.A[:, k], num.cost[k] = own, own_cost
+            highs.set_column(h, k, column, own)
+            highs.set_costs(h, np.array([k]), np.array([own_cost]))
+        self._probed[key] = out
+        return out
+
+    def _lift(self, key: tuple) -> Basis | None:
+        """The basis for the LP under the regime with these eligibility values (only row bounds move), if it stays
+        feasible there."""
+        if key not in self._lifted:
+            inst = Instance.build(self.inst.profile, self.quotes, _lift(self.inst.regime, **dict(key)),
+                                  assets=self.inst.assets)
+            d = Scaled.of(inst)
+            num, base = numbers(d), self.basis.num
+            same = (d.structure() == self.d.structure() and num.names == base.names
+                    and np.array_equal(num.A, base.A) and np.array_equal(num.cost, base.cost)
+                    and np.array_equal(num.col_lower, base.col_lower) and np.array_equal(num.col_upper, base.col_upper))
+            self._lifted[key] = self.basis.with_row_bounds(num.row_lower, num.row_upper) if same else None
+        return self._lifted[key]
+
+    def _covering(self, j: int) -> np.ndarray | None:
+        """Quote j's column were it to cover every peril of the regime, in this LP's rows (its funded-loss rows of
+        every peril group at its credit κ_j·r_j(x); peril groups that become equal are equal rows, the same LP).
+        None under a second loss (the two-event rows depend on what each quote covers)."""
+        d, num = self.d, self.basis.num
+        if d.second_event_share > 0:
+            return None
+        if self._credit is None:
+            self._credit = d.credit_at(d.points)
+        column = num.A[:, int(Columns.of_scaled(d).share(j))].copy()
+        P = len(d.point_names)
+        for g, group in enumerate(d.groups):
+            if num.names[g * P] != f"funded_{safe_name(group)}_at_{d.point_names[0]}":
+                return None
+            column[g * P:(g + 1) * P] = self._credit[:, j]
+        return column
+
+    def break_even_rol(self, quote: Quote) -> float | None:
+        """The break-even rate on line of a quote out of the mix that its price alone keeps out, read off the basis
+        where it gives what `analysis.break_even`'s re-solves give (else None: re-solve).
+
+        The quote enters as soon as its cost c_j falls below yᵀa_j, at ROL × (1 − d_j / c_j), when its ratio-test
+        step θ is at least SCREEN_STEP (every mix cheaper than V then buys at least θ of it). The re-solves stop when
+        the cost gap to the mix without the quote is within BREAK_EVEN_GAP of that cost: the first gap, at ROL 0, is
+        at least (yᵀa_j)·θ, and a stop can leave their answer at most that tolerance ÷ (the cost's slope in the ROL ×
+        θ) from the exact one: both are required to be far from mattering (_BREAK_EVEN_AGREE).
+
+        Where the basis is degenerate in the quote's direction (θ = 0), the re-solves' own first step is taken from
+        the re-solves' Newton steps are taken on the kept model of the probes (`probe`; the first, the quote free, is
+        shared with the reasons): from the optimum at ROL_k (share s_k, cost V_k) to ROL_k + (V − V_k) ÷ (slope ×
+        s_k), until the cost meets V. A step that would have to bisect is left to the re-solves."""
+        k = self.column(quote.quote_id)
+        if k is None or quote.rate_on_line <= 0:
+            return None
+        b, num = self.basis, self.basis.num
+        cost = float(num.cost[k])
+        worth = cost - float(b.d[k])  # yᵀa_j
+        if cost <= 0 or worth <= 0:
+            return None
+        unit, R = self.inst.unit, self.inst.requirement_jpy
+        stop = BREAK_EVEN_GAP * max(abs(self.solution.annual_cost_jpy), 1.0)  # yen
+        slope = self.inst.profile.premium_multiplier * (1.0 + quote.fronting_fee_rate) * quote.limit_jpy(R)
+        step = b.step(k, num.A[:, k])
+        if step >= SCREEN_STEP:
+            rol = quote.rate_on_line * worth / cost
+            if worth * step * unit > 1e3 * stop and stop / (slope * step) <= _BREAK_EVEN_AGREE * rol:
+                return rol
+            return None
+        # Newton's steps as analysis.break_even takes them, each probe a warm re-solve of the kept model
+        rol, at = 0.0, self.probe(k, num.A[:, k], 0.0)
+        for _ in range(50):
+            if at is None:
+                return None
+            share, gap = float(at.x[k]), (b.value - at.value) * unit
+            if share <= ZERO_SHARE:
+                return rol if gap <= stop and rol > 0 else None  # landed on it, or (else) bisect: re-solve
+            if gap <= stop:
+                return rol if rol > 0 else None
+            rol += gap / (slope * share)
+            if rol >= quote.rate_on_line:
+                return None
+            at = self.probe(k, num.A[:, k], cost * rol / quote.rate_on_line)
+        return None
+
+
 def _bought(solution: Solution, quotes: list[Quote], regime: Regime, quote_id: str,
-            resolver: Resolver | None = None) -> bool:
+            resolver: Resolver | None = None, screen: Screen | None = None, changes: Sequence[tuple] = ()) -> bool:
+    """Whether the optimal mix for these quotes and regime buys the quote, and is better for it than `solution`
+    (the mix the probe changes): read off `screen` where certain, else re-solved."""
+    if screen is not None:
+        known = screen.bought(quote_id, changes)
+        if known is not None:
+            return known
     probe = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver,
                   assets=solution.offered_assets)
-    return probe.share_of(quote_id) > _BOUGHT
+    return probe.share_of(quote_id) > _BOUGHT and better(probe, solution)
+
+
+def better(probe: Solution, base: Solution) -> bool:
+    """A probe's mix is better than the base mix: less shortfall, or as little and cheaper, by more than SCREEN_TIE
+    of R. A probe that only ties with the base (a free quote adding nothing, bought or not at HiGHS's whim) does
+    not count the quote as bought: the cheapest mix does not need it."""
+    tie = SCREEN_TIE * (base.requirement_jpy if base.requirement_jpy > 0 else 1.0)
+    if probe.shortfall_jpy < base.shortfall_jpy - tie:
+        return True
+    return probe.shortfall_jpy <= base.shortfall_jpy + tie and probe.annual_cost_jpy < base.annual_cost_jpy - tie
 
 
 def _gates(solution: Solution, quotes: list[Quote], quote_id: str) -> tuple[list[Reason], list[Quote], bool]:
@@ -213,36 +445,40 @@ def _gates(solution: Solution, quotes: list[Quote], quote_id: str) -> tuple[list
     return found, [quote if q.quote_id == quote_id else q for q in quotes], True
 
 
-def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str, resolver: Resolver | None = None) -> str:
+def reason(solution: Solution, quotes: Sequence[Quote], quote_id: str, resolver: Resolver | None = None,
+           screen: Screen | None = None) -> str:
     """The reason `quote_id` is not in `solution` (which must be the optimal mix for these quotes): every obstacle
     that has to go before the optimal mix buys it, joined by "; ", in the order of the module docstring."""
-    return "; ".join(r.words() for r in reasons(solution, quotes, quote_id, resolver))
+    return "; ".join(r.words() for r in reasons(solution, quotes, quote_id, resolver, screen))
 
 
 def reasons(solution: Solution, quotes: Sequence[Quote], quote_id: str,
-            resolver: Resolver | None = None) -> tuple[Reason, ...]:
-    """`reason` as typed values: every obstacle, in order."""
+            resolver: Resolver | None = None, screen: Screen | None = None) -> tuple[Reason, ...]:
+    """`reason` as typed values: every obstacle, in order. With `screen` (`Screen.of(solution, quotes)`), a probe
+    whose answer the solution's optimal basis gives for certain is not re-solved; the others are, as without it."""
     quotes = list(quotes)
     found, quotes, removable = _gates(solution, quotes, quote_id)
     if not removable:
         return tuple(found)
     base, regime = solution, solution.regime
     if found:
+        screen = None  # the gates changed the quote: not the screened LP
         base = solve(solution.profile, quotes, regime, marginal=False, check=False, resolver=resolver,
                      assets=solution.offered_assets)
         if base.share_of(quote_id) > _BOUGHT:
             return tuple(found)
     quote = next(q for q in quotes if q.quote_id == quote_id)
     probes = _probes(base, quote)
-    for label, remove in probes:               # one obstacle at a time
+    for label, remove, change in probes:       # one obstacle at a time
         qs, r = remove(quotes, regime)
-        if _bought(solution, qs, r, quote_id, resolver):
+        if _bought(base, qs, r, quote_id, resolver, screen, (change,)):
             return (*found, label)
-    qs, r = quotes, regime
-    for label, remove in probes:               # cumulatively, in order
+    qs, r, changes = quotes, regime, []
+    for label, remove, change in probes:       # cumulatively, in order
         qs, r = remove(qs, r)
+        changes.append(change)
         found.append(label)
-        if _bought(solution, qs, r, quote_id, resolver):
+        if _bought(base, qs, r, quote_id, resolver, screen, changes):
             return tuple(found)
     return (*found[:len(found) - len(probes)], Reason("adds_nothing"))
 

@@ -53,6 +53,18 @@ OPTIMALITY = 1e-10       # 1e-7, so a re-used basis is a vertex feasible and opt
 SAME_MATRIX = 1e-12      # absolute, units of R: coefficients this close (a·R/R rounding) count as one matrix
 BOUND_GAP = 1e-12        # relative (at least absolute 1e-12 per unit of R): branch and bound drops a node whose LP
                          # costs no less than the best integral mix so far, less this
+# Screening a probe with the base LP's optimal basis (optimizer/lp/basis.py: the reasons and break-even premiums)
+SCREEN_REDUCED_COST = 1e-9  # absolute, cost per unit of R: a reduced cost beyond this (either side) decides whether
+                         # the changed LP buys the quote — 10× the OPTIMALITY to which a basis is certified
+SCREEN_STEP = 1e-6       # absolute, a share: a ratio-test step at least this says every optimal mix buys at least
+                         # this much (10× the 1e-7 above which a probe counts a quote as bought)
+SCREEN_TIE = 1e-9        # absolute, units of R: a probe counts a quote as bought only when its mix is better (less
+                         # shortfall, or cheaper) than the base mix by more than this — at a tie the cheapest mix
+                         # does not need the quote, whether HiGHS's vertex happens to hold some of it or not
+SCREEN_NOISE = 1e-11     # relative, of a column's largest coefficient: a ratio-test direction below it is rounding
+                         # (rows equal to a tight row move by ~1e-16 only), not a move
+BREAK_EVEN_GAP = 1e-10   # relative, of the annual cost without the quote: a break-even premium's Newton steps stop
+                         # when the cost at the probed rate on line is this close to it (optimizer/analysis.py)
 # The independent check (optimizer/solution.py, `verify` and `verify_many`)
 VERIFY_SLACK = 1e-6      # absolute, units of R (of max(R, 1 yen)): how far a row may be missed — above HiGHS's 1e-10
                          # and the snapping of shares onto their bounds, far below any amount a reader would see

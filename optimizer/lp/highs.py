@@ -160,6 +160,21 @@ def change(h: highspy.Highs, old, new) -> None:
         h.changeColsBounds(changed.size, changed.astype(np.int32), new.col_lower[changed], new.col_upper[changed])
 
 
+def set_basis(h: highspy.Highs, col_status: np.ndarray, row_status: np.ndarray) -> None:
+    """Start the next run from this basis (column and row status as ints, model order)."""
+    b = highspy.HighsBasis()
+    b.col_status = [highspy.HighsBasisStatus(int(v)) for v in col_status]
+    b.row_status = [highspy.HighsBasisStatus(int(v)) for v in row_status]
+    b.valid = True
+    h.setBasis(b)
+
+
+def set_column(h: highspy.Highs, k: int, old: np.ndarray, new: np.ndarray) -> None:
+    """Change column k's coefficients from `old` to `new` (dense, every row), only where they differ."""
+    for i in np.flatnonzero(old != new).tolist():
+        h.changeCoeff(i, int(k), float(new[i]))
+
+
 def set_costs(h: highspy.Highs, cols: np.ndarray, values: np.ndarray) -> None:
     h.changeColsCost(len(cols), np.asarray(cols, dtype=np.int32), np.asarray(values, dtype=float))
 

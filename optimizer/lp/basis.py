@@ -1,0 +1,132 @@
+"""What one optimal basis of an LP says without a simplex: the duals, every column's reduced cost, the basic
+solution after a change of row bounds, and the ratio test of a column entering the basis.
+
+The reasons (obstacles.py) and the break-even premiums (analysis.py) ask, of many slightly changed copies of one
+exchange's LP (a cap lifted, a quote covering every peril, a quote made free), one question each: does the
+optimal mix buy quote j? With the base LP's optimal basis the answer is often certain without solving the copy:
+
+- the basis stays optimal when only column j changes (it is nonbasic at 0, so the basic solution and the duals y
+  are unchanged) or when row bounds change and the basic solution stays feasible. If then j's reduced cost
+  d'_j = c'_j − yᵀa'_j exceeds SCREEN_REDUCED_COST, every optimal solution of the copy leaves j at 0
+  (complementary slackness with the optimal dual y): **not bought**;
+- if d'_j < −SCREEN_REDUCED_COST, weak duality with y bounds every mix of the copy: cost ≥ V + d'_j·s_j, while
+  letting j enter up to the ratio test's step θ gives a mix of cost V + d'_j·θ. So every optimal mix has
+  s_j ≥ θ: **bought** when θ ≥ SCREEN_STEP;
+- otherwise (a degenerate step, a reduced cost within the margin, a basic solution that leaves its bounds) the
+  answer depends on more than this basis, and the caller solves the copy as before.
+
+For a quote out of the mix the same numbers give its break-even rate on line exactly: it enters as soon as its
+cost falls below yᵀa_j (when θ > 0, the dual of the LP without it is y's), i.e. at ROL × (1 − d_j / c_j).
+
+Every array is in the model's own order (matrix.Numbers, one instance); basis statuses are HiGHS's
+(highs.BASIC, LOWER, UPPER, ZERO), as `engine.certify_many` reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..settings import FEASIBILITY, SCREEN_NOISE, SCREEN_REDUCED_COST, SCREEN_STEP, SCREEN_TIE
+from .highs import BASIC, LOWER, UPPER
+from .matrix import Numbers
+
+
+@dataclass
+class Basis:
+    """An optimal basis of the LP `num` (one instance, no yes/no columns) and its primal and dual solution."""
+
+    num: Numbers
+    col_status: np.ndarray
+    row_status: np.ndarray
+    inverse: np.ndarray       # (A[tight rows, basic columns])⁻¹
+    x: np.ndarray             # the basic solution, model order
+    y: np.ndarray             # duals of the tight rows (0 on the others)
+    d: np.ndarray             # reduced costs of the columns: c − A[tight]ᵀ·y
+    value: float              # c·x
+
+    @classmethod
+    def of(cls, num: Numbers, status: tuple[np.ndarray, np.ndarray]) -> "Basis | None":
+        """The basis `status` of `num` read out, or None when it is not square or singular."""
+        col, row = (np.asarray(s) for s in status)
+        basic, tight = col == BASIC, row != BASIC
+        if int(basic.sum()) != int(tight.sum()):
+            return None
+        A = num.A
+        try:
+            inverse = np.linalg.inv(A[tight][:, basic])
+        except np.linalg.LinAlgError:
+            return None
+        y = num.cost[basic] @ inverse
+        b = cls(num, col, row, inverse, np.zeros(A.shape[1]), np.zeros(A.shape[0]), num.cost - y @ A[tight], 0.0)
+        b.y[tight] = y
+        b.x = b.basic_solution(num.row_lower, num.row_upper)
+        b.value = float(num.cost @ b.x)
+        return b if np.isfinite(b.x).all() else None
+
+    @property
+    def basic(self) -> np.ndarray:
+        return self.col_status == BASIC
+
+    @property
+    def tight(self) -> np.ndarray:
+        return self.row_status != BASIC
+
+    def basic_solution(self, row_lower: np.ndarray, row_upper: np.ndarray) -> np.ndarray:
+        """x with every nonbasic column and tight row at the bound its status names, for these row bounds."""
+        num, col, row = self.num, self.col_status, self.row_status
+        x = np.where(col == UPPER, num.col_upper, np.where(col == LOWER, num.col_lower, 0.0))
+        x = np.where(self.basic, 0.0, x)
+        tight = self.tight
+        r = np.where(row == UPPER, row_upper, np.where(row == LOWER, row_lower, 0.0))[tight]
+        x[self.basic] = self.inverse @ (r - num.A[tight] @ x)
+        return x
+
+    def with_row_bounds(self, row_lower: np.ndarray, row_upper: np.ndarray) -> "Basis | None":
+        """This basis for the LP with other row bounds (duals unchanged), when its basic solution stays feasible;
+        else None."""
+        x = self.basic_solution(row_lower, row_upper)
+        num, tol = self.num, FEASIBILITY
+        activity = num.A @ x
+        if not (np.isfinite(x).all() and (x >= num.col_lower - tol).all() and (x <= num.col_upper + tol).all()
+                and (activity >= row_lower - tol).all() and (activity <= row_upper + tol).all()):
+            return None
+        out = Basis(Numbers(num.A, row_lower, row_upper, num.cost, num.col_lower, num.col_upper, num.names,
+                            num.integer), self.col_status, self.row_status, self.inverse, x, self.y, self.d, 0.0)
+        out.value = float(num.cost @ x)
+        return out
+
+    def step(self, j: int, column: np.ndarray) -> float:
+        """The ratio test: how far column j (nonbasic at its lower bound), with coefficients `column`, can rise
+        from it before a basic column or row reaches a bound (its own upper bound included)."""
+        num, basic, tight = self.num, self.basic, self.tight
+        w = self.inverse @ column[tight]                      # x_B falls by t·w
+        g = column[~tight] - num.A[~tight][:, basic] @ w      # the other rows rise by t·g
+        xb, rs = self.x[basic], (num.A[~tight] @ self.x)
+        limits = [num.col_upper[j] - num.col_lower[j]]
+        noise = SCREEN_NOISE * max(1.0, float(np.abs(column).max(initial=0.0)))
+        for move, value, low, high in ((-w, xb, num.col_lower[basic], num.col_upper[basic]),
+                                       (g, rs, num.row_lower[~tight], num.row_upper[~tight])):
+            up, down = move > noise, move < -noise
+            with np.errstate(invalid="ignore"):
+                limits.append(float(np.min(np.maximum(high[up] - value[up], 0.0) / move[up], initial=np.inf)))
+                limits.append(float(np.min(np.maximum(value[down] - low[down], 0.0) / -move[down], initial=np.inf)))
+        return min(limits)
+
+    def at_lower(self, j: int) -> bool:
+        """Column j is nonbasic at a lower bound of 0 (a quote this basis does not buy)."""
+        return bool(self.col_status[j] == LOWER and self.num.col_lower[j] == 0.0 and self.x[j] == 0.0)
+
+    def enters(self, j: int, column: np.ndarray, cost: float) -> bool | None:
+        """Whether column j, with `column` and `cost` in place of its own, is positive in every optimal solution
+        of the changed LP (True), zero in every one (False), or this basis cannot tell (None). j must be nonbasic
+        at 0 (`at_lower`)."""
+        reduced = cost - float(self.y[self.tight] @ column[self.tight])
+        if reduced > SCREEN_REDUCED_COST:
+            return False
+        if reduced < -SCREEN_REDUCED_COST:
+            step = self.step(j, column)
+            if step >= SCREEN_STEP and -reduced * step > 10 * SCREEN_TIE:  # it saves at least −reduced × step
+                return True
+        return None
