@@ -289,10 +289,11 @@ class Screen:
         if self._highs is None:
             self._highs = highs.new(presolve="off")
             highs.load(self._highs, num.A, num.cost, num.col_lower, num.col_upper, num.row_lower, num.row_upper)
+            self._start = highs.highs_basis(base.col_status, base.row_status)
         h, out = self._highs, None
         highs.set_column(h, k, own, column)
         highs.set_costs(h, np.array([k]), np.array([cost]))
-        highs.set_basis(h, base.col_status, base.row_status)
+        highs.set_basis(h, self._start)
         num.A[:, k], num.cost[k] = column, cost  # the changed LP, for the certificate (put back below)
         try:
             status = highs.basis(h) if highs.run(h, "probing a reason") == "optimal" else None

@@ -97,13 +97,21 @@ class Basis:
         out.value = float(num.cost @ x)
         return out
 
+    def _loose(self) -> tuple[np.ndarray, np.ndarray]:
+        """A[loose rows, basic columns] and the loose rows' activities (computed once)."""
+        if getattr(self, "_loose_cache", None) is None:
+            loose = ~self.tight
+            self._loose_cache = (self.num.A[loose][:, self.basic], self.num.A[loose] @ self.x)
+        return self._loose_cache
+
     def step(self, j: int, column: np.ndarray) -> float:
         """The ratio test: how far column j (nonbasic at its lower bound), with coefficients `column`, can rise
         from it before a basic column or row reaches a bound (its own upper bound included)."""
         num, basic, tight = self.num, self.basic, self.tight
+        a_sb, rs = self._loose()
         w = self.inverse @ column[tight]                      # x_B falls by t·w
-        g = column[~tight] - num.A[~tight][:, basic] @ w      # the other rows rise by t·g
-        xb, rs = self.x[basic], (num.A[~tight] @ self.x)
+        g = column[~tight] - a_sb @ w                         # the other rows rise by t·g
+        xb = self.x[basic]
         limits = [num.col_upper[j] - num.col_lower[j]]
         noise = SCREEN_NOISE * max(1.0, float(np.abs(column).max(initial=0.0)))
         for move, value, low, high in ((-w, xb, num.col_lower[basic], num.col_upper[basic]),

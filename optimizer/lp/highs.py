@@ -160,13 +160,20 @@ def change(h: highspy.Highs, old, new) -> None:
         h.changeColsBounds(changed.size, changed.astype(np.int32), new.col_lower[changed], new.col_upper[changed])
 
 
-def set_basis(h: highspy.Highs, col_status: np.ndarray, row_status: np.ndarray) -> None:
-    """Start the next run from this basis (column and row status as ints, model order)."""
+def highs_basis(col_status: np.ndarray, row_status: np.ndarray) -> highspy.HighsBasis:
+    """HiGHS's basis object for these statuses (ints, model order), for `set_basis`."""
+    status = list(highspy.HighsBasisStatus.__members__.values())
+    by_int = {int(v): v for v in status}
     b = highspy.HighsBasis()
-    b.col_status = [highspy.HighsBasisStatus(int(v)) for v in col_status]
-    b.row_status = [highspy.HighsBasisStatus(int(v)) for v in row_status]
+    b.col_status = [by_int[int(v)] for v in col_status]
+    b.row_status = [by_int[int(v)] for v in row_status]
     b.valid = True
-    h.setBasis(b)
+    return b
+
+
+def set_basis(h: highspy.Highs, basis: highspy.HighsBasis) -> None:
+    """Start the next run from this basis (`highs_basis`)."""
+    h.setBasis(basis)
 
 
 def set_column(h: highspy.Highs, k: int, old: np.ndarray, new: np.ndarray) -> None:
