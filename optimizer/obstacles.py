@@ -196,6 +196,7 @@ class Probed:
     value: float
     at_lower: bool
     status: tuple[np.ndarray, np.ndarray]  # its optimal basis
+    unique: bool  # the basis is dual nondegenerate: x is the changed LP's only optimal solution
 
 
 class Screen:
@@ -207,7 +208,7 @@ class Screen:
     def __init__(self, solution: Solution, quotes: list[Quote], inst: Instance, d: Scaled, basis: Basis):
         self.solution, self.quotes, self.inst, self.d, self.basis = solution, quotes, inst, d, basis
         self.index = {q.quote_id: j for j, q in enumerate(d.quotes)}
-        self._lifted: dict[tuple, Basis | None] = {}
+        self._lifted: dict[tuple, tuple | None] = {}
         self._probed: dict[tuple, Probed | None] = {}
         self._highs = None  # the kept HiGHS model of the probes, made at the first one
         self._credit: np.ndarray | None = None
@@ -228,18 +229,20 @@ class Screen:
         basis = (resolver or Resolver()).optimal_basis(inst)
         return None if basis is None else cls(solution, quotes, inst, d, basis)
 
+    def model_column(self, quote_id: str) -> int | None:
+        """The model column of the quote's share (None when the quote is not in the LP)."""
+        j = self.index.get(quote_id)
+        return None if j is None else int(Columns.of_scaled(self.d).share(j))
+
     def column(self, quote_id: str) -> int | None:
         """The model column of the quote's share, when the basis leaves it nonbasic at 0 (else None)."""
-        j = self.index.get(quote_id)
-        if j is None:
-            return None
-        k = int(Columns.of_scaled(self.d).share(j))
-        return k if self.basis.at_lower(k) else None
+        k = self.model_column(quote_id)
+        return k if k is not None and self.basis.at_lower(k) else None
 
     def bought(self, quote_id: str, changes: Sequence[tuple]) -> bool | None:
-        """Whether the LP with `changes` made (the probes' third items, in order) buys the quote in every optimal
-        mix (True), in none (False), or the basis cannot tell (None: re-solve)."""
-        k = self.column(quote_id)
+        """Whether the LP with `changes` made (the probes' third items, in order) has a better mix than the base
+        (`better`) that buys the quote (True), has none (False), or neither is certain here (None: re-solve)."""
+        k = self.model_column(quote_id)
         if k is None:
             return None
         num, basis = self.basis.num, self.basis
@@ -255,33 +258,49 @@ class Screen:
                 cost = 0.0
             else:  # a reinstatement or a minimum line changes rows or the structure: re-solve
                 return None
+        rows = None
         if lifts:
-            basis = self._lift(tuple(sorted(lifts.items())))
-            return None if basis is None else basis.enters(k, column, cost)
-        known = basis.enters(k, column, cost)
-        if known is not None:
-            return known
-        # the basis is degenerate in this direction: one warm re-solve of the changed LP decides where certain
-        probe = self.probe(k, column, cost)
+            lifted = self._lift(tuple(sorted(lifts.items())))
+            if lifted is None:
+                return None
+            rows, moved = lifted
+            if moved is not None and moved.at_lower(k):
+                known = moved.enters(k, column, cost)
+                if known is not None:
+                    return known
+        elif basis.at_lower(k):
+            known = basis.enters(k, column, cost)
+            if known is not None:
+                return known
+        # the basis cannot tell (degenerate in this direction, or infeasible once a cap is lifted): one warm
+        # re-solve of the changed LP decides where certain
+        probe = self.probe(k, column, cost, rows)
         if probe is None:
             return None
         if probe.at_lower and probe.reduced > SCREEN_REDUCED_COST:
             return False  # complementary slackness with the changed LP's optimal dual: no optimal mix buys it
-        reduced = cost - float(basis.y[basis.tight] @ column[basis.tight])
         saved = basis.value - probe.value
         if saved <= SCREEN_TIE / 10:
             return False  # a tie: the cheapest mix does not need the quote (`better`)
-        # every mix of the changed LP costs at least V + reduced·s_j (weak duality with the base duals): an optimal
-        # one saving `saved` buys at least saved / −reduced
-        if reduced < 0 and saved > 10 * SCREEN_TIE and saved / -reduced >= SCREEN_STEP:
-            return True
+        if saved <= 10 * SCREEN_TIE:
+            return None
+        if probe.unique and probe.x[k] >= SCREEN_STEP:
+            return True  # the changed LP's only optimal mix buys it
+        if rows is None:
+            # every mix of the changed LP costs at least V + reduced·s_j (weak duality with the base duals): an
+            # optimal one saving `saved` buys at least saved / −reduced
+            reduced = cost - float(basis.y[basis.tight] @ column[basis.tight])
+            if reduced < 0 and saved / -reduced >= SCREEN_STEP:
+                return True
         return None
 
-    def probe(self, k: int, column: np.ndarray, cost: float) -> "Probed | None":
-        """The optimum of the LP with column k's coefficients and cost replaced: a warm re-solve from the base
-        basis on one HiGHS model kept for the sheet (presolve off: a few pivots from a known basis), its basis
-        certified (`engine.certify_one`); None when HiGHS finds no optimum or the basis does not certify."""
-        key = (k, column.tobytes(), cost)
+    def probe(self, k: int, column: np.ndarray, cost: float,
+              rows: tuple[np.ndarray, np.ndarray] | None = None) -> "Probed | None":
+        """The optimum of the LP with column k's coefficients and cost replaced (and the row bounds `rows`): a warm
+        re-solve from the base basis on one HiGHS model kept for the sheet (presolve off: a few pivots from a
+        known basis), its basis certified (`engine.certify_one`); None when HiGHS finds no optimum or the basis
+        does not certify."""
+        key = (k, column.tobytes(), cost, None if rows is None else (rows[0].tobytes(), rows[1].tobytes()))
         if key in self._probed:
             return self._probed[key]
         num, base = self.basis.num, self.basis
@@ -291,26 +310,32 @@ class Screen:
             highs.load(self._highs, num.A, num.cost, num.col_lower, num.col_upper, num.row_lower, num.row_upper)
             self._start = highs.highs_basis(base.col_status, base.row_status)
         h, out = self._highs, None
+        changed = np.arange(num.A.shape[0]) if rows is not None else None
         highs.set_column(h, k, own, column)
         highs.set_costs(h, np.array([k]), np.array([cost]))
+        if rows is not None:
+            highs.set_rows_bounds(h, changed, rows[0], rows[1])
         highs.set_basis(h, self._start)
-        num.A[:, k], num.cost[k] = column, cost  # the changed LP, for the certificate (put back below)
+        probe = Numbers(num.A.copy(), *(rows or (num.row_lower, num.row_upper)), num.cost.copy(), num.col_lower,
+                        num.col_upper, num.names, num.integer)
+        probe.A[:, k], probe.cost[k] = column, cost
         try:
             status = highs.basis(h) if highs.run(h, "probing a reason") == "optimal" else None
-            if status is not None and certify_one(num, status):
-                b = Basis.of(num, status)
+            if status is not None and certify_one(probe, status):
+                b = Basis.of(probe, status)
                 if b is not None:
-                    out = Probed(b.x.copy(), float(b.d[k]), b.value, b.at_lower(k), status)
+                    out = Probed(b.x, float(b.d[k]), b.value, b.at_lower(k), status, b.unique())
         finally:
-            num.A[:, k], num.cost[k] = own, own_cost
             highs.set_column(h, k, column, own)
             highs.set_costs(h, np.array([k]), np.array([own_cost]))
+            if rows is not None:
+                highs.set_rows_bounds(h, changed, num.row_lower, num.row_upper)
         self._probed[key] = out
         return out
 
-    def _lift(self, key: tuple) -> Basis | None:
-        """The basis for the LP under the regime with these eligibility values (only row bounds move), if it stays
-        feasible there."""
+    def _lift(self, key: tuple) -> "tuple[tuple[np.ndarray, np.ndarray], Basis | None] | None":
+        """The row bounds of the LP under the regime with these eligibility values (only row bounds may move,
+        else None), and the base basis there if it stays feasible."""
         if key not in self._lifted:
             inst = Instance.build(self.inst.profile, self.quotes, _lift(self.inst.regime, **dict(key)),
                                   assets=self.inst.assets)
@@ -319,7 +344,8 @@ class Screen:
             same = (d.structure() == self.d.structure() and num.names == base.names
                     and np.array_equal(num.A, base.A) and np.array_equal(num.cost, base.cost)
                     and np.array_equal(num.col_lower, base.col_lower) and np.array_equal(num.col_upper, base.col_upper))
-            self._lifted[key] = self.basis.with_row_bounds(num.row_lower, num.row_upper) if same else None
+            self._lifted[key] = ((num.row_lower, num.row_upper),
+                                 self.basis.with_row_bounds(num.row_lower, num.row_upper)) if same else None
         return self._lifted[key]
 
     def _covering(self, j: int) -> np.ndarray | None:

@@ -122,6 +122,14 @@ class Basis:
                 limits.append(float(np.min(np.maximum(value[down] - low[down], 0.0) / -move[down], initial=np.inf)))
         return min(limits)
 
+    def unique(self) -> bool:
+        """Dual nondegenerate: every nonbasic column and tight row that could move has a reduced cost beyond
+        SCREEN_REDUCED_COST, so the basic solution is the LP's only optimal solution."""
+        num, movable = self.num, self.num.col_lower != self.num.col_upper
+        cols = ~self.basic & movable & (np.abs(self.d) <= SCREEN_REDUCED_COST)
+        rows = self.tight & (num.row_lower != num.row_upper) & (np.abs(self.y) <= SCREEN_REDUCED_COST)
+        return not (cols.any() or rows.any())
+
     def at_lower(self, j: int) -> bool:
         """Column j is nonbasic at a lower bound of 0 (a quote this basis does not buy)."""
         return bool(self.col_status[j] == LOWER and self.num.col_lower[j] == 0.0 and self.x[j] == 0.0)

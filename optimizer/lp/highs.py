@@ -218,6 +218,11 @@ def add_row(h: highspy.Highs, cols: np.ndarray, values: np.ndarray, lower: float
     h.addRow(float(lower), float(upper), cols.size, cols, np.asarray(values, dtype=float))
 
 
+def set_rows_bounds(h: highspy.Highs, rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+    h.changeRowsBounds(len(rows), np.asarray(rows, dtype=np.int32), np.asarray(lower, dtype=float),
+                       np.asarray(upper, dtype=float))
+
+
 def set_row_bounds(h: highspy.Highs, row: int, lower: float, upper: float) -> None:
     h.changeRowBounds(int(row), float(lower), float(upper))
 
