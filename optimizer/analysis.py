@@ -17,7 +17,7 @@ import pandas as pd
 from .domain import ExchangeProfile, Incident, Quote, Regime, ReserveAsset, credit_by_kind
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
-from .obstacles import Reason, asset_reasons, ineligibility, reason as obstacle
+from .obstacles import Reason, Screen, asset_reasons, better, ineligibility, reason as obstacle
 from .regime import CEILINGS, SWEEPABLE, check_parameter, parameter_value, requirement, with_parameter
 from .risk import exceeds_reserve
 from .settings import BREAK_EVEN_GAP
@@ -124,7 +124,9 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False,
                     resolver=resolver, assets=assets)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
-    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (obstacles.reason)
+    # price is not what keeps it out (free, it is not bought, or the mix is no better for it: obstacles.better):
+    # name the obstacle (obstacles.reason)
+    if at.share_of(quote_id) <= 0 or (share <= 0 and not better(at, without)):
         obstacles = obstacle(base, quotes, quote_id)
         price = "; dearer than cash and other cover"  # free alone is not enough: the others first, then the price
         if obstacles.endswith(price):
@@ -166,14 +168,27 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
 
 def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
                 base: Solution | None = None, resolver: Resolver | None = None,
-                assets: Sequence[ReserveAsset] = ()) -> pd.DataFrame:
-    """Break-even premiums of every quote offered to the exchange, one row per quote (one Resolver for all)."""
+                assets: Sequence[ReserveAsset] = (), kept: Resolver | None = None,
+                screen: bool = True) -> pd.DataFrame:
+    """Break-even premiums of every quote offered to the exchange, one row per quote (one Resolver for all).
+    `kept`: the resolver that solved `base` (its optimal basis screens the quotes out of the mix with no solve);
+    `screen=False`: every quote re-solved."""
     resolver = resolver or Resolver()
     base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver, assets=assets)
     offered = [q for q in quotes if q.offered_to(profile.exchange_id)]
-    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base, resolver, assets).to_dict()
-                         for q in offered],
-                        columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
+    # a quote out of the mix of an LP sheet is priced off the mix's optimal basis where that gives the re-solves'
+    # answer (obstacles.Screen.price); the rest re-solve (`break_even`)
+    sheet = Screen.of(base, quotes, kept or Resolver()) if screen else None
+    rows = []
+    for q in offered:
+        fast = sheet.price(q) if sheet is not None else None
+        if fast is not None:
+            rol, why, competitors = fast
+            rows.append(BreakEven(q.quote_id, q.counterparty, q.rate_on_line, 0.0, False, rol, True, why,
+                                  competitors).to_dict())
+        else:
+            rows.append(break_even(profile, quotes, regime, q.quote_id, base, resolver, assets).to_dict())
+    return pd.DataFrame(rows, columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
 
 
 def demand_curve(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, quote_id: str,

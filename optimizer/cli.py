@@ -575,8 +575,9 @@ def cmd_price(args: argparse.Namespace) -> int:
                          f"{profile.exchange_id}: no price makes this exchange buy it; expected a quote offered to "
                          f"{profile.exchange_id} (or --exchange {offered.exchange_id})")
     assets = _assets(args, profile)
-    s = solve(profile, quotes, regime, marginal=False, assets=assets)
-    table = analysis.break_evens(profile, quotes, regime, base=s, assets=assets)
+    kept = Resolver()  # a fresh model, as solve's own; kept so that its optimal basis prices the quotes out of the mix
+    s = solve(profile, quotes, regime, marginal=False, assets=assets, resolver=kept)
+    table = analysis.break_evens(profile, quotes, regime, base=s, assets=assets, kept=kept)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "annual_cost_jpy": s.annual_cost_jpy,
             "quotes": table.to_dict("records")}
     text = [f"Break-even premiums for {profile.exchange_id} under {report.printable(regime.name)} (rate on line; "

@@ -46,7 +46,7 @@ from .domain import Quote, Regime, ReserveAsset, rating_bucket, rating_rank
 from .lp import Instance, Resolver, highs, solve
 from .lp.basis import Basis
 from .lp.engine import certify_one
-from .lp.columns import Columns
+from .lp.columns import CASH, Columns
 from .lp.matrix import Numbers, numbers
 from .lp.scaled import Scaled, safe_name
 from .regime import exempt_from_counterparty_cap, pays_in_time, rating_credit, unlicensed
@@ -375,10 +375,10 @@ class Screen:
         at least (yᵀa_j)·θ, and a stop can leave their answer at most that tolerance ÷ (the cost's slope in the ROL ×
         θ) from the exact one: both are required to be far from mattering (_BREAK_EVEN_AGREE).
 
-        Where the basis is degenerate in the quote's direction (θ = 0), the re-solves' own first step is taken from
-        the re-solves' Newton steps are taken on the kept model of the probes (`probe`; the first, the quote free, is
-        shared with the reasons): from the optimum at ROL_k (share s_k, cost V_k) to ROL_k + (V − V_k) ÷ (slope ×
-        s_k), until the cost meets V. A step that would have to bisect is left to the re-solves."""
+        Where the basis is degenerate in the quote's direction (θ = 0), the re-solves' Newton steps are taken on the
+        kept model of the probes (`probe`; the first, the quote free, is shared with the reasons): from the optimum
+        at ROL_k (share s_k, cost V_k) to ROL_k + (V − V_k) ÷ (slope × s_k), until the cost meets V. A step that
+        would have to bisect is left to the re-solves."""
         k = self.column(quote.quote_id)
         if k is None or quote.rate_on_line <= 0:
             return None
@@ -411,6 +411,53 @@ class Screen:
                 return None
             at = self.probe(k, num.A[:, k], cost * rol / quote.rate_on_line)
         return None
+
+
+    def price(self, quote: Quote) -> tuple[float | None, str, tuple[str, ...]] | None:
+        """`analysis.break_even` of a quote out of the mix, read off the screen where it gives the same answer:
+        (break-even rate on line, reason, competitors), or None (re-solve).
+
+        Free (ROL 0), the quote either does not make the mix better (`better`: "not bought even if free", with its
+        obstacles, `reasons` on this screen) or the LP has one optimal mix x₀ (`probe`, dual nondegenerate): its
+        competitors are the sources the mix without it (this mix, itself the only optimal one) uses more of than x₀,
+        and its break-even is `break_even_rol`."""
+        k = self.column(quote.quote_id)
+        if k is None or self.solution.share_of(quote.quote_id) > 0 or not self.basis.unique():
+            return None
+        num = self.basis.num
+        free = self.probe(k, num.A[:, k], 0.0)  # ROL 0 (a quote of an LP sheet has no flat fee)
+        if free is None:
+            return None
+        if self.basis.value - free.value <= SCREEN_TIE / 10 or (free.unique and free.x[k] <= ZERO_SHARE):
+            words = reason(self.solution, self.quotes, quote.quote_id, screen=self)
+            price = "; dearer than cash and other cover"  # as analysis.break_even words it
+            if words.endswith(price):
+                words = words.removesuffix(price) + " (without that, its price too)"
+            return None, "not bought even if free: " + words, ()
+        if not free.unique or self.basis.value - free.value <= 10 * SCREEN_TIE:
+            return None
+        rol = self.break_even_rol(quote)
+        return None if rol is None else (rol, "", self._competitors(free.x, quote.quote_id))
+
+    def _competitors(self, x: np.ndarray, quote_id: str) -> tuple[str, ...]:
+        """analysis._competitors from model columns: the sources the base mix uses more of than `x`, largest first."""
+        d, unit, R = self.d, self.inst.unit, self.inst.requirement_jpy
+        cols = Columns.of_scaled(d)
+
+        def cover(v: np.ndarray) -> dict[str, float]:
+            out = {}
+            for j, q in enumerate(d.quotes):
+                s = float(v[cols.share(j)])
+                if s > ZERO_SHARE:
+                    out[q.quote_id] = min(max(s, q.min_share), q.max_share) * q.limit_jpy(R)
+            return out
+
+        gains = cover(self.basis.x)
+        for qid, c in cover(x).items():
+            gains[qid] = gains.get(qid, 0.0) - c
+        gains["cash"] = (max(float(self.basis.x[CASH]), 0.0) - max(float(x[CASH]), 0.0)) * unit
+        tol = 1e-6 * max(R, 1.0)
+        return tuple(q for q, v in sorted(gains.items(), key=lambda kv: -kv[1]) if q != quote_id and v > tol)
 
 
 def _bought(solution: Solution, quotes: list[Quote], regime: Regime, quote_id: str,
