@@ -44,7 +44,7 @@ import numpy as np
 
 from .domain import Quote, Regime, ReserveAsset, rating_bucket, rating_rank
 from .lp import Instance, Resolver, highs, solve
-from .lp.basis import Basis
+from .lp.basis import Basis, primal_simplex
 from .lp.engine import certify_one
 from .lp.columns import CASH, Columns
 from .lp.matrix import Numbers, numbers
@@ -296,42 +296,50 @@ class Screen:
 
     def probe(self, k: int, column: np.ndarray, cost: float,
               rows: tuple[np.ndarray, np.ndarray] | None = None) -> "Probed | None":
-        """The optimum of the LP with column k's coefficients and cost replaced (and the row bounds `rows`): a warm
-        re-solve from the base basis on one HiGHS model kept for the sheet (presolve off: a few pivots from a
-        known basis), its basis certified (`engine.certify_one`); None when HiGHS finds no optimum or the basis
-        does not certify."""
+        """The optimum of the LP with column k's coefficients and cost replaced (and the row bounds `rows`): a few
+        pivots of the primal simplex from the base basis (`basis.primal_simplex`; the basis is small and the LP
+        dense, where HiGHS spends more on setting up a run than the pivots take), else a warm re-solve from it on
+        one HiGHS model kept for the sheet (presolve off), its basis certified (`engine.certify_one`); None when
+        neither finds an optimum that certifies."""
         key = (k, column.tobytes(), cost, None if rows is None else (rows[0].tobytes(), rows[1].tobytes()))
         if key in self._probed:
             return self._probed[key]
+        num, base, out = self.basis.num, self.basis, None
+        probe = Numbers(num.A.copy(), *(rows or (num.row_lower, num.row_upper)), num.cost.copy(), num.col_lower,
+                        num.col_upper, num.names, num.integer)
+        probe.A[:, k], probe.cost[k] = column, cost
+        status = primal_simplex(probe, (base.col_status, base.row_status)) if rows is None else None
+        if status is None or not certify_one(probe, status):
+            status = self._highs_probe(k, column, cost, rows)
+        if status is not None and certify_one(probe, status):
+            b = Basis.of(probe, status)
+            if b is not None:
+                out = Probed(b.x, float(b.d[k]), b.value, b.at_lower(k), status, b.unique())
+        self._probed[key] = out
+        return out
+
+    def _highs_probe(self, k: int, column: np.ndarray, cost: float,
+                     rows: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """HiGHS's optimal basis of the changed LP (`probe`), warm from the base basis on the sheet's kept model."""
         num, base = self.basis.num, self.basis
         own, own_cost = num.A[:, k].copy(), float(num.cost[k])
         if self._highs is None:
             self._highs = highs.new(presolve="off")
             highs.load(self._highs, num.A, num.cost, num.col_lower, num.col_upper, num.row_lower, num.row_upper)
             self._start = highs.highs_basis(base.col_status, base.row_status)
-        h, out = self._highs, None
-        changed = np.arange(num.A.shape[0]) if rows is not None else None
+        h, every = self._highs, np.arange(num.A.shape[0])
         highs.set_column(h, k, own, column)
         highs.set_costs(h, np.array([k]), np.array([cost]))
         if rows is not None:
-            highs.set_rows_bounds(h, changed, rows[0], rows[1])
+            highs.set_rows_bounds(h, every, rows[0], rows[1])
         highs.set_basis(h, self._start)
-        probe = Numbers(num.A.copy(), *(rows or (num.row_lower, num.row_upper)), num.cost.copy(), num.col_lower,
-                        num.col_upper, num.names, num.integer)
-        probe.A[:, k], probe.cost[k] = column, cost
         try:
-            status = highs.basis(h) if highs.run(h, "probing a reason") == "optimal" else None
-            if status is not None and certify_one(probe, status):
-                b = Basis.of(probe, status)
-                if b is not None:
-                    out = Probed(b.x, float(b.d[k]), b.value, b.at_lower(k), status, b.unique())
+            return highs.basis(h) if highs.run(h, "probing a reason") == "optimal" else None
         finally:
             highs.set_column(h, k, column, own)
             highs.set_costs(h, np.array([k]), np.array([own_cost]))
             if rows is not None:
-                highs.set_rows_bounds(h, changed, num.row_lower, num.row_upper)
-        self._probed[key] = out
-        return out
+                highs.set_rows_bounds(h, every, num.row_lower, num.row_upper)
 
     def _lift(self, key: tuple) -> "tuple[tuple[np.ndarray, np.ndarray], Basis | None] | None":
         """The row bounds of the LP under the regime with these eligibility values (only row bounds may move,

@@ -146,3 +146,94 @@ class Basis:
             if step >= SCREEN_STEP and -reduced * step > 10 * SCREEN_TIE:  # it saves at least −reduced × step
                 return True
         return None
+
+
+def primal_simplex(num: Numbers, status: tuple[np.ndarray, np.ndarray],
+                   max_iterations: int = 500) -> tuple[np.ndarray, np.ndarray] | None:
+    """An optimal basis of `num`, by the primal simplex from a primal feasible basis `status` (a probe's LP: the
+    base LP with one column's cost or coefficients changed, where the base basis stays feasible): Bland's rule
+    (the lowest-numbered candidate enters and leaves: no cycling on the degenerate vertices these LPs have), the
+    basis matrix A[tight rows, basic columns] inverted afresh each pivot (it is small: a few basic columns).
+
+    Every variable is a column or a row's activity; a nonbasic one sits at the bound its status names. Returns the
+    statuses, for the caller to certify (`engine.certify_one`), or None (no progress within `max_iterations`, an
+    unbounded ray, a singular basis, a status this does not handle).
+    """
+    col, row = (np.array(s, dtype=int) for s in status)
+    A, c = num.A, num.cost
+    m, n = A.shape
+    if not (np.isin(col, (BASIC, LOWER, UPPER)).all() and np.isin(row, (BASIC, LOWER, UPPER)).all()):
+        return None
+    noise, tol = 1e-12, 1e-11
+    for _ in range(max_iterations):
+        basic, tight = col == BASIC, row != BASIC
+        B, T, S = np.flatnonzero(basic), np.flatnonzero(tight), np.flatnonzero(~tight)
+        if B.size != T.size:
+            return None
+        try:
+            inverse = np.linalg.inv(A[np.ix_(T, B)]) if B.size else np.zeros((0, 0))
+        except np.linalg.LinAlgError:
+            return None
+        x = np.where(col == UPPER, num.col_upper, np.where(col == LOWER, num.col_lower, 0.0))
+        x[B] = 0.0
+        r_t = np.where(row[T] == UPPER, num.row_upper[T], num.row_lower[T])
+        x[B] = inverse @ (r_t - A[T] @ x)
+        y = c[B] @ inverse
+        d = c - y @ A[T]
+        movable = num.col_lower != num.col_upper
+        up_c = (col == LOWER) & (d < -tol) & movable
+        down_c = (col == UPPER) & (d > tol) & movable
+        row_movable = num.row_lower[T] != num.row_upper[T]
+        up_r = (row[T] == LOWER) & (y < -tol) & row_movable
+        down_r = (row[T] == UPPER) & (y > tol) & row_movable
+        cands = np.flatnonzero(up_c | down_c)
+        rcands = np.flatnonzero(up_r | down_r)
+        if not cands.size and not rcands.size:
+            return col, row
+        if cands.size:  # Bland: columns first, the lowest index
+            j = int(cands[0])
+            sign = 1.0 if up_c[j] else -1.0
+            dx_b = -sign * (inverse @ A[T, j])
+            own = num.col_upper[j] - num.col_lower[j]
+            dr_s = sign * A[S, j] + A[np.ix_(S, B)] @ dx_b
+        else:
+            i = int(rcands[0])
+            sign = 1.0 if up_r[i] else -1.0
+            e = np.zeros(T.size)
+            e[i] = sign
+            dx_b = inverse @ e
+            own = num.row_upper[T[i]] - num.row_lower[T[i]]
+            dr_s = A[np.ix_(S, B)] @ dx_b
+        r_s = A[S] @ x
+        best, leave = own, None  # the step, and what blocks it: ("col", k, status) or ("row", s, status)
+        for kind, idx, value, move, low, high in (("col", B, x[B], dx_b, num.col_lower[B], num.col_upper[B]),
+                                                  ("row", S, r_s, dr_s, num.row_lower[S], num.row_upper[S])):
+            for p in range(idx.size):
+                mv = move[p]
+                if mv > noise:
+                    t, at = max(high[p] - value[p], 0.0) / mv, UPPER
+                elif mv < -noise:
+                    t, at = max(value[p] - low[p], 0.0) / -mv, LOWER
+                else:
+                    continue
+                if t < best - 1e-15 or (leave is not None and abs(t - best) <= 1e-15
+                                        and (kind, int(idx[p])) < (leave[0], leave[1])):
+                    best, leave = t, (kind, int(idx[p]), at)
+        if not np.isfinite(best):
+            return None
+        if cands.size:
+            if leave is None:  # the entering column reaches its other bound
+                col[j] = UPPER if sign > 0 else LOWER
+                continue
+            col[j] = BASIC
+        else:
+            if leave is None:
+                row[T[i]] = UPPER if sign > 0 else LOWER
+                continue
+            row[T[i]] = BASIC
+        kind, k, at = leave
+        if kind == "col":
+            col[k] = at
+        else:
+            row[k] = at
+    return None
