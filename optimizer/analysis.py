@@ -181,10 +181,11 @@ def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regim
     sheet = Screen.of(base, quotes, kept or Resolver()) if screen else None
     rows = []
     for q in offered:
-        fast = sheet.price(q) if sheet is not None else None
+        fast = sheet.price(q, _ROL_CEILING) if sheet is not None else None
         if fast is not None:
             rol, why, competitors = fast
-            rows.append(BreakEven(q.quote_id, q.counterparty, q.rate_on_line, 0.0, False, rol, True, why,
+            share = base.share_of(q.quote_id)
+            rows.append(BreakEven(q.quote_id, q.counterparty, q.rate_on_line, share, share > 0, rol, True, why,
                                   competitors).to_dict())
         else:
             rows.append(break_even(profile, quotes, regime, q.quote_id, base, resolver, assets).to_dict())

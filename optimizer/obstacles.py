@@ -37,6 +37,7 @@ command line and the JSON (`reason()` joins them with "; "), and the app words e
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -294,23 +295,27 @@ class Screen:
                 return True
         return None
 
-    def probe(self, k: int, column: np.ndarray, cost: float,
-              rows: tuple[np.ndarray, np.ndarray] | None = None) -> "Probed | None":
+    def probe(self, k: int, column: np.ndarray, cost: float, rows: tuple[np.ndarray, np.ndarray] | None = None,
+              upper: float | None = None) -> "Probed | None":
         """The optimum of the LP with column k's coefficients and cost replaced (and the row bounds `rows`): a few
         pivots of the primal simplex from the base basis (`basis.primal_simplex`; the basis is small and the LP
         dense, where HiGHS spends more on setting up a run than the pivots take), else a warm re-solve from it on
         one HiGHS model kept for the sheet (presolve off), its basis certified (`engine.certify_one`); None when
         neither finds an optimum that certifies."""
-        key = (k, column.tobytes(), cost, None if rows is None else (rows[0].tobytes(), rows[1].tobytes()))
+        key = (k, column.tobytes(), cost, None if rows is None else (rows[0].tobytes(), rows[1].tobytes()), upper)
         if key in self._probed:
             return self._probed[key]
         num, base, out = self.basis.num, self.basis, None
         probe = Numbers(num.A.copy(), *(rows or (num.row_lower, num.row_upper)), num.cost.copy(), num.col_lower,
                         num.col_upper, num.names, num.integer)
         probe.A[:, k], probe.cost[k] = column, cost
-        status = primal_simplex(probe, (base.col_status, base.row_status)) if rows is None else None
+        if upper is not None:
+            probe.col_upper = num.col_upper.copy()
+            probe.col_upper[k] = upper
+        start = rows is None and upper is None  # the base basis stays primal feasible: the primal simplex starts there
+        status = primal_simplex(probe, (base.col_status, base.row_status)) if start else None
         if status is None or not certify_one(probe, status):
-            status = self._highs_probe(k, column, cost, rows)
+            status = self._highs_probe(k, column, cost, rows, upper)
         if status is not None and certify_one(probe, status):
             b = Basis.of(probe, status)
             if b is not None:
@@ -318,8 +323,8 @@ class Screen:
         self._probed[key] = out
         return out
 
-    def _highs_probe(self, k: int, column: np.ndarray, cost: float,
-                     rows: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    def _highs_probe(self, k: int, column: np.ndarray, cost: float, rows: tuple[np.ndarray, np.ndarray] | None,
+                     upper: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """HiGHS's optimal basis of the changed LP (`probe`), warm from the base basis on the sheet's kept model."""
         num, base = self.basis.num, self.basis
         own, own_cost = num.A[:, k].copy(), float(num.cost[k])
@@ -332,6 +337,8 @@ class Screen:
         highs.set_costs(h, np.array([k]), np.array([cost]))
         if rows is not None:
             highs.set_rows_bounds(h, every, rows[0], rows[1])
+        if upper is not None:
+            highs.set_col_bounds(h, np.array([k]), num.col_lower[[k]], np.array([upper]))
         highs.set_basis(h, self._start)
         try:
             return highs.basis(h) if highs.run(h, "probing a reason") == "optimal" else None
@@ -340,6 +347,8 @@ class Screen:
             highs.set_costs(h, np.array([k]), np.array([own_cost]))
             if rows is not None:
                 highs.set_rows_bounds(h, every, num.row_lower, num.row_upper)
+            if upper is not None:
+                highs.set_col_bounds(h, np.array([k]), num.col_lower[[k]], num.col_upper[[k]])
 
     def _lift(self, key: tuple) -> "tuple[tuple[np.ndarray, np.ndarray], Basis | None] | None":
         """The row bounds of the LP under the regime with these eligibility values (only row bounds may move,
@@ -421,7 +430,7 @@ class Screen:
         return None
 
 
-    def price(self, quote: Quote) -> tuple[float | None, str, tuple[str, ...]] | None:
+    def price(self, quote: Quote, ceiling: float) -> tuple[float | None, str, tuple[str, ...]] | None:
         """`analysis.break_even` of a quote out of the mix, read off the screen where it gives the same answer:
         (break-even rate on line, reason, competitors), or None (re-solve).
 
@@ -429,8 +438,10 @@ class Screen:
         obstacles, `reasons` on this screen) or the LP has one optimal mix x₀ (`probe`, dual nondegenerate): its
         competitors are the sources the mix without it (this mix, itself the only optimal one) uses more of than x₀,
         and its break-even is `break_even_rol`."""
+        if self.solution.share_of(quote.quote_id) > 0:
+            return self._price_in_mix(quote, ceiling)
         k = self.column(quote.quote_id)
-        if k is None or self.solution.share_of(quote.quote_id) > 0 or not self.basis.unique():
+        if k is None or not self.basis.unique():
             return None
         num = self.basis.num
         free = self.probe(k, num.A[:, k], 0.0)  # ROL 0 (a quote of an LP sheet has no flat fee)
@@ -447,8 +458,44 @@ class Screen:
         rol = self.break_even_rol(quote)
         return None if rol is None else (rol, "", self._competitors(free.x, quote.quote_id))
 
-    def _competitors(self, x: np.ndarray, quote_id: str) -> tuple[str, ...]:
-        """analysis._competitors from model columns: the sources the base mix uses more of than `x`, largest first."""
+    def _price_in_mix(self, quote: Quote, ceiling: float) -> tuple[float | None, str, tuple[str, ...]] | None:
+        """`price` of a quote in the mix, as analysis.break_even takes it: the mix without it (column k held at 0:
+        the same LP as the sheet without the quote) must be the only optimal one; then Newton's steps up from its
+        ROL, each probe on the kept model (`probe`), until the cost meets the cost without it (the break-even), or
+        the ROL passes `ceiling` (bought at any price). A step that would bisect is left to the re-solves."""
+        k = self.model_column(quote.quote_id)
+        if k is None or quote.rate_on_line <= 0 or not self.basis.unique():
+            return None
+        num, unit, R = self.basis.num, self.inst.unit, self.inst.requirement_jpy
+        without = self.probe(k, num.A[:, k], float(num.cost[k]), upper=0.0)
+        if without is None or not without.unique:
+            return None
+        stop = BREAK_EVEN_GAP * max(abs(without.value * unit), 1.0)
+        slope = self.inst.profile.premium_multiplier * (1.0 + quote.fronting_fee_rate) * quote.limit_jpy(R)
+        competitors = self._competitors(self.basis.x, quote.quote_id, without.x)
+        rol, share = quote.rate_on_line, self.solution.share_of(quote.quote_id)
+        value = self.solution.annual_cost_jpy
+        for _ in range(50):
+            gap = without.value * unit - value
+            if share <= 0:
+                return (rol, "", competitors) if gap <= stop else None
+            if gap <= stop:
+                return rol, "", competitors
+            rol += gap / (slope * share)
+            if rol > ceiling:
+                return math.inf, "bought at any price", competitors
+            at = self.probe(k, num.A[:, k], float(num.cost[k]) * rol / quote.rate_on_line)
+            if at is None:
+                return None
+            share = float(at.x[k]) if at.x[k] > ZERO_SHARE else 0.0
+            share = min(max(share, quote.min_share), quote.max_share) if share > 0 else 0.0
+            value = at.value * unit
+        return None
+
+    def _competitors(self, x: np.ndarray, quote_id: str, without: np.ndarray | None = None) -> tuple[str, ...]:
+        """analysis._competitors from model columns: the sources the mix `without` the quote (default the base
+        mix) uses more of than `x`, largest first."""
+        without = self.basis.x if without is None else without
         d, unit, R = self.d, self.inst.unit, self.inst.requirement_jpy
         cols = Columns.of_scaled(d)
 
@@ -460,10 +507,10 @@ class Screen:
                     out[q.quote_id] = min(max(s, q.min_share), q.max_share) * q.limit_jpy(R)
             return out
 
-        gains = cover(self.basis.x)
+        gains = cover(without)
         for qid, c in cover(x).items():
             gains[qid] = gains.get(qid, 0.0) - c
-        gains["cash"] = (max(float(self.basis.x[CASH]), 0.0) - max(float(x[CASH]), 0.0)) * unit
+        gains["cash"] = (max(float(without[CASH]), 0.0) - max(float(x[CASH]), 0.0)) * unit
         tol = 1e-6 * max(R, 1.0)
         return tuple(q for q, v in sorted(gains.items(), key=lambda kv: -kv[1]) if q != quote_id and v > tol)
 

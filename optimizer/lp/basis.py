@@ -195,7 +195,7 @@ def primal_simplex(num: Numbers, status: tuple[np.ndarray, np.ndarray],
             sign = 1.0 if up_c[j] else -1.0
             dx_b = -sign * (inverse @ A[T, j])
             own = num.col_upper[j] - num.col_lower[j]
-            dr_s = sign * A[S, j] + A[np.ix_(S, B)] @ dx_b
+            dr_s = sign * A[:, j][S] + A[:, B][S] @ dx_b
         else:
             i = int(rcands[0])
             sign = 1.0 if up_r[i] else -1.0
@@ -203,22 +203,20 @@ def primal_simplex(num: Numbers, status: tuple[np.ndarray, np.ndarray],
             e[i] = sign
             dx_b = inverse @ e
             own = num.row_upper[T[i]] - num.row_lower[T[i]]
-            dr_s = A[np.ix_(S, B)] @ dx_b
-        r_s = A[S] @ x
+            dr_s = A[:, B][S] @ dx_b
+        r_s = (A @ x)[S]
+        t_col, at_col = _ratios(x[B], dx_b, num.col_lower[B], num.col_upper[B], noise)
+        t_row, at_row = _ratios(r_s, dr_s, num.row_lower[S], num.row_upper[S], noise)
+        least = min(t_col.min(initial=np.inf), t_row.min(initial=np.inf))
         best, leave = own, None  # the step, and what blocks it: ("col", k, status) or ("row", s, status)
-        for kind, idx, value, move, low, high in (("col", B, x[B], dx_b, num.col_lower[B], num.col_upper[B]),
-                                                  ("row", S, r_s, dr_s, num.row_lower[S], num.row_upper[S])):
-            for p in range(idx.size):
-                mv = move[p]
-                if mv > noise:
-                    t, at = max(high[p] - value[p], 0.0) / mv, UPPER
-                elif mv < -noise:
-                    t, at = max(value[p] - low[p], 0.0) / -mv, LOWER
-                else:
-                    continue
-                if t < best - 1e-15 or (leave is not None and abs(t - best) <= 1e-15
-                                        and (kind, int(idx[p])) < (leave[0], leave[1])):
-                    best, leave = t, (kind, int(idx[p]), at)
+        if least < own - 1e-15:  # Bland: the lowest-numbered of the tied blocks leaves (columns, then rows)
+            best = least
+            hit = np.flatnonzero(t_col <= least + 1e-15)
+            if hit.size:
+                leave = ("col", int(B[hit[0]]), int(at_col[hit[0]]))
+            else:
+                hit = np.flatnonzero(t_row <= least + 1e-15)
+                leave = ("row", int(S[hit[0]]), int(at_row[hit[0]]))
         if not np.isfinite(best):
             return None
         if cands.size:
@@ -237,3 +235,14 @@ def primal_simplex(num: Numbers, status: tuple[np.ndarray, np.ndarray],
         else:
             row[k] = at
     return None
+
+
+def _ratios(value: np.ndarray, move: np.ndarray, low: np.ndarray, high: np.ndarray,
+            noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ratio test's steps: how far each basic variable moving by `move` per unit can go before its bound (inf
+    when it does not move), and the bound it reaches (UPPER or LOWER)."""
+    up, down = move > noise, move < -noise
+    t = np.full(value.shape, np.inf)
+    t[up] = np.maximum(high[up] - value[up], 0.0) / move[up]
+    t[down] = np.maximum(value[down] - low[down], 0.0) / -move[down]
+    return t, np.where(up, UPPER, LOWER)
