@@ -440,7 +440,7 @@ class Screen:
         and its break-even is `break_even_rol`."""
         if self.solution.share_of(quote.quote_id) > 0:
             return self._price_in_mix(quote, ceiling)
-        k = self.column(quote.quote_id)
+        k = self.model_column(quote.quote_id)
         if k is None or not self.basis.unique():
             return None
         num = self.basis.num

@@ -40,6 +40,20 @@ def assert_same(fast: list[dict], slow: list[dict]) -> None:
             assert a["break_even_rol"] == pytest.approx(b["break_even_rol"], rel=1e-9, abs=0), (a, b)
 
 
+def assert_same_prices(fast, slow) -> None:
+    """`price`'s rows: the same columns and words, numbers equal to rounding."""
+    assert list(fast.columns) == list(slow.columns)
+    for a, b in zip(fast.to_dict("records"), slow.to_dict("records")):
+        for key, want in b.items():
+            got = a[key]
+            if isinstance(want, float) and want == want:
+                assert got == pytest.approx(want, rel=1e-9, abs=1e-12), (key, a, b)
+            elif isinstance(want, float):  # NaN (no headroom, no break-even)
+                assert got != got or got is None, (key, a, b)
+            else:
+                assert got == want, (key, a, b)
+
+
 def sheet(n: int, seed: int) -> list[Quote]:
     """n requirement-basis layers: three perils or two, insurance and derivatives, shared counterparties."""
     rng = random.Random(seed)
@@ -64,6 +78,32 @@ def test_the_screened_reasons_are_the_re_solved_ones_on_the_bundled_data(profile
     kept = Resolver()
     s = solve(prof, quotes, reg, resolver=kept)
     assert_same(not_bought(s, quotes, kept=kept, typed=True), not_bought(s, quotes, screen=False, typed=True))
+
+
+@pytest.mark.parametrize("profiles,exchange,quotes_file,preset", SHEETS)
+def test_the_screened_prices_are_the_re_solved_ones_on_the_bundled_data(profiles, exchange, quotes_file, preset):
+    prof = select_profile(load_profiles(DATA / profiles), exchange, profiles)
+    quotes = load_quotes(DATA / quotes_file)
+    reg = load_regime(DATA / "regimes" / f"{preset}.toml")
+    kept = Resolver()
+    s = solve(prof, quotes, reg, marginal=False, resolver=kept)
+    assert_same_prices(analysis.break_evens(prof, quotes, reg, base=s, kept=kept),
+                       analysis.break_evens(prof, quotes, reg, base=s, screen=False))
+
+
+def test_an_lp_sheets_prices_need_no_re_solve(monkeypatch):
+    """`price` on 60 layers: every quote priced on the mix's basis and the kept probe model (before: a fresh model
+    without each quote, and Newton's steps re-solved, for every one)."""
+    quotes = sheet(60, seed=61)
+    s = solve(P, quotes, SHEET_REGIME, marginal=False)
+    slow = analysis.break_evens(P, quotes, SHEET_REGIME, base=s, screen=False)
+    calls = []
+    real_break_even = analysis.break_even
+    monkeypatch.setattr(analysis, "break_even", lambda *a, **k: calls.append(a[3]) or real_break_even(*a, **k))
+    fast = analysis.break_evens(P, quotes, SHEET_REGIME, base=s)
+    assert calls == []
+    assert_same_prices(fast, slow)
+    assert fast["bought"].sum() > 0 and fast["break_even_rol"].notna().sum() > 20
 
 
 def test_an_lp_sheets_reasons_and_break_evens_need_no_re_solve(monkeypatch):
@@ -141,3 +181,18 @@ def test_the_screened_reasons_are_the_re_solved_ones_on_random_sheets(rows, min_
     kept = Resolver()
     s = solve(P, quotes, reg, resolver=kept)
     assert_same(not_bought(s, quotes, kept=kept, typed=True), not_bought(s, quotes, screen=False, typed=True))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(QUOTE, min_size=1, max_size=5), st.sampled_from([0.0, 0.1]), st.sampled_from([1.0, 0.6]),
+       st.sampled_from([1.0, 0.5]))
+def test_the_screened_prices_are_the_re_solved_ones_on_random_sheets(rows, min_cash, max_ins, max_cp):
+    quotes = [layer(f"Q{i}", a, l, rol, kind=kind, counterparty=cp, max_share=share, perils=frozenset(perils))
+              for i, (a, l, rol, perils, kind, cp, share) in enumerate(rows)]
+    reg = Regime("r", RequirementRule(floor_jpy=R, perils=PERILS),
+                 Eligibility(min_cash_share=min_cash, max_insurance_share=max_ins, max_counterparty_share=max_cp),
+                 rating_credit={})
+    kept = Resolver()
+    s = solve(P, quotes, reg, marginal=False, resolver=kept)
+    assert_same_prices(analysis.break_evens(P, quotes, reg, base=s, kept=kept),
+                       analysis.break_evens(P, quotes, reg, base=s, screen=False))
