@@ -14,8 +14,13 @@ probe-by-probe path in-process (`not_bought(..., screen=False)` and
 `break_evens(..., screen=False)`: every probe re-solved, as before the screen) and checks that the command line's
 reasons are the same and its break-evens equal.
 
+One solve against cvxpy + HiGHS (`--cvxpy 20,100,300,500`, needs `pip install -e .[bench]`): the strong user's
+cvxpy model written from docs/design.md §4 (`cvxpy_model.py`: the breakpoint LP in units of R, duplicate loss
+levels merged, HiGHS as cvxpy's solver), built and solved per call, against `optimizer.solve` (without and with
+the marginal cost); median of `--repeat`, costs compared.
+
 Run:  .venv/bin/python benchmarks/bench_solve.py [--repeat 20] [--sizes 5,20,100] [--reasons-sizes 300]
-                                                 [--reference]
+                                                 [--reference] [--cvxpy 20,100,300,500]
 """
 
 from __future__ import annotations
@@ -192,6 +197,7 @@ def main() -> None:
     ap.add_argument("--reasons-sizes", default="300",
                     help="comma-separated sheet sizes for solve-with-reasons and price through the CLI; empty to skip")
     ap.add_argument("--cli-repeat", type=int, default=3)
+    ap.add_argument("--cvxpy", default="", help="comma-separated sheet sizes for one solve against cvxpy + HiGHS")
     ap.add_argument("--reference", action="store_true",
                     help="also time the probe-by-probe reasons and prices in-process and compare")
     args = ap.parse_args()
@@ -217,6 +223,24 @@ def main() -> None:
         print(f"\nReasons and break-evens end to end through the command line (median of {args.cli_repeat})")
     for n in sizes:
         reasons_case(n, args.cli_repeat, args.reference)
+    sizes = [int(v) for v in args.cvxpy.split(",") if v.strip()]
+    if sizes:
+        from cvxpy_model import solve_cvxpy
+
+        solve_cvxpy(PROFILE, make_quotes(5, seed=5), REGIME)  # cvxpy's own imports and first call out of the timing
+        print(f"\nOne solve against cvxpy + HiGHS (model built and solved per call; median of {args.repeat})")
+        print(f"{'quotes':>6}  {'cvxpy (ms)':>10}  {'ours (ms)':>9}  {'cvxpy ÷ ours':>12}  {'ours+marginal':>13}  "
+              f"{'cvxpy ÷ ours+m':>14}  {'cost gap':>9}")
+    for n in sizes:
+        quotes = make_quotes(n, seed=n)
+        theirs = timed(lambda: solve_cvxpy(PROFILE, quotes, REGIME), args.repeat)
+        ours = timed(lambda: solve(PROFILE, quotes, REGIME, marginal=False), args.repeat)
+        ours_m = timed(lambda: solve(PROFILE, quotes, REGIME), args.repeat)
+        gap = solve_cvxpy(PROFILE, quotes, REGIME) / solve(PROFILE, quotes, REGIME, marginal=False).annual_cost_jpy - 1
+        print(f"{n:>6}  {theirs * 1e3:>10.1f}  {ours * 1e3:>9.1f}  {theirs / ours:>11.2f}×  {ours_m * 1e3:>13.1f}  "
+              f"{theirs / ours_m:>13.2f}×  {gap:>9.1e}")
+    if sizes:
+        print("cvxpy ÷ ours above 1: ours is faster; cost gap: cvxpy ÷ ours − 1")
 
 
 if __name__ == "__main__":
