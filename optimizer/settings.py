@@ -23,9 +23,10 @@ MARKET_DUAL_FEASIBILITY = 1e-7
 # Bounded work
 TIME_LIMIT_SECONDS = 60.0   # per solve; a solve stopped by it reports status `time_limit` with its best mix
 MARKET_TIME_LIMIT_SECONDS = 3600.0  # per LP of the market (the joint LP holds up to 20,000 exchanges at once)
-MAX_QUOTES = 100            # quotes in one sheet the app accepts (an upload above it is refused with a message): the
-                            # reasons and break-evens re-solve per probe and grow as n³ — 100 requirement-basis quotes
-                            # answer in about 10 s on two cores, 300 took minutes; the command line takes any size
+MAX_QUOTES = 100            # quotes in one sheet the app accepts (an upload above it is refused with a message); the
+                            # reasons and break-evens are read off the mix's basis where certain (solve with reasons
+                            # at 300 requirement-basis quotes: about 1.5 s end to end; MILP sheets still re-solve per
+                            # probe); the command line takes any size
 # Profiles one upload may hold in the app (a Parquet's row count is read from its metadata before any row is; above
 # it the page refuses the file and points to the command line, which streams the rows in chunks)
 APP_MAX_BATCH_ROWS = 100_000   # the Batch page: a run of this many on two cores takes minutes
