@@ -170,10 +170,13 @@ def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regim
                 base: Solution | None = None, resolver: Resolver | None = None,
                 assets: Sequence[ReserveAsset] = (), kept: Resolver | None = None,
                 screen: bool = True) -> pd.DataFrame:
-    """Break-even premiums of every quote offered to the exchange, one row per quote (one Resolver for all).
+    """Break-even premiums of every quote offered to the exchange, one row per quote (on `resolver`'s models when
+    given, else on models of each quote's own).
     `kept`: the resolver that solved `base` (its optimal basis screens the quotes out of the mix with no solve);
     `screen=False`: every quote re-solved."""
-    resolver = resolver or Resolver()
+    # without a resolver, each quote re-solved gets models of its own: where several mixes are optimal (a tie), what
+    # its probes find then does not depend on which quotes were priced before it
+    fresh = resolver is None
     base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver, assets=assets)
     offered = [q for q in quotes if q.offered_to(profile.exchange_id)]
     # a quote out of the mix of an LP sheet is priced off the mix's optimal basis where that gives the re-solves'
@@ -188,7 +191,8 @@ def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regim
             rows.append(BreakEven(q.quote_id, q.counterparty, q.rate_on_line, share, share > 0, rol, True, why,
                                   competitors).to_dict())
         else:
-            rows.append(break_even(profile, quotes, regime, q.quote_id, base, resolver, assets).to_dict())
+            rows.append(break_even(profile, quotes, regime, q.quote_id, base, Resolver() if fresh else resolver,
+                                   assets).to_dict())
     return pd.DataFrame(rows, columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
 
 

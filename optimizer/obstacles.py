@@ -228,7 +228,9 @@ class Screen:
         if d.binary.any():
             return None
         basis = (resolver or Resolver()).optimal_basis(inst)
-        return None if basis is None else cls(solution, quotes, inst, d, basis)
+        if basis is None or abs(basis.value * inst.unit - solution.annual_cost_jpy) > SCREEN_TIE * inst.unit:
+            return None  # (a mix that is not this LP's optimum, e.g. a year of a plan, is re-solved probe by probe)
+        return cls(solution, quotes, inst, d, basis)
 
     def model_column(self, quote_id: str) -> int | None:
         """The model column of the quote's share (None when the quote is not in the LP)."""
