@@ -19,9 +19,10 @@ from .domain import ExchangeProfile, Incident, Quote, Regime, ReserveAsset, cred
 from .i18n import N_
 from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
-from .obstacles import Reason, asset_reasons, ineligibility, reason as obstacle
+from .obstacles import Reason, Screen, asset_reasons, better, ineligibility, reason as obstacle
 from .regime import CEILINGS, SWEEPABLE, check_parameter, parameter_value, requirement, with_parameter
 from .risk import exceeds_reserve
+from .settings import BREAK_EVEN_GAP
 from .solution import Solution
 
 _ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"
@@ -125,7 +126,9 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     without = solve(profile, [q for q in quotes if q.quote_id != quote_id], regime, marginal=False, check=False,
                     resolver=resolver, assets=assets)
     rol, at = (quote.rate_on_line, base) if share > 0 else (0.0, probe(0.0))
-    if at.share_of(quote_id) <= 0:  # price is not what keeps it out: name the obstacle (obstacles.reason)
+    # price is not what keeps it out (free, it is not bought, or the mix is no better for it: obstacles.better):
+    # name the obstacle (obstacles.reason)
+    if at.share_of(quote_id) <= 0 or (share <= 0 and not better(at, without)):
         obstacles = obstacle(base, quotes, quote_id)
         price = "; dearer than cash and other cover"  # free alone is not enough: the others first, then the price
         if obstacles.endswith(price):
@@ -134,17 +137,21 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
                          reason="not bought even if free: " + obstacles)
     if at.shortfall_jpy < without.shortfall_jpy * (1 - 1e-9) - 1e-6 * max(base.requirement_jpy, 1.0):
         return BreakEven(**common, break_even_rol=math.inf, eligible=True, reason="reduces the shortfall: bought at any price")
-    slope_per_share = profile.premium_multiplier * quote.limit_jpy(base.requirement_jpy)
+    # the slope of the cost in the ROL per share bought: multiplier × (1 + fronting fee) × limit
+    slope_per_share = profile.premium_multiplier * (1.0 + quote.fronting_fee_rate) * quote.limit_jpy(base.requirement_jpy)
     common["competitors"] = _competitors(at, without, quote_id)
     lo, hi = rol, None
+    stop = BREAK_EVEN_GAP * max(abs(without.annual_cost_jpy), 1.0)
     for _ in range(50):
         s_k = at.share_of(quote_id)
+        gap = without.annual_cost_jpy - at.annual_cost_jpy
         if s_k <= 0:
+            if gap <= stop:  # a Newton step landed where the cost meets V_out: V is that tangent from lo to here,
+                return BreakEven(**common, break_even_rol=rol, eligible=True)  # so it is bought all the way up
             hi = rol
             break
         lo = rol
-        gap = without.annual_cost_jpy - at.annual_cost_jpy
-        if gap <= 1e-10 * max(abs(without.annual_cost_jpy), 1.0):
+        if gap <= stop:
             return BreakEven(**common, break_even_rol=rol, eligible=True)
         rol = rol + gap / (slope_per_share * s_k)
         if rol > _ROL_CEILING:
@@ -163,14 +170,32 @@ def break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
 
 def break_evens(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
                 base: Solution | None = None, resolver: Resolver | None = None,
-                assets: Sequence[ReserveAsset] = ()) -> pd.DataFrame:
-    """Break-even premiums of every quote offered to the exchange, one row per quote (one Resolver for all)."""
-    resolver = resolver or Resolver()
+                assets: Sequence[ReserveAsset] = (), kept: Resolver | None = None,
+                screen: bool = True) -> pd.DataFrame:
+    """Break-even premiums of every quote offered to the exchange, one row per quote (on `resolver`'s models when
+    given, else on models of each quote's own).
+    `kept`: the resolver that solved `base` (its optimal basis screens the quotes out of the mix with no solve);
+    `screen=False`: every quote re-solved."""
+    # without a resolver, each quote re-solved gets models of its own: where several mixes are optimal (a tie), what
+    # its probes find then does not depend on which quotes were priced before it
+    fresh = resolver is None
     base = base or solve(profile, quotes, regime, marginal=False, resolver=resolver, assets=assets)
     offered = [q for q in quotes if q.offered_to(profile.exchange_id)]
-    return pd.DataFrame([break_even(profile, quotes, regime, q.quote_id, base, resolver, assets).to_dict()
-                         for q in offered],
-                        columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
+    # a quote out of the mix of an LP sheet is priced off the mix's optimal basis where that gives the re-solves'
+    # answer (obstacles.Screen.price); the rest re-solve (`break_even`)
+    sheet = Screen.of(base, quotes, kept or Resolver()) if screen else None
+    rows = []
+    for q in offered:
+        fast = sheet.price(q, _ROL_CEILING) if sheet is not None else None
+        if fast is not None:
+            rol, why, competitors = fast
+            share = base.share_of(q.quote_id)
+            rows.append(BreakEven(q.quote_id, q.counterparty, q.rate_on_line, share, share > 0, rol, True, why,
+                                  competitors).to_dict())
+        else:
+            rows.append(break_even(profile, quotes, regime, q.quote_id, base, Resolver() if fresh else resolver,
+                                   assets).to_dict())
+    return pd.DataFrame(rows, columns=list(BreakEven("", "", 0, 0, False, None, False).to_dict()))
 
 
 _SHARE_TOL = 1e-7        # two shares closer than this are the same step of a demand curve

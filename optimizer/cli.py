@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import analysis, compare, reasons, report
 from .batch_store import summary_path, write_atomic
-from .model import Instance, build, quiet_highs, solve
+from .model import Instance, Resolver, build, quiet_highs, solve
 from .inputs import InputError, check_asset_yields, load_assets, load_incidents, load_profiles, load_quotes, load_regime, \
     select_profile
 from .regime import SWEEPABLE
@@ -460,10 +460,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
     _warn_stale_statement(profile)
     quotes, caps = _capped_by_capacity(args, quotes)
     assets = _assets(args, profile)
-    s = solve(profile, quotes, regime, assets=assets)
+    kept = Resolver()  # a fresh model, as solve's own; kept so that its optimal basis screens the reasons' probes
+    s = solve(profile, quotes, regime, assets=assets, resolver=kept)
     if args.write_lp:
         _write_model(build(Instance.build(profile, quotes, regime, assets=assets)), args.write_lp)
-    missing = reasons.not_bought(s, quotes)
+    missing = reasons.not_bought(s, quotes, kept=kept)
     not_held = reasons.not_held(s, quotes, assets) if assets else []
     frames = {"mix": s.mix, "summary": report.summary_frame(s)}
     text = report.solution_text(s)
@@ -575,8 +576,9 @@ def cmd_price(args: argparse.Namespace) -> int:
                          f"{profile.exchange_id}: no price makes this exchange buy it; expected a quote offered to "
                          f"{profile.exchange_id} (or --exchange {offered.exchange_id})")
     assets = _assets(args, profile)
-    s = solve(profile, quotes, regime, marginal=False, assets=assets)
-    table = analysis.break_evens(profile, quotes, regime, base=s, assets=assets)
+    kept = Resolver()  # a fresh model, as solve's own; kept so that its optimal basis prices the quotes out of the mix
+    s = solve(profile, quotes, regime, marginal=False, assets=assets, resolver=kept)
+    table = analysis.break_evens(profile, quotes, regime, base=s, assets=assets, kept=kept)
     data = {"exchange_id": profile.exchange_id, "status": s.status, "annual_cost_jpy": s.annual_cost_jpy,
             "quotes": table.to_dict("records")}
     text = [f"Break-even premiums for {profile.exchange_id} under {report.printable(regime.name)} (rate on line; "

@@ -10,30 +10,39 @@ from typing import Any, Sequence
 from . import analysis
 from .domain import Quote, ReserveAsset
 from .lp.engine import Resolver
-from .obstacles import (WORDS, Reason, asset_ineligibility_reason, asset_reason, asset_reasons,  # noqa: F401
+from .obstacles import (WORDS, Reason, Screen, asset_ineligibility_reason, asset_reason, asset_reasons,  # noqa: F401
                         ineligibility, ineligibility_reason, late, reason, reasons)
 from .solution import Solution
 
 
 def not_bought(solution: Solution, quotes: Sequence[Quote], *, break_even: bool = True,
-               resolver: Resolver | None = None, typed: bool = False) -> list[dict[str, Any]]:
+               resolver: Resolver | None = None, typed: bool = False, kept: Resolver | None = None,
+               screen: bool = True) -> list[dict[str, Any]]:
     """`instruments_not_bought`: one `{quote_id, reason, break_even_rol}` per quote of the sheet not in the mix
     (and `reasons`, the same as typed values, when `typed`).
 
     `break_even_rol` is the rate on line below which the quote would enter (`analysis.break_even`), given for a
-    quote whose reason is its price alone when `break_even` is true; else None. Re-solves the model a few times
-    per quote (never the solution passed in; on `resolver`'s kept models when given), so it is not part of
-    `Solution.to_dict()`.
+    quote whose reason is its price alone when `break_even` is true; else None.
+
+    On an LP sheet with a compliant mix, the solution's optimal basis screens every probe (`obstacles.Screen`: taken
+    from `kept`, the resolver that solved it, or `resolver`, with no solve; else from one solve): a probe whose
+    answer it gives for certain, and a break-even it gives exactly, need no re-solve. The rest re-solve the model
+    as they did before (never the solution passed in; on `resolver`'s kept models when given), so the answers are
+    the same with the screen as without it (`screen=False`). Not part of `Solution.to_dict()`.
     """
     out = []
+    sheet = Screen.of(solution, quotes, kept or resolver) if screen else None
     for q in quotes:
         if solution.share_of(q.quote_id) > 0:
             continue
-        why = list(reasons(solution, quotes, q.quote_id, resolver))
+        why = list(reasons(solution, quotes, q.quote_id, resolver, sheet))
         rol = None
         if break_even and why == [Reason("dearer")]:
-            be = analysis.break_even(solution.profile, list(quotes), solution.regime, q.quote_id, base=solution,
-                                     resolver=resolver)
+            fast = sheet.break_even_rol(q) if sheet is not None else None
+            be = analysis.BreakEven(q.quote_id, q.counterparty, q.rate_on_line, 0.0, False, fast, True) \
+                if fast is not None else \
+                analysis.break_even(solution.profile, list(quotes), solution.regime, q.quote_id, base=solution,
+                                    resolver=resolver)
             if be.break_even_rol is not None and 0 < be.break_even_rol < float("inf"):
                 rol = be.break_even_rol
                 why = [Reason("dearer_below", (rol, q.rate_on_line))]

@@ -23,9 +23,10 @@ MARKET_DUAL_FEASIBILITY = 1e-7
 # Bounded work
 TIME_LIMIT_SECONDS = 60.0   # per solve; a solve stopped by it reports status `time_limit` with its best mix
 MARKET_TIME_LIMIT_SECONDS = 3600.0  # per LP of the market (the joint LP holds up to 20,000 exchanges at once)
-MAX_QUOTES = 100            # quotes in one sheet the app accepts (an upload above it is refused with a message): the
-                            # reasons and break-evens re-solve per probe and grow as n³ — 100 requirement-basis quotes
-                            # answer in about 10 s on two cores, 300 took minutes; the command line takes any size
+MAX_QUOTES = 100            # quotes in one sheet the app accepts (an upload above it is refused with a message); the
+                            # reasons and break-evens are read off the mix's basis where certain (solve with reasons
+                            # at 300 requirement-basis quotes: about 1.5 s end to end; MILP sheets still re-solve per
+                            # probe); the command line takes any size
 # Profiles one upload may hold in the app (a Parquet's row count is read from its metadata before any row is; above
 # it the page refuses the file and points to the command line, which streams the rows in chunks)
 APP_MAX_BATCH_ROWS = 100_000   # the Batch page: a run of this many on two cores takes minutes
@@ -53,6 +54,18 @@ OPTIMALITY = 1e-10       # 1e-7, so a re-used basis is a vertex feasible and opt
 SAME_MATRIX = 1e-12      # absolute, units of R: coefficients this close (a·R/R rounding) count as one matrix
 BOUND_GAP = 1e-12        # relative (at least absolute 1e-12 per unit of R): branch and bound drops a node whose LP
                          # costs no less than the best integral mix so far, less this
+# Screening a probe with the base LP's optimal basis (optimizer/lp/basis.py: the reasons and break-even premiums)
+SCREEN_REDUCED_COST = 1e-9  # absolute, cost per unit of R: a reduced cost beyond this (either side) decides whether
+                         # the changed LP buys the quote — 10× the OPTIMALITY to which a basis is certified
+SCREEN_STEP = 1e-6       # absolute, a share: a ratio-test step at least this says every optimal mix buys at least
+                         # this much (10× the 1e-7 above which a probe counts a quote as bought)
+SCREEN_TIE = 1e-9        # absolute, units of R: a probe counts a quote as bought only when its mix is better (less
+                         # shortfall, or cheaper) than the base mix by more than this — at a tie the cheapest mix
+                         # does not need the quote, whether HiGHS's vertex happens to hold some of it or not
+SCREEN_NOISE = 1e-11     # relative, of a column's largest coefficient: a ratio-test direction below it is rounding
+                         # (rows equal to a tight row move by ~1e-16 only), not a move
+BREAK_EVEN_GAP = 1e-10   # relative, of the annual cost without the quote: a break-even premium's Newton steps stop
+                         # when the cost at the probed rate on line is this close to it (optimizer/analysis.py)
 # The independent check (optimizer/solution.py, `verify` and `verify_many`)
 VERIFY_SLACK = 1e-6      # absolute, units of R (of max(R, 1 yen)): how far a row may be missed — above HiGHS's 1e-10
                          # and the snapping of shares onto their bounds, far below any amount a reader would see

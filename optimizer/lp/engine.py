@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import replace
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from .matrix import Numbers, numbers
 from .pulp_view import TowerModel, build
 from .results import Raw, assemble, mixes_of
 from .scaled import Instance, Scaled
+
+if TYPE_CHECKING:
+    from .basis import Basis
 
 KEEP_BASES = 8           # optimal bases kept per model for re-use across a batch
 MARGINAL_STEP = 1e-6     # the marginal cost of R is a forward difference over R × this
@@ -89,6 +92,13 @@ class _Kept:
         if outcome == "infeasible":
             return "infeasible", None
         return "time_limit", x
+
+
+def certify_one(num: Numbers, basis: tuple[np.ndarray, np.ndarray]) -> bool:
+    """`certify_many` for one LP: whether this basis is optimal for `num`."""
+    stacked = Numbers(num.A[None], num.row_lower[None], num.row_upper[None], num.cost[None], num.col_lower[None],
+                      num.col_upper[None], num.names, num.integer)
+    return bool(certify_many(stacked, basis)[0][0])
 
 
 def certify_many(num: Numbers, basis: tuple[np.ndarray, np.ndarray],
@@ -253,6 +263,23 @@ class Resolver:
             status="time_limit" if outcome == "time_limit" else "optimal",
             amount={a.asset_id: max(float(v), 0.0) for a, v in zip(d.assets, x[cols.assets()])},
         )
+
+    def optimal_basis(self, inst: Instance) -> "Basis | None":
+        """An optimal basis of the LP of `inst` (basis.Basis), from the model this resolver keeps for its structure:
+        a basis it knows that `certify_many` finds optimal for these numbers (after a solve of `inst`, the one that
+        solved it), else HiGHS from the last one. None for a sheet with yes/no quotes, an LP with no compliant mix,
+        or a basis that cannot be read."""
+        from .basis import Basis
+
+        d = Scaled.of(inst)
+        if d.binary.any():
+            return None
+        kept, num = self._kept_for(d)
+        for known in kept.bases:
+            if certify_one(num, known):
+                return Basis.of(num, known)
+        outcome, _ = kept.run()
+        return Basis.of(num, kept.basis) if outcome == "optimal" and kept.basis is not None else None
 
     def _solve_loaded(self, kept: _Kept) -> tuple[str, np.ndarray | None]:
         x = kept.certified()

@@ -160,6 +160,28 @@ def change(h: highspy.Highs, old, new) -> None:
         h.changeColsBounds(changed.size, changed.astype(np.int32), new.col_lower[changed], new.col_upper[changed])
 
 
+def highs_basis(col_status: np.ndarray, row_status: np.ndarray) -> highspy.HighsBasis:
+    """HiGHS's basis object for these statuses (ints, model order), for `set_basis`."""
+    status = list(highspy.HighsBasisStatus.__members__.values())
+    by_int = {int(v): v for v in status}
+    b = highspy.HighsBasis()
+    b.col_status = [by_int[int(v)] for v in col_status]
+    b.row_status = [by_int[int(v)] for v in row_status]
+    b.valid = True
+    return b
+
+
+def set_basis(h: highspy.Highs, basis: highspy.HighsBasis) -> None:
+    """Start the next run from this basis (`highs_basis`)."""
+    h.setBasis(basis)
+
+
+def set_column(h: highspy.Highs, k: int, old: np.ndarray, new: np.ndarray) -> None:
+    """Change column k's coefficients from `old` to `new` (dense, every row), only where they differ."""
+    for i in np.flatnonzero(old != new).tolist():
+        h.changeCoeff(i, int(k), float(new[i]))
+
+
 def set_costs(h: highspy.Highs, cols: np.ndarray, values: np.ndarray) -> None:
     h.changeColsCost(len(cols), np.asarray(cols, dtype=np.int32), np.asarray(values, dtype=float))
 
@@ -194,6 +216,11 @@ def add_row(h: highspy.Highs, cols: np.ndarray, values: np.ndarray, lower: float
     """One more row lower ≤ Σ values·x[cols] ≤ upper."""
     cols = np.asarray(cols, dtype=np.int32)
     h.addRow(float(lower), float(upper), cols.size, cols, np.asarray(values, dtype=float))
+
+
+def set_rows_bounds(h: highspy.Highs, rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+    h.changeRowsBounds(len(rows), np.asarray(rows, dtype=np.int32), np.asarray(lower, dtype=float),
+                       np.asarray(upper, dtype=float))
 
 
 def set_row_bounds(h: highspy.Highs, row: int, lower: float, upper: float) -> None:
