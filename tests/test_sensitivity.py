@@ -248,15 +248,15 @@ def test_a_bad_loss_model_assumption_names_the_entry_and_key(old, new, key, word
 def test_the_command_runs_the_heavy_tail_and_refuses_a_missing_file_in_one_line(tmp_path):
     spec = tmp_path / "a.toml"
     spec.write_text('name = "t"\n' + HEAVY, encoding="utf-8")
-    args = [sys.executable, "-m", "optimizer", "sensitivity", "--assumptions", str(spec)]
-    out = subprocess.run([*args, "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    args = ["sensitivity", "--assumptions", str(spec)]
+    out = run_cli(*args, "--format", "json", cwd=ROOT)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     heavy = next(a for a in data["assumptions"] if a["name"] == "heavy_tail")
     assert heavy["risk_high"]["loss_model"] == "Japan (heavy tail)"
     assert heavy["risk_high"]["tvar_jpy"] > data["base"]["tvar_jpy"] == heavy["risk_low"]["tvar_jpy"]
     spec.write_text('name = "t"\n' + HEAVY.replace("japan-heavy-tail.toml", "japan-nope.toml"), encoding="utf-8")
-    bad = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    bad = run_cli(*args, cwd=ROOT)
     assert bad.returncode == 2 and bad.stdout == "", bad.stderr
     assert "Traceback" not in bad.stderr
     [err] = [line for line in bad.stderr.splitlines() if line.startswith("error:")]  # (after the statements' warning)
