@@ -76,6 +76,7 @@ def _mix_words(solution) -> str:
     u = unit()
     parts = [f"{u(solution.cash_reserve_jpy)} {_('cash')}"] if solution.cash_reserve_jpy > 0 else []
     parts += [f"{md(line.quote.quote_id)} {100 * line.share:.3g}%" for line in solution.lines]  # Markdown: md
+    parts += [f"{md(h.asset.asset_id)} {u(h.amount_jpy)}" for h in solution.holdings if h.amount_jpy > 0]
     return " + ".join(parts) or _("nothing")
 
 

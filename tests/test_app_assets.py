@@ -345,9 +345,10 @@ def _japan_args(exchange: str) -> list[str]:
             str(DATA / "quotes-japan.csv"), "--regime", "cold-wallet-assets"]
 
 
-def test_the_risk_view_counts_the_cfo_pages_reserve_assets_as_risk_assets_does(at):
+def test_the_risk_view_counts_the_cfo_pages_reserve_assets_as_risk_assets_does(at, tmp_path):
     from conftest import run_cli
     from optimizer.i18n import Unit
+    from optimizer.scenario import to_json
 
     from app_pages.risk import APP_SCENARIOS
 
@@ -357,7 +358,7 @@ def test_the_risk_view_counts_the_cfo_pages_reserve_assets_as_risk_assets_does(a
     assert not at.exception and not errors(at)
     assert ws(at).quote_sheet == "quotes-japan.csv"
     assert not any("left out" in c.value for c in at.caption)
-    shown = next(d.value for d in at.dataframe if "metric" in d.value.columns).set_index("metric")
+    table = next(d.value for d in at.dataframe if "metric" in d.value.columns).set_index("metric")
     u = Unit("¥")
     exhausted = "probability a year's retained loss exceeds the reserve (cash and the reserve assets that pay that year)"
     unfunded = "expected unfunded loss (retained beyond cash and the reserve assets that pay)"
@@ -367,18 +368,38 @@ def test_the_risk_view_counts_the_cfo_pages_reserve_assets_as_risk_assets_does(a
                       "--mix", mix, "--format", "json", cwd=ROOT)
         assert out.returncode == 0, out.stderr
         risk = json.loads(out.stdout)["risk"]
-        assert shown.loc["annual cost", column] == u(risk["annual_cost_jpy"])
-        assert shown.loc["TVaR 99% of retained loss (mean of the worst 1%)", column] == \
+        assert table.loc["annual cost", column] == u(risk["annual_cost_jpy"])
+        assert table.loc["TVaR 99% of retained loss (mean of the worst 1%)", column] == \
             f"{u(risk['tvar_jpy'])} ± {u(risk['tvar_se_jpy'])}"
-        assert shown.loc[exhausted, column] == \
+        assert table.loc[exhausted, column] == \
             f"{100 * risk['prob_reserve_exhausted']:.2f}% ± {100 * risk['prob_reserve_exhausted_se']:.2f}%"
-        assert shown.loc[unfunded, column] == \
+        assert table.loc[unfunded, column] == \
             f"{u(risk['expected_unfunded_jpy'])} ± {u(risk['expected_unfunded_se_jpy'])}"
         mine = paid[paid["mix"] == column]
         assert risk["assets"] and list(mine["asset"]) == [a["asset_id"] for a in risk["assets"]]
         assert list(mine["expected paid a year (¥)"]) == \
             [f"{u(a['expected_paid_jpy'])} ± {u(a['expected_paid_se_jpy'])}" for a in risk["assets"]]
     assert "BG-MEGA" in set(paid["asset"])   # the bank guarantee the cheapest mix holds
+    sentence = next(m.value for m in at.markdown if "Risk-optimal mix" in m.value)
+    assert "BG-MEGA" in shown(sentence)   # the mix's words name what it holds
+    # the saved scenario holds the assets: `risk --scenario FILE` gives the page's figures too
+    path = tmp_path / "s.json"
+    path.write_text(to_json(ws(at).scenario()), encoding="utf-8")
+    out = run_cli("risk", "--scenario", path, "--scenarios", APP_SCENARIOS, "--format", "json", cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    risk = json.loads(out.stdout)["risk"]
+    assert table.loc[unfunded, "regulatory mix"] == \
+        f"{u(risk['expected_unfunded_jpy'])} ± {u(risk['expected_unfunded_se_jpy'])}"
+
+
+def test_the_japanese_risk_view_names_the_reserve_assets_in_japanese(at):
+    choose_regime(at, "cold-wallet-assets")
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.segmented_control(key="cfo_view_ja").set_value("Risk").run()
+    assert not at.exception and not errors(at)
+    paid = next(d.value for d in at.dataframe if "資産" in d.value.columns)
+    assert "BG-MEGA" in set(paid["資産"]) and "銀行・親会社" in paid.columns
+    assert any("期待未充当損失" in r for r in next(d.value for d in at.dataframe if "指標" in d.value.columns)["指標"])
 
 
 def test_the_market_page_runs_with_the_cfo_pages_reserve_assets_as_market_assets_does(at, tmp_path):
