@@ -446,9 +446,6 @@ def result_views(s, scenario) -> None:
         shown, config = charts.stress_table(table, u, _)
         st.dataframe(styled(shown, money=config), hide_index=True, width="stretch")
     elif view == "Risk":
-        if scenario.assets:
-            st.caption(_("The risk view simulates cash and cover alone: the reserve assets are left out of it (a "
-                         "bank that defaults is not simulated yet)."))
         risk_view.render(scenario)
     elif view == "Presets":
         _presets(profile, quotes, u, scenario.assets)

@@ -82,15 +82,18 @@ def _capacity(table: pd.DataFrame, cu: Unit) -> dict[str, float]:
 
 STALE = N_("Stale: the inputs changed since this run (profiles, quote sheet, capacity or regime). Run the market "
            "again to update.")
+STALE_ASSETS = N_("Stale: the inputs changed since this run (profiles, quote sheet, capacity, regime or the CFO "
+                  "page's reserve assets). Run the market again to update.")
 
 
-def _fingerprint(up, quotes, regime, capacity: pd.Series) -> str:
-    """What a run read: the profiles, the quote sheet, the regime and the capacity table (in yen: another unit on
-    the page is not another input)."""
-    from optimizer.scenario import quotes_to_frame, regime_to_dict
+def _fingerprint(up, quotes, regime, capacity: pd.Series, assets: tuple = ()) -> str:
+    """What a run read: the profiles, the quote sheet, the regime, the capacity table (in yen: another unit on
+    the page is not another input) and the CFO page's reserve assets."""
+    from optimizer.scenario import assets_to_frame, quotes_to_frame, regime_to_dict
 
     parts = [up.file_id if up is not None else "bundled", quotes_to_frame(quotes).to_json(),
-             json.dumps(regime_to_dict(regime), default=str), capacity.round(0).to_json()]
+             json.dumps(regime_to_dict(regime), default=str), capacity.round(0).to_json(),
+             assets_to_frame(assets).to_json() if assets else ""]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -155,15 +158,18 @@ def main() -> None:
                                               format="%,.1f" if cu.divisor > 1 else "%,.0f")})
     st.caption(_("Regime: **{regime}** · profiles: **{profiles}**").format(
         regime=md(_(w.regime.name)), profiles=md(up.name if up is not None else "profiles-japan-2025.csv")))
-    if w.last_assets:
-        st.caption(_("The market shares out cover alone: the reserve assets of the CFO page are left out (a bank's "
-                     "guarantees do not count toward its capacity yet)."))
-    fingerprint = _fingerprint(up, quotes, w.regime, table["capacity"].astype(float) * cu.divisor)
+    assets = tuple(w.last_assets)
+    if assets:
+        st.caption(_("Reserve assets: the CFO page's table (**{n}**), offered to every exchange as `python -m "
+                     "optimizer market --assets FILE` offers them; a bank's or parent's promise (guarantee, "
+                     "committed line) uses its capacity beside its layers.").format(n=len(assets)))
+    fingerprint = _fingerprint(up, quotes, w.regime, table["capacity"].astype(float) * cu.divisor, assets)
     if st.button(_("Run market"), type="primary", key="market_run"):
         try:
             with st.spinner(_("Solving…")):
-                result = market.solve_market(_profiles(up), quotes, w.regime, _capacity(table, cu))
-            ss[RESULT] = (result, {"regime": w.regime.name}, fingerprint)
+                # market.run checks each exchange's asset yields as the command line does, then solve_market
+                result = market.run(_profiles(up), quotes, w.regime, _capacity(table, cu), assets=assets or None)
+            ss[RESULT] = (result, {"regime": w.regime.name, "assets": bool(assets)}, fingerprint)
         except InputError as exc:
             st.error(_("Not run — {error}").format(error=md(exc)))
     stored = ss.get(RESULT)
@@ -171,7 +177,7 @@ def main() -> None:
         return
     result, names, old = stored
     if old != fingerprint:
-        stale_warning(STALE)
+        stale_warning(STALE_ASSETS if assets or names.get("assets") else STALE)
     s = result.summary
     totals, free, milp = s["totals"], s["unlimited"], s["milp"]
     c = st.columns(4)
@@ -187,19 +193,24 @@ def main() -> None:
                           "capacity": None if r["capacity_jpy"] is None else u.number(r["capacity_jpy"]),
                           "cover": u.number(r["cover_jpy"]),
                           "utilisation": None if r["utilisation"] is None else 100 * min(r["utilisation"], 1.0),
+                          "committed": u.number(r["committed_jpy"]) if "committed_jpy" in r else None,
                           "price": r["clearing_price"], "shortfall_price": r["shortfall_price"],
                           "exchanges": r["exchanges"]} for r in s["counterparties"]],
-                        columns=["counterparty", "capacity", "cover", "utilisation", "price", "shortfall_price",
-                                 "exchanges"])
+                        columns=["counterparty", "capacity", "cover", "committed", "utilisation", "price",
+                                 "shortfall_price", "exchanges"])
+    promised = any("committed_jpy" in r for r in s["counterparties"])  # a run with reserve assets
     st.subheader(_("Capacity used and clearing prices"))
     # the clearing price (the point of the page) next to the name, everything in view at 1280 px; the shortfall
     # price and the buyers behind the toggle
-    rows = rows[["counterparty", "price", "utilisation", "capacity", "cover", "shortfall_price", "exchanges"]]
-    fitted_table(rows, ["counterparty", "price", "utilisation", "capacity", "cover"], key="market_more",
+    rows = rows[["counterparty", "price", "utilisation", "capacity", "cover", *(["committed"] if promised else []),
+                 "shortfall_price", "exchanges"]]
+    fitted_table(rows, ["counterparty", "price", "utilisation", "capacity", "cover", "committed"], key="market_more",
                  column_config={
         "counterparty": st.column_config.TextColumn(_("counterparty"), width=320),
         "capacity": st.column_config.NumberColumn(_("capacity ({unit})").format(unit=u.label), format="%,.1f"),
         "cover": st.column_config.NumberColumn(_("cover written ({unit})").format(unit=u.label), format="%,.1f"),
+        "committed": st.column_config.NumberColumn(_("of which promised by banks and parents ({unit})").format(
+            unit=u.label), format="%,.1f"),
         "utilisation": st.column_config.ProgressColumn(_("utilisation"), min_value=0, max_value=100,
                                                        format="%.0f%%", width=120),
         "price": st.column_config.NumberColumn(_("clearing price (¥ per ¥)"), format="%.4f"),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import DATA, N_, _, lang, md, tr, unit
+from app_pages.common import DATA, N_, _, kind_words, lang, md, tr, unit
 from optimizer import charts
 from optimizer.loss_model import load_loss_model
 from optimizer.risk import DEFAULT_LEVEL, RiskBook, layer_expected_losses, risk_view
@@ -41,8 +41,11 @@ def _scenarios(profile, model: str, n: int, seed: int):
 
 @st.cache_data(show_spinner=False, max_entries=48)
 def cached_risk_view(profile, quotes, regime, model: str, limit: float | None, n: int = APP_SCENARIOS,
-                     seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL):
-    return risk_view(profile, quotes, regime, _scenarios(profile, model, n, seed), level=level, tvar_limit=limit)
+                     seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL, assets: tuple = ()):
+    """The three mixes on the page's scenarios, with the reserve assets of the CFO page as `risk --assets` takes
+    them (cached by all of these, the assets included)."""
+    return risk_view(profile, quotes, regime, _scenarios(profile, model, n, seed), level=level, tvar_limit=limit,
+                     assets=tuple(assets))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -73,13 +76,22 @@ def _mix_words(solution) -> str:
     u = unit()
     parts = [f"{u(solution.cash_reserve_jpy)} {_('cash')}"] if solution.cash_reserve_jpy > 0 else []
     parts += [f"{md(line.quote.quote_id)} {100 * line.share:.3g}%" for line in solution.lines]  # Markdown: md
+    parts += [f"{md(h.asset.asset_id)} {u(h.amount_jpy)}" for h in solution.holdings if h.amount_jpy > 0]
     return " + ".join(parts) or _("nothing")
 
 
+def _with_assets(view) -> bool:
+    """Whether a mix of the view was solved with reserve assets (its metrics then count what they pay)."""
+    return any(m.metrics.expected_unfunded_jpy is not None for m in view.mixes)
+
+
 def metrics_table(view) -> pd.DataFrame:
-    """One row per metric, one column per mix; amounts in the chosen unit, probabilities in percent."""
+    """One row per metric, one column per mix; amounts in the chosen unit, probabilities in percent. With reserve
+    assets the reserve a year's retained loss can exhaust is the cash and what the assets pay that year, and the
+    expected unfunded loss is what both leave (as `risk --assets`); "—" for a mix without them."""
     u = unit()
     pct = f"{100 * view.level:.0f}%"
+    assets = _with_assets(view)
     rows = [  # (label, key, its standard error's key or None when not simulated, kind)
         (_("annual cost"), "annual_cost_jpy", None, "money"),
         (_("cash reserve"), "cash_reserve_jpy", None, "money"),
@@ -91,14 +103,21 @@ def metrics_table(view) -> pd.DataFrame:
         (_("VaR {p} of retained loss").format(p=pct), "var_jpy", "var_se_jpy", "money"),
         (_("TVaR {p} of retained loss (mean of the worst {q})").format(p=pct, q=f"{100 * (1 - view.level):.0f}%"),
          "tvar_jpy", "tvar_se_jpy", "money"),
-        (_("probability a year's retained loss exceeds the cash reserve"), "prob_reserve_exhausted",
-         "prob_reserve_exhausted_se", "prob"),
+        (_("probability a year's retained loss exceeds the cash reserve") if not assets else
+         _("probability a year's retained loss exceeds the reserve (cash and the reserve assets that pay that year)"),
+         "prob_reserve_exhausted", "prob_reserve_exhausted_se", "prob"),
     ]
+    if assets:
+        rows.append((_("expected unfunded loss (retained beyond cash and the reserve assets that pay)"),
+                     "expected_unfunded_jpy", "expected_unfunded_se_jpy", "money"))
     table = {_("metric"): [label for label, _k, _se, _f in rows]}
     for m in view.mixes:
         values = []
         for _label, key, se, kind in rows:
             v = getattr(m.metrics, key)
+            if v is None:  # an asset figure of a mix without reserve assets
+                values.append("—")
+                continue
             text = u(v) if kind == "money" else f"{100 * v:.2f}%"
             if se is not None:  # a simulated figure: with its standard error
                 e = getattr(m.metrics, se)
@@ -106,6 +125,24 @@ def metrics_table(view) -> pd.DataFrame:
             values.append(text)
         table[_(charts.MIX_WORDS[m.name])] = values
     return pd.DataFrame(table)
+
+
+def asset_table(view) -> pd.DataFrame:
+    """One row per reserve asset held or committed in a mix (as `risk --assets` lists them): what it pays on
+    average after the cash and the assets before it, and how often it is called on in a year its bank or parent
+    defaults (it then pays nothing)."""
+    u = unit()
+    rows = []
+    for m in view.mixes:
+        for a in m.metrics.assets:
+            rows.append({_("mix"): _(charts.MIX_WORDS[m.name]), _("asset"): a.asset_id,
+                         _("kind"): kind_words(a.kind), _("bank or parent"): a.counterparty or "—",
+                         _("amount ({unit})").format(unit=u.label): u.number(a.amount_jpy),
+                         _("bank's default probability, % a year"): 100 * a.default_probability,
+                         _("expected paid a year ({unit})").format(unit=u.label):
+                             f"{u(a.expected_paid_jpy)} ± {u(a.expected_paid_se_jpy)}",
+                         _("called on when its bank defaults, % of years"): 100 * a.prob_called_and_failed})
+    return pd.DataFrame(rows)
 
 
 def _noise_words(view) -> str:
@@ -126,6 +163,7 @@ def render(scenario) -> None:
     """The Risk view: loss model, TVaR-limit slider, the exceedance chart, the metrics table."""
     u = unit()
     profile, quotes, regime = scenario.profile, scenario.quotes, scenario.regime
+    assets = tuple(scenario.assets)
     names = list(LOSS_MODELS)
     left, right = st.columns([1, 2])
     model = left.selectbox(_("Loss model"), names, index=names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0,
@@ -133,7 +171,7 @@ def render(scenario) -> None:
                            format_func=lambda k, t=tr(): t(_loss_model(k).name))
     try:
         with st.spinner(_("Simulating hack losses…")):
-            free = cached_risk_view(profile, quotes, regime, model, None)
+            free = cached_risk_view(profile, quotes, regime, model, None, assets=assets)
     except SolveError as exc:
         st.error(_("The solver failed: {e}").format(e=md(exc)))
         return
@@ -155,7 +193,7 @@ def render(scenario) -> None:
     if limit is not None:
         try:
             with st.spinner(_("Re-solving within the TVaR limit…")):
-                view = cached_risk_view(profile, quotes, regime, model, limit)
+                view = cached_risk_view(profile, quotes, regime, model, limit, assets=assets)
         except SolveError as exc:
             st.error(_("The solver failed: {e}").format(e=md(exc)))
             return
@@ -172,6 +210,18 @@ def render(scenario) -> None:
     st.altair_chart(charts.exceedance_chart(view, u, tr()), width="stretch")
     st.dataframe(metrics_table(view), hide_index=True, width="stretch",
                  column_config={_("metric"): st.column_config.TextColumn(width="large")})
+    if _with_assets(view):
+        table = asset_table(view)
+        if len(table):
+            st.markdown("**" + _("Reserve assets on the scenarios") + "**")
+            st.dataframe(table, hide_index=True, width="stretch", key="risk_assets", column_config={
+                _("bank's default probability, % a year"): st.column_config.NumberColumn(format="%.3f%%"),
+                _("called on when its bank defaults, % of years"): st.column_config.NumberColumn(format="%.3f%%")})
+        st.caption(_("With the reserve assets of the CFO page, as `python -m optimizer risk --assets FILE` takes "
+                     "them: a year exhausts the reserve when its retained loss exceeds the cash plus what the assets "
+                     "pay that year (held before promised; a guarantee or a line pays nothing in a year its bank or "
+                     "parent defaults, at the loss model's rate for its rating). The assets do not change the "
+                     "retained loss: the exchange still bears it."))
     st.caption(_("Monte Carlo of hack losses: {n} simulated years (the command line uses 100,000), the same years "
                  "for every mix, seed {seed}. Retained loss: what a year's hacks cost the exchange after its cover "
                  "pays. All cash holds R in cash and buys no cover.").format(n=f"{APP_SCENARIOS:,}", seed=DEFAULT_SEED))

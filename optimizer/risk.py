@@ -807,23 +807,27 @@ class RiskView:
 
 
 def risk_view(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, scenarios: Scenarios, *,
-              level: float = DEFAULT_LEVEL, tvar_limit: float | None = None) -> RiskView:
+              level: float = DEFAULT_LEVEL, tvar_limit: float | None = None,
+              assets: Sequence[ReserveAsset] = ()) -> RiskView:
     """The three mixes a CFO compares (common random numbers: one set of scenarios for all).
 
-    All cash holds R in cash and buys nothing (carry·R a year). Raises SolveError as solve_with_risk does (a
-    `tvar_limit` below `least_tvar_jpy` is unreachable).
+    All cash holds R in cash and buys nothing (carry·R a year). `assets`: the reserve assets offered, as for
+    `risk --assets`: the regulatory mix is `risk --mix regulatory --assets` (its metrics on `book_for`), the
+    risk-optimal one `risk --mix risk --assets`, and the least TVaR is over the compliant mixes that may hold them.
+    Raises SolveError as solve_with_risk does (a `tvar_limit` below `least_tvar_jpy` is unreachable).
     """
     from .lp import solve
 
-    regulatory = solve(profile, quotes, regime, marginal=False)
+    assets = tuple(assets)
+    regulatory = solve(profile, quotes, regime, marginal=False, assets=assets)
     R = regulatory.requirement_jpy
-    reg_book = RiskBook.build(scenarios, [line.quote for line in regulatory.lines], R)
+    reg_book = book_for(regulatory, scenarios)
     reg_shares = {line.quote.quote_id: line.share for line in regulatory.lines}
-    free = solve_with_risk(profile, quotes, regime, scenarios, level=level)
+    free = solve_with_risk(profile, quotes, regime, scenarios, level=level, assets=assets)
     chosen = free if tvar_limit is None else solve_with_risk(profile, quotes, regime, scenarios, level=level,
-                                                             tvar_limit=tvar_limit)
+                                                             tvar_limit=tvar_limit, assets=assets)
     risk_shares = {line.quote.quote_id: line.share for line in chosen.solution.lines}
-    cash_book = RiskBook.build(scenarios, [], R)
+    cash_book = RiskBook.build(scenarios, [], R, free.book.assets)  # holds none of them: what cash alone leaves
     mixes = (
         MixRisk("regulatory", solution_metrics(regulatory, reg_book, level=level), reg_book.retained(reg_shares),
                 regulatory),
@@ -831,7 +835,7 @@ def risk_view(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime,
         MixRisk("all cash", metrics(cash_book, profile, {}, R, level=level, annual_cost_jpy=profile.carry * R),
                 cash_book.retained({})),
     )
-    least = least_tvar(Instance.build(profile, quotes, regime), free.book, level)
+    least = least_tvar(Instance.build(profile, quotes, regime, assets=assets), free.book, level)
     return RiskView(R, scenarios.n_years, level, tvar_limit, least, free.metrics.tvar_jpy, mixes)
 
 

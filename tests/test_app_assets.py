@@ -336,3 +336,93 @@ def test_the_broker_page_shows_the_market_page_only_where_it_is_asked_for(at):
     assert "#### The market: every exchange at once" not in titles
     at.switch_page("app_pages/market.py").run()
     assert "#### The market: every exchange at once" in [m.value for m in at.markdown]
+
+
+def _japan_args(exchange: str) -> list[str]:
+    """The command line's inputs for the page's scenario under cold-wallet-assets (a real exchange starts on the
+    Japanese market's sheet)."""
+    return ["--profiles", str(DATA / "profiles-japan-2025.csv"), "--exchange", exchange, "--quotes",
+            str(DATA / "quotes-japan.csv"), "--regime", "cold-wallet-assets"]
+
+
+def test_the_risk_view_counts_the_cfo_pages_reserve_assets_as_risk_assets_does(at, tmp_path):
+    from conftest import run_cli
+    from optimizer.i18n import Unit
+    from optimizer.scenario import to_json
+
+    from app_pages.risk import APP_SCENARIOS
+
+    at.sidebar.selectbox(key="unit").set_value("¥").run()
+    choose_regime(at, "cold-wallet-assets")
+    at.segmented_control(key="cfo_view").set_value("Risk").run()
+    assert not at.exception and not errors(at)
+    assert ws(at).quote_sheet == "quotes-japan.csv"
+    assert not any("left out" in c.value for c in at.caption)
+    table = next(d.value for d in at.dataframe if "metric" in d.value.columns).set_index("metric")
+    u = Unit("¥")
+    exhausted = "probability a year's retained loss exceeds the reserve (cash and the reserve assets that pay that year)"
+    unfunded = "expected unfunded loss (retained beyond cash and the reserve assets that pay)"
+    paid = next(d.value for d in at.dataframe if "expected paid a year (¥)" in d.value.columns)
+    for mix, column in (("regulatory", "regulatory mix"), ("risk", "risk-optimal mix")):
+        out = run_cli("risk", *_japan_args(ws(at).exchange_id), "--assets", ASSETS, "--scenarios", APP_SCENARIOS,
+                      "--mix", mix, "--format", "json", cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        risk = json.loads(out.stdout)["risk"]
+        assert table.loc["annual cost", column] == u(risk["annual_cost_jpy"])
+        assert table.loc["TVaR 99% of retained loss (mean of the worst 1%)", column] == \
+            f"{u(risk['tvar_jpy'])} ± {u(risk['tvar_se_jpy'])}"
+        assert table.loc[exhausted, column] == \
+            f"{100 * risk['prob_reserve_exhausted']:.2f}% ± {100 * risk['prob_reserve_exhausted_se']:.2f}%"
+        assert table.loc[unfunded, column] == \
+            f"{u(risk['expected_unfunded_jpy'])} ± {u(risk['expected_unfunded_se_jpy'])}"
+        mine = paid[paid["mix"] == column]
+        assert risk["assets"] and list(mine["asset"]) == [a["asset_id"] for a in risk["assets"]]
+        assert list(mine["expected paid a year (¥)"]) == \
+            [f"{u(a['expected_paid_jpy'])} ± {u(a['expected_paid_se_jpy'])}" for a in risk["assets"]]
+    assert "BG-MEGA" in set(paid["asset"])   # the bank guarantee the cheapest mix holds
+    sentence = next(m.value for m in at.markdown if "Risk-optimal mix" in m.value)
+    assert "BG-MEGA" in shown(sentence)   # the mix's words name what it holds
+    # the saved scenario holds the assets: `risk --scenario FILE` gives the page's figures too
+    path = tmp_path / "s.json"
+    path.write_text(to_json(ws(at).scenario()), encoding="utf-8")
+    out = run_cli("risk", "--scenario", path, "--scenarios", APP_SCENARIOS, "--format", "json", cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    risk = json.loads(out.stdout)["risk"]
+    assert table.loc[unfunded, "regulatory mix"] == \
+        f"{u(risk['expected_unfunded_jpy'])} ± {u(risk['expected_unfunded_se_jpy'])}"
+
+
+def test_the_japanese_risk_view_names_the_reserve_assets_in_japanese(at):
+    choose_regime(at, "cold-wallet-assets")
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    at.segmented_control(key="cfo_view_ja").set_value("Risk").run()
+    assert not at.exception and not errors(at)
+    paid = next(d.value for d in at.dataframe if "資産" in d.value.columns)
+    assert "BG-MEGA" in set(paid["資産"]) and "銀行・親会社" in paid.columns
+    assert any("期待未充当損失" in r for r in next(d.value for d in at.dataframe if "指標" in d.value.columns)["指標"])
+
+
+def test_the_market_page_runs_with_the_cfo_pages_reserve_assets_as_market_assets_does(at, tmp_path):
+    from conftest import run_cli
+    from optimizer.i18n import Unit
+
+    at.sidebar.selectbox(key="unit").set_value("¥").run()
+    choose_regime(at, "cold-wallet-assets")
+    at.switch_page("app_pages/market.py").run()
+    assert not any("left out" in c.value for c in at.caption)
+    at.button(key="market_run").click().run()
+    assert not at.exception and not errors(at)
+    out = run_cli("market", "--regime", "cold-wallet-assets", "--assets", ASSETS, "--out", tmp_path / "m.csv",
+                  "--format", "json", cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert yen(metric(at, "Total annual cost")) == round(summary["totals"]["annual_cost_jpy"])
+    u = Unit("¥")
+    table = next(d.value for d in at.dataframe if "committed" in d.value.columns)
+    promised = {r["counterparty"]: r["committed_jpy"] for r in summary["counterparties"]}
+    assert sum(promised.values()) > 0   # the megabank's guarantees use its capacity
+    assert dict(zip(table["counterparty"], table["committed"])) == {c: u.number(v) for c, v in promised.items()}
+    at.switch_page("app_pages/cfo.py").run()
+    edit_assets(at, {row_of(at, "BG-MEGA"): {"rate": "0.5%"}})
+    at.switch_page("app_pages/market.py").run()
+    assert any("Stale" in w.value and "reserve assets" in w.value for w in at.warning)
