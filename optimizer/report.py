@@ -662,7 +662,8 @@ def presets_text(sections: Sequence[Mapping[str, Any]], quotes: Sequence[Any] = 
     frame = pd.DataFrame(rows)
     for col in ("total R", "annual cost", "insurance cover", cover, "R > net assets"):  # figures right-aligned
         frame[col] = frame[col].str.rjust(frame[col].str.len().max())
-    return "Every preset (¥bn; each exchange solved alone, cover set against the capacity file):\n" + text_table(frame)
+    against = ", cover set against the capacity file" if capacity else ""
+    return f"Every preset (¥bn; each exchange solved alone{against}):\n" + text_table(frame)
 
 
 _SHEET_PERCENT = {"cash_share", "requirement_to_net_assets", "cover_to_capacity", "capacity_used",

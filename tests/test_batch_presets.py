@@ -156,3 +156,24 @@ def test_a_plain_batch_writes_its_workbook_too(tmp_path):
     assert cells["annual_cost_jpy"].value == pytest.approx(summary["totals"]["annual_cost_jpy"], rel=1e-15)
     assert cells["shortfall"].value == 4
     assert book["results"].max_row == 22
+
+
+def test_all_presets_with_a_plan_is_refused_in_one_line(tmp_path):
+    r = run_cli("batch", PROFILES, "--all-presets", "--plan", "fy2027-immediate", "--out", tmp_path / "r.csv")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--all-presets" in r.stderr
+
+
+def test_run_presets_in_memory_gives_the_files_rows(all_presets):
+    """batch.run_presets without an output (what a page would call) returns the rows the command writes."""
+    from optimizer import batch
+    from optimizer.compare import load_presets
+
+    _, rows, summary, _ = all_presets
+    loaded = dict(load_presets(DATA / "regimes"))
+    result = batch.run_presets(PROFILES, QUOTES, [(p, loaded[p]) for p in PRESETS], None, workers=1,
+                               capacity=DATA / "capacity.csv")
+    assert result.results["preset"].tolist() == rows["preset"].tolist()
+    assert result.results["status"].tolist() == rows["status"].tolist()
+    assert result.results["annual_cost_jpy"].tolist() == pytest.approx(pd.to_numeric(rows["annual_cost_jpy"]).tolist(),
+                                                                       rel=1e-15)
+    assert [s["status_counts"] for s in result.sections] == [s["status_counts"] for s in summary["presets"]]
