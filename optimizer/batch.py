@@ -1102,6 +1102,12 @@ def run_presets(profiles: str | Path | pd.DataFrame | Sequence[ExchangeProfile],
         options["assets"] = tuple(load_assets(options["assets"]))
     if isinstance(options.get("capacity"), (str, Path)):
         options["capacity"] = load_capacity(options["capacity"])
+    if options.get("workers") is None and options.get("scheduler") is None:
+        # one chunk is solved by one process whatever the pool: a pool started for every preset would only add its
+        # start-up (0.7 s against 1.5 s for the 21 real exchanges under 11 presets on 2 cores)
+        n = _count_rows(Path(profiles)) if isinstance(profiles, (str, Path)) else len(profiles)
+        if n is not None and n <= options.get("chunk_size", DEFAULT_CHUNK):
+            options["workers"] = 1
     columns = _columns(options.get("risk"), options.get("assets") or ())
     schema = pa.schema([pa.field("preset", pa.string()), *row_schema(columns)])
     empty = rows_frame([], columns)

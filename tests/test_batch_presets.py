@@ -177,3 +177,12 @@ def test_run_presets_in_memory_gives_the_files_rows(all_presets):
     assert result.results["annual_cost_jpy"].tolist() == pytest.approx(pd.to_numeric(rows["annual_cost_jpy"]).tolist(),
                                                                        rel=1e-15)
     assert [s["status_counts"] for s in result.sections] == [s["status_counts"] for s in summary["presets"]]
+
+
+def test_without_workers_a_one_chunk_file_gives_the_same_rows(all_presets, tmp_path):
+    """No --workers: a file of one chunk runs in this process (no pool per preset); the rows are the same."""
+    _, rows, _, _ = all_presets
+    out = tmp_path / "d.csv"
+    r = run_cli("batch", PROFILES, "--all-presets", "--quotes", QUOTES, "--out", out)
+    assert r.returncode == 0, r.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(out, keep_default_na=False), rows)
