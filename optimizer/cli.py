@@ -92,6 +92,13 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise InputError(str(path), f"{'this' if what in ('--out', '--write-lp') else what} is a folder; "
                              "expected a file path (a folder cannot be replaced by a file)",
                              column=what if what in ("--out", "--write-lp") else None)
+    xlsx = getattr(args, "summary_xlsx", None)
+    if xlsx:
+        if Path(xlsx).suffix.lower() != ".xlsx":
+            raise InputError(xlsx, "unknown workbook type; expected a path ending in .xlsx", column="--summary-xlsx")
+        folder = Path(xlsx).parent if str(Path(xlsx).parent) else Path(".")
+        if not folder.is_dir():
+            raise InputError(xlsx, f"the folder {folder} does not exist", column="--summary-xlsx")
     for option, value in (("--out", getattr(args, "out", None)), ("--write-lp", getattr(args, "write_lp", None))):
         if not value or args.command in ("batch", "market"):  # those check theirs (and take .parquet)
             continue
@@ -116,7 +123,9 @@ def _input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
     add("--scenario", getattr(args, "scenario", None))
     add("PROFILES" if positional else "--profiles", getattr(args, "profiles", None))
     add("--quotes", getattr(args, "quotes", None))
-    if getattr(args, "regime", None):
+    if getattr(args, "all_presets", False):  # batch --all-presets reads every bundled preset
+        found += [("--all-presets", p) for p in sorted((data_dir() / "regimes").glob("*.toml"))]
+    elif getattr(args, "regime", None):
         add("--regime", _regime_path(args.regime))
     if getattr(args, "capacity", None) and args.capacity.lower() != "none":
         add("--capacity", args.capacity)
@@ -145,6 +154,8 @@ def _output_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
             found.append((f"the checkpoints folder of --out {out}", parts_dir(Path(out))))
     if getattr(args, "write_lp", None):
         found.append(("--write-lp", Path(args.write_lp)))
+    if getattr(args, "summary_xlsx", None):
+        found.append(("--summary-xlsx", Path(args.summary_xlsx)))
     return found
 
 
@@ -196,6 +207,9 @@ def _check_processes(args: argparse.Namespace) -> None:
 def _fill_inputs(args: argparse.Namespace) -> None:
     """Bundled defaults for the input options not given; with --scenario, none of them may be given."""
     given = [key for key in _input_defaults() if getattr(args, key, None) is not None]
+    if getattr(args, "all_presets", False) and getattr(args, "regime", None) is not None:
+        raise InputError("--all-presets", f"runs every bundled preset; expected no --regime with it (got "
+                         f"--regime {args.regime})")
     if getattr(args, "scenario", None) and given:
         raise InputError("--scenario", f"the scenario holds the exchange, the quote sheet and the regime; expected "
                          f"no --{given[0]} with it (edit the scenario in the app, or leave --scenario out)")
@@ -346,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", default=str(data_dir() / "capacity.csv"), metavar="F",
                    help="capacity CSV: the summary sets the cover bought against each counterparty's capacity "
                         "(default: bundled capacity.csv; 'none' to leave it out)")
+    p.add_argument("--all-presets", action="store_true",
+                   help="the batch under every bundled preset of data/regimes (in the README's order, the default "
+                        "first): one results file with a preset column, one summary with a section per preset "
+                        "(instead of --regime)")
+    p.add_argument("--summary-xlsx", default=None, metavar="F",
+                   help="also write the summary (a row per preset with --all-presets) and the results as an Excel "
+                        "workbook F.xlsx: numbers as numbers, yen #,##0, shares as %%")
     p = sub.add_parser("market", help="all exchanges at once against the world's insurance capacity: clearing "
                                       "prices, who falls short")
     p.add_argument("profiles", nargs="?", default=str(data_dir() / "profiles-japan-2025.csv"), metavar="PROFILES",
@@ -803,6 +824,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     if bar is not None:
         bar.start()
+    if args.all_presets:
+        return _batch_all_presets(args, risk, out, bar, on_progress)
     try:
         chunk_size = batch.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size
         result = batch.run(args.profiles, args.quotes, _regime_path(args.regime), out, workers=args.workers,
@@ -818,7 +841,64 @@ def cmd_batch(args: argparse.Namespace) -> int:
         _say(f"\nRisk columns: {d['loss_model']}, {d['scenarios']:,} scenario-years per exchange, seed {d['seed']}, "
               f"VaR/TVaR level {d['level']:g}")
     _say(f"\nResults: {out}\nSummary: {batch.summary_path(out)}")
+    _write_summary_xlsx(args, [result.summary], out)
     return EXIT_OK
+
+
+def _batch_all_presets(args: argparse.Namespace, risk, out: Path, bar, on_progress) -> int:
+    """`batch PROFILES --all-presets`: batch.run under every bundled preset, the default first and then in the
+    README's order; one table of headline figures, one row per preset."""
+    from . import batch
+
+    folder = data_dir() / "regimes"
+    loaded = dict(compare.load_presets(folder))
+    names = compare.preset_order(loaded, first=Path(DEFAULT_REGIME).stem)
+    quotes = load_quotes(args.quotes)
+    try:
+        result = batch.run_presets(
+            args.profiles, quotes, [(n, loaded[n]) for n in names], out, workers=args.workers,
+            scheduler=args.scheduler, chunk_size=batch.DEFAULT_CHUNK if args.chunk_size is None else args.chunk_size,
+            on_progress=on_progress if bar is not None else None, risk=risk,
+            capacity=None if args.capacity.lower() == "none" else args.capacity, assets=args.assets)
+    finally:
+        if bar is not None:
+            bar.stop()
+    _say(f"{result.sections[0]['profiles'] if result.sections else 0:,} profiles of {args.profiles} under "
+         f"{len(names)} presets ({folder}); quotes {args.quotes}{'; assets ' + args.assets if args.assets else ''}\n")
+    _say(report.presets_text(result.sections, quotes))
+    for s in result.sections:
+        stale = s.get("stale_statements") or {}
+        if stale.get("count"):
+            _say(f"\nOld statements: {stale['count']:,} more than {stale['months']} months before this run (the same "
+                 "in every preset; the summary lists them)")
+            break
+    _say(f"\nResults: {out} (a preset column, then the batch's columns)\nSummary: {batch.summary_path(out)} "
+         "(a section per preset)")
+    _write_summary_xlsx(args, result.sections, out, quotes)
+    return EXIT_OK
+
+
+def _write_summary_xlsx(args: argparse.Namespace, sections, out: Path, quotes=None) -> None:
+    """`--summary-xlsx F`: the summary (a row per preset) and the results, read back from --out, as a workbook."""
+    if not args.summary_xlsx:
+        return
+    from .batch import _INT, _TEXT
+
+    rows = sum(int(s["profiles"]) for s in sections)
+    results = None
+    if rows < report.EXCEL_ROWS:
+        if out.suffix.lower() == ".parquet":
+            results = pd.read_parquet(out)
+        else:
+            text = {c: object for c in (*_TEXT, "preset")}
+            results = pd.read_csv(out, dtype=text, keep_default_na=False, na_values={
+                c: [""] for c in pd.read_csv(out, nrows=0).columns if c not in _TEXT and c != "preset"})
+            for c in results.columns:
+                if c in _INT:
+                    results[c] = results[c].astype("int64")
+    quotes = quotes if quotes is not None else load_quotes(args.quotes)
+    write_atomic(Path(args.summary_xlsx), report.batch_workbook(sections, results, quotes, rows=rows))
+    _say(f"Workbook: {args.summary_xlsx}")
 
 
 def cmd_market(args: argparse.Namespace) -> int:
@@ -895,7 +975,8 @@ def _batch_or_plan(args: argparse.Namespace) -> int:
     from .inputs import load_capacity
 
     for option, value in (("--workers", args.workers), ("--scheduler", args.scheduler),
-                          ("--chunk-size", args.chunk_size), ("--risk", args.risk or None)):
+                          ("--chunk-size", args.chunk_size), ("--risk", args.risk or None),
+                          ("--all-presets", args.all_presets or None), ("--summary-xlsx", args.summary_xlsx)):
         if value is not None:
             raise InputError(option, f"expected no {option} with --plan: plans are solved one exchange after another "
                              "in this process")

@@ -38,6 +38,7 @@ def presets_table(data: Path = DATA) -> str:
     capacity = load_capacity(data / "capacity.csv")
     total_capacity = sum(capacity.values())
     from .compare import preset_order
+    from .report import preset_headline
 
     found = sorted(p.stem for p in (data / "regimes").glob("*.toml"))
     presets = preset_order(found)
@@ -52,19 +53,13 @@ def presets_table(data: Path = DATA) -> str:
         quotes = load_quotes(data / sheet)
         result = batch.run(profiles, quotes, load_regime(data / "regimes" / f"{preset}.toml"), None, workers=1,
                            capacity=capacity, assets=assets)
-        s, frame = result.summary, result.results
-        demand = s["cover_demand"]
-        by_cp: dict[str, list[str]] = {}
-        for q in quotes:
-            by_cp.setdefault(q.counterparty, []).append(q.quote_id)
-        over = ", ".join(qid for cp in demand.get("over_capacity", []) for qid in by_cp.get(cp, [cp])) or "—"
-        short = frame[frame["status"] == "shortfall"]
-        cannot = "0" if short.empty else (f"{len(short)} (¥{short['shortfall_jpy'].sum() / 1e9:,.1f}bn): "
-                                          + ", ".join(short["exchange_id"]))
-        lines.append(f"| {label} | {_bn(s['totals']['required_coverage_jpy'])} | {_bn(s['totals']['annual_cost_jpy'])} | "
-                     f"{_bn(demand['insurance_cover_jpy'])} | {_bn(demand['cover_jpy'])} "
-                     f"({demand['cover_jpy'] / total_capacity:.0%}) | {over} | "
-                     f"{s['requirement_over_net_assets']['count']} | {cannot} |")
+        h = preset_headline(result.summary, quotes)  # the same figures as `batch --all-presets` prints
+        cannot = "0" if not h["cannot_comply"] else (f"{h['cannot_comply']} (¥{h['shortfall_jpy'] / 1e9:,.1f}bn): "
+                                                     + ", ".join(h["cannot_comply_exchanges"]))
+        lines.append(f"| {label} | {_bn(h['required_coverage_jpy'])} | {_bn(h['annual_cost_jpy'])} | "
+                     f"{_bn(h['insurance_cover_jpy'])} | {_bn(h['cover_jpy'])} "
+                     f"({h['cover_jpy'] / total_capacity:.0%}) | {', '.join(h['over_capacity']) or '—'} | "
+                     f"{h['over_net_assets']} | {cannot} |")
     return "\n".join(lines)
 
 

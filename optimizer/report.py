@@ -615,3 +615,145 @@ PLAN_COLUMN_WORDS = (N_("plan"), N_("year"), N_("fiscal year"), N_("requirement 
                      N_("discount factor"), N_("present value"), N_("tax shield"), N_("after tax cost"),
                      N_("profit charge"), N_("credit cash"), N_("credit insurance"), N_("credit derivative"),
                      N_("customer assets"), N_("liquid capital"), N_("binding"))
+
+
+# ------------------------------------------------------------------ a batch under every preset (`batch --all-presets`)
+
+def preset_headline(summary: Mapping[str, Any], quotes: Sequence[Any] = ()) -> dict[str, Any]:
+    """A batch summary's headline figures (the README's presets table): total R, annual cost, the cover bought
+    (insurance alone and all of it) against the capacity file's total, the quotes of the counterparties asked for
+    more than they write, how many exchanges have R above their net assets, and who cannot comply (count, total
+    shortfall, the first 50 ids). `quotes`: the sheet, to name an over-capacity counterparty by its quotes."""
+    totals, demand = summary["totals"], summary["cover_demand"]
+    by_cp: dict[str, list[str]] = {}
+    for q in quotes:
+        by_cp.setdefault(q.counterparty, []).append(q.quote_id)
+    capacity = demand.get("capacity_jpy")
+    return {"required_coverage_jpy": totals["required_coverage_jpy"], "annual_cost_jpy": totals["annual_cost_jpy"],
+            "insurance_cover_jpy": demand["insurance_cover_jpy"], "cover_jpy": demand["cover_jpy"],
+            "capacity_jpy": capacity, "cover_to_capacity": demand["cover_jpy"] / capacity if capacity else None,
+            "over_capacity": [qid for cp in demand.get("over_capacity", []) for qid in by_cp.get(cp, [cp])],
+            "over_net_assets": summary["requirement_over_net_assets"]["count"],
+            "cannot_comply": summary["status_counts"].get("shortfall", 0), "shortfall_jpy": totals["shortfall_jpy"],
+            "cannot_comply_exchanges": [e["exchange_id"] for e in summary["cannot_comply"]],
+            "errors": summary["status_counts"].get("error", 0)}
+
+
+def _bn(value: float) -> str:
+    return f"{value / 1e9:,.1f}"
+
+
+def presets_text(sections: Sequence[Mapping[str, Any]], quotes: Sequence[Any] = ()) -> str:
+    """`batch --all-presets`: one row per preset (¥bn), the README's presets table for any run."""
+    heads = [(s["preset"], preset_headline(s, quotes)) for s in sections]
+    capacity = next((h["capacity_jpy"] for _, h in heads if h["capacity_jpy"]), None)
+    cover = "all cover" + (f" (of ¥{capacity / 1e9:,.0f}bn)" if capacity else "")
+    rows = []
+    for name, h in heads:
+        short = "0" if not h["cannot_comply"] else (
+            f"{h['cannot_comply']:,} (¥{_bn(h['shortfall_jpy'])}bn): " + _ids(h["cannot_comply_exchanges"],
+                                                                             h["cannot_comply"], 12))
+        rows.append({"preset": name, "total R": _bn(h["required_coverage_jpy"]),
+                     "annual cost": _bn(h["annual_cost_jpy"]), "insurance cover": _bn(h["insurance_cover_jpy"]),
+                     cover: _bn(h["cover_jpy"]) + (f" ({h['cover_to_capacity']:.0%})" if capacity else ""),
+                     "over their capacity": ", ".join(h["over_capacity"]) or "—",
+                     "R > net assets": f"{h['over_net_assets']:,}", "cannot comply (shortfall)": short,
+                     **({"errors": f"{h['errors']:,}"} if any(x["errors"] for _, x in heads) else {})})
+    frame = pd.DataFrame(rows)
+    for col in ("total R", "annual cost", "insurance cover", cover, "R > net assets"):  # figures right-aligned
+        frame[col] = frame[col].str.rjust(frame[col].str.len().max())
+    against = ", cover set against the capacity file" if capacity else ""
+    return f"Every preset (¥bn; each exchange solved alone{against}):\n" + text_table(frame)
+
+
+_SHEET_PERCENT = {"cash_share", "requirement_to_net_assets", "cover_to_capacity", "capacity_used",
+                  "prob_reserve_exhausted", "cash_share_p50"}
+SHEET_FORMATS = {"money": "#,##0", "percent": "0.0%", "count": "#,##0", "number": "0.0000"}
+
+
+def batch_summary_sheets(sections: Sequence[Mapping[str, Any]], quotes: Sequence[Any] = ()) -> dict[str, pd.DataFrame]:
+    """A batch's summary (one section per preset; a plain batch is one section) as sheets: `summary` (a row per
+    preset: counts, totals, cover against capacity, who cannot comply), `counterparties` (cover bought from each
+    against its capacity) and `cannot comply` (each exchange in shortfall: R, the shortfall, what binds)."""
+    summary, cps, short = [], [], []
+    for s in sections:
+        h, c, t = preset_headline(s, quotes), s["status_counts"], s["totals"]
+        summary.append({"preset": s.get("preset", ""), "regime": s.get("regime", ""), "profiles": int(s["profiles"]),
+                        "optimal": int(c.get("optimal", 0)), "shortfall": int(c.get("shortfall", 0)),
+                        "error": int(c.get("error", 0)), **{k: float(v) for k, v in t.items()},
+                        "cover_jpy": h["cover_jpy"], "insurance_cover_jpy": h["insurance_cover_jpy"],
+                        "capacity_jpy": h["capacity_jpy"], "cover_to_capacity": h["cover_to_capacity"],
+                        "over_capacity": ", ".join(h["over_capacity"]),
+                        "r_over_net_assets": int(h["over_net_assets"]),
+                        "r_over_liquid_capital": int(s["requirement_over_liquid_capital"]["count"]),
+                        "cash_share_p50": s["cash_share_quantiles"].get("p50"),
+                        "cannot_comply": ", ".join(h["cannot_comply_exchanges"])})
+        cps += [{"preset": s.get("preset", ""), **r} for r in s["insurance_by_counterparty"]]
+        short += [{"preset": s.get("preset", ""), "exchange_id": e["exchange_id"],
+                   "required_coverage_jpy": e["required_coverage_jpy"], "shortfall_jpy": e["shortfall_jpy"],
+                   "binding": ", ".join(e["binding"])} for e in s["cannot_comply"]]
+    return {"summary": pd.DataFrame(summary), "counterparties": pd.DataFrame(cps),
+            "cannot comply": pd.DataFrame(short, columns=["preset", "exchange_id", "required_coverage_jpy",
+                                                          "shortfall_jpy", "binding"])}
+
+
+EXCEL_ROWS = 1_048_576  # a worksheet's rows, the header's included
+
+
+def batch_workbook(sections: Sequence[Mapping[str, Any]], results: pd.DataFrame | None,
+                   quotes: Sequence[Any] = (), rows: int | None = None) -> bytes:
+    """The batch summary as a workbook (`batch_summary_sheets`), then the results rows when they fit a worksheet.
+
+    Numbers are stored as numbers at full precision; only the display is rounded: yen `#,##0`, shares and ratios
+    `0.0%`, counts `#,##0`, any other number `0.0000`. Text is stored as text (never a formula). `results` None
+    with `rows` (the count of result rows): too many for a worksheet, which the summary sheet says."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    sheets = batch_summary_sheets(sections, quotes)
+    rows = len(results) if results is not None else rows
+    if results is not None and rows < EXCEL_ROWS:
+        sheets["results"] = results
+    elif rows is not None and rows >= EXCEL_ROWS:
+        sheets["summary"] = sheets["summary"].assign(
+            note=f"{rows:,} result rows: more than a worksheet holds; see the results file")
+    book = Workbook()
+    book.remove(book.active)
+    for name, frame in sheets.items():
+        ws = book.create_sheet(name[:31])
+        columns = [str(c) for c in frame.columns]
+        for j, col in enumerate(columns, start=1):
+            ws.cell(row=1, column=j, value=col).data_type = "s"
+        formats = [_sheet_format(col, frame[col]) for col in columns]
+        for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
+            for j, value in enumerate(row, start=1):
+                if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+                    value = value.item()
+                if value is None or (isinstance(value, float) and not math.isfinite(value)):
+                    continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    cell = ws.cell(row=i, column=j, value=value)
+                    if formats[j - 1]:
+                        cell.number_format = formats[j - 1]
+                else:
+                    ws.cell(row=i, column=j, value=str(value)).data_type = "s"
+        for j, col in enumerate(columns, start=1):
+            width = max([len(col)] + [len(str(v)) for v in frame.iloc[:200, j - 1]]) if len(frame) else len(col)
+            ws.column_dimensions[get_column_letter(j)].width = min(max(10, width + 2), 60)
+        ws.freeze_panes = "B2" if columns and columns[0] in ("preset", "exchange_id") else "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _sheet_format(name: str, column: pd.Series) -> str | None:
+    if not pd.api.types.is_numeric_dtype(column) and column.dtype != object:
+        return None
+    if name.endswith("_jpy") and not name.endswith("_per_jpy"):
+        return SHEET_FORMATS["money"]
+    if name in _SHEET_PERCENT or name in _PERCENT_COLUMNS:
+        return SHEET_FORMATS["percent"]
+    if pd.api.types.is_integer_dtype(column) or name in ("profiles", "optimal", "shortfall", "error", "exchanges",
+                                                         "r_over_net_assets", "r_over_liquid_capital"):
+        return SHEET_FORMATS["count"]
+    return SHEET_FORMATS["number"]
