@@ -102,7 +102,9 @@ class ChunkSolver:
                                                    shortfalls=shortfalls)
             self.presolved.update({members[k]: solution for k, solution in shortfalls.items()})
             skipped = set(left.tolist()) | set(shortfalls)
-            out.append((mixes, [m for k, m in enumerate(members) if k not in skipped]))
+            at = [m for k, m in enumerate(members) if k not in skipped]
+            if at:  # a group whose every member was left or answered as a shortfall has no mix to return
+                out.append((mixes, at))
             rest += [members[k] for k in left]
         return out, sorted(rest)
 

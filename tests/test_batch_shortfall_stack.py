@@ -63,3 +63,35 @@ def test_profiles_that_cannot_comply_are_answered_as_a_stack_as_solve_answers_ea
     paths = json.loads(batch.summary_path(out).read_text())["solve_paths"]
     assert paths.get(SHORTFALL_STACK, 0) == short
     assert batch.SOLVED_ALONE not in paths
+
+
+def test_the_real_exchanges_under_the_repeat_test_with_reserve_assets_have_no_error_row_and_are_solves_answers():
+    # a batch of the 21 real exchanges under cold-wallet-repeat with data/assets-japan.csv gave "HiGHS stopped with
+    # status Unknown" for the last ten: a group of shortfalls left an empty stack (so the chunk fell back to one solve
+    # at a time), and a warm re-solve of btcbox after ten other exchanges ended in HiGHS's status Unknown
+    from optimizer import load_profiles, solve
+
+    regime, assets = load_regime(DATA / "regimes" / "cold-wallet-repeat.toml"), load_assets(DATA / "assets-japan.csv")
+    rows = batch.run(DATA / "profiles-japan-2025.csv", QUOTES, DATA / "regimes" / "cold-wallet-repeat.toml",
+                     workers=1, assets=DATA / "assets-japan.csv").results.set_index("exchange_id")
+    assert (rows["status"] != "error").all(), rows.loc[rows["status"] == "error", "error"].to_dict()
+    quotes = load_quotes(QUOTES)
+    for p in load_profiles(DATA / "profiles-japan-2025.csv"):
+        alone = solve(p, quotes, regime, assets=assets)
+        assert rows.loc[p.exchange_id, "status"] == alone.status
+        assert rows.loc[p.exchange_id, "annual_cost_jpy"] == pytest.approx(alone.annual_cost_jpy, rel=1e-9)
+
+
+def test_a_group_whose_members_are_all_short_leaves_no_empty_stack():
+    # okj and btcbox are offered the same quotes and assets under cold-wallet-repeat and both fall short: their group's
+    # stack had no compliant mix left, and making rows for it failed, so the whole chunk was solved one at a time
+    from optimizer import load_profiles
+
+    solver = batch.ChunkSolver(load_quotes(QUOTES), load_regime(DATA / "regimes" / "cold-wallet-repeat.toml"),
+                               load_assets(DATA / "assets-japan.csv"))
+    stacks, rest = solver.solve_many(load_profiles(DATA / "profiles-japan-2025.csv")[:12])
+    assert all(at for _mixes, at in stacks)
+    for mixes, _at in stacks:
+        batch.rows_for_mixes(mixes)
+    answered = sorted([k for _m, at in stacks for k in at] + rest + list(solver.presolved))
+    assert answered == list(range(12))

@@ -39,6 +39,11 @@ OUTCOME: dict = {
     highspy.HighsModelStatus.kUnboundedOrInfeasible: "infeasible",  # the models are bounded: costs ≥ 0, columns ≥ 0
     highspy.HighsModelStatus.kTimeLimit: "time_limit",
 }
+# Statuses after which HiGHS is run once more from a cold start (its basis and factorisation cleared): a warm re-solve
+# on a kept model can end in them after a long sequence of changed bounds (seen on btcbox after ten other exchanges
+# under cold-wallet-repeat with reserve assets) where the same LP solved cold is optimal.
+COLD_RETRY = frozenset({highspy.HighsModelStatus.kUnknown, highspy.HighsModelStatus.kSolveError,
+                        highspy.HighsModelStatus.kPostsolveError})
 
 # Basis status of a column or row, as the ints `engine.certify_many` compares
 BASIC = int(highspy.HighsBasisStatus.kBasic)
@@ -229,12 +234,17 @@ def set_row_bounds(h: highspy.Highs, row: int, lower: float, upper: float) -> No
 
 def run(h: highspy.Highs, what: str = "") -> str:
     """Run HiGHS (`run_highs`) and read its status through `OUTCOME`: "optimal", "infeasible" or "time_limit".
+    A status in `COLD_RETRY` is given one more run from a cold start first.
 
     Raises:
         SolveError: any other status (`what` names the model in the message).
     """
     run_highs(h)
     status = h.getModelStatus()
+    if status in COLD_RETRY:
+        h.clearSolver()
+        run_highs(h)
+        status = h.getModelStatus()
     outcome = OUTCOME.get(status)
     if outcome is None:
         raise SolveError(f"HiGHS stopped {what + ' ' if what else ''}with status {h.modelStatusToString(status)}")
