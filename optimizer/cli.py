@@ -883,12 +883,12 @@ def _batch_or_plan(args: argparse.Namespace) -> int:
     given = _fill_risk_defaults(argparse.Namespace(**vars(args)))
     if given:
         raise InputError(given[0], "expected no risk options with --plan")
-    _refuse_assets(args, "batch --plan", "the funding plan's one LP over all years has no asset columns")
     plan = load_plan_option(args.plan)
     quotes, regime = load_quotes(args.quotes), load_regime(_regime_path(args.regime))
+    assets = tuple(load_assets(args.assets)) if args.assets else ()
     capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
     summary = plan_batch.run(args.profiles, quotes, regime, plan, args.out, capacity=capacity,
-                             quotes_source=args.quotes)
+                             quotes_source=args.quotes, assets=assets, assets_source=args.assets or "assets")
     print(plan_batch.summary_text(summary))
     print(f"\nResults: {args.out}\nSummary: {summary_path(Path(args.out))}")
     return EXIT_OK
@@ -930,22 +930,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     plan = load_plan_option(args.plan)
     profile, quotes, regime = _load(args)
-    _refuse_assets(args, "plan", "the funding plan's one LP over all years has no asset columns")
+    assets = _assets(args, profile)
     if args.plan is None and args.scenario:  # a scenario saved with a plan (the app's Plan page) plans with it
         from .scenario import load as load_scenario
 
         plan = load_scenario(args.scenario).plan or plan
-    result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes)
+    result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes, assets=assets)
     if not args.no_reasons:
         result = with_reasons(result)
     data, text, sheets = result.to_dict(), report.plan_text(result, result.not_bought), report.plan_sheets(result)
     if args.analyses:
         from .plan import phase_in_costs, provision_frontier, term_break_even
 
-        found = {"phase_in_costs": phase_in_costs(profile, quotes, regime, plan, base=result),
-                 "term_break_even": [term_break_even(profile, quotes, regime, plan, q.quote_id) for q in quotes
-                                     if q.term_years > 1 and q.offered_to(profile.exchange_id)],
-                 "provision_frontier": provision_frontier(profile, quotes, regime, plan)}
+        found = {"phase_in_costs": phase_in_costs(profile, quotes, regime, plan, base=result, assets=assets),
+                 "term_break_even": [term_break_even(profile, quotes, regime, plan, q.quote_id, assets=assets)
+                                     for q in quotes if q.term_years > 1 and q.offered_to(profile.exchange_id)],
+                 "provision_frontier": provision_frontier(profile, quotes, regime, plan, assets=assets)}
         data["analyses"] = found
         text += "\n\n" + report.plan_analyses_text(found)
         sheets.update({name: pd.DataFrame(rows) for name, rows in found.items()})

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .domain import ExchangeProfile, Quote, Regime
+from .domain import ExchangeProfile, Quote, Regime, ReserveAsset
 from .inputs import MIN_REQUIREMENT_JPY, InputError
 from .lp import highs
 from .lp.columns import CASH, SHORTFALL
@@ -62,9 +62,10 @@ class PlanYear:
 
 
 def plan_years(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
-               quotes_source: str = "quotes") -> list[PlanYear]:
+               quotes_source: str = "quotes", assets: Sequence[ReserveAsset] = ()) -> list[PlanYear]:
     """The plan's years as single-year instances. Raises InputError for a quote whose term is longer than the
-    plan (it would be paid for years the plan does not see)."""
+    plan (it would be paid for years the plan does not see). `assets` (assets.csv) are offered every year on the
+    same terms: the same yield or fee, haircut and most amount in yen."""
     for q in quotes:
         if q.term_years > plan.years:
             raise InputError(quotes_source, f"quote {q.quote_id} runs {q.term_years} years, longer than the plan's "
@@ -85,7 +86,7 @@ def plan_years(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
         required = plan.phase_in[t - 1] * full
         # less than a yen required is nothing required (as inputs refuse an R below a yen: it only breaks the scale)
         required = required if required >= MIN_REQUIREMENT_JPY else 0.0
-        inst = Instance.build(prof, sheet, regime, requirement_jpy=required)
+        inst = Instance.build(prof, sheet, regime, requirement_jpy=required, assets=assets)
         out.append(PlanYear(t, plan.start_year + t - 1, prof, sheet, full, plan.phase_in[t - 1], inst,
                             1.0 / (1.0 + rate) ** (t - 1), plan.max_provision_jpy[t - 1]))
     return out
@@ -120,7 +121,8 @@ def _scaled(year: PlanYear, scale: float):
         return d
     f = float(d.unit) / scale  # yen per old unit ÷ yen per new unit
     return replace(d, unit=np.float64(scale), top=d.top * f, attach=d.attach * f, limit=d.limit * f,
-                   premium=d.premium * f, fee=d.fee * f, liquid=d.liquid * f, points=d.points * f)
+                   aggregate=d.aggregate * f, premium=d.premium * f, fee=d.fee * f, liquid=d.liquid * f,
+                   points=d.points * f, asset_upper=d.asset_upper * f)
 
 
 class _PlanLP:
@@ -151,7 +153,7 @@ class _PlanLP:
             row_hi.append(num.row_upper)
             integer.extend((c0 + num.integer[[c not in fixed for c in np.flatnonzero(d.binary)]]).tolist()
                            if len(num.integer) else [])
-            self.blocks.append(_Block(year, d, num, c0, r0, Columns(len(d.quotes), np.flatnonzero(d.binary))))
+            self.blocks.append(_Block(year, d, num, c0, r0, Columns.of_scaled(d)))
             r0 += num.A.shape[0]
             c0 += num.cost.size
         self.own_rows = r0
@@ -168,13 +170,14 @@ class _PlanLP:
             link_lo.append(lo)
             link_hi.append(hi)
 
-        self.no_fall: dict[int, int] = {}     # year t → its row "C_t ≥ C_{t−1}"
-        self.provision: dict[int, int] = {}   # year t → its row "C_t − C_{t−1} ≤ max_provision_t"
+        self.no_fall: dict[int, int] = {}     # year t → its row "H_t ≥ H_{t−1}"
+        self.provision: dict[int, int] = {}   # year t → its row "H_t − H_{t−1} ≤ max_provision_t"
         first_year = {q.quote_id: j for j, q in enumerate(self.blocks[0].d.quotes)} if self.blocks else {}
         for k, b in enumerate(self.blocks):
             t = b.year.t
-            cash = [(b.first + CASH, b.d.unit / self.money)]
-            before = [] if k == 0 else [(self.blocks[k - 1].first + CASH, -self.blocks[k - 1].d.unit / self.money)]
+            cash = [(col, b.d.unit / self.money) for col in self.held_columns(k)]
+            before = [] if k == 0 else [(col, -self.blocks[k - 1].d.unit / self.money)
+                                        for col in self.held_columns(k - 1)]
             if k > 0 and not plan.release:
                 self.no_fall[t] = r0 + len(self.link_names)
                 link(f"reserve_never_falls_{t}", cash + before, 0.0, INF)
@@ -220,6 +223,13 @@ class _PlanLP:
                    np.concatenate([cat(row_hi), np.array(link_hi, dtype=float)]), self.integer)
         self.shape = (m, n, A.nnz)
 
+    def held_columns(self, k: int) -> list[int]:
+        """Block k's columns of the reserve held, H_t = C_t + Σ_{a funded} A_{a,t}: cash and the funded reserve
+        assets (deposits, JGBs) — the balance the provisions build, whatever it is invested in; a promise
+        (guarantee, line) holds nothing."""
+        b = self.blocks[k]
+        return [b.first + CASH, *(b.first + b.cols.asset(a) for a in np.flatnonzero(b.d.asset_funded))]
+
     def load_year(self, k: int, year: PlanYear, takes: dict[str, bool]) -> None:
         """Put `year` in place of block k (same structure: the same quotes; R'_t may differ), changing in HiGHS only
         the numbers that differ: the block's coefficients, row and column bounds, costs, and the coefficients of
@@ -240,10 +250,11 @@ class _PlanLP:
         self.col_lower[cols], self.col_upper[cols] = num.col_lower, num.col_upper
         self.cost[cols] = num.cost * d.unit * year.discount_factor / self.money
         h.changeColsCost(cols.size, cols, self.cost[cols])
-        for t, sign in ((year.t, 1.0), (year.t + 1, -1.0)):  # C_t in its own linking rows and in next year's
+        for t, sign in ((year.t, 1.0), (year.t + 1, -1.0)):  # H_t in its own linking rows and in next year's
             for row in (self.no_fall.get(t), self.provision.get(t)):
                 if row is not None:
-                    h.changeCoeff(int(row), int(b.first + CASH), sign * d.unit / self.money)
+                    for col in self.held_columns(k):
+                        h.changeCoeff(int(row), int(col), sign * d.unit / self.money)
         self.z_yen[k] = d.unit / self.money
         h.changeCoeff(int(self.shortfall_row), int(b.first + SHORTFALL), float(self.z_yen[k]))
         self.blocks[k] = _Block(year, d, num, b.first, b.row, b.cols)
@@ -310,7 +321,9 @@ class _PlanLP:
         """Year k's columns, cash and shortfall in units of its own R'_t (as `solve` has them)."""
         b = self.blocks[k]
         xs = x[b.first:b.first + b.cost.size].copy()
-        xs[[CASH, SHORTFALL]] *= float(b.d.unit) / b.year.instance.unit
+        f = float(b.d.unit) / b.year.instance.unit
+        xs[[CASH, SHORTFALL]] *= f
+        xs[b.cols.assets()] *= f
         return xs
 
     def takes(self, x: np.ndarray) -> list[dict[str, bool]]:
@@ -342,11 +355,19 @@ class YearResult:
     credit_by_kind: dict[str, float]
     binding: tuple[str, ...]     # the year's own limits (as `solve` says), then the plan's: max_provision, …
     tax_rate: float
+    asset_carry_jpy: float = 0.0  # funded reserve assets: amount × (cost_of_capital − yield), as the cash's carry
+    asset_fees_jpy: float = 0.0   # unfunded reserve assets (guarantees, lines): amount × fee_rate, an expense
+
+    @property
+    def reserve_held_jpy(self) -> float:
+        """H_t: the reserve held, cash and the funded reserve assets (the balance the provisions build)."""
+        return self.solution.cash_reserve_jpy + self.solution.reserve_assets_jpy
 
     @property
     def tax_shield_jpy(self) -> float:
-        """Tax saved by the year's deductible costs: premiums and fees (the provision and the carry save none)."""
-        return self.tax_rate * (self.premiums_jpy + self.fees_jpy)
+        """Tax saved by the year's deductible costs: premiums and fees, and the fees of guarantees and lines (the
+        provision and the carry save none)."""
+        return self.tax_rate * (self.premiums_jpy + self.fees_jpy + self.asset_fees_jpy)
 
     @property
     def after_tax_cost_jpy(self) -> float:
@@ -354,9 +375,9 @@ class YearResult:
 
     @property
     def profit_charge_jpy(self) -> float:
-        """What the year charges to profit before tax: premiums, fees and the provision (the carry is forgone
-        return, not an expense in the accounts)."""
-        return self.premiums_jpy + self.fees_jpy + self.provision_jpy
+        """What the year charges to profit before tax: premiums, fees (of quotes, guarantees and lines) and the
+        provision (the carry is forgone return, not an expense in the accounts)."""
+        return self.premiums_jpy + self.fees_jpy + self.asset_fees_jpy + self.provision_jpy
 
     def to_dict(self) -> dict[str, Any]:
         s, y = self.solution, self.year
@@ -378,6 +399,10 @@ class YearResult:
             "liquid_capital_jpy": y.profile.liquid_capital_jpy,
             "binding": list(self.binding),
             "instruments": s.to_dict()["instruments"],
+            **({"reserve_assets_jpy": s.reserve_assets_jpy, "committed_jpy": s.committed_jpy,
+                "reserve_held_jpy": self.reserve_held_jpy, "credit_assets_jpy": self.credit_by_kind["assets"],
+                "asset_carry_jpy": self.asset_carry_jpy, "asset_fees_jpy": self.asset_fees_jpy}
+               if s.offered_assets else {}),
         }
 
 
@@ -389,6 +414,8 @@ class PlanResult:
     years: tuple[YearResult, ...]
     solve_seconds: float = 0.0
     not_bought: tuple[list[dict[str, Any]], ...] = field(default=())  # per year, filled by `with_reasons`
+    assets: tuple[ReserveAsset, ...] = ()                              # the reserve assets offered (assets.csv)
+    not_held: tuple[list[dict[str, Any]], ...] = field(default=())    # per year, with assets: `with_reasons`
 
     @property
     def status(self) -> str:
@@ -413,6 +440,8 @@ class PlanResult:
             d = y.to_dict()
             if self.not_bought:
                 d["instruments_not_bought"] = self.not_bought[k]
+            if self.not_held:
+                d["assets_not_held"] = self.not_held[k]
             years.append(d)
         return {
             "exchange_id": self.profile.exchange_id, "exchange_name": self.profile.name, "regime": self.regime.name,
@@ -421,27 +450,32 @@ class PlanResult:
             "total_provisions_jpy": sum(y.provision_jpy for y in self.years),
             "total_shortfall_jpy": sum(y.solution.shortfall_jpy for y in self.years),
             "years_short": self.short_years,
-            "final_reserve_jpy": self.years[-1].solution.cash_reserve_jpy if self.years else 0.0,
+            "final_reserve_jpy": self.years[-1].reserve_held_jpy if self.years else 0.0,
             "tax_rate": p.tax_rate, "discount_rate": p.discount(self.profile.cost_of_capital),
             "release": p.release, "renewal_rate_change": p.renewal_rate_change,
             "plan_years": years,
         }
 
 
-def _year_result(year: PlanYear, s: Solution, previous_cash: float, extra_binding: list[str],
+def _year_result(year: PlanYear, s: Solution, previous_held: float, extra_binding: list[str],
                  tax_rate: float) -> YearResult:
     fees = sum(line.quote.fixed_fee_jpy for line in s.lines)
     premiums = sum(line.annual_cost_jpy for line in s.lines) - fees
     credit = {"cash": min(s.cash_reserve_jpy, s.requirement_jpy), "insurance": 0.0, "derivative": 0.0}
     for line in s.lines:
         credit["derivative" if line.quote.is_derivative else "insurance"] += line.credit_jpy
-    return YearResult(year, s, s.cash_reserve_jpy - previous_cash, premiums, fees,
-                      s.profile.carry * s.cash_reserve_jpy, credit, (*s.binding, *extra_binding), tax_rate)
+    if s.offered_assets:
+        credit["assets"] = sum(h.credit_jpy for h in s.holdings)
+    held = s.cash_reserve_jpy + s.reserve_assets_jpy
+    return YearResult(year, s, held - previous_held, premiums, fees, s.profile.carry * s.cash_reserve_jpy, credit,
+                      (*s.binding, *extra_binding), tax_rate,
+                      sum(h.annual_cost_jpy for h in s.holdings if h.asset.funded),
+                      sum(h.annual_cost_jpy for h in s.holdings if not h.asset.funded))
 
 
 def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan, *,
                marginal: bool = True, check: bool = True, quotes_source: str = "quotes",
-               time_limit: float | None = None, kept=None) -> PlanResult:
+               time_limit: float | None = None, kept=None, assets: Sequence[ReserveAsset] = ()) -> PlanResult:
     """The cheapest plan: one LP over the plan's years (module docstring). Amounts in JPY.
 
     Returns a PlanResult whose every year's mix passed the independent check (unless check=False). `marginal`:
@@ -449,9 +483,10 @@ def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     difference with the yes/no decisions held), in year t's money (÷ its discount factor). Raises InputError for a
     quote whose term is longer than the plan; SolveError if HiGHS fails. `kept`: a HiGHS instance from
     `lp.highs.new(time_limit)` to solve in (batch --plan passes one for all its exchanges); a new one if None.
+    `assets`: reserve assets (assets.csv) offered every year, each year's amounts columns of that year's block.
     """
     started = time.perf_counter()
-    years = plan_years(profile, quotes, regime, plan, quotes_source)
+    years = plan_years(profile, quotes, regime, plan, quotes_source, assets)
     lp = _PlanLP(years, plan, time_limit=time_limit, kept=kept)
     x = lp.lexicographic()
     takes = lp.takes(x)
@@ -472,50 +507,56 @@ def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
         s = replace(s, marginal_cost_per_jpy=margins[k])
         extra = []
         tol = BINDING * year.instance.unit
-        if math.isfinite(year.max_provision_jpy) and s.cash_reserve_jpy - previous >= year.max_provision_jpy - tol:
+        held = s.cash_reserve_jpy + s.reserve_assets_jpy
+        if math.isfinite(year.max_provision_jpy) and held - previous >= year.max_provision_jpy - tol:
             extra.append("max_provision")
         row = lp.no_fall.get(year.t)
-        if row is not None and abs(duals[row]) > DUAL_ZERO and s.cash_reserve_jpy <= previous + tol:
+        if row is not None and abs(duals[row]) > DUAL_ZERO and held <= previous + tol:
             extra.append("reserve_never_falls")
         out.append(_year_result(year, s, previous, extra, plan.tax_rate))
-        previous = s.cash_reserve_jpy
-    return PlanResult(plan, profile, regime, tuple(out), solve_seconds=time.perf_counter() - started)
+        previous = held
+    return PlanResult(plan, profile, regime, tuple(out), solve_seconds=time.perf_counter() - started,
+                      assets=tuple(assets))
 
 
 def with_reasons(result: PlanResult) -> PlanResult:
     """The result with each year's quotes not bought, and why (`reasons.not_bought` on that year's sheet; a term
-    quote after year 1 is bought in year 1 or never)."""
+    quote after year 1 is bought in year 1 or never), and with assets each year's assets not held
+    (`reasons.not_held`)."""
     from .model import Resolver
-    from .reasons import not_bought
+    from .reasons import not_bought, not_held
 
     resolver = Resolver()  # one set of kept models for every year's probes (the years share their structure)
-    per_year = []
+    per_year, held = [], []
     for y in result.years:
+        if result.assets:
+            held.append(not_held(y.solution, y.year.quotes, result.assets, resolver=resolver))
         rows = not_bought(y.solution, y.year.quotes, resolver=resolver)
         if y.year.t > 1:
             term = {q.quote_id: q.term_years for q in y.year.quotes if q.term_years > 1}
             rows = [{**r, "reason": f"a {term[r['quote_id']]}-year policy is bought in the plan's first year or not "
                      "at all", "break_even_rol": None} if r["quote_id"] in term else r for r in rows]
         per_year.append(rows)
-    return replace(result, not_bought=tuple(per_year))
+    return replace(result, not_bought=tuple(per_year), not_held=tuple(held))
 
 
 # ---------------------------------------------------------------------------------------------- analyses over years
 # Each re-solves the plan (`solve_plan`, marginal costs off); no arithmetic of its own.
 
 def provision_frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
-                       values: Sequence[float] | None = None) -> list[dict[str, Any]]:
+                       values: Sequence[float] | None = None, assets: Sequence[ReserveAsset] = ()
+                       ) -> list[dict[str, Any]]:
     """The plan's present value and shortfall as `max_provision_jpy` (one limit for every year) sweeps.
     Default values: fractions of the final reserve the plan holds with no provision limit, then no limit."""
     if values is None:
         free = solve_plan(profile, quotes, regime, replace(plan, max_provision_jpy=(math.inf,) * plan.years),
-                          marginal=False)
-        top = free.years[-1].solution.cash_reserve_jpy
+                          marginal=False, assets=assets)
+        top = free.years[-1].reserve_held_jpy
         values = [f * top for f in (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)] + [math.inf] if top > 0 else [math.inf]
     out = []
     for v in values:
         r = solve_plan(profile, quotes, regime, replace(plan, max_provision_jpy=(float(v),) * plan.years),
-                       marginal=False)
+                       marginal=False, assets=assets)
         out.append({"max_provision_jpy": v if math.isfinite(v) else None, "status": r.status,
                     "present_value_jpy": r.present_value_jpy,
                     "present_value_after_tax_jpy": r.present_value_after_tax_jpy,
@@ -525,17 +566,17 @@ def provision_frontier(profile: ExchangeProfile, quotes: Sequence[Quote], regime
 
 
 def phase_in_costs(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
-                   base: PlanResult | None = None) -> list[dict[str, Any]]:
+                   base: PlanResult | None = None, assets: Sequence[ReserveAsset] = ()) -> list[dict[str, Any]]:
     """The marginal cost of a faster phase-in: for each year t before the last, the present value added by
     requiring in year t the share of year t + 1 (moving that year's share one year earlier)."""
-    base = base or solve_plan(profile, quotes, regime, plan, marginal=False)
+    base = base or solve_plan(profile, quotes, regime, plan, marginal=False, assets=assets)
     out = []
     for t in range(1, plan.years):
         if plan.phase_in[t] <= plan.phase_in[t - 1]:
             continue
         faster = list(plan.phase_in)
         faster[t - 1] = plan.phase_in[t]
-        r = solve_plan(profile, quotes, regime, replace(plan, phase_in=tuple(faster)), marginal=False)
+        r = solve_plan(profile, quotes, regime, replace(plan, phase_in=tuple(faster)), marginal=False, assets=assets)
         out.append({"fiscal_year": plan.start_year + t - 1, "share_now": plan.phase_in[t - 1],
                     "share_earlier": plan.phase_in[t], "extra_present_value_jpy": r.present_value_jpy -
                     base.present_value_jpy, "extra_shortfall_jpy": sum(y.solution.shortfall_jpy for y in r.years)
@@ -547,7 +588,7 @@ BREAK_EVEN_STEPS = 36  # bisection steps on the rate on line: ~1e-11 of the brac
 
 
 def term_break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime, plan: Plan,
-                    quote_id: str) -> dict[str, Any]:
+                    quote_id: str, assets: Sequence[ReserveAsset] = ()) -> dict[str, Any]:
     """The break-even rate of a multi-year policy against one-year renewals: the highest rate on line at which the
     plan still buys it (bisection on re-solved plans; None when it is not bought even free)."""
     from .inputs import MAX_RATE_ON_LINE
@@ -556,7 +597,7 @@ def term_break_even(profile: ExchangeProfile, quotes: Sequence[Quote], regime: R
 
     def bought(rate: float) -> bool:
         sheet = [replace(q, rate_on_line=rate) if q.quote_id == quote_id else q for q in quotes]
-        r = solve_plan(profile, sheet, regime, plan, marginal=False)
+        r = solve_plan(profile, sheet, regime, plan, marginal=False, assets=assets)
         return r.years[0].solution.share_of(quote_id) > 0
 
     if not bought(0.0):

@@ -17,8 +17,8 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .batch_store import summary_path, write_atomic
-from .domain import ExchangeProfile, Quote, Regime
-from .inputs import InputError, check_profile_columns, parse_profile, read_csv_text
+from .domain import ExchangeProfile, Quote, Regime, ReserveAsset
+from .inputs import InputError, check_asset_yields, check_profile_columns, parse_profile, read_csv_text
 from .lp import highs
 from .plan import PlanResult, solve_plan
 from .plan_file import Plan
@@ -50,8 +50,11 @@ def _profiles(path: str | Path) -> list[tuple[str, ExchangeProfile | Exception]]
 
 
 def run(profiles: str | Path, quotes: Sequence[Quote], regime: Regime, plan: Plan, out: str | Path, *,
-        capacity: dict[str, float] | None = None, quotes_source: str = "quotes") -> dict[str, Any]:
-    """Plan every profile; write the rows to `out` and the summary beside it. Returns the summary."""
+        capacity: dict[str, float] | None = None, quotes_source: str = "quotes",
+        assets: Sequence[ReserveAsset] = (), assets_source: str = "assets") -> dict[str, Any]:
+    """Plan every profile; write the rows to `out` and the summary beside it. Returns the summary. `assets`:
+    reserve assets offered every year (a profile whose cost of capital is below a held asset's yield is an error
+    row, as in `batch --assets`)."""
     out = Path(out)
     if out.suffix.lower() not in OUT_TYPES:
         raise InputError(str(out), f"unknown output type; expected {', '.join(OUT_TYPES)}", column="--out")
@@ -65,7 +68,14 @@ def run(profiles: str | Path, quotes: Sequence[Quote], regime: Regime, plan: Pla
             errors.append({"exchange_id": given, "plan": plan.name, "status": "error", "error": str(prof)})
             continue
         try:
-            result = solve_plan(prof, quotes, regime, plan, marginal=False, quotes_source=quotes_source, kept=kept)
+            if assets:
+                check_asset_yields(prof, assets, assets_source)
+        except InputError as exc:
+            errors.append({"exchange_id": prof.exchange_id, "plan": plan.name, "status": "error", "error": str(exc)})
+            continue
+        try:
+            result = solve_plan(prof, quotes, regime, plan, marginal=False, quotes_source=quotes_source, kept=kept,
+                                assets=assets)
         except InputError:
             raise  # a term longer than the plan: the sheet is wrong for every exchange
         except (SolveError, ValueError, ArithmeticError) as exc:
@@ -102,7 +112,7 @@ def summarise(results: Sequence[PlanResult], plan: Plan, capacity: dict[str, flo
             "exchanges": len(ys),
             "total_requirement_full_jpy": sum(y.year.requirement_full_jpy for y in ys),
             "total_required_jpy": sum(y.solution.requirement_jpy for y in ys),
-            "total_reserve_jpy": sum(y.solution.cash_reserve_jpy for y in ys),
+            "total_reserve_jpy": sum(y.reserve_held_jpy for y in ys),
             "total_provisions_jpy": sum(y.provision_jpy for y in ys),
             "total_premiums_jpy": sum(y.premiums_jpy + y.fees_jpy for y in ys),
             "total_annual_cost_jpy": sum(y.solution.annual_cost_jpy for y in ys),
@@ -112,6 +122,9 @@ def summarise(results: Sequence[PlanResult], plan: Plan, capacity: dict[str, flo
                 {"counterparty": c, "cover_jpy": v, "capacity_jpy": capacity.get(c),
                  "utilisation": v / capacity[c] if capacity.get(c) else None} for c, v in sorted(cover.items())],
             "short": [r.profile.exchange_id for r, y in zip(results, ys) if y.solution.status == "shortfall"],
+            **({"total_reserve_assets_jpy": sum(y.solution.reserve_assets_jpy for y in ys),
+                "total_committed_jpy": sum(y.solution.committed_jpy for y in ys)}
+               if any(r.assets for r in results) else {}),
         })
     return {"plan": plan.name, "start_year": plan.start_year, "years": plan.years, "exchanges": len(results),
             "errors": [{"exchange_id": e["exchange_id"], "error": e["error"]} for e in errors],

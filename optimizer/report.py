@@ -530,7 +530,7 @@ def plan_binding_words(y) -> list[str]:
             name = f"max_provision (the reserve may grow by at most {yen(y.year.max_provision_jpy)} this year)"
         elif name == "reserve_never_falls":
             name = ("reserve_never_falls (the reserve may not fall below last year's "
-                    f"{yen(y.solution.cash_reserve_jpy - y.provision_jpy)})")
+                    f"{yen(y.reserve_held_jpy - y.provision_jpy)})")
         out.append(name)
     return out
 
@@ -552,7 +552,9 @@ def plan_text(result, not_bought: Sequence[Sequence[Mapping[str, Any]]] = ()) ->
              "", "Year by year:"]
     frame = plan_frame(result)
     shown = frame[["fiscal_year", "status", "required_share", "required_coverage_jpy", "cash_reserve_jpy",
-                   "provision_jpy", "premiums_jpy", "fees_jpy", "carry_jpy", "annual_cost_jpy", "shortfall_jpy"]]
+                   *(["reserve_assets_jpy", "committed_jpy"] if result.assets else []),
+                   "provision_jpy", "premiums_jpy", "fees_jpy", *(["asset_fees_jpy"] if result.assets else []),
+                   "carry_jpy", "annual_cost_jpy", "shortfall_jpy"]]
     lines.append(text_table(shown.rename(columns={"required_share": "share_of_R", "required_coverage_jpy": "R_jpy"}),
                             {"share_of_R": lambda v: pct(v, 0), "fiscal_year": str}))
     for k, y in enumerate(result.years):
@@ -564,6 +566,8 @@ def plan_text(result, not_bought: Sequence[Sequence[Mapping[str, Any]]] = ()) ->
             lines.append("Binding: " + ", ".join(words))
         if k < len(not_bought) and not_bought[k]:
             lines.append("Not bought: " + "; ".join(f"{r['quote_id']}: {r['reason']}" for r in not_bought[k]))
+        if k < len(result.not_held) and result.not_held[k]:
+            lines.append("Not held: " + "; ".join(f"{r['asset_id']}: {r['reason']}" for r in result.not_held[k]))
     return "\n".join(lines)
 
 
@@ -575,6 +579,10 @@ def plan_sheets(result) -> dict[str, pd.DataFrame]:
         if result.not_bought and result.not_bought[k]:
             out = pd.DataFrame(result.not_bought[k])
             mix = pd.concat([mix, out.rename(columns={"quote_id": "source"})[["source", "reason"]]],
+                            ignore_index=True)
+        if result.not_held and result.not_held[k]:
+            out = pd.DataFrame(result.not_held[k])
+            mix = pd.concat([mix, out.rename(columns={"asset_id": "source"})[["source", "reason"]]],
                             ignore_index=True)
         sheets[f"FY{y.year.fiscal_year}"] = mix
     return sheets
