@@ -30,7 +30,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from .domain import ExchangeProfile, Quote, Regime, ReserveAsset
 from .inputs import MIN_REQUIREMENT_JPY, InputError
@@ -102,6 +101,11 @@ class _Block:
     first: int        # the block's first column
     row: int          # the block's first row
     cols: Columns
+    unit: float = 0.0  # the block's yen per unit (d.unit; batch --plan loads another exchange's year in its place)
+
+    def __post_init__(self) -> None:
+        if not self.unit:
+            self.unit = float(self.d.unit)
 
     @property
     def cost(self) -> np.ndarray:
@@ -175,8 +179,8 @@ class _PlanLP:
         first_year = {q.quote_id: j for j, q in enumerate(self.blocks[0].d.quotes)} if self.blocks else {}
         for k, b in enumerate(self.blocks):
             t = b.year.t
-            cash = [(col, b.d.unit / self.money) for col in self.held_columns(k)]
-            before = [] if k == 0 else [(col, -self.blocks[k - 1].d.unit / self.money)
+            cash = [(col, b.unit / self.money) for col in self.held_columns(k)]
+            before = [] if k == 0 else [(col, -self.blocks[k - 1].unit / self.money)
                                         for col in self.held_columns(k - 1)]
             if k > 0 and not plan.release:
                 self.no_fall[t] = r0 + len(self.link_names)
@@ -201,7 +205,7 @@ class _PlanLP:
                          [(b.first + b.cols.takes().start + bins.index(j), 1.0),
                           (first.first + first.cols.takes().start + first_bins.index(j1), -1.0)], 0.0, 0.0)
         self.z = np.array([b.first + SHORTFALL for b in self.blocks], dtype=np.int64)
-        self.z_yen = np.array([b.d.unit for b in self.blocks]) / self.money
+        self.z_yen = np.array([b.unit for b in self.blocks]) / self.money
         self.shortfall_row = r0 + len(self.link_names)
         link("total_shortfall", list(zip(self.z.tolist(), self.z_yen.tolist())), -INF, INF)
         cat = lambda xs, dtype=float: np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)  # noqa: E731
@@ -211,17 +215,20 @@ class _PlanLP:
         self.cost = cat(cost)
         self.col_lower, self.col_upper = cat(col_lo), cat(col_hi)
         m, n = r0 + len(self.link_names), c0
-        A = sp.csc_matrix((vals, (rows, cols)), shape=(m, n))
+        A = np.zeros((m, n))  # the plan's matrix, dense (a few hundred rows): its entries go to HiGHS column-wise
+        A[rows, cols] = vals  # (each entry once: a year's own rows, then one per linking row and column)
+        self.A = A
+        self.row_lower = np.concatenate([cat(row_lo), np.array(link_lo, dtype=float)])
+        self.row_upper = np.concatenate([cat(row_hi), np.array(link_hi, dtype=float)])
         self.integer = np.array(sorted(integer), dtype=np.int64)
         self.fixed = False  # True once the yes/no columns are held (continuous, fixed at 0 or 1)
         # `kept`: a HiGHS instance (lp.highs.new) that takes this model in place of the one it held — a batch of plans
         # reuses one, since making a HiGHS instance costs more than solving a small plan; loading a model clears
         # the previous one's basis and solution, so the answer is the same as on a new instance
         self.h = kept if kept is not None else highs.new(time_limit)
-        highs.load(self.h, A, self.cost, self.col_lower, self.col_upper,
-                   np.concatenate([cat(row_lo), np.array(link_lo, dtype=float)]),
-                   np.concatenate([cat(row_hi), np.array(link_hi, dtype=float)]), self.integer)
-        self.shape = (m, n, A.nnz)
+        highs.load(self.h, A, self.cost, self.col_lower, self.col_upper, self.row_lower, self.row_upper,
+                   self.integer)
+        self.shape = (m, n, int(np.count_nonzero(A)))
 
     def held_columns(self, k: int) -> list[int]:
         """Block k's columns of the reserve held, H_t = C_t + Σ_{a funded} A_{a,t}: cash and the funded reserve
@@ -239,25 +246,68 @@ class _PlanLP:
         if d.structure() != b.d.structure():
             raise SolveError("internal: a plan's year changed its structure")
         index = {q.quote_id: j for j, q in enumerate(d.quotes)}
-        num = numbers(d, {index[q]: v for q, v in takes.items() if q in index})
+        self._put(k, year, d, float(d.unit), numbers(d, {index[q]: v for q, v in takes.items() if q in index}))
+
+    def _put(self, k: int, year: PlanYear, d: Scaled, unit: float, num: Numbers) -> None:
+        """Block k's numbers in HiGHS replaced by `num` (year `year`, `unit` yen per unit, in the plan's money M)."""
+        b = self.blocks[k]
         h, old = self.h, b.num
-        for i, c in zip(*np.nonzero(num.A != old.A)):
-            h.changeCoeff(int(b.row + i), int(b.first + c), float(num.A[i, c]))
+        i, c = np.nonzero(num.A != old.A)
+        if i.size:
+            change = h.changeCoeff
+            for row, col, value in zip((i + b.row).tolist(), (c + b.first).tolist(), num.A[i, c].tolist()):
+                change(row, col, value)
         rows = np.arange(b.row, b.row + num.A.shape[0], dtype=np.int32)
         h.changeRowsBounds(rows.size, rows, num.row_lower, num.row_upper)
         cols = np.arange(b.first, b.first + num.cost.size, dtype=np.int32)
         h.changeColsBounds(cols.size, cols, num.col_lower, num.col_upper)
         self.col_lower[cols], self.col_upper[cols] = num.col_lower, num.col_upper
-        self.cost[cols] = num.cost * d.unit * year.discount_factor / self.money
+        self.cost[cols] = num.cost * unit * year.discount_factor / self.money
         h.changeColsCost(cols.size, cols, self.cost[cols])
+        held = self.held_columns(k)
         for t, sign in ((year.t, 1.0), (year.t + 1, -1.0)):  # H_t in its own linking rows and in next year's
             for row in (self.no_fall.get(t), self.provision.get(t)):
                 if row is not None:
-                    for col in self.held_columns(k):
-                        h.changeCoeff(int(row), int(col), sign * d.unit / self.money)
-        self.z_yen[k] = d.unit / self.money
+                    for col in held:
+                        h.changeCoeff(int(row), int(col), sign * unit / self.money)
+        self.z_yen[k] = unit / self.money
         h.changeCoeff(int(self.shortfall_row), int(b.first + SHORTFALL), float(self.z_yen[k]))
-        self.blocks[k] = _Block(year, d, num, b.first, b.row, b.cols)
+        self.blocks[k] = _Block(year, d, num, b.first, b.row, b.cols, unit)
+
+    def reload(self, years: Sequence[PlanYear], nums: Sequence[Numbers]) -> None:
+        """Another exchange's plan of the same structure in place of this one (`batch --plan`): its years' numbers
+        (`nums[k]` = numbers(Scaled.of(years[k].instance)), no year requiring almost nothing), its scale and money
+        M, so that HiGHS holds exactly the model `_PlanLP(years, plan)` would build, handed over whole (one call,
+        not one per changed coefficient); HiGHS then starts from the last exchange's optimal basis."""
+        units = np.array([y.instance.unit for y in years])
+        required = np.array([y.instance.requirement_jpy for y in years])
+        self.scale = float(np.exp(np.mean(np.log(required[required > 0])))) if (required > 0).any() else 1.0
+        self.money = money = float(np.exp(np.mean(np.log(units))))
+        A = self.A
+        for k, (year, num, unit) in enumerate(zip(years, nums, units.tolist())):
+            b = self.blocks[k]
+            r, c = num.A.shape
+            A[b.row:b.row + r, b.first:b.first + c] = num.A
+            self.row_lower[b.row:b.row + r], self.row_upper[b.row:b.row + r] = num.row_lower, num.row_upper
+            cols = slice(b.first, b.first + c)
+            self.col_lower[cols], self.col_upper[cols] = num.col_lower, num.col_upper
+            self.cost[cols] = num.cost * (unit * year.discount_factor / money)
+            held = self.held_columns(k)
+            for t, sign in ((year.t, 1.0), (year.t + 1, -1.0)):
+                for row in (self.no_fall.get(t), self.provision.get(t)):
+                    if row is not None:
+                        A[row, held] = sign * unit / money
+            self.z_yen[k] = unit / money
+            A[self.shortfall_row, b.first + SHORTFALL] = self.z_yen[k]
+            self.blocks[k] = _Block(year, b.d, num, b.first, b.row, b.cols, unit)
+        for t, row in self.provision.items():
+            self.row_upper[row] = years[t - 1].max_provision_jpy / money
+        basis = self.h.getBasis()
+        highs.load(self.h, A, self.cost, self.col_lower, self.col_upper, self.row_lower, self.row_upper,
+                   self.integer)
+        if basis.valid:
+            self.h.setBasis(basis)
+        self.fixed = False
 
     def _run(self) -> str:
         outcome = highs.run(self.h, "the plan's LP")
@@ -288,13 +338,14 @@ class _PlanLP:
         highs.least_shortfall_then_least_cost(self, what="plan's total shortfall")
         return highs.values(self.h)
 
-    def lexicographic(self) -> np.ndarray:
+    def lexicographic(self, resolve_fixed: bool = True) -> np.ndarray:
         """No shortfall if possible; else the least total shortfall (yen), then the least present value at it.
 
         A MILP is first solved as its LP relaxation: when that answer's yes/no columns are already whole (most
         plans: a minimum line or a flat fee rarely splits a decision), it is the MILP's answer too — no mix with
         whole decisions can do better than the relaxation — and the decisions are held at it (the LP re-solved,
-        warm, with them fixed, as `duals` does). Otherwise HiGHS's branch and bound solves the MILP as before."""
+        warm, with them fixed, as `duals` does; `resolve_fixed=False`: held without that re-solve, the relaxation's
+        answer returned as it is). Otherwise HiGHS's branch and bound solves the MILP as before."""
         if not self.integer.size or self.fixed:
             return self._lexicographic()
         highs.set_integer(self.h, self.integer, False)
@@ -303,7 +354,7 @@ class _PlanLP:
         if np.all(np.abs(y - np.round(y)) <= WHOLE):
             highs.fix_integers(self.h, self.integer, np.round(y))
             self.fixed = True
-            return self._lexicographic()
+            return self._lexicographic() if resolve_fixed else x
         highs.set_integer(self.h, self.integer, True)
         return self._lexicographic()
 
@@ -321,7 +372,7 @@ class _PlanLP:
         """Year k's columns, cash and shortfall in units of its own R'_t (as `solve` has them)."""
         b = self.blocks[k]
         xs = x[b.first:b.first + b.cost.size].copy()
-        f = float(b.d.unit) / b.year.instance.unit
+        f = b.unit / b.year.instance.unit
         xs[[CASH, SHORTFALL]] *= f
         xs[b.cols.assets()] *= f
         return xs
@@ -380,6 +431,16 @@ class YearResult:
         return self.premiums_jpy + self.fees_jpy + self.asset_fees_jpy + self.provision_jpy
 
     def to_dict(self) -> dict[str, Any]:
+        s = self.solution
+        d = self.scalars()
+        d["binding"] = list(self.binding)
+        keys = list(d)
+        at = keys.index("binding") + 1
+        extra = {k: d.pop(k) for k in keys[at:]}
+        return {**d, "instruments": s.to_dict()["instruments"], **extra}
+
+    def scalars(self) -> dict[str, Any]:
+        """`to_dict` without the instruments, `binding` joined by ';' (a row of `batch --plan`)."""
         s, y = self.solution, self.year
         return {
             "year": y.t, "fiscal_year": y.fiscal_year, "status": s.status,
@@ -397,8 +458,7 @@ class YearResult:
             "shortfall_jpy": s.shortfall_jpy, "marginal_cost_per_jpy": s.marginal_cost_per_jpy,
             "customer_assets_jpy": y.profile.customer_assets_jpy,
             "liquid_capital_jpy": y.profile.liquid_capital_jpy,
-            "binding": list(self.binding),
-            "instruments": s.to_dict()["instruments"],
+            "binding": ";".join(self.binding),
             **({"reserve_assets_jpy": s.reserve_assets_jpy, "committed_jpy": s.committed_jpy,
                 "reserve_held_jpy": self.reserve_held_jpy, "credit_assets_jpy": self.credit_by_kind["assets"],
                 "asset_carry_jpy": self.asset_carry_jpy, "asset_fees_jpy": self.asset_fees_jpy}
@@ -495,7 +555,7 @@ def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
     margins: list[float | None] = [None] * len(years)
     if marginal:
         for k, year in enumerate(years):
-            step = float(lp.blocks[k].d.unit) * MARGINAL_STEP  # as solve: R × 1e-6 (a year requiring nothing: the plan's scale)
+            step = lp.blocks[k].unit * MARGINAL_STEP  # as solve: R × 1e-6 (a year requiring nothing: the plan's scale)
             bumped = replace(year, instance=replace(year.instance, requirement_jpy=year.instance.requirement_jpy + step))
             lp.load_year(k, bumped, takes[k])
             margins[k] = (lp.present_value(lp.lexicographic()) - pv) / step / year.discount_factor
@@ -511,12 +571,128 @@ def solve_plan(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
         if math.isfinite(year.max_provision_jpy) and held - previous >= year.max_provision_jpy - tol:
             extra.append("max_provision")
         row = lp.no_fall.get(year.t)
-        if row is not None and abs(duals[row]) > DUAL_ZERO and held <= previous + tol:
+        # last year's reserve of nought: the row says H_t ≥ 0, as H_t's own bound does; a dual on it is degeneracy
+        if row is not None and abs(duals[row]) > DUAL_ZERO and tol < previous and held <= previous + tol:
             extra.append("reserve_never_falls")
         out.append(_year_result(year, s, previous, extra, plan.tax_rate))
         previous = held
     return PlanResult(plan, profile, regime, tuple(out), solve_seconds=time.perf_counter() - started,
                       assets=tuple(assets))
+
+
+def _needs_duals(lp: _PlanLP, x: np.ndarray) -> bool:
+    """Whether a year's reserve held may sit at last year's level (within twice the tolerance `solve_plan` reports
+    `reserve_never_falls` at): only then are the linking rows' duals read (a cold run of the LP)."""
+    previous = 0.0
+    for k, b in enumerate(lp.blocks):
+        held = float(sum(x[c] for c in lp.held_columns(k))) * b.unit
+        tol = BINDING * b.year.instance.unit
+        if b.year.t in lp.no_fall and previous > 0.5 * tol and held <= previous + 2 * tol:
+            return True
+        previous = held
+    return False
+
+
+def _results(years: Sequence[PlanYear], solutions: Sequence[Solution], duals: dict[int, float] | None, plan: Plan,
+             profile: ExchangeProfile, regime: Regime, assets: Sequence[ReserveAsset], seconds: float) -> PlanResult:
+    """The PlanResult of verified year Solutions, as `solve_plan` words it (`duals`: year t → its no-fall row's
+    dual; None when no year's reserve held sits at last year's level)."""
+    out, previous = [], 0.0
+    for year, s in zip(years, solutions):
+        extra = []
+        tol = BINDING * year.instance.unit
+        held = s.cash_reserve_jpy + s.reserve_assets_jpy
+        if math.isfinite(year.max_provision_jpy) and held - previous >= year.max_provision_jpy - tol:
+            extra.append("max_provision")
+        if duals is not None and abs(duals.get(year.t, 0.0)) > DUAL_ZERO and tol < previous and held <= previous + tol:
+            extra.append("reserve_never_falls")
+        out.append(_year_result(year, s, previous, extra, plan.tax_rate))
+        previous = held
+    return PlanResult(plan, profile, regime, tuple(out), solve_seconds=seconds, assets=tuple(assets))
+
+
+def solve_plans(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], regime: Regime, plan: Plan, *,
+                quotes_source: str = "quotes", assets: Sequence[ReserveAsset] = (), chunk: int = 1000
+                ) -> list[PlanResult | Exception]:
+    """`solve_plan(profile, …, marginal=False)` for many exchanges (`batch --plan`): the same LP for each, the same
+    answer, each year's mix verified. Per exchange a PlanResult, or the SolveError / ValueError / ArithmeticError
+    its plan raised. Raises InputError for a quote whose term is longer than the plan.
+
+    Exchanges whose years have the same structure (the same eligible quotes and assets each year) share one kept
+    HiGHS model: each exchange's plan is loaded in place of the last (`_PlanLP.reload`: its numbers, its scale),
+    and HiGHS starts from the last exchange's basis instead of from nothing. Their years' numbers are computed as
+    stacks (`Scaled.stack`, `numbers`), their mixes checked as stacks (`solutions_from_columns_many`); the duals
+    of the linking rows (a cold run) only for an exchange whose reserve held may sit at last year's level."""
+    from .model import solutions_from_columns_many
+
+    out: list[PlanResult | Exception | None] = [None] * len(profiles)
+    kept: dict[tuple, _PlanLP] = {}
+    for start in range(0, len(profiles), chunk):
+        groups: dict[tuple, list[tuple[int, list[PlanYear]]]] = {}
+        for i in range(start, min(len(profiles), start + chunk)):
+            try:
+                years = plan_years(profiles[i], quotes, regime, plan, quotes_source, assets)
+            except InputError:
+                raise
+            except (ValueError, ArithmeticError) as exc:
+                out[i] = exc
+                continue
+            required = np.array([y.instance.requirement_jpy for y in years])
+            scale = float(np.exp(np.mean(np.log(required[required > 0])))) if (required > 0).any() else 1.0
+            if any(y.instance.unit < TINY_YEAR * scale for y in years):  # a year counted in the plan's scale
+                groups.setdefault(("alone", i), []).append((i, years))
+                continue
+            key = tuple((tuple(q.quote_id for q in y.instance.eligible),
+                         tuple(a.asset_id for a in y.instance.eligible_assets)) for y in years)
+            groups.setdefault(key, []).append((i, years))
+        for key, members in groups.items():
+            if key[0] == "alone":
+                for i, _ in members:
+                    out[i] = _one(profiles[i], quotes, regime, plan, quotes_source, assets)
+                continue
+            started = time.perf_counter()
+            stacks = [numbers(Scaled.stack([years[k].instance for _, years in members])) for k in range(plan.years)]
+            solved: list[tuple[int, list[PlanYear], np.ndarray, dict[int, float] | None]] = []
+            for m, (i, years) in enumerate(members):
+                try:
+                    lp = kept.get(key)
+                    if lp is None:
+                        lp = kept[key] = _PlanLP(years, plan)
+                    else:
+                        lp.reload(years, [num.one(m) for num in stacks])
+                    x = lp.lexicographic(resolve_fixed=False)
+                    duals = None
+                    if _needs_duals(lp, x):
+                        if not lp.integer.size:  # as a new model's first run: cold (duals need not be unique)
+                            highs.forget_basis(lp.h)
+                            lp._run()
+                        row_duals = lp.duals(x)
+                        duals = {t: float(row_duals[row]) for t, row in lp.no_fall.items()}
+                    solved.append((i, years, np.array([lp.year_x(x, k) for k in range(plan.years)]), duals))
+                except (SolveError, ValueError, ArithmeticError) as exc:
+                    kept.pop(key, None)  # HiGHS may hold the model half-changed: the next exchange builds anew
+                    out[i] = exc
+            seconds = (time.perf_counter() - started) / max(len(members), 1)
+            try:
+                per_year = [solutions_from_columns_many([years[k].instance for _, years, _, _ in solved],
+                                                        [xs[k] for _, _, xs, _ in solved]) for k in range(plan.years)]
+            except SolveError:  # a mix the check refuses: each exchange on its own says which
+                for i, _, _, _ in solved:
+                    out[i] = _one(profiles[i], quotes, regime, plan, quotes_source, assets)
+                continue
+            for m, (i, years, _, duals) in enumerate(solved):
+                sols = [replace(per_year[k][m], solve_seconds=seconds / plan.years) for k in range(plan.years)]
+                out[i] = _results(years, sols, duals, plan, profiles[i], regime, assets, seconds)
+    return out  # type: ignore[return-value]
+
+
+def _one(profile, quotes, regime, plan, quotes_source, assets) -> PlanResult | Exception:
+    try:
+        return solve_plan(profile, quotes, regime, plan, marginal=False, quotes_source=quotes_source, assets=assets)
+    except InputError:
+        raise
+    except (SolveError, ValueError, ArithmeticError) as exc:
+        return exc
 
 
 def with_reasons(result: PlanResult) -> PlanResult:

@@ -19,10 +19,9 @@ import pandas as pd
 from .batch_store import summary_path, write_atomic
 from .domain import ExchangeProfile, Quote, Regime, ReserveAsset
 from .inputs import InputError, check_asset_yields, check_profile_columns, parse_profile, read_csv_text
-from .lp import highs
-from .plan import PlanResult, solve_plan
+from .plan import PlanResult, solve_plans
 from .plan_file import Plan
-from .report import json_safe, plan_frame
+from .report import json_safe, plan_rows
 from .solution import SolveError
 
 OUT_TYPES = (".csv", ".parquet")
@@ -61,30 +60,30 @@ def run(profiles: str | Path, quotes: Sequence[Quote], regime: Regime, plan: Pla
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise InputError(str(out), f"the folder {out.parent} does not exist")
     started = time.perf_counter()
-    frames, results, errors = [], [], []
-    kept = highs.new()  # one HiGHS instance for every exchange's plan (making one costs more than a small solve)
-    for given, prof in _profiles(profiles):
+    results, failed, valid = [], [], []  # failed: (file position, error row)
+    for at, (given, prof) in enumerate(_profiles(profiles)):
         if isinstance(prof, Exception):
-            errors.append({"exchange_id": given, "plan": plan.name, "status": "error", "error": str(prof)})
+            failed.append((at, {"exchange_id": given, "plan": plan.name, "status": "error", "error": str(prof)}))
             continue
         try:
             if assets:
                 check_asset_yields(prof, assets, assets_source)
         except InputError as exc:
-            errors.append({"exchange_id": prof.exchange_id, "plan": plan.name, "status": "error", "error": str(exc)})
+            failed.append((at, {"exchange_id": prof.exchange_id, "plan": plan.name, "status": "error",
+                                "error": str(exc)}))
             continue
-        try:
-            result = solve_plan(prof, quotes, regime, plan, marginal=False, quotes_source=quotes_source, kept=kept,
-                                assets=assets)
-        except InputError:
-            raise  # a term longer than the plan: the sheet is wrong for every exchange
-        except (SolveError, ValueError, ArithmeticError) as exc:
-            errors.append({"exchange_id": prof.exchange_id, "plan": plan.name, "status": "error", "error": str(exc)})
-            continue
-        results.append(result)
-        frames.append(plan_frame(result))
-    table = pd.concat(frames + ([pd.DataFrame(errors)] if errors else []), ignore_index=True) if frames or errors \
-        else pd.DataFrame()
+        valid.append((at, prof))
+    # a term longer than the plan (InputError) is the sheet's error for every exchange: raised
+    solved = solve_plans([p for _, p in valid], quotes, regime, plan, quotes_source=quotes_source, assets=assets)
+    for (at, prof), result in zip(valid, solved):
+        if isinstance(result, Exception):
+            failed.append((at, {"exchange_id": prof.exchange_id, "plan": plan.name, "status": "error",
+                                "error": str(result)}))
+        else:
+            results.append(result)
+    errors = [row for _, row in sorted(failed, key=lambda f: f[0])]
+    rows = [row for result in results for row in plan_rows(result)]
+    table = pd.DataFrame(rows + errors) if rows or errors else pd.DataFrame()
     summary = summarise(results, plan, capacity or {}, errors, time.perf_counter() - started)
     if out.suffix.lower() == ".parquet":
         buffer = io.BytesIO()

@@ -514,12 +514,13 @@ PLAN_COLUMNS = ("fiscal_year", "status", "requirement_full_jpy", "required_share
 
 def plan_frame(result) -> pd.DataFrame:
     """One row per year of a plan (`plan.PlanResult`): the scalar keys of each year, `binding` joined by ';'."""
-    rows = []
-    for y in result.years:
-        d = {k: v for k, v in y.to_dict().items() if not isinstance(v, (list, dict))}
-        d["binding"] = ";".join(y.binding)
-        rows.append({"exchange_id": result.profile.exchange_id, "plan": result.plan.name, "year": y.year.t, **d})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(plan_rows(result))
+
+
+def plan_rows(result) -> list[dict[str, Any]]:
+    """`plan_frame`'s rows as dicts (a batch of plans makes one frame of all its exchanges' rows)."""
+    return [{"exchange_id": result.profile.exchange_id, "plan": result.plan.name, "year": y.year.t, **y.scalars()}
+            for y in result.years]
 
 
 def plan_binding_words(y) -> list[str]:
