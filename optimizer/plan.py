@@ -38,10 +38,11 @@ from .lp.columns import CASH, SHORTFALL
 from .model import BINDING, INF, MARGINAL_STEP, Columns, Instance, Numbers, Scaled, numbers, solution_from_columns
 from .plan_file import Plan
 from .regime import requirement
-from .settings import SHORTFALL_SLACK
+from .settings import BOUND_GAP, SHORTFALL_SLACK
 from .solution import Solution, SolveError
 
 WHOLE = 1e-9             # a relaxed yes/no column within this of 0 or 1 is taken as decided (lexicographic)
+BRANCH_NODES = 200       # batch --plan's own branch and bound gives a plan to HiGHS's beyond this many nodes
 DUAL_ZERO = 1e-9         # a linking row whose dual (yen of present value per yen, ÷ M) is below this does not bind
 
 
@@ -320,6 +321,7 @@ class _PlanLP:
         return self._run()
 
     def least_shortfall(self) -> tuple[str, float]:
+        self.short = True
         highs.set_col_bounds(self.h, self.z, np.zeros(self.z.size), np.full(self.z.size, INF))
         least = np.zeros(self.cost.size)
         least[self.z] = self.z_yen
@@ -332,20 +334,75 @@ class _PlanLP:
         highs.set_row_bounds(self.h, self.shortfall_row, -INF, least * (1 + SHORTFALL_SLACK) + SHORTFALL_SLACK)
 
     def _lexicographic(self) -> np.ndarray:
+        self.short = False  # set by least_shortfall: no mix without shortfall exists
         highs.set_col_bounds(self.h, self.z, np.zeros(self.z.size), np.zeros(self.z.size))
         highs.set_row_bounds(self.h, self.shortfall_row, -INF, INF)
         highs.set_costs(self.h, np.arange(self.cost.size), self.cost)
         highs.least_shortfall_then_least_cost(self, what="plan's total shortfall")
         return highs.values(self.h)
 
-    def lexicographic(self, resolve_fixed: bool = True) -> np.ndarray:
+    def branch_and_bound(self, x: np.ndarray) -> np.ndarray | None:
+        """The MILP's optimum from its relaxation's answer `x` (no shortfall), by branch and bound on this LP kept
+        warm: depth first, each node the LP with some yes/no columns fixed, branching on the first fractional one
+        (0 first, then 1), a node dropped when infeasible or when its LP costs no less than the best whole answer
+        so far (settings.BOUND_GAP). With exact LP optima this is the MILP's optimum, as HiGHS's branch and bound
+        (gap settings.MIP_GAP_REL) finds it. Returns the answer with its yes/no decisions held, or None (no whole
+        answer without shortfall, or more than BRANCH_NODES nodes: HiGHS's own branch and bound then decides)."""
+        ints, k = self.integer, self.integer.size
+        lower, upper = self.col_lower[ints].copy(), self.col_upper[ints].copy()
+        best_cost, best_x = math.inf, None
+
+        def beaten(cost: float) -> bool:
+            return math.isfinite(best_cost) and cost >= best_cost - BOUND_GAP * max(abs(best_cost), 1.0)
+
+        def visit(x: np.ndarray, fix: np.ndarray) -> None:
+            nonlocal best_cost, best_x
+            y = x[ints]
+            fractional = np.flatnonzero(np.abs(y - np.round(y)) > WHOLE)
+            cost = float(self.cost @ x)
+            if beaten(cost):
+                return
+            if not fractional.size:
+                best_cost, best_x = cost, x
+                return
+            j = int(fractional[0])
+            for value in (1.0, 0.0):  # popped 0 first
+                child = fix.copy()
+                child[j] = value
+                nodes.append((child, cost))
+
+        nodes: list[tuple[np.ndarray, float]] = []
+        visit(x, np.full(k, -1.0))
+        seen = 0
+        while nodes:
+            fix, bound = nodes.pop()
+            if beaten(bound):
+                continue
+            seen += 1
+            if seen > BRANCH_NODES:
+                best_x = None
+                break
+            held = fix >= 0
+            highs.set_col_bounds(self.h, ints, np.where(held, fix, lower), np.where(held, fix, upper))
+            if self._run() != "optimal":
+                continue
+            visit(highs.values(self.h), fix)
+        if best_x is None:
+            highs.set_col_bounds(self.h, ints, lower, upper)
+            return None
+        highs.fix_integers(self.h, ints, np.round(best_x[ints]))
+        self.fixed = True
+        return best_x
+
+    def lexicographic(self, resolve_fixed: bool = True, branch: bool = False) -> np.ndarray:
         """No shortfall if possible; else the least total shortfall (yen), then the least present value at it.
 
         A MILP is first solved as its LP relaxation: when that answer's yes/no columns are already whole (most
         plans: a minimum line or a flat fee rarely splits a decision), it is the MILP's answer too — no mix with
         whole decisions can do better than the relaxation — and the decisions are held at it (the LP re-solved,
         warm, with them fixed, as `duals` does; `resolve_fixed=False`: held without that re-solve, the relaxation's
-        answer returned as it is). Otherwise HiGHS's branch and bound solves the MILP as before."""
+        answer returned as it is). Otherwise HiGHS's branch and bound solves the MILP as before (`branch`: first
+        this LP's own, `branch_and_bound`, kept warm; batch --plan)."""
         if not self.integer.size or self.fixed:
             return self._lexicographic()
         highs.set_integer(self.h, self.integer, False)
@@ -355,6 +412,10 @@ class _PlanLP:
             highs.fix_integers(self.h, self.integer, np.round(y))
             self.fixed = True
             return self._lexicographic() if resolve_fixed else x
+        if branch and not self.short:
+            found = self.branch_and_bound(x)
+            if found is not None:
+                return found
         highs.set_integer(self.h, self.integer, True)
         return self._lexicographic()
 
@@ -660,7 +721,7 @@ def solve_plans(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], re
                         lp = kept[key] = _PlanLP(years, plan)
                     else:
                         lp.reload(years, [num.one(m) for num in stacks])
-                    x = lp.lexicographic(resolve_fixed=False)
+                    x = lp.lexicographic(resolve_fixed=False, branch=True)
                     duals = None
                     if _needs_duals(lp, x):
                         if not lp.integer.size:  # as a new model's first run: cold (duals need not be unique)
