@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import pandas as pd
+from ._lazy import pandas as pd
 
-from . import analysis, compare, reasons, report
+from . import analysis, reasons, report
 from .batch_store import summary_path, write_atomic
 from .model import Instance, build, quiet_highs, solve
 from .inputs import InputError, check_asset_yields, load_assets, load_incidents, load_profiles, load_quotes, load_regime, \
@@ -426,12 +426,15 @@ def _complain(line: str) -> None:
     print(report.printable(line), file=sys.stderr)
 
 
-def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None) -> None:
-    """Print the table or the one JSON object; write --out if asked."""
+def _emit(args: argparse.Namespace, text, data, frames=None) -> None:
+    """Print the table or the one JSON object; write --out if asked. `text` and `frames` may be functions that
+    make them (the JSON of `plan` then never builds a table)."""
     if args.format == "json":
         _say(report.to_json(data))
     else:
-        _say(text)
+        _say(text() if callable(text) else text)
+    if callable(frames):
+        frames = frames() if args.out and Path(args.out).suffix.lower() in (".xlsx", ".csv") else {}
     if args.out:
         out = Path(args.out)
         suffix = out.suffix.lower()
@@ -543,6 +546,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         profile = select_profile(load_profiles(args.profiles), args.exchange, args.profiles)
         quotes = load_quotes(args.quotes)
     assets = _assets(args, profile)
+    from . import compare
+
     table = compare.compare_regimes(profile, quotes, compare.load_presets(args.regimes), assets=assets)
     data = {"exchange_id": profile.exchange_id, "exchange_name": profile.name,
             "customer_assets_jpy": profile.customer_assets_jpy, "net_assets_jpy": profile.net_assets_jpy,
@@ -938,7 +943,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes, assets=assets)
     if not args.no_reasons:
         result = with_reasons(result)
-    data, text, sheets = result.to_dict(), report.plan_text(result, result.not_bought), report.plan_sheets(result)
+    data, found = result.to_dict(), {}
     if args.analyses:
         from .plan import phase_in_costs, provision_frontier, term_break_even
 
@@ -947,8 +952,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
                                      for q in quotes if q.term_years > 1 and q.offered_to(profile.exchange_id)],
                  "provision_frontier": provision_frontier(profile, quotes, regime, plan, assets=assets)}
         data["analyses"] = found
-        text += "\n\n" + report.plan_analyses_text(found)
-        sheets.update({name: pd.DataFrame(rows) for name, rows in found.items()})
+
+    def text() -> str:
+        out = report.plan_text(result, result.not_bought)
+        return out + "\n\n" + report.plan_analyses_text(found) if found else out
+
+    def sheets() -> dict:
+        return {**report.plan_sheets(result), **{name: pd.DataFrame(rows) for name, rows in found.items()}}
+
     _emit(args, text, data, sheets)
     return EXIT_SHORTFALL if result.status == "shortfall" else EXIT_OK
 

@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
-import pandas as pd
+from ._lazy import pandas as pd
 
 from .domain import AssetShares
 from .i18n import N_

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
+from ._lazy import pandas as pd
 
 from .domain import ExchangeProfile, Quote, Regime, ReserveAsset, line_cost_jpy, line_credit_jpy
 from .regime import all_cash_reserve

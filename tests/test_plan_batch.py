@@ -89,3 +89,26 @@ def test_a_reserve_held_at_last_years_level_is_still_said_to_bind():
     for result in (solve_plan(prof, [], regime(), plan), solve_plans([prof], [], regime(), plan)[0]):
         assert [y.solution.cash_reserve_jpy for y in result.years] == pytest.approx([1e9, 1e9], rel=1e-9)
         assert ["reserve_never_falls" in y.binding for y in result.years] == [False, True]
+
+
+def test_a_plans_json_imports_neither_pandas_nor_pyarrow_nor_scipy_and_a_table_still_prints():
+    """`plan --format json` reads CSV text and writes JSON: the libraries only tables, workbooks and batches need
+    stay unimported (about half of the command's start-up), and the answer is the same as the table's."""
+    import json
+    import subprocess
+    import sys
+
+    args = ["plan", "--profiles", "data/profiles-japan-2025.csv", "--exchange", "bitflyer", "--quotes",
+            "data/quotes-japan.csv", "--regime", "cold-wallet", "--plan", "fy2027-five-year-phase-in"]
+    probe = ("import sys\nfrom optimizer.cli import main\ncode = main(sys.argv[1:])\n"
+             "sys.stderr.write(repr(sorted(m for m in ('pandas', 'pyarrow', 'scipy', 'openpyxl', 'pulp', 'dask', "
+             "'matplotlib', 'altair', 'optimizer.risk') if m in sys.modules)))\nraise SystemExit(code)\n")
+    root = DATA.parent
+    out = subprocess.run([sys.executable, "-c", probe, *args, "--format", "json"], cwd=root, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "[]"
+    pv = json.loads(out.stdout)["present_value_jpy"]
+    table = subprocess.run([sys.executable, "-m", "optimizer", *args], cwd=root, capture_output=True, text=True,
+                           timeout=300)
+    assert table.returncode == 0 and f"Present value   ¥{pv:,.0f}" in table.stdout
