@@ -37,7 +37,7 @@ from .lp import highs
 from .lp.columns import CASH, SHORTFALL
 from .model import BINDING, INF, MARGINAL_STEP, Columns, Instance, Numbers, Scaled, numbers, solution_from_columns
 from .plan_file import Plan
-from .regime import requirement
+from .regime import asset_credit_factor, credit_factor, requirement
 from .settings import BOUND_GAP, SHORTFALL_SLACK
 from .solution import Solution, SolveError
 
@@ -72,6 +72,8 @@ def plan_years(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
                              f"{plan.years}; expected term_years ≤ {plan.years}", column="term_years",
                              row_id=q.quote_id)
     rate = plan.discount(profile.cost_of_capital)
+    kappa = {q.quote_id: credit_factor(q, regime) for q in quotes}  # κ does not depend on the year's rate
+    akappa = {a.asset_id: asset_credit_factor(a, regime) for a in assets}
     out = []
     for t in range(1, plan.years + 1):
         grow = plan.growth_factor(plan.asset_growth, t)
@@ -86,7 +88,8 @@ def plan_years(profile: ExchangeProfile, quotes: Sequence[Quote], regime: Regime
         required = plan.phase_in[t - 1] * full
         # less than a yen required is nothing required (as inputs refuse an R below a yen: it only breaks the scale)
         required = required if required >= MIN_REQUIREMENT_JPY else 0.0
-        inst = Instance.build(prof, sheet, regime, requirement_jpy=required, assets=assets)
+        inst = Instance.build(prof, sheet, regime, requirement_jpy=required, assets=assets,
+                              credit={q.quote_id: kappa[q.quote_id] for q in sheet}, asset_credit=akappa)
         out.append(PlanYear(t, plan.start_year + t - 1, prof, sheet, full, plan.phase_in[t - 1], inst,
                             1.0 / (1.0 + rate) ** (t - 1), plan.max_provision_jpy[t - 1]))
     return out
@@ -742,8 +745,8 @@ def solve_plans(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], re
                     out[i] = _one(profiles[i], quotes, regime, plan, quotes_source, assets)
                 continue
             for m, (i, years, _, duals) in enumerate(solved):
-                sols = [replace(per_year[k][m], solve_seconds=seconds / plan.years) for k in range(plan.years)]
-                out[i] = _results(years, sols, duals, plan, profiles[i], regime, assets, seconds)
+                out[i] = _results(years, [per_year[k][m] for k in range(plan.years)], duals, plan, profiles[i], regime,
+                                  assets, seconds)
     return out  # type: ignore[return-value]
 
 
