@@ -22,7 +22,6 @@ from .inputs import InputError, check_asset_yields, check_profile_columns, parse
 from .plan import PlanResult, solve_plans
 from .plan_file import Plan
 from .report import json_safe, plan_rows
-from .solution import SolveError
 
 OUT_TYPES = (".csv", ".parquet")
 

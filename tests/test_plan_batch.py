@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builders import layer, profile, random_assets, random_profiles, random_regime, random_sheet, regime
+from builders import profile, random_assets, random_profiles, random_regime, random_sheet, regime
 from optimizer import plan as plan_module
 from optimizer.inputs import load_profiles, load_quotes, load_regime
 from optimizer.plan import solve_plan, solve_plans
