@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-import pandas as pd
+from ._lazy import pandas as pd
 
 from .domain import ExchangeProfile, Incident, Quote, Regime, ReserveAsset, credit_by_kind
 from .i18n import N_
@@ -21,9 +21,15 @@ from .inputs import MAX_JPY, MIN_REQUIREMENT_JPY, InputError
 from .model import Resolver, recovery, solve
 from .obstacles import Reason, Screen, asset_reasons, better, ineligibility, reason as obstacle
 from .regime import CEILINGS, SWEEPABLE, check_parameter, parameter_value, requirement, with_parameter
-from .risk import exceeds_reserve
 from .settings import BREAK_EVEN_GAP
 from .solution import Solution
+
+
+def exceeds_reserve(amount, cash_jpy: float, requirement_jpy: float):
+    """`risk.exceeds_reserve` (imported when a stress test runs: the risk view's modules are not needed before)."""
+    from .risk import exceeds_reserve as exceeds
+
+    return exceeds(amount, cash_jpy, requirement_jpy)
 
 _ROL_CEILING = 10.0     # a rate on line of 1,000%: above this a quote is "bought at any price"
 _ROL_REL_TOL = 1e-5     # break-even premiums are found to this relative precision

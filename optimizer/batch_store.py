@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from ._lazy import pandas as pd
+from ._lazy import pyarrow as pa
+from ._lazy import pyarrow_parquet as pq
 
 from .inputs import InputError
 from .report import neutralize

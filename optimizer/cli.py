@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import pandas as pd
+from ._lazy import pandas as pd
 
-from . import analysis, compare, reasons, report
+from . import analysis, reasons, report
 from .batch_store import summary_path, write_atomic
 from .model import Instance, Resolver, build, quiet_highs, solve
 from .inputs import InputError, check_asset_yields, load_assets, load_incidents, load_profiles, load_quotes, load_regime, \
@@ -448,12 +448,15 @@ def _complain(line: str) -> None:
     print(report.printable(line), file=sys.stderr)
 
 
-def _emit(args: argparse.Namespace, text: str, data, frames: dict | None = None) -> None:
-    """Print the table or the one JSON object; write --out if asked."""
+def _emit(args: argparse.Namespace, text, data, frames=None) -> None:
+    """Print the table or the one JSON object; write --out if asked. `text` and `frames` may be functions that
+    make them (the JSON of `plan` then never builds a table)."""
     if args.format == "json":
         _say(report.to_json(data))
     else:
-        _say(text)
+        _say(text() if callable(text) else text)
+    if callable(frames):
+        frames = frames() if args.out and Path(args.out).suffix.lower() in (".xlsx", ".csv") else {}
     if args.out:
         out = Path(args.out)
         suffix = out.suffix.lower()
@@ -566,6 +569,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         profile = select_profile(load_profiles(args.profiles), args.exchange, args.profiles)
         quotes = load_quotes(args.quotes)
     assets = _assets(args, profile)
+    from . import compare
+
     table = compare.compare_regimes(profile, quotes, compare.load_presets(args.regimes), assets=assets)
     data = {"exchange_id": profile.exchange_id, "exchange_name": profile.name,
             "customer_assets_jpy": profile.customer_assets_jpy, "net_assets_jpy": profile.net_assets_jpy,
@@ -983,12 +988,12 @@ def _batch_or_plan(args: argparse.Namespace) -> int:
     given = _fill_risk_defaults(argparse.Namespace(**vars(args)))
     if given:
         raise InputError(given[0], "expected no risk options with --plan")
-    _refuse_assets(args, "batch --plan", "the funding plan's one LP over all years has no asset columns")
     plan = load_plan_option(args.plan)
     quotes, regime = load_quotes(args.quotes), load_regime(_regime_path(args.regime))
+    assets = tuple(load_assets(args.assets)) if args.assets else ()
     capacity = None if args.capacity.lower() == "none" else load_capacity(args.capacity)
     summary = plan_batch.run(args.profiles, quotes, regime, plan, args.out, capacity=capacity,
-                             quotes_source=args.quotes)
+                             quotes_source=args.quotes, assets=assets, assets_source=args.assets or "assets")
     print(plan_batch.summary_text(summary))
     print(f"\nResults: {args.out}\nSummary: {summary_path(Path(args.out))}")
     return EXIT_OK
@@ -1030,25 +1035,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     plan = load_plan_option(args.plan)
     profile, quotes, regime = _load(args)
-    _refuse_assets(args, "plan", "the funding plan's one LP over all years has no asset columns")
+    assets = _assets(args, profile)
     if args.plan is None and args.scenario:  # a scenario saved with a plan (the app's Plan page) plans with it
         from .scenario import load as load_scenario
 
         plan = load_scenario(args.scenario).plan or plan
-    result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes)
+    result = solve_plan(profile, quotes, regime, plan, quotes_source=args.quotes, assets=assets)
     if not args.no_reasons:
         result = with_reasons(result)
-    data, text, sheets = result.to_dict(), report.plan_text(result, result.not_bought), report.plan_sheets(result)
+    data, found = result.to_dict(), {}
     if args.analyses:
         from .plan import phase_in_costs, provision_frontier, term_break_even
 
-        found = {"phase_in_costs": phase_in_costs(profile, quotes, regime, plan, base=result),
-                 "term_break_even": [term_break_even(profile, quotes, regime, plan, q.quote_id) for q in quotes
-                                     if q.term_years > 1 and q.offered_to(profile.exchange_id)],
-                 "provision_frontier": provision_frontier(profile, quotes, regime, plan)}
+        found = {"phase_in_costs": phase_in_costs(profile, quotes, regime, plan, base=result, assets=assets),
+                 "term_break_even": [term_break_even(profile, quotes, regime, plan, q.quote_id, assets=assets)
+                                     for q in quotes if q.term_years > 1 and q.offered_to(profile.exchange_id)],
+                 "provision_frontier": provision_frontier(profile, quotes, regime, plan, assets=assets)}
         data["analyses"] = found
-        text += "\n\n" + report.plan_analyses_text(found)
-        sheets.update({name: pd.DataFrame(rows) for name, rows in found.items()})
+
+    def text() -> str:
+        out = report.plan_text(result, result.not_bought)
+        return out + "\n\n" + report.plan_analyses_text(found) if found else out
+
+    def sheets() -> dict:
+        return {**report.plan_sheets(result), **{name: pd.DataFrame(rows) for name, rows in found.items()}}
+
     _emit(args, text, data, sheets)
     return EXIT_SHORTFALL if result.status == "shortfall" else EXIT_OK
 

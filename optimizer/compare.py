@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import pandas as pd
+from ._lazy import pandas as pd
 
 from .domain import ASSET_KINDS, ExchangeProfile, Quote, Regime, ReserveAsset, credit_by_kind
 from .inputs import InputError, load_regime

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-import pandas as pd
+from ._lazy import pandas as pd
 
 from .domain import (
     ASSET_KINDS,
@@ -412,9 +412,30 @@ def parse_quote(row: Mapping[str, Any], source: str = "quotes", row_no: int = 1)
     return Quote(**v)
 
 
-def _rows_from_frame(frame: pd.DataFrame) -> Iterator[tuple[int, dict[str, Any]]]:
+def _rows_from_frame(frame: "pd.DataFrame | _Records") -> Iterator[tuple[int, dict[str, Any]]]:
     for i, record in enumerate(frame.to_dict("records"), start=1):
         yield i, record
+
+
+class _Records:
+    """A CSV file's cells as the loaders read them — the header, the rows of strings, each row's first line —
+    without pandas (what `pd.DataFrame(rows, columns=header, dtype=object)` gives `_parse_frame`)."""
+
+    def __init__(self, header: list[str], rows: list[list[str]], lines: list[int]):
+        self.columns, self.rows, self.attrs = header, rows, {"lines": lines}
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows or not self.columns
+
+    def to_dict(self, orient: str) -> list[dict[str, str]]:
+        assert orient == "records"
+        return [dict(zip(self.columns, r)) for r in self.rows]
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows, columns=self.columns, dtype=object)
+        frame.attrs["lines"] = self.attrs["lines"]
+        return frame
 
 
 def _parse_frame(frame: pd.DataFrame, columns: tuple[_Column, ...], parse: Callable, source: str,
@@ -443,6 +464,11 @@ def _parse_frame(frame: pd.DataFrame, columns: tuple[_Column, ...], parse: Calla
 
 def read_csv_text(path: str | Path) -> pd.DataFrame:
     """A CSV file as a frame of strings (blank cells are ''); InputError for a missing or empty file."""
+    return _read_csv_records(path).frame()
+
+
+def _read_csv_records(path: str | Path) -> _Records:
+    """`read_csv_text` without pandas (the loaders' own reading)."""
     path = Path(path)
     source = str(path)
     if not path.is_file():
@@ -451,11 +477,15 @@ def read_csv_text(path: str | Path) -> pd.DataFrame:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(source, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return csv_text_to_frame(text, source)
+    return _csv_records(text, source)
 
 
 def csv_text_to_frame(text: str, source: str) -> pd.DataFrame:
     """CSV text → frame of strings; checks the shape of every row."""
+    return _csv_records(text, source).frame()
+
+
+def _csv_records(text: str, source: str) -> _Records:
     if not text.strip():
         raise InputError(source, "the file is empty; expected a header row and data rows")
     # No cell is longer than the text it is in: let every cell through the csv module's own limit (128 KB by
@@ -477,9 +507,7 @@ def csv_text_to_frame(text: str, source: str) -> pd.DataFrame:
         if len(r) != len(header):
             raise InputError(source, f"has {len(r)} cells but the header has {len(header)}; expected one cell per "
                              "column", row=i, line=starts[i])
-    frame = pd.DataFrame(rows[1:], columns=header, dtype=object)
-    frame.attrs["lines"] = starts[1:]
-    return frame
+    return _Records(header, rows[1:], starts[1:])
 
 
 def profiles_from_frame(frame: pd.DataFrame, source: str = "profiles") -> list[ExchangeProfile]:
@@ -492,12 +520,12 @@ def quotes_from_frame(frame: pd.DataFrame, source: str = "quotes") -> list[Quote
 
 def load_profiles(path: str | Path) -> list[ExchangeProfile]:
     """profiles.csv → profiles in file order."""
-    return profiles_from_frame(read_csv_text(path), str(path))
+    return profiles_from_frame(_read_csv_records(path), str(path))
 
 
 def load_quotes(path: str | Path) -> list[Quote]:
     """quotes.csv → quotes in file order (a header-only file means no quotes: all cash)."""
-    return quotes_from_frame(read_csv_text(path), str(path))
+    return quotes_from_frame(_read_csv_records(path), str(path))
 
 
 def check_profile_columns(header: Iterable[str], source: str) -> None:
@@ -819,7 +847,7 @@ def assets_from_frame(frame: pd.DataFrame, source: str = "assets") -> list[Reser
 
 def load_assets(path: str | Path) -> list[ReserveAsset]:
     """assets.csv → reserve assets in file order (a header-only file means none: cash and cover alone)."""
-    return assets_from_frame(read_csv_text(path), str(path))
+    return assets_from_frame(_read_csv_records(path), str(path))
 
 
 def check_asset_yields(profile: ExchangeProfile, assets: Iterable[ReserveAsset], source: str = "assets") -> None:
@@ -877,7 +905,7 @@ def incidents_from_frame(frame: pd.DataFrame, source: str = "incidents") -> list
 
 def load_incidents(path: str | Path) -> list[Incident]:
     """incidents.csv → historical incidents in file order."""
-    return incidents_from_frame(read_csv_text(path), str(path))
+    return incidents_from_frame(_read_csv_records(path), str(path))
 
 
 # ---------------------------------------------------------------- capacity.csv (the market)
@@ -903,6 +931,6 @@ def _parse_capacity(row: Mapping[str, Any], source: str = "capacity", row_no: in
 
 def load_capacity(path: str | Path) -> dict[str, float]:
     """capacity.csv → {counterparty: the most cover (Σ share × yen limit) it writes across all exchanges}."""
-    rows = _parse_frame(read_csv_text(path), CAPACITY_COLUMNS, _parse_capacity, str(path), "counterparty",
+    rows = _parse_frame(_read_csv_records(path), CAPACITY_COLUMNS, _parse_capacity, str(path), "counterparty",
                         allow_empty=False)
     return {r.counterparty: r.capacity_jpy for r in rows}

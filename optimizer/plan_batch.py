@@ -17,13 +17,11 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .batch_store import summary_path, write_atomic
-from .domain import ExchangeProfile, Quote, Regime
-from .inputs import InputError, check_profile_columns, parse_profile, read_csv_text
-from .lp import highs
-from .plan import PlanResult, solve_plan
+from .domain import ExchangeProfile, Quote, Regime, ReserveAsset
+from .inputs import InputError, check_asset_yields, check_profile_columns, parse_profile, read_csv_text
+from .plan import PlanResult, solve_plans
 from .plan_file import Plan
-from .report import json_safe, plan_frame
-from .solution import SolveError
+from .report import json_safe, plan_rows
 
 OUT_TYPES = (".csv", ".parquet")
 
@@ -50,31 +48,41 @@ def _profiles(path: str | Path) -> list[tuple[str, ExchangeProfile | Exception]]
 
 
 def run(profiles: str | Path, quotes: Sequence[Quote], regime: Regime, plan: Plan, out: str | Path, *,
-        capacity: dict[str, float] | None = None, quotes_source: str = "quotes") -> dict[str, Any]:
-    """Plan every profile; write the rows to `out` and the summary beside it. Returns the summary."""
+        capacity: dict[str, float] | None = None, quotes_source: str = "quotes",
+        assets: Sequence[ReserveAsset] = (), assets_source: str = "assets") -> dict[str, Any]:
+    """Plan every profile; write the rows to `out` and the summary beside it. Returns the summary. `assets`:
+    reserve assets offered every year (a profile whose cost of capital is below a held asset's yield is an error
+    row, as in `batch --assets`)."""
     out = Path(out)
     if out.suffix.lower() not in OUT_TYPES:
         raise InputError(str(out), f"unknown output type; expected {', '.join(OUT_TYPES)}", column="--out")
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise InputError(str(out), f"the folder {out.parent} does not exist")
     started = time.perf_counter()
-    frames, results, errors = [], [], []
-    kept = highs.new()  # one HiGHS instance for every exchange's plan (making one costs more than a small solve)
-    for given, prof in _profiles(profiles):
+    results, failed, valid = [], [], []  # failed: (file position, error row)
+    for at, (given, prof) in enumerate(_profiles(profiles)):
         if isinstance(prof, Exception):
-            errors.append({"exchange_id": given, "plan": plan.name, "status": "error", "error": str(prof)})
+            failed.append((at, {"exchange_id": given, "plan": plan.name, "status": "error", "error": str(prof)}))
             continue
         try:
-            result = solve_plan(prof, quotes, regime, plan, marginal=False, quotes_source=quotes_source, kept=kept)
-        except InputError:
-            raise  # a term longer than the plan: the sheet is wrong for every exchange
-        except (SolveError, ValueError, ArithmeticError) as exc:
-            errors.append({"exchange_id": prof.exchange_id, "plan": plan.name, "status": "error", "error": str(exc)})
+            if assets:
+                check_asset_yields(prof, assets, assets_source)
+        except InputError as exc:
+            failed.append((at, {"exchange_id": prof.exchange_id, "plan": plan.name, "status": "error",
+                                "error": str(exc)}))
             continue
-        results.append(result)
-        frames.append(plan_frame(result))
-    table = pd.concat(frames + ([pd.DataFrame(errors)] if errors else []), ignore_index=True) if frames or errors \
-        else pd.DataFrame()
+        valid.append((at, prof))
+    # a term longer than the plan (InputError) is the sheet's error for every exchange: raised
+    solved = solve_plans([p for _, p in valid], quotes, regime, plan, quotes_source=quotes_source, assets=assets)
+    for (at, prof), result in zip(valid, solved):
+        if isinstance(result, Exception):
+            failed.append((at, {"exchange_id": prof.exchange_id, "plan": plan.name, "status": "error",
+                                "error": str(result)}))
+        else:
+            results.append(result)
+    errors = [row for _, row in sorted(failed, key=lambda f: f[0])]
+    rows = [row for result in results for row in plan_rows(result)]
+    table = pd.DataFrame(rows + errors) if rows or errors else pd.DataFrame()
     summary = summarise(results, plan, capacity or {}, errors, time.perf_counter() - started)
     if out.suffix.lower() == ".parquet":
         buffer = io.BytesIO()
@@ -102,7 +110,7 @@ def summarise(results: Sequence[PlanResult], plan: Plan, capacity: dict[str, flo
             "exchanges": len(ys),
             "total_requirement_full_jpy": sum(y.year.requirement_full_jpy for y in ys),
             "total_required_jpy": sum(y.solution.requirement_jpy for y in ys),
-            "total_reserve_jpy": sum(y.solution.cash_reserve_jpy for y in ys),
+            "total_reserve_jpy": sum(y.reserve_held_jpy for y in ys),
             "total_provisions_jpy": sum(y.provision_jpy for y in ys),
             "total_premiums_jpy": sum(y.premiums_jpy + y.fees_jpy for y in ys),
             "total_annual_cost_jpy": sum(y.solution.annual_cost_jpy for y in ys),
@@ -112,6 +120,9 @@ def summarise(results: Sequence[PlanResult], plan: Plan, capacity: dict[str, flo
                 {"counterparty": c, "cover_jpy": v, "capacity_jpy": capacity.get(c),
                  "utilisation": v / capacity[c] if capacity.get(c) else None} for c, v in sorted(cover.items())],
             "short": [r.profile.exchange_id for r, y in zip(results, ys) if y.solution.status == "shortfall"],
+            **({"total_reserve_assets_jpy": sum(y.solution.reserve_assets_jpy for y in ys),
+                "total_committed_jpy": sum(y.solution.committed_jpy for y in ys)}
+               if any(r.assets for r in results) else {}),
         })
     return {"plan": plan.name, "start_year": plan.start_year, "years": plan.years, "exchanges": len(results),
             "errors": [{"exchange_id": e["exchange_id"], "error": e["error"]} for e in errors],

@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
-import pandas as pd
+from ._lazy import pandas as pd
 
 from .domain import AssetShares
 from .i18n import N_
@@ -275,16 +275,62 @@ def pct(value: float | None, digits: int = 2) -> str:
     return f"{100 * value:.{digits}f}%"
 
 
-def text_table(frame: pd.DataFrame, formats: Mapping[str, Any] | None = None) -> str:
+class Rows:
+    """A table's rows (dicts) as a frame built from them holds its cells — a column of numbers with a missing one
+    is a column of floats, a column of whole numbers stays whole, numbers are right-aligned — for `text_table`
+    without pandas (a plan's table in a terminal)."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None):
+        self.columns = list(columns) if columns is not None else list(dict.fromkeys(k for r in records for k in r))
+        self.values: dict[str, list[Any]] = {}
+        self.numeric: list[bool] = []
+        for c in self.columns:
+            values, numeric = _as_column([r.get(c) for r in records])
+            self.values[c] = values
+            self.numeric.append(numeric)
+        self.size = len(records)
+        if self.columns and all(self.numeric) and any(_is_float_column(v) for v in self.values.values()):
+            self.values = {c: [float(x) for x in v] for c, v in self.values.items()}  # a row of numbers is floats
+
+    @property
+    def empty(self) -> bool:
+        return not self.size or not self.columns
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_float_column(values: Sequence[Any]) -> bool:
+    return any(isinstance(v, float) for v in values)
+
+
+def _as_column(values: list[Any]) -> tuple[list[Any], bool]:
+    """(the cells as a frame holds them, whether the column is numeric)."""
+    if values and all(isinstance(v, bool) for v in values):
+        return values, True
+    if values and all(v is None or _is_number(v) for v in values) and any(v is not None for v in values):
+        if all(isinstance(v, int) for v in values):
+            return values, True
+        return [math.nan if v is None else float(v) for v in values], True
+    return values, False
+
+
+def text_table(frame: "pd.DataFrame | Rows", formats: Mapping[str, Any] | None = None) -> str:
     """A plain aligned table (numbers right-aligned)."""
     formats = formats or {}
     if frame.empty:
         return "(none)"
-    cells = [[printable(formats.get(c, _default_format)(row[c])) for c in frame.columns]
-             for _, row in frame.iterrows()]
+    if isinstance(frame, Rows):
+        cells = [[printable(formats.get(c, _default_format)(frame.values[c][k])) for c in frame.columns]
+                 for k in range(frame.size)]
+        numeric = frame.numeric
+    else:
+        cells = [[printable(formats.get(c, _default_format)(row[c])) for c in frame.columns]
+                 for _, row in frame.iterrows()]
+        numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
     header = [printable(c) for c in frame.columns]
     widths = [max(len(header[i]), *(len(r[i]) for r in cells)) for i in range(len(header))]
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
 
     def fmt(row: Sequence[str]) -> str:
         return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(row, widths, numeric)).rstrip()
@@ -523,12 +569,13 @@ PLAN_COLUMNS = ("fiscal_year", "status", "requirement_full_jpy", "required_share
 
 def plan_frame(result) -> pd.DataFrame:
     """One row per year of a plan (`plan.PlanResult`): the scalar keys of each year, `binding` joined by ';'."""
-    rows = []
-    for y in result.years:
-        d = {k: v for k, v in y.to_dict().items() if not isinstance(v, (list, dict))}
-        d["binding"] = ";".join(y.binding)
-        rows.append({"exchange_id": result.profile.exchange_id, "plan": result.plan.name, "year": y.year.t, **d})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(plan_rows(result))
+
+
+def plan_rows(result) -> list[dict[str, Any]]:
+    """`plan_frame`'s rows as dicts (a batch of plans makes one frame of all its exchanges' rows)."""
+    return [{"exchange_id": result.profile.exchange_id, "plan": result.plan.name, "year": y.year.t, **y.scalars()}
+            for y in result.years]
 
 
 def plan_binding_words(y) -> list[str]:
@@ -539,7 +586,7 @@ def plan_binding_words(y) -> list[str]:
             name = f"max_provision (the reserve may grow by at most {yen(y.year.max_provision_jpy)} this year)"
         elif name == "reserve_never_falls":
             name = ("reserve_never_falls (the reserve may not fall below last year's "
-                    f"{yen(y.solution.cash_reserve_jpy - y.provision_jpy)})")
+                    f"{yen(y.reserve_held_jpy - y.provision_jpy)})")
         out.append(name)
     return out
 
@@ -559,13 +606,15 @@ def plan_text(result, not_bought: Sequence[Sequence[Mapping[str, Any]]] = ()) ->
              f"{pct(p.tax_rate, 2)}; provisions and carry not)",
              f"Provisions      {yen(d['total_provisions_jpy'])} in total; final reserve {yen(d['final_reserve_jpy'])}",
              "", "Year by year:"]
-    frame = plan_frame(result)
-    shown = frame[["fiscal_year", "status", "required_share", "required_coverage_jpy", "cash_reserve_jpy",
-                   "provision_jpy", "premiums_jpy", "fees_jpy", "carry_jpy", "annual_cost_jpy", "shortfall_jpy"]]
-    lines.append(text_table(shown.rename(columns={"required_share": "share_of_R", "required_coverage_jpy": "R_jpy"}),
+    shown = ["fiscal_year", "status", "required_share", "required_coverage_jpy", "cash_reserve_jpy",
+             *(["reserve_assets_jpy", "committed_jpy"] if result.assets else []),
+             "provision_jpy", "premiums_jpy", "fees_jpy", *(["asset_fees_jpy"] if result.assets else []),
+             "carry_jpy", "annual_cost_jpy", "shortfall_jpy"]
+    named = {"required_share": "share_of_R", "required_coverage_jpy": "R_jpy"}
+    lines.append(text_table(Rows([{named.get(c, c): r[c] for c in shown} for r in plan_rows(result)]),
                             {"share_of_R": lambda v: pct(v, 0), "fiscal_year": str}))
     for k, y in enumerate(result.years):
-        mix = y.solution.mix[["source", "kind", "share", "credit_jpy", "annual_cost_jpy"]]
+        mix = Rows(y.solution.mix_rows(), ["source", "kind", "share", "credit_jpy", "annual_cost_jpy"])
         lines += ["", f"FY{y.year.fiscal_year}: R {yen(y.year.requirement_full_jpy)} × {pct(y.year.phase_in, 0)} = "
                   f"{yen(y.solution.requirement_jpy)}", text_table(mix, {"share": lambda v: pct(v, 1)})]
         words = plan_binding_words(y)
@@ -573,6 +622,8 @@ def plan_text(result, not_bought: Sequence[Sequence[Mapping[str, Any]]] = ()) ->
             lines.append("Binding: " + ", ".join(words))
         if k < len(not_bought) and not_bought[k]:
             lines.append("Not bought: " + "; ".join(f"{r['quote_id']}: {r['reason']}" for r in not_bought[k]))
+        if k < len(result.not_held) and result.not_held[k]:
+            lines.append("Not held: " + "; ".join(f"{r['asset_id']}: {r['reason']}" for r in result.not_held[k]))
     return "\n".join(lines)
 
 
@@ -584,6 +635,10 @@ def plan_sheets(result) -> dict[str, pd.DataFrame]:
         if result.not_bought and result.not_bought[k]:
             out = pd.DataFrame(result.not_bought[k])
             mix = pd.concat([mix, out.rename(columns={"quote_id": "source"})[["source", "reason"]]],
+                            ignore_index=True)
+        if result.not_held and result.not_held[k]:
+            out = pd.DataFrame(result.not_held[k])
+            mix = pd.concat([mix, out.rename(columns={"asset_id": "source"})[["source", "reason"]]],
                             ignore_index=True)
         sheets[f"FY{y.year.fiscal_year}"] = mix
     return sheets

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
+from ._lazy import pandas as pd
 
 from .domain import ExchangeProfile, Quote, Regime, ReserveAsset, line_cost_jpy, line_credit_jpy
 from .regime import all_cash_reserve
@@ -143,6 +143,10 @@ class Solution:
     @property
     def mix(self) -> pd.DataFrame:
         """The funding mix, cash first: one row per source with share > 0 (JPY)."""
+        return pd.DataFrame(self.mix_rows())
+
+    def mix_rows(self) -> list[dict[str, Any]]:
+        """`mix`'s rows as dicts (a terminal's table needs no frame)."""
         R = self.requirement_jpy
         rows = [{
             "source": "cash reserve", "quote_id": "", "kind": "cash", "counterparty": self.profile.display_name,
@@ -166,7 +170,7 @@ class Solution:
                 "cover_jpy": h.amount_jpy, "credit_factor": h.credit_factor, "credit_jpy": h.credit_jpy,
                 "annual_cost_jpy": h.annual_cost_jpy,
             })
-        return pd.DataFrame(rows)
+        return rows
 
     def tower(self, peril: str | None = None) -> pd.DataFrame:
         """Who pays a loss of R, slice by slice, for one peril (default: the least covered one).

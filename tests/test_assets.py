@@ -382,8 +382,8 @@ def test_assets_named_as_the_output_is_refused_and_left_as_it_was(tmp_path):
     assert assets.read_bytes() == before
 
 
-@pytest.mark.parametrize("command", [("plan", *JAPAN, "--exchange", "bitflyer"), ("sensitivity",)])
-def test_plan_and_sensitivity_refuse_assets_in_one_line_rather_than_ignore_them(command):
+@pytest.mark.parametrize("command", [("sensitivity",)])
+def test_sensitivity_refuses_assets_in_one_line_rather_than_ignore_them(command):
     out = run(*command, "--assets", "data/assets-japan.csv")
     assert out.returncode == 2 and out.stdout == ""
     [line] = out.stderr.strip().splitlines()

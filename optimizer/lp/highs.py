@@ -127,8 +127,21 @@ def load(h: highspy.Highs, A: "np.ndarray | sp.csc_matrix", cost: np.ndarray, co
          integer: np.ndarray | None = None) -> None:
     """Hand HiGHS the model min cost·x, row_lower ≤ A·x ≤ row_upper, col_lower ≤ x ≤ col_upper, the columns
     `integer` integral. A is dense (rows × columns, as `matrix.Numbers` holds it) or a scipy CSC matrix."""
-    lp = highspy.HighsLp()
     m, c = A.shape
+    mip = integer is not None and len(integer) > 0
+    if isinstance(A, np.ndarray) and mip:  # the arrays straight to HiGHS: no HighsLp to fill (a third of the time)
+        rows, cols = np.nonzero(A.T)  # column-wise: entries of column 0, then column 1, …
+        start = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=c))]).astype(np.int32)
+        integrality = np.zeros(c, dtype=np.int32)  # kContinuous (this form takes no empty integrality: LPs below)
+        integrality[np.asarray(integer)] = int(highspy.HighsVarType.kInteger)
+        f = lambda v: np.asarray(v, dtype=float)  # noqa: E731
+        status = h.passModel(c, m, int(rows.size), int(highspy.MatrixFormat.kColwise),
+                             int(highspy.ObjSense.kMinimize), 0.0, f(cost), f(col_lower), f(col_upper), f(row_lower),
+                             f(row_upper), start, cols.astype(np.int32), A.T[rows, cols], integrality)
+        if status != highspy.HighsStatus.kOk:
+            raise SolveError(f"HiGHS refused the model ({status})")
+        return
+    lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = c, m
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, col_lower, col_upper
     lp.row_lower_, lp.row_upper_ = row_lower, row_upper
@@ -141,7 +154,7 @@ def load(h: highspy.Highs, A: "np.ndarray | sp.csc_matrix", cost: np.ndarray, co
     else:
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = c, m
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-    if integer is not None and len(integer):
+    if mip:
         integrality = np.full(c, highspy.HighsVarType.kContinuous)
         integrality[integer] = highspy.HighsVarType.kInteger
         lp.integrality_ = list(integrality)
