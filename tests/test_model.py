@@ -481,3 +481,12 @@ print(solve(p, load_quotes(sys.argv[2]), load_regime(sys.argv[3]), marginal=Fals
                           str(DATA / "regimes" / "securities-style.toml")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "optimal"
+
+
+def test_a_minimum_line_too_small_for_highs_is_solved_not_refused():
+    # Hypothesis found a min_share of 5e-324 on a yes/no quote: HiGHS drops the coefficient (below its 1e-9
+    # small_matrix_value) and says kWarning, which the MILP path read as "HiGHS refused the model"
+    tiny = layer("Q0", 0.0, 1.0, 0.02, min_share=5e-324, fixed_fee_jpy=1e6)
+    s = solve(profile(), [tiny], regime())
+    assert s.status == "optimal"
+    assert s.annual_cost_jpy <= s.all_cash_cost_jpy

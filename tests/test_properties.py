@@ -33,7 +33,10 @@ def requirement_of(p: ExchangeProfile, rule: RequirementRule) -> float:
 
 def kappa_of(q: Quote, reg: Regime) -> float:
     e = reg.eligibility
-    if e.require_licensed and not q.licensed_in_japan and q.fronting_fee_rate <= 0:
+    # the licence a legal form needs (docs/design.md): insurance, unless fronted; a guarantee; a derivative needs none
+    form = q.legal_form or q.kind
+    if e.require_licensed and form != "derivative" and not q.licensed_in_japan and not (
+            form == "insurance" and q.fronting_fee_rate > 0):
         return 0.0
     if q.kind == "derivative" and q.collateralized:
         k = e.derivative_credit_factor

@@ -138,7 +138,9 @@ def load(h: highspy.Highs, A: "np.ndarray | sp.csc_matrix", cost: np.ndarray, co
         status = h.passModel(c, m, int(rows.size), int(highspy.MatrixFormat.kColwise),
                              int(highspy.ObjSense.kMinimize), 0.0, f(cost), f(col_lower), f(col_upper), f(row_lower),
                              f(row_upper), start, cols.astype(np.int32), A.T[rows, cols], integrality)
-        if status != highspy.HighsStatus.kOk:
+        # kWarning: HiGHS dropped coefficients below its small_matrix_value (1e-9; e.g. a min_share of 5e-324 in a
+        # share ≥ min_share·take row), below the LP's tolerances, as the LP path below does without a word
+        if status == highspy.HighsStatus.kError:
             raise SolveError(f"HiGHS refused the model ({status})")
         return
     lp = highspy.HighsLp()
