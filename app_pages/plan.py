@@ -49,10 +49,11 @@ def presets() -> dict[str, Plan]:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def cached_plan(profile, quotes, regime, plan):
+def cached_plan(profile, quotes, regime, plan, assets=()):
+    """`plan --assets`: the reserve assets (the CFO page's table) offered every year; () for cash and cover alone."""
     from optimizer.plan import solve_plan
 
-    return solve_plan(profile, quotes, regime, plan)
+    return solve_plan(profile, quotes, regime, plan, assets=tuple(assets))
 
 
 # ------------------------------------------------------------------ inputs
@@ -115,13 +116,13 @@ def plan_inputs(quotes) -> Plan:
 def _binding(y, regime) -> list[str]:
     """What holds a year where it is, in words: the year's own limits, then the plan's."""
     u = unit()
-    out = binding_words(y.solution.binding, regime)
+    out = binding_words(y.solution.binding, regime, frozenset(h.asset.asset_id for h in y.solution.holdings))
     for name in y.binding[len(y.solution.binding):]:
         if name == "max_provision":
             out.append(_("the most the reserve may grow this year ({x})").format(x=u(y.year.max_provision_jpy)))
         elif name == "reserve_never_falls":
             out.append(_("the reserve may not fall below last year's ({x})").format(
-                x=u(y.solution.cash_reserve_jpy - y.provision_jpy)))
+                x=u(y.reserve_held_jpy - y.provision_jpy)))
         else:
             out.append(md(name))
     return out
@@ -160,6 +161,26 @@ MONEY = {"required_coverage_jpy": N_("required ({u})"), "cash_reserve_jpy": N_("
          "present_value_jpy": N_("present value ({u})"), "after_tax_cost_jpy": N_("after-tax cost ({u})"),
          "credit_insurance_jpy": N_("insurance credit ({u})"), "credit_derivative_jpy": N_("parametric credit ({u})"),
          "shortfall_jpy": N_("shortfall ({u})"), "requirement_full_jpy": N_("R in full ({u})")}
+# with reserve assets, the columns `plan --assets` adds to its table: held (deposits, JGBs), promised (guarantees,
+# lines) and the promises' fees; then the reserve the provisions build (cash and what is held)
+ASSET_MONEY = {"reserve_assets_jpy": N_("held in deposits and JGBs ({u})"),
+               "committed_jpy": N_("committed by banks and parents ({u})"),
+               "asset_fees_jpy": N_("fees of guarantees and lines ({u})"),
+               "reserve_held_jpy": N_("reserve held ({u})")}
+
+
+def with_assets(result) -> bool:
+    """Whether the plan was offered reserve assets (some offered to this exchange): its rows then have their columns."""
+    return any(y.solution.offered_assets for y in result.years)
+
+
+def money_columns(result) -> dict[str, str]:
+    """The table's amounts, key → title: MONEY, and with reserve assets ASSET_MONEY after the cash reserve."""
+    if not with_assets(result):
+        return MONEY
+    keys = list(MONEY)
+    at = keys.index("cash_reserve_jpy") + 1
+    return {**{k: MONEY[k] for k in keys[:at]}, **ASSET_MONEY, **{k: MONEY[k] for k in keys[at:]}}
 
 
 def year_table(result) -> pd.DataFrame:
@@ -170,7 +191,7 @@ def year_table(result) -> pd.DataFrame:
     shown = pd.DataFrame({_("fiscal year"): frame["fiscal_year"].map(lambda v: _("FY{year}").format(year=v)),
                           _("status"): frame["status"].map(lambda v: _(v)),
                           _("share of R, %"): 100 * frame["required_share"].astype(float)})
-    for column, title in MONEY.items():
+    for column, title in money_columns(result).items():
         shown[_(title).format(u=u.label)] = frame[column].map(u.number)
     return shown
 
@@ -200,14 +221,15 @@ def main() -> None:
         st.info(_("Enter your exchange's figures to see a result."))
         return
     if sc.assets:
-        st.caption(_("The plan takes cash and cover alone: the reserve assets of the CFO page are left out of it (the "
-                     "plan does not take reserve assets yet)."))
+        st.caption(_("Reserve assets: the CFO page's table (**{n}**), offered every year as `python -m optimizer plan "
+                     "--assets FILE` offers them. The provisions build the reserve held — cash, deposits and JGBs; a "
+                     "guarantee or a committed line holds nothing and is no provision.").format(n=len(sc.assets)))
     top = st.container()  # the answer first, above the form it comes from
     with st.expander(_("The plan's parameters"), expanded=True):
         plan = plan_inputs(sc.quotes)
     try:
         with st.spinner(_("Solving…")):
-            result = cached_plan(sc.profile, sc.quotes, sc.regime, plan)
+            result = cached_plan(sc.profile, sc.quotes, sc.regime, plan, sc.assets)
     except (InputError, SolveError) as exc:
         top.error(_("Not solved — {error}").format(error=tr_error(exc)), icon=":material/warning:")
         return
@@ -215,15 +237,25 @@ def main() -> None:
         headline(result)
     u = unit()
     st.altair_chart(charts.plan_chart(result, u, tr()), width="stretch")
-    st.caption(_("Left: each year's requirement (black tick) met by cash, insurance and parametric cover, and what "
-                 "is left unfunded; the dashed line is the reserve. Right: what each year charges to profit — the "
-                 "provision into the reserve (not deductible), premiums and fees."))
+    if with_assets(result):
+        st.caption(_("Left: each year's requirement (black tick) met by cash, the reserve assets by kind, insurance "
+                     "and parametric cover, and what is left unfunded; the dashed line is the reserve held (cash, "
+                     "deposits and JGBs). Right: what each year charges to profit — the provision into the reserve "
+                     "(not deductible), premiums and fees, and the fees of guarantees and lines."))
+    else:
+        st.caption(_("Left: each year's requirement (black tick) met by cash, insurance and parametric cover, and "
+                     "what is left unfunded; the dashed line is the reserve. Right: what each year charges to profit "
+                     "— the provision into the reserve (not deductible), premiums and fees."))
     shown = year_table(result)
-    money = [_(title).format(u=u.label) for title in MONEY.values()]
-    # what fits at 1280 px in both languages (the status is in the headline and the shortfall column)
-    main = [_("fiscal year"), _("share of R, %"), *[_(MONEY[k]).format(u=u.label) for k in (
-        "required_coverage_jpy", "cash_reserve_jpy", "provision_jpy", "premiums_and_fees_jpy", "annual_cost_jpy",
-        "shortfall_jpy")]]
+    titles = money_columns(result)
+    money = [_(title).format(u=u.label) for title in titles.values()]
+    # what fits at 1280 px in both languages (the status is in the headline and the shortfall column); with reserve
+    # assets, what is held and what is promised beside the cash (the share of R gives way)
+    assets = with_assets(result)
+    keys = ("required_coverage_jpy", "cash_reserve_jpy", *(("reserve_assets_jpy", "committed_jpy") if assets else ()),
+            "provision_jpy", "premiums_and_fees_jpy", "annual_cost_jpy", "shortfall_jpy")
+    main = [_("fiscal year"), *([] if assets else [_("share of R, %")]),
+            *[_(titles[k]).format(u=u.label) for k in keys]]
     with st.container(key="plan_table"):
         fitted_table(styled(shown, money=money, percent=[_("share of R, %")]), main, key="plan_more")
     st.markdown("##### " + _("What holds each year where it is"))

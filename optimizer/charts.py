@@ -393,32 +393,54 @@ def tornado_chart(result, unit: Unit, t: Translate = _same) -> alt.LayerChart:
 
 PLAN_CREDIT_WORDS = {"cash": N_("cash"), "insurance": N_("insurance"), "derivative": N_("parametric cover"),
                      "shortfall": N_("unfunded (shortfall)")}
-PLAN_CHARGE_WORDS = {"provision": N_("provision to the reserve"), "premiums": N_("premiums"), "fees": N_("fees")}
-_PLAN_CREDIT_COLORS = ["#4c78a8", "#54a24b", "#eeca3b", "#e45756"]
-_PLAN_CHARGE_COLORS = ["#9d755d", "#b279a2", "#ff9da6"]
+# the reserve assets by kind (optimizer.domain.ASSET_KINDS), between cash and the cover: held before promised
+PLAN_ASSET_WORDS = {"deposit": N_("bank deposits"), "jgb": N_("Japanese government bonds"),
+                    "bank_guarantee": N_("bank guarantees"), "credit_line": N_("committed credit lines"),
+                    "parent_guarantee": N_("parent-company guarantees")}
+PLAN_CHARGE_WORDS = {"provision": N_("provision to the reserve"), "premiums": N_("premiums"), "fees": N_("fees"),
+                     "asset_fees": N_("fees of guarantees and lines")}
+_PLAN_CREDIT_COLORS = {"cash": "#4c78a8", "deposit": "#72b7b2", "jgb": "#439894", "bank_guarantee": "#b279a2",
+                       "credit_line": "#9d755d", "parent_guarantee": "#bab0ac", "insurance": "#54a24b",
+                       "derivative": "#eeca3b", "shortfall": "#e45756"}
+_PLAN_CHARGE_COLORS = {"provision": "#9d755d", "premiums": "#b279a2", "fees": "#ff9da6", "asset_fees": "#f58518"}
 
 
 def plan_chart_frame(result) -> pd.DataFrame:
     """A plan (`plan.PlanResult`) year by year in long form: one row per fiscal year and part, with
-    panel "credit" (what meets R'_t: cash, insurance, parametric cover, shortfall — they add up to R'_t) or
-    "charge" (what the year charges to profit: provision, premiums, fees), and each year's R'_t and reserve C_t."""
+    panel "credit" (what meets R'_t: cash, the reserve assets by kind, insurance, parametric cover, shortfall) or
+    "charge" (what the year charges to profit: provision, premiums, fees, and with reserve assets the fees of
+    guarantees and lines), and each year's R'_t and reserve held H_t (cash, and the deposits and JGBs held: the
+    balance the provisions build; C_t without assets). A reserve asset's kind is a part only when some year holds
+    or is promised it."""
+    from .domain import ASSET_KINDS
+
+    kinds = [k for k in ASSET_KINDS if any(h.asset.kind == k and h.credit_jpy > 0
+                                           for y in result.years for h in y.solution.holdings)]
     rows = []
     for y in result.years:
         d = y.to_dict()
         base = {"fiscal_year": y.year.fiscal_year, "required_jpy": d["required_coverage_jpy"],
-                "reserve_jpy": d["cash_reserve_jpy"]}
-        for part, key in (("cash", "credit_cash_jpy"), ("insurance", "credit_insurance_jpy"),
-                          ("derivative", "credit_derivative_jpy"), ("shortfall", "shortfall_jpy")):
+                "reserve_jpy": float(y.reserve_held_jpy)}
+        rows.append({**base, "panel": "credit", "part": "cash", "amount_jpy": float(d["credit_cash_jpy"])})
+        for kind in kinds:
+            rows.append({**base, "panel": "credit", "part": kind,
+                         "amount_jpy": float(sum(h.credit_jpy for h in y.solution.holdings if h.asset.kind == kind))})
+        for part, key in (("insurance", "credit_insurance_jpy"), ("derivative", "credit_derivative_jpy"),
+                          ("shortfall", "shortfall_jpy")):
             rows.append({**base, "panel": "credit", "part": part, "amount_jpy": float(d[key])})
-        for part, key in (("provision", "provision_jpy"), ("premiums", "premiums_jpy"), ("fees", "fees_jpy")):
+        charges = [("provision", "provision_jpy"), ("premiums", "premiums_jpy"), ("fees", "fees_jpy")]
+        if y.solution.offered_assets:
+            charges.append(("asset_fees", "asset_fees_jpy"))
+        for part, key in charges:
             rows.append({**base, "panel": "charge", "part": part, "amount_jpy": float(d[key])})
     return pd.DataFrame(rows, columns=["fiscal_year", "panel", "part", "amount_jpy", "required_jpy", "reserve_jpy"])
 
 
 def plan_chart(result, unit: Unit, t: Translate = _same) -> alt.HConcatChart:
-    """Left: each year's requirement R'_t met by kind (stacked: cash, insurance, parametric cover, and what is left
-    unfunded), R'_t marked on each bar and the reserve C_t as a line. Right: what each year charges to profit
-    (stacked: the provision into the reserve, premiums, fees), its total on top."""
+    """Left: each year's requirement R'_t met by kind (stacked: cash, the reserve assets by kind, insurance,
+    parametric cover, and what is left unfunded), R'_t marked on each bar and the reserve held H_t (C_t without
+    assets) as a line. Right: what each year charges to profit (stacked: the provision into the reserve, premiums,
+    fees, the fees of guarantees and lines), its total on top."""
     data = plan_chart_frame(result)
     data["year"] = data["fiscal_year"].map(lambda v: t("FY{year}").format(year=v))
     data["amount"] = data["amount_jpy"] / unit.divisor
@@ -427,14 +449,16 @@ def plan_chart(result, unit: Unit, t: Translate = _same) -> alt.HConcatChart:
     x = alt.X("year:O", title=None, sort=years, axis=alt.Axis(labelAngle=0))
     legend = alt.Legend(orient="bottom", direction="horizontal", columns=2, labelLimit=200)
 
-    def stacked(panel: str, words: dict, colors: list, title: str, y_title: str):
+    def stacked(panel: str, words: dict, colors: dict, title: str, y_title: str):
         part = data[data["panel"] == panel].copy()
+        parts = list(dict.fromkeys(part["part"]))  # the frame's order: cash, the assets by kind, the cover, …
         part["what"] = part["part"].map(lambda p: t(words[p]))
-        part["order"] = part["part"].map(list(words).index)
-        labels = [t(w) for w in words.values()]
+        part["order"] = part["part"].map(parts.index)
+        labels = [t(words[p]) for p in parts]
         return alt.Chart(part).mark_bar(stroke="white", strokeWidth=0.5).encode(
             x=x, y=alt.Y("amount:Q", title=y_title, stack="zero"),
-            color=alt.Color("what:N", title=None, scale=alt.Scale(domain=labels, range=colors), sort=labels,
+            color=alt.Color("what:N", title=None, scale=alt.Scale(domain=labels, range=[colors[p] for p in parts]),
+                            sort=labels,
                             legend=legend),
             order=alt.Order("order:Q"),
             tooltip=[alt.Tooltip("year:N", title=t("fiscal year")), alt.Tooltip("what:N", title=t("what")),
@@ -442,7 +466,8 @@ def plan_chart(result, unit: Unit, t: Translate = _same) -> alt.HConcatChart:
         ).properties(width=330, height=300, title=title)
 
     money = t("{what} ({unit})")
-    credit = stacked("credit", PLAN_CREDIT_WORDS, _PLAN_CREDIT_COLORS, t("What meets the requirement each year"),
+    credit = stacked("credit", {**PLAN_CREDIT_WORDS, **PLAN_ASSET_WORDS}, _PLAN_CREDIT_COLORS,
+                     t("What meets the requirement each year"),
                      money.format(what=t("requirement met"), unit=unit.label))
     per_year = data[data["panel"] == "credit"].drop_duplicates("fiscal_year").copy()
     per_year["required"] = per_year["required_jpy"] / unit.divisor

@@ -606,9 +606,11 @@ def plan_text(result, not_bought: Sequence[Sequence[Mapping[str, Any]]] = ()) ->
              f"{pct(p.tax_rate, 2)}; provisions and carry not)",
              f"Provisions      {yen(d['total_provisions_jpy'])} in total; final reserve {yen(d['final_reserve_jpy'])}",
              "", "Year by year:"]
+    # the asset columns when some asset is offered to this exchange (the rows have them only then)
+    assets = any(y.solution.offered_assets for y in result.years)
     shown = ["fiscal_year", "status", "required_share", "required_coverage_jpy", "cash_reserve_jpy",
-             *(["reserve_assets_jpy", "committed_jpy"] if result.assets else []),
-             "provision_jpy", "premiums_jpy", "fees_jpy", *(["asset_fees_jpy"] if result.assets else []),
+             *(["reserve_assets_jpy", "committed_jpy"] if assets else []),
+             "provision_jpy", "premiums_jpy", "fees_jpy", *(["asset_fees_jpy"] if assets else []),
              "carry_jpy", "annual_cost_jpy", "shortfall_jpy"]
     named = {"required_share": "share_of_R", "required_coverage_jpy": "R_jpy"}
     lines.append(text_table(Rows([{named.get(c, c): r[c] for c in shown} for r in plan_rows(result)]),

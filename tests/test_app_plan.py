@@ -244,3 +244,114 @@ def test_a_scenario_with_a_bad_plan_is_refused_naming_the_key(plan, words):
     with pytest.raises(InputError) as err:
         from_json(json.dumps(data), "s.json")
     assert words in str(err.value)
+
+
+# ------------------------------------------------------------------ the CFO page's reserve assets
+
+ASSETS = DATA / "assets-japan.csv"
+
+
+def on_assets(edit_bg_mega: str | None = None):
+    """A fresh session (a real exchange, the Japanese market's sheet) under cold-wallet-assets, amounts in ¥: the CFO
+    page's assets table starts from the bundled assets; `edit_bg_mega` types a most amount into BG-MEGA's row as a
+    user does. Then the Plan page."""
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.sidebar.selectbox(key="unit").set_value("¥").run()
+    at.selectbox(key="regime_select_0").set_value("cold-wallet-assets").run()
+    w = at.session_state["workspace"]
+    if edit_bg_mega is not None:
+        row = list(w.asset_text["asset_id"]).index("BG-MEGA")
+        at.session_state[f"asset_editor_{w.asset_version}"] = {
+            "edited_rows": {row: {"max_amount_jpy": edit_bg_mega}}, "added_rows": [], "deleted_rows": []}
+        at.run()
+    assert not at.exception and not [e.value for e in at.error]
+    at.switch_page(PLAN_PAGE).run()
+    assert not at.exception and not [e.value for e in at.error]
+    return at
+
+
+def plan_cli(*args) -> dict:
+    from conftest import run_cli
+
+    out = run_cli("plan", *args, "--format", "json", "--no-reasons", cwd=ROOT)
+    assert out.returncode in (0, 3), out.stderr
+    return json.loads(out.stdout)
+
+
+def yen_of(text: str) -> int:
+    import re
+
+    return int(re.sub(r"[^\d-]", "", text))
+
+
+def chart_parts(at) -> set[str]:
+    """What the Plan page's chart stacks (the 'what' of every bar)."""
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[0]
+    frames = [pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets]
+    return {v for f in frames if "what" in f.columns for v in f["what"]}
+
+
+def assert_page_is(at, out: dict) -> None:
+    """The page's present value, provisions, assets held and committed per year: the command line's `out`."""
+    assert yen_of(metric(at, "Present value")) == round(out["present_value_jpy"])
+    assert yen_of(metric(at, "Provisions in total")) == round(out["total_provisions_jpy"])
+    table, years = year_table(at), out["plan_years"]
+    assert list(table["fiscal year"]) == [f"FY{y['fiscal_year']}" for y in years]
+    for column, key in (("provision (¥)", "provision_jpy"), ("reserve (¥)", "cash_reserve_jpy"),
+                        ("held in deposits and JGBs (¥)", "reserve_assets_jpy"),
+                        ("committed by banks and parents (¥)", "committed_jpy"),
+                        ("fees of guarantees and lines (¥)", "asset_fees_jpy"),
+                        ("reserve held (¥)", "reserve_held_jpy"), ("annual cost (¥)", "annual_cost_jpy")):
+        assert list(table[column]) == pytest.approx([y[key] for y in years], rel=1e-9, abs=1e-3), column
+
+
+def test_the_plan_page_plans_with_the_cfo_pages_reserve_assets_as_plan_assets_does():
+    at = on_assets()
+    w = at.session_state["workspace"]
+    assert w.quote_sheet == "quotes-japan.csv" and w.plan == load_plan(PHASE_IN)
+    assert not any("left out" in c.value for c in at.caption)
+    assert any("Reserve assets: the CFO page's table (**8**)" in c.value for c in at.caption)
+    args = ["--profiles", DATA / "profiles-japan-2025.csv", "--exchange", w.exchange_id, "--quotes",
+            DATA / "quotes-japan.csv", "--regime", "cold-wallet-assets", "--plan", PHASE_IN]
+    out, without = plan_cli(*args, "--assets", ASSETS), plan_cli(*args)
+    assert out["present_value_jpy"] < without["present_value_jpy"]   # the bank guarantee is worth having
+    assert sum(y["committed_jpy"] for y in out["plan_years"]) > 0
+    assert_page_is(at, out)
+    assert {"cash", "bank guarantees", "insurance"} <= chart_parts(at)
+
+
+def test_a_plan_holding_jgbs_builds_them_by_provisions_and_plan_scenario_gives_the_pages_answer(tmp_path):
+    """BG-MEGA capped at ¥100m on the CFO page: the plan holds JGBs, which the provisions build (the reserve held,
+    cash and JGBs, never falls); the saved scenario planned by the command line gives the same answer."""
+    at = on_assets("1億")
+    sc = at.session_state["workspace"].scenario()
+    assert {a.asset_id: a for a in sc.assets}["BG-MEGA"].max_amount_jpy == 1e8
+    path = tmp_path / "s.json"
+    path.write_text(to_json(sc), encoding="utf-8")
+    out = plan_cli("--scenario", path)
+    years = out["plan_years"]
+    assert all(y["reserve_assets_jpy"] > 0 for y in years)   # JGBs held every year …
+    assert sum(y["provision_jpy"] for y in years) == pytest.approx(out["final_reserve_jpy"])   # … built by provisions
+    assert_page_is(at, out)
+    assert "Japanese government bonds" in chart_parts(at)
+    # and as `plan --assets` on the same table, written as a file
+    from optimizer.scenario import assets_to_frame
+
+    table = tmp_path / "assets.csv"
+    assets_to_frame(sc.assets).to_csv(table, index=False)
+    again = plan_cli("--profiles", DATA / "profiles-japan-2025.csv", "--exchange", sc.profile.exchange_id,
+                     "--quotes", DATA / "quotes-japan.csv", "--regime", "cold-wallet-assets", "--plan", PHASE_IN,
+                     "--assets", table)
+    assert again["present_value_jpy"] == pytest.approx(out["present_value_jpy"], rel=1e-12)
+    assert [y["provision_jpy"] for y in again["plan_years"]] == pytest.approx([y["provision_jpy"] for y in years])
+
+
+def test_the_japanese_plan_page_names_the_reserve_assets_in_japanese():
+    at = on_assets()
+    at.sidebar.radio(key="lang").set_value("ja").run()
+    assert not at.exception and not at.error
+    table = year_table_ja(at)
+    assert "銀行・親会社のコミット額（円）" in table.columns and "預金・国債の保有額（円）" in table.columns
+    assert "銀行保証" in chart_parts(at)

@@ -219,6 +219,22 @@ def test_plan_with_assets_says_which_assets_are_not_held_each_year():
         assert "max_share.parent_guarantee 0" in why["PG-PARENT"]
 
 
+def test_plan_with_assets_none_offered_to_the_exchange_prints_the_plan_of_cash_and_cover(tmp_path):
+    """An assets file whose only asset is offered to another exchange: the plan is the one without assets (the
+    table printed, not an internal error)."""
+    only = tmp_path / "assets.csv"
+    lines = (DATA / "assets-japan.csv").read_text(encoding="utf-8").splitlines()
+    only.write_text("\n".join([lines[0], *[l for l in lines if l.startswith("LINE-MONEX,")]]) + "\n",
+                    encoding="utf-8")
+    args = ("plan", "--profiles", "data/profiles-japan-2025.csv", "--exchange", "bitflyer", "--quotes",
+            "data/quotes-japan.csv", "--regime", "cold-wallet-assets", "--plan", "fy2027-five-year-phase-in",
+            "--no-reasons")
+    text, plain = run(*args, "--assets", only), run(*args)
+    assert text.returncode == 0 and not text.stderr, text.stderr
+    assert "Year by year:" in text.stdout and "reserve_assets_jpy" not in text.stdout
+    assert text.stdout == plain.stdout
+
+
 def test_batch_with_a_plan_and_assets_has_the_assets_per_year_and_an_error_row_for_a_yield_above_coc(tmp_path):
     profiles = pd.read_csv(DATA / "profiles-japan-2025.csv").head(4)
     profiles.loc[3, "cost_of_capital"] = 0.01  # JGB-10Y yields 2.125%: holding it would earn money
