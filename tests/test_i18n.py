@@ -83,3 +83,15 @@ def test_each_idea_has_one_japanese_term_in_every_message(idea, term, others):
     for msgid, msgstr in words:  # the other spellings stand for nothing, for this idea or any other
         assert not [o for o in others if o in msgstr], (msgid, msgstr)
     assert not [(i, s) for i, s in words if "規制" in s]
+
+
+def test_every_assumption_the_sensitivity_page_lists_has_japanese_words():
+    # the Japanese Sensitivity page showed each assumption's label (data/assumptions.toml) in English
+    import tomllib
+
+    from conftest import DATA
+    from optimizer.i18n import translations
+
+    ja = translations("ja")
+    labels = [a["label"] for a in tomllib.loads((DATA / "assumptions.toml").read_text(encoding="utf-8"))["assumption"]]
+    assert [label for label in labels if ja.gettext(label) == label] == []
