@@ -1,0 +1,106 @@
+"""The Batch page as a regulator uses it (AppTest): the batch under every preset, the distributions across the
+exchanges, the cover per counterparty against capacity, and the Excel summary, each against the command line's
+`batch --all-presets --summary-xlsx` on the same inputs."""
+
+import io
+import json
+
+import pytest
+from openpyxl import load_workbook
+from streamlit.testing.v1 import AppTest
+
+from conftest import DATA, ROOT, run_cli
+
+APP, BATCH = str(ROOT / "app.py"), "app_pages/batch.py"
+PROFILES, QUOTES = DATA / "profiles-japan-2025.csv", DATA / "quotes-japan.csv"
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    """The command line's every-preset run on the bundled data (the page's default inputs), with its workbook."""
+    tmp = tmp_path_factory.mktemp("cli")
+    r = run_cli("batch", PROFILES, "--all-presets", "--quotes", QUOTES, "--out", tmp / "all.csv", "--workers", "1",
+                "--summary-xlsx", tmp / "all.xlsx")
+    assert r.returncode == 0, r.stderr
+    return json.loads((tmp / "all.summary.json").read_text())["presets"], load_workbook(tmp / "all.xlsx"), r.stdout
+
+
+def every_preset_page(files, lang="en"):
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    if lang != "en":
+        at.sidebar.radio(key="lang").set_value(lang).run()
+    w = at.session_state["workspace"]
+    assert w.quote_sheet == "quotes-japan.csv" and not w.last_assets  # the bundled inputs of the command line above
+    at.switch_page(BATCH).run()
+    at.toggle(key="batch_every").set_value(True).run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception and not at.error
+    return at
+
+
+def presets_frame(at):
+    return next(d.value for d in at.dataframe if d.value.columns[0] in ("preset", "制度案"))
+
+
+def charts(at):
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def test_every_preset_table_is_the_command_lines_summary(files, cli):
+    from optimizer.inputs import load_quotes
+    from optimizer.report import preset_headline
+
+    sections, _book, stdout = cli
+    at = every_preset_page(files)
+    table = presets_frame(at)
+    assert list(table["preset"]) == [s["preset"] for s in sections]
+    quotes = load_quotes(QUOTES)
+    for (_i, row), s in zip(table.iterrows(), sections):
+        h = preset_headline(s, quotes)
+        for key, col in (("required_coverage_jpy", "total R (¥m)"), ("annual_cost_jpy", "annual cost (¥m)"),
+                         ("cover_jpy", "all cover (¥m)"), ("shortfall_jpy", "shortfall (¥m)")):
+            assert row[col] == pytest.approx(h[key] / 1e6, rel=1e-12, abs=1e-9), (s["preset"], key)
+        assert row["cannot comply"] == h["cannot_comply"] and row["R > net assets"] == h["over_net_assets"]
+        assert row["over their capacity"] == (", ".join(h["over_capacity"]) or "—")
+        # and as the command line prints it (¥bn, one decimal)
+        line = next(x for x in stdout.splitlines() if x.startswith(s["preset"] + " "))
+        assert f"{h['required_coverage_jpy'] / 1e9:,.1f}" in line and f"{row['total R (¥m)'] / 1e3:,.1f}" in line
+
+
+def test_the_excel_download_is_the_command_lines_workbook_cell_by_cell(files, cli):
+    _sections, book, _stdout = cli
+    every_preset_page(files)
+    mine = load_workbook(io.BytesIO(files["batch_summary.xlsx"]))
+    assert mine.sheetnames == book.sheetnames == ["summary", "counterparties", "cannot comply", "results"]
+    for name in book.sheetnames:
+        a, b = mine[name], book[name]
+        assert (a.max_row, a.max_column) == (b.max_row, b.max_column), name
+        for ra, rb in zip(a.iter_rows(), b.iter_rows()):
+            for x, y in zip(ra, rb):
+                assert (x.value, x.number_format, x.data_type) == (y.value, y.number_format, y.data_type), \
+                    (name, x.coordinate)
+
+
+def test_the_charts_are_of_the_preset_shown(files):
+    at = every_preset_page(files)
+    specs = charts(at)
+    titles = json.dumps(specs, ensure_ascii=False)
+    assert "R ÷ net assets" in titles and "cash share of R" in titles and "shortfall (¥m)" in titles
+    capacity = [s for s in specs if "against its capacity" in json.dumps(s.get("title", ""), ensure_ascii=False)]
+    assert len(capacity) == 1                     # one capacity chart, with each counterparty's share of the cover
+    assert "of the cover bought" in json.dumps(capacity[0], ensure_ascii=False)
+    before = [c.proto.SerializeToString() for c in at.get("vega_lite_chart")]
+    first = at.selectbox(key="batch_preset_shown").value
+    other = at.selectbox(key="batch_preset_shown").options[-1]
+    at.selectbox(key="batch_preset_shown").set_value(other).run()
+    assert not at.exception
+    assert first != other
+    # the run shown is the preset chosen: its charts' data change with it
+    assert [c.proto.SerializeToString() for c in at.get("vega_lite_chart")] != before
+
+
+def test_the_japanese_page_names_presets_and_counterparties_in_one_term_each(files):
+    at = every_preset_page(files, "ja")
+    assert presets_frame(at).columns[0] == "制度案"
+    words = json.dumps(charts(at), ensure_ascii=False)
+    assert "引受先" in words or "引受能力" in words
