@@ -227,7 +227,7 @@ def main() -> None:
         summary = result.sections[k]
         names["regime"] = summary["regime"]
         rows = result.results[result.results["preset"] == pick].drop(columns="preset").reset_index(drop=True)
-        result = types.SimpleNamespace(summary=summary, results=rows, all=result.results)
+        result = types.SimpleNamespace(summary=summary, results=rows, all=result.results, sections=result.sections)
     summary = result.summary
     totals = summary["totals"]
     c = st.columns(4)
@@ -286,10 +286,15 @@ def main() -> None:
         results = result.all.assign(quote_sheet=names["quote_sheet"])
     c = st.columns(4)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(results), "batch_results.csv", "text/csv", key="dl_batch")
-    c[1].download_button(_("Summary (JSON)"), report.to_json({**summary, **names}), "batch_summary.json",
+    # every preset: the summaries of all of them (a section per preset) and the presets table, as the command line's
+    text = report.batch_summary_text(summary)
+    data = {**summary, **names}
+    if hasattr(result, "sections"):
+        text = report.presets_text(result.sections, quotes) + "\n\n" + summary["preset"] + ":\n" + text
+        data = {"presets": result.sections, **{k: v for k, v in names.items() if k != "regime"}}
+    c[1].download_button(_("Summary (JSON)"), report.to_json(data), "batch_summary.json",
                          "application/json", key="dl_batch_summary")
-    c[2].download_button(_("Summary (text)"), report.batch_summary_text(summary),
-                         "batch_summary.txt", "text/plain", key="dl_batch_summary_text")
+    c[2].download_button(_("Summary (text)"), text, "batch_summary.txt", "text/plain", key="dl_batch_summary_text")
     c[3].download_button(_("Summary (Excel)"), book, "batch_summary.xlsx",
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_batch_xlsx")
 

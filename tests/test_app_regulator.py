@@ -47,6 +47,7 @@ def charts(at):
 
 
 def test_every_preset_table_is_the_command_lines_summary(files, cli):
+    """The page's every-preset table holds the command line's headline figures, preset by preset."""
     from optimizer.inputs import load_quotes
     from optimizer.report import preset_headline
 
@@ -104,3 +105,23 @@ def test_the_japanese_page_names_presets_and_counterparties_in_one_term_each(fil
     assert presets_frame(at).columns[0] == "制度案"
     words = json.dumps(charts(at), ensure_ascii=False)
     assert "引受先" in words or "引受能力" in words
+
+
+def test_one_presets_run_has_its_charts_and_the_command_lines_workbook(files, tmp_path):
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    w = at.session_state["workspace"]
+    regime = DATA / "regimes" / f"{w.regime_name}.toml"   # the page's preset (a fresh session's)
+    assert regime.exists() and w.quote_sheet == "quotes-japan.csv" and not w.last_assets
+    at.switch_page(BATCH).run()
+    at.button(key="batch_run").click().run()
+    assert not at.exception and not at.error
+    words = json.dumps(charts(at), ensure_ascii=False)
+    assert "R ÷ net assets" in words and "against its capacity" in words
+    r = run_cli("batch", PROFILES, "--quotes", QUOTES, "--regime", regime, "--out", tmp_path / "one.csv",
+                "--workers", "1", "--summary-xlsx", tmp_path / "one.xlsx")
+    assert r.returncode == 0, r.stderr
+    book, mine = load_workbook(tmp_path / "one.xlsx"), load_workbook(io.BytesIO(files["batch_summary.xlsx"]))
+    assert mine.sheetnames == book.sheetnames
+    for name in book.sheetnames:
+        cells = lambda ws: [(c.value, c.number_format) for row in ws.iter_rows() for c in row]  # noqa: E731
+        assert cells(mine[name]) == cells(book[name]), name
