@@ -111,12 +111,12 @@ def _presets():
 
 # The every-preset table: its columns (report.preset_headline's keys), money in the page's unit
 PRESET_MONEY = ("required_coverage_jpy", "annual_cost_jpy", "insurance_cover_jpy", "cover_jpy", "shortfall_jpy")
-PRESET_WORDS = {"preset": N_("preset"), "required_coverage_jpy": N_("total R ({unit})"),
-                "annual_cost_jpy": N_("annual cost ({unit})"), "insurance_cover_jpy": N_("insurance cover ({unit})"),
-                "cover_jpy": N_("all cover ({unit})"), "cover_to_capacity": N_("all cover ÷ capacity"),
-                "over_capacity": N_("over their capacity"), "over_net_assets": N_("R > net assets"),
-                "cannot_comply": N_("cannot comply"), "shortfall_jpy": N_("shortfall ({unit})"),
-                "cannot_comply_exchanges": N_("who cannot comply"), "errors": N_("errors")}
+PRESET_WORDS = {"preset": N_("preset"), "required_coverage_jpy": N_("total R"), "annual_cost_jpy": N_("annual cost"),
+                "insurance_cover_jpy": N_("insurance cover"), "cover_jpy": N_("all cover"),
+                "cover_to_capacity": N_("all cover ÷ capacity"), "over_capacity": N_("over their capacity"),
+                "over_net_assets": N_("R > net assets"), "cannot_comply": N_("cannot comply"),
+                "shortfall_jpy": N_("shortfall"), "cannot_comply_exchanges": N_("who cannot comply"),
+                "errors": N_("errors")}  # money in the page's unit, said in the caption (the headers fit at 1280 px)
 
 
 def presets_table(sections, quotes, u, t) -> pd.DataFrame:
@@ -132,7 +132,7 @@ def presets_table(sections, quotes, u, t) -> pd.DataFrame:
         frame[col] = frame[col].map(lambda v: ", ".join(v) or "—")
     for col in PRESET_MONEY:
         frame[col] = frame[col].astype(float)
-    return frame.rename(columns={k: t(w).format(unit=u.label) for k, w in PRESET_WORDS.items()})
+    return frame.rename(columns={k: t(w) for k, w in PRESET_WORDS.items()})
 
 
 def workbook(result, quotes) -> bytes:
@@ -183,14 +183,17 @@ def main() -> None:
 
             with _plain_main():
                 if every:
-                    result = batch.run_presets(frame, w.last_quotes, _presets(), workers=workers, chunk_size=CHUNK,
+                    presets = _presets()
+                    runs = len(frame) * len(presets)   # the bar counts the rows of every preset
+                    result = batch.run_presets(frame, w.last_quotes, presets, workers=workers, chunk_size=CHUNK,
                                                on_progress=on_progress, capacity=_capacity(),
                                                assets=w.last_assets or None)
                 else:
+                    runs = len(frame)
                     result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
                                        on_progress=on_progress, capacity=_capacity(), assets=w.last_assets or None)
             bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
-                done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
+                done=f"{runs:,}", total=f"{runs:,}", rate=runs / max(time.monotonic() - started, 1e-9)))
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,
                                                 "profiles_file": up.name if up is not None else BUNDLED[bundled][1],
                                                 "quotes": tuple(w.last_quotes)})
@@ -213,14 +216,16 @@ def main() -> None:
     if isinstance(result, batch.PresetsResult):
         st.subheader(_("Every preset"))
         st.caption(_("Each exchange solved alone under each preset, as `python -m optimizer batch PROFILES "
-                     "--all-presets` prints it; cover set against the capacity file."))
+                     "--all-presets` prints it; cover set against the capacity file.") + " "
+                   + _("Amounts in {unit}.").format(unit=u.label))
         table = presets_table(result.sections, quotes, u, tr())
-        label = lambda k: _(PRESET_WORDS[k]).format(unit=u.label)  # noqa: E731
+        label = lambda k: _(PRESET_WORDS[k])  # noqa: E731
         view = styled(table, money=[label(k) for k in PRESET_MONEY], fraction=[label("cover_to_capacity")])
         fitted_table(view, [label(k) for k in ("preset", "required_coverage_jpy", "annual_cost_jpy", "cover_jpy",
                                                 "cover_to_capacity", "over_net_assets", "cannot_comply",
                                                 "shortfall_jpy")],
-                     key="batch_presets_more", column_config=right_aligned(view))
+                     key="batch_presets_more", column_config={
+                         **right_aligned(view), label("preset"): st.column_config.TextColumn(width=215)})
         shown_names = [s["preset"] for s in result.sections]
         pick = st.selectbox(_("Preset shown below"), shown_names, key="batch_preset_shown")
         k = shown_names.index(pick)

@@ -486,30 +486,37 @@ def capacity_chart(by_counterparty: list[dict], unit: Unit, t: Translate = _same
                      "capacity": None if cap is None else cap / unit.divisor,
                      "share_text": f"{share:.0%}", "used_text": "—" if not cap else f"{r['cover_jpy'] / cap:.0%}",
                      "cover_text": unit(r["cover_jpy"]) + " " + t("({share} of the cover bought{used})").format(
+                         share=f"{share:.0%}", used=""),
+                     "cover_used_text": unit(r["cover_jpy"]) + " " + t("({share} of the cover bought{used})").format(
                          share=f"{share:.0%}", used=used),
                      "capacity_text": "—" if cap is None else unit(cap),
                      "state": t("over capacity") if over else t("within capacity") if cap is not None
                      else t("no capacity listed")})
     data = pd.DataFrame(rows, columns=["counterparty", "cover", "capacity", "share_text", "used_text", "cover_text",
-                                       "capacity_text", "state"])
+                                       "cover_used_text", "capacity_text", "state"])
+    # room on the right for the bars' labels (the cover and its share of all cover)
+    top = max([0.0, *data["cover"].fillna(0), *data["capacity"].fillna(0)]) * 1.6 or 1.0
     order = list(data.sort_values("cover", ascending=False)["counterparty"])
-    y = alt.Y("counterparty:N", sort=order, title=None, axis=alt.Axis(labelLimit=360))
+    y = alt.Y("counterparty:N", sort=order, title=None, axis=alt.Axis(labelLimit=420))
     tooltip = [alt.Tooltip("counterparty:N", title=t("counterparty")),
-               alt.Tooltip("cover_text:N", title=t("cover bought")),
+               alt.Tooltip("cover_used_text:N", title=t("cover bought")),
                alt.Tooltip("capacity_text:N", title=t("capacity")),
                alt.Tooltip("share_text:N", title=t("share of the cover bought")),
                alt.Tooltip("used_text:N", title=t("capacity used"))]
     states = [t("within capacity"), t("over capacity"), t("no capacity listed")]
     bars = alt.Chart(data).mark_bar().encode(
-        x=alt.X("cover:Q", title=t("cover bought ({unit}); tick: capacity").format(unit=unit.label)), y=y,
-        color=alt.Color("state:N", title=None, scale=alt.Scale(domain=states, range=["#4c78a8", "#e45756", "#bab0ac"])),
+        x=alt.X("cover:Q", title=t("cover bought ({unit}); tick: capacity").format(unit=unit.label),
+                scale=alt.Scale(domain=[0, top], nice=False)), y=y,
+        color=alt.Color("state:N", title=None, scale=alt.Scale(domain=states, range=["#4c78a8", "#e45756", "#bab0ac"]),
+                        legend=alt.Legend(orient="bottom")),
         tooltip=tooltip)
     labels = alt.Chart(data).mark_text(align="left", dx=4, fontSize=11).encode(
         x="cover:Q", y=y, text="cover_text:N")
     ticks = alt.Chart(data.dropna(subset=["capacity"])).mark_tick(color="black", thickness=3, size=24).encode(
         x="capacity:Q", y=y, tooltip=tooltip)
+    # the height holds the title, the axis and the legend besides the bars (the page fits the chart to it)
     return (bars + ticks + labels).properties(
-        height=max(160, 40 * len(data)), usermeta=SVG,
+        height=max(160, 40 * len(data)) + 130, usermeta=SVG,
         title=t("Cover bought by counterparty against its capacity (each exchange solved alone)"))
 
 
@@ -552,11 +559,14 @@ def distribution_chart(results: pd.DataFrame, unit: Unit, t: Translate = _same) 
         axis = alt.Axis(format=".0%") if kind == "share" else alt.Axis(format=",.0f")
         head = (t("{title}: {k} of {n} exchanges short") if col == "shortfall_jpy" else
                 t("{title}: {n} exchanges")).format(title=name, k=len(part), n=n)
-        base = alt.Chart(part if len(part) else pd.DataFrame({"value": [0.0], "exchange": [""], "text": [""]}))
-        bars = base.mark_bar(color="#4c78a8" if col != "shortfall_jpy" else "#e45756",
-                             opacity=1.0 if len(part) else 0.0).encode(
+        if not len(part):  # nothing to count (no exchange falls short): said, not an empty axis
+            empty = alt.Chart(pd.DataFrame({"text": [t("none")]})).mark_text(fontSize=14, color="#666").encode(
+                text="text:N")
+            panels.append(empty.properties(width=230, height=170, title=alt.TitleParams(head, fontSize=12)))
+            continue
+        bars = alt.Chart(part).mark_bar(color="#4c78a8" if col != "shortfall_jpy" else "#e45756").encode(
             x=alt.X("value:Q", bin=alt.Bin(maxbins=20), title=name, axis=axis),
-            y=alt.Y("count():Q", title=t("exchanges")),
+            y=alt.Y("count():Q", title=t("exchanges"), axis=alt.Axis(format="d", tickMinStep=1)),
             tooltip=[alt.Tooltip("count():Q", title=t("exchanges"))])
         panels.append(bars.properties(width=230, height=170, title=alt.TitleParams(head, fontSize=12)))
     return alt.hconcat(*panels).properties(usermeta=SVG)
