@@ -126,3 +126,31 @@ def test_one_presets_run_has_its_charts_and_the_command_lines_workbook(files, tm
     for name in book.sheetnames:
         cells = lambda ws: [(c.value, c.number_format) for row in ws.iter_rows() for c in row]  # noqa: E731
         assert cells(mine[name]) == cells(book[name]), name
+
+
+def test_the_distributions_hold_each_exchanges_figures_and_the_capacity_chart_its_share_of_the_cover(tmp_path):
+    """The charts' data, from the command line's own results and summary: one value per exchange and panel (the
+    shortfall panel the exchanges short), and each counterparty's share of all the cover bought."""
+    import pandas as pd
+
+    from optimizer import charts
+    from optimizer.i18n import Unit
+
+    r = run_cli("batch", PROFILES, "--quotes", QUOTES, "--regime", "cold-wallet", "--out", tmp_path / "r.csv",
+                "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    rows = pd.read_csv(tmp_path / "r.csv")
+    summary = json.loads((tmp_path / "r.summary.json").read_text())
+    data = charts.distribution_frame(rows, Unit("¥m"))
+    ratio = data[data["panel"] == "R ÷ net assets"].set_index("exchange")["value"]
+    known = rows.dropna(subset=["requirement_to_net_assets"]).set_index("exchange_id")["requirement_to_net_assets"]
+    assert ratio.to_dict() == known.to_dict()
+    short = data[data["panel"] == "shortfall (¥m)"].set_index("exchange")["value"]
+    assert sorted(short.index) == sorted(rows.loc[rows["shortfall_jpy"] > 0, "exchange_id"])
+    assert short.to_dict() == (rows.set_index("exchange_id").loc[short.index, "shortfall_jpy"] / 1e6).to_dict()
+    by_cp = summary["insurance_by_counterparty"]
+    spec = charts.capacity_chart(by_cp, Unit("¥m")).to_dict()
+    shown = next(iter(spec["datasets"].values()))
+    total = sum(x["cover_jpy"] for x in by_cp)
+    assert [x["share_text"] for x in shown] == [f"{x['cover_jpy'] / total:.0%}" for x in by_cp]
+    assert summary["status_counts"].get("shortfall", 0) == len(short) > 0
