@@ -23,6 +23,7 @@ from optimizer.inputs import InputError, csv_text_to_frame, load_capacity
 from optimizer.scenario import assets_to_frame, quotes_to_frame, regime_to_dict
 
 RESULT = "batch_result"      # (fingerprint, BatchResult or PresetsResult, names) of the last run
+EVERY = "batch_every_on"     # the "Every preset" switch, kept across pages
 CHUNK = 64                   # profiles per task: progress at least every few seconds
 # Bundled profiles the page runs when nothing is uploaded: key → (file, label)
 BUNDLED = {"real": (REAL_PROFILES, N_("Japan's exchanges, 2025 statements")),
@@ -51,10 +52,11 @@ def _read(up, bundled: str = "real") -> pd.DataFrame:
     return frame
 
 
-def _fingerprint(up, w, bundled: str) -> str:
-    parts = [up.file_id if up is not None else f"bundled:{bundled}", w.quote_sheet, w.regime_name,
-             json.dumps(regime_to_dict(w.regime), default=str), quotes_to_frame(w.last_quotes).to_json(),
-             assets_to_frame(w.last_assets).to_json()]
+def _fingerprint(up, w, bundled: str, every: bool = False) -> str:
+    """The inputs of a run; an every-preset run does not depend on the scenario's regime."""
+    regime = ["every preset"] if every else [w.regime_name, json.dumps(regime_to_dict(w.regime), default=str)]
+    parts = [up.file_id if up is not None else f"bundled:{bundled}", w.quote_sheet, *regime,
+             quotes_to_frame(w.last_quotes).to_json(), assets_to_frame(w.last_assets).to_json()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -162,11 +164,14 @@ def main() -> None:
         sheet=md(sheet), n=len(w.last_quotes), profiles=md(profiles))
         + ((" · " + _("reserve assets: **{n}** (the CFO page's table)").format(n=len(w.last_assets)))
            if w.last_assets else ""))
-    every = st.toggle(_("Every preset"), key="batch_every",
+    # kept beside the widget: a widget's state is dropped while another page runs, and the results shown would
+    # then read as stale on coming back
+    every = st.toggle(_("Every preset"), key="batch_every", value=bool(ss.get(EVERY, False)),
                       help=_("Run the batch under every bundled preset instead of the scenario's regime, as "
                              "`python -m optimizer batch PROFILES --all-presets` does: a row of headline figures per "
                              "preset."))
-    fingerprint = _fingerprint(up, w, bundled) + (":every" if every else "")
+    ss[EVERY] = every
+    fingerprint = _fingerprint(up, w, bundled, every)
     if st.button(_("Run batch"), type="primary", key="batch_run"):
         try:
             frame = _read(up, bundled)

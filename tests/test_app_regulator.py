@@ -154,3 +154,18 @@ def test_the_distributions_hold_each_exchanges_figures_and_the_capacity_chart_it
     total = sum(x["cover_jpy"] for x in by_cp)
     assert [x["share_text"] for x in shown] == [f"{x['cover_jpy'] / total:.0%}" for x in by_cp]
     assert summary["status_counts"].get("shortfall", 0) == len(short) > 0
+
+
+def test_every_preset_results_go_stale_with_the_quotes_not_with_the_scenarios_regime(files):
+    at = every_preset_page(files)
+    stale = lambda: any("Stale" in w.value for w in at.warning)  # noqa: E731
+    assert not stale()
+    at.switch_page("app_pages/cfo.py").run()
+    w = at.session_state["workspace"]
+    other = next(n for n in w.regimes if n != w.regime_name)
+    at.selectbox(key=f"regime_select_{w.generation}").set_value(other).run()
+    assert at.session_state["workspace"].regime_name == other
+    at.switch_page(BATCH).run()
+    assert not stale()                      # every preset was run: the scenario's regime is not an input
+    at.toggle(key="batch_every").set_value(False).run()
+    assert stale()                          # one preset's run is another question
