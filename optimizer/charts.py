@@ -497,7 +497,7 @@ def capacity_chart(by_counterparty: list[dict], unit: Unit, t: Translate = _same
     # room on the right for the bars' labels (the cover and its share of all cover)
     top = max([0.0, *data["cover"].fillna(0), *data["capacity"].fillna(0)]) * 1.6 or 1.0
     order = list(data.sort_values("cover", ascending=False)["counterparty"])
-    y = alt.Y("counterparty:N", sort=order, title=None, axis=alt.Axis(labelLimit=420))
+    y = alt.Y("counterparty:N", sort=order, title=None, axis=alt.Axis(labelLimit=470))
     tooltip = [alt.Tooltip("counterparty:N", title=t("counterparty")),
                alt.Tooltip("cover_used_text:N", title=t("cover bought")),
                alt.Tooltip("capacity_text:N", title=t("capacity")),
