@@ -17,12 +17,13 @@ from app_pages.common import (
     BATCH_ERROR_WIDTHS as ERROR_WIDTHS, DATA, ILLUSTRATIVE_PROFILES, N_, REAL_PROFILES, _, fitted_table, md, overrides_note, read_profiles_parquet, right_aligned,
     stale_warning, styled, tr, unit, upload_rows_check, ws,
 )
-from optimizer import batch, charts, report, settings
+from optimizer import batch, charts, compare, report, settings
 from optimizer.i18n import input_error_words
 from optimizer.inputs import InputError, csv_text_to_frame, load_capacity
 from optimizer.scenario import assets_to_frame, quotes_to_frame, regime_to_dict
 
-RESULT = "batch_result"      # (fingerprint, BatchResult, names) of the last run
+RESULT = "batch_result"      # (fingerprint, BatchResult or PresetsResult, names) of the last run
+EVERY = "batch_every_on"     # the "Every preset" switch, kept across pages
 CHUNK = 64                   # profiles per task: progress at least every few seconds
 # Bundled profiles the page runs when nothing is uploaded: key → (file, label)
 BUNDLED = {"real": (REAL_PROFILES, N_("Japan's exchanges, 2025 statements")),
@@ -51,10 +52,11 @@ def _read(up, bundled: str = "real") -> pd.DataFrame:
     return frame
 
 
-def _fingerprint(up, w, bundled: str) -> str:
-    parts = [up.file_id if up is not None else f"bundled:{bundled}", w.quote_sheet, w.regime_name,
-             json.dumps(regime_to_dict(w.regime), default=str), quotes_to_frame(w.last_quotes).to_json(),
-             assets_to_frame(w.last_assets).to_json()]
+def _fingerprint(up, w, bundled: str, every: bool = False) -> str:
+    """The inputs of a run; an every-preset run does not depend on the scenario's regime."""
+    regime = ["every preset"] if every else [w.regime_name, json.dumps(regime_to_dict(w.regime), default=str)]
+    parts = [up.file_id if up is not None else f"bundled:{bundled}", w.quote_sheet, *regime,
+             quotes_to_frame(w.last_quotes).to_json(), assets_to_frame(w.last_assets).to_json()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -100,6 +102,48 @@ def _capacity_words(summary, u) -> None:
                         key="batch_capacity_chart")
 
 
+def _presets():
+    """The bundled presets in the order `batch --all-presets` runs them: the command line's default first, then the
+    README's order."""
+    from optimizer.cli import DEFAULT_REGIME
+
+    loaded = dict(compare.load_presets(DATA / "regimes"))
+    return [(n, loaded[n]) for n in compare.preset_order(loaded, first=DEFAULT_REGIME.removesuffix(".toml"))]
+
+
+# The every-preset table: its columns (report.preset_headline's keys), money in the page's unit
+PRESET_MONEY = ("required_coverage_jpy", "annual_cost_jpy", "insurance_cover_jpy", "cover_jpy", "shortfall_jpy")
+PRESET_WORDS = {"preset": N_("preset"), "required_coverage_jpy": N_("total R"), "annual_cost_jpy": N_("annual cost"),
+                "insurance_cover_jpy": N_("insurance cover"), "cover_jpy": N_("all cover"),
+                "cover_to_capacity": N_("all cover ÷ capacity"), "over_capacity": N_("over their capacity"),
+                "over_net_assets": N_("R > net assets"), "cannot_comply": N_("cannot comply"),
+                "shortfall_jpy": N_("shortfall"), "cannot_comply_exchanges": N_("who cannot comply"),
+                "errors": N_("errors")}  # money in the page's unit, said in the caption (the headers fit at 1280 px)
+
+
+def presets_table(sections, quotes, u, t) -> pd.DataFrame:
+    """A row per preset: the headline figures the command line's `batch --all-presets` prints
+    (report.preset_headline), money in the unit `u`, headers in the page's language."""
+    rows = []
+    for s in sections:
+        h = report.preset_headline(s, quotes)
+        rows.append({"preset": s["preset"], **{k: u.number(h[k]) if k in PRESET_MONEY else h[k]
+                                               for k in PRESET_WORDS if k != "preset"}})
+    frame = pd.DataFrame(rows, columns=list(PRESET_WORDS))
+    for col in ("over_capacity", "cannot_comply_exchanges"):
+        frame[col] = frame[col].map(lambda v: ", ".join(v) or "—")
+    for col in PRESET_MONEY:
+        frame[col] = frame[col].astype(float)
+    return frame.rename(columns={k: t(w) for k, w in PRESET_WORDS.items()})
+
+
+def workbook(result, quotes) -> bytes:
+    """The batch as the command line's `--summary-xlsx` writes it: the summary (a row per preset), counterparties,
+    who cannot comply, then the results."""
+    sections = result.sections if isinstance(result, batch.PresetsResult) else [result.summary]
+    return report.batch_workbook(sections, result.results, quotes, rows=len(result.results))
+
+
 def main() -> None:
     ss = st.session_state
     w = ws()
@@ -120,7 +164,14 @@ def main() -> None:
         sheet=md(sheet), n=len(w.last_quotes), profiles=md(profiles))
         + ((" · " + _("reserve assets: **{n}** (the CFO page's table)").format(n=len(w.last_assets)))
            if w.last_assets else ""))
-    fingerprint = _fingerprint(up, w, bundled)
+    # kept beside the widget: a widget's state is dropped while another page runs, and the results shown would
+    # then read as stale on coming back
+    every = st.toggle(_("Every preset"), key="batch_every", value=bool(ss.get(EVERY, False)),
+                      help=_("Run the batch under every bundled preset instead of the scenario's regime, as "
+                             "`python -m optimizer batch PROFILES --all-presets` does: a row of headline figures per "
+                             "preset."))
+    ss[EVERY] = every
+    fingerprint = _fingerprint(up, w, bundled, every)
     if st.button(_("Run batch"), type="primary", key="batch_run"):
         try:
             frame = _read(up, bundled)
@@ -136,12 +187,21 @@ def main() -> None:
                                                                          ).format(done=f"{done:,}", total=f"{total or 0:,}", rate=rate))
 
             with _plain_main():
-                result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
-                                   on_progress=on_progress, capacity=_capacity(), assets=w.last_assets or None)
+                if every:
+                    presets = _presets()
+                    runs = len(frame) * len(presets)   # the bar counts the rows of every preset
+                    result = batch.run_presets(frame, w.last_quotes, presets, workers=workers, chunk_size=CHUNK,
+                                               on_progress=on_progress, capacity=_capacity(),
+                                               assets=w.last_assets or None)
+                else:
+                    runs = len(frame)
+                    result = batch.run(frame, w.last_quotes, w.regime, workers=workers, chunk_size=CHUNK,
+                                       on_progress=on_progress, capacity=_capacity(), assets=w.last_assets or None)
             bar.progress(1.0, text=_("{done} of {total} exchanges ({rate:,.0f}/s)").format(
-                done=f"{len(frame):,}", total=f"{len(frame):,}", rate=len(frame) / max(time.monotonic() - started, 1e-9)))
+                done=f"{runs:,}", total=f"{runs:,}", rate=runs / max(time.monotonic() - started, 1e-9)))
             ss[RESULT] = (fingerprint, result, {"regime": w.regime.name, "quote_sheet": sheet,
-                                                "profiles_file": up.name if up is not None else BUNDLED[bundled][1]})
+                                                "profiles_file": up.name if up is not None else BUNDLED[bundled][1],
+                                                "quotes": tuple(w.last_quotes)})
         except InputError as exc:
             st.error(_("Not run — {error}").format(error=md(input_error_words(exc, tr()))))
         except Exception as exc:  # whatever the file holds, a message, not a traceback
@@ -150,8 +210,34 @@ def main() -> None:
     if stored is None:
         return
     old, result, names = stored
+    names = dict(names)
+    quotes = names.pop("quotes", ())
     if old != fingerprint:
         stale_warning()
+    memo = ss.get(RESULT + "_xlsx")
+    if memo is None or memo[0] is not result:  # the workbook of this run, written once
+        memo = ss[RESULT + "_xlsx"] = (result, workbook(result, quotes))
+    book = memo[1]
+    if isinstance(result, batch.PresetsResult):
+        st.subheader(_("Every preset"))
+        st.caption(_("Each exchange solved alone under each preset, as `python -m optimizer batch PROFILES "
+                     "--all-presets` prints it; cover set against the capacity file.") + " "
+                   + _("Amounts in {unit}.").format(unit=u.label))
+        table = presets_table(result.sections, quotes, u, tr())
+        label = lambda k: _(PRESET_WORDS[k])  # noqa: E731
+        view = styled(table, money=[label(k) for k in PRESET_MONEY], fraction=[label("cover_to_capacity")])
+        fitted_table(view, [label(k) for k in ("preset", "required_coverage_jpy", "annual_cost_jpy", "cover_jpy",
+                                                "cover_to_capacity", "over_net_assets", "cannot_comply",
+                                                "shortfall_jpy")],
+                     key="batch_presets_more", column_config={
+                         **right_aligned(view), label("preset"): st.column_config.TextColumn(width=215)})
+        shown_names = [s["preset"] for s in result.sections]
+        pick = st.selectbox(_("Preset shown below"), shown_names, key="batch_preset_shown")
+        k = shown_names.index(pick)
+        summary = result.sections[k]
+        names["regime"] = summary["regime"]
+        rows = result.results[result.results["preset"] == pick].drop(columns="preset").reset_index(drop=True)
+        result = types.SimpleNamespace(summary=summary, results=rows, all=result.results, sections=result.sections)
     summary = result.summary
     totals = summary["totals"]
     c = st.columns(4)
@@ -202,13 +288,25 @@ def main() -> None:
                      key="batch_demand_more", column_config={**right_aligned(view),
                                                              label("counterparty"): st.column_config.TextColumn(
                                                                  width=330)})
+    if len(results) and (results["status"] != "error").any():
+        st.subheader(_("Across the exchanges"))
+        st.altair_chart(charts.distribution_chart(results, u, tr()), width="stretch", key="batch_distributions")
     _capacity_words(summary, u)
-    c = st.columns(3)
+    if hasattr(result, "all"):  # every preset: the results of all of them, a preset column first
+        results = result.all.assign(quote_sheet=names["quote_sheet"])
+    c = st.columns(4)
     c[0].download_button(_("Results (CSV)"), report.csv_bytes(results), "batch_results.csv", "text/csv", key="dl_batch")
-    c[1].download_button(_("Summary (JSON)"), report.to_json({**summary, **names}), "batch_summary.json",
+    # every preset: the summaries of all of them (a section per preset) and the presets table, as the command line's
+    text = report.batch_summary_text(summary)
+    data = {**summary, **names}
+    if hasattr(result, "sections"):
+        text = report.presets_text(result.sections, quotes) + "\n\n" + summary["preset"] + ":\n" + text
+        data = {"presets": result.sections, **{k: v for k, v in names.items() if k != "regime"}}
+    c[1].download_button(_("Summary (JSON)"), report.to_json(data), "batch_summary.json",
                          "application/json", key="dl_batch_summary")
-    c[2].download_button(_("Summary (text)"), report.batch_summary_text(summary),
-                         "batch_summary.txt", "text/plain", key="dl_batch_summary_text")
+    c[2].download_button(_("Summary (text)"), text, "batch_summary.txt", "text/plain", key="dl_batch_summary_text")
+    c[3].download_button(_("Summary (Excel)"), book, "batch_summary.xlsx",
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_batch_xlsx")
 
 
 main()

@@ -19,7 +19,7 @@ __all__ = ["Unit", "tower_chart", "layer_bands", "cost_chart", "frontier_chart",
            "stress_chart",
            "stress_table", "exceedance_frame", "exceedance_chart", "tornado_frame", "tornado_chart",
            "plan_chart_frame", "plan_chart",
-           "capacity_chart"]
+           "capacity_chart", "distribution_frame", "distribution_chart"]
 
 Translate = Callable[[str], str]
 _same: Translate = lambda s: s  # noqa: E731
@@ -501,29 +501,97 @@ def capacity_chart(by_counterparty: list[dict], unit: Unit, t: Translate = _same
     """Cover bought from each counterparty (a batch summary's `insurance_by_counterparty`, every exchange solved
     alone) as bars, each counterparty's capacity as a black tick; a bar above its capacity is red and says so."""
     rows = []
+    total = sum(r["cover_jpy"] for r in by_counterparty)
     for r in by_counterparty:
         cap = r.get("capacity_jpy")
         over = cap is not None and r["cover_jpy"] > cap * (1 + 1e-9)
+        share = r["cover_jpy"] / total if total > 0 else 0.0  # the concentration: this counterparty's part of all cover
+        used = "" if not cap else t(", {used} of its capacity").format(used=f"{r['cover_jpy'] / cap:.0%}")
         rows.append({"counterparty": t(r["counterparty"]), "cover": r["cover_jpy"] / unit.divisor,
                      "capacity": None if cap is None else cap / unit.divisor,
-                     "cover_text": unit(r["cover_jpy"]), "capacity_text": "—" if cap is None else unit(cap),
+                     "share_text": f"{share:.0%}", "used_text": "—" if not cap else f"{r['cover_jpy'] / cap:.0%}",
+                     "cover_text": unit(r["cover_jpy"]) + " " + t("({share} of the cover bought{used})").format(
+                         share=f"{share:.0%}", used=""),
+                     "cover_used_text": unit(r["cover_jpy"]) + " " + t("({share} of the cover bought{used})").format(
+                         share=f"{share:.0%}", used=used),
+                     "capacity_text": "—" if cap is None else unit(cap),
                      "state": t("over capacity") if over else t("within capacity") if cap is not None
                      else t("no capacity listed")})
-    data = pd.DataFrame(rows, columns=["counterparty", "cover", "capacity", "cover_text", "capacity_text", "state"])
+    data = pd.DataFrame(rows, columns=["counterparty", "cover", "capacity", "share_text", "used_text", "cover_text",
+                                       "cover_used_text", "capacity_text", "state"])
+    # room on the right for the bars' labels (the cover and its share of all cover)
+    top = max([0.0, *data["cover"].fillna(0), *data["capacity"].fillna(0)]) * 1.6 or 1.0
     order = list(data.sort_values("cover", ascending=False)["counterparty"])
-    y = alt.Y("counterparty:N", sort=order, title=None, axis=alt.Axis(labelLimit=360))
+    y = alt.Y("counterparty:N", sort=order, title=None, axis=alt.Axis(labelLimit=470))
     tooltip = [alt.Tooltip("counterparty:N", title=t("counterparty")),
-               alt.Tooltip("cover_text:N", title=t("cover bought")),
-               alt.Tooltip("capacity_text:N", title=t("capacity"))]
+               alt.Tooltip("cover_used_text:N", title=t("cover bought")),
+               alt.Tooltip("capacity_text:N", title=t("capacity")),
+               alt.Tooltip("share_text:N", title=t("share of the cover bought")),
+               alt.Tooltip("used_text:N", title=t("capacity used"))]
     states = [t("within capacity"), t("over capacity"), t("no capacity listed")]
     bars = alt.Chart(data).mark_bar().encode(
-        x=alt.X("cover:Q", title=t("cover bought ({unit}); tick: capacity").format(unit=unit.label)), y=y,
-        color=alt.Color("state:N", title=None, scale=alt.Scale(domain=states, range=["#4c78a8", "#e45756", "#bab0ac"])),
+        x=alt.X("cover:Q", title=t("cover bought ({unit}); tick: capacity").format(unit=unit.label),
+                scale=alt.Scale(domain=[0, top], nice=False)), y=y,
+        color=alt.Color("state:N", title=None, scale=alt.Scale(domain=states, range=["#4c78a8", "#e45756", "#bab0ac"]),
+                        legend=alt.Legend(orient="bottom")),
         tooltip=tooltip)
     labels = alt.Chart(data).mark_text(align="left", dx=4, fontSize=11).encode(
         x="cover:Q", y=y, text="cover_text:N")
     ticks = alt.Chart(data.dropna(subset=["capacity"])).mark_tick(color="black", thickness=3, size=24).encode(
         x="capacity:Q", y=y, tooltip=tooltip)
+    # the height holds the title, the axis and the legend besides the bars (the page fits the chart to it)
     return (bars + ticks + labels).properties(
-        height=max(160, 40 * len(data)), usermeta=SVG,
+        height=max(160, 40 * len(data)) + 130, usermeta=SVG,
         title=t("Cover bought by counterparty against its capacity (each exchange solved alone)"))
+
+
+# The distributions across exchanges of a batch (the regulator's view): panel → (results column, title, kind)
+DISTRIBUTIONS = (("requirement_to_net_assets", N_("R ÷ net assets"), "share"),
+                 ("cash_share", N_("cash share of R"), "share"),
+                 ("shortfall_jpy", N_("shortfall ({unit})"), "money"))
+
+
+def distribution_frame(results: pd.DataFrame, unit: Unit, t: Translate = _same) -> pd.DataFrame:
+    """A batch's results as the distributions' long frame: one row per exchange and panel (error rows left out; the
+    shortfall panel holds the exchanges that fall short). Columns: panel, exchange, value (a fraction, or money in
+    the unit), text (as a tooltip reads it)."""
+    ok = results[results["status"] != "error"] if "status" in results else results
+    rows = []
+    for col, title, kind in DISTRIBUTIONS:
+        if col not in ok:
+            continue
+        values = pd.to_numeric(ok[col], errors="coerce")
+        if col == "shortfall_jpy":
+            values = values[values > 0]
+        name = t(title).format(unit=unit.label)
+        for ex, v in zip(ok.loc[values.index, "exchange_id"], values):
+            if pd.isna(v):
+                continue
+            rows.append({"panel": name, "exchange": ex, "value": v / unit.divisor if kind == "money" else v,
+                         "text": unit(v) if kind == "money" else f"{v:.1%}"})
+    return pd.DataFrame(rows, columns=["panel", "exchange", "value", "text"])
+
+
+def distribution_chart(results: pd.DataFrame, unit: Unit, t: Translate = _same) -> alt.HConcatChart:
+    """Histograms across the exchanges of a batch: R ÷ net assets, the cash share of R and the shortfall of those
+    that fall short, side by side; each panel's title says how many exchanges it counts."""
+    data = distribution_frame(results, unit, t)
+    n = int((results["status"] != "error").sum()) if "status" in results else len(results)
+    panels = []
+    for col, title, kind in DISTRIBUTIONS:
+        name = t(title).format(unit=unit.label)
+        part = data[data["panel"] == name]
+        axis = alt.Axis(format=".0%") if kind == "share" else alt.Axis(format=",.0f")
+        head = (t("{title}: {k} of {n} exchanges short") if col == "shortfall_jpy" else
+                t("{title}: {n} exchanges")).format(title=name, k=len(part), n=n)
+        if not len(part):  # nothing to count (no exchange falls short): said, not an empty axis
+            empty = alt.Chart(pd.DataFrame({"text": [t("none")]})).mark_text(fontSize=14, color="#666").encode(
+                text="text:N")
+            panels.append(empty.properties(width=230, height=170, title=alt.TitleParams(head, fontSize=12)))
+            continue
+        bars = alt.Chart(part).mark_bar(color="#4c78a8" if col != "shortfall_jpy" else "#e45756").encode(
+            x=alt.X("value:Q", bin=alt.Bin(maxbins=20), title=name, axis=axis),
+            y=alt.Y("count():Q", title=t("exchanges"), axis=alt.Axis(format="d", tickMinStep=1)),
+            tooltip=[alt.Tooltip("count():Q", title=t("exchanges"))])
+        panels.append(bars.properties(width=230, height=170, title=alt.TitleParams(head, fontSize=12)))
+    return alt.hconcat(*panels).properties(usermeta=SVG)
