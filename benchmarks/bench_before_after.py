@@ -1,6 +1,8 @@
 """Two source trees of the project timed on the same command lines, in the same run: wall time end to end (start-up,
 reading, solving, writing), A/B interleaved for `--rounds` rounds (the order alternates each round: the load of a
-shared machine moves), medians, and ratios after ÷ before (below 1: the after tree is faster).
+shared machine moves), medians, and ratios after ÷ before (below 1: the after tree is faster). The CPU time of each
+process (user + system, its children included) is reported beside the wall time: under a shared machine's load it
+moves less.
 
 Both trees run with the same Python (this one, or `--python`) as `python -m optimizer …` with `PYTHONPATH=TREE`
 (checked once per tree: `optimizer.__file__` must lie in it) and read the same data folder (`--data`, default
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,14 +55,21 @@ def check_tree(python: str, tree: Path) -> None:
         raise SystemExit(f"PYTHONPATH={tree} imports optimizer from {where}, not from the tree")
 
 
-def timed(python: str, tree: Path, argv: list[str], work: Path) -> tuple[float, int]:
+def cpu_of_children() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(python: str, tree: Path, argv: list[str], work: Path) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of the process and its children, exit code)."""
+    cpu = cpu_of_children()
     started = time.perf_counter()
     done = subprocess.run([python, "-m", "optimizer", *argv], env=env_for(tree), cwd=work, capture_output=True,
                           text=True)
     seconds = time.perf_counter() - started
     if done.returncode not in OK_CODES:
         raise SystemExit(f"{tree}: optimizer {' '.join(argv)} exited {done.returncode}:\n{done.stderr[-2000:]}")
-    return seconds, done.returncode
+    return seconds, cpu_of_children() - cpu, done.returncode
 
 
 def market_inputs(tmp: Path, n: int) -> tuple[Path, Path, Path, Path]:
@@ -145,6 +155,7 @@ def main() -> None:
         tmp = Path(tmp)
         todo = cases(data, tmp, args.req_n, args.market_n, set(args.only.split(",")))
         times: dict[str, dict[str, list[float]]] = {name: {"before": [], "after": []} for name, _, _ in todo}
+        cpus: dict[str, dict[str, list[float]]] = {name: {"before": [], "after": []} for name, _, _ in todo}
         codes: dict[str, dict[str, set[int]]] = {name: {"before": set(), "after": set()} for name, _, _ in todo}
         k = 0
         for r in range(args.rounds):
@@ -153,16 +164,18 @@ def main() -> None:
                 k += 1
                 for side in order:
                     run_dir = Path(tempfile.mkdtemp(dir=tmp))
-                    seconds, rc = timed(args.python, trees[side], [*argv, "--out", str(run_dir / f"out{suffix}")],
+                    seconds, cpu, rc = timed(args.python, trees[side], [*argv, "--out", str(run_dir / f"out{suffix}")],
                                         run_dir)
                     times[name][side].append(seconds)
+                    cpus[name][side].append(cpu)
                     codes[name][side].add(rc)
                 print(f"round {r + 1} {name}: before {times[name]['before'][-1]:.2f} s, after "
                       f"{times[name]['after'][-1]:.2f} s", file=sys.stderr, flush=True)
     print(f"before {trees['before']}\nafter  {trees['after']}\ndata   {data}\npython {args.python}, "
           f"{args.rounds} rounds, A/B interleaved\n")
-    print("| case | before median s | after median s | after ÷ before (medians) | per-round ratios | exit codes |")
-    print("|---|---|---|---|---|---|")
+    print("| case | before median s | after median s | after ÷ before (medians) | per-round ratios |"
+          " CPU s before / after (medians) | CPU after ÷ before | exit codes |")
+    print("|---|---|---|---|---|---|---|---|")
     tb = ta = 0.0
     for name, _, _ in todo:
         b, a = times[name]["before"], times[name]["after"]
@@ -170,9 +183,10 @@ def main() -> None:
         tb, ta = tb + mb, ta + ma
         rounds = ", ".join(f"{y / x:.2f}" for x, y in zip(b, a))
         same = "same" if codes[name]["before"] == codes[name]["after"] else "DIFFER"
-        print(f"| {name} | {mb:.2f} | {ma:.2f} | {ma / mb:.2f} | {rounds} | "
+        cb, ca = statistics.median(cpus[name]["before"]), statistics.median(cpus[name]["after"])
+        print(f"| {name} | {mb:.2f} | {ma:.2f} | {ma / mb:.2f} | {rounds} | {cb:.2f} / {ca:.2f} | {ca / cb:.2f} | "
               f"{','.join(map(str, sorted(codes[name]['before'])))} ({same}) |")
-    print(f"| all cases (sum of medians) | {tb:.2f} | {ta:.2f} | {ta / tb:.2f} | | |")
+    print(f"| all cases (sum of medians) | {tb:.2f} | {ta:.2f} | {ta / tb:.2f} | | | | |")
 
 
 if __name__ == "__main__":
