@@ -530,7 +530,7 @@ _blas_limited = False
 SOLVED_ALONE = "solved on its own (shortfall, many yes/no quotes, or a failure in the chunk's stack)"
 
 
-def _one_blas_thread() -> None:
+def one_blas_thread() -> None:
     """Small matrices in many processes: numpy's BLAS threads would only contend (settings.BLAS_THREADS)."""
     global _blas_limited
     if not _blas_limited:
@@ -549,7 +549,7 @@ def solve_chunk(task: ChunkTask) -> ChunkResult:
     quotes); a profile that path leaves (a shortfall, a MILP with many yes/no quotes, any failure) is solved on
     its own, where its errors become its row.
     """
-    _one_blas_thread()
+    one_blas_thread()
     rows: list[dict[str, Any] | None] = [None] * len(task.rows)
     by_quote: dict[str, list[float]] = {}
     profiles: dict[int, ExchangeProfile] = {}

@@ -959,6 +959,7 @@ def solve_market(profiles: Sequence[ExchangeProfile], quotes: Sequence[Quote], r
     Returns a MarketResult; raises SolveError if HiGHS fails, an exchange cannot be solved alone, or a mix fails
     the independent checks (verify, capacity).
     """
+    batch.one_blas_thread()  # as a batch chunk: small matrices, where numpy's BLAS threads would only contend
     started = time.perf_counter()
     quotes = tuple(quotes)
     if method not in ("auto", "joint", "decompose"):
