@@ -857,7 +857,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def _batch_all_presets(args: argparse.Namespace, risk, out: Path, bar, on_progress) -> int:
     """`batch PROFILES --all-presets`: batch.run under every bundled preset, the default first and then in the
     README's order; one table of headline figures, one row per preset."""
-    from . import batch
+    from . import batch, compare
 
     folder = data_dir() / "regimes"
     loaded = dict(compare.load_presets(folder))
