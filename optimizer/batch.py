@@ -46,7 +46,6 @@ from .lp.engine import Resolver
 from .lp.results import binding_many
 from .lp.scaled import Instance
 from .regime import all_cash_reserve, asset_credit_factor, credit_factor
-from .risk import RISK_COLUMNS
 from .solution import SCALAR_KEYS, Mixes, SolveError, error_result
 
 class ChunkSolver:
@@ -394,7 +393,21 @@ class ChunkTask:
 
 
 def _columns(risk: Any, assets: Sequence[ReserveAsset]) -> tuple[str, ...]:
-    return COLUMNS + (ASSET_COLUMNS if assets else ()) + (RISK_COLUMNS if risk is not None else ())
+    return COLUMNS + (ASSET_COLUMNS if assets else ()) + (risk_columns() if risk is not None else ())
+
+
+def risk_columns() -> tuple[str, ...]:
+    """risk.RISK_COLUMNS, imported when a batch asks for them (`--risk`): the risk view, with its simulation and
+    TVaR rows, is a few hundredths of a second of every batch's start-up otherwise."""
+    from .risk import RISK_COLUMNS
+
+    return RISK_COLUMNS
+
+
+def __getattr__(name: str):
+    if name == "RISK_COLUMNS":  # `batch.RISK_COLUMNS`, as before, without importing the risk view up front
+        return risk_columns()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -655,24 +668,31 @@ class Summary:
 
         from .statements import is_stale
 
-        today = dt.date.today()
+        today, seen = dt.date.today(), {}
         for eid, date in zip(f["exchange_id"], f["statement_date"]):
-            if is_stale(date, today):
+            stale = seen.get(date)
+            if stale is None:  # a chunk's profiles share a few statement dates: each is read once
+                stale = seen[date] = is_stale(date, today)
+            if stale:
                 self.stale[0] += 1
                 if len(self.stale[1]) < 50:
                     self.stale[1].append([eid, date])
 
     def _add_who_cannot_comply(self, f: pd.DataFrame) -> None:
-        solved = f["status"] != "error"
-        R = f["required_coverage_jpy"]
+        status, ids = f["status"].to_numpy(dtype=object), f["exchange_id"].to_numpy(dtype=object)
+        solved = status != "error"
+        R = f["required_coverage_jpy"].to_numpy(dtype="float64")
         for key, column in (("net_assets", "net_assets_jpy"), ("liquid_capital", "liquid_capital_jpy")):
-            over = solved & f[column].notna() & (R > f[column])  # a blank liquid capital means no limit
+            limit = f[column].to_numpy(dtype="float64")
+            over = solved & ~np.isnan(limit) & (R > limit)  # a blank liquid capital means no limit
             self.over[key][0] += int(over.sum())
-            self.over[key][1] += list(f.loc[over, "exchange_id"])[: max(0, 50 - len(self.over[key][1]))]
-        short = f[f["status"] == "shortfall"].head(max(0, 50 - len(self.cannot_comply)))
-        self.cannot_comply += [{"exchange_id": r.exchange_id, "required_coverage_jpy": r.required_coverage_jpy,
-                                "shortfall_jpy": r.shortfall_jpy, "binding": r.binding.split(";") if r.binding else []}
-                               for r in short.itertuples()]
+            self.over[key][1] += ids[over][: max(0, 50 - len(self.over[key][1]))].tolist()
+        short = np.flatnonzero(status == "shortfall")[: max(0, 50 - len(self.cannot_comply))]
+        if short.size:
+            shortfall, binding = f["shortfall_jpy"].to_numpy(dtype="float64"), f["binding"].to_numpy(dtype=object)
+            self.cannot_comply += [{"exchange_id": ids[k], "required_coverage_jpy": float(R[k]),
+                                    "shortfall_jpy": float(shortfall[k]),
+                                    "binding": binding[k].split(";") if binding[k] else []} for k in short.tolist()]
 
     @classmethod
     def of_chunk(cls, f: pd.DataFrame, by_quote: Mapping[str, list[float]], paths: Mapping[str, int]) -> "Summary":

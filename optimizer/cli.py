@@ -22,13 +22,17 @@ from typing import Sequence
 
 from ._lazy import pandas as pd
 
-from . import analysis, reasons, report
+from . import report
+from ._lazy import LazyModule
 from .batch_store import summary_path, write_atomic
 from .model import Instance, Resolver, build, quiet_highs, solve
 from .inputs import InputError, check_asset_yields, load_assets, load_incidents, load_profiles, load_quotes, load_regime, \
     select_profile
 from .regime import SWEEPABLE
 from .solution import SolveError
+
+analysis = LazyModule("optimizer.analysis")  # break-evens, frontiers, stress tests, why a quote was not bought:
+reasons = LazyModule("optimizer.reasons")    # imported when a command uses them, not at a batch's start-up
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_SHORTFALL, EXIT_FAILED = 0, 2, 3, 1
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them

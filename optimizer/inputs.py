@@ -340,10 +340,16 @@ def _parse_row(row: Mapping[str, Any], columns: tuple[_Column, ...], source: str
     values: dict[str, Any] = {}
     for col in columns:
         raw = row.get(col.name)
+        if type(raw) is float and raw == raw:  # a number read from Parquet or a frame (most cells): not missing
+            try:
+                values[col.name] = col.parse(raw)
+            except ValueError as exc:
+                raise InputError(source, str(exc), row_no, col.name, row_id) from None
+            continue
         if isinstance(raw, str) and len(raw) > MAX_CELL_CHARS:
             raise InputError(source, f"the cell has {len(raw):,} characters; expected at most {MAX_CELL_CHARS:,}",
                              row_no, col.name, row_id)
-        if _missing(raw):
+        if raw is None or _missing(raw):
             if col.required:
                 raise InputError(source, "a value is required here", row_no, col.name, row_id)
             values[col.name] = col.default

@@ -451,7 +451,9 @@ def _two_events_worst(R, C, attach, limit, aggregate, weight, covers, sigma, gri
 
     e1, e2 = axis(top1), axis(top2)
     r1, r2 = pays(e1), pays(e2)
-    runs_out = (aggregate < 2.0 * limit).any(axis=0)
+    # a layer no exchange of the slice holds (w = 0 throughout) pays nothing anywhere: it is added as a separable one
+    # (its part is 0), and its line x₁ + x₂ = 2a + A is no vertex of anyone's retained total
+    runs_out = (aggregate < 2.0 * limit).any(axis=0) & (weight != 0).any(axis=0)
     worst = np.full(N, -np.inf)
     kinds = {c.tobytes(): c for c in covers}.values()
     for c1 in kinds:

@@ -462,3 +462,20 @@ def test_the_summary_counts_how_each_solve_went(tmp_path):
     assert paths[REBUILD_NEW_STRUCTURE] == 2  # one model per chunk
     assert paths[REUSED_BASIS] > paths[WARM_SIMPLEX] > 0
     assert "Solve paths" in report.batch_summary_text(result.summary)
+
+
+def test_a_batch_starts_without_the_risk_view_the_break_evens_or_the_not_bought_reasons(tmp_path):
+    """`batch` (no --risk) needs neither the risk view (its simulation and TVaR rows) nor break-evens, frontiers and
+    the reasons a quote was not bought: they stay unimported (a few hundredths of a second of every batch's start-up),
+    and the rows are written as before."""
+    out = tmp_path / "rows.csv"
+    probe = ("import sys\nfrom optimizer.cli import main\ncode = main(sys.argv[1:])\n"
+             "sys.stderr.write(repr(sorted(m for m in ('optimizer.risk', 'optimizer.analysis', 'optimizer.reasons', "
+             "'optimizer.obstacles', 'pulp', 'scipy') if m in sys.modules)))\n"
+             "raise SystemExit(code)\n")
+    done = subprocess.run([sys.executable, "-c", probe, "batch", str(DATA / "profiles-japan-2025.csv"), "--quotes",
+                           str(DATA / "quotes-japan.csv"), "--regime", "cold-wallet-repeat", "--out", str(out),
+                           "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 3), done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+    assert len(pd.read_csv(out)) == len(pd.read_csv(DATA / "profiles-japan-2025.csv"))

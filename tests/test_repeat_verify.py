@@ -61,6 +61,21 @@ def test_the_split_evaluation_finds_the_same_worst_pair_as_the_full_one(seed, n,
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * args[0].max())
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 9), sigma=st.sampled_from([0.25, 0.5, 1.0, 2.0]))
+def test_layers_no_exchange_of_the_slice_holds_leave_the_worst_pair_as_the_full_evaluation_finds_it(seed, n, sigma):
+    """A batch's chunk often holds two or three of a sheet's layers: the others (no exchange of the slice holds
+    them) are added as separable layers; the worst pair is still the full evaluation's."""
+    R, C, attach, limit, aggregate, weight, covers, sigma = towers(seed, 40, n, sigma)
+    held = np.random.default_rng(seed + 1).random(n) < 0.4
+    held[np.random.default_rng(seed + 2).integers(n)] = True  # at least one layer held
+    weight = weight * held[None, :]
+    args = R, C, attach, limit, aggregate, weight, covers, sigma
+    for grid in (_GRID_PAIRS_MANY, _GRID_PAIRS):
+        got, want = _two_events_worst(*args, grid), reference(*args, grid)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * R.max())
+
+
 def test_a_layer_without_reinstatement_covering_both_perils_leaves_the_second_loss_to_the_reserve():
     R, tower = np.array([1e10]), (np.array([[0.0]]), np.array([[1e10]]), np.array([[1e10]]), np.array([[1.0]]))
     both = [np.array([True])]

@@ -333,7 +333,8 @@ class Resolver:
         if marginal and found.any():
             step = d.unit * MARGINAL_STEP
             idx = np.flatnonzero(found)
-            bumped = Scaled.stack([replace(insts[i], requirement_jpy=insts[i].requirement_jpy + step[i]) for i in idx])
+            picked = [insts[i] for i in idx]
+            bumped = Scaled.stack(picked, np.fromiter((i.requirement_jpy for i in picked), float, len(idx)) + step[idx])
             bnum = numbers(bumped)
             for pattern in np.unique(best_pattern[idx]):
                 sub = np.flatnonzero(best_pattern[idx] == pattern)
@@ -391,8 +392,8 @@ class Resolver:
         mc = np.full(len(idx), np.nan)
         if marginal and solved.any():
             step = d.unit * MARGINAL_STEP
-            bumped = Scaled.stack([replace(insts[i], requirement_jpy=insts[i].requirement_jpy + step[k])
-                                   for k, i in enumerate(idx)])
+            bumped = Scaled.stack([insts[i] for i in idx],
+                                  np.fromiter((insts[i].requirement_jpy for i in idx), float, len(idx)) + step)
             bnum = numbers(bumped)
             b_solved, _, bx = self._shortfall_phases(kept, bnum)
             b_objective = np.einsum("ic,ic->i", bnum.cost, bx)

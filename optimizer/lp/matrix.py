@@ -9,8 +9,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .columns import Columns
-from .rows import PER_INSTANCE_BOUNDS, ROW_FAMILIES, Rows
+from .columns import CASH, SHORTFALL, Columns
+from .rows import FAMILY_BLOCKS, PER_INSTANCE_BOUNDS, ROW_FAMILIES, Rows
 from .scaled import Scaled
 
 
@@ -43,9 +43,11 @@ def numbers(d: Scaled, fixed_take: Mapping[int, bool] | None = None) -> Numbers:
     b, bins = d.batch, np.flatnonzero(d.binary)
     cols = Columns.of_scaled(d)
     shared = d.same_rows()
-    rows = Rows.stack([family(d.one(0) if shared else d) for family in ROW_FAMILIES])
-    A = np.concatenate([rows.cash[..., None], rows.gap[..., None], rows.share, rows.asset, rows.take[..., bins]],
-                       axis=-1)
+    one = d.one(0) if shared else d
+    families = [block for family in ROW_FAMILIES
+                for block in (FAMILY_BLOCKS[family](one) if family in FAMILY_BLOCKS else [family(one)])]
+    rows = Rows.stack([replace(f, share=f.share[..., :0, :], take=f.take[..., :0, :], asset=None) for f in families])
+    A = _matrix(families, bins, cols)
     if shared:  # every instance of the stack has these rows: one copy, seen N times
         A = np.broadcast_to(A, b + A.shape)
         lower, upper = np.broadcast_to(rows.lower, b + rows.lower.shape), np.broadcast_to(rows.upper, b + rows.upper.shape)
@@ -68,3 +70,22 @@ def numbers(d: Scaled, fixed_take: Mapping[int, bool] | None = None) -> Numbers:
     return Numbers(A, rows.lower, rows.upper, cost, lower, upper, rows.names,
                    np.arange(cols.takes().start, cols.count), shared)
 
+
+
+def _matrix(families: list[Rows], bins: np.ndarray, cols: Columns) -> np.ndarray:
+    """A, rows × columns (cash, shortfall, shares, assets, yes/no takes), each family's rows written straight into
+    place: the same numbers as stacking the families and then their columns, without copying the shares twice."""
+    first = families[0]
+    total = sum(len(f.names) for f in families)
+    A = np.empty(first.cash.shape[:-1] + (total, cols.count))
+    at = 0
+    for f in families:
+        k = len(f.names)
+        block = A[..., at:at + k, :]
+        block[..., CASH] = f.cash
+        block[..., SHORTFALL] = f.gap
+        block[..., cols.shares()] = f.share
+        block[..., cols.assets()] = 0.0 if f.asset is None else f.asset
+        block[..., cols.takes()] = f.take[..., bins]
+        at += k
+    return A

@@ -178,8 +178,15 @@ def repeat_losses(d: Scaled) -> Rows:
     at the loss pairs of `repeat.candidates` (REPEAT_VERTICES): exact, since the retained total is piecewise linear
     and convex between attachments. No rows when σ = 0 (the single-loss test alone).
     """
+    blocks = repeat_blocks(d)
+    return Rows.stack(blocks) if blocks else Rows.of((), d)
+
+
+def repeat_blocks(d: Scaled) -> list[Rows]:
+    """`repeat_losses`'s rows, one block per ordered pair of peril groups, before they are stacked (none when
+    σ = 0): `matrix.numbers` writes each straight into the model's matrix."""
     if d.second_event_share <= 0 or not len(d.groups):
-        return Rows.of((), d)
+        return []
     ids = [safe_name(q.quote_id) for q in d.quotes]
     blocks = []
     for c in candidates(d.attach, d.limit, d.aggregate, d.covers, d.top, d.second_event_share, ids,
@@ -188,8 +195,10 @@ def repeat_losses(d: Scaled) -> Rows:
         blocks.append(reserve_side([f"{pair}_at_{n}" for n in c.names], d,
                                    share=pair_credit(c, d.kappa, d.attach, d.limit, d.aggregate, d.covers),
                                    lower=c.x1 + c.x2))
-    return Rows.stack(blocks)
+    return blocks
 
 
 ROW_FAMILIES = (funded_losses, credit_caps, counterparty_caps, liquid_capital, min_lines, repeat_losses)
+# a family given as its blocks, unstacked (the model's matrix is written from them directly; the same rows in order)
+FAMILY_BLOCKS = {repeat_losses: repeat_blocks}
 PER_INSTANCE_BOUNDS = (liquid_capital,)  # families whose bounds differ across a stack that shares its matrix

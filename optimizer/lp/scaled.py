@@ -119,11 +119,14 @@ class Scaled:
                          np.float64(p.carry), np.float64(p.liquid_capital_jpy), np.float64(p.cost_of_capital))
 
     @classmethod
-    def stack(cls, insts: Sequence[Instance]) -> "Scaled":
-        """Many instances of one structure (same eligible quotes, eligible assets and regime) as one batch."""
+    def stack(cls, insts: Sequence[Instance], requirement_jpy: np.ndarray | None = None) -> "Scaled":
+        """Many instances of one structure (same eligible quotes, eligible assets and regime) as one batch.
+        `requirement_jpy`: each instance's R in place of its own (the marginal cost's R + step), as stacking
+        `replace(inst, requirement_jpy=…)` of each would give it."""
         first, N = insts[0], len(insts)
         col = lambda get: np.fromiter((get(i) for i in insts), float, N)  # noqa: E731
-        return cls._make(first.eligible, first, col(lambda i: i.requirement_jpy),
+        R = col(lambda i: i.requirement_jpy) if requirement_jpy is None else np.asarray(requirement_jpy, dtype=float)
+        return cls._make(first.eligible, first, R,
                          col(lambda i: i.profile.premium_multiplier), col(lambda i: i.profile.carry),
                          col(lambda i: i.profile.liquid_capital_jpy), col(lambda i: i.profile.cost_of_capital))
 
