@@ -46,6 +46,9 @@ INTEGRALITY = 1e-9       # absolute, a yes/no column: this close to 0 or 1 count
 SHORTFALL_SLACK = 1e-12  # the last phase may use this much more shortfall than the least found, so that it stays
                          # feasible: absolute in units of R for one exchange; for the market's total shortfall
                          # (money units) relative and absolute both
+SHORTFALL_RETRY_SLACK = 1e-9  # absolute, units of R: when no mix is found at the least shortfall + SHORTFALL_SLACK
+                         # (a MILP's least shortfall is found to HiGHS's feasibility tolerance), the last phase is
+                         # tried once more at this slack before it is an error
 # Re-using an optimal basis (optimizer/lp/engine.py, `certify_many`)
 FEASIBILITY = 1e-10      # absolute, units of R: primal feasibility of a re-used basis — far tighter than HiGHS's
 OPTIMALITY = 1e-10       # 1e-7, so a re-used basis is a vertex feasible and optimal to 1e-10 of R, never a near one

@@ -347,6 +347,9 @@ def least_shortfall_then_least_cost(model: Lexicographic, *, try_without_shortfa
         raise SolveError(f"HiGHS could not minimise the {what} ({outcome})")
     model.hold_shortfall(least)
     outcome = model.least_cost()
+    if outcome == "infeasible":  # the least shortfall was found to HiGHS's tolerance: once more with a wider slack
+        model.hold_shortfall(least + settings.SHORTFALL_RETRY_SLACK - settings.SHORTFALL_SLACK)
+        outcome = model.least_cost()
     if outcome == "infeasible":
         raise SolveError(f"HiGHS found no mix at the least {what}")
     return outcome, least
