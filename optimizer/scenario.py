@@ -392,6 +392,19 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
+def _cell_problem(row: int, row_id: str, column: str, err: "entry.EntryError | InputError | str", confirm: bool,
+                  params: dict) -> "CellProblem":
+    """One cell's problem from what refused it: an entry error's key and params, an input error's message, or a
+    message key given with its params."""
+    if isinstance(err, entry.EntryError):
+        key, params = err.key, err.params
+    elif isinstance(err, InputError):
+        key, params = "{message}", {"message": err.message}
+    else:
+        key = err
+    return CellProblem(row, row_id, column, key, params, confirm)
+
+
 def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = frozenset(),
                    source: str = "quote sheet") -> tuple[tuple[Quote, ...] | None, list[CellProblem]]:
     """The text grid → quotes, or None with every problem found (one per cell at most).
@@ -406,13 +419,7 @@ def text_to_quotes(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
         row_problems: list[CellProblem] = []
 
         def bad(column: str, err: entry.EntryError | InputError | str, confirm: bool = False, **params) -> None:
-            if isinstance(err, entry.EntryError):
-                key, params = err.key, err.params
-            elif isinstance(err, InputError):
-                key, params = "{message}", {"message": err.message}
-            else:
-                key = err
-            row_problems.append(CellProblem(i, qid, column, key, params, confirm))
+            row_problems.append(_cell_problem(i, qid, column, err, confirm, params))
 
         if all(_blank(rec.get(c)) or c in _CHECKBOXES for c, _ in TEXT_COLUMNS):
             continue  # an empty new row: nothing typed yet
@@ -539,13 +546,7 @@ def text_to_assets(frame: pd.DataFrame, confirmed: frozenset[tuple[str, str]] = 
         row_problems: list[CellProblem] = []
 
         def bad(column: str, err: entry.EntryError | InputError | str, confirm: bool = False, **params) -> None:
-            if isinstance(err, entry.EntryError):
-                key, params = err.key, err.params
-            elif isinstance(err, InputError):
-                key, params = "{message}", {"message": err.message}
-            else:
-                key = err
-            row_problems.append(CellProblem(i, aid, column, key, params, confirm))
+            row_problems.append(_cell_problem(i, aid, column, err, confirm, params))
 
         if all(_blank(rec.get(c)) for c, _ in ASSET_TEXT_COLUMNS):
             continue  # an empty new row: nothing typed yet
